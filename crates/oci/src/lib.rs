@@ -1,0 +1,63 @@
+//! An OCI distribution client for a registry browser: it talks to any registry (CNCF
+//! distribution, zot, Harbor, GHCR, Docker Hub, Quay…), with every common auth scheme, and
+//! copes with what real registries serve.
+//!
+//! # Layout
+//! - [`config`]: [`ClientConfig`], one registry's URL, credentials and limits.
+//! - [`name`]: repository names, tags, digests and references (OCI reference grammar).
+//! - [`media`]: media types, the manifest `Accept` header, and [`ArtifactKind`] classification.
+//! - [`auth`]: `WWW-Authenticate` parsing, token scopes, the token cache.
+//! - `transport`: one HTTP exchange — concurrency limit, authentication, retries, timeouts, caps.
+//! - `flight`: merging identical in-flight work.
+//! - [`client`]: the verbs — ping, catalog, tags, resolve, manifest, blob, put.
+//! - [`manifest`]: manifests as fetched (bytes, digest, lenient parse).
+//! - [`referrers`]: the referrers API, the fallback tag, cosign legacy tags, the graph walk.
+//! - [`capabilities`]: side-effect-free probes (referrers API, manifest and tag delete).
+//! - [`delete`]: safe tag delete, manifest delete with fallback-index upkeep.
+//! - [`error`]: [`Error`] with a matchable [`ErrorKind`].
+//!
+//! # How a request flows
+//! A verb on [`Client`] first looks in its caches: content by digest (manifests and blobs,
+//! immutable, bounded in bytes) and tags (tag → digest and tag lists, for a short TTL).
+//! On a miss, identical concurrent requests are merged into one, which goes to the transport:
+//! 1. it takes one of the registry's concurrency slots;
+//! 2. it adds authorization: nothing until the registry asks; then Basic credentials, or a Bearer
+//!    token for the request's scopes (`repository:<name>:pull|push|delete`,
+//!    `registry:catalog:*`) from the token cache, fetching one — once, however many requests
+//!    wait for it — from the challenge's realm. A 401 with a token drops that token and fetches
+//!    a fresh one once; a token server refusal is an error, never a silent anonymous retry.
+//!    `Authorization` never goes to another host (nor through a redirect to one);
+//! 3. it sends with connect and whole-request timeouts; idempotent requests are retried after
+//!    connection errors, 5xx and 429 with exponential backoff and jitter, honouring
+//!    `Retry-After` up to a limit;
+//! 4. bodies are read under a size cap, registry error envelopes become an [`Error`] of a
+//!    small set of [`ErrorKind`]s, and fetched content is verified against its digest.
+
+pub mod auth;
+pub mod capabilities;
+pub mod client;
+pub mod config;
+pub mod delete;
+pub mod error;
+mod flight;
+pub mod manifest;
+pub mod media;
+pub mod name;
+mod paging;
+pub mod referrers;
+mod transport;
+
+pub use auth::Credentials;
+pub use capabilities::{Capabilities, Support};
+pub use client::{CatalogPage, Client, Resolved};
+pub use config::ClientConfig;
+pub use delete::{DeletedManifest, DeletedTag, TagDeleteMethod};
+pub use error::{Error, ErrorKind, Result};
+pub use manifest::{Manifest, ManifestDoc};
+pub use media::ArtifactKind;
+pub use name::{Reference, RepoName, Tag};
+pub use referrers::{GraphNode, Referrer, ReferrerGraph, ReferrerSource, ReferrersMode};
+pub use transport::Stats;
+
+/// Re-exported OCI types (descriptors, manifests, indexes, digests, platforms).
+pub use oci_spec::image as spec;

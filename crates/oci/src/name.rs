@@ -1,0 +1,259 @@
+//! Repository names, tags, digests and references, validated with the OCI reference grammar
+//! (oci-spec's `Reference` parser), with messages a person can act on.
+
+use std::fmt;
+
+use oci_spec::distribution::Reference as SpecReference;
+use oci_spec::image::Digest;
+
+use crate::error::{Error, Result};
+
+/// A valid repository name (`library/hello`, `team/platform/api`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepoName(String);
+
+/// A valid tag (`1.0.0`, `latest`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag(String);
+
+/// What a manifest is addressed by: a tag or a digest.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Reference {
+    Tag(Tag),
+    Digest(Digest),
+}
+
+// A registry host that is always valid, so the repository part alone is checked.
+const PLACEHOLDER_HOST: &str = "portolan.invalid";
+
+impl RepoName {
+    pub fn parse(name: &str) -> Result<Self> {
+        if name.is_empty() {
+            return Err(Error::invalid("the repository name is empty"));
+        }
+        if name.len() > 255 {
+            return Err(Error::invalid(format!(
+                "the repository name is {} characters long; at most 255 are allowed",
+                name.len()
+            )));
+        }
+        if name.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(Error::invalid(format!(
+                "repository names are lowercase: {name:?}"
+            )));
+        }
+        if name.contains(['@', ':']) {
+            return Err(Error::invalid(format!(
+                "{name:?} is a reference, not a repository name"
+            )));
+        }
+        match SpecReference::try_from(format!("{PLACEHOLDER_HOST}/{name}").as_str()) {
+            Ok(r) if r.repository() == name => Ok(Self(name.to_owned())),
+            _ => Err(Error::invalid(format!(
+                "{name:?} is not a valid repository name (lowercase letters, digits and . _ - separators, path parts joined by /)"
+            ))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Tag {
+    pub fn parse(tag: &str) -> Result<Self> {
+        let valid = !tag.is_empty()
+            && tag.len() <= 128
+            && tag.chars().enumerate().all(|(i, c)| {
+                c.is_ascii_alphanumeric() || c == '_' || (i > 0 && (c == '.' || c == '-'))
+            });
+        if valid {
+            Ok(Self(tag.to_owned()))
+        } else {
+            Err(Error::invalid(format!(
+                "{tag:?} is not a valid tag (up to 128 letters, digits, _ . -, not starting with . or -)"
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Parses a digest (`sha256:<64 hex>`, `sha512:<128 hex>`, or another registered algorithm).
+pub fn parse_digest(text: &str) -> Result<Digest> {
+    let (algorithm, hex) = text.split_once(':').ok_or_else(|| {
+        Error::invalid(format!(
+            "{text:?} is not a digest (expected algorithm:hex, e.g. sha256:…)"
+        ))
+    })?;
+    let expected = match algorithm {
+        "sha256" => Some(64),
+        "sha512" => Some(128),
+        _ => None,
+    };
+    if let Some(len) = expected
+        && (hex.len() != len
+            || !hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
+    {
+        return Err(Error::invalid(format!(
+            "{text:?} is not a valid {algorithm} digest ({len} lowercase hex digits)"
+        )));
+    }
+    Digest::try_from(text)
+        .map_err(|e| Error::invalid(format!("{text:?} is not a valid digest: {e}")))
+}
+
+impl Reference {
+    /// A tag or a digest (anything with a ':' is taken for a digest).
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.contains(':') {
+            Ok(Reference::Digest(parse_digest(text)?))
+        } else {
+            Ok(Reference::Tag(Tag::parse(text)?))
+        }
+    }
+
+    pub fn as_digest(&self) -> Option<&Digest> {
+        match self {
+            Reference::Digest(d) => Some(d),
+            Reference::Tag(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::Tag(t) => f.write_str(t.as_str()),
+            Reference::Digest(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+impl From<Tag> for Reference {
+    fn from(t: Tag) -> Self {
+        Reference::Tag(t)
+    }
+}
+
+impl From<Digest> for Reference {
+    fn from(d: Digest) -> Self {
+        Reference::Digest(d)
+    }
+}
+
+/// The tag under which registries without the referrers API list a subject's referrers:
+/// `<alg>-<hex>` (`sha256-…`), truncated to the 128 characters a tag may have.
+pub fn fallback_tag(digest: &Digest) -> String {
+    let tag = format!("{}-{}", digest.algorithm(), digest.digest());
+    tag.chars().take(128).collect()
+}
+
+/// If `tag` is a fallback referrers tag or a cosign legacy tag, the subject digest it names and
+/// the suffix (`""`, `sig`, `att`, `sbom`).
+pub fn subject_of_tag(tag: &str) -> Option<(Digest, &str)> {
+    let (base, suffix) = match tag.rsplit_once('.') {
+        Some((base, suffix)) if matches!(suffix, "sig" | "att" | "sbom") => (base, suffix),
+        _ => (tag, ""),
+    };
+    let (algorithm, hex) = base.split_once('-')?;
+    if algorithm != "sha256" && algorithm != "sha512" {
+        return None;
+    }
+    parse_digest(&format!("{algorithm}:{hex}"))
+        .ok()
+        .map(|d| (d, suffix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn repository_names() {
+        for ok in [
+            "hello",
+            "library/hello",
+            "team/platform/api",
+            "a.b_c__d--e/f",
+            "x9/y-0",
+        ] {
+            assert_eq!(RepoName::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "Hello",
+            "hello/",
+            "/hello",
+            "a//b",
+            "-a",
+            "a:b",
+            "a@sha256:00",
+            "héllo",
+            "a b",
+            &"a".repeat(256),
+        ] {
+            let e = RepoName::parse(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Invalid, "{bad}");
+        }
+        assert!(
+            RepoName::parse("Library/Hello")
+                .unwrap_err()
+                .message()
+                .contains("lowercase")
+        );
+    }
+
+    #[test]
+    fn tags_and_digests() {
+        assert!(Tag::parse("v1.2.3-rc.1_b").is_ok());
+        assert!(Tag::parse(&"a".repeat(128)).is_ok());
+        for bad in ["", ".x", "-x", "a/b", "a:b", &"a".repeat(129)] {
+            assert!(Tag::parse(bad).is_err(), "{bad}");
+        }
+        let d = format!("sha256:{}", "ab".repeat(32));
+        assert!(matches!(
+            Reference::parse(&d).unwrap(),
+            Reference::Digest(_)
+        ));
+        assert!(matches!(
+            Reference::parse("latest").unwrap(),
+            Reference::Tag(_)
+        ));
+        assert!(Reference::parse("sha256:abc").is_err());
+        assert!(Reference::parse(&format!("sha256:{}", "AB".repeat(32))).is_err());
+    }
+
+    #[test]
+    fn fallback_and_legacy_tags() {
+        let hex = "0123456789abcdef".repeat(4);
+        let d = parse_digest(&format!("sha256:{hex}")).unwrap();
+        assert_eq!(fallback_tag(&d), format!("sha256-{hex}"));
+        let legacy = format!("sha256-{hex}.sig");
+        let (subject, suffix) = subject_of_tag(&legacy).unwrap();
+        assert_eq!(
+            (subject.to_string(), suffix),
+            (format!("sha256:{hex}"), "sig")
+        );
+        assert_eq!(subject_of_tag(&format!("sha256-{hex}")).unwrap().1, "");
+        assert!(subject_of_tag("sha256-abc.sig").is_none());
+        assert!(subject_of_tag("v1.0.sig").is_none());
+    }
+}

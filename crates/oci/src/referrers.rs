@@ -1,0 +1,345 @@
+//! Referrers of a manifest — signatures, SBOMs, attestations — from every place registries keep
+//! them: the OCI 1.1 referrers API, its fallback tag (`sha256-<hex>`, an index), and cosign's
+//! legacy tags (`sha256-<hex>.sig`, `.att`, `.sbom`); and the whole graph, walked once.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use oci_spec::image::{Descriptor, ImageIndex, MediaType};
+use reqwest::Method;
+use serde::Serialize;
+
+use crate::auth::Scope;
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+use crate::manifest::Manifest;
+use crate::media::{self, ArtifactKind};
+use crate::name::{Reference, RepoName, Tag, fallback_tag, parse_digest};
+use crate::paging::next_link;
+use crate::transport::Request;
+
+/// Where a referrer was found.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReferrerSource {
+    /// The registry's referrers API.
+    Api,
+    /// The fallback tag schema's index (`sha256-<hex>`).
+    FallbackTag,
+    /// A cosign legacy tag (`sha256-<hex>.sig`, `.att` or `.sbom`), named here.
+    CosignTag(String),
+}
+
+/// One referrer of a subject.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Referrer {
+    /// Its descriptor; `artifact_type` is filled in for legacy tags from their content.
+    pub descriptor: Descriptor,
+    pub source: ReferrerSource,
+}
+
+impl Referrer {
+    pub fn digest(&self) -> String {
+        self.descriptor.digest().to_string()
+    }
+
+    pub fn artifact_type(&self) -> Option<String> {
+        self.descriptor
+            .artifact_type()
+            .as_ref()
+            .map(ToString::to_string)
+    }
+
+    /// What the referrer is, judged from its artifact type and media type.
+    pub fn kind(&self) -> ArtifactKind {
+        let media_type = self.descriptor.media_type().to_string();
+        match self
+            .artifact_type()
+            .as_deref()
+            .and_then(media::kind_of_type)
+        {
+            Some(kind) => kind,
+            None if media::is_index(&media_type) => ArtifactKind::Index,
+            None => ArtifactKind::Other,
+        }
+    }
+}
+
+/// How a registry lists referrers (learned on the first call per repository).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReferrersMode {
+    Api,
+    FallbackTag,
+}
+
+const LEGACY_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
+const INDEX_CAP: u64 = 4 * 1024 * 1024;
+
+impl Client {
+    /// The referrers of `digest` in `repo`, optionally only those of `artifact_type`.
+    pub async fn referrers(
+        &self,
+        repo: &RepoName,
+        digest: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<(Vec<Referrer>, ReferrersMode)> {
+        let subject = parse_digest(digest)?;
+        let known = self
+            .inner
+            .capabilities
+            .get(repo.as_str())
+            .await
+            .and_then(|c| c.referrers_api);
+        let api = match known {
+            Some(false) => None,
+            _ => match self.referrers_api(repo, digest, artifact_type).await {
+                Ok(found) => Some(found),
+                Err(e) if no_api(&e) => None,
+                Err(e) => return Err(e),
+            },
+        };
+        if known != Some(api.is_some()) {
+            self.remember_referrers_api(repo, api.is_some()).await;
+        }
+        let (mut found, mode) = match api {
+            Some(found) => (found, ReferrersMode::Api),
+            None => (
+                self.referrers_fallback(repo, &fallback_tag(&subject))
+                    .await?,
+                ReferrersMode::FallbackTag,
+            ),
+        };
+        if let Some(wanted) = artifact_type {
+            found.retain(|r| r.artifact_type().as_deref() == Some(wanted));
+        }
+        let legacy = futures::future::join_all(
+            LEGACY_SUFFIXES
+                .iter()
+                .map(|suffix| self.legacy_referrer(repo, &subject, suffix)),
+        )
+        .await;
+        let mut seen: HashSet<String> = found.iter().map(Referrer::digest).collect();
+        for referrer in legacy {
+            if let Some(r) = referrer?
+                && artifact_type.is_none_or(|w| r.artifact_type().as_deref() == Some(w))
+                && seen.insert(r.digest())
+            {
+                found.push(r);
+            }
+        }
+        Ok((found, mode))
+    }
+
+    async fn referrers_api(
+        &self,
+        repo: &RepoName,
+        digest: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>> {
+        let mut url = self.v2_url(&format!("{repo}/referrers/{digest}"));
+        if let Some(t) = artifact_type {
+            url.query_pairs_mut().append_pair("artifactType", t);
+        }
+        let mut found = Vec::new();
+        let mut visited = HashSet::new();
+        for _ in 0..1000 {
+            visited.insert(url.to_string());
+            let request = Request::new(
+                Method::GET,
+                url.clone(),
+                Scope::repository(repo.as_str(), &["pull"]),
+                format!("the referrers of {repo}@{digest}"),
+            )
+            .accept(media::OCI_INDEX);
+            let body = self.fetch_raw(&request, INDEX_CAP).await?;
+            if let Some(content_type) = body.header("content-type")
+                && !media::base(content_type).contains("json")
+            {
+                // Some registries answer an unknown route with an HTML or text page and 200.
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    "no referrers API (the answer is not an index)",
+                ));
+            }
+            let index: ImageIndex = serde_json::from_slice(&body.bytes).map_err(|e| {
+                Error::bad_response(format!("{}: not an image index ({e})", request.what))
+            })?;
+            // Whether or not `OCI-Filters-Applied` says the registry filtered, `referrers()`
+            // filters again: registries that ignore `artifactType` are common.
+            found.extend(index.manifests().iter().map(|d| Referrer {
+                descriptor: d.clone(),
+                source: ReferrerSource::Api,
+            }));
+            match body.header("link").and_then(|l| next_link(l, &url)) {
+                Some(next) if !visited.contains(next.as_str()) => url = next,
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
+    async fn referrers_fallback(&self, repo: &RepoName, tag: &str) -> Result<Vec<Referrer>> {
+        let tag = Tag::parse(tag)?;
+        let doc = match self.manifest(repo, &Reference::Tag(tag)).await {
+            Ok(doc) => doc,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        match doc.manifest() {
+            Ok(Manifest::Index(index)) => Ok(index
+                .manifests()
+                .iter()
+                .map(|d| Referrer {
+                    descriptor: d.clone(),
+                    source: ReferrerSource::FallbackTag,
+                })
+                .collect()),
+            Ok(Manifest::Image(_)) => {
+                tracing::warn!(%repo, "the fallback referrers tag holds an image, not an index; ignored");
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e.with_context("the fallback referrers index")),
+        }
+    }
+
+    async fn legacy_referrer(
+        &self,
+        repo: &RepoName,
+        subject: &oci_spec::image::Digest,
+        suffix: &str,
+    ) -> Result<Option<Referrer>> {
+        let Ok(tag) = Tag::parse(&format!("{}.{suffix}", fallback_tag(subject))) else {
+            return Ok(None);
+        };
+        let doc = match self.manifest(repo, &Reference::Tag(tag)).await {
+            Ok(doc) => doc,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let artifact_type = match doc.manifest() {
+            Ok(Manifest::Image(m)) => m
+                .artifact_type()
+                .as_ref()
+                .map(ToString::to_string)
+                .or_else(|| m.layers().first().map(|l| l.media_type().to_string()))
+                .unwrap_or_else(|| legacy_default_type(suffix).to_owned()),
+            _ => legacy_default_type(suffix).to_owned(),
+        };
+        let digest = parse_digest(&doc.digest)?;
+        let mut descriptor =
+            Descriptor::new(MediaType::from(doc.media_type.as_str()), doc.size(), digest);
+        descriptor.set_artifact_type(Some(MediaType::from(artifact_type.as_str())));
+        Ok(Some(Referrer {
+            descriptor,
+            source: ReferrerSource::CosignTag(suffix.to_owned()),
+        }))
+    }
+
+    async fn remember_referrers_api(&self, repo: &RepoName, present: bool) {
+        let mut caps = self
+            .inner
+            .capabilities
+            .get(repo.as_str())
+            .await
+            .unwrap_or_default();
+        if caps.referrers_api != Some(present) {
+            caps.referrers_api = Some(present);
+            self.inner
+                .capabilities
+                .insert(repo.as_str().to_owned(), caps)
+                .await;
+        }
+    }
+
+    /// The whole referrer graph below `digest`: referrers, their referrers, and so on, each
+    /// node once (cycles and duplicates are harmless), at most `max_nodes` nodes.
+    pub async fn referrer_graph(
+        &self,
+        repo: &RepoName,
+        digest: &str,
+        max_nodes: usize,
+    ) -> Result<ReferrerGraph> {
+        parse_digest(digest)?;
+        let mut graph = ReferrerGraph {
+            root: digest.to_owned(),
+            nodes: Vec::new(),
+            edges: Vec::new(),
+            truncated: false,
+            mode: None,
+        };
+        let mut known: HashMap<String, usize> = HashMap::new();
+        let mut frontier: VecDeque<(String, usize)> = VecDeque::from([(digest.to_owned(), 0)]);
+        let mut expanded = HashSet::new();
+        while !frontier.is_empty() {
+            // One level at a time, its subjects listed concurrently.
+            let level: Vec<(String, usize)> = frontier
+                .drain(..)
+                .filter(|(d, _)| expanded.insert(d.clone()))
+                .collect();
+            let lists =
+                futures::future::join_all(level.iter().map(|(d, _)| self.referrers(repo, d, None)))
+                    .await;
+            for ((subject, depth), list) in level.into_iter().zip(lists) {
+                let (referrers, mode) = list?;
+                graph.mode.get_or_insert(mode);
+                for r in referrers {
+                    let child = r.digest();
+                    graph.edges.push((subject.clone(), child.clone()));
+                    if child == graph.root || known.contains_key(&child) {
+                        continue;
+                    }
+                    if graph.nodes.len() >= max_nodes {
+                        graph.truncated = true;
+                        continue;
+                    }
+                    known.insert(child.clone(), graph.nodes.len());
+                    graph.nodes.push(GraphNode {
+                        subject: subject.clone(),
+                        depth: depth + 1,
+                        referrer: r,
+                    });
+                    frontier.push_back((child, depth + 1));
+                }
+            }
+        }
+        graph.edges.sort();
+        graph.edges.dedup();
+        Ok(graph)
+    }
+}
+
+fn legacy_default_type(suffix: &str) -> &'static str {
+    match suffix {
+        "sig" => media::COSIGN_SIMPLESIGNING,
+        "att" => media::DSSE_ENVELOPE,
+        _ => "application/vnd.dev.cosign.sbom",
+    }
+}
+
+/// Answers that mean "this registry has no referrers API" (GHCR and distribution answer 404,
+/// sometimes in plain text; others 400, 405 or 501).
+fn no_api(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported)
+        || matches!(e.status(), Some(400 | 405 | 501))
+}
+
+/// A node of the referrer graph: a referrer, and the subject it refers to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphNode {
+    pub subject: String,
+    pub depth: usize,
+    pub referrer: Referrer,
+}
+
+/// The referrers of a root manifest, recursively.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReferrerGraph {
+    pub root: String,
+    pub nodes: Vec<GraphNode>,
+    /// (subject, referrer) pairs.
+    pub edges: Vec<(String, String)>,
+    /// More nodes existed than were walked.
+    pub truncated: bool,
+    /// How the registry lists referrers (None if there was nothing to ask).
+    pub mode: Option<ReferrersMode>,
+}

@@ -1,0 +1,157 @@
+//! A set of running, seeded registries: what integration tests, end-to-end tests and the
+//! demo all start from.
+
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use crate::distribution::{Distribution, DistributionAuth, Ferro};
+use crate::fixtures::Seeder;
+use crate::pusher::{PushAuth, Pusher};
+use crate::seed::{SeedReport, seed_demo};
+use crate::token::{Grant, TokenServer};
+
+/// Users of the authenticated registries.
+pub const ADMIN: (&str, &str) = ("admin", "admin-pass");
+pub const READER: (&str, &str) = ("reader", "reader-pass");
+
+/// The kinds of registry the harness can start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// distribution, anonymous.
+    Anonymous,
+    /// distribution, htpasswd basic auth (user `admin`).
+    Basic,
+    /// distribution, Docker token auth (`admin` may do all, `reader` only pull, anonymous nothing).
+    Token,
+    /// ferro-oci-server: the OCI 1.1 referrers API, no auth.
+    Ferro,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "anonymous" | "anon" => Kind::Anonymous,
+            "basic" => Kind::Basic,
+            "token" => Kind::Token,
+            "ferro" => Kind::Ferro,
+            _ => bail!("unknown registry kind {s:?} (anonymous, basic, token, ferro)"),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Anonymous => "anonymous",
+            Kind::Basic => "basic",
+            Kind::Token => "token",
+            Kind::Ferro => "ferro",
+        }
+    }
+}
+
+enum Server {
+    Distribution(Distribution),
+    Ferro(Ferro),
+}
+
+/// One running registry, seeded.
+pub struct Registry {
+    pub kind: Kind,
+    pub url: String,
+    /// Credentials with every right (None: anonymous registry).
+    pub admin: Option<(String, String)>,
+    pub seed: SeedReport,
+    pub token: Option<Arc<TokenServer>>,
+    server: Server,
+}
+
+impl Registry {
+    /// Starts a registry of `kind` and seeds it (`many_tags` tags in `stress/many-tags`).
+    pub async fn start(kind: Kind, many_tags: usize) -> Result<Self> {
+        let (server, token, auth, admin) = match kind {
+            Kind::Anonymous => (
+                Server::Distribution(Distribution::start(DistributionAuth::Anonymous).await?),
+                None,
+                PushAuth::None,
+                None,
+            ),
+            Kind::Basic => {
+                let d = Distribution::start(DistributionAuth::Htpasswd(&[ADMIN])).await?;
+                (
+                    Server::Distribution(d),
+                    None,
+                    PushAuth::Basic(ADMIN.0.into(), ADMIN.1.into()),
+                    Some(ADMIN),
+                )
+            }
+            Kind::Token => {
+                let token = Arc::new(
+                    TokenServer::start(
+                        &[
+                            (ADMIN.0, ADMIN.1, Grant::All),
+                            (READER.0, READER.1, Grant::Pull),
+                        ],
+                        Grant::Nothing,
+                    )
+                    .await?,
+                );
+                let d = Distribution::start(DistributionAuth::Token(&token)).await?;
+                let minter = token.clone();
+                let auth = PushAuth::Bearer(Arc::new(move |repo: &str| {
+                    minter.mint(&[("repository", repo, &["pull", "push", "delete"])])
+                }));
+                (Server::Distribution(d), Some(token), auth, Some(ADMIN))
+            }
+            Kind::Ferro => (
+                Server::Ferro(Ferro::start().await?),
+                None,
+                PushAuth::None,
+                None,
+            ),
+        };
+        let url = match &server {
+            Server::Distribution(d) => d.url.clone(),
+            Server::Ferro(f) => f.url.clone(),
+        };
+        let seeder = Seeder::new(Pusher::new(&url, auth), kind != Kind::Ferro);
+        let seed = seed_demo(&seeder, many_tags).await?;
+        Ok(Self {
+            kind,
+            url,
+            admin: admin.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            seed,
+            token,
+            server,
+        })
+    }
+
+    /// A pusher with every right on this registry (for tests that add content).
+    pub fn seeder(&self) -> Seeder {
+        let auth = match (&self.token, &self.admin) {
+            (Some(token), _) => {
+                let minter = token.clone();
+                PushAuth::Bearer(Arc::new(move |repo: &str| {
+                    minter.mint(&[("repository", repo, &["pull", "push", "delete"])])
+                }))
+            }
+            (None, Some((u, p))) => PushAuth::Basic(u.clone(), p.clone()),
+            (None, None) => PushAuth::None,
+        };
+        Seeder::new(Pusher::new(&self.url, auth), self.kind != Kind::Ferro)
+    }
+
+    /// The distribution config file (None for ferro), e.g. to run garbage-collect.
+    pub fn distribution_config(&self) -> Option<std::path::PathBuf> {
+        match &self.server {
+            Server::Distribution(d) => Some(d.config_path()),
+            Server::Ferro(_) => None,
+        }
+    }
+
+    /// Whether the registry serves the OCI 1.1 referrers API.
+    pub fn has_referrers_api(&self) -> bool {
+        self.kind == Kind::Ferro
+    }
+}

@@ -1,0 +1,23 @@
+//! Real registries for Portolan's tests and demo.
+//!
+//! # Layout
+//! - [`process`]: child processes killed on drop, free loopback ports, readiness polling.
+//! - [`distribution`]: CNCF distribution (Debian `docker-registry`) with anonymous, htpasswd or
+//!   token auth, and ferro-oci-server (the OCI 1.1 referrers API).
+//! - [`token`]: a Docker token server issuing ES256 JWTs the registry trusts.
+//! - [`pusher`]: an independent, minimal pusher (plain HTTP, no Portolan code).
+//! - [`fixtures`]: sample artifacts built from the specs (images, indexes, Helm charts, SBOMs,
+//!   signatures, attestations, legacy cosign tags), [`seed`]: the standard sample content.
+//! - [`harness`]: a started and seeded registry of each kind.
+//!
+//! The `portolan-testkit` binary starts a set of them for end-to-end tests and the demo.
+
+pub mod distribution;
+pub mod fixtures;
+pub mod harness;
+pub mod process;
+pub mod pusher;
+pub mod seed;
+pub mod token;
+
+pub use harness::{ADMIN, Kind, READER, Registry};

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every tool the demo, the tests and the benchmarks need.
+# Each step checks first and does nothing when the right version is already there.
+#
+#   scripts/tools.sh            everything
+#   scripts/tools.sh <step>...  only the named steps (see `steps` below)
+#
+# Sourced by scripts/demo, scripts/test and scripts/bench; safe to run on its own.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO_LEPTOS_VERSION="0.3.11"
+FERRO_OCI_VERSION="1.0.0"
+APT_PACKAGES=(docker-registry chromium skopeo)
+
+log() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
+have() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Cargo builds of tools: no fat LTO, many codegen units, light optimisation (the
+# tools' own release profiles took ~50 min here; they only orchestrate builds).
+tool_build_env() {
+  export CARGO_PROFILE_RELEASE_LTO=false
+  export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  export CARGO_PROFILE_RELEASE_DEBUG=false
+  export CARGO_PROFILE_RELEASE_OPT_LEVEL=1
+}
+
+# Unpacks a crate's published source into a scratch dir and prints its path.
+crate_source() {
+  local name=$1 version=$2 dir
+  dir="${TMPDIR:-/tmp}/portolan-tools/$name-$version"
+  if [ ! -f "$dir/Cargo.toml" ]; then
+    mkdir -p "$(dirname "$dir")"
+    curl -fsSL "https://static.crates.io/crates/$name/$name-$version.crate" | tar -xz -C "$(dirname "$dir")"
+  fi
+  printf '%s\n' "$dir"
+}
+
+step_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt: installing ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+step_wasm_target() {
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || {
+    log "rustup: adding wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  }
+}
+
+step_cargo_leptos() {
+  if have cargo-leptos && [ "$(cargo-leptos --version 2>/dev/null | awk '{print $2}')" = "$CARGO_LEPTOS_VERSION" ]; then
+    return
+  fi
+  log "cargo-leptos $CARGO_LEPTOS_VERSION: building from source (takes a while, once)"
+  local src
+  src=$(crate_source cargo-leptos "$CARGO_LEPTOS_VERSION")
+  # Its lock file pins cargo-util-schemas 0.14.2, which needs a newer rustc.
+  (cd "$src" && cargo update -q -p cargo-util-schemas --precise 0.14.1)
+  tool_build_env
+  cargo install -q --locked --path "$src" --features no_downloads --force
+}
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+step_wasm_bindgen() {
+  local want
+  want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[" ]|version=/, ""); print; exit}' "$ROOT/Cargo.lock")
+  if have wasm-bindgen && [ "$(wasm-bindgen --version | awk '{print $2}')" = "$want" ]; then
+    return
+  fi
+  log "wasm-bindgen-cli $want: building from source"
+  local src
+  src=$(crate_source wasm-bindgen-cli "$want")
+  # Its lock file pins webpki-roots 1.0.11, which the registry no longer serves.
+  (cd "$src" && if grep -q 'name = "webpki-roots"' Cargo.lock; then cargo update -q -p webpki-roots --precise 1.0.10 || true; fi)
+  tool_build_env
+  cargo install -q --locked --path "$src" --force
+}
+
+step_ferro() {
+  if have ferro-oci-server && cargo install --list | grep -q "^ferro-oci-server v$FERRO_OCI_VERSION:"; then
+    return
+  fi
+  log "ferro-oci-server $FERRO_OCI_VERSION: building"
+  tool_build_env
+  cargo install -q --locked ferro-oci-server --version "$FERRO_OCI_VERSION"
+}
+
+# Node tools (playwright-core drives Chromium; npm's binaryen gives a wasm-opt that
+# keeps hydration working, unlike Debian's binaryen 108).
+step_node() {
+  if [ ! -x "$ROOT/end2end/node_modules/.bin/wasm-opt" ] || [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then
+    log "npm: installing end2end/ packages"
+    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+steps() { printf '%s\n' apt wasm_target node cargo_leptos wasm_bindgen ferro; }
+
+main() {
+  local s
+  if [ $# -eq 0 ]; then set -- $(steps); fi
+  for s in "$@"; do "step_$s"; done
+}
+
+# Puts the project's tools first on PATH (npm's wasm-opt before /usr/bin's).
+tools_path() {
+  export PATH="$ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi
