@@ -1,1 +1,78 @@
-pub fn x() {}
+//! Portolan's user interface: pages, components and server functions, rendered on the server
+//! and hydrated in the browser.
+//!
+//! # Layout
+//! - [`routes`]: one page per file (registries, catalog, repository, artifact).
+//! - [`components`]: reusable pieces (layout, error view, copy button, pager…).
+//! - [`api`]: `#[server]` functions: look up the registry, call the OCI client, answer a small
+//!   [`model`] value. Every one is a public endpoint and checks what it must itself.
+//! - [`model`]: the values shared with the browser build.
+//! - [`error`]: [`AppError`](error::AppError), with HTTP statuses and words for people.
+//! - `ssr` (server build only): the state server functions use.
+
+#![recursion_limit = "256"]
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod routes;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment, WildcardSegment};
+
+use crate::components::error_view::ErrorView;
+use crate::components::layout::Header;
+use crate::error::AppError;
+
+/// The HTML document around the app. `stylesheet` is the versioned URL of the CSS.
+pub fn shell(options: LeptosOptions, stylesheet: &'static str) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="stylesheet" href=stylesheet />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 antialiased">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta property="og:site_name" content="Portolan" />
+        <Router>
+            <Header />
+            <main class="mx-auto w-full max-w-7xl px-4 py-6 sm:px-6">
+                <Routes fallback=|| {
+                    view! { <ErrorView error=AppError::NotFound("There is no page at this address.".into()) /> }
+                }>
+                    // Async: a page is sent once its data is in, rendered in place, so it reads
+                    // without JavaScript and its <title>, previews and HTTP status are right.
+                    // (leptos_axum 0.8 does not implement PartiallyBlocked; streamed pages would
+                    // set the status and head before their data arrives, and out-of-order chunks
+                    // need script to show.) Slow parts have a time budget and the browser fills
+                    // in the rest (see routes/repository.rs).
+                    <Route path=StaticSegment("") view=routes::home::HomePage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry")) view=routes::registry::RegistryPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), WildcardSegment("path")) view=routes::target::TargetPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

@@ -1,0 +1,207 @@
+//! Server functions: the only way pages reach registries. Each looks up the registry, validates
+//! its input, calls the OCI client and answers a small value from [`crate::model`]. They are
+//! public HTTP endpoints: whatever they must check, they check themselves.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{CatalogPage, RegistryInfo, TagPage, TagQuery, TagRow};
+
+/// Repositories per catalog page.
+pub const CATALOG_PAGE: usize = 100;
+/// Tag details read at once, at most (the registry's own concurrency limit applies too).
+#[cfg(feature = "ssr")]
+const DETAIL_CONCURRENCY: usize = 16;
+/// How long sorting by date waits for dates before answering with those it has.
+#[cfg(feature = "ssr")]
+const CREATED_SORT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[cfg(feature = "ssr")]
+fn repo_name(name: &str) -> Result<portolan_oci::RepoName, AppError> {
+    portolan_oci::RepoName::parse(name).map_err(|e| AppError::BadRequest(e.message().to_owned()))
+}
+
+/// The configured registries.
+#[server]
+pub async fn list_registries() -> Result<Vec<RegistryInfo>, AppError> {
+    let state = crate::ssr::state()?;
+    Ok(state.registries.iter().map(|r| r.info.clone()).collect())
+}
+
+/// One page of a registry's repositories, after `last`.
+#[server]
+pub async fn list_repositories(
+    registry: String,
+    last: Option<String>,
+) -> Result<CatalogPage, AppError> {
+    use crate::ssr::logged;
+    let state = crate::ssr::state()?;
+    let reg = state.registry(&registry)?;
+    let last = last.filter(|l| !l.is_empty());
+    match reg.client.catalog_page(CATALOG_PAGE, last.as_deref()).await {
+        Ok(page) => Ok(CatalogPage {
+            registry: reg.info.clone(),
+            repositories: page.repositories,
+            next: page.next,
+            catalog_supported: true,
+            notice: None,
+        }),
+        Err(e) if e.kind() == portolan_oci::ErrorKind::Unsupported => Ok(CatalogPage {
+            registry: reg.info.clone(),
+            repositories: Vec::new(),
+            next: None,
+            catalog_supported: false,
+            notice: Some(e.message().to_owned()),
+        }),
+        Err(e) => Err(logged(&format!("catalog of {registry}"), e.into())),
+    }
+}
+
+/// The names of one page of a repository's tags, filtered and sorted as `query` says.
+#[server]
+pub async fn list_tags(
+    registry: String,
+    repository: String,
+    query: TagQuery,
+) -> Result<TagPage, AppError> {
+    use crate::ssr::{logged, tags};
+    let state = crate::ssr::state()?;
+    let reg = state.registry(&registry)?;
+    let repo = repo_name(&repository)?;
+    let query = TagQuery {
+        page: query.page.max(1),
+        per_page: query.per_page.clamp(1, crate::model::MAX_PER_PAGE),
+        ..query
+    };
+    let context = format!("tags of {registry}/{repository}");
+    let all = reg
+        .client
+        .tags(&repo)
+        .await
+        .map_err(|e| logged(&context, e.into()))?;
+    if all.is_empty() {
+        return Err(AppError::NotFound(format!(
+            "{repository} has no tags (it may have been emptied, or never pushed to)"
+        )));
+    }
+    let (mut matching, total, hidden) = tags::visible(&all, &query);
+    let mut created = std::collections::HashMap::new();
+    let mut notice = None;
+    if query.sort == crate::model::TagSort::Created {
+        // Dates come from each tag's config: read them all, through the caches, for a while.
+        let rows = tags::rows_within(
+            reg,
+            &repo,
+            matching.clone(),
+            Some(CREATED_SORT_BUDGET),
+            DETAIL_CONCURRENCY,
+        )
+        .await
+        .map_err(|e| logged(&context, e.into()))?;
+        let pending = rows
+            .iter()
+            .filter(|r| matches!(r, TagRow::Pending { .. }))
+            .count();
+        if pending > 0 {
+            notice = Some(format!(
+                "Dates of {pending} tags are still being read; they are listed last for now. Reload in a moment for the full order."
+            ));
+        }
+        for row in rows {
+            if let TagRow::Ok(d) = row
+                && let Some(c) = d.created
+            {
+                created.insert(d.tag, c);
+            }
+        }
+    }
+    tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
+    let page = tags::page(&matching, &query);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(TagPage {
+        registry: reg.info.clone(),
+        repository,
+        total,
+        matching: matching.len(),
+        hidden_referrer_tags: hidden,
+        query,
+        tags: page,
+        notice,
+        now,
+    })
+}
+
+/// The details of `tags` (digest, kind, platforms, size, date, referrers), in the same order;
+/// those not read within `budget_ms` (0: no limit) come back pending.
+#[server]
+pub async fn tag_details(
+    registry: String,
+    repository: String,
+    tags: Vec<String>,
+    budget_ms: u32,
+) -> Result<Vec<TagRow>, AppError> {
+    use crate::ssr::{logged, tags as t};
+    let state = crate::ssr::state()?;
+    let reg = state.registry(&registry)?;
+    let repo = repo_name(&repository)?;
+    if tags.len() > crate::model::MAX_PER_PAGE {
+        return Err(AppError::BadRequest(format!(
+            "at most {} tags at once",
+            crate::model::MAX_PER_PAGE
+        )));
+    }
+    let budget = (budget_ms > 0).then(|| std::time::Duration::from_millis(budget_ms.into()));
+    t::rows_within(reg, &repo, tags, budget, DETAIL_CONCURRENCY)
+        .await
+        .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
+}
+
+/// One artifact by tag or digest.
+#[server]
+pub async fn get_artifact(
+    registry: String,
+    repository: String,
+    reference: String,
+) -> Result<crate::model::ArtifactView, AppError> {
+    use crate::ssr::logged;
+    let state = crate::ssr::state()?;
+    let reg = state.registry(&registry)?;
+    let repo = repo_name(&repository)?;
+    let parsed = portolan_oci::Reference::parse(&reference)
+        .map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    let doc = reg.client.manifest(&repo, &parsed).await.map_err(|e| {
+        logged(
+            &format!("manifest {registry}/{repository} {reference}"),
+            e.into(),
+        )
+    })?;
+    let manifest_json = match serde_json::from_slice::<serde_json::Value>(&doc.bytes) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(&doc.bytes).into_owned(),
+    };
+    let (kind, artifact_type, problem) = match doc.manifest() {
+        Ok(m) => (m.kind(&doc.media_type), m.artifact_type(), None),
+        Err(e) => (
+            portolan_oci::ArtifactKind::Other,
+            None,
+            Some(e.message().to_owned()),
+        ),
+    };
+    Ok(crate::model::ArtifactView {
+        registry: reg.info.clone(),
+        repository,
+        tag: matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference),
+        digest: doc.digest.clone(),
+        media_type: doc.media_type.clone(),
+        kind: serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        kind_label: kind.label().to_owned(),
+        artifact_type,
+        manifest_size: doc.size(),
+        manifest_json,
+        problem,
+        now: time::OffsetDateTime::now_utc().unix_timestamp(),
+    })
+}

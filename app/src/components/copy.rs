@@ -1,0 +1,46 @@
+//! Copyable text: the text itself (selectable without JavaScript) and a copy button.
+
+use leptos::prelude::*;
+
+/// A one-line command or value with a copy button.
+#[component]
+pub fn CopyField(
+    #[prop(into)] text: String,
+    #[prop(into, optional)] label: Option<String>,
+) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let value = text.clone();
+    let on_click = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&value);
+                copied.set(true);
+                set_timeout(
+                    move || copied.set(false),
+                    std::time::Duration::from_millis(1500),
+                );
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &value;
+    };
+    let aria = format!(
+        "Copy {}",
+        label.clone().unwrap_or_else(|| "to the clipboard".into())
+    );
+    view! {
+        <div class="flex min-w-0 items-stretch overflow-hidden rounded-md border border-slate-300 bg-white dark:border-slate-700 dark:bg-slate-900">
+            {label.map(|l| view! { <span class="shrink-0 border-r border-slate-300 bg-slate-100 px-2 py-1 text-xs leading-6 text-slate-600 dark:border-slate-700 dark:bg-slate-800 dark:text-slate-400">{l}</span> })}
+            <code class="min-w-0 flex-1 overflow-x-auto whitespace-nowrap px-2 py-1 font-mono text-sm leading-6">{text}</code>
+            <button
+                type="button"
+                on:click=on_click
+                aria-label=aria
+                class="shrink-0 border-l border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
+            >
+                {move || if copied.get() { "Copied" } else { "Copy" }}
+            </button>
+        </div>
+    }
+}

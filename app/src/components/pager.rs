@@ -1,0 +1,28 @@
+//! Previous / next page links.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// Links to the previous and next pages; `href(page)` builds a page's URL.
+#[component]
+pub fn Pager(page: usize, pages: usize, href: impl Fn(usize) -> String + 'static) -> impl IntoView {
+    let link = "rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800";
+    let off = "rounded-md border border-slate-200 px-3 py-1 text-slate-400 dark:border-slate-800 dark:text-slate-600";
+    let prev = if page > 1 {
+        view! { <A href=href(page - 1) attr:class=link attr:rel="prev">"← Previous"</A> }.into_any()
+    } else {
+        view! { <span class=off aria-disabled="true">"← Previous"</span> }.into_any()
+    };
+    let next = if page < pages {
+        view! { <A href=href(page + 1) attr:class=link attr:rel="next">"Next →"</A> }.into_any()
+    } else {
+        view! { <span class=off aria-disabled="true">"Next →"</span> }.into_any()
+    };
+    view! {
+        <nav aria-label="Pages" class="flex items-center justify-between gap-3 text-sm">
+            {prev}
+            <span class="text-slate-600 dark:text-slate-400">"Page " {page} " of " {pages}</span>
+            {next}
+        </nav>
+    }
+}

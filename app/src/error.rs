@@ -1,0 +1,154 @@
+//! The errors pages and server functions report: a small set, each with its HTTP status, a
+//! title, and words a user can act on. Never a raw internal error string.
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use server_fn_error::{FromServerFnError, JsonEncoding, ServerFnErrorErr};
+
+mod server_fn_error {
+    pub use leptos::server_fn::codec::JsonEncoding;
+    pub use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+}
+
+/// What went wrong, for the person looking at the page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// No such registry, repository, tag, manifest or page.
+    #[error("{0}")]
+    NotFound(String),
+    /// A malformed repository name, tag, digest or parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The registry wants credentials Portolan does not have (or refused them).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Portolan's credentials may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The registry does not support what was asked.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The registry asks to slow down.
+    #[error("{0}")]
+    RateLimited(String),
+    /// The registry cannot be reached or failed.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The registry did not answer in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// The registry answered something broken.
+    #[error("{0}")]
+    BadGateway(String),
+    /// Something changed meanwhile (a tag moved).
+    #[error("{0}")]
+    Conflict(String),
+    /// A fault of Portolan's own (details are in the server log).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) | AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            AppError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A heading for the error page.
+    pub fn title(&self) -> &'static str {
+        match self {
+            AppError::NotFound(_) => "Not found",
+            AppError::BadRequest(_) => "That address is not valid",
+            AppError::Unauthorized(_) => "The registry wants credentials",
+            AppError::Forbidden(_) => "Not allowed",
+            AppError::Unsupported(_) => "Not supported by this registry",
+            AppError::RateLimited(_) => "The registry is rate limiting",
+            AppError::Unavailable(_) => "The registry is unavailable",
+            AppError::Timeout(_) => "The registry did not answer in time",
+            AppError::BadGateway(_) => "The registry answered something broken",
+            AppError::Conflict(_) => "It changed meanwhile",
+            AppError::Internal(_) => "Something went wrong in Portolan",
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            AppError::NotFound(_) => {
+                "Check the spelling, or go up a level and pick it from the list."
+            }
+            AppError::BadRequest(_) => {
+                "Repository names are lowercase letters, digits and . _ - separators; tags are up to 128 letters, digits, _ . -; digests look like sha256:<64 hex digits>."
+            }
+            AppError::Unauthorized(_) => {
+                "Portolan's administrator can add credentials for this registry to its configuration."
+            }
+            AppError::Forbidden(_) => {
+                "The credentials Portolan uses for this registry lack this right."
+            }
+            AppError::Unsupported(_) => {
+                "Some registries turn features off; this one does not offer it."
+            }
+            AppError::RateLimited(_) => "Wait a little and reload the page.",
+            AppError::Unavailable(_) | AppError::Timeout(_) => {
+                "Check that the registry is running and reachable from Portolan's server, then reload."
+            }
+            AppError::BadGateway(_) => {
+                "The content or the registry may be broken; the raw answer is in Portolan's log."
+            }
+            AppError::Conflict(_) => "Reload the page to see the current state.",
+            AppError::Internal(_) => {
+                "Reload the page; if it persists, Portolan's server log has the details."
+            }
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(e) => {
+                AppError::Unavailable(format!("Portolan's server could not be reached: {e}"))
+            }
+            ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => AppError::BadRequest(e),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<portolan_oci::Error> for AppError {
+    fn from(e: portolan_oci::Error) -> Self {
+        use portolan_oci::ErrorKind as K;
+        let message = e.message().to_owned();
+        match e.kind() {
+            K::NotFound => AppError::NotFound(message),
+            K::Unauthorized => AppError::Unauthorized(message),
+            K::Denied => AppError::Forbidden(message),
+            K::Unsupported => AppError::Unsupported(message),
+            K::RateLimited => AppError::RateLimited(match e.retry_after() {
+                Some(after) => format!("{message}; retry in {} s", after.as_secs().max(1)),
+                None => message,
+            }),
+            K::Invalid => AppError::BadRequest(message),
+            K::Timeout => AppError::Timeout(message),
+            K::Unavailable => AppError::Unavailable(message),
+            K::Conflict => AppError::Conflict(message),
+            _ => AppError::BadGateway(message),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,438 @@
+//! What server functions send to pages: small serializable values, shared with the browser
+//! build (no OCI or HTTP types here).
+
+use serde::{Deserialize, Serialize};
+
+/// A configured registry, as pages show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryInfo {
+    /// The URL segment (`/r/{name}`).
+    pub name: String,
+    pub title: String,
+    /// `host[:port]` as it appears in pull commands.
+    pub host: String,
+}
+
+/// One page of a registry's repositories.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogPage {
+    pub registry: RegistryInfo,
+    pub repositories: Vec<String>,
+    /// Pass as `last` for the next page.
+    pub next: Option<String>,
+    /// False when the registry has no catalog API (Docker Hub, GHCR…): type a name instead.
+    pub catalog_supported: bool,
+    pub notice: Option<String>,
+}
+
+/// How the tag list is ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TagSort {
+    /// Semantic versions first, newest first; other tags after, by name.
+    #[default]
+    Version,
+    Name,
+    /// By creation date (needs every tag's config: slower the first time).
+    Created,
+}
+
+impl TagSort {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "name" => TagSort::Name,
+            "created" => TagSort::Created,
+            _ => TagSort::Version,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            TagSort::Version => "version",
+            TagSort::Name => "name",
+            TagSort::Created => "created",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TagSort::Version => "version",
+            TagSort::Name => "name",
+            TagSort::Created => "created",
+        }
+    }
+}
+
+/// What the tag list shows: filter, order, page. Carried in the URL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagQuery {
+    pub filter: String,
+    pub sort: TagSort,
+    /// Ascending instead of the sort's natural (newest first / A→Z for names) order.
+    pub reverse: bool,
+    /// 1-based.
+    pub page: usize,
+    pub per_page: usize,
+    /// Also list referrer tags (`sha256-…`, `….sig/.att/.sbom`).
+    pub show_referrer_tags: bool,
+}
+
+impl Default for TagQuery {
+    fn default() -> Self {
+        Self {
+            filter: String::new(),
+            sort: TagSort::default(),
+            reverse: false,
+            page: 1,
+            per_page: DEFAULT_PER_PAGE,
+            show_referrer_tags: false,
+        }
+    }
+}
+
+pub const DEFAULT_PER_PAGE: usize = 50;
+pub const MAX_PER_PAGE: usize = 500;
+
+impl TagQuery {
+    /// The query string that reproduces this view (defaults omitted), starting with `?` when
+    /// not empty.
+    pub fn to_query_string(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.filter.is_empty() {
+            parts.push(format!("q={}", encode_component(&self.filter)));
+        }
+        if self.sort != TagSort::default() {
+            parts.push(format!("sort={}", self.sort.key()));
+        }
+        if self.reverse {
+            parts.push("reverse=1".to_owned());
+        }
+        if self.page > 1 {
+            parts.push(format!("page={}", self.page));
+        }
+        if self.per_page != DEFAULT_PER_PAGE {
+            parts.push(format!("per_page={}", self.per_page));
+        }
+        if self.show_referrer_tags {
+            parts.push("all=1".to_owned());
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        }
+    }
+
+    /// Reads the view from query parameters (unknown or malformed values fall back to defaults).
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Self {
+        let number = |k: &str| get(k).and_then(|v| v.parse::<usize>().ok());
+        Self {
+            filter: get("q").unwrap_or_default().chars().take(200).collect(),
+            sort: get("sort").map(|s| TagSort::parse(&s)).unwrap_or_default(),
+            reverse: get("reverse").is_some_and(|v| v == "1" || v == "true"),
+            page: number("page").unwrap_or(1).max(1),
+            per_page: number("per_page")
+                .unwrap_or(DEFAULT_PER_PAGE)
+                .clamp(1, MAX_PER_PAGE),
+            show_referrer_tags: get("all").is_some_and(|v| v == "1" || v == "true"),
+        }
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// One page of a repository's tags: names only (details come separately).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagPage {
+    pub registry: RegistryInfo,
+    pub repository: String,
+    /// Tags in the repository (referrer tags excluded unless shown).
+    pub total: usize,
+    /// Tags matching the filter.
+    pub matching: usize,
+    /// Referrer tags (`sha256-…`, cosign's `.sig/.att/.sbom`) hidden from the list.
+    pub hidden_referrer_tags: usize,
+    pub query: TagQuery,
+    pub tags: Vec<String>,
+    /// Set when sorting by date ran out of time: the order is by the dates read so far.
+    pub notice: Option<String>,
+    /// The server's clock when answering (seconds since the epoch), so relative dates read
+    /// the same on the server and in the browser.
+    pub now: i64,
+}
+
+impl TagPage {
+    pub fn pages(&self) -> usize {
+        self.matching.div_ceil(self.query.per_page).max(1)
+    }
+}
+
+/// Where a creation date came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DateSource {
+    /// The image config's `created`.
+    Config,
+    /// The `org.opencontainers.image.created` annotation.
+    Annotation,
+    /// When Portolan first saw the digest.
+    FirstSeen,
+}
+
+impl DateSource {
+    pub fn label(self) -> &'static str {
+        match self {
+            DateSource::Config => "from the image config's created field",
+            DateSource::Annotation => "from the org.opencontainers.image.created annotation",
+            DateSource::FirstSeen => "when Portolan first saw it (the artifact carries no date)",
+        }
+    }
+}
+
+/// The details of one tag, as the tag table shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagDetail {
+    pub tag: String,
+    pub digest: String,
+    pub media_type: String,
+    /// `image`, `index`, `helm-chart`, `sbom`, `signature`, `attestation`, `other`…
+    pub kind: String,
+    pub kind_label: String,
+    /// `linux/amd64`, `linux/arm64/v8`… (attestation manifests excluded).
+    pub platforms: Vec<String>,
+    /// Compressed size: manifest + config + layers (for an index: the largest platform).
+    pub size: Option<u64>,
+    /// RFC 3339.
+    pub created: Option<String>,
+    pub created_source: Option<DateSource>,
+    /// Referrers (signatures, SBOMs, attestations) attached to this digest.
+    pub referrers: usize,
+}
+
+/// A tag's details, or why they could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TagRow {
+    Ok(TagDetail),
+    Failed {
+        tag: String,
+        message: String,
+    },
+    /// Not read within the time budget (still being read; ask again).
+    Pending {
+        tag: String,
+    },
+}
+
+impl TagRow {
+    pub fn tag(&self) -> &str {
+        match self {
+            TagRow::Ok(d) => &d.tag,
+            TagRow::Failed { tag, .. } | TagRow::Pending { tag } => tag,
+        }
+    }
+}
+
+/// How long a page waits for tag details before rendering without the rest (which the
+/// browser then asks for).
+pub const DETAILS_BUDGET_MS: u32 = 400;
+
+/// Formats a byte count for people (1.5 MiB).
+pub fn human_size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The first 12 hex digits of a digest (`sha256:0123456789ab`).
+pub fn short_digest(digest: &str) -> String {
+    match digest.split_once(':') {
+        Some((alg, hex)) => format!("{alg}:{}", &hex[..hex.len().min(12)]),
+        None => digest.chars().take(19).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_query_round_trips_through_the_url() {
+        let q = TagQuery {
+            filter: "v1 &x".into(),
+            sort: TagSort::Created,
+            reverse: true,
+            page: 3,
+            per_page: 100,
+            show_referrer_tags: true,
+        };
+        let s = q.to_query_string();
+        assert_eq!(
+            s,
+            "?q=v1%20%26x&sort=created&reverse=1&page=3&per_page=100&all=1"
+        );
+        let params: Vec<(&str, &str)> = vec![
+            ("q", "v1 &x"),
+            ("sort", "created"),
+            ("reverse", "1"),
+            ("page", "3"),
+            ("per_page", "100"),
+            ("all", "1"),
+        ];
+        let back = TagQuery::from_params(|k| {
+            params
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        assert_eq!(back, q);
+        assert_eq!(TagQuery::default().to_query_string(), "");
+    }
+
+    #[test]
+    fn malformed_parameters_fall_back_to_defaults() {
+        let params = [("page", "-1"), ("per_page", "999999"), ("sort", "<script>")];
+        let q = TagQuery::from_params(|k| {
+            params
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        });
+        assert_eq!(q.page, 1);
+        assert_eq!(q.per_page, MAX_PER_PAGE);
+        assert_eq!(q.sort, TagSort::Version);
+    }
+
+    #[test]
+    fn sizes_and_digests_for_people() {
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(
+            short_digest("sha256:0123456789abcdef"),
+            "sha256:0123456789ab"
+        );
+    }
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 date (`2025-06-01T12:00:00Z`, offsets and
+/// fractions accepted), without a date library (this also runs in the browser).
+pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
+    let b = rfc3339.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| rfc3339.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let mut offset = 0;
+    let rest = &rfc3339[19..];
+    let rest = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    if let Some(sign) = rest.chars().next().filter(|c| *c == '+' || *c == '-') {
+        let oh: i64 = rest.get(1..3)?.parse().ok()?;
+        let om: i64 = rest.get(4..6)?.parse().ok()?;
+        offset = (oh * 3600 + om * 60) * if sign == '+' { 1 } else { -1 };
+    }
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// "3 days ago", "in 2 hours", relative to `now` (seconds since the epoch).
+pub fn relative_time(rfc3339: &str, now: i64) -> String {
+    let Some(t) = unix_seconds(rfc3339) else {
+        return rfc3339.to_owned();
+    };
+    let delta = now - t;
+    let (future, secs) = (delta < 0, delta.unsigned_abs());
+    let (n, unit) = match secs {
+        0..=59 => return "just now".to_owned(),
+        60..=3_599 => (secs / 60, "minute"),
+        3_600..=86_399 => (secs / 3_600, "hour"),
+        86_400..=2_591_999 => (secs / 86_400, "day"),
+        2_592_000..=31_535_999 => (secs / 2_592_000, "month"),
+        _ => (secs / 31_536_000, "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if future {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn parses_rfc3339() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2025-06-01T12:00:00Z"), Some(1_748_779_200));
+        assert_eq!(
+            unix_seconds("2025-06-01T14:00:00.123+02:00"),
+            Some(1_748_779_200)
+        );
+        assert_eq!(unix_seconds("2025-06-01"), None);
+        assert_eq!(unix_seconds("<script>"), None);
+    }
+
+    #[test]
+    fn relative() {
+        let now = unix_seconds("2025-06-04T12:00:00Z").unwrap();
+        assert_eq!(relative_time("2025-06-01T12:00:00Z", now), "3 days ago");
+        assert_eq!(relative_time("2025-06-04T11:59:30Z", now), "just now");
+        assert_eq!(relative_time("2027-06-04T12:00:00Z", now), "in 2 years");
+        assert_eq!(relative_time("garbage", now), "garbage");
+    }
+}
+
+/// An artifact (manifest or index) as its page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactView {
+    pub registry: RegistryInfo,
+    pub repository: String,
+    /// The tag the page was opened by, if any.
+    pub tag: Option<String>,
+    pub digest: String,
+    pub media_type: String,
+    pub kind: String,
+    pub kind_label: String,
+    pub artifact_type: Option<String>,
+    /// Size of the manifest itself.
+    pub manifest_size: u64,
+    /// The manifest, pretty-printed.
+    pub manifest_json: String,
+    /// Why the manifest could not be read as OCI (it is still shown raw).
+    pub problem: Option<String>,
+    pub now: i64,
+}

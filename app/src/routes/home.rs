@@ -1,0 +1,50 @@
+//! `/`: the configured registries.
+
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::components::A;
+
+use crate::api::list_registries;
+use crate::components::error_view::error_fallback;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let registries = Resource::new_blocking(|| (), |_| list_registries());
+    view! {
+        <Title text="Registries · Portolan" />
+        <Meta name="description" content="Browse the OCI registries configured in this Portolan." />
+        <h1 class="mb-4 text-2xl font-semibold">"Registries"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            <ErrorBoundary fallback=error_fallback>
+                {move || Suspend::new(async move {
+                    registries.await.map(|list| {
+                        if list.is_empty() {
+                            return view! {
+                                <p class="text-slate-600 dark:text-slate-400">"No registry is configured. Add one under [[registries]] in Portolan's configuration file."</p>
+                            }
+                            .into_any();
+                        }
+                        view! {
+                            <ul class="grid gap-4 sm:grid-cols-2 lg:grid-cols-3" data-testid="registries">
+                                {list
+                                    .into_iter()
+                                    .map(|r| {
+                                        view! {
+                                            <li>
+                                                <A href=format!("/r/{}", r.name) attr:class="block h-full rounded-lg border border-slate-200 bg-white p-4 shadow-sm hover:border-sky-400 hover:shadow focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:border-slate-800 dark:bg-slate-900 dark:hover:border-sky-600">
+                                                    <span class="block text-lg font-medium">{r.title}</span>
+                                                    <span class="mt-1 block font-mono text-sm text-slate-600 dark:text-slate-400">{r.host}</span>
+                                                </A>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                        .into_any()
+                    })
+                })}
+            </ErrorBoundary>
+        </Suspense>
+    }
+}

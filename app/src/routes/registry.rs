@@ -1,0 +1,86 @@
+//! `/r/{registry}`: a registry's repositories (catalog, paged), and a box to open a
+//! repository by name (the only way on registries without a catalog).
+
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::components::{A, Form, Redirect};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::list_repositories;
+use crate::components::error_view::error_fallback;
+use crate::components::layout::Breadcrumbs;
+use crate::model::encode_component;
+
+#[component]
+pub fn RegistryPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let registry = move || params.read().get("registry").unwrap_or_default();
+    let last = move || query.read().get("last");
+    let open = move || {
+        query
+            .read()
+            .get("open")
+            .map(|o| o.trim().trim_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+    };
+    let page = Resource::new_blocking(
+        move || (registry(), last()),
+        |(r, l)| list_repositories(r, l),
+    );
+
+    view! {
+        {move || open().map(|repo| view! { <Redirect path=format!("/r/{}/{}", registry(), repo) /> })}
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
+            <ErrorBoundary fallback=error_fallback>
+                {move || Suspend::new(async move {
+                    page.await.map(|page| {
+                        let name = page.registry.name.clone();
+                        let title = page.registry.title.clone();
+                        let host = page.registry.host.clone();
+                        let next = page.next.clone().map(|n| format!("/r/{name}?last={}", encode_component(&n)));
+                        let first = last().is_some().then(|| format!("/r/{name}"));
+                        let base = format!("/r/{name}");
+                        view! {
+                            <Title text=format!("{title} · Portolan") />
+                            <Meta name="description" content=format!("Repositories of the registry {host}.") />
+                            <Meta property="og:title" content=format!("{title} ({host})") />
+                            <Breadcrumbs items=vec![("Registries".into(), Some("/".into())), (title.clone(), None)] />
+                            <div class="mb-4 flex flex-wrap items-end justify-between gap-4">
+                                <div>
+                                    <h1 class="text-2xl font-semibold">{title}</h1>
+                                    <p class="font-mono text-sm text-slate-600 dark:text-slate-400">{host}</p>
+                                </div>
+                                <Form method="GET" action=base attr:class="flex gap-2" attr:role="search">
+                                    <label for="open-repo" class="sr-only">"Repository name"</label>
+                                    <input id="open-repo" name="open" placeholder="Open repository, e.g. library/alpine" class="w-72 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900" />
+                                    <button type="submit" class="rounded-md bg-sky-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-800">"Open"</button>
+                                </Form>
+                            </div>
+                            {page.notice.clone().map(|n| view! {
+                                <p class="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">{n}</p>
+                            })}
+                            {(page.catalog_supported && page.repositories.is_empty()).then(|| view! {
+                                <p class="text-slate-600 dark:text-slate-400">"This registry lists no repositories (or none Portolan's credentials may see)."</p>
+                            })}
+                            <ul class="divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900" data-testid="repositories">
+                                {page.repositories.clone().into_iter().map(|repo| {
+                                    view! {
+                                        <li>
+                                            <A href=format!("/r/{name}/{repo}") attr:class="block px-4 py-2 font-mono text-sm hover:bg-sky-50 focus:outline-none focus-visible:bg-sky-50 dark:hover:bg-slate-800 dark:focus-visible:bg-slate-800">{repo}</A>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                            <nav aria-label="Pages" class="mt-4 flex justify-between text-sm">
+                                {first.map(|f| view! { <A href=f attr:class="text-sky-700 hover:underline dark:text-sky-400">"← First page"</A> })}
+                                <span></span>
+                                {next.map(|n| view! { <A href=n attr:class="text-sky-700 hover:underline dark:text-sky-400" attr:rel="next">"Next page →"</A> })}
+                            </nav>
+                        }
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
+    }
+}
