@@ -72,7 +72,8 @@ step_cargo_leptos() {
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 step_wasm_bindgen() {
   local want
-  want=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[" ]|version=/, ""); print; exit}' "$ROOT/Cargo.lock")
+  want=$(sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;q}' "$ROOT/Cargo.lock")
+  [ -n "$want" ] || { log "no wasm-bindgen in Cargo.lock"; return 1; }
   if have wasm-bindgen && [ "$(wasm-bindgen --version | awk '{print $2}')" = "$want" ]; then
     return
   fi

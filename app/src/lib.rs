@@ -23,11 +23,12 @@ pub mod ssr;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{ParamSegment, SsrMode, StaticSegment, WildcardSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use crate::components::error_view::ErrorView;
 use crate::components::layout::Header;
 use crate::error::AppError;
+use crate::routes::target::TargetSegment;
 
 /// The HTML document around the app. `stylesheet` is the versioned URL of the CSS.
 pub fn shell(options: LeptosOptions, stylesheet: &'static str) -> impl IntoView {
@@ -53,6 +54,16 @@ pub fn shell(options: LeptosOptions, stylesheet: &'static str) -> impl IntoView 
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser, once hydrated: say so (tests and scripts wait for it).
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta property="og:site_name" content="Portolan" />
@@ -70,7 +81,9 @@ pub fn App() -> impl IntoView {
                     // in the rest (see routes/repository.rs).
                     <Route path=StaticSegment("") view=routes::home::HomePage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry")) view=routes::registry::RegistryPage ssr=SsrMode::Async />
-                    <Route path=(StaticSegment("r"), ParamSegment("registry"), WildcardSegment("path")) view=routes::target::TargetPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Repository) view=routes::repository::RepositoryPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Tag) view=routes::artifact::ArtifactPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Digest) view=routes::artifact::ArtifactPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -152,7 +152,7 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
-/// One page of a repository's tags: names only (details come separately).
+/// One page of a repository's tags.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagPage {
     pub registry: RegistryInfo,
@@ -164,7 +164,8 @@ pub struct TagPage {
     /// Referrer tags (`sha256-…`, cosign's `.sig/.att/.sbom`) hidden from the list.
     pub hidden_referrer_tags: usize,
     pub query: TagQuery,
-    pub tags: Vec<String>,
+    /// The page's tags, in order, with their details (some pending: see [`DETAILS_BUDGET_MS`]).
+    pub rows: Vec<TagRow>,
     /// Set when sorting by date ran out of time: the order is by the dates read so far.
     pub notice: Option<String>,
     /// The server's clock when answering (seconds since the epoch), so relative dates read

@@ -68,7 +68,10 @@ pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>) -> AppSta
 
 /// The whole router: pages, server functions, stylesheet, static files, health.
 pub fn app(state: AppState, sessions: SqliteStore) -> Router {
-    let routes = generate_route_list(App);
+    // A tag, a digest and a repository are different pages of the same server route.
+    let mut routes = generate_route_list(App);
+    routes.sort_by(|a, b| a.path().cmp(b.path()));
+    routes.dedup_by(|a, b| a.path() == b.path());
     let options = state.leptos_options.clone();
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name("portolan_session")

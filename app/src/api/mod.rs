@@ -57,7 +57,8 @@ pub async fn list_repositories(
     }
 }
 
-/// The names of one page of a repository's tags, filtered and sorted as `query` says.
+/// One page of a repository's tags, filtered and sorted as `query` says, with the details read
+/// within [`crate::model::DETAILS_BUDGET_MS`] (the others come back pending).
 #[server]
 pub async fn list_tags(
     registry: String,
@@ -117,6 +118,10 @@ pub async fn list_tags(
     }
     tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
     let page = tags::page(&matching, &query);
+    let budget = std::time::Duration::from_millis(crate::model::DETAILS_BUDGET_MS.into());
+    let rows = tags::rows_within(reg, &repo, page, Some(budget), DETAIL_CONCURRENCY)
+        .await
+        .map_err(|e| logged(&context, e.into()))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     Ok(TagPage {
         registry: reg.info.clone(),
@@ -125,7 +130,7 @@ pub async fn list_tags(
         matching: matching.len(),
         hidden_referrer_tags: hidden,
         query,
-        tags: page,
+        rows,
         notice,
         now,
     })

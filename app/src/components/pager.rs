@@ -1,20 +1,18 @@
-//! Previous / next page links.
+//! Previous / next page links (plain markup: usable inside a `Suspend`).
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 /// Links to the previous and next pages; `href(page)` builds a page's URL.
-#[component]
-pub fn Pager(page: usize, pages: usize, href: impl Fn(usize) -> String + 'static) -> impl IntoView {
+pub fn pager(page: usize, pages: usize, href: impl Fn(usize) -> String) -> impl IntoView {
     let link = "rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800";
     let off = "rounded-md border border-slate-200 px-3 py-1 text-slate-400 dark:border-slate-800 dark:text-slate-600";
     let prev = if page > 1 {
-        view! { <A href=href(page - 1) attr:class=link attr:rel="prev">"← Previous"</A> }.into_any()
+        view! { <a href=href(page - 1) class=link rel="prev">"← Previous"</a> }.into_any()
     } else {
         view! { <span class=off aria-disabled="true">"← Previous"</span> }.into_any()
     };
     let next = if page < pages {
-        view! { <A href=href(page + 1) attr:class=link attr:rel="next">"Next →"</A> }.into_any()
+        view! { <a href=href(page + 1) class=link rel="next">"Next →"</a> }.into_any()
     } else {
         view! { <span class=off aria-disabled="true">"Next →"</span> }.into_any()
     };

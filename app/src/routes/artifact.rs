@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
+use leptos_router::hooks::use_params_map;
 
 use crate::api::get_artifact;
 use crate::components::copy::CopyField;
@@ -10,30 +11,45 @@ use crate::components::layout::Breadcrumbs;
 use crate::model::{ArtifactView, human_size, short_digest};
 
 #[component]
-pub fn ArtifactPage(registry: String, repository: String, reference: String) -> impl IntoView {
-    let (reg, repo, reference_) = (registry.clone(), repository.clone(), reference.clone());
-    let view_data = Resource::new_blocking(
-        move || (reg.clone(), repo.clone(), reference_.clone()),
-        |(r, p, x)| get_artifact(r, p, x),
-    );
+pub fn ArtifactPage() -> impl IntoView {
+    let params = use_params_map();
+    let key = Memo::new(move |_| {
+        let p = params.read();
+        (
+            p.get("registry").unwrap_or_default(),
+            p.get("repository").unwrap_or_default(),
+            p.get("reference").unwrap_or_default(),
+        )
+    });
+    let artifact = Resource::new_blocking(move || key.get(), |(r, p, x)| get_artifact(r, p, x));
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             <ErrorBoundary fallback=error_fallback>
-                {move || Suspend::new(async move { view_data.await.map(|a| view! { <Artifact a /> }) })}
+                {move || Suspend::new(async move { artifact.await.map(artifact_view) })}
             </ErrorBoundary>
         </Transition>
     }
 }
 
-#[component]
-fn Artifact(a: ArtifactView) -> impl IntoView {
-    let base = format!("/r/{}/{}", a.registry.name, a.repository);
-    let pinned = format!("{base}@{}", a.digest);
-    let label = a
-        .tag
+fn label(a: &ArtifactView) -> String {
+    a.tag
         .clone()
         .map(|t| format!(":{t}"))
-        .unwrap_or_else(|| format!("@{}", short_digest(&a.digest)));
+        .unwrap_or_else(|| format!("@{}", short_digest(&a.digest)))
+}
+
+fn description(a: &ArtifactView) -> String {
+    format!(
+        "{} {} in {}/{}",
+        a.kind_label, a.digest, a.registry.host, a.repository
+    )
+}
+
+/// The page body (plain markup: it is built inside a `Suspend`).
+fn artifact_view(a: ArtifactView) -> impl IntoView {
+    let base = format!("/r/{}/{}", a.registry.name, a.repository);
+    let pinned = format!("{base}@{}", a.digest);
+    let label = label(&a);
     let crumbs = vec![
         ("Registries".to_owned(), Some("/".to_owned())),
         (
@@ -43,7 +59,6 @@ fn Artifact(a: ArtifactView) -> impl IntoView {
         (a.repository.clone(), Some(base.clone())),
         (label.clone(), None),
     ];
-    let title = format!("{}{} · Portolan", a.repository, label);
     let by_tag = a
         .tag
         .clone()
@@ -52,15 +67,12 @@ fn Artifact(a: ArtifactView) -> impl IntoView {
         "docker pull {}/{}@{}",
         a.registry.host, a.repository, a.digest
     );
-    let description = format!(
-        "{} {} in {}/{}",
-        a.kind_label, a.digest, a.registry.host, a.repository
-    );
     view! {
-        <Title text=title />
-        <Meta name="description" content=description.clone() />
-        <Meta property="og:title" content=format!("{}{}", a.repository, label) />
-        <Meta property="og:description" content=description />
+        <Title text=format!("{}{label} · Portolan", a.repository) />
+        <Meta name="description" content=description(&a) />
+        <Meta property="og:title" content=format!("{}{label}", a.repository) />
+        <Meta property="og:description" content=description(&a) />
+        // The canonical page is the one pinned to the digest.
         <Link rel="canonical" href=pinned.clone() />
         <Breadcrumbs items=crumbs />
         <h1 class="mb-1 break-all font-mono text-2xl font-semibold">{a.repository.clone()}{label}</h1>

@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
-use leptos_router::components::A;
 
 use crate::api::list_registries;
 use crate::components::error_view::error_fallback;
@@ -31,10 +30,10 @@ pub fn HomePage() -> impl IntoView {
                                     .map(|r| {
                                         view! {
                                             <li>
-                                                <A href=format!("/r/{}", r.name) attr:class="block h-full rounded-lg border border-slate-200 bg-white p-4 shadow-sm hover:border-sky-400 hover:shadow focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:border-slate-800 dark:bg-slate-900 dark:hover:border-sky-600">
+                                                <a href=format!("/r/{}", r.name) class="block h-full rounded-lg border border-slate-200 bg-white p-4 shadow-sm hover:border-sky-400 hover:shadow focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:border-slate-800 dark:bg-slate-900 dark:hover:border-sky-600">
                                                     <span class="block text-lg font-medium">{r.title}</span>
                                                     <span class="mt-1 block font-mono text-sm text-slate-600 dark:text-slate-400">{r.host}</span>
-                                                </A>
+                                                </a>
                                             </li>
                                         }
                                     })

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::{Meta, Title};
-use leptos_router::components::{A, Form, Redirect};
+use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::list_repositories;
@@ -15,8 +15,8 @@ use crate::model::encode_component;
 pub fn RegistryPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let registry = move || params.read().get("registry").unwrap_or_default();
-    let last = move || query.read().get("last");
+    let registry = Memo::new(move |_| params.read().get("registry").unwrap_or_default());
+    let last = Memo::new(move |_| query.read().get("last"));
     let open = move || {
         query
             .read()
@@ -25,12 +25,12 @@ pub fn RegistryPage() -> impl IntoView {
             .filter(|o| !o.is_empty())
     };
     let page = Resource::new_blocking(
-        move || (registry(), last()),
+        move || (registry.get(), last.get()),
         |(r, l)| list_repositories(r, l),
     );
 
     view! {
-        {move || open().map(|repo| view! { <Redirect path=format!("/r/{}/{}", registry(), repo) /> })}
+        {move || open().map(|repo| view! { <Redirect path=format!("/r/{}/{}", registry.get(), repo) /> })}
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             <ErrorBoundary fallback=error_fallback>
                 {move || Suspend::new(async move {
@@ -39,7 +39,7 @@ pub fn RegistryPage() -> impl IntoView {
                         let title = page.registry.title.clone();
                         let host = page.registry.host.clone();
                         let next = page.next.clone().map(|n| format!("/r/{name}?last={}", encode_component(&n)));
-                        let first = last().is_some().then(|| format!("/r/{name}"));
+                        let first = last.get_untracked().is_some().then(|| format!("/r/{name}"));
                         let base = format!("/r/{name}");
                         view! {
                             <Title text=format!("{title} · Portolan") />
@@ -51,11 +51,11 @@ pub fn RegistryPage() -> impl IntoView {
                                     <h1 class="text-2xl font-semibold">{title}</h1>
                                     <p class="font-mono text-sm text-slate-600 dark:text-slate-400">{host}</p>
                                 </div>
-                                <Form method="GET" action=base attr:class="flex gap-2" attr:role="search">
+                                <form method="get" action=base class="flex gap-2" role="search">
                                     <label for="open-repo" class="sr-only">"Repository name"</label>
                                     <input id="open-repo" name="open" placeholder="Open repository, e.g. library/alpine" class="w-72 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900" />
                                     <button type="submit" class="rounded-md bg-sky-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-800">"Open"</button>
-                                </Form>
+                                </form>
                             </div>
                             {page.notice.clone().map(|n| view! {
                                 <p class="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">{n}</p>
@@ -65,17 +65,18 @@ pub fn RegistryPage() -> impl IntoView {
                             })}
                             <ul class="divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900" data-testid="repositories">
                                 {page.repositories.clone().into_iter().map(|repo| {
+                                    let href = format!("/r/{name}/{repo}");
                                     view! {
                                         <li>
-                                            <A href=format!("/r/{name}/{repo}") attr:class="block px-4 py-2 font-mono text-sm hover:bg-sky-50 focus:outline-none focus-visible:bg-sky-50 dark:hover:bg-slate-800 dark:focus-visible:bg-slate-800">{repo}</A>
+                                            <a href=href class="block px-4 py-2 font-mono text-sm hover:bg-sky-50 focus:outline-none focus-visible:bg-sky-50 dark:hover:bg-slate-800 dark:focus-visible:bg-slate-800">{repo}</a>
                                         </li>
                                     }
                                 }).collect_view()}
                             </ul>
                             <nav aria-label="Pages" class="mt-4 flex justify-between text-sm">
-                                {first.map(|f| view! { <A href=f attr:class="text-sky-700 hover:underline dark:text-sky-400">"← First page"</A> })}
+                                {first.map(|f| view! { <a href=f class="text-sky-700 hover:underline dark:text-sky-400">"← First page"</a> })}
                                 <span></span>
-                                {next.map(|n| view! { <A href=n attr:class="text-sky-700 hover:underline dark:text-sky-400" attr:rel="next">"Next page →"</A> })}
+                                {next.map(|n| view! { <a href=n class="text-sky-700 hover:underline dark:text-sky-400" rel="next">"Next page →"</a> })}
                             </nav>
                         }
                     })

@@ -1,54 +1,73 @@
 //! `/r/{registry}/{repository}`: the tags, paged, filtered as you type, sorted by version,
-//! name or date; names render at once and each tag's details stream in after.
+//! name or date, with each tag's details.
+//!
+//! Resources are created here, at the top of the component, never inside a `Suspend`: during
+//! server rendering a `Suspend` may run more than once, and would create them again.
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
 use leptos_router::NavigateOptions;
-use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{list_tags, tag_details};
 use crate::components::copy::CopyField;
 use crate::components::error_view::error_fallback;
 use crate::components::layout::Breadcrumbs;
-use crate::components::pager::Pager;
+use crate::components::pager::pager;
 use crate::error::AppError;
 use crate::model::{
-    DETAILS_BUDGET_MS, DateSource, TagPage, TagQuery, TagRow, TagSort, human_size, relative_time,
-    short_digest,
+    DateSource, TagPage, TagQuery, TagRow, TagSort, human_size, relative_time, short_digest,
 };
 
 #[component]
-pub fn RepositoryPage(registry: String, repository: String) -> impl IntoView {
+pub fn RepositoryPage() -> impl IntoView {
+    let params = use_params_map();
     let query_map = use_query_map();
+    let registry = Memo::new(move |_| params.read().get("registry").unwrap_or_default());
+    let repository = Memo::new(move |_| params.read().get("repository").unwrap_or_default());
     let query = Memo::new(move |_| {
         let q = query_map.read();
         TagQuery::from_params(|k| q.get(k))
     });
-    let (reg, repo) = (registry.clone(), repository.clone());
+    // The page comes with the details read within a time budget (so it is sent promptly);
+    // the browser asks for the rest.
     let page = Resource::new_blocking(
-        move || query.get(),
-        move |q| list_tags(reg.clone(), repo.clone(), q),
+        move || (registry.get(), repository.get(), query.get()),
+        |(r, p, q)| list_tags(r, p, q),
     );
-    let base = format!("/r/{registry}/{repository}");
-    let crumbs = {
-        let mut items = vec![
-            ("Registries".to_owned(), Some("/".to_owned())),
-            (registry.clone(), Some(format!("/r/{registry}"))),
-        ];
-        items.push((repository.clone(), None));
-        items
-    };
+    let later = LocalResource::new(move || {
+        let pending: Vec<String> = match page.get() {
+            Some(Ok(page)) => page
+                .rows
+                .iter()
+                .filter(|x| matches!(x, TagRow::Pending { .. }))
+                .map(|x| x.tag().to_owned())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let (r, p) = (registry.get_untracked(), repository.get_untracked());
+        async move {
+            if pending.is_empty() {
+                Ok(Vec::new())
+            } else {
+                tag_details(r, p, pending, 0).await
+            }
+        }
+    });
+    let base = move || format!("/r/{}/{}", registry.get(), repository.get());
 
     view! {
-        <Breadcrumbs items=crumbs />
+        {move || {
+            let (r, p) = (registry.get(), repository.get());
+            view! { <Breadcrumbs items=vec![("Registries".into(), Some("/".into())), (r.clone(), Some(format!("/r/{r}"))), (p, None)] /> }
+        }}
         <div class="mb-4 flex flex-wrap items-end justify-between gap-4">
-            <h1 class="min-w-0 break-all font-mono text-2xl font-semibold">{repository.clone()}</h1>
-            <TagFilter base=base.clone() query />
+            <h1 class="min-w-0 break-all font-mono text-2xl font-semibold">{repository}</h1>
+            <TagFilter base=Signal::derive(base) query />
         </div>
         <Transition fallback=|| view! { <p class="text-slate-600">"Loading tags…"</p> }>
             <ErrorBoundary fallback=error_fallback>
-                {move || Suspend::new(async move { page.await.map(|page| view! { <TagTable page /> }) })}
+                {move || Suspend::new(async move { page.await.map(|page| tag_table(page, later)) })}
             </ErrorBoundary>
         </Transition>
     }
@@ -56,10 +75,9 @@ pub fn RepositoryPage(registry: String, repository: String) -> impl IntoView {
 
 /// The filter box: filters as you type (after hydration) and by submitting (without JavaScript).
 #[component]
-fn TagFilter(base: String, query: Memo<TagQuery>) -> impl IntoView {
+fn TagFilter(base: Signal<String>, query: Memo<TagQuery>) -> impl IntoView {
     let navigate = use_navigate();
     let pending = StoredValue::new(None::<TimeoutHandle>);
-    let target = base.clone();
     let on_input = move |ev: leptos::ev::Event| {
         let filter = event_target_value(&ev);
         let q = TagQuery {
@@ -67,7 +85,7 @@ fn TagFilter(base: String, query: Memo<TagQuery>) -> impl IntoView {
             page: 1,
             ..query.get_untracked()
         };
-        let url = format!("{target}{}", q.to_query_string());
+        let url = format!("{}{}", base.get_untracked(), q.to_query_string());
         let navigate = navigate.clone();
         if let Some(h) = pending.get_value() {
             h.clear();
@@ -128,11 +146,12 @@ fn sort_link(base: &str, query: &TagQuery, sort: TagSort) -> impl IntoView + use
     } else {
         "rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
     };
-    view! { <A href=href attr:class=class attr:aria-current=active.then_some("true")>{sort.label()}{arrow}</A> }
+    view! { <a href=href class=class aria-current=active.then_some("true")>{sort.label()}{arrow}</a> }
 }
 
-#[component]
-fn TagTable(page: TagPage) -> impl IntoView {
+/// The table of one page of tags (plain markup: it is built inside a `Suspend`).
+fn tag_table(page: TagPage, later: LocalResource<Result<Vec<TagRow>, AppError>>) -> impl IntoView {
+    let pages = page.pages();
     let TagPage {
         registry,
         repository,
@@ -140,42 +159,11 @@ fn TagTable(page: TagPage) -> impl IntoView {
         matching,
         hidden_referrer_tags,
         query,
-        tags,
+        rows,
         notice,
         now,
-    } = page.clone();
+    } = page;
     let base = format!("/r/{}/{}", registry.name, repository);
-    // Details within a time budget (so the page renders promptly, in place); the rest are
-    // fetched by the browser right after.
-    let rows = {
-        let (r, p, t) = (registry.name.clone(), repository.clone(), tags.clone());
-        Resource::new(
-            move || (r.clone(), p.clone(), t.clone()),
-            |(r, p, t)| tag_details(r, p, t, DETAILS_BUDGET_MS),
-        )
-    };
-    let later = {
-        let (r, p) = (registry.name.clone(), repository.clone());
-        LocalResource::new(move || {
-            let pending: Vec<String> = match rows.get() {
-                Some(Ok(rows)) => rows
-                    .iter()
-                    .filter(|x| matches!(x, TagRow::Pending { .. }))
-                    .map(|x| x.tag().to_owned())
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let (r, p) = (r.clone(), p.clone());
-            async move {
-                if pending.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    tag_details(r, p, pending, 0).await
-                }
-            }
-        })
-    };
-    let pages = page.pages();
     let pull = format!("docker pull {}/{}:<tag>", registry.host, repository);
     let toggle = TagQuery {
         show_referrer_tags: !query.show_referrer_tags,
@@ -184,16 +172,14 @@ fn TagTable(page: TagPage) -> impl IntoView {
     };
     let pager_base = base.clone();
     let pager_query = query.clone();
-    let title = format!("{} · {} · Portolan", repository, registry.title);
     let description = format!("{total} tags in {}/{repository}", registry.host);
-    let canonical = format!("{base}{}", query.to_query_string());
     view! {
-        <Title text=title.clone() />
+        <Title text=format!("{repository} · {} · Portolan", registry.title) />
         <Meta name="description" content=description.clone() />
         <Meta property="og:title" content=format!("{repository} on {}", registry.host) />
         <Meta property="og:description" content=description />
         <Meta property="og:type" content="website" />
-        <Link rel="canonical" href=canonical />
+        <Link rel="canonical" href=format!("{base}{}", query.to_query_string()) />
         <div class="mb-3 grid gap-2 md:grid-cols-2">
             <CopyField text=pull label="Pull" />
         </div>
@@ -210,9 +196,9 @@ fn TagTable(page: TagPage) -> impl IntoView {
                 {sort_link(&base, &query, TagSort::Version)}
                 {sort_link(&base, &query, TagSort::Name)}
                 {sort_link(&base, &query, TagSort::Created)}
-                <A href=format!("{base}{}", toggle.to_query_string()) attr:class="ml-2 rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800">
+                <a href=format!("{base}{}", toggle.to_query_string()) class="ml-2 rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800">
                     {if query.show_referrer_tags { "Hide referrer tags" } else { "Show referrer tags" }}
-                </A>
+                </a>
             </div>
         </div>
         <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
@@ -228,69 +214,40 @@ fn TagTable(page: TagPage) -> impl IntoView {
                         <th scope="col" class="px-3 py-2 text-right">"Referrers"</th>
                     </tr>
                 </thead>
-                <Suspense fallback=move || view! { <tbody><tr><td colspan="7" class="px-3 py-2 text-slate-500">"Loading…"</td></tr></tbody> }>
-                    {
-                        let base = base.clone();
-                        move || {
-                            let base = base.clone();
-                            Suspend::new(async move {
-                                let rows = rows.await;
-                                view! { <TagRows base rows later now /> }
-                            })
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {rows.iter().map(|row| {
+                        let tag = row.tag().to_owned();
+                        let href = format!("{base}:{tag}");
+                        let name = tag.clone();
+                        let cells = match row {
+                            // Read in the browser after the page loads (a local resource stays
+                            // empty on the server, which renders the placeholder).
+                            TagRow::Pending { .. } => {
+                                let tag = tag.clone();
+                                (move || {
+                                    let found = later.get().and_then(|l| l.ok()).and_then(|l| l.into_iter().find(|r| r.tag() == tag));
+                                    detail_cells(found, &[], now)
+                                })
+                                .into_any()
+                            }
+                            other => detail_cells(Some(other.clone()), &rows, now),
+                        };
+                        view! {
+                            <tr class="hover:bg-slate-50 dark:hover:bg-slate-800/50" data-tag=name>
+                                <th scope="row" class="px-3 py-2 font-mono font-medium">
+                                    <a href=href class="text-sky-700 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:text-sky-400">{tag}</a>
+                                </th>
+                                {cells}
+                            </tr>
                         }
-                    }
-                </Suspense>
+                    }).collect_view()}
+                </tbody>
             </table>
         </div>
         <div class="mt-4">
-            <Pager page=query.page pages=pages href=move |p| format!("{pager_base}{}", TagQuery { page: p, ..pager_query.clone() }.to_query_string()) />
+            {pager(query.page, pages, move |p| format!("{pager_base}{}", TagQuery { page: p, ..pager_query.clone() }.to_query_string()))}
         </div>
     }
-}
-
-#[component]
-fn TagRows(
-    base: String,
-    rows: Result<Vec<TagRow>, AppError>,
-    later: LocalResource<Result<Vec<TagRow>, AppError>>,
-    now: i64,
-) -> impl IntoView {
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(e) => return view! { <tbody><tr><td colspan="7" class="px-3 py-2 text-rose-700 dark:text-rose-400">{e.to_string()}</td></tr></tbody> }.into_any(),
-    };
-    let all = rows.clone();
-    view! {
-        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-            {rows.into_iter().map(|row| {
-                let tag = row.tag().to_owned();
-                let href = format!("{base}:{tag}");
-                let label = tag.clone();
-                let cells = match &row {
-                    // Read in the browser after the page loads (never on the server: a local
-                    // resource stays empty there, so the server renders the placeholder).
-                    TagRow::Pending { .. } => {
-                        let tag = tag.clone();
-                        (move || {
-                            let found = later.get().and_then(|l| l.ok()).and_then(|l| l.into_iter().find(|r| r.tag() == tag));
-                            detail_cells(found, &[], now)
-                        })
-                        .into_any()
-                    }
-                    other => detail_cells(Some(other.clone()), &all, now),
-                };
-                view! {
-                    <tr class="hover:bg-slate-50 dark:hover:bg-slate-800/50" data-tag=tag>
-                        <th scope="row" class="px-3 py-2 font-mono font-medium">
-                            <A href=href attr:class="text-sky-700 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:text-sky-400">{label}</A>
-                        </th>
-                        {cells}
-                    </tr>
-                }
-            }).collect_view()}
-        </tbody>
-    }
-    .into_any()
 }
 
 /// The detail cells of one row; `page` is the page's rows, to mark tags sharing a digest.
@@ -311,7 +268,7 @@ fn detail_cells(row: Option<TagRow>, page: &[TagRow], now: i64) -> AnyView {
             });
             let group = (!siblings.is_empty()).then(|| {
                 let text = format!("same digest as {}", siblings.join(", "));
-                view! { <span class="ml-1 rounded bg-violet-100 px-1 text-xs text-violet-800 dark:bg-violet-900 dark:text-violet-200" title=text.clone() data-siblings=siblings.join(",")>{format!("+{}", siblings.len())}</span> }
+                view! { <span class="ml-1 rounded bg-violet-100 px-1 text-xs text-violet-800 dark:bg-violet-900 dark:text-violet-200" title=text data-siblings=siblings.join(",")>{format!("+{}", siblings.len())}</span> }
             });
             view! {
                 <td class="px-3 py-2 font-mono text-xs" title=d.digest.clone() data-digest=d.digest.clone()>

@@ -1,13 +1,12 @@
-//! `/r/{registry}/{path…}`: a repository (`library/hello`), a tag (`library/hello:1.0`) or a
-//! digest (`library/hello@sha256:…`). Repository names contain '/', so the path is one
-//! catch-all segment, split here; the server functions validate each part with the OCI
-//! reference grammar.
+//! `/r/{registry}/{path…}` names a repository (`library/hello`), a tag
+//! (`library/hello:1.0`) or a digest (`library/hello@sha256:…`). Repository names contain '/',
+//! so the path is split here, by a route segment of our own: the router then picks the page
+//! (a different page when the kind changes, the same page with new parameters otherwise). The
+//! server functions validate each part with the OCI reference grammar.
 
-use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use std::borrow::Cow;
 
-use crate::routes::artifact::ArtifactPage;
-use crate::routes::repository::RepositoryPage;
+use leptos_router::{PartialPathMatch, PathSegment, PossibleRouteMatch};
 
 /// What a path names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,23 +29,43 @@ impl Target {
     }
 }
 
-#[component]
-pub fn TargetPage() -> impl IntoView {
-    let params = use_params_map();
-    let target = Memo::new(move |_| Target::parse(&params.read().get("path").unwrap_or_default()));
-    let registry = Memo::new(move |_| params.read().get("registry").unwrap_or_default());
-    move || match target.get() {
-        Target::Repository(repo) => {
-            view! { <RepositoryPage registry=registry.get() repository=repo /> }.into_any()
+/// The rest of the path, when it names a target of this kind. Sets the parameters
+/// `repository` and (for tags and digests) `reference`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TargetSegment {
+    Repository,
+    Tag,
+    Digest,
+}
+
+impl PossibleRouteMatch for TargetSegment {
+    fn optional(&self) -> bool {
+        false
+    }
+
+    fn test<'a>(&self, path: &'a str) -> Option<PartialPathMatch<'a>> {
+        let rest = path.strip_prefix('/')?;
+        if rest.trim_matches('/').is_empty() {
+            return None;
         }
-        Target::Tag(repo, tag) => {
-            view! { <ArtifactPage registry=registry.get() repository=repo reference=tag /> }
-                .into_any()
-        }
-        Target::Digest(repo, digest) => {
-            view! { <ArtifactPage registry=registry.get() repository=repo reference=digest /> }
-                .into_any()
-        }
+        let params: Vec<(Cow<'static, str>, String)> = match (self, Target::parse(rest)) {
+            (TargetSegment::Repository, Target::Repository(repo)) => {
+                vec![("repository".into(), repo)]
+            }
+            (TargetSegment::Tag, Target::Tag(repo, tag)) => {
+                vec![("repository".into(), repo), ("reference".into(), tag)]
+            }
+            (TargetSegment::Digest, Target::Digest(repo, digest)) => {
+                vec![("repository".into(), repo), ("reference".into(), digest)]
+            }
+            _ => return None,
+        };
+        Some(PartialPathMatch::new("", params, path))
+    }
+
+    fn generate_path(&self, path: &mut Vec<PathSegment>) {
+        // All three kinds serve the same server route; the server registers it once.
+        path.push(PathSegment::Splat("path".into()));
     }
 }
 
@@ -73,5 +92,21 @@ mod tests {
             Target::Digest("a/b".into(), "sha256:00".into())
         );
         assert_eq!(Target::parse("a:b/c"), Target::Repository("a:b/c".into()));
+    }
+
+    #[test]
+    fn each_segment_matches_its_kind_only() {
+        let m = TargetSegment::Tag.test("/library/hello:1.0").unwrap();
+        assert!(m.is_complete());
+        assert!(
+            TargetSegment::Repository
+                .test("/library/hello:1.0")
+                .is_none()
+        );
+        assert!(TargetSegment::Digest.test("/library/hello:1.0").is_none());
+        assert!(TargetSegment::Repository.test("/library/hello").is_some());
+        assert!(TargetSegment::Digest.test("/a@sha256:00").is_some());
+        assert!(TargetSegment::Repository.test("/").is_none());
+        assert!(TargetSegment::Repository.test("").is_none());
     }
 }

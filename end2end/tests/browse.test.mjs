@@ -1,0 +1,151 @@
+// Browsing, end to end: registries → repositories → tags → artifact, in headless Chromium,
+// against real registries; hydration and filtering as you type; error pages; no JavaScript.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, newPage, hydrated } from '../harness.mjs';
+
+let stack;
+before(async () => { stack = await startStack(); });
+after(async () => { await stack?.stop(); });
+
+test('navigates registry → repository → tags → artifact, after hydration', async () => {
+  const { page, context, errors } = await newPage(stack.browser);
+  try {
+    await page.goto(`${stack.baseUrl}/`);
+    await hydrated(page);
+    const names = await page.locator('[data-testid=registries] li').allInnerTexts();
+    assert.equal(names.length, 4, names.join(' | '));
+    await page.getByRole('link', { name: /anonymous/ }).click();
+    await page.waitForURL(/\/r\/anonymous$/);
+    await page.locator('[data-testid=repositories] li').first().waitFor();
+    const repos = await page.locator('[data-testid=repositories] li').allInnerTexts();
+    assert.deepEqual(repos, ['charts/portolan-demo', 'library/hello', 'stress/many-tags', 'team/platform/api']);
+
+    await page.getByRole('link', { name: 'library/hello' }).click();
+    await page.waitForURL(/\/r\/anonymous\/library\/hello$/);
+    await page.locator('[data-testid=tags] tbody tr').first().waitFor();
+    const tags = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+    // Version order, newest first; the fallback and legacy referrer tags are hidden.
+    assert.deepEqual(tags, ['2.0.0-rc.1', '1.1.0', '1.0.0', 'docker-v2', 'latest']);
+    assert.match(await page.getByTestId('tag-count').innerText(), /5 tags · 3 referrer tags hidden/);
+    const row = page.locator('tr[data-tag="1.1.0"]');
+    await row.locator('[data-kind]').waitFor();
+    assert.equal(await row.locator('[data-kind]').innerText(), 'image');
+    const seed = stack.registries.find((r) => r.name === 'anonymous').seed.digests;
+    assert.equal(await row.locator('[data-digest]').getAttribute('data-digest'), seed['hello:1.1.0']);
+    // 1.1.0 and latest share a digest: marked as such.
+    assert.equal(await row.locator('[data-siblings]').getAttribute('data-siblings'), 'latest');
+    // SBOM, signature and attestation (the fallback index lists them).
+    assert.equal((await row.locator('td').last().innerText()).trim(), '3');
+
+    await row.getByRole('link', { name: '1.1.0' }).click();
+    await page.waitForURL(/library\/hello:1\.1\.0$/);
+    assert.equal(await page.getByTestId('permalink').getAttribute('href'), `/r/anonymous/library/hello@${seed['hello:1.1.0']}`);
+    // The annotation carries <script> and an onerror handler: shown as text, never run.
+    assert.match(await page.getByTestId('manifest-json').innerText(), /<script>window\.__pwned=1<\/script>/);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.deepEqual(errors(), []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('filters as you type without reloading, and the URL carries the filter', async () => {
+  const { page, context, errors } = await newPage(stack.browser);
+  try {
+    await page.goto(`${stack.baseUrl}/r/anonymous/stress/many-tags`);
+    await hydrated(page);
+    assert.match(await page.getByTestId('tag-count').innerText(), /^260 tags/);
+    await page.evaluate(() => { window.__sameDocument = true; });
+    await page.getByLabel('Filter').pressSequentially('build-0001', { delay: 30 });
+    await page.waitForURL(/\?q=build-0001$/);
+    await page.waitForFunction(() => /of 260 tags match/.test(document.querySelector('[data-testid=tag-count]')?.textContent ?? ''));
+    const tags = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+    assert.ok(tags.length > 0 && tags.every((t) => t.includes('build-0001')), tags.join(' '));
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
+    assert.equal(await page.getByLabel('Filter').inputValue(), 'build-0001', 'the filter box kept its text and focus');
+    assert.deepEqual(errors(), []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('pages through thousands of tags and sorts by name', async () => {
+  const { page, context } = await newPage(stack.browser);
+  try {
+    await page.goto(`${stack.baseUrl}/r/anonymous/stress/many-tags?sort=name`);
+    await hydrated(page);
+    assert.match(await page.getByRole('navigation', { name: 'Pages' }).innerText(), /Page 1 of 6/);
+    const first = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+    assert.equal(first.length, 50);
+    assert.deepEqual(first, [...first].sort());
+    await page.getByRole('link', { name: 'Next →' }).click();
+    await page.waitForURL(/sort=name&page=2$/);
+    await page.waitForFunction(() => /Page 2 of 6/.test(document.querySelector('nav[aria-label=Pages]')?.textContent ?? ''));
+    const second = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+    assert.equal(second.length, 50);
+    assert.ok(second[0] > first[49], `${second[0]} after ${first[49]}`);
+  } finally {
+    await context.close();
+  }
+});
+
+test('browses a token-auth registry and a nested repository', async () => {
+  const { page, context } = await newPage(stack.browser);
+  try {
+    await page.goto(`${stack.baseUrl}/r/token/team/platform/api`);
+    const tags = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+    assert.deepEqual(tags, ['v1.0.0', 'latest']);
+    const kind = page.locator('tr[data-tag="v1.0.0"] [data-kind]');
+    await kind.waitFor();
+    assert.equal(await kind.innerText(), 'index');
+    assert.match(await page.locator('tr[data-tag="v1.0.0"]').innerText(), /linux\/amd64, linux\/arm64\/v8/);
+  } finally {
+    await context.close();
+  }
+});
+
+test('error pages: unreachable registry, missing repository, malformed names, unknown pages', async () => {
+  const { page, context } = await newPage(stack.browser);
+  try {
+    const cases = [
+      ['/r/down', 502, /registry is unavailable/i],
+      ['/r/nope', 404, /no registry named "nope"/],
+      ['/r/anonymous/no/such/repo', 404, /not found/i],
+      ['/r/anonymous/Library/Hello', 400, /lowercase/],
+      ['/r/anonymous/library/hello:bad..tag!', 400, /not a valid tag/],
+      ['/r/anonymous/library/hello@sha256:abc', 400, /not a valid sha256 digest/],
+      ['/r/anonymous/library/hello:no-such-tag', 404, /not found/i],
+      ['/no/such/page', 404, /no page at this address/i],
+    ];
+    for (const [path, status, message] of cases) {
+      const response = await page.goto(`${stack.baseUrl}${path}`);
+      assert.equal(response.status(), status, path);
+      const alert = page.getByRole('alert');
+      assert.match(await alert.innerText(), message, path);
+      assert.equal(await alert.getAttribute('data-error-status'), String(status), path);
+    }
+  } finally {
+    await context.close();
+  }
+});
+
+test('pages read without JavaScript', async () => {
+  const { page, context } = await newPage(stack.browser, { javaScriptEnabled: false });
+  try {
+    await page.goto(`${stack.baseUrl}/r/ferro/library/hello`);
+    assert.equal(await page.title(), 'library/hello · ferro · Portolan');
+    const tags = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+    assert.deepEqual(tags, ['2.0.0-rc.1', '1.1.0', '1.0.0', 'docker-v2', 'latest']);
+    // The filter works as a plain form.
+    await page.getByLabel('Filter').fill('rc');
+    await page.getByLabel('Filter').press('Enter');
+    await page.waitForURL(/\?q=rc$/);
+    const filtered = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+    assert.deepEqual(filtered, ['2.0.0-rc.1']);
+    const og = await page.locator('meta[property="og:title"]').getAttribute('content');
+    assert.match(og, /library\/hello on 127\.0\.0\.1:\d+/);
+  } finally {
+    await context.close();
+  }
+});
