@@ -37,9 +37,12 @@ crate_source() {
   printf '%s\n' "$dir"
 }
 
+# Debian packages: docker-registry (CNCF distribution, the registry of the demo and the tests),
+# chromium (end-to-end tests), skopeo (benchmarks). APT_ONLY="docker-registry" narrows it.
 step_apt() {
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+  local missing=() wanted
+  read -r -a wanted <<< "${APT_ONLY:-${APT_PACKAGES[*]}}"
+  for p in "${wanted[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -21,24 +21,35 @@ fn app_sources(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 #[allow(dead_code)] // Used by the tests only.
-/// The words of the string literal right after each `class` (as in `class="…"`,
-/// `attr:class="…"`, `let class = if … { "…" }`): what must have CSS.
+/// The words of the string literals given to `class`: `class="…"`, `attr:class="…"`,
+/// `let class = "…"`, `let class = if … { "…" } else { "…" }`: what must have CSS.
 fn class_words(source: &str) -> Vec<String> {
     let mut words = Vec::new();
+    let mut take = |literal: &str| {
+        if !literal.contains('{') && !literal.contains('\\') {
+            words.extend(literal.split_whitespace().map(str::to_owned));
+        }
+    };
     let mut i = 0;
     while let Some(pos) = source[i..].find("class") {
         let start = i + pos + 5;
-        let window_end = (start + 120).min(source.len());
-        if let Some(q) = source[start..window_end].find('"') {
-            let lit_start = start + q + 1;
-            if let Some(end) = source[lit_start..].find('"') {
-                let literal = &source[lit_start..lit_start + end];
-                if !literal.contains('{') && !literal.contains('\n') && !literal.contains('\\') {
-                    words.extend(literal.split_whitespace().map(str::to_owned));
+        i = start;
+        let rest = source[start..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else { continue };
+        let rest = rest.trim_start();
+        if let Some(lit) = rest.strip_prefix('"') {
+            if let Some(end) = lit.find('"') {
+                take(&lit[..end]);
+            }
+        } else if rest.starts_with("if ") {
+            // Both branches of `if … { "a" } else { "b" }`.
+            let stmt_end = rest.find(';').unwrap_or(rest.len());
+            for (n, part) in rest[..stmt_end].split('"').enumerate() {
+                if n % 2 == 1 {
+                    take(part);
                 }
             }
         }
-        i = start;
     }
     words
 }

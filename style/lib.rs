@@ -19,7 +19,8 @@ mod tests {
     #[test]
     fn every_class_used_has_css() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/src");
-        let config = encre_css::Config::default();
+        let mut config = encre_css::Config::default();
+        config.preflight = encre_css::Preflight::new_none();
         let mut missing = Vec::new();
         for path in app_sources(&dir) {
             let source = std::fs::read_to_string(&path).unwrap();
@@ -31,9 +32,7 @@ mod tests {
                 {
                     let css =
                         encre_css::generate([format!("<p class=\"{word}\">").as_str()], &config);
-                    let stripped =
-                        css.replace(encre_css::Preflight::new_full().build().as_str(), "");
-                    if !stripped.contains('{') {
+                    if !css.contains('{') {
                         missing.push(format!("{word} ({})", path.display()));
                     }
                 }

@@ -44,7 +44,7 @@ pub fn shell(options: LeptosOptions, stylesheet: &'static str) -> impl IntoView 
                 <HydrationScripts options />
                 <MetaTags />
             </head>
-            <body class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100 antialiased">
+            <body class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100">
                 <App />
             </body>
         </html>

@@ -271,6 +271,86 @@ pub fn short_digest(digest: &str) -> String {
     }
 }
 
+/// Seconds since the Unix epoch of an RFC 3339 date (`2025-06-01T12:00:00Z`, offsets and
+/// fractions accepted), without a date library (this also runs in the browser).
+pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
+    let b = rfc3339.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| rfc3339.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let mut offset = 0;
+    let rest = &rfc3339[19..];
+    let rest = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    if let Some(sign) = rest.chars().next().filter(|c| *c == '+' || *c == '-') {
+        let oh: i64 = rest.get(1..3)?.parse().ok()?;
+        let om: i64 = rest.get(4..6)?.parse().ok()?;
+        offset = (oh * 3600 + om * 60) * if sign == '+' { 1 } else { -1 };
+    }
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// "3 days ago", "in 2 hours", relative to `now` (seconds since the epoch).
+pub fn relative_time(rfc3339: &str, now: i64) -> String {
+    let Some(t) = unix_seconds(rfc3339) else {
+        return rfc3339.to_owned();
+    };
+    let delta = now - t;
+    let (future, secs) = (delta < 0, delta.unsigned_abs());
+    let (n, unit) = match secs {
+        0..=59 => return "just now".to_owned(),
+        60..=3_599 => (secs / 60, "minute"),
+        3_600..=86_399 => (secs / 3_600, "hour"),
+        86_400..=2_591_999 => (secs / 86_400, "day"),
+        2_592_000..=31_535_999 => (secs / 2_592_000, "month"),
+        _ => (secs / 31_536_000, "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if future {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+/// An artifact (manifest or index) as its page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactView {
+    pub registry: RegistryInfo,
+    pub repository: String,
+    /// The tag the page was opened by, if any.
+    pub tag: Option<String>,
+    pub digest: String,
+    pub media_type: String,
+    pub kind: String,
+    pub kind_label: String,
+    pub artifact_type: Option<String>,
+    /// Size of the manifest itself.
+    pub manifest_size: u64,
+    /// The manifest, pretty-printed.
+    pub manifest_json: String,
+    /// Why the manifest could not be read as OCI (it is still shown raw).
+    pub problem: Option<String>,
+    pub now: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,65 +412,6 @@ mod tests {
     }
 }
 
-/// Seconds since the Unix epoch of an RFC 3339 date (`2025-06-01T12:00:00Z`, offsets and
-/// fractions accepted), without a date library (this also runs in the browser).
-pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
-    let b = rfc3339.as_bytes();
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| rfc3339.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let mut offset = 0;
-    let rest = &rfc3339[19..];
-    let rest = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
-    if let Some(sign) = rest.chars().next().filter(|c| *c == '+' || *c == '-') {
-        let oh: i64 = rest.get(1..3)?.parse().ok()?;
-        let om: i64 = rest.get(4..6)?.parse().ok()?;
-        offset = (oh * 3600 + om * 60) * if sign == '+' { 1 } else { -1 };
-    }
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
-}
-
-/// "3 days ago", "in 2 hours", relative to `now` (seconds since the epoch).
-pub fn relative_time(rfc3339: &str, now: i64) -> String {
-    let Some(t) = unix_seconds(rfc3339) else {
-        return rfc3339.to_owned();
-    };
-    let delta = now - t;
-    let (future, secs) = (delta < 0, delta.unsigned_abs());
-    let (n, unit) = match secs {
-        0..=59 => return "just now".to_owned(),
-        60..=3_599 => (secs / 60, "minute"),
-        3_600..=86_399 => (secs / 3_600, "hour"),
-        86_400..=2_591_999 => (secs / 86_400, "day"),
-        2_592_000..=31_535_999 => (secs / 2_592_000, "month"),
-        _ => (secs / 31_536_000, "year"),
-    };
-    let plural = if n == 1 { "" } else { "s" };
-    if future {
-        format!("in {n} {unit}{plural}")
-    } else {
-        format!("{n} {unit}{plural} ago")
-    }
-}
-
 #[cfg(test)]
 mod time_tests {
     use super::*;
@@ -415,25 +436,4 @@ mod time_tests {
         assert_eq!(relative_time("2027-06-04T12:00:00Z", now), "in 2 years");
         assert_eq!(relative_time("garbage", now), "garbage");
     }
-}
-
-/// An artifact (manifest or index) as its page shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArtifactView {
-    pub registry: RegistryInfo,
-    pub repository: String,
-    /// The tag the page was opened by, if any.
-    pub tag: Option<String>,
-    pub digest: String,
-    pub media_type: String,
-    pub kind: String,
-    pub kind_label: String,
-    pub artifact_type: Option<String>,
-    /// Size of the manifest itself.
-    pub manifest_size: u64,
-    /// The manifest, pretty-printed.
-    pub manifest_json: String,
-    /// Why the manifest could not be read as OCI (it is still shown raw).
-    pub problem: Option<String>,
-    pub now: i64,
 }

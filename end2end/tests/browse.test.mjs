@@ -134,7 +134,7 @@ test('pages read without JavaScript', async () => {
   const { page, context } = await newPage(stack.browser, { javaScriptEnabled: false });
   try {
     await page.goto(`${stack.baseUrl}/r/ferro/library/hello`);
-    assert.equal(await page.title(), 'library/hello · ferro · Portolan');
+    assert.equal(await page.title(), 'library/hello · ferro-oci-server (referrers API) · Portolan');
     const tags = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
     assert.deepEqual(tags, ['2.0.0-rc.1', '1.1.0', '1.0.0', 'docker-v2', 'latest']);
     // The filter works as a plain form.

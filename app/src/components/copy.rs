@@ -37,7 +37,7 @@ pub fn CopyField(
                 type="button"
                 on:click=on_click
                 aria-label=aria
-                class="shrink-0 border-l border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
+                class="shrink-0 border-l border-slate-300 px-3 text-sm text-slate-700 hover:bg-slate-100 focus:outline-hidden focus-visible:ring-2 focus-visible:ring-sky-500 dark:border-slate-700 dark:text-slate-300 dark:hover:bg-slate-800"
             >
                 {move || if copied.get() { "Copied" } else { "Copy" }}
             </button>

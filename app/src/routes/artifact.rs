@@ -77,7 +77,7 @@ fn artifact_view(a: ArtifactView) -> impl IntoView {
         <Breadcrumbs items=crumbs />
         <h1 class="mb-1 break-all font-mono text-2xl font-semibold">{a.repository.clone()}{label}</h1>
         <p class="mb-4 text-sm text-slate-600 dark:text-slate-400">
-            <span class="rounded bg-slate-100 px-1.5 py-0.5 dark:bg-slate-800" data-kind=a.kind.clone()>{a.kind_label.clone()}</span>
+            <span class="rounded-sm bg-slate-100 px-1.5 py-0.5 dark:bg-slate-800" data-kind=a.kind.clone()>{a.kind_label.clone()}</span>
             " · " <span class="font-mono">{a.media_type.clone()}</span>
             " · manifest " {human_size(a.manifest_size)}
         </p>

@@ -30,7 +30,7 @@ pub fn HomePage() -> impl IntoView {
                                     .map(|r| {
                                         view! {
                                             <li>
-                                                <a href=format!("/r/{}", r.name) class="block h-full rounded-lg border border-slate-200 bg-white p-4 shadow-sm hover:border-sky-400 hover:shadow focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:border-slate-800 dark:bg-slate-900 dark:hover:border-sky-600">
+                                                <a href=format!("/r/{}", r.name) class="block h-full rounded-lg border border-slate-200 bg-white p-4 shadow-sm hover:border-sky-400 hover:shadow-md focus:outline-hidden focus-visible:ring-2 focus-visible:ring-sky-500 dark:border-slate-800 dark:bg-slate-900 dark:hover:border-sky-600">
                                                     <span class="block text-lg font-medium">{r.title}</span>
                                                     <span class="mt-1 block font-mono text-sm text-slate-600 dark:text-slate-400">{r.host}</span>
                                                 </a>

@@ -68,7 +68,7 @@ pub fn RegistryPage() -> impl IntoView {
                                     let href = format!("/r/{name}/{repo}");
                                     view! {
                                         <li>
-                                            <a href=href class="block px-4 py-2 font-mono text-sm hover:bg-sky-50 focus:outline-none focus-visible:bg-sky-50 dark:hover:bg-slate-800 dark:focus-visible:bg-slate-800">{repo}</a>
+                                            <a href=href class="block px-4 py-2 font-mono text-sm hover:bg-sky-50 focus:outline-hidden focus-visible:bg-sky-50 dark:hover:bg-slate-800 dark:focus-visible:bg-slate-800">{repo}</a>
                                         </li>
                                     }
                                 }).collect_view()}

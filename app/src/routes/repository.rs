@@ -235,7 +235,7 @@ fn tag_table(page: TagPage, later: LocalResource<Result<Vec<TagRow>, AppError>>)
                         view! {
                             <tr class="hover:bg-slate-50 dark:hover:bg-slate-800/50" data-tag=name>
                                 <th scope="row" class="px-3 py-2 font-mono font-medium">
-                                    <a href=href class="text-sky-700 hover:underline focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:text-sky-400">{tag}</a>
+                                    <a href=href class="text-sky-700 hover:underline focus:outline-hidden focus-visible:ring-2 focus-visible:ring-sky-500 dark:text-sky-400">{tag}</a>
                                 </th>
                                 {cells}
                             </tr>
@@ -268,14 +268,14 @@ fn detail_cells(row: Option<TagRow>, page: &[TagRow], now: i64) -> AnyView {
             });
             let group = (!siblings.is_empty()).then(|| {
                 let text = format!("same digest as {}", siblings.join(", "));
-                view! { <span class="ml-1 rounded bg-violet-100 px-1 text-xs text-violet-800 dark:bg-violet-900 dark:text-violet-200" title=text data-siblings=siblings.join(",")>{format!("+{}", siblings.len())}</span> }
+                view! { <span class="ml-1 rounded-sm bg-violet-100 px-1 text-xs text-violet-800 dark:bg-violet-900 dark:text-violet-200" title=text data-siblings=siblings.join(",")>{format!("+{}", siblings.len())}</span> }
             });
             view! {
                 <td class="px-3 py-2 font-mono text-xs" title=d.digest.clone() data-digest=d.digest.clone()>
                     <span class="inline-block h-2 w-2 rounded-full align-middle" style=format!("background:{}", digest_color(&d.digest)) aria-hidden="true"></span>
                     " "{short_digest(&d.digest)}{group}
                 </td>
-                <td class="px-3 py-2"><span class="rounded bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=d.kind.clone()>{d.kind_label.clone()}</span></td>
+                <td class="px-3 py-2"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=d.kind.clone()>{d.kind_label.clone()}</span></td>
                 <td class="px-3 py-2 text-xs text-slate-600 dark:text-slate-400">{d.platforms.join(", ")}</td>
                 <td class="px-3 py-2 text-right tabular-nums">{d.size.map(human_size)}</td>
                 <td class="px-3 py-2 whitespace-nowrap">{created}</td>

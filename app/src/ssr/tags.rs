@@ -302,11 +302,7 @@ async fn image_platform(
     };
     let bytes = registry
         .client
-        .blob(
-            repo,
-            &m.config().digest().to_string(),
-            Some(4 * 1024 * 1024),
-        )
+        .blob(repo, m.config().digest().as_ref(), Some(4 * 1024 * 1024))
         .await
         .ok()?;
     let config: Value = serde_json::from_slice(&bytes).ok()?;
@@ -362,6 +358,59 @@ async fn count_referrers(
         _ => 0,
     };
     listed + legacy
+}
+
+/// Reads the details of `tags` in a background task — which runs to the end and warms the
+/// caches even when nobody waits any more — and waits for it at most `budget` (None: to the
+/// end). Rows not read in time are [`TagRow::Pending`]. Rows come back in the order of `tags`.
+pub async fn rows_within(
+    registry: &Registry,
+    repo: &RepoName,
+    tags: Vec<String>,
+    budget: Option<std::time::Duration>,
+    concurrency: usize,
+) -> portolan_oci::Result<Vec<TagRow>> {
+    use futures::StreamExt;
+    use std::sync::{Arc, Mutex};
+    let all = registry.client.tags(repo).await?;
+    let names: Arc<HashSet<String>> = Arc::new(all.iter().cloned().collect());
+    let referrers_api = registry
+        .client
+        .has_referrers_api(repo)
+        .await
+        .unwrap_or(false);
+    let done: Arc<Mutex<HashMap<String, TagRow>>> = Arc::default();
+    let task = {
+        let (registry, repo, done, tags) =
+            (registry.clone(), repo.clone(), done.clone(), tags.clone());
+        tokio::spawn(async move {
+            futures::stream::iter(tags)
+                .for_each_concurrent(concurrency.max(1), |tag| {
+                    let (registry, repo, names, done) =
+                        (&registry, &repo, names.clone(), done.clone());
+                    async move {
+                        let row = tag_row(registry, repo, &tag, &names, referrers_api).await;
+                        done.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(tag, row);
+                    }
+                })
+                .await;
+        })
+    };
+    match budget {
+        Some(budget) => {
+            let _ = tokio::time::timeout(budget, task).await;
+        }
+        None => {
+            let _ = task.await;
+        }
+    }
+    let done = done.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(tags
+        .into_iter()
+        .map(|tag| done.get(&tag).cloned().unwrap_or(TagRow::Pending { tag }))
+        .collect())
 }
 
 #[cfg(test)]
@@ -458,57 +507,4 @@ mod tests {
         };
         assert_eq!(visible(&tags, &all).1, 5);
     }
-}
-
-/// Reads the details of `tags` in a background task — which runs to the end and warms the
-/// caches even when nobody waits any more — and waits for it at most `budget` (None: to the
-/// end). Rows not read in time are [`TagRow::Pending`]. Rows come back in the order of `tags`.
-pub async fn rows_within(
-    registry: &Registry,
-    repo: &RepoName,
-    tags: Vec<String>,
-    budget: Option<std::time::Duration>,
-    concurrency: usize,
-) -> portolan_oci::Result<Vec<TagRow>> {
-    use futures::StreamExt;
-    use std::sync::{Arc, Mutex};
-    let all = registry.client.tags(repo).await?;
-    let names: Arc<HashSet<String>> = Arc::new(all.iter().cloned().collect());
-    let referrers_api = registry
-        .client
-        .has_referrers_api(repo)
-        .await
-        .unwrap_or(false);
-    let done: Arc<Mutex<HashMap<String, TagRow>>> = Arc::default();
-    let task = {
-        let (registry, repo, done, tags) =
-            (registry.clone(), repo.clone(), done.clone(), tags.clone());
-        tokio::spawn(async move {
-            futures::stream::iter(tags)
-                .for_each_concurrent(concurrency.max(1), |tag| {
-                    let (registry, repo, names, done) =
-                        (&registry, &repo, names.clone(), done.clone());
-                    async move {
-                        let row = tag_row(registry, repo, &tag, &names, referrers_api).await;
-                        done.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(tag, row);
-                    }
-                })
-                .await;
-        })
-    };
-    match budget {
-        Some(budget) => {
-            let _ = tokio::time::timeout(budget, task).await;
-        }
-        None => {
-            let _ = task.await;
-        }
-    }
-    let done = done.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(tags
-        .into_iter()
-        .map(|tag| done.get(&tag).cloned().unwrap_or(TagRow::Pending { tag }))
-        .collect())
 }

@@ -273,11 +273,7 @@ impl Client {
     /// Where a tag or digest points, by a manifest HEAD (tags cached for `tag_ttl`).
     pub async fn resolve(&self, repo: &RepoName, reference: &Reference) -> Result<Resolved> {
         if let Reference::Digest(d) = reference
-            && let Some(bytes) = self
-                .inner
-                .content
-                .get(&content_key(repo, &d.to_string()))
-                .await
+            && let Some(bytes) = self.inner.content.get(&content_key(repo, d.as_ref())).await
         {
             let (media_type, _) = manifest::parse(&bytes, None);
             return Ok(Resolved {
@@ -446,7 +442,7 @@ impl Client {
     ) -> Result<String> {
         let digest = manifest::sha256_digest(&bytes);
         if let Reference::Digest(d) = reference {
-            manifest::verify_digest(&d.to_string(), &bytes)?;
+            manifest::verify_digest(d.as_ref(), &bytes)?;
         }
         let request = Request::new(
             Method::PUT,

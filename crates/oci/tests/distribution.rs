@@ -90,7 +90,7 @@ async fn browses_an_anonymous_distribution() {
         ArtifactKind::Image
     );
     let config = c
-        .blob(&hello, &image.config().digest().to_string(), None)
+        .blob(&hello, image.config().digest().as_ref(), None)
         .await
         .unwrap();
     let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
@@ -223,8 +223,8 @@ async fn uses_the_referrers_api_where_there_is_one() {
 
     let caps = c.capabilities(&hello).await.unwrap();
     assert_eq!(caps.referrers_api, Some(true));
-    let tags = c.tags(&repo("stress/many-tags")).await;
-    assert_eq!(tags.unwrap_err().kind(), ErrorKind::NotFound);
+    // ferro answers an unknown repository with an empty list, not a 404.
+    assert!(c.tags(&repo("no/such/repo")).await.unwrap().is_empty());
 }
 
 #[tokio::test]

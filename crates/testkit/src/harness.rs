@@ -41,6 +41,16 @@ impl Kind {
         })
     }
 
+    /// A display name.
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Anonymous => "Distribution (anonymous)",
+            Kind::Basic => "Distribution (basic auth)",
+            Kind::Token => "Distribution (token auth)",
+            Kind::Ferro => "ferro-oci-server (referrers API)",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Anonymous => "anonymous",

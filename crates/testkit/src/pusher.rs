@@ -8,13 +8,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// Mints a bearer token for a repository (pull, push and delete).
+pub type TokenFor = Arc<dyn Fn(&str) -> Result<String> + Send + Sync>;
+
 /// How the pusher authenticates.
 #[derive(Clone)]
 pub enum PushAuth {
     None,
     Basic(String, String),
-    /// A function returning a bearer token for (repository) with pull, push and delete.
-    Bearer(Arc<dyn Fn(&str) -> Result<String> + Send + Sync>),
+    Bearer(TokenFor),
 }
 
 /// A content descriptor as pushed.

@@ -54,7 +54,8 @@ async fn main() -> Result<()> {
     for r in &registries {
         let name = r.kind.name();
         toml.push_str(&format!(
-            "\n[[registries]]\nname = \"{name}\"\nurl = \"{}\"\n",
+            "\n[[registries]]\nname = \"{name}\"\ntitle = \"{}\"\nurl = \"{}\"\n",
+            r.kind.title(),
             r.url
         ));
         if let Some((u, p)) = &r.admin {
@@ -69,7 +70,7 @@ async fn main() -> Result<()> {
     if args.with_unreachable {
         let addr = portolan_testkit::process::free_addr()?;
         toml.push_str(&format!(
-            "\n[[registries]]\nname = \"down\"\nurl = \"http://{addr}\"\ntimeout_secs = 5\n"
+            "\n[[registries]]\nname = \"down\"\ntitle = \"Unreachable (nothing listens there)\"\nurl = \"http://{addr}\"\ntimeout_secs = 5\n"
         ));
         listed
             .push(json!({"name": "down", "url": format!("http://{addr}"), "kind": "unreachable"}));
