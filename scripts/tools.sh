@@ -117,7 +117,7 @@ main() {
 
 # Puts the project's tools first on PATH (npm's wasm-opt before /usr/bin's).
 tools_path() {
-  export PATH="$ROOT/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+  export PATH="$ROOT/end2end/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
