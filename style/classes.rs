@@ -43,11 +43,15 @@ fn class_words(source: &str) -> Vec<String> {
             }
         } else if rest.starts_with("if ") {
             // Both branches of `if … { "a" } else { "b" }`.
-            let stmt_end = rest.find(';').unwrap_or(rest.len());
-            for (n, part) in rest[..stmt_end].split('"').enumerate() {
-                if n % 2 == 1 {
-                    take(part);
-                }
+            let branch = |s: &str| -> Option<String> {
+                let lit = s[s.find('{')? + 1..].trim_start().strip_prefix('"')?;
+                Some(lit[..lit.find('"')?].to_owned())
+            };
+            if let Some(a) = branch(rest) {
+                take(&a);
+            }
+            if let Some(b) = rest.find("} else").and_then(|e| branch(&rest[e + 1..])) {
+                take(&b);
             }
         }
     }

@@ -84,6 +84,9 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Repository) view=routes::repository::RepositoryPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Tag) view=routes::artifact::ArtifactPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Digest) view=routes::artifact::ArtifactPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Referrers) view=routes::graph::GraphPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Blob) view=routes::blob::BlobPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Diff) view=routes::diff::DiffPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -19,6 +19,7 @@ Settings come from a TOML file (--config), then environment variables, then flag
 Configuration file:
   listen = \"127.0.0.1:3000\"     # address to serve on (default: Leptos.toml's site-addr)
   data_dir = \"data\"             # where the SQLite store lives (default: ./data)
+  public_url = \"https://portolan.example.com\"  # for absolute links (badges); default: from Host
 
   [[registries]]                # one table per registry, in display order
   name = \"hub\"                  # URL segment: lowercase letters, digits, '-'
@@ -66,6 +67,10 @@ pub struct Cli {
         default_value = "Leptos.toml"
     )]
     pub leptos_config: PathBuf,
+    /// The URL Portolan is reached at, for absolute links (badges' Markdown). Default: the file's
+    /// `public_url`, else each request's Host header.
+    #[arg(long, env = "PORTOLAN_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// An extra anonymous registry, NAME=URL (repeatable), after those of the file.
     #[arg(long = "registry", value_name = "NAME=URL")]
     pub registries: Vec<String>,
@@ -80,6 +85,7 @@ pub struct Cli {
 pub struct FileConfig {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
     #[serde(default)]
     pub registries: Vec<RegistryFile>,
 }
@@ -121,6 +127,7 @@ pub struct Config {
     /// None: use Leptos.toml's site-addr.
     pub listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
+    pub public_url: Option<String>,
     pub registries: Vec<RegistryConfig>,
     pub leptos_config: PathBuf,
 }
@@ -164,6 +171,17 @@ impl Config {
             .data_dir
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("data"));
+        let public_url = cli
+            .public_url
+            .or(file.public_url)
+            .map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(u) = &public_url
+            && !matches!(url::Url::parse(u), Ok(p) if matches!(p.scheme(), "http" | "https"))
+        {
+            errors.push(format!(
+                "{origin}: public_url {u:?} must be an http:// or https:// URL"
+            ));
+        }
         let mut raw = file.registries;
         for spec in &cli.registries {
             match spec.split_once('=') {
@@ -194,6 +212,7 @@ impl Config {
             Ok(Self {
                 listen,
                 data_dir,
+                public_url,
                 registries,
                 leptos_config: cli.leptos_config,
             })

@@ -12,10 +12,11 @@ pub mod store;
 
 use std::sync::{Arc, LazyLock};
 
-use axum::Router;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use portolan_app::model::RegistryInfo;
@@ -59,10 +60,17 @@ pub fn registries(config: &Config) -> Result<Vec<Registry>, StartError> {
 }
 
 /// The state every request sees.
-pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>) -> AppState {
+pub fn state(
+    leptos_options: LeptosOptions,
+    registries: Vec<Registry>,
+    public_url: Option<String>,
+    store: sqlx::SqlitePool,
+) -> AppState {
     AppState {
         leptos_options,
         registries: Arc::new(registries),
+        public_url,
+        store: Some(store),
     }
 }
 
@@ -83,6 +91,8 @@ pub fn app(state: AppState, sessions: SqliteStore) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/style/portolan.css", get(stylesheet))
+        .route("/badge/{registry}/{*path}", get(badge))
+        .route("/api/v1/referrers/{registry}/{*path}", get(referrers_json))
         .leptos_routes(&state, routes, move || shell(options.clone(), &STYLESHEET))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             |options| shell(options, &STYLESHEET),
@@ -91,6 +101,72 @@ pub fn app(state: AppState, sessions: SqliteStore) -> Router {
         .layer(CompressionLayer::new().compress_when(compress))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `/badge/{registry}/{repository}[:{tag}]/{name}.svg`: an SVG badge (always an image, even for
+/// errors, so READMEs never show a broken one).
+async fn badge(
+    State(state): State<AppState>,
+    Path((registry, path)): Path<(String, String)>,
+) -> impl IntoResponse {
+    let badge = portolan_app::ssr::badges::badge(&state, &registry, &path).await;
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("image/svg+xml; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        portolan_app::ssr::badges::svg(&badge),
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct GraphQuery {
+    #[serde(rename = "artifactType")]
+    artifact_type: Option<String>,
+}
+
+/// `/api/v1/referrers/{registry}/{repository}@{digest}` (or `:{tag}`), `?artifactType=`: the
+/// whole referrer graph as JSON, for scripts.
+async fn referrers_json(
+    State(state): State<AppState>,
+    Path((registry, path)): Path<(String, String)>,
+    Query(q): Query<GraphQuery>,
+) -> Response {
+    use portolan_app::error::AppError;
+    let result: Result<serde_json::Value, AppError> = async {
+        let reg = state.registry(&registry)?;
+        let path = path.trim_matches('/');
+        let (repo, reference) = match path.split_once('@') {
+            Some((r, d)) => (r, d),
+            None => path.rsplit_once(':').ok_or_else(|| {
+                AppError::BadRequest("name a tag (repo:tag) or a digest (repo@sha256:…)".into())
+            })?,
+        };
+        let repo = portolan_oci::RepoName::parse(repo)
+            .map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+        Ok(portolan_app::ssr::graph::referrers_json(
+            reg,
+            &repo,
+            reference,
+            q.artifact_type.as_deref(),
+        )
+        .await?)
+    }
+    .await;
+    match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => (
+            e.status_code(),
+            Json(serde_json::json!({"error": e.to_string(), "title": e.title()})),
+        )
+            .into_response(),
+    }
 }
 
 async fn stylesheet() -> impl IntoResponse {

@@ -47,7 +47,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         return Ok(());
     }
     let registries = registries(&config)?;
-    let (_pool, sessions) = store::open(&config.data_dir).await?;
+    let (pool, sessions) = store::open(&config.data_dir).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
@@ -55,10 +55,16 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         "Portolan listening on http://{addr} ({} registries)",
         registries.len()
     );
-    axum::serve(listener, app(state(leptos_options, registries), sessions))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| StartError(format!("serving: {e}")))
+    axum::serve(
+        listener,
+        app(
+            state(leptos_options, registries, config.public_url.clone(), pool),
+            sessions,
+        ),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| StartError(format!("serving: {e}")))
 }
 
 async fn shutdown() {

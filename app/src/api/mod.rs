@@ -92,6 +92,7 @@ pub async fn list_tags(
         // Dates come from each tag's config: read them all, through the caches, for a while.
         let rows = tags::rows_within(
             reg,
+            state.store.as_ref(),
             &repo,
             matching.clone(),
             Some(CREATED_SORT_BUDGET),
@@ -119,9 +120,16 @@ pub async fn list_tags(
     tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
     let page = tags::page(&matching, &query);
     let budget = std::time::Duration::from_millis(crate::model::DETAILS_BUDGET_MS.into());
-    let rows = tags::rows_within(reg, &repo, page, Some(budget), DETAIL_CONCURRENCY)
-        .await
-        .map_err(|e| logged(&context, e.into()))?;
+    let rows = tags::rows_within(
+        reg,
+        state.store.as_ref(),
+        &repo,
+        page,
+        Some(budget),
+        DETAIL_CONCURRENCY,
+    )
+    .await
+    .map_err(|e| logged(&context, e.into()))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     Ok(TagPage {
         registry: reg.info.clone(),
@@ -131,6 +139,7 @@ pub async fn list_tags(
         hidden_referrer_tags: hidden,
         query,
         rows,
+        public_url: crate::ssr::public_url(&state),
         notice,
         now,
     })
@@ -156,12 +165,19 @@ pub async fn tag_details(
         )));
     }
     let budget = (budget_ms > 0).then(|| std::time::Duration::from_millis(budget_ms.into()));
-    t::rows_within(reg, &repo, tags, budget, DETAIL_CONCURRENCY)
-        .await
-        .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
+    t::rows_within(
+        reg,
+        state.store.as_ref(),
+        &repo,
+        tags,
+        budget,
+        DETAIL_CONCURRENCY,
+    )
+    .await
+    .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
 }
 
-/// One artifact by tag or digest.
+/// One artifact by tag or digest, with everything its page shows.
 #[server]
 pub async fn get_artifact(
     registry: String,
@@ -180,33 +196,131 @@ pub async fn get_artifact(
             e.into(),
         )
     })?;
-    let manifest_json = match serde_json::from_slice::<serde_json::Value>(&doc.bytes) {
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-        Err(_) => String::from_utf8_lossy(&doc.bytes).into_owned(),
+    let tag = matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference);
+    Ok(
+        crate::ssr::artifact::artifact_view(reg, &repo, tag, doc, crate::ssr::public_url(&state))
+            .await,
+    )
+}
+
+/// A blob's page: size, and a preview when it is JSON or text (at most [`BLOB_PREVIEW`] bytes).
+#[server]
+pub async fn get_blob(
+    registry: String,
+    repository: String,
+    digest: String,
+    media_type: Option<String>,
+) -> Result<crate::model::BlobView, AppError> {
+    use crate::model::BlobPreview;
+    use crate::ssr::json::{Links, render_bytes};
+    let state = crate::ssr::state()?;
+    let reg = state.registry(&registry)?;
+    let repo = repo_name(&repository)?;
+    portolan_oci::name::parse_digest(&digest)
+        .map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    let media_type = media_type.filter(|t| !t.is_empty());
+    let size = reg.client.blob_size(&repo, &digest).await.map_err(|e| {
+        crate::ssr::logged(&format!("blob {registry}/{repository}@{digest}"), e.into())
+    })?;
+    let base = format!("/r/{registry}/{repository}");
+    let textual = media_type
+        .as_deref()
+        .is_none_or(|t| t.contains("json") || t.starts_with("text/") || t.contains("yaml"));
+    let preview = if !textual {
+        BlobPreview::None {
+            reason: format!(
+                "{} is not previewed (not text)",
+                media_type.clone().unwrap_or_default()
+            ),
+        }
+    } else if size.is_some_and(|s| s > BLOB_PREVIEW) {
+        BlobPreview::None {
+            reason: format!(
+                "larger than the {} preview limit",
+                crate::model::human_size(BLOB_PREVIEW)
+            ),
+        }
+    } else {
+        match reg.client.blob(&repo, &digest, Some(BLOB_PREVIEW)).await {
+            Ok(bytes) if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() => {
+                BlobPreview::Json(render_bytes(&bytes, &Links { base: &base }))
+            }
+            Ok(bytes) => match std::str::from_utf8(&bytes) {
+                Ok(text) => BlobPreview::Text {
+                    text: text.to_owned(),
+                    truncated: false,
+                },
+                Err(_) => BlobPreview::None {
+                    reason: "binary content".into(),
+                },
+            },
+            Err(e) => BlobPreview::None {
+                reason: e.message().to_owned(),
+            },
+        }
     };
-    let (kind, artifact_type, problem) = match doc.manifest() {
-        Ok(m) => (m.kind(&doc.media_type), m.artifact_type(), None),
-        Err(e) => (
-            portolan_oci::ArtifactKind::Other,
-            None,
-            Some(e.message().to_owned()),
-        ),
-    };
-    Ok(crate::model::ArtifactView {
+    Ok(crate::model::BlobView {
         registry: reg.info.clone(),
         repository,
-        tag: matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference),
-        digest: doc.digest.clone(),
-        media_type: doc.media_type.clone(),
-        kind: serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        kind_label: kind.label().to_owned(),
-        artifact_type,
-        manifest_size: doc.size(),
-        manifest_json,
-        problem,
-        now: time::OffsetDateTime::now_utc().unix_timestamp(),
+        digest,
+        media_type,
+        size,
+        preview,
     })
+}
+
+/// Blobs larger than this are not previewed.
+pub const BLOB_PREVIEW: u64 = 1024 * 1024;
+
+/// The referrer graph of a tag or digest, laid out; `artifact_type` keeps only referrers of that
+/// type (and those they hang from).
+#[server]
+pub async fn get_graph(
+    registry: String,
+    repository: String,
+    reference: String,
+    artifact_type: Option<String>,
+) -> Result<crate::model::GraphView, AppError> {
+    use crate::ssr::logged;
+    let state = crate::ssr::state()?;
+    let reg = state.registry(&registry)?;
+    let repo = repo_name(&repository)?;
+    let parsed = portolan_oci::Reference::parse(&reference)
+        .map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    let context = format!("referrers of {registry}/{repository} {reference}");
+    let doc = reg
+        .client
+        .manifest(&repo, &parsed)
+        .await
+        .map_err(|e| logged(&context, e.into()))?;
+    let (kind, artifact) = match doc.manifest() {
+        Ok(m) => (m.kind(&doc.media_type), m.artifact_type()),
+        Err(_) => (portolan_oci::ArtifactKind::Other, None),
+    };
+    let filter = artifact_type.filter(|t| !t.is_empty());
+    crate::ssr::graph::graph_view(reg, &repo, &reference, &doc.digest, kind, artifact, filter)
+        .await
+        .map_err(|e| logged(&context, e.into()))
+}
+
+/// How `to` differs from `from` (tags or digests of one repository).
+#[server]
+pub async fn get_diff(
+    registry: String,
+    repository: String,
+    from: String,
+    to: String,
+) -> Result<crate::model::DiffView, AppError> {
+    use crate::ssr::logged;
+    let state = crate::ssr::state()?;
+    let reg = state.registry(&registry)?;
+    let repo = repo_name(&repository)?;
+    if from.is_empty() || to.is_empty() {
+        return Err(AppError::BadRequest(
+            "name two tags or digests to compare: ?from=…&to=…".into(),
+        ));
+    }
+    crate::ssr::diff::diff_view(reg, &repo, &from, &to)
+        .await
+        .map_err(|e| logged(&format!("diff of {registry}/{repository}"), e.into()))
 }

@@ -44,3 +44,29 @@ pub fn CopyField(
         </div>
     }
 }
+
+/// A small button copying `text` (plain markup, usable inside a `Suspend`).
+pub fn copy_button(text: String, what: &'static str) -> impl IntoView {
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            if let Some(window) = web_sys::window() {
+                let _ = window.navigator().clipboard().write_text(&text);
+                if let Some(button) = ev
+                    .current_target()
+                    .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+                {
+                    button.set_inner_text("copied");
+                }
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (&text, ev);
+    };
+    view! {
+        <button type="button" on:click=on_click aria-label=format!("Copy the full {what}") class="ml-1 rounded-sm px-1 text-xs text-slate-500 hover:bg-slate-100 hover:text-slate-900 focus:outline-hidden focus-visible:ring-2 focus-visible:ring-sky-500 dark:hover:bg-slate-800 dark:hover:text-slate-100">
+            "copy"
+        </button>
+    }
+}

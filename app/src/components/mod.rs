@@ -1,6 +1,9 @@
 //! Reusable pieces of pages.
 
+pub mod badges;
 pub mod copy;
 pub mod error_view;
+pub mod fold;
+pub mod json;
 pub mod layout;
 pub mod pager;

@@ -1,14 +1,22 @@
-//! `/r/{registry}/{repository}:{tag}` and `…@{digest}`: one artifact.
+//! `/r/{registry}/{repository}:{tag}` and `…@{digest}`: one artifact — what it is, how to pull
+//! it, what is inside (platforms or config and layers), an artifact-aware panel, annotations,
+//! referrers, and the raw JSON with every digest a link.
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
 use leptos_router::hooks::use_params_map;
 
 use crate::api::get_artifact;
+use crate::components::badges::badges;
 use crate::components::copy::CopyField;
 use crate::components::error_view::error_fallback;
+use crate::components::fold::{folded, pairs_table};
+use crate::components::json::json_view;
 use crate::components::layout::Breadcrumbs;
-use crate::model::{ArtifactView, human_size, short_digest};
+use crate::model::{
+    ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry,
+    ReferrerEntry, human_size, relative_time, short_digest,
+};
 
 #[component]
 pub fn ArtifactPage() -> impl IntoView {
@@ -39,10 +47,65 @@ fn label(a: &ArtifactView) -> String {
 }
 
 fn description(a: &ArtifactView) -> String {
+    let size = a
+        .total_size
+        .map(|s| format!(", {}", human_size(s)))
+        .unwrap_or_default();
     format!(
-        "{} {} in {}/{}",
-        a.kind_label, a.digest, a.registry.host, a.repository
+        "{} {}{size} in {}/{}",
+        a.kind_label,
+        short_digest(&a.digest),
+        a.registry.host,
+        a.repository
     )
+}
+
+/// How to fetch it, by kind: (label, command).
+fn pull_commands(a: &ArtifactView) -> Vec<(&'static str, String)> {
+    let name = format!("{}/{}", a.registry.host, a.repository);
+    let pinned = format!("{name}@{}", a.digest);
+    let tagged = a.tag.as_ref().map(|t| format!("{name}:{t}"));
+    match a.kind.as_str() {
+        "image" | "index" => {
+            let mut v = Vec::new();
+            if let Some(t) = &tagged {
+                v.push(("docker", format!("docker pull {t}")));
+            }
+            v.push(("docker", format!("docker pull {pinned}")));
+            v.push((
+                "podman",
+                format!(
+                    "podman pull {}",
+                    tagged.clone().unwrap_or_else(|| pinned.clone())
+                ),
+            ));
+            v
+        }
+        "helm-chart" => {
+            let mut v = Vec::new();
+            if let Some(t) = &a.tag {
+                v.push(("helm", format!("helm pull oci://{name} --version {t}")));
+            }
+            v.push(("oras", format!("oras pull {pinned}")));
+            v
+        }
+        _ => {
+            let mut v = vec![("oras", format!("oras pull {pinned}"))];
+            if let Some(t) = &tagged {
+                v.insert(0, ("oras", format!("oras pull {t}")));
+            }
+            v
+        }
+    }
+}
+
+fn section(title: &'static str, id: &'static str, body: AnyView) -> impl IntoView {
+    view! {
+        <section class="mt-6" aria-labelledby=id>
+            <h2 id=id class="mb-2 text-lg font-semibold">{title}</h2>
+            {body}
+        </section>
+    }
 }
 
 /// The page body (plain markup: it is built inside a `Suspend`).
@@ -59,40 +122,312 @@ fn artifact_view(a: ArtifactView) -> impl IntoView {
         (a.repository.clone(), Some(base.clone())),
         (label.clone(), None),
     ];
-    let by_tag = a
-        .tag
-        .clone()
-        .map(|t| format!("docker pull {}/{}:{t}", a.registry.host, a.repository));
-    let by_digest = format!(
-        "docker pull {}/{}@{}",
-        a.registry.host, a.repository, a.digest
-    );
+    let now = a.now;
+    let created = a.created.clone().map(|c| {
+        let source = a.created_source.map(DateSource::label).unwrap_or_default();
+        view! { " · created " <time datetime=c.clone() title=format!("{c} ({source})")>{relative_time(&c, now)}</time> }
+    });
+    let commands = pull_commands(&a);
+    let graph_href = format!("{pinned}/-/referrers");
+    let diff_action = format!("{base}/-/diff");
+    let this_ref = a.tag.clone().unwrap_or_else(|| a.digest.clone());
     view! {
         <Title text=format!("{}{label} · Portolan", a.repository) />
         <Meta name="description" content=description(&a) />
         <Meta property="og:title" content=format!("{}{label}", a.repository) />
         <Meta property="og:description" content=description(&a) />
+        <Meta property="og:type" content="website" />
         // The canonical page is the one pinned to the digest.
         <Link rel="canonical" href=pinned.clone() />
         <Breadcrumbs items=crumbs />
         <h1 class="mb-1 break-all font-mono text-2xl font-semibold">{a.repository.clone()}{label}</h1>
-        <p class="mb-4 text-sm text-slate-600 dark:text-slate-400">
-            <span class="rounded-sm bg-slate-100 px-1.5 py-0.5 dark:bg-slate-800" data-kind=a.kind.clone()>{a.kind_label.clone()}</span>
+        <p class="mb-4 text-sm text-slate-600 dark:text-slate-400" data-testid="summary">
+            <span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-slate-800 dark:bg-slate-800 dark:text-slate-200" data-kind=a.kind.clone()>{a.kind_label.clone()}</span>
             " · " <span class="font-mono">{a.media_type.clone()}</span>
+            {a.artifact_type.clone().map(|t| view! { " · artifact type " <span class="font-mono">{t}</span> })}
+            {a.total_size.map(|s| format!(" · {} compressed", human_size(s)))}
             " · manifest " {human_size(a.manifest_size)}
+            {created}
         </p>
-        <div class="mb-4 grid gap-2 md:grid-cols-2">
-            {by_tag.map(|c| view! { <CopyField text=c label="By tag" /> })}
-            <CopyField text=by_digest label="By digest" />
-            <CopyField text=a.digest.clone() label="Digest" />
-            <div class="text-sm"><a href=pinned class="text-sky-700 hover:underline dark:text-sky-400" data-testid="permalink">"Permalink (pinned to this digest)"</a></div>
+        <div class="mb-2 grid gap-2 lg:grid-cols-2" data-testid="pull-commands">
+            {commands.into_iter().map(|(tool, cmd)| view! { <CopyField text=cmd label=tool /> }).collect_view()}
+            <CopyField text=a.digest.clone() label="digest" />
         </div>
-        {a.problem.clone().map(|p| view! {
-            <p class="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">{p}</p>
+        <p class="mb-4 flex flex-wrap gap-4 text-sm">
+            <a href=pinned.clone() class="text-sky-700 hover:underline dark:text-sky-400" data-testid="permalink">"Permalink (pinned to this digest)"</a>
+            <a href=graph_href class="text-sky-700 hover:underline dark:text-sky-400">"Referrer graph"</a>
+        </p>
+        {a.tag.clone().map(|t| {
+            let badge_base = format!("/badge/{}/{}:{t}", a.registry.name, a.repository);
+            let target = format!("{base}:{t}");
+            badges(&a.public_url, vec![("size", format!("{badge_base}/size.svg"), target.clone()), ("signature", format!("{badge_base}/signed.svg"), target)])
         })}
-        <section>
-            <h2 class="mb-2 text-lg font-semibold">"Manifest"</h2>
-            <pre class="overflow-x-auto rounded-lg border border-slate-200 bg-white p-3 text-xs dark:border-slate-800 dark:bg-slate-900" data-testid="manifest-json">{a.manifest_json.clone()}</pre>
-        </section>
+        <form method="get" action=diff_action class="mb-4 flex flex-wrap items-center gap-2 text-sm">
+            <input type="hidden" name="from" value=this_ref />
+            <label for="diff-to" class="text-slate-600 dark:text-slate-400">"Compare with"</label>
+            <input id="diff-to" name="to" required placeholder="another tag or digest" class="w-64 rounded-md border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-900" />
+            <button type="submit" class="rounded-md border border-slate-300 px-3 py-1 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800">"Compare"</button>
+        </form>
+        {a.problem.clone().map(|p| view! {
+            <p role="status" class="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200" data-testid="problem">{p}</p>
+        })}
+        {a.subject.clone().map(|s| view! {
+            <p class="mb-4 text-sm" data-testid="subject">
+                "Refers to " <a href=s.href class="font-mono text-sky-700 hover:underline dark:text-sky-400">{short_digest(&s.digest)}</a>
+                " (" {s.media_type} ")"
+            </p>
+        })}
+        {a.panel.clone().map(panel_view)}
+        {body_view(a.body.clone())}
+        {(!a.annotations.is_empty()).then(|| section("Annotations", "annotations", pairs_table(a.annotations.clone(), "annotations").into_any()))}
+        {section("Referrers", "referrers", referrers_view(a.referrers.clone(), a.referrers_problem.clone(), now).into_any())}
+        {section("Manifest JSON", "manifest-json", json_view(a.manifest_json.clone(), "manifest-json").into_any())}
     }
+}
+
+fn descriptor_row(d: DescriptorView, index: usize) -> impl IntoView {
+    view! {
+        <tr>
+            <td class="px-3 py-1.5 text-right tabular-nums text-slate-500">{index}</td>
+            <td class="px-3 py-1.5 font-mono text-xs break-anywhere">{d.media_type}</td>
+            <td class="px-3 py-1.5 text-right tabular-nums">{human_size(d.size)}</td>
+            <td class="px-3 py-1.5 font-mono text-xs"><a href=d.href class="text-sky-700 hover:underline dark:text-sky-400" title=d.digest.clone()>{short_digest(&d.digest)}</a></td>
+        </tr>
+    }
+}
+
+fn table_head(cols: &[&'static str]) -> impl IntoView + use<> {
+    let cols = cols.to_vec();
+    view! {
+        <thead class="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-600 dark:border-slate-800 dark:bg-slate-800/50 dark:text-slate-400">
+            <tr>{cols.into_iter().map(|c| view! { <th scope="col" class="px-3 py-2">{c}</th> }).collect_view()}</tr>
+        </thead>
+    }
+}
+
+const TABLE: &str = "w-full text-left text-sm";
+const FRAME: &str = "overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900";
+
+fn body_view(body: ArtifactBody) -> AnyView {
+    match body {
+        ArtifactBody::Index { platforms, others } => {
+            let table = view! {
+                <div class=FRAME>
+                    <table class=TABLE data-testid="platforms">
+                        {table_head(&["Platform", "Manifest", "Size", "Attestations"])}
+                        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                            {platforms.into_iter().map(platform_row).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                {(!others.is_empty()).then(|| view! {
+                    <h3 class="mt-4 mb-2 font-semibold">"Other entries"</h3>
+                    <div class=FRAME>
+                        <table class=TABLE>
+                            {table_head(&["#", "Media type", "Size", "Digest"])}
+                            <tbody>{others.into_iter().enumerate().map(|(i, d)| descriptor_row(d, i + 1)).collect_view()}</tbody>
+                        </table>
+                    </div>
+                })}
+            };
+            section("Platforms", "platforms", table.into_any()).into_any()
+        }
+        ArtifactBody::Manifest {
+            config,
+            image_config,
+            layers,
+        } => {
+            let total: u64 = layers.iter().map(|l| l.size).sum();
+            let count = layers.len();
+            let layers_table = view! {
+                <div class=FRAME>
+                    <table class=TABLE data-testid="layers">
+                        {table_head(&["#", "Media type", "Size", "Digest"])}
+                        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                            {layers.into_iter().enumerate().map(|(i, d)| descriptor_row(d, i + 1)).collect_view()}
+                        </tbody>
+                        <tfoot class="border-t border-slate-200 text-slate-600 dark:border-slate-800 dark:text-slate-400">
+                            <tr><td class="px-3 py-1.5"></td><td class="px-3 py-1.5">{format!("{count} layers")}</td><td class="px-3 py-1.5 text-right tabular-nums">{human_size(total)}</td><td></td></tr>
+                        </tfoot>
+                    </table>
+                </div>
+            };
+            let config_section = match image_config {
+                Some(c) => section("Config", "config", config_view(*c).into_any()).into_any(),
+                None => section(
+                    "Config",
+                    "config",
+                    view! {
+                        <p class="text-sm">
+                            <span class="font-mono">{config.media_type.clone()}</span> " · " {human_size(config.size)} " · "
+                            <a href=config.href class="font-mono text-sky-700 hover:underline dark:text-sky-400">{short_digest(&config.digest)}</a>
+                        </p>
+                    }
+                    .into_any(),
+                )
+                .into_any(),
+            };
+            view! { {config_section} {section("Layers", "layers", layers_table.into_any())} }
+                .into_any()
+        }
+        ArtifactBody::Unreadable => ().into_any(),
+    }
+}
+
+fn platform_row(p: PlatformEntry) -> impl IntoView {
+    view! {
+        <tr data-platform=p.platform.clone()>
+            <th scope="row" class="px-3 py-1.5 font-mono font-medium"><a href=p.manifest.href.clone() class="text-sky-700 hover:underline dark:text-sky-400">{p.platform.clone()}</a></th>
+            <td class="px-3 py-1.5 font-mono text-xs" title=p.manifest.digest.clone()>{short_digest(&p.manifest.digest)}</td>
+            <td class="px-3 py-1.5 text-right tabular-nums">{p.image_size.map(human_size)}</td>
+            <td class="px-3 py-1.5 text-xs">
+                {p.attestations.into_iter().map(|a| {
+                    let what = a.annotations.iter().find(|(k, _)| k == "vnd.docker.reference.type").map(|(_, v)| v.clone()).unwrap_or_else(|| "attestation".into());
+                    view! { <a href=a.href class="mr-2 rounded-sm bg-amber-100 px-1 text-amber-900 hover:underline dark:bg-amber-900 dark:text-amber-100" data-attestation=a.digest>{what}</a> }
+                }).collect_view()}
+            </td>
+        </tr>
+    }
+}
+
+fn list(items: &[String]) -> String {
+    items.join(" ")
+}
+
+fn config_view(c: ConfigView) -> impl IntoView {
+    let mut facts: Vec<(String, String)> = Vec::new();
+    let mut add = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            facts.push((k.to_owned(), v));
+        }
+    };
+    add("created", c.created.clone());
+    add("platform", c.platform.clone());
+    add("entrypoint", Some(list(&c.entrypoint)));
+    add("cmd", Some(list(&c.cmd)));
+    add("user", c.user.clone());
+    add("working dir", c.working_dir.clone());
+    add("exposed ports", Some(c.exposed_ports.join(", ")));
+    add("volumes", Some(c.volumes.join(", ")));
+    let env: Vec<(String, String)> = c
+        .env
+        .iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (e.clone(), String::new()),
+        })
+        .collect();
+    view! {
+        <p class="mb-2 text-sm text-slate-600 dark:text-slate-400">
+            <span class="font-mono">{c.media_type.clone()}</span> " · "
+            <a href=format!("#config-json") class="text-sky-700 hover:underline dark:text-sky-400">"raw JSON"</a>
+        </p>
+        {c.problem.clone().map(|p| view! { <p class="mb-2 text-sm text-amber-800 dark:text-amber-300">{p}</p> })}
+        {(!facts.is_empty()).then(|| pairs_table(facts, "config-facts"))}
+        {(!env.is_empty()).then(|| view! { <h3 class="mt-4 mb-2 font-semibold">"Environment"</h3> {pairs_table(env, "env")} })}
+        {(!c.labels.is_empty()).then(|| view! { <h3 class="mt-4 mb-2 font-semibold">"Labels"</h3> {pairs_table(c.labels.clone(), "labels")} })}
+        {(!c.history.is_empty()).then(|| view! {
+            <h3 class="mt-4 mb-2 font-semibold">"History"</h3>
+            <div class=FRAME>
+                <table class=TABLE data-testid="history">
+                    {table_head(&["#", "Created by", "Created", "Layer"])}
+                    <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                        {c.history.clone().into_iter().enumerate().map(|(i, h)| view! {
+                            <tr>
+                                <td class="px-3 py-1.5 text-right tabular-nums text-slate-500">{i + 1}</td>
+                                <td class="px-3 py-1.5 font-mono text-xs">{folded(h.created_by)}{h.comment.map(|c| view! { <span class="ml-2 text-slate-500">{c}</span> })}</td>
+                                <td class="px-3 py-1.5 text-xs whitespace-nowrap">{h.created}</td>
+                                <td class="px-3 py-1.5 text-xs">{if h.empty_layer { "no" } else { "yes" }}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        })}
+        <h3 id="config-json" class="mt-4 mb-2 font-semibold">"Config JSON"</h3>
+        {json_view(c.raw, "config-json")}
+    }
+}
+
+fn referrers_view(
+    referrers: Vec<ReferrerEntry>,
+    problem: Option<String>,
+    now: i64,
+) -> impl IntoView {
+    if let Some(p) = problem {
+        return view! { <p class="text-sm text-amber-800 dark:text-amber-300">"Referrers could not be listed: " {p}</p> }.into_any();
+    }
+    if referrers.is_empty() {
+        return view! { <p class="text-sm text-slate-600 dark:text-slate-400">"Nothing refers to this artifact (no signature, SBOM or attestation)."</p> }.into_any();
+    }
+    view! {
+        <div class=FRAME>
+            <table class=TABLE data-testid="referrers">
+                {table_head(&["Kind", "Artifact type", "Digest", "Created", "Found through"])}
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {referrers.into_iter().map(|r| view! {
+                        <tr data-referrer=r.digest.clone()>
+                            <td class="px-3 py-1.5"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=r.kind>{r.kind_label}</span></td>
+                            <td class="px-3 py-1.5 font-mono text-xs break-anywhere">{r.artifact_type}</td>
+                            <td class="px-3 py-1.5 font-mono text-xs"><a href=r.href class="text-sky-700 hover:underline dark:text-sky-400">{short_digest(&r.digest)}</a></td>
+                            <td class="px-3 py-1.5 text-xs whitespace-nowrap">{r.created.map(|c| relative_time(&c, now))}</td>
+                            <td class="px-3 py-1.5 text-xs text-slate-600 dark:text-slate-400">{r.source}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+fn panel_view(p: Panel) -> impl IntoView {
+    let frame = "mb-4 rounded-lg border border-sky-200 bg-sky-50/50 p-4 dark:border-sky-900 dark:bg-sky-950/40";
+    let body = match p {
+        Panel::Helm { name, version, app_version, description, chart_type, values_yaml, values_truncated } => view! {
+            <h2 class="text-lg font-semibold">"Helm chart " <span class="font-mono">{name}</span> " " <span class="font-mono">{version}</span></h2>
+            <p class="text-sm text-slate-700 dark:text-slate-300">
+                {app_version.map(|v| format!("app version {v}"))}
+                {chart_type.map(|t| format!(" · {t}"))}
+            </p>
+            {description.map(|d| view! { <p class="mt-1 text-sm">{d}</p> })}
+            {values_yaml.map(|v| view! {
+                <h3 class="mt-3 mb-1 font-semibold">"values.yaml"</h3>
+                <pre class="max-h-96 overflow-auto rounded-sm bg-white p-2 text-xs dark:bg-slate-900" data-testid="values-yaml">{v}</pre>
+                {values_truncated.then(|| view! { <p class="text-xs text-amber-700">"Cut: values.yaml is longer than shown."</p> })}
+            })}
+        }
+        .into_any(),
+        Panel::Sbom { format, spec_version, name, package_count, packages } => view! {
+            <h2 class="text-lg font-semibold">"SBOM · " {format} {spec_version.map(|v| format!(" ({v})"))}</h2>
+            <p class="text-sm" data-testid="sbom-count">{name.map(|n| format!("{n} · "))}{format!("{package_count} packages")}</p>
+            <ul class="mt-2 grid gap-x-6 text-sm sm:grid-cols-2 lg:grid-cols-3" data-testid="sbom-packages">
+                {packages.into_iter().map(|(n, v)| view! { <li class="font-mono text-xs">{n} " " <span class="text-slate-500">{v}</span></li> }).collect_view()}
+            </ul>
+        }
+        .into_any(),
+        Panel::Signature { format, signed_digest, payload, annotations } => view! {
+            <h2 class="text-lg font-semibold">"Signature · " {format}</h2>
+            {signed_digest.map(|d| view! { <p class="text-sm">"Signs " <span class="font-mono" data-testid="signed-digest">{d}</span></p> })}
+            {(!annotations.is_empty()).then(|| view! { <div class="mt-2">{pairs_table(annotations, "signature-annotations")}</div> })}
+            {payload.map(|p| view! { <h3 class="mt-3 mb-1 font-semibold">"Payload"</h3> {json_view(p, "signature-payload")} })}
+        }
+        .into_any(),
+        Panel::Attestation { predicate_type, statement_type, subjects, predicate } => view! {
+            <h2 class="text-lg font-semibold">"Attestation"</h2>
+            <p class="text-sm">"Predicate type " <span class="font-mono" data-testid="predicate-type">{predicate_type}</span></p>
+            {statement_type.map(|t| view! { <p class="text-xs text-slate-600 dark:text-slate-400">{t}</p> })}
+            <ul class="mt-1 text-sm">
+                {subjects.into_iter().map(|(n, d)| view! { <li>"Subject " <span class="font-mono">{n}</span> " " <span class="font-mono text-xs">{d}</span></li> }).collect_view()}
+            </ul>
+            {predicate.map(|p| view! { <h3 class="mt-3 mb-1 font-semibold">"Predicate"</h3> {json_view(p, "predicate")} })}
+        }
+        .into_any(),
+        Panel::Unavailable { title, reason } => view! {
+            <h2 class="text-lg font-semibold">{title}</h2>
+            <p class="text-sm text-amber-800 dark:text-amber-300">{reason}</p>
+        }
+        .into_any(),
+    };
+    view! { <section class=frame data-testid="panel">{body}</section> }
 }

@@ -1,6 +1,9 @@
 //! One page per file.
 
 pub mod artifact;
+pub mod blob;
+pub mod diff;
+pub mod graph;
 pub mod home;
 pub mod registry;
 pub mod repository;

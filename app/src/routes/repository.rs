@@ -10,7 +10,8 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{list_tags, tag_details};
-use crate::components::copy::CopyField;
+use crate::components::badges::badges;
+use crate::components::copy::{CopyField, copy_button};
 use crate::components::error_view::error_fallback;
 use crate::components::layout::Breadcrumbs;
 use crate::components::pager::pager;
@@ -162,7 +163,10 @@ fn tag_table(page: TagPage, later: LocalResource<Result<Vec<TagRow>, AppError>>)
         rows,
         notice,
         now,
+        public_url,
     } = page;
+    let badge_base = format!("/badge/{}/{}", registry.name, repository);
+    let page_path = format!("/r/{}/{}", registry.name, repository);
     let base = format!("/r/{}/{}", registry.name, repository);
     let pull = format!("docker pull {}/{}:<tag>", registry.host, repository);
     let toggle = TagQuery {
@@ -183,6 +187,7 @@ fn tag_table(page: TagPage, later: LocalResource<Result<Vec<TagRow>, AppError>>)
         <div class="mb-3 grid gap-2 md:grid-cols-2">
             <CopyField text=pull label="Pull" />
         </div>
+        {badges(&public_url, vec![("latest version", format!("{badge_base}/latest.svg"), page_path.clone()), ("tags", format!("{badge_base}/tags.svg"), page_path)])}
         {notice.map(|n| view! {
             <p class="mb-3 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">{n}</p>
         })}
@@ -273,7 +278,7 @@ fn detail_cells(row: Option<TagRow>, page: &[TagRow], now: i64) -> AnyView {
             view! {
                 <td class="px-3 py-2 font-mono text-xs" title=d.digest.clone() data-digest=d.digest.clone()>
                     <span class="inline-block h-2 w-2 rounded-full align-middle" style=format!("background:{}", digest_color(&d.digest)) aria-hidden="true"></span>
-                    " "{short_digest(&d.digest)}{group}
+                    " "{short_digest(&d.digest)}{group}{copy_button(d.digest.clone(), "digest")}
                 </td>
                 <td class="px-3 py-2"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=d.kind.clone()>{d.kind_label.clone()}</span></td>
                 <td class="px-3 py-2 text-xs text-slate-600 dark:text-slate-400">{d.platforms.join(", ")}</td>

@@ -8,23 +8,54 @@ use std::borrow::Cow;
 
 use leptos_router::{PartialPathMatch, PathSegment, PossibleRouteMatch};
 
-/// What a path names.
+/// What a path names. Views of a target follow `/-/` (which no repository name contains):
+/// `…@{digest}/-/referrers`, `{repository}/-/blob/{digest}`, `{repository}/-/diff`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     Repository(String),
     Tag(String, String),
     Digest(String, String),
+    /// The referrer graph of a tag or digest.
+    Referrers(String, String),
+    Blob(String, String),
+    Diff(String),
+    /// A `/-/` view that does not exist.
+    Unknown,
 }
 
 impl Target {
     pub fn parse(path: &str) -> Self {
         let path = path.trim_matches('/');
-        if let Some((repo, digest)) = path.split_once('@') {
-            return Target::Digest(repo.to_owned(), digest.to_owned());
-        }
-        match path.rsplit_once(':') {
-            Some((repo, tag)) if !tag.contains('/') => Target::Tag(repo.to_owned(), tag.to_owned()),
-            _ => Target::Repository(path.to_owned()),
+        let (main, view) = match path.split_once("/-/") {
+            Some((main, view)) => (main, Some(view.trim_matches('/'))),
+            None => (path, None),
+        };
+        let reference = || -> Option<(String, String)> {
+            if let Some((repo, digest)) = main.split_once('@') {
+                return Some((repo.to_owned(), digest.to_owned()));
+            }
+            match main.rsplit_once(':') {
+                Some((repo, tag)) if !tag.contains('/') => Some((repo.to_owned(), tag.to_owned())),
+                _ => None,
+            }
+        };
+        match view {
+            None => match (main.split_once('@'), reference()) {
+                (Some(_), Some((repo, digest))) => Target::Digest(repo, digest),
+                (None, Some((repo, tag))) => Target::Tag(repo, tag),
+                _ => Target::Repository(main.to_owned()),
+            },
+            Some("referrers") => match reference() {
+                Some((repo, reference)) => Target::Referrers(repo, reference),
+                None => Target::Unknown,
+            },
+            Some("diff") if reference().is_none() => Target::Diff(main.to_owned()),
+            Some(v) => match v.strip_prefix("blob/") {
+                Some(digest) if reference().is_none() => {
+                    Target::Blob(main.to_owned(), digest.to_owned())
+                }
+                _ => Target::Unknown,
+            },
         }
     }
 }
@@ -36,6 +67,9 @@ pub enum TargetSegment {
     Repository,
     Tag,
     Digest,
+    Referrers,
+    Blob,
+    Diff,
 }
 
 impl PossibleRouteMatch for TargetSegment {
@@ -58,6 +92,13 @@ impl PossibleRouteMatch for TargetSegment {
             (TargetSegment::Digest, Target::Digest(repo, digest)) => {
                 vec![("repository".into(), repo), ("reference".into(), digest)]
             }
+            (TargetSegment::Referrers, Target::Referrers(repo, reference)) => {
+                vec![("repository".into(), repo), ("reference".into(), reference)]
+            }
+            (TargetSegment::Blob, Target::Blob(repo, digest)) => {
+                vec![("repository".into(), repo), ("digest".into(), digest)]
+            }
+            (TargetSegment::Diff, Target::Diff(repo)) => vec![("repository".into(), repo)],
             _ => return None,
         };
         Some(PartialPathMatch::new("", params, path))
@@ -92,6 +133,22 @@ mod tests {
             Target::Digest("a/b".into(), "sha256:00".into())
         );
         assert_eq!(Target::parse("a:b/c"), Target::Repository("a:b/c".into()));
+        assert_eq!(
+            Target::parse("a/b@sha256:00/-/referrers"),
+            Target::Referrers("a/b".into(), "sha256:00".into())
+        );
+        assert_eq!(
+            Target::parse("a/b:v1/-/referrers"),
+            Target::Referrers("a/b".into(), "v1".into())
+        );
+        assert_eq!(
+            Target::parse("a/b/-/blob/sha256:00"),
+            Target::Blob("a/b".into(), "sha256:00".into())
+        );
+        assert_eq!(Target::parse("a/b/-/diff"), Target::Diff("a/b".into()));
+        assert_eq!(Target::parse("a/b/-/referrers"), Target::Unknown);
+        assert_eq!(Target::parse("a/b:v1/-/blob/sha256:00"), Target::Unknown);
+        assert_eq!(Target::parse("a/b/-/nope"), Target::Unknown);
     }
 
     #[test]
@@ -108,5 +165,31 @@ mod tests {
         assert!(TargetSegment::Digest.test("/a@sha256:00").is_some());
         assert!(TargetSegment::Repository.test("/").is_none());
         assert!(TargetSegment::Repository.test("").is_none());
+    }
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+    use leptos_router::{ParamSegment, StaticSegment};
+
+    #[test]
+    fn whole_paths_match() {
+        for (segment, path) in [
+            (TargetSegment::Repository, "/r/x/library/hello"),
+            (TargetSegment::Tag, "/r/x/library/hello:1.1.0"),
+            (
+                TargetSegment::Referrers,
+                "/r/x/library/hello:1.1.0/-/referrers",
+            ),
+            (TargetSegment::Blob, "/r/x/library/hello/-/blob/sha256:00"),
+            (TargetSegment::Diff, "/r/x/library/hello/-/diff"),
+        ] {
+            let m = (StaticSegment("r"), ParamSegment("registry"), segment).test(path);
+            assert!(
+                m.as_ref().is_some_and(|m| m.is_complete()),
+                "{segment:?} {path}: {m:?}"
+            );
+        }
     }
 }

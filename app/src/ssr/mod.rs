@@ -2,6 +2,13 @@
 //! clients. The server binary builds it from its configuration and provides it as the router
 //! state (leptos_axum passes it to every server function as context).
 
+pub mod artifact;
+pub mod badges;
+pub mod diff;
+pub mod graph;
+pub mod json;
+pub mod panels;
+pub mod seen;
 pub mod tags;
 
 use std::sync::Arc;
@@ -26,6 +33,12 @@ pub struct Registry {
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub registries: Arc<Vec<Registry>>,
+    /// The URL Portolan is reached at (for absolute links: badges' Markdown). None: from the
+    /// request's Host header.
+    pub public_url: Option<String>,
+    /// The embedded store (first-seen dates; later policies, runs, audit). None in tests that
+    /// need none.
+    pub store: Option<sqlx::SqlitePool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -61,4 +74,25 @@ pub fn logged(context: &str, e: AppError) -> AppError {
         _ => tracing::debug!(error = %e, "{context}"),
     }
     e
+}
+
+/// The absolute URL Portolan is reached at: the configured public URL, else the request's
+/// `X-Forwarded-Proto`/`Host` headers.
+pub fn public_url(state: &AppState) -> String {
+    if let Some(url) = &state.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let parts = use_context::<http::request::Parts>();
+    let header = |name: &str| {
+        parts
+            .as_ref()
+            .and_then(|p| p.headers.get(name))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let host = header("x-forwarded-host")
+        .or_else(|| header("host"))
+        .unwrap_or_else(|| state.leptos_options.site_addr.to_string());
+    let scheme = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
+    format!("{scheme}://{host}")
 }

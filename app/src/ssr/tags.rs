@@ -132,7 +132,7 @@ pub fn page(sorted: &[String], query: &TagQuery) -> Vec<String> {
         .collect()
 }
 
-fn platform_name(d: &Descriptor) -> Option<String> {
+pub fn platform_name(d: &Descriptor) -> Option<String> {
     let p = d.platform().as_ref()?;
     let os = p.os().to_string();
     let arch = p.architecture().to_string();
@@ -365,6 +365,7 @@ async fn count_referrers(
 /// end). Rows not read in time are [`TagRow::Pending`]. Rows come back in the order of `tags`.
 pub async fn rows_within(
     registry: &Registry,
+    store: Option<&sqlx::SqlitePool>,
     repo: &RepoName,
     tags: Vec<String>,
     budget: Option<std::time::Duration>,
@@ -406,11 +407,34 @@ pub async fn rows_within(
             let _ = task.await;
         }
     }
-    let done = done.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(tags
-        .into_iter()
-        .map(|tag| done.get(&tag).cloned().unwrap_or(TagRow::Pending { tag }))
-        .collect())
+    let mut rows: Vec<TagRow> = {
+        let done = done.lock().unwrap_or_else(|e| e.into_inner());
+        tags.into_iter()
+            .map(|tag| done.get(&tag).cloned().unwrap_or(TagRow::Pending { tag }))
+            .collect()
+    };
+    // Undated artifacts get the date Portolan first saw them, said as such.
+    if let Some(pool) = store {
+        let undated: Vec<String> = rows
+            .iter()
+            .filter_map(|r| match r {
+                TagRow::Ok(d) if d.created.is_none() => Some(d.digest.clone()),
+                _ => None,
+            })
+            .collect();
+        let seen =
+            crate::ssr::seen::first_seen(pool, &registry.info.name, repo.as_str(), &undated).await;
+        for row in &mut rows {
+            if let TagRow::Ok(d) = row
+                && d.created.is_none()
+                && let Some(when) = seen.get(&d.digest)
+            {
+                d.created = Some(when.clone());
+                d.created_source = Some(DateSource::FirstSeen);
+            }
+        }
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

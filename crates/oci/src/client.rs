@@ -161,10 +161,11 @@ impl Client {
             "the repository catalog",
         )
         .accept("application/json");
+        // Docker Hub and GHCR have no catalog: 404, 405, or a 401 even with a valid token.
         let body = self.inner.transport.fetch(&request, LIST_PAGE_CAP).await.map_err(|e| match e.kind() {
-            ErrorKind::NotFound | ErrorKind::Unsupported => Error::new(
+            ErrorKind::NotFound | ErrorKind::Unsupported | ErrorKind::Denied => Error::new(
                 ErrorKind::Unsupported,
-                "this registry does not list its repositories (no catalog API); open a repository by name instead",
+                "this registry does not list its repositories (no catalog, or none for these credentials); open a repository by name instead",
             )
             .with_status(e.status().unwrap_or(404)),
             _ => e,
@@ -430,6 +431,24 @@ impl Client {
             .insert(content_key(repo, digest), body.bytes.clone())
             .await;
         Ok(body.bytes)
+    }
+
+    /// A blob's size, from a HEAD (None when the registry does not say).
+    pub async fn blob_size(&self, repo: &RepoName, digest: &str) -> Result<Option<u64>> {
+        crate::name::parse_digest(digest)?;
+        if let Some(bytes) = self.inner.content.get(&content_key(repo, digest)).await {
+            return Ok(Some(bytes.len() as u64));
+        }
+        let request = Request::new(
+            Method::HEAD,
+            self.url(&format!("{repo}/blobs/{digest}")),
+            Scope::repository(repo.as_str(), &["pull"]),
+            format!("blob {repo}@{digest}"),
+        );
+        let response = self.inner.transport.send(&request).await?;
+        Ok(response
+            .header("content-length")
+            .and_then(|l| l.parse().ok()))
     }
 
     /// Stores a manifest under a tag or its digest; returns its digest.

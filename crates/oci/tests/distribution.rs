@@ -439,3 +439,19 @@ async fn token_auth_scopes_sharing_and_renewal() {
         .unwrap();
     assert!(matches!(deleted.method, TagDeleteMethod::Throwaway { .. }));
 }
+
+#[tokio::test]
+async fn follows_link_paging_on_a_registry_that_pages() {
+    // ferro-oci-server pages tags and the catalog with Link headers.
+    let registry = Registry::start(Kind::Ferro, 2100).await.unwrap();
+    let c = client(&registry, Credentials::Anonymous);
+    let tags = c.tags(&repo("stress/many-tags")).await.unwrap();
+    assert_eq!(tags.len(), 2100);
+    let expected: HashSet<String> = (0..2100).map(many_tag_name).collect();
+    assert_eq!(tags.iter().cloned().collect::<HashSet<_>>(), expected);
+    let page = c.catalog_page(2, None).await.unwrap();
+    assert_eq!(page.repositories.len(), 2);
+    let rest = c.catalog_page(1000, page.next.as_deref()).await.unwrap();
+    assert_eq!(rest.repositories.len(), 2);
+    assert!(rest.next.is_none());
+}

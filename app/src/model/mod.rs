@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod artifact;
+pub use artifact::*;
+
 /// A configured registry, as pages show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistryInfo {
@@ -166,6 +169,8 @@ pub struct TagPage {
     pub query: TagQuery,
     /// The page's tags, in order, with their details (some pending: see [`DETAILS_BUDGET_MS`]).
     pub rows: Vec<TagRow>,
+    /// Portolan's absolute URL, for the badges' Markdown.
+    pub public_url: String,
     /// Set when sorting by date ran out of time: the order is by the dates read so far.
     pub notice: Option<String>,
     /// The server's clock when answering (seconds since the epoch), so relative dates read
@@ -328,27 +333,6 @@ pub fn relative_time(rfc3339: &str, now: i64) -> String {
     } else {
         format!("{n} {unit}{plural} ago")
     }
-}
-
-/// An artifact (manifest or index) as its page shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArtifactView {
-    pub registry: RegistryInfo,
-    pub repository: String,
-    /// The tag the page was opened by, if any.
-    pub tag: Option<String>,
-    pub digest: String,
-    pub media_type: String,
-    pub kind: String,
-    pub kind_label: String,
-    pub artifact_type: Option<String>,
-    /// Size of the manifest itself.
-    pub manifest_size: u64,
-    /// The manifest, pretty-printed.
-    pub manifest_json: String,
-    /// Why the manifest could not be read as OCI (it is still shown raw).
-    pub problem: Option<String>,
-    pub now: i64,
 }
 
 #[cfg(test)]

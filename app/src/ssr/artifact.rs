@@ -1,0 +1,450 @@
+//! The artifact page's content: the manifest or index read leniently, the image config, the
+//! platforms with their attestations, the artifact-aware panel, and the first level of referrers.
+
+use portolan_oci::spec::Descriptor;
+use portolan_oci::{
+    ArtifactKind, Manifest, ManifestDoc, Reference, Referrer, ReferrerSource, RepoName,
+};
+use serde_json::Value;
+
+use crate::model::{
+    ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, HistoryEntry,
+    PlatformEntry, ReferrerEntry,
+};
+use crate::ssr::Registry;
+use crate::ssr::json::{Links, render_bytes};
+use crate::ssr::tags::{is_attestation_entry, platform_name};
+
+/// Config blobs larger than this are not read (real configs are a few KiB).
+const CONFIG_CAP: u64 = 4 * 1024 * 1024;
+
+pub fn kind_key(kind: ArtifactKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+pub fn sorted_annotations(
+    map: Option<&std::collections::HashMap<String, String>>,
+) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = map
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+pub fn descriptor_view(base: &str, d: &Descriptor) -> DescriptorView {
+    let media_type = d.media_type().to_string();
+    let digest = d.digest().to_string();
+    let href = if portolan_oci::media::is_manifest(&media_type) {
+        format!("{base}@{digest}")
+    } else {
+        format!(
+            "{base}/-/blob/{digest}?type={}",
+            crate::model::encode_component(&media_type)
+        )
+    };
+    DescriptorView {
+        media_type,
+        digest,
+        size: d.size(),
+        artifact_type: d.artifact_type().as_ref().map(ToString::to_string),
+        annotations: sorted_annotations(d.annotations().as_ref()),
+        href,
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| i.to_string())
+            })
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn keys(v: Option<&Value>) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+/// Reads an image configuration leniently: whatever fields are there and well-typed.
+pub fn config_view(digest: &str, media_type: &str, bytes: &[u8], links: &Links<'_>) -> ConfigView {
+    let raw = render_bytes(bytes, links);
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return ConfigView {
+                digest: digest.to_owned(),
+                media_type: media_type.to_owned(),
+                raw,
+                problem: Some(format!("the config is not valid JSON ({e})")),
+                ..Default::default()
+            };
+        }
+    };
+    let text = |k: &str| {
+        value
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let config = value
+        .get("config")
+        .or_else(|| value.get("container_config"));
+    let ctext = |k: &str| {
+        config
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let platform = match (text("os"), text("architecture")) {
+        (Some(os), Some(arch)) => Some(match text("variant") {
+            Some(v) => format!("{os}/{arch}/{v}"),
+            None => format!("{os}/{arch}"),
+        }),
+        _ => None,
+    };
+    let mut labels: Vec<(String, String)> = config
+        .and_then(|c| c.get("Labels"))
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.sort();
+    let history = value
+        .get("history")
+        .and_then(Value::as_array)
+        .map(|h| {
+            h.iter()
+                .map(|e| HistoryEntry {
+                    created: e.get("created").and_then(Value::as_str).map(str::to_owned),
+                    created_by: e
+                        .get("created_by")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    comment: e
+                        .get("comment")
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                    empty_layer: e
+                        .get("empty_layer")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ConfigView {
+        digest: digest.to_owned(),
+        media_type: media_type.to_owned(),
+        created: text("created"),
+        platform,
+        user: ctext("User"),
+        working_dir: ctext("WorkingDir"),
+        entrypoint: strings(config.and_then(|c| c.get("Entrypoint"))),
+        cmd: strings(config.and_then(|c| c.get("Cmd"))),
+        env: strings(config.and_then(|c| c.get("Env"))),
+        exposed_ports: keys(config.and_then(|c| c.get("ExposedPorts"))),
+        volumes: keys(config.and_then(|c| c.get("Volumes"))),
+        labels,
+        history,
+        raw,
+        problem: None,
+    }
+}
+
+fn is_image_config(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        portolan_oci::media::OCI_CONFIG | portolan_oci::media::DOCKER_CONFIG
+    )
+}
+
+/// Compressed size of an image manifest: itself, its config and its layers.
+pub fn image_size(manifest_size: u64, manifest: &Manifest) -> Option<u64> {
+    match manifest {
+        Manifest::Image(m) => Some(
+            manifest_size
+                + m.config().size()
+                + m.layers().iter().map(Descriptor::size).sum::<u64>(),
+        ),
+        Manifest::Index(_) => None,
+    }
+}
+
+pub fn source_label(source: &ReferrerSource) -> String {
+    match source {
+        ReferrerSource::Api => "referrers API".into(),
+        ReferrerSource::FallbackTag => "fallback tag".into(),
+        ReferrerSource::CosignTag(suffix) => format!("cosign .{suffix} tag"),
+    }
+}
+
+pub fn referrer_entry(base: &str, r: &Referrer) -> ReferrerEntry {
+    let kind = r.kind();
+    ReferrerEntry {
+        digest: r.digest(),
+        kind: kind_key(kind),
+        kind_label: kind.label().to_owned(),
+        artifact_type: r.artifact_type(),
+        created: r
+            .descriptor
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get("org.opencontainers.image.created"))
+            .cloned(),
+        source: source_label(&r.source),
+        href: format!("{base}@{}", r.digest()),
+    }
+}
+
+/// Builds the whole page for a fetched manifest.
+pub async fn artifact_view(
+    registry: &Registry,
+    repo: &RepoName,
+    tag: Option<String>,
+    doc: ManifestDoc,
+    public_url: String,
+) -> ArtifactView {
+    let base = format!("/r/{}/{}", registry.info.name, repo);
+    let links = Links { base: &base };
+    let client = &registry.client;
+    let manifest_json = render_bytes(&doc.bytes, &links);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (referrers, referrers_problem) = match client.referrers(repo, &doc.digest, None).await {
+        Ok((list, _)) => (
+            list.iter().map(|r| referrer_entry(&base, r)).collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.message().to_owned())),
+    };
+    let manifest = match doc.manifest() {
+        Ok(m) => m.clone(),
+        Err(e) => {
+            return ArtifactView {
+                registry: registry.info.clone(),
+                repository: repo.to_string(),
+                tag,
+                digest: doc.digest.clone(),
+                media_type: doc.media_type.clone(),
+                kind: kind_key(ArtifactKind::Other),
+                kind_label: "unreadable manifest".into(),
+                artifact_type: None,
+                manifest_size: doc.size(),
+                total_size: None,
+                created: None,
+                created_source: None,
+                annotations: Vec::new(),
+                subject: None,
+                body: ArtifactBody::Unreadable,
+                panel: None,
+                referrers,
+                referrers_problem,
+                manifest_json,
+                problem: Some(e.message().to_owned()),
+                now,
+                public_url,
+            };
+        }
+    };
+    let kind = manifest.kind(&doc.media_type);
+    let annotations = sorted_annotations(manifest.annotations());
+    let annotation_date = manifest
+        .annotations()
+        .and_then(|a| a.get("org.opencontainers.image.created"))
+        .filter(|c| crate::model::unix_seconds(c).is_some())
+        .cloned();
+    let subject = manifest.subject().map(|s| descriptor_view(&base, s));
+    let (body, total_size, config_date) = match &manifest {
+        Manifest::Index(index) => {
+            let (platform_descs, rest): (Vec<&Descriptor>, Vec<&Descriptor>) = index
+                .manifests()
+                .iter()
+                .partition(|d| !is_attestation_entry(d));
+            let mut attestations: Vec<(String, DescriptorView)> = Vec::new();
+            let mut others = Vec::new();
+            for d in rest {
+                match d
+                    .annotations()
+                    .as_ref()
+                    .and_then(|a| a.get("vnd.docker.reference.digest"))
+                {
+                    Some(target) => attestations.push((target.clone(), descriptor_view(&base, d))),
+                    None => others.push(descriptor_view(&base, d)),
+                }
+            }
+            let sizes = futures::future::join_all(platform_descs.iter().map(|d| async move {
+                let child = client
+                    .manifest(repo, &Reference::Digest(d.digest().clone()))
+                    .await
+                    .ok()?;
+                image_size(child.size(), child.manifest().ok()?)
+            }))
+            .await;
+            let platforms: Vec<PlatformEntry> = platform_descs
+                .iter()
+                .zip(sizes)
+                .map(|(d, image_size)| {
+                    let digest = d.digest().to_string();
+                    PlatformEntry {
+                        platform: platform_name(d).unwrap_or_else(|| "unknown".into()),
+                        manifest: descriptor_view(&base, d),
+                        image_size,
+                        attestations: attestations
+                            .iter()
+                            .filter(|(t, _)| *t == digest)
+                            .map(|(_, a)| a.clone())
+                            .collect(),
+                    }
+                })
+                .collect();
+            // Attestations naming no listed platform are shown with the others.
+            for (target, a) in &attestations {
+                if !platforms.iter().any(|p| &p.manifest.digest == target) {
+                    others.push(a.clone());
+                }
+            }
+            let total = platforms.iter().filter_map(|p| p.image_size).max();
+            (ArtifactBody::Index { platforms, others }, total, None)
+        }
+        Manifest::Image(m) => {
+            let config_desc = descriptor_view(&base, m.config());
+            let config_type = config_desc.media_type.clone();
+            let image_config = if is_image_config(&config_type) {
+                Some(Box::new(
+                    match client
+                        .blob(repo, &config_desc.digest, Some(CONFIG_CAP))
+                        .await
+                    {
+                        Ok(bytes) => config_view(&config_desc.digest, &config_type, &bytes, &links),
+                        Err(e) => ConfigView {
+                            digest: config_desc.digest.clone(),
+                            media_type: config_type.clone(),
+                            problem: Some(e.message().to_owned()),
+                            ..Default::default()
+                        },
+                    },
+                ))
+            } else {
+                None
+            };
+            let date = image_config
+                .as_ref()
+                .and_then(|c| c.created.clone())
+                .filter(|c| crate::model::unix_seconds(c).is_some_and(|t| t > 0));
+            let layers = m
+                .layers()
+                .iter()
+                .map(|l| descriptor_view(&base, l))
+                .collect();
+            (
+                ArtifactBody::Manifest {
+                    config: config_desc,
+                    image_config,
+                    layers,
+                },
+                image_size(doc.size(), &manifest),
+                date,
+            )
+        }
+    };
+    let (created, created_source) = match (config_date, annotation_date) {
+        (Some(c), _) => (Some(c), Some(DateSource::Config)),
+        (None, Some(a)) => (Some(a), Some(DateSource::Annotation)),
+        (None, None) => (None, None),
+    };
+    let panel = crate::ssr::panels::panel(registry, repo, &manifest, kind, &links).await;
+    ArtifactView {
+        registry: registry.info.clone(),
+        repository: repo.to_string(),
+        tag,
+        digest: doc.digest.clone(),
+        media_type: doc.media_type.clone(),
+        kind: kind_key(kind),
+        kind_label: kind.label().to_owned(),
+        artifact_type: manifest.artifact_type(),
+        manifest_size: doc.size(),
+        total_size,
+        created,
+        created_source,
+        annotations,
+        subject,
+        body,
+        panel,
+        referrers,
+        referrers_problem,
+        manifest_json,
+        problem: None,
+        now,
+        public_url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_configs_leniently() {
+        let config = br#"{"created":"2025-06-01T12:00:00Z","os":"linux","architecture":"arm64","variant":"v8",
+            "config":{"Entrypoint":["/bin/hello"],"Cmd":"--greet","Env":["A=1"],"ExposedPorts":{"80/tcp":{}},"Labels":{"b":"2","a":"1"},"User":""},
+            "history":[{"created_by":"ADD x","empty_layer":false},{"created_by":"CMD","empty_layer":true,"comment":"buildkit"}]}"#;
+        let c = config_view(
+            "sha256:x",
+            "application/vnd.oci.image.config.v1+json",
+            config,
+            &Links { base: "" },
+        );
+        assert_eq!(c.platform.as_deref(), Some("linux/arm64/v8"));
+        assert_eq!(c.entrypoint, ["/bin/hello"]);
+        assert_eq!(c.cmd, ["--greet"], "a string Cmd is read as one argument");
+        assert_eq!(c.exposed_ports, ["80/tcp"]);
+        assert_eq!(
+            c.labels,
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "2".to_owned())
+            ]
+        );
+        assert_eq!(c.user, None);
+        assert_eq!(c.history.len(), 2);
+        assert!(c.history[1].empty_layer);
+        let broken = config_view("sha256:x", "t", b"{nope", &Links { base: "" });
+        assert!(broken.problem.is_some());
+        let odd = config_view(
+            "sha256:x",
+            "t",
+            br#"{"config": 7, "history": "no", "created": 5}"#,
+            &Links { base: "" },
+        );
+        assert_eq!(odd.created, None);
+        assert!(odd.history.is_empty());
+    }
+}

@@ -1,0 +1,283 @@
+//! The referrer graph, laid out for drawing: the artifact at the left, each referrer in the
+//! column of its depth, subjects centred on their referrers (a tidy tree; extra edges of a DAG
+//! are drawn too).
+
+use std::collections::{BTreeMap, HashMap};
+
+use portolan_oci::{ReferrersMode, RepoName};
+
+use crate::model::{GraphNode, GraphView};
+use crate::ssr::Registry;
+use crate::ssr::artifact::{kind_key, source_label};
+
+pub const NODE_WIDTH: i32 = 250;
+pub const NODE_HEIGHT: i32 = 64;
+const COLUMN: i32 = NODE_WIDTH + 70;
+const ROW: i32 = NODE_HEIGHT + 22;
+const MARGIN: i32 = 16;
+/// Nodes walked at most.
+pub const MAX_NODES: usize = 300;
+
+/// Places `nodes` (node 0 the root) given each node's parent: leaves on successive rows,
+/// parents centred on their children. Returns (x, y) per node.
+pub fn layout(parents: &[Option<usize>], depths: &[usize]) -> Vec<(i32, i32)> {
+    let n = parents.len();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, p) in parents.iter().enumerate() {
+        if let Some(p) = p
+            && *p < n
+            && *p != i
+        {
+            children[*p].push(i);
+        }
+    }
+    let mut y = vec![0i32; n];
+    let mut next_row = 0i32;
+    // Iterative post-order from the root (no recursion: graphs may be deep).
+    let mut stack = vec![(0usize, false)];
+    let mut placed = vec![false; n];
+    while let Some((node, done)) = stack.pop() {
+        if n == 0 || placed[node] {
+            continue;
+        }
+        if done || children[node].is_empty() {
+            y[node] = if children[node].is_empty() {
+                let row = next_row;
+                next_row += 1;
+                row * ROW
+            } else {
+                let ys: Vec<i32> = children[node].iter().map(|c| y[*c]).collect();
+                (ys.iter().min().copied().unwrap_or(0) + ys.iter().max().copied().unwrap_or(0)) / 2
+            };
+            placed[node] = true;
+        } else {
+            stack.push((node, true));
+            for c in children[node].iter().rev() {
+                stack.push((*c, false));
+            }
+        }
+    }
+    // Nodes unreachable from the root (should not happen) go below.
+    for (i, p) in placed.iter().enumerate() {
+        if !p {
+            y[i] = next_row * ROW;
+            next_row += 1;
+        }
+    }
+    (0..n)
+        .map(|i| (MARGIN + depths[i] as i32 * COLUMN, MARGIN + y[i]))
+        .collect()
+}
+
+/// The graph of `digest`'s referrers, filtered to `artifact_type` (and what leads to it).
+pub async fn graph_view(
+    registry: &Registry,
+    repo: &RepoName,
+    reference: &str,
+    digest: &str,
+    root_kind: portolan_oci::ArtifactKind,
+    root_type: Option<String>,
+    filter: Option<String>,
+) -> portolan_oci::Result<GraphView> {
+    let base = format!("/r/{}/{}", registry.info.name, repo);
+    let graph = registry
+        .client
+        .referrer_graph(repo, digest, MAX_NODES)
+        .await?;
+    let mut types: BTreeMap<String, usize> = BTreeMap::new();
+    for n in &graph.nodes {
+        *types
+            .entry(
+                n.referrer
+                    .artifact_type()
+                    .unwrap_or_else(|| "(none)".into()),
+            )
+            .or_default() += 1;
+    }
+    // Which nodes to keep: all, or those of the type and their ancestors.
+    let positions: HashMap<String, usize> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.referrer.digest(), i))
+        .collect();
+    let mut keep = vec![filter.is_none(); graph.nodes.len()];
+    if let Some(wanted) = &filter {
+        for (i, n) in graph.nodes.iter().enumerate() {
+            if n.referrer.artifact_type().as_deref() == Some(wanted.as_str()) {
+                let mut cur = Some(i);
+                while let Some(c) = cur {
+                    if keep[c] {
+                        break;
+                    }
+                    keep[c] = true;
+                    cur = positions.get(&graph.nodes[c].subject).copied();
+                }
+            }
+        }
+    }
+    let mut nodes = vec![GraphNode {
+        digest: digest.to_owned(),
+        kind: kind_key(root_kind),
+        kind_label: root_kind.label().to_owned(),
+        artifact_type: root_type,
+        created: None,
+        source: "this artifact".into(),
+        depth: 0,
+        href: format!("{base}@{digest}"),
+        x: 0,
+        y: 0,
+    }];
+    let mut slot: HashMap<String, usize> = HashMap::from([(digest.to_owned(), 0)]);
+    for (i, n) in graph.nodes.iter().enumerate() {
+        if !keep[i] {
+            continue;
+        }
+        let r = &n.referrer;
+        let kind = r.kind();
+        slot.insert(r.digest(), nodes.len());
+        nodes.push(GraphNode {
+            digest: r.digest(),
+            kind: kind_key(kind),
+            kind_label: kind.label().to_owned(),
+            artifact_type: r.artifact_type(),
+            created: r
+                .descriptor
+                .annotations()
+                .as_ref()
+                .and_then(|a| a.get("org.opencontainers.image.created"))
+                .cloned(),
+            source: source_label(&r.source),
+            depth: n.depth,
+            href: format!("{base}@{}", r.digest()),
+            x: 0,
+            y: 0,
+        });
+    }
+    let mut parents = vec![None; nodes.len()];
+    for n in graph.nodes.iter() {
+        if let (Some(child), Some(parent)) = (slot.get(&n.referrer.digest()), slot.get(&n.subject))
+        {
+            parents[*child] = Some(*parent);
+        }
+    }
+    let depths: Vec<usize> = nodes.iter().map(|n| n.depth).collect();
+    let places = layout(&parents, &depths);
+    for (node, (x, y)) in nodes.iter_mut().zip(&places) {
+        node.x = *x;
+        node.y = *y;
+    }
+    let mut edges: Vec<(usize, usize)> = graph
+        .edges
+        .iter()
+        .filter_map(|(subject, referrer)| Some((*slot.get(referrer)?, *slot.get(subject)?)))
+        .collect();
+    edges.sort();
+    edges.dedup();
+    let width = places
+        .iter()
+        .map(|(x, _)| x + NODE_WIDTH + MARGIN)
+        .max()
+        .unwrap_or(NODE_WIDTH + 2 * MARGIN);
+    let height = places
+        .iter()
+        .map(|(_, y)| y + NODE_HEIGHT + MARGIN)
+        .max()
+        .unwrap_or(NODE_HEIGHT + 2 * MARGIN);
+    Ok(GraphView {
+        registry: registry.info.clone(),
+        repository: repo.to_string(),
+        reference: reference.to_owned(),
+        nodes,
+        edges,
+        width,
+        height,
+        truncated: graph.truncated,
+        mode: graph.mode.map(|m| match m {
+            ReferrersMode::Api => "referrers API".to_owned(),
+            ReferrersMode::FallbackTag => "fallback tag".to_owned(),
+        }),
+        artifact_types: types.into_iter().collect(),
+        filter,
+    })
+}
+
+/// The referrer graph for scripts: every referrer with its descriptor, where it was found, and
+/// the subject it refers to.
+pub async fn referrers_json(
+    registry: &Registry,
+    repo: &RepoName,
+    reference: &str,
+    artifact_type: Option<&str>,
+) -> portolan_oci::Result<serde_json::Value> {
+    let parsed = portolan_oci::Reference::parse(reference)?;
+    let digest = registry.client.resolve(repo, &parsed).await?.digest;
+    let graph = registry
+        .client
+        .referrer_graph(repo, &digest, MAX_NODES)
+        .await?;
+    let referrers: Vec<serde_json::Value> = graph
+        .nodes
+        .iter()
+        .filter(|n| artifact_type.is_none_or(|t| n.referrer.artifact_type().as_deref() == Some(t)))
+        .map(|n| {
+            serde_json::json!({
+                "digest": n.referrer.digest(),
+                "mediaType": n.referrer.descriptor.media_type().to_string(),
+                "artifactType": n.referrer.artifact_type(),
+                "size": n.referrer.descriptor.size(),
+                "annotations": n.referrer.descriptor.annotations(),
+                "kind": kind_key(n.referrer.kind()),
+                "foundThrough": source_label(&n.referrer.source),
+                "subject": n.subject,
+                "depth": n.depth,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "registry": registry.info.name,
+        "repository": repo.to_string(),
+        "subject": digest,
+        "mode": graph.mode,
+        "truncated": graph.truncated,
+        "referrers": referrers,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_sit_between_their_children() {
+        // 0 ← 1, 0 ← 2, 1 ← 3, 1 ← 4
+        let parents = [None, Some(0), Some(0), Some(1), Some(1)];
+        let depths = [0, 1, 1, 2, 2];
+        let p = layout(&parents, &depths);
+        let (x, y): (Vec<i32>, Vec<i32>) = p.iter().copied().unzip();
+        assert_eq!(
+            x,
+            [
+                MARGIN,
+                MARGIN + COLUMN,
+                MARGIN + COLUMN,
+                MARGIN + 2 * COLUMN,
+                MARGIN + 2 * COLUMN
+            ]
+        );
+        assert_eq!(y[3], MARGIN);
+        assert_eq!(y[4], MARGIN + ROW);
+        assert_eq!(y[1], MARGIN + ROW / 2, "between its two children");
+        assert_eq!(y[2], MARGIN + 2 * ROW);
+        assert_eq!(y[0], (y[1] + y[2]) / 2);
+    }
+
+    #[test]
+    fn lone_roots_and_cycles_do_not_loop() {
+        assert_eq!(layout(&[None], &[0]), vec![(MARGIN, MARGIN)]);
+        // A parent pointer to itself and a cycle 1 ↔ 2 (unreachable from the root).
+        let p = layout(&[Some(0), Some(2), Some(1)], &[0, 1, 1]);
+        assert_eq!(p.len(), 3);
+        assert!(layout(&[], &[]).is_empty());
+    }
+}

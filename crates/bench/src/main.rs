@@ -1,0 +1,47 @@
+//! `portolan-bench`: benchmarks that print ratios measured side by side in one run (the machine
+//! is noisy; absolute times are printed for context only).
+//!
+//!   portolan-bench oci [--tags 5000] [--rounds 5]
+//!   portolan-bench web [--tags 5000] [--rounds 5]
+
+mod oci;
+mod web;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Portolan's benchmarks: ratios measured side by side", version)]
+struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// The OCI client: listing and resolving a repository of many tags.
+    Oci(oci::Options),
+    /// The web app: the first page of a 5,000-tag repository, cold and warm; bundle size.
+    Web(web::Options),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Args::parse().what {
+        What::Oci(options) => oci::run(options).await,
+        What::Web(options) => web::run(options).await,
+    }
+}
+
+/// The median of some durations, in seconds.
+pub fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let n = samples.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        samples[n / 2]
+    } else {
+        (samples[n / 2 - 1] + samples[n / 2]) / 2.0
+    }
+}

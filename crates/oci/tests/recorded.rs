@@ -1,0 +1,246 @@
+//! The client against recorded behaviour of registries that cannot run here (Docker Hub, GHCR)
+//! and against faults (hangs, garbage, huge bodies, rate limits, 5xx, redirects). Nothing here
+//! depends on timing except upper bounds that prove nothing hangs.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use portolan_oci::{
+    ArtifactKind, Client, ClientConfig, Credentials, ErrorKind, Manifest, Reference,
+    ReferrerSource, ReferrersMode, RepoName, Support, Tag, TagDeleteMethod,
+};
+use support::replay::Replay;
+
+fn client(url: &str, credentials: Credentials) -> Client {
+    let mut config = ClientConfig::new(url).credentials(credentials);
+    config.request_timeout = Duration::from_secs(1);
+    config.connect_timeout = Duration::from_secs(1);
+    config.max_retries = 2;
+    config.max_retry_wait = Duration::from_secs(5);
+    Client::new(config).unwrap()
+}
+
+fn basic() -> Credentials {
+    Credentials::Basic {
+        username: "me".into(),
+        password: "secret".into(),
+    }
+}
+
+fn repo(name: &str) -> RepoName {
+    RepoName::parse(name).unwrap()
+}
+
+fn tag(t: &str) -> Reference {
+    Reference::Tag(Tag::parse(t).unwrap())
+}
+
+const ALPINE: &str = "sha256:539d53decf9517663c775d537df3e33a30ff9cc7f47086f515c327b7bcf8c332";
+
+#[tokio::test]
+async fn docker_hub() {
+    let hub = Replay::start("dockerhub.json", None).await;
+    let c = client(&hub.url, basic());
+    c.ping().await.unwrap();
+
+    // No catalog, for anyone: said so, not reported as a credentials problem.
+    let e = c.catalog_page(100, None).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert!(e.message().contains("open a repository by name"), "{e}");
+
+    let alpine = repo("library/alpine");
+    let resolved = c.resolve(&alpine, &tag("3.20")).await.unwrap();
+    assert_eq!(resolved.digest, ALPINE);
+    let doc = c
+        .manifest(&alpine, &Reference::parse(ALPINE).unwrap())
+        .await
+        .unwrap();
+    let Manifest::Index(index) = doc.manifest().unwrap() else {
+        panic!("an index")
+    };
+    assert_eq!(index.manifests().len(), 2);
+    assert_eq!(c.tags(&alpine).await.unwrap().len(), 4);
+
+    // DELETE is refused with 405: probed without deleting, and reported as unsupported.
+    let caps = c.capabilities(&alpine).await.unwrap();
+    assert!(
+        matches!(&caps.manifest_delete, Some(Support::No(why)) if why.contains("disabled")),
+        "{caps:?}"
+    );
+    let e = c.delete_manifest(&alpine, ALPINE).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+
+    // Token requests: Basic credentials, scopes per repository and action, `delete` included.
+    let tokens = hub.seen_at("/token");
+    assert!(tokens.iter().all(|t| {
+        t.authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic "))
+    }));
+    assert!(
+        tokens.iter().any(|t| t
+            .path_and_query
+            .contains("scope=repository%3Alibrary%2Falpine%3Adelete")),
+        "{tokens:?}"
+    );
+    assert!(
+        tokens
+            .iter()
+            .any(|t| t.path_and_query.contains("scope=registry%3Acatalog%3A*")),
+        "{tokens:?}"
+    );
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t.path_and_query.contains("service=registry.docker.io"))
+    );
+    // One pull token served every pull request of the repository.
+    let pulls = tokens
+        .iter()
+        .filter(|t| t.path_and_query.contains("library%2Falpine%3Apull"))
+        .count();
+    assert_eq!(pulls, 1, "{tokens:?}");
+}
+
+#[tokio::test]
+async fn ghcr() {
+    let gh = Replay::start("ghcr.json", None).await;
+    let c = client(&gh.url, Credentials::Anonymous);
+    let app = repo("owner/app");
+    let subject = format!("sha256:{}", "c".repeat(64));
+
+    // Two pages through Link.
+    let tags = c.tags(&app).await.unwrap();
+    assert_eq!(
+        *tags,
+        ["v1", "v2", "v3", &format!("sha256-{}", "c".repeat(64))]
+    );
+
+    // No referrers API: the fallback tag's index is read instead.
+    let (referrers, mode) = c.referrers(&app, &subject, None).await.unwrap();
+    assert_eq!(mode, ReferrersMode::FallbackTag);
+    assert_eq!(referrers.len(), 2);
+    assert!(
+        referrers
+            .iter()
+            .all(|r| r.source == ReferrerSource::FallbackTag)
+    );
+    let kinds: Vec<ArtifactKind> = referrers.iter().map(|r| r.kind()).collect();
+    assert_eq!(kinds, [ArtifactKind::Signature, ArtifactKind::Sbom]);
+    let (sboms, _) = c
+        .referrers(&app, &subject, Some("application/spdx+json"))
+        .await
+        .unwrap();
+    assert_eq!(sboms.len(), 1);
+
+    // Anonymous tokens, one for all the pulls.
+    let tokens = gh.seen_at("/token");
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert!(tokens[0].authorization.is_none());
+    assert!(tokens[0].path_and_query.contains("service=ghcr.io"));
+}
+
+#[tokio::test]
+async fn faults_end_in_clear_errors_and_nothing_hangs() {
+    let storage = Replay::start("storage.json", None).await;
+    let f = Replay::start("faults.json", Some(&storage.url)).await;
+    let c = client(&f.url, basic());
+    c.ping().await.unwrap();
+
+    // A registry that never answers: a timeout, not retried, well within bounds.
+    let started = Instant::now();
+    let e = c.tags(&repo("slow")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+
+    assert_eq!(
+        c.tags(&repo("garbage")).await.unwrap_err().kind(),
+        ErrorKind::BadResponse
+    );
+    assert_eq!(
+        c.tags(&repo("html")).await.unwrap_err().kind(),
+        ErrorKind::BadResponse
+    );
+    assert!(
+        c.tags(&repo("nulltags")).await.unwrap().is_empty(),
+        "`tags: null` is an empty list"
+    );
+
+    // 50 MB where a manifest (4 MiB at most) was expected.
+    let e = c.manifest(&repo("huge"), &tag("big")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+
+    // 429 with a short Retry-After is waited out; a long one is reported at once.
+    assert_eq!(*c.tags(&repo("limited")).await.unwrap(), ["a"]);
+    assert_eq!(f.seen_at("/v2/limited/").len(), 2);
+    let started = Instant::now();
+    let e = c.tags(&repo("toolimited")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(f.seen_at("/v2/toolimited/").len(), 1);
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // 503 twice then 200: retried; 500 for ever: given up after the retries.
+    assert_eq!(*c.tags(&repo("flaky")).await.unwrap(), ["x"]);
+    assert_eq!(f.seen_at("/v2/flaky/").len(), 3);
+    let e = c.tags(&repo("broken")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert_eq!(f.seen_at("/v2/broken/").len(), 3);
+
+    let doc = c.manifest(&repo("schema1"), &tag("old")).await.unwrap();
+    let e = doc.manifest().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(e.message().contains("schema 1"), "{e}");
+
+    let liar = Reference::parse(&format!("sha256:{}", "a".repeat(64))).unwrap();
+    let e = c.manifest(&repo("liar"), &liar).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadResponse);
+    assert!(e.message().contains("digest"), "{e}");
+
+    // A blob redirected to storage on another host: the bytes arrive, the credentials do not.
+    let hello = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    assert_eq!(
+        &c.blob(&repo("redirect"), hello, None).await.unwrap()[..],
+        b"hello"
+    );
+    assert!(
+        f.seen_at("/v2/redirect/")[0]
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic "))
+    );
+    let stored = storage.seen();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].authorization, None,
+        "Authorization must not follow a redirect to another host"
+    );
+
+    // A registry with the OCI tag DELETE: used, nothing else.
+    let deleted = c
+        .delete_tag(&repo("tagdel"), &Tag::parse("v1").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(deleted.method, TagDeleteMethod::TagDelete);
+    assert_eq!(f.seen().iter().filter(|s| s.method == "PUT").count(), 0);
+}
+
+#[tokio::test]
+async fn an_unreachable_registry_is_unavailable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = client(&format!("http://127.0.0.1:{port}"), Credentials::Anonymous);
+    let started = Instant::now();
+    let e = c.tags(&repo("anything")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(e.message().contains("cannot connect"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
