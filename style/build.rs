@@ -4,18 +4,13 @@
 include!("classes.rs");
 
 fn main() {
-    let manifest_dir = std::path::PathBuf::from(
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
-    );
+    let manifest_dir = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let app_src = manifest_dir.join("../app/src");
     println!("cargo::rerun-if-changed={}", app_src.display());
     println!("cargo::rerun-if-changed=base.css");
     println!("cargo::rerun-if-changed=classes.rs");
 
-    let sources: Vec<String> = app_sources(&app_src)
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .collect();
+    let sources: Vec<String> = app_sources(&app_src).iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect();
     let config = encre_css::Config::default();
     let utilities = encre_css::generate(sources.iter().map(String::as_str), &config);
     let base = std::fs::read_to_string(manifest_dir.join("base.css")).expect("style/base.css");

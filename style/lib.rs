@@ -22,27 +22,14 @@ mod tests {
         let mut config = encre_css::Config::default();
         config.preflight = encre_css::Preflight::new_none();
         // Classes of our own (style/base.css) and Tailwind's marker classes need no utility.
-        let base = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("base.css"),
-        )
-        .unwrap();
-        let own = |w: &str| {
-            base.contains(&format!(".{w} "))
-                || base.contains(&format!(".{w}{{"))
-                || matches!(w, "group" | "peer")
-        };
+        let base = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("base.css")).unwrap();
+        let own = |w: &str| base.contains(&format!(".{w} ")) || base.contains(&format!(".{w}{{")) || matches!(w, "group" | "peer");
         let mut missing = Vec::new();
         for path in app_sources(&dir) {
             let source = std::fs::read_to_string(&path).unwrap();
             for word in class_words(&source) {
-                if word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-:/.[]#%()_".contains(c))
-                    && !word.is_empty()
-                    && !own(&word)
-                {
-                    let css =
-                        encre_css::generate([format!("<p class=\"{word}\">").as_str()], &config);
+                if word.chars().all(|c| c.is_ascii_alphanumeric() || "-:/.[]#%()_".contains(c)) && !word.is_empty() && !own(&word) {
+                    let css = encre_css::generate([format!("<p class=\"{word}\">").as_str()], &config);
                     if !css.contains('{') {
                         missing.push(format!("{word} ({})", path.display()));
                     }
@@ -51,11 +38,7 @@ mod tests {
         }
         missing.sort();
         missing.dedup();
-        assert!(
-            missing.is_empty(),
-            "classes without CSS:\n{}",
-            missing.join("\n")
-        );
+        assert!(missing.is_empty(), "classes without CSS:\n{}", missing.join("\n"));
     }
 
     #[test]

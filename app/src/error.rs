@@ -84,32 +84,20 @@ impl AppError {
     /// What the user can do about it.
     pub fn hint(&self) -> &'static str {
         match self {
-            AppError::NotFound(_) => {
-                "Check the spelling, or go up a level and pick it from the list."
-            }
+            AppError::NotFound(_) => "Check the spelling, or go up a level and pick it from the list.",
             AppError::BadRequest(_) => {
                 "Repository names are lowercase letters, digits and . _ - separators; tags are up to 128 letters, digits, _ . -; digests look like sha256:<64 hex digits>."
             }
-            AppError::Unauthorized(_) => {
-                "Portolan's administrator can add credentials for this registry to its configuration."
-            }
-            AppError::Forbidden(_) => {
-                "The credentials Portolan uses for this registry lack this right."
-            }
-            AppError::Unsupported(_) => {
-                "Some registries turn features off; this one does not offer it."
-            }
+            AppError::Unauthorized(_) => "Portolan's administrator can add credentials for this registry to its configuration.",
+            AppError::Forbidden(_) => "The credentials Portolan uses for this registry lack this right.",
+            AppError::Unsupported(_) => "Some registries turn features off; this one does not offer it.",
             AppError::RateLimited(_) => "Wait a little and reload the page.",
             AppError::Unavailable(_) | AppError::Timeout(_) => {
                 "Check that the registry is running and reachable from Portolan's server, then reload."
             }
-            AppError::BadGateway(_) => {
-                "The content or the registry may be broken; the raw answer is in Portolan's log."
-            }
+            AppError::BadGateway(_) => "The content or the registry may be broken; the raw answer is in Portolan's log.",
             AppError::Conflict(_) => "Reload the page to see the current state.",
-            AppError::Internal(_) => {
-                "Reload the page; if it persists, Portolan's server log has the details."
-            }
+            AppError::Internal(_) => "Reload the page; if it persists, Portolan's server log has the details.",
         }
     }
 }
@@ -119,9 +107,7 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Request(e) => {
-                AppError::Unavailable(format!("Portolan's server could not be reached: {e}"))
-            }
+            ServerFnErrorErr::Request(e) => AppError::Unavailable(format!("Portolan's server could not be reached: {e}")),
             ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => AppError::BadRequest(e),
             other => AppError::Internal(other.to_string()),
         }

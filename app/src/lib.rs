@@ -57,10 +57,7 @@ pub fn App() -> impl IntoView {
     // Effects run only in the browser, once hydrated: say so (tests and scripts wait for it).
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
-        if let Some(root) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-        {
+        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
             let _ = root.set_attribute("data-hydrated", "true");
         }
     });

@@ -60,12 +60,7 @@ pub struct Cli {
     #[arg(long, env = "PORTOLAN_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// The Leptos site settings file.
-    #[arg(
-        long,
-        env = "PORTOLAN_LEPTOS_CONFIG",
-        value_name = "FILE",
-        default_value = "Leptos.toml"
-    )]
+    #[arg(long, env = "PORTOLAN_LEPTOS_CONFIG", value_name = "FILE", default_value = "Leptos.toml")]
     pub leptos_config: PathBuf,
     /// The URL Portolan is reached at, for absolute links (badges' Markdown). Default: the file's
     /// `public_url`, else each request's Host header.
@@ -147,49 +142,32 @@ impl Config {
     pub fn load_with(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let (file, origin) = match &cli.config {
             Some(path) => (read_file(path)?, path.display().to_string()),
-            None if Path::new("portolan.toml").exists() => (
-                read_file(Path::new("portolan.toml"))?,
-                "portolan.toml".to_owned(),
-            ),
+            None if Path::new("portolan.toml").exists() => (read_file(Path::new("portolan.toml"))?, "portolan.toml".to_owned()),
             None => (FileConfig::default(), "the command line".to_owned()),
         };
         let mut errors = Vec::new();
         let listen = match (cli.listen, &file.listen) {
             (Some(addr), _) => Some(addr),
-            (None, Some(text)) => {
-                match text.parse() {
-                    Ok(addr) => Some(addr),
-                    Err(e) => {
-                        errors.push(format!("{origin}: listen = {text:?} is not an address like 127.0.0.1:3000 ({e})"));
-                        None
-                    }
+            (None, Some(text)) => match text.parse() {
+                Ok(addr) => Some(addr),
+                Err(e) => {
+                    errors.push(format!("{origin}: listen = {text:?} is not an address like 127.0.0.1:3000 ({e})"));
+                    None
                 }
-            }
+            },
             (None, None) => None,
         };
-        let data_dir = cli
-            .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("data"));
-        let public_url = cli
-            .public_url
-            .or(file.public_url)
-            .map(|u| u.trim_end_matches('/').to_owned());
+        let data_dir = cli.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let public_url = cli.public_url.or(file.public_url).map(|u| u.trim_end_matches('/').to_owned());
         if let Some(u) = &public_url
             && !matches!(url::Url::parse(u), Ok(p) if matches!(p.scheme(), "http" | "https"))
         {
-            errors.push(format!(
-                "{origin}: public_url {u:?} must be an http:// or https:// URL"
-            ));
+            errors.push(format!("{origin}: public_url {u:?} must be an http:// or https:// URL"));
         }
         let mut raw = file.registries;
         for spec in &cli.registries {
             match spec.split_once('=') {
-                Some((name, url)) => raw.push(RegistryFile {
-                    name: name.to_owned(),
-                    url: url.to_owned(),
-                    ..Default::default()
-                }),
+                Some((name, url)) => raw.push(RegistryFile { name: name.to_owned(), url: url.to_owned(), ..Default::default() }),
                 None => errors.push(format!("--registry {spec:?}: expected NAME=URL")),
             }
         }
@@ -197,11 +175,7 @@ impl Config {
         for (i, r) in raw.into_iter().enumerate() {
             let at = format!("{origin}: registries[{i}] ({:?})", r.name);
             match validate_registry(r, env) {
-                Ok(reg)
-                    if registries
-                        .iter()
-                        .any(|x: &RegistryConfig| x.name == reg.name) =>
-                {
+                Ok(reg) if registries.iter().any(|x: &RegistryConfig| x.name == reg.name) => {
                     errors.push(format!("{at}: the name is used twice"))
                 }
                 Ok(reg) => registries.push(reg),
@@ -209,13 +183,7 @@ impl Config {
             }
         }
         if errors.is_empty() {
-            Ok(Self {
-                listen,
-                data_dir,
-                public_url,
-                registries,
-                leptos_config: cli.leptos_config,
-            })
+            Ok(Self { listen, data_dir, public_url, registries, leptos_config: cli.leptos_config })
         } else {
             Err(ConfigError(errors))
         }
@@ -223,43 +191,26 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(vec![format!("cannot read {}: {e}", path.display())]))?;
-    toml::from_str(&text).map_err(|e| {
-        ConfigError(vec![format!(
-            "{}: {}",
-            path.display(),
-            e.to_string().trim()
-        )])
-    })
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError(vec![format!("cannot read {}: {e}", path.display())]))?;
+    toml::from_str(&text).map_err(|e| ConfigError(vec![format!("{}: {}", path.display(), e.to_string().trim())]))
 }
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-')
 }
 
-fn validate_registry(
-    r: RegistryFile,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<RegistryConfig, Vec<String>> {
+fn validate_registry(r: RegistryFile, env: &dyn Fn(&str) -> Option<String>) -> Result<RegistryConfig, Vec<String>> {
     let mut problems = Vec::new();
     if !valid_name(&r.name) {
-        problems.push(
-            "name must be 1-64 lowercase letters, digits or '-' (it is a URL segment)".to_owned(),
-        );
+        problems.push("name must be 1-64 lowercase letters, digits or '-' (it is a URL segment)".to_owned());
     }
     let url = match url::Url::parse(&r.url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
         Ok(_) => {
-            problems.push(format!(
-                "url {:?} must start with http:// or https:// and name a host",
-                r.url
-            ));
+            problems.push(format!("url {:?} must start with http:// or https:// and name a host", r.url));
             None
         }
         Err(e) => {
@@ -269,14 +220,7 @@ fn validate_registry(
     };
     let key = r.name.to_ascii_uppercase().replace('-', "_");
     let username = env(&format!("PORTOLAN_REGISTRY_{key}_USERNAME")).or(r.username.clone());
-    let sources = [
-        r.password.is_some(),
-        r.password_env.is_some(),
-        r.password_file.is_some(),
-    ]
-    .iter()
-    .filter(|x| **x)
-    .count();
+    let sources = [r.password.is_some(), r.password_env.is_some(), r.password_file.is_some()].iter().filter(|x| **x).count();
     if sources > 1 {
         problems.push("give at most one of password, password_env, password_file".to_owned());
     }
@@ -305,10 +249,7 @@ fn validate_registry(
         (Some(username), Some(password)) => Credentials::Basic { username, password },
         (Some(_), None) => {
             if problems.is_empty() {
-                problems.push(
-                    "username is set but no password (password, password_env or password_file)"
-                        .to_owned(),
-                );
+                problems.push("username is set but no password (password, password_env or password_file)".to_owned());
             }
             Credentials::Anonymous
         }
@@ -326,18 +267,10 @@ fn validate_registry(
     if let Some(s) = positive(r.timeout_secs, "timeout_secs", &mut problems) {
         client.request_timeout = Duration::from_secs(s);
     }
-    if let Some(s) = positive(
-        r.connect_timeout_secs,
-        "connect_timeout_secs",
-        &mut problems,
-    ) {
+    if let Some(s) = positive(r.connect_timeout_secs, "connect_timeout_secs", &mut problems) {
         client.connect_timeout = Duration::from_secs(s);
     }
-    if let Some(n) = positive(
-        r.max_concurrency.map(|n| n as u64),
-        "max_concurrency",
-        &mut problems,
-    ) {
+    if let Some(n) = positive(r.max_concurrency.map(|n| n as u64), "max_concurrency", &mut problems) {
         client.max_concurrency = n as usize;
     }
     if let Some(n) = r.max_retries {
@@ -395,54 +328,26 @@ mod tests {
         assert_eq!(c.listen, Some("127.0.0.1:4000".parse().unwrap()));
         assert_eq!(c.data_dir, PathBuf::from("/tmp/p"));
         let r = &c.registries[0];
-        assert_eq!(
-            (r.name.as_str(), r.title.as_str(), r.pull_host.as_str()),
-            ("hub", "Docker Hub", "docker.io")
-        );
-        assert_eq!(
-            r.client.credentials,
-            Credentials::Basic {
-                username: "me".into(),
-                password: "secret".into()
-            }
-        );
+        assert_eq!((r.name.as_str(), r.title.as_str(), r.pull_host.as_str()), ("hub", "Docker Hub", "docker.io"));
+        assert_eq!(r.client.credentials, Credentials::Basic { username: "me".into(), password: "secret".into() });
         assert_eq!(r.client.request_timeout, Duration::from_secs(9));
     }
 
     #[test]
     fn flags_and_environment_override_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(
-            &dir,
-            "listen = \"127.0.0.1:4000\"\n[[registries]]\nname = \"local-1\"\nurl = \"http://127.0.0.1:5000\"\n",
-        );
+        let path = write(&dir, "listen = \"127.0.0.1:4000\"\n[[registries]]\nname = \"local-1\"\nurl = \"http://127.0.0.1:5000\"\n");
         let env = |k: &str| match k {
             "PORTOLAN_REGISTRY_LOCAL_1_USERNAME" => Some("u".to_owned()),
             "PORTOLAN_REGISTRY_LOCAL_1_PASSWORD" => Some("p".to_owned()),
             _ => None,
         };
-        let c = Config::load_with(
-            cli(&[
-                "--config",
-                &path,
-                "--listen",
-                "0.0.0.0:8080",
-                "--registry",
-                "extra=http://127.0.0.1:6000",
-            ]),
-            &env,
-        )
-        .unwrap();
+        let c = Config::load_with(cli(&["--config", &path, "--listen", "0.0.0.0:8080", "--registry", "extra=http://127.0.0.1:6000"]), &env)
+            .unwrap();
         assert_eq!(c.listen, Some("0.0.0.0:8080".parse().unwrap()));
         assert_eq!(c.registries.len(), 2);
         assert_eq!(c.registries[0].pull_host, "127.0.0.1:5000");
-        assert_eq!(
-            c.registries[0].client.credentials,
-            Credentials::Basic {
-                username: "u".into(),
-                password: "p".into()
-            }
-        );
+        assert_eq!(c.registries[0].client.credentials, Credentials::Basic { username: "u".into(), password: "p".into() });
         assert_eq!(c.registries[1].name, "extra");
     }
 
@@ -459,11 +364,15 @@ mod tests {
         assert!(text.contains("name must be"), "{text}");
         assert!(text.contains("ftp://x"), "{text}");
         assert!(text.contains("MISSING"), "{text}");
-        assert!(
-            text.contains("timeout_secs must be greater than 0"),
-            "{text}"
-        );
-        let e = Config::load_with(cli(&["--config", &write(&dir, "[[registries]]\nname = \"a\"\nurl = \"http://x\"\n[[registries]]\nname = \"a\"\nurl = \"http://y\"\n")]), &|_| None).unwrap_err();
+        assert!(text.contains("timeout_secs must be greater than 0"), "{text}");
+        let e = Config::load_with(
+            cli(&[
+                "--config",
+                &write(&dir, "[[registries]]\nname = \"a\"\nurl = \"http://x\"\n[[registries]]\nname = \"a\"\nurl = \"http://y\"\n"),
+            ]),
+            &|_| None,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("used twice"));
     }
 
@@ -471,22 +380,14 @@ mod tests {
     fn unknown_keys_and_syntax_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let e = Config::load_with(
-            cli(&[
-                "--config",
-                &write(
-                    &dir,
-                    "[[registries]]\nname = \"a\"\nurl = \"http://x\"\npasword = \"typo\"\n",
-                ),
-            ]),
+            cli(&["--config", &write(&dir, "[[registries]]\nname = \"a\"\nurl = \"http://x\"\npasword = \"typo\"\n")]),
             &|_| None,
         )
         .unwrap_err();
         assert!(e.to_string().contains("pasword"), "{e}");
-        let e = Config::load_with(cli(&["--config", &write(&dir, "listen = ")]), &|_| None)
-            .unwrap_err();
+        let e = Config::load_with(cli(&["--config", &write(&dir, "listen = ")]), &|_| None).unwrap_err();
         assert!(e.to_string().contains("portolan.toml"), "{e}");
-        let e =
-            Config::load_with(cli(&["--config", "/nonexistent/x.toml"]), &|_| None).unwrap_err();
+        let e = Config::load_with(cli(&["--config", "/nonexistent/x.toml"]), &|_| None).unwrap_err();
         assert!(e.to_string().contains("cannot read"), "{e}");
     }
 }

@@ -36,8 +36,7 @@ use crate::config::Config;
 pub struct StartError(pub String);
 
 /// The stylesheet's URL, versioned by its content hash so browsers may cache it forever.
-pub static STYLESHEET: LazyLock<String> =
-    LazyLock::new(|| format!("/style/portolan.css?v={}", portolan_style::HASH));
+pub static STYLESHEET: LazyLock<String> = LazyLock::new(|| format!("/style/portolan.css?v={}", portolan_style::HASH));
 
 /// Builds the registries' clients from the configuration.
 pub fn registries(config: &Config) -> Result<Vec<Registry>, StartError> {
@@ -45,33 +44,15 @@ pub fn registries(config: &Config) -> Result<Vec<Registry>, StartError> {
         .registries
         .iter()
         .map(|r| {
-            let client = portolan_oci::Client::new(r.client.clone())
-                .map_err(|e| StartError(format!("registry {:?}: {e}", r.name)))?;
-            Ok(Registry {
-                info: RegistryInfo {
-                    name: r.name.clone(),
-                    title: r.title.clone(),
-                    host: r.pull_host.clone(),
-                },
-                client,
-            })
+            let client = portolan_oci::Client::new(r.client.clone()).map_err(|e| StartError(format!("registry {:?}: {e}", r.name)))?;
+            Ok(Registry { info: RegistryInfo { name: r.name.clone(), title: r.title.clone(), host: r.pull_host.clone() }, client })
         })
         .collect()
 }
 
 /// The state every request sees.
-pub fn state(
-    leptos_options: LeptosOptions,
-    registries: Vec<Registry>,
-    public_url: Option<String>,
-    store: sqlx::SqlitePool,
-) -> AppState {
-    AppState {
-        leptos_options,
-        registries: Arc::new(registries),
-        public_url,
-        store: Some(store),
-    }
+pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, public_url: Option<String>, store: sqlx::SqlitePool) -> AppState {
+    AppState { leptos_options, registries: Arc::new(registries), public_url, store: Some(store) }
 }
 
 /// The whole router: pages, server functions, stylesheet, static files, health.
@@ -94,9 +75,7 @@ pub fn app(state: AppState, sessions: SqliteStore) -> Router {
         .route("/badge/{registry}/{*path}", get(badge))
         .route("/api/v1/referrers/{registry}/{*path}", get(referrers_json))
         .leptos_routes(&state, routes, move || shell(options.clone(), &STYLESHEET))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            |options| shell(options, &STYLESHEET),
-        ))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(|options| shell(options, &STYLESHEET)))
         .layer(session_layer)
         .layer(CompressionLayer::new().compress_when(compress))
         .layer(TraceLayer::new_for_http())
@@ -105,21 +84,12 @@ pub fn app(state: AppState, sessions: SqliteStore) -> Router {
 
 /// `/badge/{registry}/{repository}[:{tag}]/{name}.svg`: an SVG badge (always an image, even for
 /// errors, so READMEs never show a broken one).
-async fn badge(
-    State(state): State<AppState>,
-    Path((registry, path)): Path<(String, String)>,
-) -> impl IntoResponse {
+async fn badge(State(state): State<AppState>, Path((registry, path)): Path<(String, String)>) -> impl IntoResponse {
     let badge = portolan_app::ssr::badges::badge(&state, &registry, &path).await;
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("image/svg+xml; charset=utf-8"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
         ],
         portolan_app::ssr::badges::svg(&badge),
     )
@@ -144,28 +114,17 @@ async fn referrers_json(
         let path = path.trim_matches('/');
         let (repo, reference) = match path.split_once('@') {
             Some((r, d)) => (r, d),
-            None => path.rsplit_once(':').ok_or_else(|| {
-                AppError::BadRequest("name a tag (repo:tag) or a digest (repo@sha256:…)".into())
-            })?,
+            None => {
+                path.rsplit_once(':').ok_or_else(|| AppError::BadRequest("name a tag (repo:tag) or a digest (repo@sha256:…)".into()))?
+            }
         };
-        let repo = portolan_oci::RepoName::parse(repo)
-            .map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-        Ok(portolan_app::ssr::graph::referrers_json(
-            reg,
-            &repo,
-            reference,
-            q.artifact_type.as_deref(),
-        )
-        .await?)
+        let repo = portolan_oci::RepoName::parse(repo).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+        Ok(portolan_app::ssr::graph::referrers_json(reg, &repo, reference, q.artifact_type.as_deref()).await?)
     }
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(e) => (
-            e.status_code(),
-            Json(serde_json::json!({"error": e.to_string(), "title": e.title()})),
-        )
-            .into_response(),
+        Err(e) => (e.status_code(), Json(serde_json::json!({"error": e.to_string(), "title": e.title()}))).into_response(),
     }
 }
 
@@ -173,14 +132,8 @@ async fn stylesheet() -> impl IntoResponse {
     (
         StatusCode::OK,
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
         ],
         portolan_style::CSS,
     )

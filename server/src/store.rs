@@ -13,12 +13,7 @@ use crate::StartError;
 /// Opens (creating if needed) `<data_dir>/portolan.db`, migrates it, and sets up the session
 /// table.
 pub async fn open(data_dir: &Path) -> Result<(SqlitePool, SqliteStore), StartError> {
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        StartError(format!(
-            "creating the data directory {}: {e}",
-            data_dir.display()
-        ))
-    })?;
+    std::fs::create_dir_all(data_dir).map_err(|e| StartError(format!("creating the data directory {}: {e}", data_dir.display())))?;
     let path = data_dir.join("portolan.db");
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
         .map_err(|e| StartError(e.to_string()))?
@@ -30,14 +25,8 @@ pub async fn open(data_dir: &Path) -> Result<(SqlitePool, SqliteStore), StartErr
         .connect_with(options)
         .await
         .map_err(|e| StartError(format!("opening the store {}: {e}", path.display())))?;
-    sqlx::migrate!("./migrations")
-        .run(&pool)
-        .await
-        .map_err(|e| StartError(format!("migrating the store: {e}")))?;
+    sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| StartError(format!("migrating the store: {e}")))?;
     let sessions = SqliteStore::new(pool.clone());
-    sessions
-        .migrate()
-        .await
-        .map_err(|e| StartError(format!("creating the session table: {e}")))?;
+    sessions.migrate().await.map_err(|e| StartError(format!("creating the session table: {e}")))?;
     Ok((pool, sessions))
 }

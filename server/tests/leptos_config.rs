@@ -11,29 +11,20 @@ fn read(path: &str) -> toml::Value {
 }
 
 fn get<'a>(v: &'a toml::Value, path: &[&str]) -> &'a toml::Value {
-    path.iter().fold(v, |v, k| {
-        v.get(k)
-            .unwrap_or_else(|| panic!("missing {}", path.join(".")))
-    })
+    path.iter().fold(v, |v, k| v.get(k).unwrap_or_else(|| panic!("missing {}", path.join("."))))
 }
 
 #[test]
 fn build_and_site_settings_agree() {
     let cargo = read("Cargo.toml");
-    let build = &get(&cargo, &["workspace", "metadata", "leptos"])
-        .as_array()
-        .expect("[[workspace.metadata.leptos]]")[0];
+    let build = &get(&cargo, &["workspace", "metadata", "leptos"]).as_array().expect("[[workspace.metadata.leptos]]")[0];
     let leptos = read("Leptos.toml");
     let site = get(&leptos, &["package", "metadata", "leptos"]);
     assert_eq!(build["name"], site["output-name"], "output name");
     assert_eq!(build["site-root"], site["site-root"], "site root");
     assert_eq!(build["site-pkg-dir"], site["site-pkg-dir"], "pkg dir");
     let config = read(".cargo/config.toml");
-    assert_eq!(
-        get(&config, &["env", "LEPTOS_OUTPUT_NAME"]),
-        &build["name"],
-        ".cargo/config.toml LEPTOS_OUTPUT_NAME"
-    );
+    assert_eq!(get(&config, &["env", "LEPTOS_OUTPUT_NAME"]), &build["name"], ".cargo/config.toml LEPTOS_OUTPUT_NAME");
 }
 
 #[test]

@@ -30,10 +30,7 @@ pub async fn list_registries() -> Result<Vec<RegistryInfo>, AppError> {
 
 /// One page of a registry's repositories, after `last`.
 #[server]
-pub async fn list_repositories(
-    registry: String,
-    last: Option<String>,
-) -> Result<CatalogPage, AppError> {
+pub async fn list_repositories(registry: String, last: Option<String>) -> Result<CatalogPage, AppError> {
     use crate::ssr::logged;
     let state = crate::ssr::state()?;
     let reg = state.registry(&registry)?;
@@ -60,50 +57,26 @@ pub async fn list_repositories(
 /// One page of a repository's tags, filtered and sorted as `query` says, with the details read
 /// within [`crate::model::DETAILS_BUDGET_MS`] (the others come back pending).
 #[server]
-pub async fn list_tags(
-    registry: String,
-    repository: String,
-    query: TagQuery,
-) -> Result<TagPage, AppError> {
+pub async fn list_tags(registry: String, repository: String, query: TagQuery) -> Result<TagPage, AppError> {
     use crate::ssr::{logged, tags};
     let state = crate::ssr::state()?;
     let reg = state.registry(&registry)?;
     let repo = repo_name(&repository)?;
-    let query = TagQuery {
-        page: query.page.max(1),
-        per_page: query.per_page.clamp(1, crate::model::MAX_PER_PAGE),
-        ..query
-    };
+    let query = TagQuery { page: query.page.max(1), per_page: query.per_page.clamp(1, crate::model::MAX_PER_PAGE), ..query };
     let context = format!("tags of {registry}/{repository}");
-    let all = reg
-        .client
-        .tags(&repo)
-        .await
-        .map_err(|e| logged(&context, e.into()))?;
+    let all = reg.client.tags(&repo).await.map_err(|e| logged(&context, e.into()))?;
     if all.is_empty() {
-        return Err(AppError::NotFound(format!(
-            "{repository} has no tags (it may have been emptied, or never pushed to)"
-        )));
+        return Err(AppError::NotFound(format!("{repository} has no tags (it may have been emptied, or never pushed to)")));
     }
     let (mut matching, total, hidden) = tags::visible(&all, &query);
     let mut created = std::collections::HashMap::new();
     let mut notice = None;
     if query.sort == crate::model::TagSort::Created {
         // Dates come from each tag's config: read them all, through the caches, for a while.
-        let rows = tags::rows_within(
-            reg,
-            state.store.as_ref(),
-            &repo,
-            matching.clone(),
-            Some(CREATED_SORT_BUDGET),
-            DETAIL_CONCURRENCY,
-        )
-        .await
-        .map_err(|e| logged(&context, e.into()))?;
-        let pending = rows
-            .iter()
-            .filter(|r| matches!(r, TagRow::Pending { .. }))
-            .count();
+        let rows = tags::rows_within(reg, state.store.as_ref(), &repo, matching.clone(), Some(CREATED_SORT_BUDGET), DETAIL_CONCURRENCY)
+            .await
+            .map_err(|e| logged(&context, e.into()))?;
+        let pending = rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).count();
         if pending > 0 {
             notice = Some(format!(
                 "Dates of {pending} tags are still being read; they are listed last for now. Reload in a moment for the full order."
@@ -120,16 +93,9 @@ pub async fn list_tags(
     tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
     let page = tags::page(&matching, &query);
     let budget = std::time::Duration::from_millis(crate::model::DETAILS_BUDGET_MS.into());
-    let rows = tags::rows_within(
-        reg,
-        state.store.as_ref(),
-        &repo,
-        page,
-        Some(budget),
-        DETAIL_CONCURRENCY,
-    )
-    .await
-    .map_err(|e| logged(&context, e.into()))?;
+    let rows = tags::rows_within(reg, state.store.as_ref(), &repo, page, Some(budget), DETAIL_CONCURRENCY)
+        .await
+        .map_err(|e| logged(&context, e.into()))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     Ok(TagPage {
         registry: reg.info.clone(),
@@ -148,59 +114,35 @@ pub async fn list_tags(
 /// The details of `tags` (digest, kind, platforms, size, date, referrers), in the same order;
 /// those not read within `budget_ms` (0: no limit) come back pending.
 #[server]
-pub async fn tag_details(
-    registry: String,
-    repository: String,
-    tags: Vec<String>,
-    budget_ms: u32,
-) -> Result<Vec<TagRow>, AppError> {
+pub async fn tag_details(registry: String, repository: String, tags: Vec<String>, budget_ms: u32) -> Result<Vec<TagRow>, AppError> {
     use crate::ssr::{logged, tags as t};
     let state = crate::ssr::state()?;
     let reg = state.registry(&registry)?;
     let repo = repo_name(&repository)?;
     if tags.len() > crate::model::MAX_PER_PAGE {
-        return Err(AppError::BadRequest(format!(
-            "at most {} tags at once",
-            crate::model::MAX_PER_PAGE
-        )));
+        return Err(AppError::BadRequest(format!("at most {} tags at once", crate::model::MAX_PER_PAGE)));
     }
     let budget = (budget_ms > 0).then(|| std::time::Duration::from_millis(budget_ms.into()));
-    t::rows_within(
-        reg,
-        state.store.as_ref(),
-        &repo,
-        tags,
-        budget,
-        DETAIL_CONCURRENCY,
-    )
-    .await
-    .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
+    t::rows_within(reg, state.store.as_ref(), &repo, tags, budget, DETAIL_CONCURRENCY)
+        .await
+        .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
 }
 
 /// One artifact by tag or digest, with everything its page shows.
 #[server]
-pub async fn get_artifact(
-    registry: String,
-    repository: String,
-    reference: String,
-) -> Result<crate::model::ArtifactView, AppError> {
+pub async fn get_artifact(registry: String, repository: String, reference: String) -> Result<crate::model::ArtifactView, AppError> {
     use crate::ssr::logged;
     let state = crate::ssr::state()?;
     let reg = state.registry(&registry)?;
     let repo = repo_name(&repository)?;
-    let parsed = portolan_oci::Reference::parse(&reference)
-        .map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-    let doc = reg.client.manifest(&repo, &parsed).await.map_err(|e| {
-        logged(
-            &format!("manifest {registry}/{repository} {reference}"),
-            e.into(),
-        )
-    })?;
+    let parsed = portolan_oci::Reference::parse(&reference).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    let doc = reg
+        .client
+        .manifest(&repo, &parsed)
+        .await
+        .map_err(|e| logged(&format!("manifest {registry}/{repository} {reference}"), e.into()))?;
     let tag = matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference);
-    Ok(
-        crate::ssr::artifact::artifact_view(reg, &repo, tag, doc, crate::ssr::public_url(&state))
-            .await,
-    )
+    Ok(crate::ssr::artifact::artifact_view(reg, &repo, tag, doc, crate::ssr::public_url(&state)).await)
 }
 
 /// A blob's page: size, and a preview when it is JSON or text (at most [`BLOB_PREVIEW`] bytes).
@@ -216,57 +158,32 @@ pub async fn get_blob(
     let state = crate::ssr::state()?;
     let reg = state.registry(&registry)?;
     let repo = repo_name(&repository)?;
-    portolan_oci::name::parse_digest(&digest)
-        .map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    portolan_oci::name::parse_digest(&digest).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
     let media_type = media_type.filter(|t| !t.is_empty());
-    let size = reg.client.blob_size(&repo, &digest).await.map_err(|e| {
-        crate::ssr::logged(&format!("blob {registry}/{repository}@{digest}"), e.into())
-    })?;
+    let size = reg
+        .client
+        .blob_size(&repo, &digest)
+        .await
+        .map_err(|e| crate::ssr::logged(&format!("blob {registry}/{repository}@{digest}"), e.into()))?;
     let base = format!("/r/{registry}/{repository}");
-    let textual = media_type
-        .as_deref()
-        .is_none_or(|t| t.contains("json") || t.starts_with("text/") || t.contains("yaml"));
+    let textual = media_type.as_deref().is_none_or(|t| t.contains("json") || t.starts_with("text/") || t.contains("yaml"));
     let preview = if !textual {
-        BlobPreview::None {
-            reason: format!(
-                "{} is not previewed (not text)",
-                media_type.clone().unwrap_or_default()
-            ),
-        }
+        BlobPreview::None { reason: format!("{} is not previewed (not text)", media_type.clone().unwrap_or_default()) }
     } else if size.is_some_and(|s| s > BLOB_PREVIEW) {
-        BlobPreview::None {
-            reason: format!(
-                "larger than the {} preview limit",
-                crate::model::human_size(BLOB_PREVIEW)
-            ),
-        }
+        BlobPreview::None { reason: format!("larger than the {} preview limit", crate::model::human_size(BLOB_PREVIEW)) }
     } else {
         match reg.client.blob(&repo, &digest, Some(BLOB_PREVIEW)).await {
             Ok(bytes) if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() => {
                 BlobPreview::Json(render_bytes(&bytes, &Links { base: &base }))
             }
             Ok(bytes) => match std::str::from_utf8(&bytes) {
-                Ok(text) => BlobPreview::Text {
-                    text: text.to_owned(),
-                    truncated: false,
-                },
-                Err(_) => BlobPreview::None {
-                    reason: "binary content".into(),
-                },
+                Ok(text) => BlobPreview::Text { text: text.to_owned(), truncated: false },
+                Err(_) => BlobPreview::None { reason: "binary content".into() },
             },
-            Err(e) => BlobPreview::None {
-                reason: e.message().to_owned(),
-            },
+            Err(e) => BlobPreview::None { reason: e.message().to_owned() },
         }
     };
-    Ok(crate::model::BlobView {
-        registry: reg.info.clone(),
-        repository,
-        digest,
-        media_type,
-        size,
-        preview,
-    })
+    Ok(crate::model::BlobView { registry: reg.info.clone(), repository, digest, media_type, size, preview })
 }
 
 /// Blobs larger than this are not previewed.
@@ -285,42 +202,26 @@ pub async fn get_graph(
     let state = crate::ssr::state()?;
     let reg = state.registry(&registry)?;
     let repo = repo_name(&repository)?;
-    let parsed = portolan_oci::Reference::parse(&reference)
-        .map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    let parsed = portolan_oci::Reference::parse(&reference).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
     let context = format!("referrers of {registry}/{repository} {reference}");
-    let doc = reg
-        .client
-        .manifest(&repo, &parsed)
-        .await
-        .map_err(|e| logged(&context, e.into()))?;
+    let doc = reg.client.manifest(&repo, &parsed).await.map_err(|e| logged(&context, e.into()))?;
     let (kind, artifact) = match doc.manifest() {
         Ok(m) => (m.kind(&doc.media_type), m.artifact_type()),
         Err(_) => (portolan_oci::ArtifactKind::Other, None),
     };
     let filter = artifact_type.filter(|t| !t.is_empty());
-    crate::ssr::graph::graph_view(reg, &repo, &reference, &doc.digest, kind, artifact, filter)
-        .await
-        .map_err(|e| logged(&context, e.into()))
+    crate::ssr::graph::graph_view(reg, &repo, &reference, &doc.digest, kind, artifact, filter).await.map_err(|e| logged(&context, e.into()))
 }
 
 /// How `to` differs from `from` (tags or digests of one repository).
 #[server]
-pub async fn get_diff(
-    registry: String,
-    repository: String,
-    from: String,
-    to: String,
-) -> Result<crate::model::DiffView, AppError> {
+pub async fn get_diff(registry: String, repository: String, from: String, to: String) -> Result<crate::model::DiffView, AppError> {
     use crate::ssr::logged;
     let state = crate::ssr::state()?;
     let reg = state.registry(&registry)?;
     let repo = repo_name(&repository)?;
     if from.is_empty() || to.is_empty() {
-        return Err(AppError::BadRequest(
-            "name two tags or digests to compare: ?from=…&to=…".into(),
-        ));
+        return Err(AppError::BadRequest("name two tags or digests to compare: ?from=…&to=…".into()));
     }
-    crate::ssr::diff::diff_view(reg, &repo, &from, &to)
-        .await
-        .map_err(|e| logged(&format!("diff of {registry}/{repository}"), e.into()))
+    crate::ssr::diff::diff_view(reg, &repo, &from, &to).await.map_err(|e| logged(&format!("diff of {registry}/{repository}"), e.into()))
 }

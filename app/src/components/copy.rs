@@ -4,10 +4,7 @@ use leptos::prelude::*;
 
 /// A one-line command or value with a copy button.
 #[component]
-pub fn CopyField(
-    #[prop(into)] text: String,
-    #[prop(into, optional)] label: Option<String>,
-) -> impl IntoView {
+pub fn CopyField(#[prop(into)] text: String, #[prop(into, optional)] label: Option<String>) -> impl IntoView {
     let copied = RwSignal::new(false);
     let value = text.clone();
     let on_click = move |_| {
@@ -16,19 +13,13 @@ pub fn CopyField(
             if let Some(window) = web_sys::window() {
                 let _ = window.navigator().clipboard().write_text(&value);
                 copied.set(true);
-                set_timeout(
-                    move || copied.set(false),
-                    std::time::Duration::from_millis(1500),
-                );
+                set_timeout(move || copied.set(false), std::time::Duration::from_millis(1500));
             }
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = &value;
     };
-    let aria = format!(
-        "Copy {}",
-        label.clone().unwrap_or_else(|| "to the clipboard".into())
-    );
+    let aria = format!("Copy {}", label.clone().unwrap_or_else(|| "to the clipboard".into()));
     view! {
         <div class="flex min-w-0 items-stretch overflow-hidden rounded-md border border-slate-300 bg-white dark:border-slate-700 dark:bg-slate-900">
             {label.map(|l| view! { <span class="shrink-0 border-r border-slate-300 bg-slate-100 px-2 py-1 text-xs leading-6 text-slate-600 dark:border-slate-700 dark:bg-slate-800 dark:text-slate-400">{l}</span> })}
@@ -53,10 +44,7 @@ pub fn copy_button(text: String, what: &'static str) -> impl IntoView {
             use wasm_bindgen::JsCast;
             if let Some(window) = web_sys::window() {
                 let _ = window.navigator().clipboard().write_text(&text);
-                if let Some(button) = ev
-                    .current_target()
-                    .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
-                {
+                if let Some(button) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
                     button.set_inner_text("copied");
                 }
             }

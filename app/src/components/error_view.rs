@@ -34,11 +34,7 @@ pub fn error_fallback(errors: ArcRwSignal<Errors>) -> impl IntoView {
         .get_untracked()
         .into_iter()
         .next()
-        .map(|(_, e)| {
-            e.downcast_ref::<AppError>()
-                .cloned()
-                .unwrap_or_else(|| AppError::Internal(e.to_string()))
-        })
+        .map(|(_, e)| e.downcast_ref::<AppError>().cloned().unwrap_or_else(|| AppError::Internal(e.to_string())))
         .unwrap_or_else(|| AppError::Internal("an unknown error".into()));
     view! { <ErrorView error /> }
 }

@@ -10,11 +10,7 @@ pub fn folded(text: String) -> AnyView {
     if text.chars().count() <= FOLD_AT && !text.contains('\n') {
         return view! { <span class="break-anywhere">{text}</span> }.into_any();
     }
-    let head: String = text
-        .chars()
-        .take(FOLD_AT)
-        .take_while(|c| *c != '\n')
-        .collect();
+    let head: String = text.chars().take(FOLD_AT).take_while(|c| *c != '\n').collect();
     let more = text.chars().count();
     view! {
         <details class="group">

@@ -118,11 +118,7 @@ impl TagQuery {
         if self.show_referrer_tags {
             parts.push("all=1".to_owned());
         }
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", parts.join("&"))
-        }
+        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
     }
 
     /// Reads the view from query parameters (unknown or malformed values fall back to defaults).
@@ -133,9 +129,7 @@ impl TagQuery {
             sort: get("sort").map(|s| TagSort::parse(&s)).unwrap_or_default(),
             reverse: get("reverse").is_some_and(|v| v == "1" || v == "true"),
             page: number("page").unwrap_or(1).max(1),
-            per_page: number("per_page")
-                .unwrap_or(DEFAULT_PER_PAGE)
-                .clamp(1, MAX_PER_PAGE),
+            per_page: number("per_page").unwrap_or(DEFAULT_PER_PAGE).clamp(1, MAX_PER_PAGE),
             show_referrer_tags: get("all").is_some_and(|v| v == "1" || v == "true"),
         }
     }
@@ -146,9 +140,7 @@ pub fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -261,11 +253,7 @@ pub fn human_size(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 /// The first 12 hex digits of a digest (`sha256:0123456789ab`).
@@ -280,11 +268,7 @@ pub fn short_digest(digest: &str) -> String {
 /// fractions accepted), without a date library (this also runs in the browser).
 pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
     let b = rfc3339.as_bytes();
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
-    {
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
         return None;
     }
     let num = |r: std::ops::Range<usize>| rfc3339.get(r)?.parse::<i64>().ok();
@@ -328,11 +312,7 @@ pub fn relative_time(rfc3339: &str, now: i64) -> String {
         _ => (secs / 31_536_000, "year"),
     };
     let plural = if n == 1 { "" } else { "s" };
-    if future {
-        format!("in {n} {unit}{plural}")
-    } else {
-        format!("{n} {unit}{plural} ago")
-    }
+    if future { format!("in {n} {unit}{plural}") } else { format!("{n} {unit}{plural} ago") }
 }
 
 #[cfg(test)]
@@ -341,33 +321,13 @@ mod tests {
 
     #[test]
     fn tag_query_round_trips_through_the_url() {
-        let q = TagQuery {
-            filter: "v1 &x".into(),
-            sort: TagSort::Created,
-            reverse: true,
-            page: 3,
-            per_page: 100,
-            show_referrer_tags: true,
-        };
+        let q =
+            TagQuery { filter: "v1 &x".into(), sort: TagSort::Created, reverse: true, page: 3, per_page: 100, show_referrer_tags: true };
         let s = q.to_query_string();
-        assert_eq!(
-            s,
-            "?q=v1%20%26x&sort=created&reverse=1&page=3&per_page=100&all=1"
-        );
-        let params: Vec<(&str, &str)> = vec![
-            ("q", "v1 &x"),
-            ("sort", "created"),
-            ("reverse", "1"),
-            ("page", "3"),
-            ("per_page", "100"),
-            ("all", "1"),
-        ];
-        let back = TagQuery::from_params(|k| {
-            params
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        });
+        assert_eq!(s, "?q=v1%20%26x&sort=created&reverse=1&page=3&per_page=100&all=1");
+        let params: Vec<(&str, &str)> =
+            vec![("q", "v1 &x"), ("sort", "created"), ("reverse", "1"), ("page", "3"), ("per_page", "100"), ("all", "1")];
+        let back = TagQuery::from_params(|k| params.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()));
         assert_eq!(back, q);
         assert_eq!(TagQuery::default().to_query_string(), "");
     }
@@ -375,12 +335,7 @@ mod tests {
     #[test]
     fn malformed_parameters_fall_back_to_defaults() {
         let params = [("page", "-1"), ("per_page", "999999"), ("sort", "<script>")];
-        let q = TagQuery::from_params(|k| {
-            params
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        });
+        let q = TagQuery::from_params(|k| params.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()));
         assert_eq!(q.page, 1);
         assert_eq!(q.per_page, MAX_PER_PAGE);
         assert_eq!(q.sort, TagSort::Version);
@@ -389,10 +344,7 @@ mod tests {
     #[test]
     fn sizes_and_digests_for_people() {
         assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(
-            short_digest("sha256:0123456789abcdef"),
-            "sha256:0123456789ab"
-        );
+        assert_eq!(short_digest("sha256:0123456789abcdef"), "sha256:0123456789ab");
     }
 }
 
@@ -404,10 +356,7 @@ mod time_tests {
     fn parses_rfc3339() {
         assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(unix_seconds("2025-06-01T12:00:00Z"), Some(1_748_779_200));
-        assert_eq!(
-            unix_seconds("2025-06-01T14:00:00.123+02:00"),
-            Some(1_748_779_200)
-        );
+        assert_eq!(unix_seconds("2025-06-01T14:00:00.123+02:00"), Some(1_748_779_200));
         assert_eq!(unix_seconds("2025-06-01"), None);
         assert_eq!(unix_seconds("<script>"), None);
     }

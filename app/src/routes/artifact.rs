@@ -14,8 +14,8 @@ use crate::components::fold::{folded, pairs_table};
 use crate::components::json::json_view;
 use crate::components::layout::Breadcrumbs;
 use crate::model::{
-    ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry,
-    ReferrerEntry, human_size, relative_time, short_digest,
+    ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, human_size, relative_time,
+    short_digest,
 };
 
 #[component]
@@ -23,11 +23,7 @@ pub fn ArtifactPage() -> impl IntoView {
     let params = use_params_map();
     let key = Memo::new(move |_| {
         let p = params.read();
-        (
-            p.get("registry").unwrap_or_default(),
-            p.get("repository").unwrap_or_default(),
-            p.get("reference").unwrap_or_default(),
-        )
+        (p.get("registry").unwrap_or_default(), p.get("repository").unwrap_or_default(), p.get("reference").unwrap_or_default())
     });
     let artifact = Resource::new_blocking(move || key.get(), |(r, p, x)| get_artifact(r, p, x));
     view! {
@@ -40,24 +36,12 @@ pub fn ArtifactPage() -> impl IntoView {
 }
 
 fn label(a: &ArtifactView) -> String {
-    a.tag
-        .clone()
-        .map(|t| format!(":{t}"))
-        .unwrap_or_else(|| format!("@{}", short_digest(&a.digest)))
+    a.tag.clone().map(|t| format!(":{t}")).unwrap_or_else(|| format!("@{}", short_digest(&a.digest)))
 }
 
 fn description(a: &ArtifactView) -> String {
-    let size = a
-        .total_size
-        .map(|s| format!(", {}", human_size(s)))
-        .unwrap_or_default();
-    format!(
-        "{} {}{size} in {}/{}",
-        a.kind_label,
-        short_digest(&a.digest),
-        a.registry.host,
-        a.repository
-    )
+    let size = a.total_size.map(|s| format!(", {}", human_size(s))).unwrap_or_default();
+    format!("{} {}{size} in {}/{}", a.kind_label, short_digest(&a.digest), a.registry.host, a.repository)
 }
 
 /// How to fetch it, by kind: (label, command).
@@ -72,13 +56,7 @@ fn pull_commands(a: &ArtifactView) -> Vec<(&'static str, String)> {
                 v.push(("docker", format!("docker pull {t}")));
             }
             v.push(("docker", format!("docker pull {pinned}")));
-            v.push((
-                "podman",
-                format!(
-                    "podman pull {}",
-                    tagged.clone().unwrap_or_else(|| pinned.clone())
-                ),
-            ));
+            v.push(("podman", format!("podman pull {}", tagged.clone().unwrap_or_else(|| pinned.clone()))));
             v
         }
         "helm-chart" => {
@@ -115,10 +93,7 @@ fn artifact_view(a: ArtifactView) -> impl IntoView {
     let label = label(&a);
     let crumbs = vec![
         ("Registries".to_owned(), Some("/".to_owned())),
-        (
-            a.registry.title.clone(),
-            Some(format!("/r/{}", a.registry.name)),
-        ),
+        (a.registry.title.clone(), Some(format!("/r/{}", a.registry.name))),
         (a.repository.clone(), Some(base.clone())),
         (label.clone(), None),
     ];
@@ -232,11 +207,7 @@ fn body_view(body: ArtifactBody) -> AnyView {
             };
             section("Platforms", "platforms", table.into_any()).into_any()
         }
-        ArtifactBody::Manifest {
-            config,
-            image_config,
-            layers,
-        } => {
+        ArtifactBody::Manifest { config, image_config, layers } => {
             let total: u64 = layers.iter().map(|l| l.size).sum();
             let count = layers.len();
             let layers_table = view! {
@@ -267,8 +238,7 @@ fn body_view(body: ArtifactBody) -> AnyView {
                 )
                 .into_any(),
             };
-            view! { {config_section} {section("Layers", "layers", layers_table.into_any())} }
-                .into_any()
+            view! { {config_section} {section("Layers", "layers", layers_table.into_any())} }.into_any()
         }
         ArtifactBody::Unreadable => ().into_any(),
     }
@@ -349,11 +319,7 @@ fn config_view(c: ConfigView) -> impl IntoView {
     }
 }
 
-fn referrers_view(
-    referrers: Vec<ReferrerEntry>,
-    problem: Option<String>,
-    now: i64,
-) -> impl IntoView {
+fn referrers_view(referrers: Vec<ReferrerEntry>, problem: Option<String>, now: i64) -> impl IntoView {
     if let Some(p) = problem {
         return view! { <p class="text-sm text-amber-800 dark:text-amber-300">"Referrers could not be listed: " {p}</p> }.into_any();
     }

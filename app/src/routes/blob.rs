@@ -39,10 +39,7 @@ fn blob_view(b: BlobView) -> impl IntoView {
     let base = format!("/r/{}/{}", b.registry.name, b.repository);
     let crumbs = vec![
         ("Registries".to_owned(), Some("/".to_owned())),
-        (
-            b.registry.title.clone(),
-            Some(format!("/r/{}", b.registry.name)),
-        ),
+        (b.registry.title.clone(), Some(format!("/r/{}", b.registry.name))),
         (b.repository.clone(), Some(base)),
         (format!("blob {}", short_digest(&b.digest)), None),
     ];

@@ -37,22 +37,10 @@ pub fn DiffPage() -> impl IntoView {
 
 fn change_badge(c: Change) -> impl IntoView {
     let (text, class) = match c {
-        Change::Added => (
-            "added",
-            "rounded-sm bg-emerald-100 px-1.5 text-xs text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100",
-        ),
-        Change::Removed => (
-            "removed",
-            "rounded-sm bg-rose-100 px-1.5 text-xs text-rose-900 dark:bg-rose-900 dark:text-rose-100",
-        ),
-        Change::Changed => (
-            "changed",
-            "rounded-sm bg-amber-100 px-1.5 text-xs text-amber-900 dark:bg-amber-900 dark:text-amber-100",
-        ),
-        Change::Same => (
-            "same",
-            "rounded-sm bg-slate-100 px-1.5 text-xs text-slate-700 dark:bg-slate-800 dark:text-slate-300",
-        ),
+        Change::Added => ("added", "rounded-sm bg-emerald-100 px-1.5 text-xs text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100"),
+        Change::Removed => ("removed", "rounded-sm bg-rose-100 px-1.5 text-xs text-rose-900 dark:bg-rose-900 dark:text-rose-100"),
+        Change::Changed => ("changed", "rounded-sm bg-amber-100 px-1.5 text-xs text-amber-900 dark:bg-amber-900 dark:text-amber-100"),
+        Change::Same => ("same", "rounded-sm bg-slate-100 px-1.5 text-xs text-slate-700 dark:bg-slate-800 dark:text-slate-300"),
     };
     view! { <span class=class data-change=text>{text}</span> }
 }
@@ -72,10 +60,7 @@ fn diff_view(d: DiffView) -> impl IntoView {
     let base = format!("/r/{}/{}", d.registry.name, d.repository);
     let crumbs = vec![
         ("Registries".to_owned(), Some("/".to_owned())),
-        (
-            d.registry.title.clone(),
-            Some(format!("/r/{}", d.registry.name)),
-        ),
+        (d.registry.title.clone(), Some(format!("/r/{}", d.registry.name))),
         (d.repository.clone(), Some(base.clone())),
         ("diff".to_owned(), None),
     ];

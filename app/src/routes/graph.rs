@@ -40,11 +40,7 @@ pub fn GraphPage() -> impl IntoView {
 
 fn short_type(t: &str) -> String {
     let t = t.strip_prefix("application/").unwrap_or(t);
-    if t.chars().count() > 34 {
-        format!("{}…", t.chars().take(33).collect::<String>())
-    } else {
-        t.to_owned()
-    }
+    if t.chars().count() > 34 { format!("{}…", t.chars().take(33).collect::<String>()) } else { t.to_owned() }
 }
 
 fn fill(kind: &str) -> &'static str {
@@ -64,34 +60,17 @@ fn graph_view(g: GraphView) -> impl IntoView {
     let here = format!("{base}{sep}{reference}/-/referrers");
     let crumbs = vec![
         ("Registries".to_owned(), Some("/".to_owned())),
-        (
-            g.registry.title.clone(),
-            Some(format!("/r/{}", g.registry.name)),
-        ),
+        (g.registry.title.clone(), Some(format!("/r/{}", g.registry.name))),
         (g.repository.clone(), Some(base.clone())),
         (
-            format!(
-                "{sep}{}",
-                if sep == "@" {
-                    short_digest(&reference)
-                } else {
-                    reference.clone()
-                }
-            ),
+            format!("{sep}{}", if sep == "@" { short_digest(&reference) } else { reference.clone() }),
             Some(format!("{base}{sep}{reference}")),
         ),
         ("referrers".to_owned(), None),
     ];
     let count = g.nodes.len().saturating_sub(1);
-    let json = format!(
-        "/api/v1/referrers/{}/{}@{}",
-        g.registry.name,
-        g.repository,
-        g.nodes
-            .first()
-            .map(|n| n.digest.clone())
-            .unwrap_or_default()
-    );
+    let json =
+        format!("/api/v1/referrers/{}/{}@{}", g.registry.name, g.repository, g.nodes.first().map(|n| n.digest.clone()).unwrap_or_default());
     let filter = g.filter.clone();
     let svg = graph_svg(&g);
     view! {
@@ -126,11 +105,7 @@ fn graph_view(g: GraphView) -> impl IntoView {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// The graph as SVG markup; every text from the registry is escaped.
@@ -147,17 +122,9 @@ pub fn graph_svg(g: &GraphView) -> String {
             continue;
         };
         // From the referrer's left edge to its subject's right edge.
-        let (x1, y1, x2, y2) = (
-            a.x,
-            a.y + NODE_HEIGHT / 2,
-            b.x + NODE_WIDTH,
-            b.y + NODE_HEIGHT / 2,
-        );
+        let (x1, y1, x2, y2) = (a.x, a.y + NODE_HEIGHT / 2, b.x + NODE_WIDTH, b.y + NODE_HEIGHT / 2);
         let mid = (x1 + x2) / 2;
-        let _ = write!(
-            out,
-            r##"<path d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" fill="none" stroke="#94a3b8" stroke-width="1.5"/>"##
-        );
+        let _ = write!(out, r##"<path d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" fill="none" stroke="#94a3b8" stroke-width="1.5"/>"##);
     }
     for (i, n) in g.nodes.iter().enumerate() {
         let title = format!(
@@ -165,27 +132,12 @@ pub fn graph_svg(g: &GraphView) -> String {
             n.kind_label,
             n.digest,
             n.artifact_type.clone().unwrap_or_default(),
-            n.created
-                .clone()
-                .map(|c| format!("\ncreated {c}"))
-                .unwrap_or_default()
+            n.created.clone().map(|c| format!("\ncreated {c}")).unwrap_or_default()
         );
-        let line2 = n
-            .artifact_type
-            .as_deref()
-            .map(short_type)
-            .unwrap_or_else(|| n.source.clone());
-        let date = n
-            .created
-            .as_deref()
-            .map(|c| format!(" · {}", c.chars().take(10).collect::<String>()))
-            .unwrap_or_default();
+        let line2 = n.artifact_type.as_deref().map(short_type).unwrap_or_else(|| n.source.clone());
+        let date = n.created.as_deref().map(|c| format!(" · {}", c.chars().take(10).collect::<String>())).unwrap_or_default();
         let line3 = format!("{}{date}", short_digest(&n.digest));
-        let (stroke, width) = if i == 0 {
-            ("#0369a1", "2.5")
-        } else {
-            ("#64748b", "1")
-        };
+        let (stroke, width) = if i == 0 { ("#0369a1", "2.5") } else { ("#64748b", "1") };
         let suffix = if i == 0 { " (this artifact)" } else { "" };
         let _ = write!(
             out,
@@ -230,17 +182,10 @@ mod tests {
             y: 0,
         };
         let g = GraphView {
-            registry: RegistryInfo {
-                name: "a".into(),
-                title: "a".into(),
-                host: "h".into(),
-            },
+            registry: RegistryInfo { name: "a".into(), title: "a".into(), host: "h".into() },
             repository: "b".into(),
             reference: "v1".into(),
-            nodes: vec![
-                node("sha256:1", "x"),
-                node("sha256:2", "application/<script>alert(1)</script>\"'"),
-            ],
+            nodes: vec![node("sha256:1", "x"), node("sha256:2", "application/<script>alert(1)</script>\"'")],
             edges: vec![(1, 0)],
             width: 100,
             height: 100,

@@ -16,9 +16,7 @@ use crate::components::error_view::error_fallback;
 use crate::components::layout::Breadcrumbs;
 use crate::components::pager::pager;
 use crate::error::AppError;
-use crate::model::{
-    DateSource, TagPage, TagQuery, TagRow, TagSort, human_size, relative_time, short_digest,
-};
+use crate::model::{DateSource, TagPage, TagQuery, TagRow, TagSort, human_size, relative_time, short_digest};
 
 #[component]
 pub fn RepositoryPage() -> impl IntoView {
@@ -32,28 +30,14 @@ pub fn RepositoryPage() -> impl IntoView {
     });
     // The page comes with the details read within a time budget (so it is sent promptly);
     // the browser asks for the rest.
-    let page = Resource::new_blocking(
-        move || (registry.get(), repository.get(), query.get()),
-        |(r, p, q)| list_tags(r, p, q),
-    );
+    let page = Resource::new_blocking(move || (registry.get(), repository.get(), query.get()), |(r, p, q)| list_tags(r, p, q));
     let later = LocalResource::new(move || {
         let pending: Vec<String> = match page.get() {
-            Some(Ok(page)) => page
-                .rows
-                .iter()
-                .filter(|x| matches!(x, TagRow::Pending { .. }))
-                .map(|x| x.tag().to_owned())
-                .collect(),
+            Some(Ok(page)) => page.rows.iter().filter(|x| matches!(x, TagRow::Pending { .. })).map(|x| x.tag().to_owned()).collect(),
             _ => Vec::new(),
         };
         let (r, p) = (registry.get_untracked(), repository.get_untracked());
-        async move {
-            if pending.is_empty() {
-                Ok(Vec::new())
-            } else {
-                tag_details(r, p, pending, 0).await
-            }
-        }
+        async move { if pending.is_empty() { Ok(Vec::new()) } else { tag_details(r, p, pending, 0).await } }
     });
     let base = move || format!("/r/{}/{}", registry.get(), repository.get());
 
@@ -81,27 +65,14 @@ fn TagFilter(base: Signal<String>, query: Memo<TagQuery>) -> impl IntoView {
     let pending = StoredValue::new(None::<TimeoutHandle>);
     let on_input = move |ev: leptos::ev::Event| {
         let filter = event_target_value(&ev);
-        let q = TagQuery {
-            filter,
-            page: 1,
-            ..query.get_untracked()
-        };
+        let q = TagQuery { filter, page: 1, ..query.get_untracked() };
         let url = format!("{}{}", base.get_untracked(), q.to_query_string());
         let navigate = navigate.clone();
         if let Some(h) = pending.get_value() {
             h.clear();
         }
         let handle = set_timeout_with_handle(
-            move || {
-                navigate(
-                    &url,
-                    NavigateOptions {
-                        replace: true,
-                        scroll: false,
-                        ..Default::default()
-                    },
-                )
-            },
+            move || navigate(&url, NavigateOptions { replace: true, scroll: false, ..Default::default() }),
             std::time::Duration::from_millis(200),
         );
         pending.set_value(handle.ok());
@@ -130,12 +101,7 @@ fn TagFilter(base: Signal<String>, query: Memo<TagQuery>) -> impl IntoView {
 
 fn sort_link(base: &str, query: &TagQuery, sort: TagSort) -> impl IntoView + use<> {
     let active = query.sort == sort;
-    let next = TagQuery {
-        sort,
-        reverse: active && !query.reverse,
-        page: 1,
-        ..query.clone()
-    };
+    let next = TagQuery { sort, reverse: active && !query.reverse, page: 1, ..query.clone() };
     let href = format!("{base}{}", next.to_query_string());
     let arrow = match (active, query.reverse) {
         (false, _) => "",
@@ -153,27 +119,12 @@ fn sort_link(base: &str, query: &TagQuery, sort: TagSort) -> impl IntoView + use
 /// The table of one page of tags (plain markup: it is built inside a `Suspend`).
 fn tag_table(page: TagPage, later: LocalResource<Result<Vec<TagRow>, AppError>>) -> impl IntoView {
     let pages = page.pages();
-    let TagPage {
-        registry,
-        repository,
-        total,
-        matching,
-        hidden_referrer_tags,
-        query,
-        rows,
-        notice,
-        now,
-        public_url,
-    } = page;
+    let TagPage { registry, repository, total, matching, hidden_referrer_tags, query, rows, notice, now, public_url } = page;
     let badge_base = format!("/badge/{}/{}", registry.name, repository);
     let page_path = format!("/r/{}/{}", registry.name, repository);
     let base = format!("/r/{}/{}", registry.name, repository);
     let pull = format!("docker pull {}/{}:<tag>", registry.host, repository);
-    let toggle = TagQuery {
-        show_referrer_tags: !query.show_referrer_tags,
-        page: 1,
-        ..query.clone()
-    };
+    let toggle = TagQuery { show_referrer_tags: !query.show_referrer_tags, page: 1, ..query.clone() };
     let pager_base = base.clone();
     let pager_query = query.clone();
     let description = format!("{total} tags in {}/{repository}", registry.host);

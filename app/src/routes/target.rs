@@ -51,9 +51,7 @@ impl Target {
             },
             Some("diff") if reference().is_none() => Target::Diff(main.to_owned()),
             Some(v) => match v.strip_prefix("blob/") {
-                Some(digest) if reference().is_none() => {
-                    Target::Blob(main.to_owned(), digest.to_owned())
-                }
+                Some(digest) if reference().is_none() => Target::Blob(main.to_owned(), digest.to_owned()),
                 _ => Target::Unknown,
             },
         }
@@ -116,35 +114,14 @@ mod tests {
 
     #[test]
     fn splits_paths() {
-        assert_eq!(
-            Target::parse("library/hello"),
-            Target::Repository("library/hello".into())
-        );
-        assert_eq!(
-            Target::parse("library/hello/"),
-            Target::Repository("library/hello".into())
-        );
-        assert_eq!(
-            Target::parse("a/b:1.0"),
-            Target::Tag("a/b".into(), "1.0".into())
-        );
-        assert_eq!(
-            Target::parse("a/b@sha256:00"),
-            Target::Digest("a/b".into(), "sha256:00".into())
-        );
+        assert_eq!(Target::parse("library/hello"), Target::Repository("library/hello".into()));
+        assert_eq!(Target::parse("library/hello/"), Target::Repository("library/hello".into()));
+        assert_eq!(Target::parse("a/b:1.0"), Target::Tag("a/b".into(), "1.0".into()));
+        assert_eq!(Target::parse("a/b@sha256:00"), Target::Digest("a/b".into(), "sha256:00".into()));
         assert_eq!(Target::parse("a:b/c"), Target::Repository("a:b/c".into()));
-        assert_eq!(
-            Target::parse("a/b@sha256:00/-/referrers"),
-            Target::Referrers("a/b".into(), "sha256:00".into())
-        );
-        assert_eq!(
-            Target::parse("a/b:v1/-/referrers"),
-            Target::Referrers("a/b".into(), "v1".into())
-        );
-        assert_eq!(
-            Target::parse("a/b/-/blob/sha256:00"),
-            Target::Blob("a/b".into(), "sha256:00".into())
-        );
+        assert_eq!(Target::parse("a/b@sha256:00/-/referrers"), Target::Referrers("a/b".into(), "sha256:00".into()));
+        assert_eq!(Target::parse("a/b:v1/-/referrers"), Target::Referrers("a/b".into(), "v1".into()));
+        assert_eq!(Target::parse("a/b/-/blob/sha256:00"), Target::Blob("a/b".into(), "sha256:00".into()));
         assert_eq!(Target::parse("a/b/-/diff"), Target::Diff("a/b".into()));
         assert_eq!(Target::parse("a/b/-/referrers"), Target::Unknown);
         assert_eq!(Target::parse("a/b:v1/-/blob/sha256:00"), Target::Unknown);
@@ -155,11 +132,7 @@ mod tests {
     fn each_segment_matches_its_kind_only() {
         let m = TargetSegment::Tag.test("/library/hello:1.0").unwrap();
         assert!(m.is_complete());
-        assert!(
-            TargetSegment::Repository
-                .test("/library/hello:1.0")
-                .is_none()
-        );
+        assert!(TargetSegment::Repository.test("/library/hello:1.0").is_none());
         assert!(TargetSegment::Digest.test("/library/hello:1.0").is_none());
         assert!(TargetSegment::Repository.test("/library/hello").is_some());
         assert!(TargetSegment::Digest.test("/a@sha256:00").is_some());
@@ -178,18 +151,12 @@ mod route_tests {
         for (segment, path) in [
             (TargetSegment::Repository, "/r/x/library/hello"),
             (TargetSegment::Tag, "/r/x/library/hello:1.1.0"),
-            (
-                TargetSegment::Referrers,
-                "/r/x/library/hello:1.1.0/-/referrers",
-            ),
+            (TargetSegment::Referrers, "/r/x/library/hello:1.1.0/-/referrers"),
             (TargetSegment::Blob, "/r/x/library/hello/-/blob/sha256:00"),
             (TargetSegment::Diff, "/r/x/library/hello/-/diff"),
         ] {
             let m = (StaticSegment("r"), ParamSegment("registry"), segment).test(path);
-            assert!(
-                m.as_ref().is_some_and(|m| m.is_complete()),
-                "{segment:?} {path}: {m:?}"
-            );
+            assert!(m.as_ref().is_some_and(|m| m.is_complete()), "{segment:?} {path}: {m:?}");
         }
     }
 }

@@ -2,15 +2,10 @@
 //! platforms with their attestations, the artifact-aware panel, and the first level of referrers.
 
 use portolan_oci::spec::Descriptor;
-use portolan_oci::{
-    ArtifactKind, Manifest, ManifestDoc, Reference, Referrer, ReferrerSource, RepoName,
-};
+use portolan_oci::{ArtifactKind, Manifest, ManifestDoc, Reference, Referrer, ReferrerSource, RepoName};
 use serde_json::Value;
 
-use crate::model::{
-    ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, HistoryEntry,
-    PlatformEntry, ReferrerEntry,
-};
+use crate::model::{ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, HistoryEntry, PlatformEntry, ReferrerEntry};
 use crate::ssr::Registry;
 use crate::ssr::json::{Links, render_bytes};
 use crate::ssr::tags::{is_attestation_entry, platform_name};
@@ -19,18 +14,11 @@ use crate::ssr::tags::{is_attestation_entry, platform_name};
 const CONFIG_CAP: u64 = 4 * 1024 * 1024;
 
 pub fn kind_key(kind: ArtifactKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-pub fn sorted_annotations(
-    map: Option<&std::collections::HashMap<String, String>>,
-) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = map
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+pub fn sorted_annotations(map: Option<&std::collections::HashMap<String, String>>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = map.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
     v.sort();
     v
 }
@@ -41,10 +29,7 @@ pub fn descriptor_view(base: &str, d: &Descriptor) -> DescriptorView {
     let href = if portolan_oci::media::is_manifest(&media_type) {
         format!("{base}@{digest}")
     } else {
-        format!(
-            "{base}/-/blob/{digest}?type={}",
-            crate::model::encode_component(&media_type)
-        )
+        format!("{base}/-/blob/{digest}?type={}", crate::model::encode_component(&media_type))
     };
     DescriptorView {
         media_type,
@@ -58,24 +43,14 @@ pub fn descriptor_view(base: &str, d: &Descriptor) -> DescriptorView {
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| i.to_string())
-            })
-            .collect(),
+        Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     }
 }
 
 fn keys(v: Option<&Value>) -> Vec<String> {
-    let mut k: Vec<String> = v
-        .and_then(Value::as_object)
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
+    let mut k: Vec<String> = v.and_then(Value::as_object).map(|o| o.keys().cloned().collect()).unwrap_or_default();
     k.sort();
     k
 }
@@ -95,23 +70,9 @@ pub fn config_view(digest: &str, media_type: &str, bytes: &[u8], links: &Links<'
             };
         }
     };
-    let text = |k: &str| {
-        value
-            .get(k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let config = value
-        .get("config")
-        .or_else(|| value.get("container_config"));
-    let ctext = |k: &str| {
-        config
-            .and_then(|c| c.get(k))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
+    let text = |k: &str| value.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let config = value.get("config").or_else(|| value.get("container_config"));
+    let ctext = |k: &str| config.and_then(|c| c.get(k)).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
     let platform = match (text("os"), text("architecture")) {
         (Some(os), Some(arch)) => Some(match text("variant") {
             Some(v) => format!("{os}/{arch}/{v}"),
@@ -122,18 +83,7 @@ pub fn config_view(digest: &str, media_type: &str, bytes: &[u8], links: &Links<'
     let mut labels: Vec<(String, String)> = config
         .and_then(|c| c.get("Labels"))
         .and_then(Value::as_object)
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| v.to_string()),
-                    )
-                })
-                .collect()
-        })
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect())
         .unwrap_or_default();
     labels.sort();
     let history = value
@@ -143,20 +93,9 @@ pub fn config_view(digest: &str, media_type: &str, bytes: &[u8], links: &Links<'
             h.iter()
                 .map(|e| HistoryEntry {
                     created: e.get("created").and_then(Value::as_str).map(str::to_owned),
-                    created_by: e
-                        .get("created_by")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    comment: e
-                        .get("comment")
-                        .and_then(Value::as_str)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned),
-                    empty_layer: e
-                        .get("empty_layer")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
+                    created_by: e.get("created_by").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    comment: e.get("comment").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned),
+                    empty_layer: e.get("empty_layer").and_then(Value::as_bool).unwrap_or(false),
                 })
                 .collect()
         })
@@ -181,20 +120,13 @@ pub fn config_view(digest: &str, media_type: &str, bytes: &[u8], links: &Links<'
 }
 
 fn is_image_config(media_type: &str) -> bool {
-    matches!(
-        media_type,
-        portolan_oci::media::OCI_CONFIG | portolan_oci::media::DOCKER_CONFIG
-    )
+    matches!(media_type, portolan_oci::media::OCI_CONFIG | portolan_oci::media::DOCKER_CONFIG)
 }
 
 /// Compressed size of an image manifest: itself, its config and its layers.
 pub fn image_size(manifest_size: u64, manifest: &Manifest) -> Option<u64> {
     match manifest {
-        Manifest::Image(m) => Some(
-            manifest_size
-                + m.config().size()
-                + m.layers().iter().map(Descriptor::size).sum::<u64>(),
-        ),
+        Manifest::Image(m) => Some(manifest_size + m.config().size() + m.layers().iter().map(Descriptor::size).sum::<u64>()),
         Manifest::Index(_) => None,
     }
 }
@@ -214,12 +146,7 @@ pub fn referrer_entry(base: &str, r: &Referrer) -> ReferrerEntry {
         kind: kind_key(kind),
         kind_label: kind.label().to_owned(),
         artifact_type: r.artifact_type(),
-        created: r
-            .descriptor
-            .annotations()
-            .as_ref()
-            .and_then(|a| a.get("org.opencontainers.image.created"))
-            .cloned(),
+        created: r.descriptor.annotations().as_ref().and_then(|a| a.get("org.opencontainers.image.created")).cloned(),
         source: source_label(&r.source),
         href: format!("{base}@{}", r.digest()),
     }
@@ -239,10 +166,7 @@ pub async fn artifact_view(
     let manifest_json = render_bytes(&doc.bytes, &links);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let (referrers, referrers_problem) = match client.referrers(repo, &doc.digest, None).await {
-        Ok((list, _)) => (
-            list.iter().map(|r| referrer_entry(&base, r)).collect(),
-            None,
-        ),
+        Ok((list, _)) => (list.iter().map(|r| referrer_entry(&base, r)).collect(), None),
         Err(e) => (Vec::new(), Some(e.message().to_owned())),
     };
     let manifest = match doc.manifest() {
@@ -284,27 +208,18 @@ pub async fn artifact_view(
     let subject = manifest.subject().map(|s| descriptor_view(&base, s));
     let (body, total_size, config_date) = match &manifest {
         Manifest::Index(index) => {
-            let (platform_descs, rest): (Vec<&Descriptor>, Vec<&Descriptor>) = index
-                .manifests()
-                .iter()
-                .partition(|d| !is_attestation_entry(d));
+            let (platform_descs, rest): (Vec<&Descriptor>, Vec<&Descriptor>) =
+                index.manifests().iter().partition(|d| !is_attestation_entry(d));
             let mut attestations: Vec<(String, DescriptorView)> = Vec::new();
             let mut others = Vec::new();
             for d in rest {
-                match d
-                    .annotations()
-                    .as_ref()
-                    .and_then(|a| a.get("vnd.docker.reference.digest"))
-                {
+                match d.annotations().as_ref().and_then(|a| a.get("vnd.docker.reference.digest")) {
                     Some(target) => attestations.push((target.clone(), descriptor_view(&base, d))),
                     None => others.push(descriptor_view(&base, d)),
                 }
             }
             let sizes = futures::future::join_all(platform_descs.iter().map(|d| async move {
-                let child = client
-                    .manifest(repo, &Reference::Digest(d.digest().clone()))
-                    .await
-                    .ok()?;
+                let child = client.manifest(repo, &Reference::Digest(d.digest().clone())).await.ok()?;
                 image_size(child.size(), child.manifest().ok()?)
             }))
             .await;
@@ -317,11 +232,7 @@ pub async fn artifact_view(
                         platform: platform_name(d).unwrap_or_else(|| "unknown".into()),
                         manifest: descriptor_view(&base, d),
                         image_size,
-                        attestations: attestations
-                            .iter()
-                            .filter(|(t, _)| *t == digest)
-                            .map(|(_, a)| a.clone())
-                            .collect(),
+                        attestations: attestations.iter().filter(|(t, _)| *t == digest).map(|(_, a)| a.clone()).collect(),
                     }
                 })
                 .collect();
@@ -338,41 +249,22 @@ pub async fn artifact_view(
             let config_desc = descriptor_view(&base, m.config());
             let config_type = config_desc.media_type.clone();
             let image_config = if is_image_config(&config_type) {
-                Some(Box::new(
-                    match client
-                        .blob(repo, &config_desc.digest, Some(CONFIG_CAP))
-                        .await
-                    {
-                        Ok(bytes) => config_view(&config_desc.digest, &config_type, &bytes, &links),
-                        Err(e) => ConfigView {
-                            digest: config_desc.digest.clone(),
-                            media_type: config_type.clone(),
-                            problem: Some(e.message().to_owned()),
-                            ..Default::default()
-                        },
+                Some(Box::new(match client.blob(repo, &config_desc.digest, Some(CONFIG_CAP)).await {
+                    Ok(bytes) => config_view(&config_desc.digest, &config_type, &bytes, &links),
+                    Err(e) => ConfigView {
+                        digest: config_desc.digest.clone(),
+                        media_type: config_type.clone(),
+                        problem: Some(e.message().to_owned()),
+                        ..Default::default()
                     },
-                ))
+                }))
             } else {
                 None
             };
-            let date = image_config
-                .as_ref()
-                .and_then(|c| c.created.clone())
-                .filter(|c| crate::model::unix_seconds(c).is_some_and(|t| t > 0));
-            let layers = m
-                .layers()
-                .iter()
-                .map(|l| descriptor_view(&base, l))
-                .collect();
-            (
-                ArtifactBody::Manifest {
-                    config: config_desc,
-                    image_config,
-                    layers,
-                },
-                image_size(doc.size(), &manifest),
-                date,
-            )
+            let date =
+                image_config.as_ref().and_then(|c| c.created.clone()).filter(|c| crate::model::unix_seconds(c).is_some_and(|t| t > 0));
+            let layers = m.layers().iter().map(|l| descriptor_view(&base, l)).collect();
+            (ArtifactBody::Manifest { config: config_desc, image_config, layers }, image_size(doc.size(), &manifest), date)
         }
     };
     let (created, created_source) = match (config_date, annotation_date) {
@@ -416,34 +308,18 @@ mod tests {
         let config = br#"{"created":"2025-06-01T12:00:00Z","os":"linux","architecture":"arm64","variant":"v8",
             "config":{"Entrypoint":["/bin/hello"],"Cmd":"--greet","Env":["A=1"],"ExposedPorts":{"80/tcp":{}},"Labels":{"b":"2","a":"1"},"User":""},
             "history":[{"created_by":"ADD x","empty_layer":false},{"created_by":"CMD","empty_layer":true,"comment":"buildkit"}]}"#;
-        let c = config_view(
-            "sha256:x",
-            "application/vnd.oci.image.config.v1+json",
-            config,
-            &Links { base: "" },
-        );
+        let c = config_view("sha256:x", "application/vnd.oci.image.config.v1+json", config, &Links { base: "" });
         assert_eq!(c.platform.as_deref(), Some("linux/arm64/v8"));
         assert_eq!(c.entrypoint, ["/bin/hello"]);
         assert_eq!(c.cmd, ["--greet"], "a string Cmd is read as one argument");
         assert_eq!(c.exposed_ports, ["80/tcp"]);
-        assert_eq!(
-            c.labels,
-            [
-                ("a".to_owned(), "1".to_owned()),
-                ("b".to_owned(), "2".to_owned())
-            ]
-        );
+        assert_eq!(c.labels, [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())]);
         assert_eq!(c.user, None);
         assert_eq!(c.history.len(), 2);
         assert!(c.history[1].empty_layer);
         let broken = config_view("sha256:x", "t", b"{nope", &Links { base: "" });
         assert!(broken.problem.is_some());
-        let odd = config_view(
-            "sha256:x",
-            "t",
-            br#"{"config": 7, "history": "no", "created": 5}"#,
-            &Links { base: "" },
-        );
+        let odd = config_view("sha256:x", "t", br#"{"config": 7, "history": "no", "created": 5}"#, &Links { base: "" });
         assert_eq!(odd.created, None);
         assert!(odd.history.is_empty());
     }

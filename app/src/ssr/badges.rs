@@ -23,11 +23,7 @@ const RED: &str = "#b91c1c";
 
 impl Badge {
     fn new(label: &str, value: impl Into<String>, color: &'static str) -> Self {
-        Self {
-            label: label.to_owned(),
-            value: value.into(),
-            color,
-        }
+        Self { label: label.to_owned(), value: value.into(), color }
     }
 }
 
@@ -47,10 +43,7 @@ fn text_width(text: &str) -> i32 {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The SVG of a flat badge.
@@ -72,18 +65,9 @@ pub fn svg(b: &Badge) -> String {
 /// The newest release among `tags` by semantic version; pre-releases only when there is no
 /// release at all.
 pub fn latest_version<'a>(tags: impl IntoIterator<Item = &'a String>) -> Option<&'a String> {
-    let versions: Vec<(semver::Version, &String)> = tags
-        .into_iter()
-        .filter(|t| !is_referrer_tag(t))
-        .filter_map(|t| semver_of(t).map(|v| (v, t)))
-        .collect();
-    let newest = |pre: bool| {
-        versions
-            .iter()
-            .filter(|(v, _)| pre || v.pre.is_empty())
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .map(|(_, t)| *t)
-    };
+    let versions: Vec<(semver::Version, &String)> =
+        tags.into_iter().filter(|t| !is_referrer_tag(t)).filter_map(|t| semver_of(t).map(|v| (v, t))).collect();
+    let newest = |pre: bool| versions.iter().filter(|(v, _)| pre || v.pre.is_empty()).max_by(|a, b| a.0.cmp(&b.0)).map(|(_, t)| *t);
     newest(false).or_else(|| newest(true))
 }
 
@@ -113,25 +97,14 @@ pub async fn badge(state: &AppState, registry: &str, path: &str) -> Badge {
             Err(e) => Badge::new("version", e.kind().label(), GREY),
         },
         ("tags.svg", None) => match client.tags(&repo).await {
-            Ok(tags) => Badge::new(
-                "tags",
-                tags.iter()
-                    .filter(|t| !is_referrer_tag(t))
-                    .count()
-                    .to_string(),
-                BLUE,
-            ),
+            Ok(tags) => Badge::new("tags", tags.iter().filter(|t| !is_referrer_tag(t)).count().to_string(), BLUE),
             Err(e) => Badge::new("tags", e.kind().label(), GREY),
         },
         ("size.svg", Some(tag)) => {
             let Ok(reference) = Reference::parse(tag) else {
                 return Badge::new("size", "invalid tag", GREY);
             };
-            match client
-                .manifest(&repo, &reference)
-                .await
-                .and_then(|d| Ok((d.size(), d.manifest()?.clone())))
-            {
+            match client.manifest(&repo, &reference).await.and_then(|d| Ok((d.size(), d.manifest()?.clone()))) {
                 Ok((size, manifest)) => match crate::ssr::artifact::image_size(size, &manifest) {
                     Some(total) => Badge::new("size", human_size(total), BLUE),
                     None => Badge::new("size", "multi-platform", BLUE),
@@ -148,9 +121,7 @@ pub async fn badge(state: &AppState, registry: &str, path: &str) -> Badge {
                 Err(e) => return Badge::new("signature", e.kind().label(), GREY),
             };
             match client.referrers(&repo, &digest, None).await {
-                Ok((list, _)) if list.iter().any(|r| r.kind() == ArtifactKind::Signature) => {
-                    Badge::new("signature", "signed", GREEN)
-                }
+                Ok((list, _)) if list.iter().any(|r| r.kind() == ArtifactKind::Signature) => Badge::new("signature", "signed", GREEN),
                 Ok(_) => Badge::new("signature", "unsigned", RED),
                 Err(e) => Badge::new("signature", e.kind().label(), GREY),
             }
@@ -175,19 +146,10 @@ mod tests {
 
     #[test]
     fn latest_is_the_highest_version() {
-        let tags: Vec<String> = ["latest", "1.2.0", "v1.10.0", "2.0.0-rc.1", "1.9"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        assert_eq!(
-            latest_version(tags.iter()).map(String::as_str),
-            Some("v1.10.0")
-        );
+        let tags: Vec<String> = ["latest", "1.2.0", "v1.10.0", "2.0.0-rc.1", "1.9"].iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(latest_version(tags.iter()).map(String::as_str), Some("v1.10.0"));
         let pre: Vec<String> = vec!["0.1.0-alpha".into(), "0.1.0-beta".into()];
-        assert_eq!(
-            latest_version(pre.iter()).map(String::as_str),
-            Some("0.1.0-beta")
-        );
+        assert_eq!(latest_version(pre.iter()).map(String::as_str), Some("0.1.0-beta"));
         let none: Vec<String> = vec!["latest".into()];
         assert_eq!(latest_version(none.iter()), None);
     }

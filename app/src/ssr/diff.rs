@@ -21,33 +21,16 @@ struct Side {
     config: Option<ConfigView>,
 }
 
-async fn load(
-    registry: &Registry,
-    repo: &RepoName,
-    reference: &str,
-) -> Result<Side, portolan_oci::Error> {
+async fn load(registry: &Registry, repo: &RepoName, reference: &str) -> Result<Side, portolan_oci::Error> {
     let parsed = Reference::parse(reference)?;
     let doc = registry.client.manifest(repo, &parsed).await?;
     let mut platforms = BTreeMap::new();
     if let Ok(Manifest::Index(index)) = doc.manifest() {
-        for d in index
-            .manifests()
-            .iter()
-            .filter(|d| !is_attestation_entry(d))
-        {
-            platforms.insert(
-                platform_name(d).unwrap_or_else(|| "unknown".into()),
-                d.digest().to_string(),
-            );
+        for d in index.manifests().iter().filter(|d| !is_attestation_entry(d)) {
+            platforms.insert(platform_name(d).unwrap_or_else(|| "unknown".into()), d.digest().to_string());
         }
     }
-    Ok(Side {
-        reference: reference.to_owned(),
-        image: None,
-        doc,
-        platforms,
-        config: None,
-    })
+    Ok(Side { reference: reference.to_owned(), image: None, doc, platforms, config: None })
 }
 
 async fn read_image(registry: &Registry, repo: &RepoName, side: &mut Side, platform: Option<&str>) {
@@ -60,17 +43,8 @@ async fn read_image(registry: &Registry, repo: &RepoName, side: &mut Side, platf
     };
     if let Some(Ok(Manifest::Image(m))) = image.as_ref().map(ManifestDoc::manifest) {
         let digest = m.config().digest().to_string();
-        if let Ok(bytes) = registry
-            .client
-            .blob(repo, &digest, Some(4 * 1024 * 1024))
-            .await
-        {
-            side.config = Some(config_view(
-                &digest,
-                m.config().media_type().as_ref(),
-                &bytes,
-                &Links { base: "" },
-            ));
+        if let Ok(bytes) = registry.client.blob(repo, &digest, Some(4 * 1024 * 1024)).await {
+            side.config = Some(config_view(&digest, m.config().media_type().as_ref(), &bytes, &Links { base: "" }));
         }
     }
     side.image = image;
@@ -78,41 +52,27 @@ async fn read_image(registry: &Registry, repo: &RepoName, side: &mut Side, platf
 
 fn diff_side(side: &Side) -> DiffSide {
     let (kind_label, size) = match side.doc.manifest() {
-        Ok(m) => (
-            m.kind(&side.doc.media_type).label().to_owned(),
-            image_size(side.doc.size(), m),
-        ),
+        Ok(m) => (m.kind(&side.doc.media_type).label().to_owned(), image_size(side.doc.size(), m)),
         Err(_) => ("unreadable".to_owned(), None),
     };
     DiffSide {
         reference: side.reference.clone(),
         digest: side.doc.digest.clone(),
         kind_label,
-        size: size.or_else(|| {
-            side.image
-                .as_ref()
-                .and_then(|i| image_size(i.size(), i.manifest().ok()?))
-        }),
+        size: size.or_else(|| side.image.as_ref().and_then(|i| image_size(i.size(), i.manifest().ok()?))),
         created: side.config.as_ref().and_then(|c| c.created.clone()),
     }
 }
 
 fn layers_of(side: &Side) -> Vec<(String, u64, String)> {
     match side.image.as_ref().map(ManifestDoc::manifest) {
-        Some(Ok(Manifest::Image(m))) => m
-            .layers()
-            .iter()
-            .map(|l| (l.digest().to_string(), l.size(), l.media_type().to_string()))
-            .collect(),
+        Some(Ok(Manifest::Image(m))) => m.layers().iter().map(|l| (l.digest().to_string(), l.size(), l.media_type().to_string())).collect(),
         _ => Vec::new(),
     }
 }
 
 /// Layer changes: `to`'s layers in order (same or added), then `from`'s removed ones.
-pub fn layer_changes(
-    from: &[(String, u64, String)],
-    to: &[(String, u64, String)],
-) -> Vec<LayerChange> {
+pub fn layer_changes(from: &[(String, u64, String)], to: &[(String, u64, String)]) -> Vec<LayerChange> {
     let from_set: BTreeSet<&str> = from.iter().map(|l| l.0.as_str()).collect();
     let to_set: BTreeSet<&str> = to.iter().map(|l| l.0.as_str()).collect();
     let mut out: Vec<LayerChange> = to
@@ -121,23 +81,15 @@ pub fn layer_changes(
             digest: d.clone(),
             size: *s,
             media_type: t.clone(),
-            change: if from_set.contains(d.as_str()) {
-                Change::Same
-            } else {
-                Change::Added
-            },
+            change: if from_set.contains(d.as_str()) { Change::Same } else { Change::Added },
         })
         .collect();
-    out.extend(
-        from.iter()
-            .filter(|l| !to_set.contains(l.0.as_str()))
-            .map(|(d, s, t)| LayerChange {
-                digest: d.clone(),
-                size: *s,
-                media_type: t.clone(),
-                change: Change::Removed,
-            }),
-    );
+    out.extend(from.iter().filter(|l| !to_set.contains(l.0.as_str())).map(|(d, s, t)| LayerChange {
+        digest: d.clone(),
+        size: *s,
+        media_type: t.clone(),
+        change: Change::Removed,
+    }));
     out
 }
 
@@ -156,11 +108,7 @@ pub fn config_changes(a: &ConfigView, b: &ConfigView) -> Vec<(String, String, St
     field("working dir", opt(&a.working_dir), opt(&b.working_dir));
     field("entrypoint", a.entrypoint.join(" "), b.entrypoint.join(" "));
     field("cmd", a.cmd.join(" "), b.cmd.join(" "));
-    field(
-        "exposed ports",
-        a.exposed_ports.join(", "),
-        b.exposed_ports.join(", "),
-    );
+    field("exposed ports", a.exposed_ports.join(", "), b.exposed_ports.join(", "));
     field("volumes", a.volumes.join(", "), b.volumes.join(", "));
     let env = |c: &ConfigView| c.env.iter().cloned().collect::<BTreeSet<String>>();
     let (ea, eb) = (env(a), env(b));
@@ -174,31 +122,17 @@ pub fn config_changes(a: &ConfigView, b: &ConfigView) -> Vec<(String, String, St
 }
 
 /// (label, from, to) for labels that differ.
-pub fn label_changes(
-    a: &[(String, String)],
-    b: &[(String, String)],
-) -> Vec<(String, String, String)> {
+pub fn label_changes(a: &[(String, String)], b: &[(String, String)]) -> Vec<(String, String, String)> {
     let a: BTreeMap<&str, &str> = a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let b: BTreeMap<&str, &str> = b.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let keys: BTreeSet<&str> = a.keys().chain(b.keys()).copied().collect();
     keys.into_iter()
         .filter(|k| a.get(k) != b.get(k))
-        .map(|k| {
-            (
-                k.to_owned(),
-                a.get(k).unwrap_or(&"").to_string(),
-                b.get(k).unwrap_or(&"").to_string(),
-            )
-        })
+        .map(|k| (k.to_owned(), a.get(k).unwrap_or(&"").to_string(), b.get(k).unwrap_or(&"").to_string()))
         .collect()
 }
 
-pub async fn diff_view(
-    registry: &Registry,
-    repo: &RepoName,
-    from: &str,
-    to: &str,
-) -> Result<DiffView, portolan_oci::Error> {
+pub async fn diff_view(registry: &Registry, repo: &RepoName, from: &str, to: &str) -> Result<DiffView, portolan_oci::Error> {
     let (a, b) = futures::future::join(load(registry, repo, from), load(registry, repo, to)).await;
     let (mut a, mut b) = (a?, b?);
     let names: BTreeSet<&String> = a.platforms.keys().chain(b.platforms.keys()).collect();
@@ -215,23 +149,12 @@ pub async fn diff_view(
         })
         .collect();
     // The platform to compare layers on: linux/amd64 if both have it, else the first common one.
-    let common: Vec<&String> = a
-        .platforms
-        .keys()
-        .filter(|p| b.platforms.contains_key(*p))
-        .collect();
-    let chosen = common
-        .iter()
-        .find(|p| p.as_str() == "linux/amd64")
-        .or(common.first())
-        .map(|p| (*p).clone());
+    let common: Vec<&String> = a.platforms.keys().filter(|p| b.platforms.contains_key(*p)).collect();
+    let chosen = common.iter().find(|p| p.as_str() == "linux/amd64").or(common.first()).map(|p| (*p).clone());
     let both_indexes = !a.platforms.is_empty() && !b.platforms.is_empty();
     let platform = if both_indexes { chosen.clone() } else { None };
-    futures::future::join(
-        read_image(registry, repo, &mut a, platform.as_deref()),
-        read_image(registry, repo, &mut b, platform.as_deref()),
-    )
-    .await;
+    futures::future::join(read_image(registry, repo, &mut a, platform.as_deref()), read_image(registry, repo, &mut b, platform.as_deref()))
+        .await;
     let layers = layer_changes(&layers_of(&a), &layers_of(&b));
     let (config, labels) = match (&a.config, &b.config) {
         (Some(x), Some(y)) => (config_changes(x, y), label_changes(&x.labels, &y.labels)),
@@ -261,18 +184,8 @@ mod tests {
     #[test]
     fn layers_added_removed_and_kept() {
         let changes = layer_changes(&[l("a"), l("b")], &[l("a"), l("c")]);
-        let summary: Vec<(&str, Change)> = changes
-            .iter()
-            .map(|c| (c.digest.as_str(), c.change))
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                ("a", Change::Same),
-                ("c", Change::Added),
-                ("b", Change::Removed)
-            ]
-        );
+        let summary: Vec<(&str, Change)> = changes.iter().map(|c| (c.digest.as_str(), c.change)).collect();
+        assert_eq!(summary, [("a", Change::Same), ("c", Change::Added), ("b", Change::Removed)]);
     }
 
     #[test]
@@ -290,20 +203,8 @@ mod tests {
             ..Default::default()
         };
         let c = config_changes(&a, &b);
-        assert_eq!(
-            c,
-            [
-                ("env".to_owned(), "B=2".to_owned(), String::new()),
-                ("env".to_owned(), String::new(), "B=3".to_owned())
-            ]
-        );
+        assert_eq!(c, [("env".to_owned(), "B=2".to_owned(), String::new()), ("env".to_owned(), String::new(), "B=3".to_owned())]);
         let labels = label_changes(&a.labels, &b.labels);
-        assert_eq!(
-            labels,
-            [
-                ("gone".to_owned(), "x".to_owned(), String::new()),
-                ("k".to_owned(), "1".to_owned(), "2".to_owned())
-            ]
-        );
+        assert_eq!(labels, [("gone".to_owned(), "x".to_owned(), String::new()), ("k".to_owned(), "1".to_owned(), "2".to_owned())]);
     }
 }

@@ -64,9 +64,7 @@ pub fn layout(parents: &[Option<usize>], depths: &[usize]) -> Vec<(i32, i32)> {
             next_row += 1;
         }
     }
-    (0..n)
-        .map(|i| (MARGIN + depths[i] as i32 * COLUMN, MARGIN + y[i]))
-        .collect()
+    (0..n).map(|i| (MARGIN + depths[i] as i32 * COLUMN, MARGIN + y[i])).collect()
 }
 
 /// The graph of `digest`'s referrers, filtered to `artifact_type` (and what leads to it).
@@ -80,27 +78,13 @@ pub async fn graph_view(
     filter: Option<String>,
 ) -> portolan_oci::Result<GraphView> {
     let base = format!("/r/{}/{}", registry.info.name, repo);
-    let graph = registry
-        .client
-        .referrer_graph(repo, digest, MAX_NODES)
-        .await?;
+    let graph = registry.client.referrer_graph(repo, digest, MAX_NODES).await?;
     let mut types: BTreeMap<String, usize> = BTreeMap::new();
     for n in &graph.nodes {
-        *types
-            .entry(
-                n.referrer
-                    .artifact_type()
-                    .unwrap_or_else(|| "(none)".into()),
-            )
-            .or_default() += 1;
+        *types.entry(n.referrer.artifact_type().unwrap_or_else(|| "(none)".into())).or_default() += 1;
     }
     // Which nodes to keep: all, or those of the type and their ancestors.
-    let positions: HashMap<String, usize> = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.referrer.digest(), i))
-        .collect();
+    let positions: HashMap<String, usize> = graph.nodes.iter().enumerate().map(|(i, n)| (n.referrer.digest(), i)).collect();
     let mut keep = vec![filter.is_none(); graph.nodes.len()];
     if let Some(wanted) = &filter {
         for (i, n) in graph.nodes.iter().enumerate() {
@@ -141,12 +125,7 @@ pub async fn graph_view(
             kind: kind_key(kind),
             kind_label: kind.label().to_owned(),
             artifact_type: r.artifact_type(),
-            created: r
-                .descriptor
-                .annotations()
-                .as_ref()
-                .and_then(|a| a.get("org.opencontainers.image.created"))
-                .cloned(),
+            created: r.descriptor.annotations().as_ref().and_then(|a| a.get("org.opencontainers.image.created")).cloned(),
             source: source_label(&r.source),
             depth: n.depth,
             href: format!("{base}@{}", r.digest()),
@@ -156,8 +135,7 @@ pub async fn graph_view(
     }
     let mut parents = vec![None; nodes.len()];
     for n in graph.nodes.iter() {
-        if let (Some(child), Some(parent)) = (slot.get(&n.referrer.digest()), slot.get(&n.subject))
-        {
+        if let (Some(child), Some(parent)) = (slot.get(&n.referrer.digest()), slot.get(&n.subject)) {
             parents[*child] = Some(*parent);
         }
     }
@@ -167,23 +145,12 @@ pub async fn graph_view(
         node.x = *x;
         node.y = *y;
     }
-    let mut edges: Vec<(usize, usize)> = graph
-        .edges
-        .iter()
-        .filter_map(|(subject, referrer)| Some((*slot.get(referrer)?, *slot.get(subject)?)))
-        .collect();
+    let mut edges: Vec<(usize, usize)> =
+        graph.edges.iter().filter_map(|(subject, referrer)| Some((*slot.get(referrer)?, *slot.get(subject)?))).collect();
     edges.sort();
     edges.dedup();
-    let width = places
-        .iter()
-        .map(|(x, _)| x + NODE_WIDTH + MARGIN)
-        .max()
-        .unwrap_or(NODE_WIDTH + 2 * MARGIN);
-    let height = places
-        .iter()
-        .map(|(_, y)| y + NODE_HEIGHT + MARGIN)
-        .max()
-        .unwrap_or(NODE_HEIGHT + 2 * MARGIN);
+    let width = places.iter().map(|(x, _)| x + NODE_WIDTH + MARGIN).max().unwrap_or(NODE_WIDTH + 2 * MARGIN);
+    let height = places.iter().map(|(_, y)| y + NODE_HEIGHT + MARGIN).max().unwrap_or(NODE_HEIGHT + 2 * MARGIN);
     Ok(GraphView {
         registry: registry.info.clone(),
         repository: repo.to_string(),
@@ -212,10 +179,7 @@ pub async fn referrers_json(
 ) -> portolan_oci::Result<serde_json::Value> {
     let parsed = portolan_oci::Reference::parse(reference)?;
     let digest = registry.client.resolve(repo, &parsed).await?.digest;
-    let graph = registry
-        .client
-        .referrer_graph(repo, &digest, MAX_NODES)
-        .await?;
+    let graph = registry.client.referrer_graph(repo, &digest, MAX_NODES).await?;
     let referrers: Vec<serde_json::Value> = graph
         .nodes
         .iter()
@@ -255,16 +219,7 @@ mod tests {
         let depths = [0, 1, 1, 2, 2];
         let p = layout(&parents, &depths);
         let (x, y): (Vec<i32>, Vec<i32>) = p.iter().copied().unzip();
-        assert_eq!(
-            x,
-            [
-                MARGIN,
-                MARGIN + COLUMN,
-                MARGIN + COLUMN,
-                MARGIN + 2 * COLUMN,
-                MARGIN + 2 * COLUMN
-            ]
-        );
+        assert_eq!(x, [MARGIN, MARGIN + COLUMN, MARGIN + COLUMN, MARGIN + 2 * COLUMN, MARGIN + 2 * COLUMN]);
         assert_eq!(y[3], MARGIN);
         assert_eq!(y[4], MARGIN + ROW);
         assert_eq!(y[1], MARGIN + ROW / 2, "between its two children");

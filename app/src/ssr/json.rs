@@ -18,18 +18,10 @@ impl Links<'_> {
     /// The page of `digest`, as met in `object` (a descriptor when it has a `mediaType`).
     fn href(&self, object: Option<&Map<String, Value>>, key: &str, digest: &str) -> Option<String> {
         portolan_oci::name::parse_digest(digest).ok()?;
-        let media_type = object
-            .and_then(|o| o.get("mediaType"))
-            .and_then(Value::as_str);
+        let media_type = object.and_then(|o| o.get("mediaType")).and_then(Value::as_str);
         match media_type {
-            Some(t) if portolan_oci::media::is_manifest(t) => {
-                Some(format!("{}@{digest}", self.base))
-            }
-            Some(t) => Some(format!(
-                "{}/-/blob/{digest}?type={}",
-                self.base,
-                crate::model::encode_component(t)
-            )),
+            Some(t) if portolan_oci::media::is_manifest(t) => Some(format!("{}@{digest}", self.base)),
+            Some(t) => Some(format!("{}/-/blob/{digest}?type={}", self.base, crate::model::encode_component(t))),
             // Digests outside descriptors: annotations naming a manifest (buildx's
             // vnd.docker.reference.digest, cosign's payloads) and config `diff_ids`
             // (uncompressed layer digests, which are nowhere to be fetched).
@@ -41,17 +33,9 @@ impl Links<'_> {
 
 /// Tokenises `value` as two-space indented JSON.
 pub fn render(value: &Value, links: &Links<'_>) -> JsonDoc {
-    let mut out = Renderer {
-        tokens: Vec::new(),
-        len: 0,
-        truncated: false,
-        links,
-    };
+    let mut out = Renderer { tokens: Vec::new(), len: 0, truncated: false, links };
     out.value(value, None, "", 0);
-    JsonDoc {
-        tokens: out.tokens,
-        truncated: out.truncated,
-    }
+    JsonDoc { tokens: out.tokens, truncated: out.truncated }
 }
 
 /// Parses and tokenises `bytes`; text that is not JSON becomes one plain token.
@@ -62,14 +46,7 @@ pub fn render_bytes(bytes: &[u8], links: &Links<'_>) -> JsonDoc {
             let text = String::from_utf8_lossy(bytes);
             let truncated = text.len() > MAX_TEXT;
             let text: String = text.chars().take(MAX_TEXT).collect();
-            JsonDoc {
-                tokens: vec![JsonToken {
-                    text,
-                    kind: JsonKind::Str,
-                    href: None,
-                }],
-                truncated,
-            }
+            JsonDoc { tokens: vec![JsonToken { text, kind: JsonKind::Str, href: None }], truncated }
         }
     }
 }
@@ -105,23 +82,13 @@ impl Renderer<'_, '_> {
         self.tokens.push(JsonToken { text, kind, href });
     }
 
-    fn value(
-        &mut self,
-        value: &Value,
-        parent: Option<&Map<String, Value>>,
-        key: &str,
-        indent: usize,
-    ) {
+    fn value(&mut self, value: &Value, parent: Option<&Map<String, Value>>, key: &str, indent: usize) {
         match value {
             Value::Null => self.push("null", JsonKind::Lit, None),
             Value::Bool(b) => self.push(b.to_string(), JsonKind::Lit, None),
             Value::Number(n) => self.push(n.to_string(), JsonKind::Num, None),
             Value::String(s) => {
-                let href = if s.contains(':') {
-                    self.links.href(parent, key, s)
-                } else {
-                    None
-                };
+                let href = if s.contains(':') { self.links.href(parent, key, s) } else { None };
                 self.push(quote(s), JsonKind::Str, href);
             }
             Value::Array(items) => {
@@ -133,11 +100,7 @@ impl Renderer<'_, '_> {
                     self.push(" ".repeat(indent + 2), JsonKind::Punct, None);
                     // Items of an array keep the array's key (for `diff_ids`).
                     self.value(item, parent, key, indent + 2);
-                    self.push(
-                        if i + 1 < items.len() { ",\n" } else { "\n" },
-                        JsonKind::Punct,
-                        None,
-                    );
+                    self.push(if i + 1 < items.len() { ",\n" } else { "\n" }, JsonKind::Punct, None);
                 }
                 self.push(format!("{}]", " ".repeat(indent)), JsonKind::Punct, None);
             }
@@ -151,11 +114,7 @@ impl Renderer<'_, '_> {
                     self.push(quote(k), JsonKind::Key, None);
                     self.push(": ", JsonKind::Punct, None);
                     self.value(v, Some(map), k, indent + 2);
-                    self.push(
-                        if i + 1 < map.len() { ",\n" } else { "\n" },
-                        JsonKind::Punct,
-                        None,
-                    );
+                    self.push(if i + 1 < map.len() { ",\n" } else { "\n" }, JsonKind::Punct, None);
                 }
                 self.push(format!("{}}}", " ".repeat(indent)), JsonKind::Punct, None);
             }
@@ -177,8 +136,7 @@ mod tests {
 
     #[test]
     fn renders_like_serde_json_pretty() {
-        let v: Value =
-            serde_json::from_str(r#"{"a":[1,true,null,{"b":"x"}],"c":{},"d":[]}"#).unwrap();
+        let v: Value = serde_json::from_str(r#"{"a":[1,true,null,{"b":"x"}],"c":{},"d":[]}"#).unwrap();
         let doc = render(&v, &Links { base: "/r/x/y" });
         assert_eq!(text(&doc), serde_json::to_string_pretty(&v).unwrap());
         assert!(!doc.truncated);
@@ -196,18 +154,13 @@ mod tests {
             "note": "sha256:not-a-digest",
         });
         let doc = render(&v, &Links { base: "/r/x/y" });
-        let links: Vec<&str> = doc
-            .tokens
-            .iter()
-            .filter_map(|t| t.href.as_deref())
-            .collect();
+        let links: Vec<&str> = doc.tokens.iter().filter_map(|t| t.href.as_deref()).collect();
         assert_eq!(
             links,
             [
-                format!("/r/x/y/-/blob/{b}?type=application%2Fvnd.oci.image.config.v1%2Bjson")
-                    .as_str(),
                 format!("/r/x/y@{m}").as_str(),
                 format!("/r/x/y@{m}").as_str(),
+                format!("/r/x/y/-/blob/{b}?type=application%2Fvnd.oci.image.config.v1%2Bjson").as_str(),
             ]
         );
     }

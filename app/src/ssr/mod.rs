@@ -58,17 +58,13 @@ impl AppState {
 
 /// The state, from the context leptos_axum provides to server functions and rendering.
 pub fn state() -> Result<AppState, AppError> {
-    use_context::<AppState>()
-        .ok_or_else(|| AppError::Internal("the application state is missing".into()))
+    use_context::<AppState>().ok_or_else(|| AppError::Internal("the application state is missing".into()))
 }
 
 /// Logs an error with its context and passes it on; internal details stay in the log.
 pub fn logged(context: &str, e: AppError) -> AppError {
     match &e {
-        AppError::Internal(_)
-        | AppError::BadGateway(_)
-        | AppError::Unavailable(_)
-        | AppError::Timeout(_) => {
+        AppError::Internal(_) | AppError::BadGateway(_) | AppError::Unavailable(_) | AppError::Timeout(_) => {
             tracing::warn!(error = %e, "{context}");
         }
         _ => tracing::debug!(error = %e, "{context}"),
@@ -83,16 +79,8 @@ pub fn public_url(state: &AppState) -> String {
         return url.trim_end_matches('/').to_owned();
     }
     let parts = use_context::<http::request::Parts>();
-    let header = |name: &str| {
-        parts
-            .as_ref()
-            .and_then(|p| p.headers.get(name))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let host = header("x-forwarded-host")
-        .or_else(|| header("host"))
-        .unwrap_or_else(|| state.leptos_options.site_addr.to_string());
+    let header = |name: &str| parts.as_ref().and_then(|p| p.headers.get(name)).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or_else(|| state.leptos_options.site_addr.to_string());
     let scheme = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
     format!("{scheme}://{host}")
 }

@@ -19,13 +19,7 @@ const VALUES_CAP: usize = 64 * 1024;
 /// Packages listed by name in an SBOM panel.
 const TOP_PACKAGES: usize = 25;
 
-pub async fn panel(
-    registry: &Registry,
-    repo: &RepoName,
-    manifest: &Manifest,
-    kind: ArtifactKind,
-    links: &Links<'_>,
-) -> Option<Panel> {
+pub async fn panel(registry: &Registry, repo: &RepoName, manifest: &Manifest, kind: ArtifactKind, links: &Links<'_>) -> Option<Panel> {
     let Manifest::Image(m) = manifest else {
         return None;
     };
@@ -33,58 +27,32 @@ pub async fn panel(
         ArtifactKind::HelmChart => helm(registry, repo, m.config(), m.layers()).await,
         ArtifactKind::Sbom => sbom(registry, repo, m.layers()).await,
         ArtifactKind::Signature => signature(registry, repo, manifest, m.layers(), links).await,
-        ArtifactKind::Attestation | ArtifactKind::BuildAttestation => {
-            attestation(registry, repo, m.layers(), links).await
-        }
+        ArtifactKind::Attestation | ArtifactKind::BuildAttestation => attestation(registry, repo, m.layers(), links).await,
         _ => return None,
     };
-    Some(result.unwrap_or_else(|(title, reason)| Panel::Unavailable {
-        title: title.to_owned(),
-        reason,
-    }))
+    Some(result.unwrap_or_else(|(title, reason)| Panel::Unavailable { title: title.to_owned(), reason }))
 }
 
 type PanelResult = Result<Panel, (&'static str, String)>;
 
-async fn read(
-    registry: &Registry,
-    repo: &RepoName,
-    d: &Descriptor,
-    title: &'static str,
-) -> Result<bytes::Bytes, (&'static str, String)> {
-    registry
-        .client
-        .blob(repo, d.digest().as_ref(), None)
-        .await
-        .map_err(|e| (title, e.message().to_owned()))
+async fn read(registry: &Registry, repo: &RepoName, d: &Descriptor, title: &'static str) -> Result<bytes::Bytes, (&'static str, String)> {
+    registry.client.blob(repo, d.digest().as_ref(), None).await.map_err(|e| (title, e.message().to_owned()))
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
-async fn helm(
-    registry: &Registry,
-    repo: &RepoName,
-    config: &Descriptor,
-    layers: &[Descriptor],
-) -> PanelResult {
+async fn helm(registry: &Registry, repo: &RepoName, config: &Descriptor, layers: &[Descriptor]) -> PanelResult {
     const T: &str = "Helm chart";
-    let config: Value = serde_json::from_slice(&read(registry, repo, config, T).await?)
-        .map_err(|e| (T, format!("the chart config is not JSON ({e})")))?;
-    let chart = layers
-        .iter()
-        .find(|l| l.media_type().to_string() == media::HELM_CHART);
+    let config: Value =
+        serde_json::from_slice(&read(registry, repo, config, T).await?).map_err(|e| (T, format!("the chart config is not JSON ({e})")))?;
+    let chart = layers.iter().find(|l| l.media_type().to_string() == media::HELM_CHART);
     let (values_yaml, values_truncated) = match chart {
         Some(layer) => {
             let bytes = read(registry, repo, layer, T).await?;
             match values_of(&bytes) {
-                Some(v) if v.len() > VALUES_CAP => {
-                    (Some(v.chars().take(VALUES_CAP).collect()), true)
-                }
+                Some(v) if v.len() > VALUES_CAP => (Some(v.chars().take(VALUES_CAP).collect()), true),
                 other => (other, false),
             }
         }
@@ -110,11 +78,7 @@ fn values_of(tgz: &[u8]) -> Option<String> {
         let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
         if parts.len() == 2 && parts[1] == "values.yaml" {
             let mut text = String::new();
-            entry
-                .by_ref()
-                .take(4 * 1024 * 1024)
-                .read_to_string(&mut text)
-                .ok()?;
+            entry.by_ref().take(4 * 1024 * 1024).read_to_string(&mut text).ok()?;
             return Some(text);
         }
     }
@@ -129,89 +93,37 @@ async fn sbom(registry: &Registry, repo: &RepoName, layers: &[Descriptor]) -> Pa
         .or_else(|| layers.first())
         .ok_or((T, "the SBOM has no layer".to_owned()))?;
     let bytes = read(registry, repo, layer, T).await?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        (
-            T,
-            format!("the SBOM is not JSON ({e}); only JSON SBOMs are summarised"),
-        )
-    })?;
+    let doc: Value =
+        serde_json::from_slice(&bytes).map_err(|e| (T, format!("the SBOM is not JSON ({e}); only JSON SBOMs are summarised")))?;
     let doc = unwrap_statement(doc);
     let (format, spec_version, name, list): SbomSummary = if doc.get("spdxVersion").is_some() {
         let pkgs = items(&doc, "packages", "name", "versionInfo");
-        (
-            "SPDX".into(),
-            text(&doc, "spdxVersion"),
-            text(&doc, "name"),
-            pkgs,
-        )
+        ("SPDX".into(), text(&doc, "spdxVersion"), text(&doc, "name"), pkgs)
     } else if doc.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX") {
-        let name = doc
-            .pointer("/metadata/component/name")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        (
-            "CycloneDX".into(),
-            text(&doc, "specVersion"),
-            name,
-            items(&doc, "components", "name", "version"),
-        )
+        let name = doc.pointer("/metadata/component/name").and_then(Value::as_str).map(str::to_owned);
+        ("CycloneDX".into(), text(&doc, "specVersion"), name, items(&doc, "components", "name", "version"))
     } else if doc.get("artifacts").is_some() {
-        let version = doc
-            .pointer("/schema/version")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let name = doc
-            .pointer("/source/metadata/userInput")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        (
-            "Syft".into(),
-            version,
-            name,
-            items(&doc, "artifacts", "name", "version"),
-        )
+        let version = doc.pointer("/schema/version").and_then(Value::as_str).map(str::to_owned);
+        let name = doc.pointer("/source/metadata/userInput").and_then(Value::as_str).map(str::to_owned);
+        ("Syft".into(), version, name, items(&doc, "artifacts", "name", "version"))
     } else {
-        return Err((
-            T,
-            "an SBOM in a format Portolan does not summarise (SPDX, CycloneDX and Syft JSON are)"
-                .into(),
-        ));
+        return Err((T, "an SBOM in a format Portolan does not summarise (SPDX, CycloneDX and Syft JSON are)".into()));
     };
     let package_count = list.len();
     let mut packages = list;
     packages.sort();
     packages.dedup();
     packages.truncate(TOP_PACKAGES);
-    Ok(Panel::Sbom {
-        format,
-        spec_version,
-        name,
-        package_count,
-        packages,
-    })
+    Ok(Panel::Sbom { format, spec_version, name, package_count, packages })
 }
 
 /// (format, spec version, document name, packages).
-type SbomSummary = (
-    String,
-    Option<String>,
-    Option<String>,
-    Vec<(String, String)>,
-);
+type SbomSummary = (String, Option<String>, Option<String>, Vec<(String, String)>);
 
 fn items(doc: &Value, list: &str, name: &str, version: &str) -> Vec<(String, String)> {
     doc.get(list)
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|p| {
-                    (
-                        text(p, name).unwrap_or_default(),
-                        text(p, version).unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
+        .map(|a| a.iter().map(|p| (text(p, name).unwrap_or_default(), text(p, version).unwrap_or_default())).collect())
         .unwrap_or_default()
 }
 
@@ -227,10 +139,7 @@ fn unwrap_statement(doc: Value) -> Value {
 
 /// A DSSE envelope's decoded payload, or the document itself.
 fn open_envelope(doc: Value) -> Value {
-    if let (Some(payload), Some(_)) = (
-        doc.get("payload").and_then(Value::as_str),
-        doc.get("payloadType"),
-    ) {
+    if let (Some(payload), Some(_)) = (doc.get("payload").and_then(Value::as_str), doc.get("payloadType")) {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(payload)
             .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload));
@@ -243,44 +152,25 @@ fn open_envelope(doc: Value) -> Value {
     doc
 }
 
-async fn signature(
-    registry: &Registry,
-    repo: &RepoName,
-    manifest: &Manifest,
-    layers: &[Descriptor],
-    links: &Links<'_>,
-) -> PanelResult {
+async fn signature(registry: &Registry, repo: &RepoName, manifest: &Manifest, layers: &[Descriptor], links: &Links<'_>) -> PanelResult {
     const T: &str = "Signature";
     let artifact_type = manifest.artifact_type().unwrap_or_default();
-    let layer = layers
-        .first()
-        .ok_or((T, "the signature has no layer".to_owned()))?;
+    let layer = layers.first().ok_or((T, "the signature has no layer".to_owned()))?;
     let layer_type = layer.media_type().to_string();
     let mut annotations = sorted_annotations(layer.annotations().as_ref());
     annotations.extend(sorted_annotations(manifest.annotations()));
     let bytes = read(registry, repo, layer, T).await?;
     let json: Option<Value> = serde_json::from_slice(&bytes).ok();
     let (format, signed_digest, payload) = if layer_type == media::COSIGN_SIMPLESIGNING {
-        let signed = json
-            .as_ref()
-            .and_then(|p| p.pointer("/critical/image/docker-manifest-digest"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let signed =
+            json.as_ref().and_then(|p| p.pointer("/critical/image/docker-manifest-digest")).and_then(Value::as_str).map(str::to_owned);
         ("cosign (simple signing)".to_owned(), signed, json)
-    } else if layer_type.starts_with(media::SIGSTORE_BUNDLE_PREFIX)
-        || artifact_type.starts_with(media::SIGSTORE_BUNDLE_PREFIX)
-    {
+    } else if layer_type.starts_with(media::SIGSTORE_BUNDLE_PREFIX) || artifact_type.starts_with(media::SIGSTORE_BUNDLE_PREFIX) {
         let signed = json
             .as_ref()
             .and_then(|b| b.pointer("/messageSignature/messageDigest/digest"))
             .and_then(Value::as_str)
-            .map(|hex| {
-                if hex.contains(':') {
-                    hex.to_owned()
-                } else {
-                    format!("sha256:{hex}")
-                }
-            });
+            .map(|hex| if hex.contains(':') { hex.to_owned() } else { format!("sha256:{hex}") });
         ("sigstore bundle".to_owned(), signed, json)
     } else if artifact_type == media::NOTARY_SIGNATURE {
         // A JWS in JSON serialisation: its payload names the target artifact.
@@ -288,42 +178,19 @@ async fn signature(
             .as_ref()
             .and_then(|jws| jws.get("payload"))
             .and_then(Value::as_str)
-            .and_then(|p| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(p)
-                    .ok()
-            })
+            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-        let signed = payload
-            .as_ref()
-            .and_then(|p| p.pointer("/targetArtifact/digest"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let format = if layer_type.contains("cose") {
-            "Notary Project (COSE)"
-        } else {
-            "Notary Project (JWS)"
-        };
+        let signed = payload.as_ref().and_then(|p| p.pointer("/targetArtifact/digest")).and_then(Value::as_str).map(str::to_owned);
+        let format = if layer_type.contains("cose") { "Notary Project (COSE)" } else { "Notary Project (JWS)" };
         (format.to_owned(), signed, payload.or(json))
     } else {
         ("signature".to_owned(), None, json)
     };
-    let signed_digest =
-        signed_digest.or_else(|| manifest.subject().map(|s| s.digest().to_string()));
-    Ok(Panel::Signature {
-        format,
-        signed_digest,
-        payload: payload.map(|p| render(&p, links)),
-        annotations,
-    })
+    let signed_digest = signed_digest.or_else(|| manifest.subject().map(|s| s.digest().to_string()));
+    Ok(Panel::Signature { format, signed_digest, payload: payload.map(|p| render(&p, links)), annotations })
 }
 
-async fn attestation(
-    registry: &Registry,
-    repo: &RepoName,
-    layers: &[Descriptor],
-    links: &Links<'_>,
-) -> PanelResult {
+async fn attestation(registry: &Registry, repo: &RepoName, layers: &[Descriptor], links: &Links<'_>) -> PanelResult {
     const T: &str = "Attestation";
     let layer = layers
         .iter()
@@ -331,8 +198,7 @@ async fn attestation(
         .or_else(|| layers.first())
         .ok_or((T, "the attestation has no layer".to_owned()))?;
     let bytes = read(registry, repo, layer, T).await?;
-    let doc: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| (T, format!("the statement is not JSON ({e})")))?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| (T, format!("the statement is not JSON ({e})")))?;
     let statement = open_envelope(doc);
     let subjects = statement
         .get("subject")
@@ -351,13 +217,8 @@ async fn attestation(
                 .collect()
         })
         .unwrap_or_default();
-    let predicate_type = text(&statement, "predicateType").or_else(|| {
-        layer
-            .annotations()
-            .as_ref()
-            .and_then(|a| a.get("in-toto.io/predicate-type"))
-            .cloned()
-    });
+    let predicate_type = text(&statement, "predicateType")
+        .or_else(|| layer.annotations().as_ref().and_then(|a| a.get("in-toto.io/predicate-type")).cloned());
     Ok(Panel::Attestation {
         predicate_type,
         statement_type: text(&statement, "_type"),
@@ -373,11 +234,9 @@ mod tests {
     #[test]
     fn finds_values_yaml_at_the_chart_root_only() {
         let mut tar = tar::Builder::new(Vec::new());
-        for (path, body) in [
-            ("demo/Chart.yaml", "name: demo\n"),
-            ("demo/charts/sub/values.yaml", "sub: 1\n"),
-            ("demo/values.yaml", "replicas: 2\n"),
-        ] {
+        for (path, body) in
+            [("demo/Chart.yaml", "name: demo\n"), ("demo/charts/sub/values.yaml", "sub: 1\n"), ("demo/values.yaml", "replicas: 2\n")]
+        {
             let mut h = tar::Header::new_gnu();
             h.set_size(body.len() as u64);
             h.set_mode(0o644);
@@ -387,24 +246,17 @@ mod tests {
         let raw = tar.into_inner().unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &raw).unwrap();
-        assert_eq!(
-            values_of(&gz.finish().unwrap()).as_deref(),
-            Some("replicas: 2\n")
-        );
+        assert_eq!(values_of(&gz.finish().unwrap()).as_deref(), Some("replicas: 2\n"));
         assert_eq!(values_of(b"not a tarball"), None);
     }
 
     #[test]
     fn envelopes_and_statements_are_opened() {
         let statement = serde_json::json!({"_type": "https://in-toto.io/Statement/v1", "predicateType": "x", "predicate": {"a": 1}});
-        let payload = base64::engine::general_purpose::STANDARD
-            .encode(serde_json::to_vec(&statement).unwrap());
+        let payload = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&statement).unwrap());
         let envelope = serde_json::json!({"payloadType": "application/vnd.in-toto+json", "payload": payload, "signatures": []});
         assert_eq!(open_envelope(envelope), statement);
         assert_eq!(unwrap_statement(statement), serde_json::json!({"a": 1}));
-        assert_eq!(
-            open_envelope(serde_json::json!({"x": 1})),
-            serde_json::json!({"x": 1})
-        );
+        assert_eq!(open_envelope(serde_json::json!({"x": 1})), serde_json::json!({"x": 1}));
     }
 }

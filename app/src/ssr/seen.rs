@@ -8,12 +8,7 @@ use sqlx::SqlitePool;
 
 /// The first-seen time (RFC 3339) of each of `digests` in `registry`/`repository`, recording
 /// now for those never seen before. Store failures are logged and give no dates.
-pub async fn first_seen(
-    pool: &SqlitePool,
-    registry: &str,
-    repository: &str,
-    digests: &[String],
-) -> HashMap<String, String> {
+pub async fn first_seen(pool: &SqlitePool, registry: &str, repository: &str, digests: &[String]) -> HashMap<String, String> {
     if digests.is_empty() {
         return HashMap::new();
     }
@@ -32,12 +27,8 @@ async fn record_and_read(
     repository: &str,
     digests: &[String],
 ) -> Result<HashMap<String, String>, sqlx::Error> {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let now = now
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let now = now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     let mut tx = pool.begin().await?;
     let mut out = HashMap::new();
     for digest in digests {

@@ -62,11 +62,7 @@ pub fn semver_of(tag: &str) -> Option<semver::Version> {
         let dots = t.chars().filter(|c| *c == '.').count();
         let head = t.split(['-', '+']).next().unwrap_or(t);
         if dots < 2 && !head.is_empty() && head.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            let padded = if dots == 0 {
-                format!("{head}.0.0")
-            } else {
-                format!("{head}.0")
-            };
+            let padded = if dots == 0 { format!("{head}.0.0") } else { format!("{head}.0") };
             semver::Version::parse(&format!("{padded}{}", &t[head.len()..])).ok()
         } else {
             None
@@ -76,12 +72,7 @@ pub fn semver_of(tag: &str) -> Option<semver::Version> {
 
 /// Orders tags for `sort` (natural direction: newest or A→Z first; `reverse` flips it).
 /// `created` gives RFC 3339 dates for [`TagSort::Created`]; tags without one go last.
-pub fn sort_tags(
-    tags: &mut [String],
-    sort: TagSort,
-    reverse: bool,
-    created: &HashMap<String, String>,
-) {
+pub fn sort_tags(tags: &mut [String], sort: TagSort, reverse: bool, created: &HashMap<String, String>) {
     match sort {
         TagSort::Name => tags.sort(),
         TagSort::Version => tags.sort_by(|a, b| match (semver_of(a), semver_of(b)) {
@@ -124,12 +115,7 @@ pub fn visible(tags: &[String], query: &TagQuery) -> (Vec<String>, usize, usize)
 /// One page of `sorted`.
 pub fn page(sorted: &[String], query: &TagQuery) -> Vec<String> {
     let start = (query.page - 1).saturating_mul(query.per_page);
-    sorted
-        .iter()
-        .skip(start)
-        .take(query.per_page)
-        .cloned()
-        .collect()
+    sorted.iter().skip(start).take(query.per_page).cloned().collect()
 }
 
 pub fn platform_name(d: &Descriptor) -> Option<String> {
@@ -144,29 +130,17 @@ pub fn platform_name(d: &Descriptor) -> Option<String> {
 
 /// Whether an index entry is a buildx attestation manifest rather than a platform image.
 pub fn is_attestation_entry(d: &Descriptor) -> bool {
-    d.annotations()
-        .as_ref()
-        .and_then(|a| a.get("vnd.docker.reference.type"))
-        .is_some_and(|t| t == "attestation-manifest")
+    d.annotations().as_ref().and_then(|a| a.get("vnd.docker.reference.type")).is_some_and(|t| t == "attestation-manifest")
         || platform_name(d).as_deref() == Some("unknown/unknown")
 }
 
 /// The creation date of an image manifest: its config's `created`, else its annotation.
-async fn created_of(
-    registry: &Registry,
-    repo: &RepoName,
-    manifest: &Manifest,
-) -> Option<(String, DateSource)> {
+async fn created_of(registry: &Registry, repo: &RepoName, manifest: &Manifest) -> Option<(String, DateSource)> {
     if let Manifest::Image(m) = manifest {
         let config_type = m.config().media_type().to_string();
-        if config_type == portolan_oci::media::OCI_CONFIG
-            || config_type == portolan_oci::media::DOCKER_CONFIG
-        {
+        if config_type == portolan_oci::media::OCI_CONFIG || config_type == portolan_oci::media::DOCKER_CONFIG {
             let digest = m.config().digest().to_string();
-            if let Ok(bytes) = registry
-                .client
-                .blob(repo, &digest, Some(4 * 1024 * 1024))
-                .await
+            if let Ok(bytes) = registry.client.blob(repo, &digest, Some(4 * 1024 * 1024)).await
                 && let Ok(config) = serde_json::from_slice::<Value>(&bytes)
                 && let Some(created) = config.get("created").and_then(Value::as_str)
                 && valid_date(created)
@@ -183,33 +157,21 @@ async fn created_of(
 }
 
 fn valid_date(s: &str) -> bool {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .is_ok_and(|d| d.year() > 1970)
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok_and(|d| d.year() > 1970)
 }
 
 fn image_size(manifest_size: u64, m: &Manifest) -> u64 {
     match m {
-        Manifest::Image(m) => {
-            manifest_size + m.config().size() + m.layers().iter().map(Descriptor::size).sum::<u64>()
-        }
+        Manifest::Image(m) => manifest_size + m.config().size() + m.layers().iter().map(Descriptor::size).sum::<u64>(),
         Manifest::Index(_) => manifest_size,
     }
 }
 
 /// Reads one tag's details. Failures become a row with the reason, not a failed page.
-pub async fn tag_row(
-    registry: &Registry,
-    repo: &RepoName,
-    tag: &str,
-    all_tags: &HashSet<String>,
-    referrers_api: bool,
-) -> TagRow {
+pub async fn tag_row(registry: &Registry, repo: &RepoName, tag: &str, all_tags: &HashSet<String>, referrers_api: bool) -> TagRow {
     match tag_detail(registry, repo, tag, all_tags, referrers_api).await {
         Ok(d) => TagRow::Ok(d),
-        Err(e) => TagRow::Failed {
-            tag: tag.to_owned(),
-            message: e.message().to_owned(),
-        },
+        Err(e) => TagRow::Failed { tag: tag.to_owned(), message: e.message().to_owned() },
     }
 }
 
@@ -221,25 +183,16 @@ async fn tag_detail(
     referrers_api: bool,
 ) -> portolan_oci::Result<TagDetail> {
     let client = &registry.client;
-    let doc = client
-        .manifest(repo, &Reference::Tag(Tag::parse(tag)?))
-        .await?;
+    let doc = client.manifest(repo, &Reference::Tag(Tag::parse(tag)?)).await?;
     let manifest = doc.manifest()?;
     let kind = manifest.kind(&doc.media_type);
     let (platforms, size, created) = match manifest {
         Manifest::Index(index) => {
-            let entries: Vec<&Descriptor> = index
-                .manifests()
-                .iter()
-                .filter(|d| !is_attestation_entry(d))
-                .collect();
+            let entries: Vec<&Descriptor> = index.manifests().iter().filter(|d| !is_attestation_entry(d)).collect();
             let platforms = entries.iter().filter_map(|d| platform_name(d)).collect();
             // Size and date from the children (manifests are cached by digest).
             let children = futures::future::join_all(entries.iter().map(|d| async move {
-                let child = client
-                    .manifest(repo, &Reference::Digest(d.digest().clone()))
-                    .await
-                    .ok()?;
+                let child = client.manifest(repo, &Reference::Digest(d.digest().clone())).await.ok()?;
                 let parsed = child.manifest().ok()?.clone();
                 let created = created_of(registry, repo, &parsed).await;
                 Some((image_size(child.size(), &parsed), created))
@@ -251,27 +204,13 @@ async fn tag_detail(
                 .and_then(|a| a.get("org.opencontainers.image.created"))
                 .filter(|c| valid_date(c))
                 .map(|c| (c.clone(), DateSource::Annotation))
-                .or_else(|| {
-                    children
-                        .iter()
-                        .flatten()
-                        .filter_map(|(_, c)| c.clone())
-                        .max_by(|a, b| a.0.cmp(&b.0))
-                });
+                .or_else(|| children.iter().flatten().filter_map(|(_, c)| c.clone()).max_by(|a, b| a.0.cmp(&b.0)));
             (platforms, size, created)
         }
         Manifest::Image(_) => {
             let created = created_of(registry, repo, manifest).await;
-            let platform = if kind == portolan_oci::ArtifactKind::Image {
-                image_platform(registry, repo, manifest).await
-            } else {
-                None
-            };
-            (
-                platform.into_iter().collect(),
-                Some(image_size(doc.size(), manifest)),
-                created,
-            )
+            let platform = if kind == portolan_oci::ArtifactKind::Image { image_platform(registry, repo, manifest).await } else { None };
+            (platform.into_iter().collect(), Some(image_size(doc.size(), manifest)), created)
         }
     };
     let referrers = count_referrers(registry, repo, &doc.digest, all_tags, referrers_api).await;
@@ -279,10 +218,7 @@ async fn tag_detail(
         tag: tag.to_owned(),
         digest: doc.digest.clone(),
         media_type: doc.media_type.clone(),
-        kind: serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        kind: serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
         kind_label: kind.label().to_owned(),
         platforms,
         size,
@@ -292,25 +228,14 @@ async fn tag_detail(
     })
 }
 
-async fn image_platform(
-    registry: &Registry,
-    repo: &RepoName,
-    manifest: &Manifest,
-) -> Option<String> {
+async fn image_platform(registry: &Registry, repo: &RepoName, manifest: &Manifest) -> Option<String> {
     let Manifest::Image(m) = manifest else {
         return None;
     };
-    let bytes = registry
-        .client
-        .blob(repo, m.config().digest().as_ref(), Some(4 * 1024 * 1024))
-        .await
-        .ok()?;
+    let bytes = registry.client.blob(repo, m.config().digest().as_ref(), Some(4 * 1024 * 1024)).await.ok()?;
     let config: Value = serde_json::from_slice(&bytes).ok()?;
     let os = config.get("os")?.as_str().filter(|s| !s.is_empty())?;
-    let arch = config
-        .get("architecture")?
-        .as_str()
-        .filter(|s| !s.is_empty())?;
+    let arch = config.get("architecture")?.as_str().filter(|s| !s.is_empty())?;
     Some(match config.get("variant").and_then(Value::as_str) {
         Some(v) if !v.is_empty() => format!("{os}/{arch}/{v}"),
         _ => format!("{os}/{arch}"),
@@ -319,38 +244,20 @@ async fn image_platform(
 
 /// Referrers of `digest`: from the referrers API where the registry has one; otherwise from the
 /// fallback tag's index and cosign's legacy tags, which the tag list already reveals.
-async fn count_referrers(
-    registry: &Registry,
-    repo: &RepoName,
-    digest: &str,
-    all_tags: &HashSet<String>,
-    referrers_api: bool,
-) -> usize {
+async fn count_referrers(registry: &Registry, repo: &RepoName, digest: &str, all_tags: &HashSet<String>, referrers_api: bool) -> usize {
     let Ok(parsed) = portolan_oci::name::parse_digest(digest) else {
         return 0;
     };
     let fallback = portolan_oci::name::fallback_tag(&parsed);
-    let legacy = ["sig", "att", "sbom"]
-        .iter()
-        .filter(|s| all_tags.contains(&format!("{fallback}.{s}")))
-        .count();
+    let legacy = ["sig", "att", "sbom"].iter().filter(|s| all_tags.contains(&format!("{fallback}.{s}"))).count();
     if referrers_api {
-        return registry
-            .client
-            .referrers(repo, digest, None)
-            .await
-            .map(|(r, _)| r.len())
-            .unwrap_or(legacy);
+        return registry.client.referrers(repo, digest, None).await.map(|(r, _)| r.len()).unwrap_or(legacy);
     }
     if !all_tags.contains(&fallback) {
         return legacy;
     }
     let index = match Tag::parse(&fallback) {
-        Ok(t) => registry
-            .client
-            .manifest(repo, &Reference::Tag(t))
-            .await
-            .ok(),
+        Ok(t) => registry.client.manifest(repo, &Reference::Tag(t)).await.ok(),
         Err(_) => None,
     };
     let listed = match index.as_ref().and_then(|d| d.manifest().ok()) {
@@ -375,25 +282,17 @@ pub async fn rows_within(
     use std::sync::{Arc, Mutex};
     let all = registry.client.tags(repo).await?;
     let names: Arc<HashSet<String>> = Arc::new(all.iter().cloned().collect());
-    let referrers_api = registry
-        .client
-        .has_referrers_api(repo)
-        .await
-        .unwrap_or(false);
+    let referrers_api = registry.client.has_referrers_api(repo).await.unwrap_or(false);
     let done: Arc<Mutex<HashMap<String, TagRow>>> = Arc::default();
     let task = {
-        let (registry, repo, done, tags) =
-            (registry.clone(), repo.clone(), done.clone(), tags.clone());
+        let (registry, repo, done, tags) = (registry.clone(), repo.clone(), done.clone(), tags.clone());
         tokio::spawn(async move {
             futures::stream::iter(tags)
                 .for_each_concurrent(concurrency.max(1), |tag| {
-                    let (registry, repo, names, done) =
-                        (&registry, &repo, names.clone(), done.clone());
+                    let (registry, repo, names, done) = (&registry, &repo, names.clone(), done.clone());
                     async move {
                         let row = tag_row(registry, repo, &tag, &names, referrers_api).await;
-                        done.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(tag, row);
+                        done.lock().unwrap_or_else(|e| e.into_inner()).insert(tag, row);
                     }
                 })
                 .await;
@@ -409,9 +308,7 @@ pub async fn rows_within(
     }
     let mut rows: Vec<TagRow> = {
         let done = done.lock().unwrap_or_else(|e| e.into_inner());
-        tags.into_iter()
-            .map(|tag| done.get(&tag).cloned().unwrap_or(TagRow::Pending { tag }))
-            .collect()
+        tags.into_iter().map(|tag| done.get(&tag).cloned().unwrap_or(TagRow::Pending { tag })).collect()
     };
     // Undated artifacts get the date Portolan first saw them, said as such.
     if let Some(pool) = store {
@@ -422,8 +319,7 @@ pub async fn rows_within(
                 _ => None,
             })
             .collect();
-        let seen =
-            crate::ssr::seen::first_seen(pool, &registry.info.name, repo.as_str(), &undated).await;
+        let seen = crate::ssr::seen::first_seen(pool, &registry.info.name, repo.as_str(), &undated).await;
         for row in &mut rows {
             if let TagRow::Ok(d) = row
                 && d.created.is_none()
@@ -466,30 +362,9 @@ mod tests {
 
     #[test]
     fn version_sort_puts_newest_semver_first_then_names() {
-        let mut tags = strings(&[
-            "latest",
-            "1.0.0",
-            "v2.0.0",
-            "1.10.0",
-            "1.2",
-            "2.0.0-rc.1",
-            "nightly",
-            "1.9.9",
-        ]);
+        let mut tags = strings(&["latest", "1.0.0", "v2.0.0", "1.10.0", "1.2", "2.0.0-rc.1", "nightly", "1.9.9"]);
         sort_tags(&mut tags, TagSort::Version, false, &HashMap::new());
-        assert_eq!(
-            tags,
-            strings(&[
-                "v2.0.0",
-                "2.0.0-rc.1",
-                "1.10.0",
-                "1.9.9",
-                "1.2",
-                "1.0.0",
-                "latest",
-                "nightly"
-            ])
-        );
+        assert_eq!(tags, strings(&["v2.0.0", "2.0.0-rc.1", "1.10.0", "1.9.9", "1.2", "1.0.0", "latest", "nightly"]));
         sort_tags(&mut tags, TagSort::Version, true, &HashMap::new());
         assert_eq!(tags.first().unwrap(), "nightly");
     }
@@ -497,11 +372,8 @@ mod tests {
     #[test]
     fn created_sort_puts_undated_last() {
         let mut tags = strings(&["a", "b", "c"]);
-        let created: HashMap<String, String> = [
-            ("a".to_owned(), "2024-01-01T00:00:00Z".to_owned()),
-            ("c".to_owned(), "2025-01-01T00:00:00Z".to_owned()),
-        ]
-        .into();
+        let created: HashMap<String, String> =
+            [("a".to_owned(), "2024-01-01T00:00:00Z".to_owned()), ("c".to_owned(), "2025-01-01T00:00:00Z".to_owned())].into();
         sort_tags(&mut tags, TagSort::Created, false, &created);
         assert_eq!(tags, strings(&["c", "a", "b"]));
     }
@@ -509,26 +381,12 @@ mod tests {
     #[test]
     fn visible_and_paged() {
         let hex = "cd".repeat(32);
-        let tags = strings(&[
-            "a1",
-            "a2",
-            "b1",
-            &format!("sha256-{hex}"),
-            &format!("sha256-{hex}.sig"),
-        ]);
-        let q = TagQuery {
-            filter: "a".into(),
-            per_page: 1,
-            page: 2,
-            ..Default::default()
-        };
+        let tags = strings(&["a1", "a2", "b1", &format!("sha256-{hex}"), &format!("sha256-{hex}.sig")]);
+        let q = TagQuery { filter: "a".into(), per_page: 1, page: 2, ..Default::default() };
         let (matching, total, hidden) = visible(&tags, &q);
         assert_eq!((matching.len(), total, hidden), (2, 3, 2));
         assert_eq!(page(&matching, &q), strings(&["a2"]));
-        let all = TagQuery {
-            show_referrer_tags: true,
-            ..Default::default()
-        };
+        let all = TagQuery { show_referrer_tags: true, ..Default::default() };
         assert_eq!(visible(&tags, &all).1, 5);
     }
 }

@@ -41,35 +41,21 @@ async fn resolve_all(client: &Client, tags: &[String], concurrency: usize) -> Re
     let results: Vec<_> = futures::stream::iter(tags.iter().cloned())
         .map(|t| {
             let (client, repo) = (client, &repo);
-            async move {
-                client
-                    .resolve(repo, &Reference::Tag(Tag::parse(&t)?))
-                    .await
-                    .map(|r| r.digest)
-            }
+            async move { client.resolve(repo, &Reference::Tag(Tag::parse(&t)?)).await.map(|r| r.digest) }
         })
         .buffer_unordered(concurrency)
         .collect()
         .await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
     if ok != tags.len() {
-        bail!(
-            "{} of {} tags failed to resolve",
-            tags.len() - ok,
-            tags.len()
-        );
+        bail!("{} of {} tags failed to resolve", tags.len() - ok, tags.len());
     }
     Ok(ok)
 }
 
 /// The floor: the same HEAD requests, with the same Accept header and concurrency, on a plain
 /// reqwest client — no cache, no auth logic, no retries, no parsing beyond the digest header.
-async fn floor_all(
-    http: &reqwest::Client,
-    url: &str,
-    tags: &[String],
-    concurrency: usize,
-) -> Result<usize> {
+async fn floor_all(http: &reqwest::Client, url: &str, tags: &[String], concurrency: usize) -> Result<usize> {
     let results: Vec<Option<String>> = futures::stream::iter(tags.iter())
         .map(|t| async move {
             let r = http
@@ -78,10 +64,7 @@ async fn floor_all(
                 .send()
                 .await
                 .ok()?;
-            r.headers()
-                .get("docker-content-digest")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
+            r.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned)
         })
         .buffer_unordered(concurrency)
         .collect()
@@ -95,11 +78,7 @@ async fn floor_all(
 
 fn skopeo_list(host: &str) -> Result<usize> {
     let out = std::process::Command::new("skopeo")
-        .args([
-            "list-tags",
-            "--tls-verify=false",
-            &format!("docker://{host}/{REPO}"),
-        ])
+        .args(["list-tags", "--tls-verify=false", &format!("docker://{host}/{REPO}")])
         .output()
         .context("running skopeo (scripts/tools.sh installs it)")?;
     if !out.status.success() {
@@ -114,14 +93,10 @@ mod serde_json_lite {
     pub struct Tags(pub usize);
     pub fn parse(bytes: &[u8]) -> anyhow::Result<Tags> {
         let text = std::str::from_utf8(bytes)?;
-        let start = text
-            .find("\"Tags\"")
-            .ok_or_else(|| anyhow::anyhow!("no Tags in skopeo's output"))?;
+        let start = text.find("\"Tags\"").ok_or_else(|| anyhow::anyhow!("no Tags in skopeo's output"))?;
         let list = &text[start..];
         let open = list.find('[').ok_or_else(|| anyhow::anyhow!("no list"))?;
-        let close = list
-            .find(']')
-            .ok_or_else(|| anyhow::anyhow!("no list end"))?;
+        let close = list.find(']').ok_or_else(|| anyhow::anyhow!("no list end"))?;
         Ok(Tags(list[open + 1..close].matches('"').count() / 2))
     }
 }
@@ -134,21 +109,11 @@ pub async fn run(o: Options) -> Result<()> {
     eprintln!("seeding {} tags into a local CNCF distribution…", o.tags);
     let started = Instant::now();
     let registry = Registry::start(Kind::Anonymous, o.tags).await?;
-    eprintln!(
-        "seeded in {:.1} s; {} rounds per measurement",
-        started.elapsed().as_secs_f64(),
-        o.rounds
-    );
+    eprintln!("seeded in {:.1} s; {} rounds per measurement", started.elapsed().as_secs_f64(), o.rounds);
     let host = registry.url.trim_start_matches("http://").to_owned();
-    let tags = client(&registry.url, o.concurrency)?
-        .tags(&RepoName::parse(REPO)?)
-        .await?;
+    let tags = client(&registry.url, o.concurrency)?.tags(&RepoName::parse(REPO)?).await?;
     if tags.len() != o.tags {
-        bail!(
-            "the registry lists {} tags, {} were pushed",
-            tags.len(),
-            o.tags
-        );
+        bail!("the registry lists {} tags, {} were pushed", tags.len(), o.tags);
     }
 
     // 1. Listing all tags.
@@ -167,9 +132,7 @@ pub async fn run(o: Options) -> Result<()> {
     }
 
     // 2. Resolving every tag, cold, vs the floor; 3. again, warm.
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(o.concurrency)
-        .build()?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(o.concurrency).build()?;
     let (mut cold, mut floor, mut warm) = (Vec::new(), Vec::new(), Vec::new());
     // One warm-up each, so neither side pays for the registry's own first touch.
     floor_all(&http, &registry.url, &tags, o.concurrency).await?;
@@ -190,68 +153,22 @@ pub async fn run(o: Options) -> Result<()> {
             resolve_all(&c, &tags, o.concurrency).await?;
             cold.push(secs(t));
         }
-        let before = c
-            .stats()
-            .requests
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let before = c.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
         let t = Instant::now();
         resolve_all(&c, &tags, o.concurrency).await?;
         warm.push(secs(t));
-        let after = c
-            .stats()
-            .requests
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let after = c.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
         if after != before {
-            eprintln!(
-                "note: the warm pass sent {} requests (tag cache expired mid-run?)",
-                after - before
-            );
+            eprintln!("note: the warm pass sent {} requests (tag cache expired mid-run?)", after - before);
         }
     }
 
-    let (ours, skopeo, cold, floor, warm) = (
-        median(ours),
-        median(skopeo),
-        median(cold),
-        median(floor),
-        median(warm),
-    );
-    println!(
-        "portolan-bench oci: {} tags, concurrency {}, {} rounds, medians",
-        o.tags, o.concurrency, o.rounds
-    );
-    println!(
-        "{:<52} {:>10} {:>10} {:>8}",
-        "measurement", "ours", "other", "ratio"
-    );
-    println!(
-        "{:<52} {:>9.3}s {:>9.3}s {:>8.2}",
-        "list all tags: client / skopeo list-tags",
-        ours,
-        skopeo,
-        ours / skopeo
-    );
-    println!(
-        "{:<52} {:>9.3}s {:>9.3}s {:>8.2}",
-        "resolve all tags: client (cold) / bare HTTP loop",
-        cold,
-        floor,
-        cold / floor
-    );
-    println!(
-        "{:<52} {:>9.3}s {:>9.3}s {:>8.4}",
-        "resolve all tags: client warm / client cold",
-        warm,
-        cold,
-        warm / cold
-    );
-    println!(
-        "target: resolve ratio ≤ 1.10 — {}",
-        if cold / floor <= 1.10 {
-            "met"
-        } else {
-            "NOT met"
-        }
-    );
+    let (ours, skopeo, cold, floor, warm) = (median(ours), median(skopeo), median(cold), median(floor), median(warm));
+    println!("portolan-bench oci: {} tags, concurrency {}, {} rounds, medians", o.tags, o.concurrency, o.rounds);
+    println!("{:<52} {:>10} {:>10} {:>8}", "measurement", "ours", "other", "ratio");
+    println!("{:<52} {:>9.3}s {:>9.3}s {:>8.2}", "list all tags: client / skopeo list-tags", ours, skopeo, ours / skopeo);
+    println!("{:<52} {:>9.3}s {:>9.3}s {:>8.2}", "resolve all tags: client (cold) / bare HTTP loop", cold, floor, cold / floor);
+    println!("{:<52} {:>9.3}s {:>9.3}s {:>8.4}", "resolve all tags: client warm / client cold", warm, cold, warm / cold);
+    println!("target: resolve ratio ≤ 1.10 — {}", if cold / floor <= 1.10 { "met" } else { "NOT met" });
     Ok(())
 }

@@ -52,13 +52,8 @@ impl Drop for Server {
 async fn start_server(binary: &Path, registry: &str) -> Result<Server> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("portolan.toml");
-    std::fs::write(
-        &config,
-        format!("[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\n"),
-    )?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    std::fs::write(&config, format!("[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\n"))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let child = Command::new(binary)
         .args([
             "--config",
@@ -72,25 +67,11 @@ async fn start_server(binary: &Path, registry: &str) -> Result<Server> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (build it: cargo leptos build --release)",
-                binary.display()
-            )
-        })?;
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
+        .with_context(|| format!("starting {} (build it: cargo leptos build --release)", binary.display()))?;
+    let server = Server { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
     let http = reqwest::Client::new();
     for _ in 0..200 {
-        if http
-            .get(format!("{}/healthz", server.url))
-            .send()
-            .await
-            .is_ok()
-        {
+        if http.get(format!("{}/healthz", server.url)).send().await.is_ok() {
             return Ok(server);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -115,12 +96,7 @@ async fn load(http: &reqwest::Client, url: &str) -> Result<(f64, f64, usize)> {
 /// manifest and config at concurrency 16.
 async fn floor(http: &reqwest::Client, registry: &str, tags: &[String]) -> Result<f64> {
     let started = Instant::now();
-    let list: serde_json_value::Value = http
-        .get(format!("{registry}/v2/{REPO}/tags/list?n=1000"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let list: serde_json_value::Value = http.get(format!("{registry}/v2/{REPO}/tags/list?n=1000")).send().await?.json().await?;
     let _ = list;
     let results: Vec<Result<()>> = futures::stream::iter(tags.iter().take(PAGE))
         .map(|t| async move {
@@ -131,16 +107,8 @@ async fn floor(http: &reqwest::Client, registry: &str, tags: &[String]) -> Resul
                 .await?
                 .json()
                 .await?;
-            let config = manifest
-                .pointer("/config/digest")
-                .and_then(|d| d.as_str())
-                .context("a config digest")?
-                .to_owned();
-            http.get(format!("{registry}/v2/{REPO}/blobs/{config}"))
-                .send()
-                .await?
-                .bytes()
-                .await?;
+            let config = manifest.pointer("/config/digest").and_then(|d| d.as_str()).context("a config digest")?.to_owned();
+            http.get(format!("{registry}/v2/{REPO}/blobs/{config}")).send().await?.bytes().await?;
             Ok(())
         })
         .buffer_unordered(16)
@@ -157,12 +125,7 @@ mod serde_json_value {
 
 fn gzip_size(path: &Path) -> Result<u64> {
     use std::io::Write;
-    let bytes = std::fs::read(path).with_context(|| {
-        format!(
-            "reading {} (build with cargo leptos build --release)",
-            path.display()
-        )
-    })?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {} (build with cargo leptos build --release)", path.display()))?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(&bytes)?;
     Ok(gz.finish()?.len() as u64)
@@ -202,57 +165,21 @@ pub async fn run(o: Options) -> Result<()> {
             floors.push(floor(&http, &registry.url, &tags).await?);
         }
     }
-    let (cf, ct, wf, fl) = (
-        median(cold_first),
-        median(cold_total),
-        median(warm_first),
-        median(floors),
-    );
+    let (cf, ct, wf, fl) = (median(cold_first), median(cold_total), median(warm_first), median(floors));
     let wasm = gzip_size(&o.pkg.join("portolan.wasm"))?;
     let js = gzip_size(&o.pkg.join("portolan.js"))?;
-    println!(
-        "portolan-bench web: first page ({PAGE} tags) of a {}-tag repository, {} rounds, medians",
-        o.tags, o.rounds
-    );
-    println!(
-        "{:<56} {:>10} {:>10} {:>8}",
-        "measurement", "ours", "other", "ratio"
-    );
-    println!(
-        "{:<56} {:>9.3}s {:>9.3}s {:>8.2}",
-        "cold: time to first byte / registry floor",
-        cf,
-        fl,
-        cf / fl
-    );
-    println!(
-        "{:<56} {:>9.3}s {:>9.3}s {:>8.2}",
-        "cold: full page / registry floor",
-        ct,
-        fl,
-        ct / fl
-    );
-    println!(
-        "{:<56} {:>9.3}s {:>9.3}s {:>8.3}",
-        "warm / cold (time to first byte)",
-        wf,
-        cf,
-        wf / cf
-    );
-    println!(
-        "rows with details in the cold page: {} of {PAGE} (the rest are filled in by the browser)",
-        median(complete)
-    );
+    println!("portolan-bench web: first page ({PAGE} tags) of a {}-tag repository, {} rounds, medians", o.tags, o.rounds);
+    println!("{:<56} {:>10} {:>10} {:>8}", "measurement", "ours", "other", "ratio");
+    println!("{:<56} {:>9.3}s {:>9.3}s {:>8.2}", "cold: time to first byte / registry floor", cf, fl, cf / fl);
+    println!("{:<56} {:>9.3}s {:>9.3}s {:>8.2}", "cold: full page / registry floor", ct, fl, ct / fl);
+    println!("{:<56} {:>9.3}s {:>9.3}s {:>8.3}", "warm / cold (time to first byte)", wf, cf, wf / cf);
+    println!("rows with details in the cold page: {} of {PAGE} (the rest are filled in by the browser)", median(complete));
     println!(
         "hydration bundle, gzip: {:.1} KB wasm + {:.1} KB js = {:.1} KB (target ≤ 350 KB: {})",
         wasm as f64 / 1000.0,
         js as f64 / 1000.0,
         (wasm + js) as f64 / 1000.0,
-        if wasm + js <= 350_000 {
-            "met"
-        } else {
-            "NOT met"
-        }
+        if wasm + js <= 350_000 { "met" } else { "NOT met" }
     );
     Ok(())
 }

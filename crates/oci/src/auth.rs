@@ -90,10 +90,7 @@ pub fn parse_challenges(header: &str) -> Vec<Challenge> {
             }
             rest = value_part.trim_start().trim_start_matches(',').trim_start();
         } else if !token.is_empty() {
-            out.push(Challenge {
-                scheme: token.to_ascii_lowercase(),
-                params: HashMap::new(),
-            });
+            out.push(Challenge { scheme: token.to_ascii_lowercase(), params: HashMap::new() });
             rest = after.trim_start_matches(',').trim_start();
         } else {
             rest = rest[1..].trim_start();
@@ -112,19 +109,11 @@ pub struct Scope {
 
 impl Scope {
     pub fn repository(name: &str, actions: &[&str]) -> Self {
-        Self {
-            resource_type: "repository".into(),
-            name: name.into(),
-            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
-        }
+        Self { resource_type: "repository".into(), name: name.into(), actions: actions.iter().map(|a| (*a).to_owned()).collect() }
     }
 
     pub fn catalog() -> Self {
-        Self {
-            resource_type: "registry".into(),
-            name: "catalog".into(),
-            actions: ["*".to_owned()].into(),
-        }
+        Self { resource_type: "registry".into(), name: "catalog".into(), actions: ["*".to_owned()].into() }
     }
 
     /// Parses `type:name:actions`; the name may contain ':' (a registry with a port).
@@ -134,11 +123,7 @@ impl Scope {
         Some(Self {
             resource_type: resource_type.to_owned(),
             name: name.to_owned(),
-            actions: actions
-                .split(',')
-                .filter(|a| !a.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            actions: actions.split(',').filter(|a| !a.is_empty()).map(str::to_owned).collect(),
         })
     }
 }
@@ -146,13 +131,7 @@ impl Scope {
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let actions: Vec<&str> = self.actions.iter().map(String::as_str).collect();
-        write!(
-            f,
-            "{}:{}:{}",
-            self.resource_type,
-            self.name,
-            actions.join(",")
-        )
+        write!(f, "{}:{}:{}", self.resource_type, self.name, actions.join(","))
     }
 }
 
@@ -160,10 +139,7 @@ impl fmt::Display for Scope {
 pub fn merge_scopes(scopes: impl IntoIterator<Item = Scope>) -> Vec<Scope> {
     let mut merged: Vec<Scope> = Vec::new();
     for s in scopes {
-        match merged
-            .iter_mut()
-            .find(|m| m.resource_type == s.resource_type && m.name == s.name)
-        {
+        match merged.iter_mut().find(|m| m.resource_type == s.resource_type && m.name == s.name) {
             Some(m) => m.actions.extend(s.actions),
             None => merged.push(s),
         }
@@ -193,10 +169,7 @@ impl Token {
     pub fn new(value: String, expires_in: Option<u64>, now: Instant) -> Self {
         let lifetime = Duration::from_secs(expires_in.filter(|s| *s > 0).unwrap_or(60));
         let margin = (lifetime / 10).min(Duration::from_secs(30));
-        Self {
-            value,
-            refresh_at: now + lifetime - margin,
-        }
+        Self { value, refresh_at: now + lifetime - margin }
     }
 
     pub fn is_fresh(&self, now: Instant) -> bool {
@@ -229,17 +202,11 @@ pub(crate) struct TokenCache {
 impl TokenCache {
     pub fn get(&self, key: &str, now: Instant) -> Option<String> {
         let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        tokens
-            .get(key)
-            .filter(|t| t.is_fresh(now))
-            .map(|t| t.value.clone())
+        tokens.get(key).filter(|t| t.is_fresh(now)).map(|t| t.value.clone())
     }
 
     pub fn put(&self, key: String, token: Token) {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, token);
+        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(key, token);
     }
 
     /// Drops a token the registry refused (expired or revoked early).
@@ -253,11 +220,7 @@ impl TokenCache {
 
 /// The cache key of a scope set.
 pub(crate) fn scope_key(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
+    scopes.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -273,17 +236,12 @@ mod tests {
         assert_eq!(c[0].scheme, "bearer");
         assert_eq!(c[0].param("realm"), Some("https://auth.docker.io/token"));
         assert_eq!(c[0].param("service"), Some("registry.docker.io"));
-        assert_eq!(
-            c[0].param("scope"),
-            Some("repository:samalba/my-app:pull,push")
-        );
+        assert_eq!(c[0].param("scope"), Some("repository:samalba/my-app:pull,push"));
     }
 
     #[test]
     fn parses_several_challenges_unquoted_values_and_escapes() {
-        let c = parse_challenges(
-            r#"Basic realm="Registry \"one\"", Bearer realm=https://x/token, service=x, error="invalid_token""#,
-        );
+        let c = parse_challenges(r#"Basic realm="Registry \"one\"", Bearer realm=https://x/token, service=x, error="invalid_token""#);
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].scheme, "basic");
         assert_eq!(c[0].param("realm"), Some(r#"Registry "one""#));
@@ -299,15 +257,8 @@ mod tests {
         let s = Scope::parse("repository:localhost:5000/a/b:pull,push").unwrap();
         assert_eq!(s.name, "localhost:5000/a/b");
         assert_eq!(s.to_string(), "repository:localhost:5000/a/b:pull,push");
-        let merged = merge_scopes([
-            Scope::repository("a", &["pull"]),
-            Scope::catalog(),
-            Scope::repository("a", &["delete", "pull"]),
-        ]);
-        assert_eq!(
-            scope_key(&merged),
-            "registry:catalog:* repository:a:delete,pull"
-        );
+        let merged = merge_scopes([Scope::repository("a", &["pull"]), Scope::catalog(), Scope::repository("a", &["delete", "pull"])]);
+        assert_eq!(scope_key(&merged), "registry:catalog:* repository:a:delete,pull");
     }
 
     #[test]

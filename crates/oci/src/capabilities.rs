@@ -38,73 +38,39 @@ pub struct Capabilities {
 }
 
 /// A digest no registry has: deleting it probes whether deleting is allowed.
-const NO_SUCH_DIGEST: &str =
-    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+const NO_SUCH_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 impl Client {
     /// Whether the registry serves the OCI 1.1 referrers API for `repo` (probed once, cached).
     pub async fn has_referrers_api(&self, repo: &RepoName) -> Result<bool> {
-        let mut caps = self
-            .inner
-            .capabilities
-            .get(repo.as_str())
-            .await
-            .unwrap_or_default();
+        let mut caps = self.inner.capabilities.get(repo.as_str()).await.unwrap_or_default();
         if let Some(known) = caps.referrers_api {
             return Ok(known);
         }
         let url = self.v2_url(&format!("{repo}/referrers/{NO_SUCH_DIGEST}"));
-        let request = Request::new(
-            Method::GET,
-            url,
-            Scope::repository(repo.as_str(), &["pull"]),
-            "probing the referrers API",
-        )
-        .accept(crate::media::OCI_INDEX);
+        let request = Request::new(Method::GET, url, Scope::repository(repo.as_str(), &["pull"]), "probing the referrers API")
+            .accept(crate::media::OCI_INDEX);
         let present = match self.fetch_raw(&request, 1024 * 1024).await {
             Ok(body) => serde_json::from_slice::<oci_spec::image::ImageIndex>(&body.bytes).is_ok(),
-            Err(e)
-                if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported)
-                    || matches!(e.status(), Some(400 | 405)) =>
-            {
-                false
-            }
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported) || matches!(e.status(), Some(400 | 405)) => false,
             Err(e) => return Err(e),
         };
         caps.referrers_api = Some(present);
-        self.inner
-            .capabilities
-            .insert(repo.as_str().to_owned(), caps)
-            .await;
+        self.inner.capabilities.insert(repo.as_str().to_owned(), caps).await;
         Ok(present)
     }
 
     /// Probes (once per repository, then cached for ten minutes) the referrers API and delete
     /// support. The probes delete nothing: they ask to delete what does not exist.
     pub async fn capabilities(&self, repo: &RepoName) -> Result<Capabilities> {
-        let mut caps = self
-            .inner
-            .capabilities
-            .get(repo.as_str())
-            .await
-            .unwrap_or_default();
+        let mut caps = self.inner.capabilities.get(repo.as_str()).await.unwrap_or_default();
         if caps.referrers_api.is_none() {
             let url = self.v2_url(&format!("{repo}/referrers/{NO_SUCH_DIGEST}"));
-            let request = Request::new(
-                Method::GET,
-                url,
-                Scope::repository(repo.as_str(), &["pull"]),
-                "probing the referrers API",
-            )
-            .accept(crate::media::OCI_INDEX);
+            let request = Request::new(Method::GET, url, Scope::repository(repo.as_str(), &["pull"]), "probing the referrers API")
+                .accept(crate::media::OCI_INDEX);
             caps.referrers_api = match self.fetch_raw(&request, 1024 * 1024).await {
-                Ok(body) => {
-                    Some(serde_json::from_slice::<oci_spec::image::ImageIndex>(&body.bytes).is_ok())
-                }
-                Err(e)
-                    if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported)
-                        || matches!(e.status(), Some(400 | 405)) =>
-                {
+                Ok(body) => Some(serde_json::from_slice::<oci_spec::image::ImageIndex>(&body.bytes).is_ok()),
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported) || matches!(e.status(), Some(400 | 405)) => {
                     Some(false)
                 }
                 Err(e) => return Err(e),
@@ -115,12 +81,10 @@ impl Client {
                 Ok(()) => Support::Yes,
                 Err(e) => match e.kind() {
                     ErrorKind::NotFound => Support::Yes,
-                    ErrorKind::Unsupported => {
-                        Support::No("this registry has deletion disabled".into())
+                    ErrorKind::Unsupported => Support::No("this registry has deletion disabled".into()),
+                    ErrorKind::Denied | ErrorKind::Unauthorized => {
+                        Support::No(format!("the configured credentials may not delete in {repo}"))
                     }
-                    ErrorKind::Denied | ErrorKind::Unauthorized => Support::No(format!(
-                        "the configured credentials may not delete in {repo}"
-                    )),
                     _ => Support::Unknown(e.message().to_owned()),
                 },
             });
@@ -132,20 +96,15 @@ impl Client {
                 Err(e) => match e.kind() {
                     ErrorKind::NotFound => Support::Yes,
                     // distribution: 400 DIGEST_INVALID; others 405 UNSUPPORTED.
-                    ErrorKind::Invalid | ErrorKind::Unsupported => {
-                        Support::No("this registry deletes manifests only, not tags".into())
+                    ErrorKind::Invalid | ErrorKind::Unsupported => Support::No("this registry deletes manifests only, not tags".into()),
+                    ErrorKind::Denied | ErrorKind::Unauthorized => {
+                        Support::No(format!("the configured credentials may not delete in {repo}"))
                     }
-                    ErrorKind::Denied | ErrorKind::Unauthorized => Support::No(format!(
-                        "the configured credentials may not delete in {repo}"
-                    )),
                     _ => Support::Unknown(e.message().to_owned()),
                 },
             });
         }
-        self.inner
-            .capabilities
-            .insert(repo.as_str().to_owned(), caps.clone())
-            .await;
+        self.inner.capabilities.insert(repo.as_str().to_owned(), caps.clone()).await;
         Ok(caps)
     }
 }

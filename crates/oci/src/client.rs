@@ -74,9 +74,7 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("url", &self.inner.transport.base.as_str())
-            .finish_non_exhaustive()
+        f.debug_struct("Client").field("url", &self.inner.transport.base.as_str()).finish_non_exhaustive()
     }
 }
 
@@ -87,32 +85,16 @@ impl Client {
             .max_capacity(config.cache_bytes)
             .weigher(|k: &String, v: &Bytes| u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX))
             .build();
-        let tags = Cache::builder()
-            .max_capacity(200_000)
-            .time_to_live(config.tag_ttl)
-            .build();
+        let tags = Cache::builder().max_capacity(200_000).time_to_live(config.tag_ttl).build();
         let tag_lists = Cache::builder()
             .max_capacity(64 * 1024 * 1024)
             .weigher(|k: &String, v: &Arc<Vec<String>>| {
-                u32::try_from(k.len() + v.iter().map(|t| t.len() + 24).sum::<usize>())
-                    .unwrap_or(u32::MAX)
+                u32::try_from(k.len() + v.iter().map(|t| t.len() + 24).sum::<usize>()).unwrap_or(u32::MAX)
             })
             .time_to_live(config.tag_ttl)
             .build();
-        let capabilities = Cache::builder()
-            .max_capacity(10_000)
-            .time_to_live(Duration::from_secs(600))
-            .build();
-        Ok(Self {
-            inner: Arc::new(Inner {
-                transport,
-                content,
-                tags,
-                tag_lists,
-                capabilities,
-                manifest_flights: Flights::default(),
-            }),
-        })
+        let capabilities = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build();
+        Ok(Self { inner: Arc::new(Inner { transport, content, tags, tag_lists, capabilities, manifest_flights: Flights::default() }) })
     }
 
     /// Request counters (for tests and benchmarks).
@@ -138,11 +120,7 @@ impl Client {
         let request = Request::new(Method::GET, self.url(""), Scope::catalog(), "ping");
         let mut request = request;
         request.scopes.clear();
-        self.inner
-            .transport
-            .fetch(&request, 64 * 1024)
-            .await
-            .map(|_| ())
+        self.inner.transport.fetch(&request, 64 * 1024).await.map(|_| ())
     }
 
     /// One page of the catalog: at most `n` (≤ 1000, distribution refuses more) repositories
@@ -154,13 +132,7 @@ impl Client {
         if let Some(last) = last {
             url.query_pairs_mut().append_pair("last", last);
         }
-        let request = Request::new(
-            Method::GET,
-            url.clone(),
-            Scope::catalog(),
-            "the repository catalog",
-        )
-        .accept("application/json");
+        let request = Request::new(Method::GET, url.clone(), Scope::catalog(), "the repository catalog").accept("application/json");
         // Docker Hub and GHCR have no catalog: 404, 405, or a 401 even with a valid token.
         let body = self.inner.transport.fetch(&request, LIST_PAGE_CAP).await.map_err(|e| match e.kind() {
             ErrorKind::NotFound | ErrorKind::Unsupported | ErrorKind::Denied => Error::new(
@@ -170,18 +142,11 @@ impl Client {
             .with_status(e.status().unwrap_or(404)),
             _ => e,
         })?;
-        let catalog: Catalog = serde_json::from_slice(&body.bytes)
-            .map_err(|e| Error::bad_response(format!("the catalog is not valid JSON ({e})")))?;
+        let catalog: Catalog =
+            serde_json::from_slice(&body.bytes).map_err(|e| Error::bad_response(format!("the catalog is not valid JSON ({e})")))?;
         let repositories = catalog.repositories.unwrap_or_default();
-        let has_link = body
-            .header("link")
-            .and_then(|l| next_link(l, &url))
-            .is_some();
-        let next = if has_link || repositories.len() == n {
-            repositories.last().cloned()
-        } else {
-            None
-        };
+        let has_link = body.header("link").and_then(|l| next_link(l, &url)).is_some();
+        let next = if has_link || repositories.len() == n { repositories.last().cloned() } else { None };
         Ok(CatalogPage { repositories, next })
     }
 
@@ -191,14 +156,7 @@ impl Client {
         let key = repo.as_str().to_owned();
         let this = self.clone();
         let repo = repo.clone();
-        self.inner
-            .tag_lists
-            .try_get_with(
-                key,
-                async move { this.fetch_tags(&repo).await.map(Arc::new) },
-            )
-            .await
-            .map_err(|e| (*e).clone())
+        self.inner.tag_lists.try_get_with(key, async move { this.fetch_tags(&repo).await.map(Arc::new) }).await.map_err(|e| (*e).clone())
     }
 
     async fn fetch_tags(&self, repo: &RepoName) -> Result<Vec<String>> {
@@ -210,17 +168,12 @@ impl Client {
         let mut visited = HashSet::new();
         for _ in 0..MAX_PAGES {
             visited.insert(url.to_string());
-            let request = Request::new(
-                Method::GET,
-                url.clone(),
-                Scope::repository(repo.as_str(), &["pull"]),
-                format!("the tags of {repo}"),
-            )
-            .accept("application/json");
+            let request =
+                Request::new(Method::GET, url.clone(), Scope::repository(repo.as_str(), &["pull"]), format!("the tags of {repo}"))
+                    .accept("application/json");
             let body = self.inner.transport.fetch(&request, LIST_PAGE_CAP).await?;
-            let list: TagList = serde_json::from_slice(&body.bytes).map_err(|e| {
-                Error::bad_response(format!("the tag list of {repo} is not valid JSON ({e})"))
-            })?;
+            let list: TagList = serde_json::from_slice(&body.bytes)
+                .map_err(|e| Error::bad_response(format!("the tag list of {repo} is not valid JSON ({e})")))?;
             let page = list.tags.unwrap_or_default();
             let page_len = page.len();
             let mut new = 0;
@@ -235,9 +188,7 @@ impl Client {
                 // No Link but a full page: ask with `last`, for registries that page without Link.
                 None if page_len >= N && new > 0 => all.last().map(|last| {
                     let mut u = self.url(&format!("{repo}/tags/list"));
-                    u.query_pairs_mut()
-                        .append_pair("n", &N.to_string())
-                        .append_pair("last", last);
+                    u.query_pairs_mut().append_pair("n", &N.to_string()).append_pair("last", last);
                     u
                 }),
                 None => None,
@@ -254,10 +205,7 @@ impl Client {
     pub async fn invalidate_repo(&self, repo: &RepoName) {
         self.inner.tag_lists.invalidate(repo.as_str()).await;
         let name = repo.as_str().to_owned();
-        let _ = self
-            .inner
-            .tags
-            .invalidate_entries_if(move |(r, _), _| *r == name);
+        let _ = self.inner.tags.invalidate_entries_if(move |(r, _), _| *r == name);
         self.inner.capabilities.invalidate(repo.as_str()).await;
     }
 
@@ -277,11 +225,7 @@ impl Client {
             && let Some(bytes) = self.inner.content.get(&content_key(repo, d.as_ref())).await
         {
             let (media_type, _) = manifest::parse(&bytes, None);
-            return Ok(Resolved {
-                digest: d.to_string(),
-                media_type,
-                size: bytes.len() as u64,
-            });
+            return Ok(Resolved { digest: d.to_string(), media_type, size: bytes.len() as u64 });
         }
         let key = (repo.as_str().to_owned(), reference.to_string());
         let this = self.clone();
@@ -291,45 +235,23 @@ impl Client {
         if key.1.contains(':') {
             return resolve.await;
         }
-        self.inner
-            .tags
-            .try_get_with(key, resolve)
-            .await
-            .map_err(|e| (*e).clone())
+        self.inner.tags.try_get_with(key, resolve).await.map_err(|e| (*e).clone())
     }
 
     async fn head(&self, repo: &RepoName, reference: &Reference) -> Result<Resolved> {
         let request = self.manifest_request(Method::HEAD, repo, &reference.to_string());
         let response = self.inner.transport.send(&request).await?;
-        let media_type = response
-            .header("content-type")
-            .map(|t| media::base(t).to_owned())
-            .unwrap_or_default();
-        let size = response
-            .header("content-length")
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(0);
+        let media_type = response.header("content-type").map(|t| media::base(t).to_owned()).unwrap_or_default();
+        let size = response.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
         let digest = response.header("docker-content-digest").map(str::to_owned);
         drop(response);
         match (digest, reference) {
-            (Some(digest), _) if crate::name::parse_digest(&digest).is_ok() => Ok(Resolved {
-                digest,
-                media_type,
-                size,
-            }),
-            (_, Reference::Digest(d)) => Ok(Resolved {
-                digest: d.to_string(),
-                media_type,
-                size,
-            }),
+            (Some(digest), _) if crate::name::parse_digest(&digest).is_ok() => Ok(Resolved { digest, media_type, size }),
+            (_, Reference::Digest(d)) => Ok(Resolved { digest: d.to_string(), media_type, size }),
             // No usable digest header: fetch the manifest and compute it.
             _ => {
                 let doc = self.manifest(repo, reference).await?;
-                Ok(Resolved {
-                    digest: doc.digest.clone(),
-                    media_type: doc.media_type.clone(),
-                    size: doc.size(),
-                })
+                Ok(Resolved { digest: doc.digest.clone(), media_type: doc.media_type.clone(), size: doc.size() })
             }
         }
     }
@@ -340,12 +262,7 @@ impl Client {
     pub async fn manifest(&self, repo: &RepoName, reference: &Reference) -> Result<ManifestDoc> {
         let digest = match reference {
             Reference::Digest(d) => Some(d.to_string()),
-            Reference::Tag(t) => self
-                .inner
-                .tags
-                .get(&(repo.as_str().to_owned(), t.to_string()))
-                .await
-                .map(|r| r.digest),
+            Reference::Tag(t) => self.inner.tags.get(&(repo.as_str().to_owned(), t.to_string())).await.map(|r| r.digest),
         };
         if let Some(digest) = &digest
             && let Some(bytes) = self.inner.content.get(&content_key(repo, digest)).await
@@ -356,23 +273,14 @@ impl Client {
         let key = (repo.as_str().to_owned(), reference_text.clone());
         let this = self.clone();
         let repo_owned = repo.clone();
-        let doc = self
-            .inner
-            .manifest_flights
-            .run(key, move || async move {
-                this.fetch_manifest(&repo_owned, &reference_text).await
-            })
-            .await?;
+        let doc =
+            self.inner.manifest_flights.run(key, move || async move { this.fetch_manifest(&repo_owned, &reference_text).await }).await?;
         if let Reference::Tag(t) = reference {
             self.inner
                 .tags
                 .insert(
                     (repo.as_str().to_owned(), t.to_string()),
-                    Resolved {
-                        digest: doc.digest.clone(),
-                        media_type: doc.media_type.clone(),
-                        size: doc.size(),
-                    },
+                    Resolved { digest: doc.digest.clone(), media_type: doc.media_type.clone(), size: doc.size() },
                 )
                 .await;
         }
@@ -385,14 +293,12 @@ impl Client {
         let body = self.inner.transport.fetch(&request, cap).await?;
         let computed = manifest::sha256_digest(&body.bytes);
         let digest = if reference.contains(':') {
-            manifest::verify_digest(reference, &body.bytes)
-                .map_err(|e| e.with_context(&request.what))?;
+            manifest::verify_digest(reference, &body.bytes).map_err(|e| e.with_context(&request.what))?;
             reference.to_owned()
         } else {
             match body.header("docker-content-digest") {
                 Some(header) if header.starts_with("sha512:") => {
-                    manifest::verify_digest(header, &body.bytes)
-                        .map_err(|e| e.with_context(&request.what))?;
+                    manifest::verify_digest(header, &body.bytes).map_err(|e| e.with_context(&request.what))?;
                     header.to_owned()
                 }
                 Some(header) if header != computed => {
@@ -402,10 +308,7 @@ impl Client {
                 _ => computed,
             }
         };
-        self.inner
-            .content
-            .insert(content_key(repo, &digest), body.bytes.clone())
-            .await;
+        self.inner.content.insert(content_key(repo, &digest), body.bytes.clone()).await;
         let content_type = body.header("content-type").map(str::to_owned);
         Ok(doc_from(digest, body.bytes, content_type.as_deref()))
     }
@@ -426,10 +329,7 @@ impl Client {
         );
         let body = self.inner.transport.fetch(&request, cap).await?;
         manifest::verify_digest(digest, &body.bytes).map_err(|e| e.with_context(&request.what))?;
-        self.inner
-            .content
-            .insert(content_key(repo, digest), body.bytes.clone())
-            .await;
+        self.inner.content.insert(content_key(repo, digest), body.bytes.clone()).await;
         Ok(body.bytes)
     }
 
@@ -446,19 +346,11 @@ impl Client {
             format!("blob {repo}@{digest}"),
         );
         let response = self.inner.transport.send(&request).await?;
-        Ok(response
-            .header("content-length")
-            .and_then(|l| l.parse().ok()))
+        Ok(response.header("content-length").and_then(|l| l.parse().ok()))
     }
 
     /// Stores a manifest under a tag or its digest; returns its digest.
-    pub async fn put_manifest(
-        &self,
-        repo: &RepoName,
-        reference: &Reference,
-        media_type: &str,
-        bytes: Bytes,
-    ) -> Result<String> {
+    pub async fn put_manifest(&self, repo: &RepoName, reference: &Reference, media_type: &str, bytes: Bytes) -> Result<String> {
         let digest = manifest::sha256_digest(&bytes);
         if let Reference::Digest(d) = reference {
             manifest::verify_digest(d.as_ref(), &bytes)?;
@@ -467,22 +359,13 @@ impl Client {
             Method::PUT,
             self.url(&format!("{repo}/manifests/{reference}")),
             Scope::repository(repo.as_str(), &["pull", "push"]),
-            format!(
-                "putting manifest {repo}{}{reference}",
-                sep(&reference.to_string())
-            ),
+            format!("putting manifest {repo}{}{reference}", sep(&reference.to_string())),
         )
         .body(media_type, bytes.clone());
         self.inner.transport.send(&request).await?;
-        self.inner
-            .content
-            .insert(content_key(repo, &digest), bytes)
-            .await;
+        self.inner.content.insert(content_key(repo, &digest), bytes).await;
         if let Reference::Tag(t) = reference {
-            self.inner
-                .tags
-                .invalidate(&(repo.as_str().to_owned(), t.to_string()))
-                .await;
+            self.inner.tags.invalidate(&(repo.as_str().to_owned(), t.to_string())).await;
         }
         self.inner.tag_lists.invalidate(repo.as_str()).await;
         Ok(digest)
@@ -492,43 +375,21 @@ impl Client {
     pub async fn put_blob(&self, repo: &RepoName, bytes: Bytes) -> Result<String> {
         let digest = manifest::sha256_digest(&bytes);
         let scope = Scope::repository(repo.as_str(), &["pull", "push"]);
-        let head = Request::new(
-            Method::HEAD,
-            self.url(&format!("{repo}/blobs/{digest}")),
-            scope.clone(),
-            format!("blob {repo}@{digest}"),
-        );
+        let head = Request::new(Method::HEAD, self.url(&format!("{repo}/blobs/{digest}")), scope.clone(), format!("blob {repo}@{digest}"));
         match self.inner.transport.send(&head).await {
             Ok(_) => return Ok(digest),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let start = Request::new(
-            Method::POST,
-            self.url(&format!("{repo}/blobs/uploads/")),
-            scope.clone(),
-            format!("starting an upload to {repo}"),
-        );
+        let start =
+            Request::new(Method::POST, self.url(&format!("{repo}/blobs/uploads/")), scope.clone(), format!("starting an upload to {repo}"));
         let response = self.inner.transport.send(&start).await?;
-        let location = response
-            .header("location")
-            .ok_or_else(|| {
-                Error::bad_response("the registry started an upload without a Location")
-            })?
-            .to_owned();
-        let mut url = response
-            .url
-            .join(&location)
-            .map_err(|e| Error::bad_response(format!("upload location {location:?}: {e}")))?;
+        let location =
+            response.header("location").ok_or_else(|| Error::bad_response("the registry started an upload without a Location"))?.to_owned();
+        let mut url = response.url.join(&location).map_err(|e| Error::bad_response(format!("upload location {location:?}: {e}")))?;
         drop(response);
         url.query_pairs_mut().append_pair("digest", &digest);
-        let put = Request::new(
-            Method::PUT,
-            url,
-            scope,
-            format!("uploading blob {repo}@{digest}"),
-        )
-        .body("application/octet-stream", bytes);
+        let put = Request::new(Method::PUT, url, scope, format!("uploading blob {repo}@{digest}")).body("application/octet-stream", bytes);
         self.inner.transport.send(&put).await?;
         Ok(digest)
     }
@@ -545,11 +406,7 @@ impl Client {
     }
 
     /// Sends a prepared request (for the referrers module).
-    pub(crate) async fn fetch_raw(
-        &self,
-        request: &Request,
-        cap: u64,
-    ) -> Result<crate::transport::Body> {
+    pub(crate) async fn fetch_raw(&self, request: &Request, cap: u64) -> Result<crate::transport::Body> {
         self.inner.transport.fetch(request, cap).await
     }
 
@@ -570,12 +427,7 @@ fn sep(reference: &str) -> &'static str {
 
 fn doc_from(digest: String, bytes: Bytes, content_type: Option<&str>) -> ManifestDoc {
     let (media_type, parsed) = manifest::parse(&bytes, content_type);
-    ManifestDoc {
-        digest,
-        media_type,
-        bytes,
-        parsed,
-    }
+    ManifestDoc { digest, media_type, bytes, parsed }
 }
 
 /// A tag reference from a validated tag, for callers holding strings.

@@ -46,12 +46,7 @@ impl Client {
     /// it has not (distribution answers 400, others 405), re-points the tag to a unique
     /// throwaway manifest and deletes that. With `expected`, refuses ([`ErrorKind::Conflict`])
     /// when the tag no longer points there.
-    pub async fn delete_tag(
-        &self,
-        repo: &RepoName,
-        tag: &Tag,
-        expected: Option<&str>,
-    ) -> Result<DeletedTag> {
+    pub async fn delete_tag(&self, repo: &RepoName, tag: &Tag, expected: Option<&str>) -> Result<DeletedTag> {
         let reference = Reference::Tag(tag.clone());
         self.invalidate_tag(repo, tag).await;
         let current = self.manifest(repo, &reference).await?;
@@ -60,37 +55,20 @@ impl Client {
         {
             return Err(Error::new(
                 ErrorKind::Conflict,
-                format!(
-                    "{repo}:{tag} now points to {}, not {expected}; nothing was deleted",
-                    current.digest
-                ),
+                format!("{repo}:{tag} now points to {}, not {expected}; nothing was deleted", current.digest),
             ));
         }
-        let caps = self
-            .inner
-            .capabilities
-            .get(repo.as_str())
-            .await
-            .unwrap_or_default();
+        let caps = self.inner.capabilities.get(repo.as_str()).await.unwrap_or_default();
         if !matches!(caps.tag_delete, Some(Support::No(_))) {
             match self.delete_reference(repo, tag.as_str()).await {
                 Ok(()) => {
                     self.invalidate_repo(repo).await;
-                    return Ok(DeletedTag {
-                        tag: tag.to_string(),
-                        digest: current.digest,
-                        method: TagDeleteMethod::TagDelete,
-                    });
+                    return Ok(DeletedTag { tag: tag.to_string(), digest: current.digest, method: TagDeleteMethod::TagDelete });
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::Unsupported) => {
                     let mut caps = caps.clone();
-                    caps.tag_delete = Some(Support::No(
-                        "this registry deletes manifests only, not tags".into(),
-                    ));
-                    self.inner
-                        .capabilities
-                        .insert(repo.as_str().to_owned(), caps)
-                        .await;
+                    caps.tag_delete = Some(Support::No("this registry deletes manifests only, not tags".into()));
+                    self.inner.capabilities.insert(repo.as_str().to_owned(), caps).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -98,36 +76,20 @@ impl Client {
         // The safe path needs manifest deletion: check first, so the tag is never left moved.
         let caps = self.capabilities(repo).await?;
         if let Some(Support::No(reason)) = &caps.manifest_delete {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!("cannot delete {repo}:{tag}: {reason}"),
-            ));
+            return Err(Error::new(ErrorKind::Unsupported, format!("cannot delete {repo}:{tag}: {reason}")));
         }
         let throwaway = self.push_throwaway(repo, tag).await?;
         let deleted = self.delete_reference(repo, &throwaway).await;
-        self.inner
-            .content
-            .invalidate(&crate::client::content_key(repo, &throwaway))
-            .await;
+        self.inner.content.invalidate(&crate::client::content_key(repo, &throwaway)).await;
         if let Err(e) = deleted {
             // Put the tag back where it was, then report.
-            let restore = self
-                .put_manifest(repo, &reference, &current.media_type, current.bytes.clone())
-                .await;
+            let restore = self.put_manifest(repo, &reference, &current.media_type, current.bytes.clone()).await;
             self.invalidate_repo(repo).await;
-            let note = if restore.is_ok() {
-                "the tag was restored"
-            } else {
-                "restoring the tag failed too"
-            };
+            let note = if restore.is_ok() { "the tag was restored" } else { "restoring the tag failed too" };
             return Err(e.with_context(&format!("deleting {repo}:{tag} ({note})")));
         }
         self.invalidate_repo(repo).await;
-        Ok(DeletedTag {
-            tag: tag.to_string(),
-            digest: current.digest,
-            method: TagDeleteMethod::Throwaway { throwaway },
-        })
+        Ok(DeletedTag { tag: tag.to_string(), digest: current.digest, method: TagDeleteMethod::Throwaway { throwaway } })
     }
 
     async fn push_throwaway(&self, repo: &RepoName, tag: &Tag) -> Result<String> {
@@ -143,22 +105,12 @@ impl Client {
                 "dev.portolan.throwaway": format!("{:032x}", rand::random::<u128>()),
             },
         });
-        let bytes =
-            Bytes::from(serde_json::to_vec(&manifest).map_err(|e| Error::invalid(e.to_string()))?);
-        self.put_manifest(
-            repo,
-            &Reference::Tag(tag.clone()),
-            media::OCI_MANIFEST,
-            bytes,
-        )
-        .await
+        let bytes = Bytes::from(serde_json::to_vec(&manifest).map_err(|e| Error::invalid(e.to_string()))?);
+        self.put_manifest(repo, &Reference::Tag(tag.clone()), media::OCI_MANIFEST, bytes).await
     }
 
     async fn invalidate_tag(&self, repo: &RepoName, tag: &Tag) {
-        self.inner
-            .tags
-            .invalidate(&(repo.as_str().to_owned(), tag.to_string()))
-            .await;
+        self.inner.tags.invalidate(&(repo.as_str().to_owned(), tag.to_string())).await;
     }
 
     /// Deletes the manifest `digest` (and so every tag on it: see [`Client::tags_for_digest`]).
@@ -167,42 +119,22 @@ impl Client {
     pub async fn delete_manifest(&self, repo: &RepoName, digest: &str) -> Result<DeletedManifest> {
         let parsed = parse_digest(digest)?;
         let doc = self.manifest(repo, &Reference::Digest(parsed)).await?;
-        let subject = doc
-            .parsed
-            .as_ref()
-            .ok()
-            .and_then(Manifest::subject)
-            .map(|s| s.digest().to_string());
+        let subject = doc.parsed.as_ref().ok().and_then(Manifest::subject).map(|s| s.digest().to_string());
         self.delete_reference(repo, digest).await?;
-        self.inner
-            .content
-            .invalidate(&crate::client::content_key(repo, digest))
-            .await;
+        self.inner.content.invalidate(&crate::client::content_key(repo, digest)).await;
         self.invalidate_repo(repo).await;
         let mut fallback_index_updated = None;
         if let Some(subject) = subject {
             let caps = self.capabilities(repo).await.unwrap_or_default();
-            if caps.referrers_api != Some(true)
-                && self
-                    .remove_from_fallback_index(repo, &subject, digest)
-                    .await?
-            {
+            if caps.referrers_api != Some(true) && self.remove_from_fallback_index(repo, &subject, digest).await? {
                 fallback_index_updated = Some(subject);
             }
         }
-        Ok(DeletedManifest {
-            digest: digest.to_owned(),
-            fallback_index_updated,
-        })
+        Ok(DeletedManifest { digest: digest.to_owned(), fallback_index_updated })
     }
 
     /// Removes `referrer` from `subject`'s fallback index; true when the index changed.
-    pub async fn remove_from_fallback_index(
-        &self,
-        repo: &RepoName,
-        subject: &str,
-        referrer: &str,
-    ) -> Result<bool> {
+    pub async fn remove_from_fallback_index(&self, repo: &RepoName, subject: &str, referrer: &str) -> Result<bool> {
         let tag = Tag::parse(&fallback_tag(&parse_digest(subject)?))?;
         self.invalidate_tag(repo, &tag).await;
         let doc = match self.manifest(repo, &Reference::Tag(tag.clone())).await {
@@ -210,8 +142,8 @@ impl Client {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
         };
-        let mut index: Value = serde_json::from_slice(&doc.bytes)
-            .map_err(|e| Error::bad_response(format!("the fallback index of {subject}: {e}")))?;
+        let mut index: Value =
+            serde_json::from_slice(&doc.bytes).map_err(|e| Error::bad_response(format!("the fallback index of {subject}: {e}")))?;
         let Some(manifests) = index.get_mut("manifests").and_then(Value::as_array_mut) else {
             return Ok(false);
         };
@@ -220,21 +152,14 @@ impl Client {
         if manifests.len() == before {
             return Ok(false);
         }
-        let bytes =
-            Bytes::from(serde_json::to_vec(&index).map_err(|e| Error::invalid(e.to_string()))?);
-        self.put_manifest(repo, &Reference::Tag(tag), media::OCI_INDEX, bytes)
-            .await?;
+        let bytes = Bytes::from(serde_json::to_vec(&index).map_err(|e| Error::invalid(e.to_string()))?);
+        self.put_manifest(repo, &Reference::Tag(tag), media::OCI_INDEX, bytes).await?;
         Ok(true)
     }
 
     /// The tags of `repo` currently pointing at `digest` (each tag resolved, `concurrency` at a
     /// time, through the tag cache).
-    pub async fn tags_for_digest(
-        &self,
-        repo: &RepoName,
-        digest: &str,
-        concurrency: usize,
-    ) -> Result<Vec<String>> {
+    pub async fn tags_for_digest(&self, repo: &RepoName, digest: &str, concurrency: usize) -> Result<Vec<String>> {
         let tags = self.tags(repo).await?;
         let resolved: Vec<Result<Option<String>>> = futures::stream::iter(tags.iter().cloned())
             .map(|tag| async move {

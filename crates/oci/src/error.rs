@@ -64,13 +64,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            status: None,
-            codes: Vec::new(),
-            retry_after: None,
-        }
+        Self { kind, message: message.into(), status: None, codes: Vec::new(), retry_after: None }
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -132,17 +126,10 @@ impl Error {
             message: Option<String>,
         }
         let envelope = serde_json::from_slice::<Envelope>(body).ok();
-        let codes: Vec<String> = envelope
-            .iter()
-            .flat_map(|e| e.errors.iter().filter_map(|x| x.code.clone()))
-            .collect();
+        let codes: Vec<String> = envelope.iter().flat_map(|e| e.errors.iter().filter_map(|x| x.code.clone())).collect();
         let said: Vec<String> = envelope
             .iter()
-            .flat_map(|e| {
-                e.errors
-                    .iter()
-                    .filter_map(|x| x.message.clone().or_else(|| x.code.clone()))
-            })
+            .flat_map(|e| e.errors.iter().filter_map(|x| x.message.clone().or_else(|| x.code.clone())))
             .filter(|m| !m.is_empty())
             .collect();
         let kind = kind_from(status, &codes);
@@ -163,24 +150,14 @@ impl Error {
             message.push_str(&truncate(&joined, 300));
         }
         message.push(')');
-        Self {
-            kind,
-            message,
-            status: Some(status),
-            codes,
-            retry_after: None,
-        }
+        Self { kind, message, status: Some(status), codes, retry_after: None }
     }
 }
 
 fn kind_from(status: u16, codes: &[String]) -> ErrorKind {
     for code in codes {
         match code.as_str() {
-            "MANIFEST_UNKNOWN"
-            | "BLOB_UNKNOWN"
-            | "NAME_UNKNOWN"
-            | "TAG_UNKNOWN"
-            | "BLOB_UPLOAD_UNKNOWN" => return ErrorKind::NotFound,
+            "MANIFEST_UNKNOWN" | "BLOB_UNKNOWN" | "NAME_UNKNOWN" | "TAG_UNKNOWN" | "BLOB_UPLOAD_UNKNOWN" => return ErrorKind::NotFound,
             "UNAUTHORIZED" => return ErrorKind::Unauthorized,
             "DENIED" => return ErrorKind::Denied,
             "UNSUPPORTED" => return ErrorKind::Unsupported,
@@ -230,40 +207,21 @@ mod tests {
         assert_eq!(e.codes(), ["MANIFEST_UNKNOWN"]);
         assert!(e.message().contains("manifest unknown"), "{}", e.message());
         // distribution answers a tag DELETE with 400 DIGEST_INVALID.
-        let e = Error::from_response(
-            400,
-            br#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match"}]}"#,
-            "DELETE",
-        );
+        let e = Error::from_response(400, br#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match"}]}"#, "DELETE");
         assert_eq!(e.kind(), ErrorKind::Invalid);
     }
 
     #[test]
     fn plain_text_and_html_bodies_fall_back_to_the_status() {
-        assert_eq!(
-            Error::from_response(404, b"404 page not found\n", "x").kind(),
-            ErrorKind::NotFound
-        );
-        assert_eq!(
-            Error::from_response(503, b"<html>down</html>", "x").kind(),
-            ErrorKind::Unavailable
-        );
-        assert_eq!(
-            Error::from_response(405, b"", "x").kind(),
-            ErrorKind::Unsupported
-        );
-        assert_eq!(
-            Error::from_response(418, b"", "x").kind(),
-            ErrorKind::BadResponse
-        );
+        assert_eq!(Error::from_response(404, b"404 page not found\n", "x").kind(), ErrorKind::NotFound);
+        assert_eq!(Error::from_response(503, b"<html>down</html>", "x").kind(), ErrorKind::Unavailable);
+        assert_eq!(Error::from_response(405, b"", "x").kind(), ErrorKind::Unsupported);
+        assert_eq!(Error::from_response(418, b"", "x").kind(), ErrorKind::BadResponse);
     }
 
     #[test]
     fn long_registry_messages_are_cut() {
-        let long = format!(
-            r#"{{"errors":[{{"code":"DENIED","message":"{}"}}]}}"#,
-            "a".repeat(5000)
-        );
+        let long = format!(r#"{{"errors":[{{"code":"DENIED","message":"{}"}}]}}"#, "a".repeat(5000));
         let e = Error::from_response(403, long.as_bytes(), "x");
         assert!(e.message().len() < 400);
         assert_eq!(e.kind(), ErrorKind::Denied);

@@ -15,9 +15,7 @@ pub(crate) struct Flights<K, V: Clone> {
 
 impl<K, V: Clone> Default for Flights<K, V> {
     fn default() -> Self {
-        Self {
-            running: Mutex::new(HashMap::new()),
-        }
+        Self { running: Mutex::new(HashMap::new()) }
     }
 }
 

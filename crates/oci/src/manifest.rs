@@ -45,18 +45,9 @@ impl Manifest {
             Manifest::Index(_) => ArtifactKind::Index,
             Manifest::Image(m) => {
                 let config = m.config().media_type().to_string();
-                let layers: Vec<String> = m
-                    .layers()
-                    .iter()
-                    .map(|l| l.media_type().to_string())
-                    .collect();
+                let layers: Vec<String> = m.layers().iter().map(|l| l.media_type().to_string()).collect();
                 let layers: Vec<&str> = layers.iter().map(String::as_str).collect();
-                ArtifactKind::classify(
-                    media_type,
-                    self.artifact_type().as_deref(),
-                    Some(&config),
-                    &layers,
-                )
+                ArtifactKind::classify(media_type, self.artifact_type().as_deref(), Some(&config), &layers)
             }
         }
     }
@@ -98,44 +89,24 @@ pub fn verify_digest(digest: &str, bytes: &[u8]) -> Result<()> {
     if actual == digest {
         Ok(())
     } else {
-        Err(Error::bad_response(format!(
-            "the registry sent content whose digest is {actual}, not the requested {digest}"
-        )))
+        Err(Error::bad_response(format!("the registry sent content whose digest is {actual}, not the requested {digest}")))
     }
 }
 
 /// Works out a manifest's media type (body's `mediaType`, else the Content-Type, else the shape)
 /// and parses it. Schema 1 is refused with an explanation.
-pub fn parse(
-    bytes: &[u8],
-    content_type: Option<&str>,
-) -> (String, std::result::Result<Manifest, Error>) {
+pub fn parse(bytes: &[u8], content_type: Option<&str>) -> (String, std::result::Result<Manifest, Error>) {
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
-            let media_type = content_type
-                .map(media::base)
-                .unwrap_or("application/octet-stream")
-                .to_owned();
-            return (
-                media_type,
-                Err(Error::bad_response(format!(
-                    "the manifest is not valid JSON ({e})"
-                ))),
-            );
+            let media_type = content_type.map(media::base).unwrap_or("application/octet-stream").to_owned();
+            return (media_type, Err(Error::bad_response(format!("the manifest is not valid JSON ({e})"))));
         }
     };
-    let declared = value
-        .get("mediaType")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let declared = value.get("mediaType").and_then(Value::as_str).map(str::to_owned);
     let header = content_type
         .map(media::base)
-        .filter(|t| {
-            media::is_manifest(t)
-                || *t == media::DOCKER_SCHEMA1
-                || *t == media::DOCKER_SCHEMA1_SIGNED
-        })
+        .filter(|t| media::is_manifest(t) || *t == media::DOCKER_SCHEMA1 || *t == media::DOCKER_SCHEMA1_SIGNED)
         .map(str::to_owned);
     let sniffed = if value.get("manifests").is_some() {
         media::OCI_INDEX
@@ -144,10 +115,7 @@ pub fn parse(
     } else {
         media::OCI_MANIFEST
     };
-    let media_type = declared
-        .clone()
-        .or(header)
-        .unwrap_or_else(|| sniffed.to_owned());
+    let media_type = declared.clone().or(header).unwrap_or_else(|| sniffed.to_owned());
     let result = parse_value(value, &media_type);
     (media_type, result)
 }
@@ -165,15 +133,9 @@ fn parse_value(mut value: Value, media_type: &str) -> std::result::Result<Manife
     if !value.is_object() {
         return Err(Error::bad_response("the manifest is not a JSON object"));
     }
-    let invalid = |e: serde_json::Error| {
-        Error::bad_response(format!(
-            "the manifest does not follow the OCI image spec: {e}"
-        ))
-    };
+    let invalid = |e: serde_json::Error| Error::bad_response(format!("the manifest does not follow the OCI image spec: {e}"));
     if media::is_index(media_type) {
-        return serde_json::from_value::<ImageIndex>(value)
-            .map(|i| Manifest::Index(Box::new(i)))
-            .map_err(invalid);
+        return serde_json::from_value::<ImageIndex>(value).map(|i| Manifest::Index(Box::new(i))).map_err(invalid);
     }
     if media_type == media::OCI_ARTIFACT_MANIFEST {
         // The release-candidate artifact manifest: `blobs` instead of layers, no config.
@@ -188,13 +150,9 @@ fn parse_value(mut value: Value, media_type: &str) -> std::result::Result<Manife
         }
     }
     if value.get("config").is_none() && value.get("manifests").is_none() {
-        return Err(Error::bad_response(format!(
-            "the manifest has neither `config` nor `manifests` (media type {media_type})"
-        )));
+        return Err(Error::bad_response(format!("the manifest has neither `config` nor `manifests` (media type {media_type})")));
     }
-    serde_json::from_value::<ImageManifest>(value)
-        .map(|m| Manifest::Image(Box::new(m)))
-        .map_err(invalid)
+    serde_json::from_value::<ImageManifest>(value).map(|m| Manifest::Image(Box::new(m))).map_err(invalid)
 }
 
 #[cfg(test)]
@@ -211,18 +169,9 @@ mod tests {
         assert_eq!(t, media::OCI_MANIFEST);
         assert!(matches!(m.unwrap(), Manifest::Image(_)));
         // No mediaType in the body: the header decides, then the shape.
-        let bare = IMAGE.replace(
-            r#""mediaType":"application/vnd.oci.image.manifest.v1+json","#,
-            "",
-        );
-        assert_eq!(
-            parse(bare.as_bytes(), Some(media::DOCKER_MANIFEST)).0,
-            media::DOCKER_MANIFEST
-        );
-        assert_eq!(
-            parse(bare.as_bytes(), Some("text/plain")).0,
-            media::OCI_MANIFEST
-        );
+        let bare = IMAGE.replace(r#""mediaType":"application/vnd.oci.image.manifest.v1+json","#, "");
+        assert_eq!(parse(bare.as_bytes(), Some(media::DOCKER_MANIFEST)).0, media::DOCKER_MANIFEST);
+        assert_eq!(parse(bare.as_bytes(), Some("text/plain")).0, media::OCI_MANIFEST);
         let index = r#"{"schemaVersion":2,"manifests":[]}"#;
         let (t, m) = parse(index.as_bytes(), None);
         assert_eq!(t, media::OCI_INDEX);
@@ -231,16 +180,14 @@ mod tests {
 
     #[test]
     fn schema1_garbage_and_broken_manifests_are_errors_not_panics() {
-        let (_, m) = parse(
-            br#"{"schemaVersion":1,"name":"x","fsLayers":[]}"#,
-            Some(media::DOCKER_SCHEMA1_SIGNED),
-        );
+        let (_, m) = parse(br#"{"schemaVersion":1,"name":"x","fsLayers":[]}"#, Some(media::DOCKER_SCHEMA1_SIGNED));
         assert_eq!(m.unwrap_err().kind(), ErrorKind::Unsupported);
         let (_, m) = parse(b"<html>oops</html>", Some("text/html"));
         assert_eq!(m.unwrap_err().kind(), ErrorKind::BadResponse);
         let (_, m) = parse(b"[1,2]", None);
         assert_eq!(m.unwrap_err().kind(), ErrorKind::BadResponse);
-        let (_, m) = parse(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"nope"}}"#, None);
+        let (_, m) =
+            parse(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"digest":"nope"}}"#, None);
         assert!(m.unwrap_err().message().contains("OCI image spec"));
     }
 
@@ -252,23 +199,15 @@ mod tests {
         assert_eq!(t, media::OCI_ARTIFACT_MANIFEST);
         let m = m.unwrap();
         assert_eq!(m.kind(&t), ArtifactKind::Sbom);
-        let Manifest::Image(image) = m else {
-            panic!("an image")
-        };
+        let Manifest::Image(image) = m else { panic!("an image") };
         assert_eq!(image.layers().len(), 1);
     }
 
     #[test]
     fn digests_are_verified() {
         let d = sha256_digest(b"{}");
-        assert_eq!(
-            d,
-            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-        );
+        assert_eq!(d, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
         assert!(verify_digest(&d, b"{}").is_ok());
-        assert_eq!(
-            verify_digest(&d, b"{ }").unwrap_err().kind(),
-            ErrorKind::BadResponse
-        );
+        assert_eq!(verify_digest(&d, b"{ }").unwrap_err().kind(), ErrorKind::BadResponse);
     }
 }

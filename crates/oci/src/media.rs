@@ -38,10 +38,7 @@ pub fn is_index(media_type: &str) -> bool {
 
 /// Whether a media type names any manifest or index we can fetch from `/manifests/`.
 pub fn is_manifest(media_type: &str) -> bool {
-    matches!(
-        base(media_type),
-        OCI_INDEX | DOCKER_MANIFEST_LIST | OCI_MANIFEST | DOCKER_MANIFEST | OCI_ARTIFACT_MANIFEST
-    )
+    matches!(base(media_type), OCI_INDEX | DOCKER_MANIFEST_LIST | OCI_MANIFEST | DOCKER_MANIFEST | OCI_ARTIFACT_MANIFEST)
 }
 
 /// The media type without parameters (`; charset=…`), trimmed.
@@ -88,19 +85,11 @@ impl ArtifactKind {
 
     /// Classifies a manifest from its media type, `artifactType`, config media type and the
     /// media types of its layers.
-    pub fn classify(
-        media_type: &str,
-        artifact_type: Option<&str>,
-        config_type: Option<&str>,
-        layer_types: &[&str],
-    ) -> Self {
+    pub fn classify(media_type: &str, artifact_type: Option<&str>, config_type: Option<&str>, layer_types: &[&str]) -> Self {
         if is_index(media_type) {
             return ArtifactKind::Index;
         }
-        let candidates = artifact_type
-            .into_iter()
-            .chain(config_type.filter(|c| !is_plain_config(c)))
-            .chain(layer_types.iter().copied());
+        let candidates = artifact_type.into_iter().chain(config_type.filter(|c| !is_plain_config(c))).chain(layer_types.iter().copied());
         for t in candidates {
             if let Some(kind) = kind_of_type(t) {
                 return kind;
@@ -108,9 +97,7 @@ impl ArtifactKind {
         }
         match config_type.map(base) {
             Some(OCI_CONFIG | DOCKER_CONFIG) => ArtifactKind::Image,
-            None if media_type == DOCKER_MANIFEST || media_type == OCI_MANIFEST => {
-                ArtifactKind::Image
-            }
+            None if media_type == DOCKER_MANIFEST || media_type == OCI_MANIFEST => ArtifactKind::Image,
             _ => ArtifactKind::Other,
         }
     }
@@ -157,90 +144,19 @@ mod tests {
     fn classifies_common_artifacts() {
         use ArtifactKind::*;
         assert_eq!(ArtifactKind::classify(OCI_INDEX, None, None, &[]), Index);
-        assert_eq!(
-            ArtifactKind::classify(DOCKER_MANIFEST_LIST, None, None, &[]),
-            Index
-        );
-        assert_eq!(
-            ArtifactKind::classify(
-                OCI_MANIFEST,
-                None,
-                Some(OCI_CONFIG),
-                &["application/vnd.oci.image.layer.v1.tar+gzip"]
-            ),
-            Image
-        );
-        assert_eq!(
-            ArtifactKind::classify(DOCKER_MANIFEST, None, Some(DOCKER_CONFIG), &[]),
-            Image
-        );
-        assert_eq!(
-            ArtifactKind::classify(OCI_MANIFEST, None, Some(HELM_CONFIG), &[HELM_CHART]),
-            HelmChart
-        );
-        assert_eq!(
-            ArtifactKind::classify(
-                OCI_MANIFEST,
-                Some("application/spdx+json"),
-                Some(OCI_EMPTY),
-                &[]
-            ),
-            Sbom
-        );
-        assert_eq!(
-            ArtifactKind::classify(
-                OCI_MANIFEST,
-                Some("application/vnd.cyclonedx+json"),
-                Some(OCI_EMPTY),
-                &[]
-            ),
-            Sbom
-        );
-        assert_eq!(
-            ArtifactKind::classify(OCI_MANIFEST, Some(NOTARY_SIGNATURE), Some(OCI_EMPTY), &[]),
-            Signature
-        );
-        assert_eq!(
-            ArtifactKind::classify(
-                OCI_MANIFEST,
-                Some("application/vnd.dev.sigstore.bundle.v0.3+json"),
-                None,
-                &[]
-            ),
-            Signature
-        );
+        assert_eq!(ArtifactKind::classify(DOCKER_MANIFEST_LIST, None, None, &[]), Index);
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, None, Some(OCI_CONFIG), &["application/vnd.oci.image.layer.v1.tar+gzip"]), Image);
+        assert_eq!(ArtifactKind::classify(DOCKER_MANIFEST, None, Some(DOCKER_CONFIG), &[]), Image);
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, None, Some(HELM_CONFIG), &[HELM_CHART]), HelmChart);
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, Some("application/spdx+json"), Some(OCI_EMPTY), &[]), Sbom);
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, Some("application/vnd.cyclonedx+json"), Some(OCI_EMPTY), &[]), Sbom);
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, Some(NOTARY_SIGNATURE), Some(OCI_EMPTY), &[]), Signature);
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, Some("application/vnd.dev.sigstore.bundle.v0.3+json"), None, &[]), Signature);
         // cosign legacy: a plain OCI config, the kind is in the layer.
-        assert_eq!(
-            ArtifactKind::classify(
-                OCI_MANIFEST,
-                None,
-                Some(OCI_CONFIG),
-                &[COSIGN_SIMPLESIGNING]
-            ),
-            Signature
-        );
-        assert_eq!(
-            ArtifactKind::classify(OCI_MANIFEST, Some(IN_TOTO), Some(OCI_EMPTY), &[]),
-            Attestation
-        );
-        assert_eq!(
-            ArtifactKind::classify(
-                OCI_MANIFEST,
-                Some("application/x.example"),
-                Some(OCI_EMPTY),
-                &[]
-            ),
-            Other
-        );
-        assert_eq!(
-            ArtifactKind::classify(
-                OCI_MANIFEST,
-                None,
-                Some("application/vnd.unknown.config+json"),
-                &["x/y"]
-            ),
-            Other
-        );
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, None, Some(OCI_CONFIG), &[COSIGN_SIMPLESIGNING]), Signature);
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, Some(IN_TOTO), Some(OCI_EMPTY), &[]), Attestation);
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, Some("application/x.example"), Some(OCI_EMPTY), &[]), Other);
+        assert_eq!(ArtifactKind::classify(OCI_MANIFEST, None, Some("application/vnd.unknown.config+json"), &["x/y"]), Other);
     }
 
     #[test]

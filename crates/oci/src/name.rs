@@ -32,20 +32,13 @@ impl RepoName {
             return Err(Error::invalid("the repository name is empty"));
         }
         if name.len() > 255 {
-            return Err(Error::invalid(format!(
-                "the repository name is {} characters long; at most 255 are allowed",
-                name.len()
-            )));
+            return Err(Error::invalid(format!("the repository name is {} characters long; at most 255 are allowed", name.len())));
         }
         if name.chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(Error::invalid(format!(
-                "repository names are lowercase: {name:?}"
-            )));
+            return Err(Error::invalid(format!("repository names are lowercase: {name:?}")));
         }
         if name.contains(['@', ':']) {
-            return Err(Error::invalid(format!(
-                "{name:?} is a reference, not a repository name"
-            )));
+            return Err(Error::invalid(format!("{name:?} is a reference, not a repository name")));
         }
         match SpecReference::try_from(format!("{PLACEHOLDER_HOST}/{name}").as_str()) {
             Ok(r) if r.repository() == name => Ok(Self(name.to_owned())),
@@ -64,15 +57,11 @@ impl Tag {
     pub fn parse(tag: &str) -> Result<Self> {
         let valid = !tag.is_empty()
             && tag.len() <= 128
-            && tag.chars().enumerate().all(|(i, c)| {
-                c.is_ascii_alphanumeric() || c == '_' || (i > 0 && (c == '.' || c == '-'))
-            });
+            && tag.chars().enumerate().all(|(i, c)| c.is_ascii_alphanumeric() || c == '_' || (i > 0 && (c == '.' || c == '-')));
         if valid {
             Ok(Self(tag.to_owned()))
         } else {
-            Err(Error::invalid(format!(
-                "{tag:?} is not a valid tag (up to 128 letters, digits, _ . -, not starting with . or -)"
-            )))
+            Err(Error::invalid(format!("{tag:?} is not a valid tag (up to 128 letters, digits, _ . -, not starting with . or -)")))
         }
     }
 
@@ -83,38 +72,25 @@ impl Tag {
 
 /// Parses a digest (`sha256:<64 hex>`, `sha512:<128 hex>`, or another registered algorithm).
 pub fn parse_digest(text: &str) -> Result<Digest> {
-    let (algorithm, hex) = text.split_once(':').ok_or_else(|| {
-        Error::invalid(format!(
-            "{text:?} is not a digest (expected algorithm:hex, e.g. sha256:…)"
-        ))
-    })?;
+    let (algorithm, hex) =
+        text.split_once(':').ok_or_else(|| Error::invalid(format!("{text:?} is not a digest (expected algorithm:hex, e.g. sha256:…)")))?;
     let expected = match algorithm {
         "sha256" => Some(64),
         "sha512" => Some(128),
         _ => None,
     };
     if let Some(len) = expected
-        && (hex.len() != len
-            || !hex
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
+        && (hex.len() != len || !hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
     {
-        return Err(Error::invalid(format!(
-            "{text:?} is not a valid {algorithm} digest ({len} lowercase hex digits)"
-        )));
+        return Err(Error::invalid(format!("{text:?} is not a valid {algorithm} digest ({len} lowercase hex digits)")));
     }
-    Digest::try_from(text)
-        .map_err(|e| Error::invalid(format!("{text:?} is not a valid digest: {e}")))
+    Digest::try_from(text).map_err(|e| Error::invalid(format!("{text:?} is not a valid digest: {e}")))
 }
 
 impl Reference {
     /// A tag or a digest (anything with a ':' is taken for a digest).
     pub fn parse(text: &str) -> Result<Self> {
-        if text.contains(':') {
-            Ok(Reference::Digest(parse_digest(text)?))
-        } else {
-            Ok(Reference::Tag(Tag::parse(text)?))
-        }
+        if text.contains(':') { Ok(Reference::Digest(parse_digest(text)?)) } else { Ok(Reference::Tag(Tag::parse(text)?)) }
     }
 
     pub fn as_digest(&self) -> Option<&Digest> {
@@ -176,9 +152,7 @@ pub fn subject_of_tag(tag: &str) -> Option<(Digest, &str)> {
     if algorithm != "sha256" && algorithm != "sha512" {
         return None;
     }
-    parse_digest(&format!("{algorithm}:{hex}"))
-        .ok()
-        .map(|d| (d, suffix))
+    parse_digest(&format!("{algorithm}:{hex}")).ok().map(|d| (d, suffix))
 }
 
 #[cfg(test)]
@@ -188,37 +162,14 @@ mod tests {
 
     #[test]
     fn repository_names() {
-        for ok in [
-            "hello",
-            "library/hello",
-            "team/platform/api",
-            "a.b_c__d--e/f",
-            "x9/y-0",
-        ] {
+        for ok in ["hello", "library/hello", "team/platform/api", "a.b_c__d--e/f", "x9/y-0"] {
             assert_eq!(RepoName::parse(ok).unwrap().as_str(), ok);
         }
-        for bad in [
-            "",
-            "Hello",
-            "hello/",
-            "/hello",
-            "a//b",
-            "-a",
-            "a:b",
-            "a@sha256:00",
-            "héllo",
-            "a b",
-            &"a".repeat(256),
-        ] {
+        for bad in ["", "Hello", "hello/", "/hello", "a//b", "-a", "a:b", "a@sha256:00", "héllo", "a b", &"a".repeat(256)] {
             let e = RepoName::parse(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Invalid, "{bad}");
         }
-        assert!(
-            RepoName::parse("Library/Hello")
-                .unwrap_err()
-                .message()
-                .contains("lowercase")
-        );
+        assert!(RepoName::parse("Library/Hello").unwrap_err().message().contains("lowercase"));
     }
 
     #[test]
@@ -229,14 +180,8 @@ mod tests {
             assert!(Tag::parse(bad).is_err(), "{bad}");
         }
         let d = format!("sha256:{}", "ab".repeat(32));
-        assert!(matches!(
-            Reference::parse(&d).unwrap(),
-            Reference::Digest(_)
-        ));
-        assert!(matches!(
-            Reference::parse("latest").unwrap(),
-            Reference::Tag(_)
-        ));
+        assert!(matches!(Reference::parse(&d).unwrap(), Reference::Digest(_)));
+        assert!(matches!(Reference::parse("latest").unwrap(), Reference::Tag(_)));
         assert!(Reference::parse("sha256:abc").is_err());
         assert!(Reference::parse(&format!("sha256:{}", "AB".repeat(32))).is_err());
     }
@@ -248,10 +193,7 @@ mod tests {
         assert_eq!(fallback_tag(&d), format!("sha256-{hex}"));
         let legacy = format!("sha256-{hex}.sig");
         let (subject, suffix) = subject_of_tag(&legacy).unwrap();
-        assert_eq!(
-            (subject.to_string(), suffix),
-            (format!("sha256:{hex}"), "sig")
-        );
+        assert_eq!((subject.to_string(), suffix), (format!("sha256:{hex}"), "sig"));
         assert_eq!(subject_of_tag(&format!("sha256-{hex}")).unwrap().1, "");
         assert!(subject_of_tag("sha256-abc.sig").is_none());
         assert!(subject_of_tag("v1.0.sig").is_none());

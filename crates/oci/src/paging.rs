@@ -19,11 +19,7 @@ pub fn next_link(header: &str, base: &Url) -> Option<Url> {
                 return false;
             };
             key.trim().eq_ignore_ascii_case("rel")
-                && value
-                    .trim()
-                    .trim_matches('"')
-                    .split_whitespace()
-                    .any(|r| r.eq_ignore_ascii_case("next"))
+                && value.trim().trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
         });
         if is_next {
             return base.join(target.trim()).ok();
@@ -60,11 +56,10 @@ mod tests {
     fn relative_and_absolute_next_links() {
         let base = Url::parse("http://r.example:5000/v2/a/tags/list?n=2").unwrap();
         let next = next_link(r#"</v2/a/tags/list?n=2&last=b>; rel="next""#, &base).unwrap();
-        assert_eq!(
-            next.as_str(),
-            "http://r.example:5000/v2/a/tags/list?n=2&last=b"
-        );
-        let next = next_link(r#"<https://other/v2/_catalog?last=x,y>; rel="prev", <https://other/v2/_catalog?n=1&last=z>; rel=next"#, &base).unwrap();
+        assert_eq!(next.as_str(), "http://r.example:5000/v2/a/tags/list?n=2&last=b");
+        let next =
+            next_link(r#"<https://other/v2/_catalog?last=x,y>; rel="prev", <https://other/v2/_catalog?n=1&last=z>; rel=next"#, &base)
+                .unwrap();
         assert_eq!(next.as_str(), "https://other/v2/_catalog?n=1&last=z");
         assert!(next_link(r#"</v2/a>; rel="prev""#, &base).is_none());
         assert!(next_link("garbage", &base).is_none());

@@ -43,20 +43,13 @@ impl Referrer {
     }
 
     pub fn artifact_type(&self) -> Option<String> {
-        self.descriptor
-            .artifact_type()
-            .as_ref()
-            .map(ToString::to_string)
+        self.descriptor.artifact_type().as_ref().map(ToString::to_string)
     }
 
     /// What the referrer is, judged from its artifact type and media type.
     pub fn kind(&self) -> ArtifactKind {
         let media_type = self.descriptor.media_type().to_string();
-        match self
-            .artifact_type()
-            .as_deref()
-            .and_then(media::kind_of_type)
-        {
+        match self.artifact_type().as_deref().and_then(media::kind_of_type) {
             Some(kind) => kind,
             None if media::is_index(&media_type) => ArtifactKind::Index,
             None => ArtifactKind::Other,
@@ -77,19 +70,9 @@ const INDEX_CAP: u64 = 4 * 1024 * 1024;
 
 impl Client {
     /// The referrers of `digest` in `repo`, optionally only those of `artifact_type`.
-    pub async fn referrers(
-        &self,
-        repo: &RepoName,
-        digest: &str,
-        artifact_type: Option<&str>,
-    ) -> Result<(Vec<Referrer>, ReferrersMode)> {
+    pub async fn referrers(&self, repo: &RepoName, digest: &str, artifact_type: Option<&str>) -> Result<(Vec<Referrer>, ReferrersMode)> {
         let subject = parse_digest(digest)?;
-        let known = self
-            .inner
-            .capabilities
-            .get(repo.as_str())
-            .await
-            .and_then(|c| c.referrers_api);
+        let known = self.inner.capabilities.get(repo.as_str()).await.and_then(|c| c.referrers_api);
         let api = match known {
             Some(false) => None,
             _ => match self.referrers_api(repo, digest, artifact_type).await {
@@ -103,21 +86,12 @@ impl Client {
         }
         let (mut found, mode) = match api {
             Some(found) => (found, ReferrersMode::Api),
-            None => (
-                self.referrers_fallback(repo, &fallback_tag(&subject))
-                    .await?,
-                ReferrersMode::FallbackTag,
-            ),
+            None => (self.referrers_fallback(repo, &fallback_tag(&subject)).await?, ReferrersMode::FallbackTag),
         };
         if let Some(wanted) = artifact_type {
             found.retain(|r| r.artifact_type().as_deref() == Some(wanted));
         }
-        let legacy = futures::future::join_all(
-            LEGACY_SUFFIXES
-                .iter()
-                .map(|suffix| self.legacy_referrer(repo, &subject, suffix)),
-        )
-        .await;
+        let legacy = futures::future::join_all(LEGACY_SUFFIXES.iter().map(|suffix| self.legacy_referrer(repo, &subject, suffix))).await;
         let mut seen: HashSet<String> = found.iter().map(Referrer::digest).collect();
         for referrer in legacy {
             if let Some(r) = referrer?
@@ -130,12 +104,7 @@ impl Client {
         Ok((found, mode))
     }
 
-    async fn referrers_api(
-        &self,
-        repo: &RepoName,
-        digest: &str,
-        artifact_type: Option<&str>,
-    ) -> Result<Vec<Referrer>> {
+    async fn referrers_api(&self, repo: &RepoName, digest: &str, artifact_type: Option<&str>) -> Result<Vec<Referrer>> {
         let mut url = self.v2_url(&format!("{repo}/referrers/{digest}"));
         if let Some(t) = artifact_type {
             url.query_pairs_mut().append_pair("artifactType", t);
@@ -156,20 +125,13 @@ impl Client {
                 && !media::base(content_type).contains("json")
             {
                 // Some registries answer an unknown route with an HTML or text page and 200.
-                return Err(Error::new(
-                    ErrorKind::NotFound,
-                    "no referrers API (the answer is not an index)",
-                ));
+                return Err(Error::new(ErrorKind::NotFound, "no referrers API (the answer is not an index)"));
             }
-            let index: ImageIndex = serde_json::from_slice(&body.bytes).map_err(|e| {
-                Error::bad_response(format!("{}: not an image index ({e})", request.what))
-            })?;
+            let index: ImageIndex = serde_json::from_slice(&body.bytes)
+                .map_err(|e| Error::bad_response(format!("{}: not an image index ({e})", request.what)))?;
             // Whether or not `OCI-Filters-Applied` says the registry filtered, `referrers()`
             // filters again: registries that ignore `artifactType` are common.
-            found.extend(index.manifests().iter().map(|d| Referrer {
-                descriptor: d.clone(),
-                source: ReferrerSource::Api,
-            }));
+            found.extend(index.manifests().iter().map(|d| Referrer { descriptor: d.clone(), source: ReferrerSource::Api }));
             match body.header("link").and_then(|l| next_link(l, &url)) {
                 Some(next) if !visited.contains(next.as_str()) => url = next,
                 _ => break,
@@ -186,14 +148,9 @@ impl Client {
             Err(e) => return Err(e),
         };
         match doc.manifest() {
-            Ok(Manifest::Index(index)) => Ok(index
-                .manifests()
-                .iter()
-                .map(|d| Referrer {
-                    descriptor: d.clone(),
-                    source: ReferrerSource::FallbackTag,
-                })
-                .collect()),
+            Ok(Manifest::Index(index)) => {
+                Ok(index.manifests().iter().map(|d| Referrer { descriptor: d.clone(), source: ReferrerSource::FallbackTag }).collect())
+            }
             Ok(Manifest::Image(_)) => {
                 tracing::warn!(%repo, "the fallback referrers tag holds an image, not an index; ignored");
                 Ok(Vec::new())
@@ -202,12 +159,7 @@ impl Client {
         }
     }
 
-    async fn legacy_referrer(
-        &self,
-        repo: &RepoName,
-        subject: &oci_spec::image::Digest,
-        suffix: &str,
-    ) -> Result<Option<Referrer>> {
+    async fn legacy_referrer(&self, repo: &RepoName, subject: &oci_spec::image::Digest, suffix: &str) -> Result<Option<Referrer>> {
         let Ok(tag) = Tag::parse(&format!("{}.{suffix}", fallback_tag(subject))) else {
             return Ok(None);
         };
@@ -226,59 +178,31 @@ impl Client {
             _ => legacy_default_type(suffix).to_owned(),
         };
         let digest = parse_digest(&doc.digest)?;
-        let mut descriptor =
-            Descriptor::new(MediaType::from(doc.media_type.as_str()), doc.size(), digest);
+        let mut descriptor = Descriptor::new(MediaType::from(doc.media_type.as_str()), doc.size(), digest);
         descriptor.set_artifact_type(Some(MediaType::from(artifact_type.as_str())));
-        Ok(Some(Referrer {
-            descriptor,
-            source: ReferrerSource::CosignTag(suffix.to_owned()),
-        }))
+        Ok(Some(Referrer { descriptor, source: ReferrerSource::CosignTag(suffix.to_owned()) }))
     }
 
     async fn remember_referrers_api(&self, repo: &RepoName, present: bool) {
-        let mut caps = self
-            .inner
-            .capabilities
-            .get(repo.as_str())
-            .await
-            .unwrap_or_default();
+        let mut caps = self.inner.capabilities.get(repo.as_str()).await.unwrap_or_default();
         if caps.referrers_api != Some(present) {
             caps.referrers_api = Some(present);
-            self.inner
-                .capabilities
-                .insert(repo.as_str().to_owned(), caps)
-                .await;
+            self.inner.capabilities.insert(repo.as_str().to_owned(), caps).await;
         }
     }
 
     /// The whole referrer graph below `digest`: referrers, their referrers, and so on, each
     /// node once (cycles and duplicates are harmless), at most `max_nodes` nodes.
-    pub async fn referrer_graph(
-        &self,
-        repo: &RepoName,
-        digest: &str,
-        max_nodes: usize,
-    ) -> Result<ReferrerGraph> {
+    pub async fn referrer_graph(&self, repo: &RepoName, digest: &str, max_nodes: usize) -> Result<ReferrerGraph> {
         parse_digest(digest)?;
-        let mut graph = ReferrerGraph {
-            root: digest.to_owned(),
-            nodes: Vec::new(),
-            edges: Vec::new(),
-            truncated: false,
-            mode: None,
-        };
+        let mut graph = ReferrerGraph { root: digest.to_owned(), nodes: Vec::new(), edges: Vec::new(), truncated: false, mode: None };
         let mut known: HashMap<String, usize> = HashMap::new();
         let mut frontier: VecDeque<(String, usize)> = VecDeque::from([(digest.to_owned(), 0)]);
         let mut expanded = HashSet::new();
         while !frontier.is_empty() {
             // One level at a time, its subjects listed concurrently.
-            let level: Vec<(String, usize)> = frontier
-                .drain(..)
-                .filter(|(d, _)| expanded.insert(d.clone()))
-                .collect();
-            let lists =
-                futures::future::join_all(level.iter().map(|(d, _)| self.referrers(repo, d, None)))
-                    .await;
+            let level: Vec<(String, usize)> = frontier.drain(..).filter(|(d, _)| expanded.insert(d.clone())).collect();
+            let lists = futures::future::join_all(level.iter().map(|(d, _)| self.referrers(repo, d, None))).await;
             for ((subject, depth), list) in level.into_iter().zip(lists) {
                 let (referrers, mode) = list?;
                 graph.mode.get_or_insert(mode);
@@ -293,11 +217,7 @@ impl Client {
                         continue;
                     }
                     known.insert(child.clone(), graph.nodes.len());
-                    graph.nodes.push(GraphNode {
-                        subject: subject.clone(),
-                        depth: depth + 1,
-                        referrer: r,
-                    });
+                    graph.nodes.push(GraphNode { subject: subject.clone(), depth: depth + 1, referrer: r });
                     frontier.push_back((child, depth + 1));
                 }
             }
@@ -319,8 +239,7 @@ fn legacy_default_type(suffix: &str) -> &'static str {
 /// Answers that mean "this registry has no referrers API" (GHCR and distribution answer 404,
 /// sometimes in plain text; others 400, 405 or 501).
 fn no_api(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported)
-        || matches!(e.status(), Some(400 | 405 | 501))
+    matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported) || matches!(e.status(), Some(400 | 405 | 501))
 }
 
 /// A node of the referrer graph: a referrer, and the subject it refers to.

@@ -13,10 +13,7 @@ use reqwest::{Method, StatusCode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
-use crate::auth::{
-    Credentials, Scheme, Scope, Token, TokenCache, TokenResponse, merge_scopes, parse_challenges,
-    scope_key,
-};
+use crate::auth::{Credentials, Scheme, Scope, Token, TokenCache, TokenResponse, merge_scopes, parse_challenges, scope_key};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -38,15 +35,7 @@ pub(crate) struct Request {
 
 impl Request {
     pub fn new(method: Method, url: Url, scope: Scope, what: impl Into<String>) -> Self {
-        Self {
-            method,
-            url,
-            accept: None,
-            content_type: None,
-            body: None,
-            scopes: vec![scope],
-            what: what.into(),
-        }
+        Self { method, url, accept: None, content_type: None, body: None, scopes: vec![scope], what: what.into() }
     }
 
     pub fn accept(mut self, accept: &'static str) -> Self {
@@ -109,11 +98,7 @@ async fn read_capped(mut response: reqwest::Response, cap: u64, what: &str) -> R
 fn too_large(what: &str, size: u64, cap: u64) -> Error {
     Error::new(
         ErrorKind::TooLarge,
-        format!(
-            "{what}: the response is larger than the {} limit (at least {})",
-            human_bytes(cap),
-            human_bytes(size)
-        ),
+        format!("{what}: the response is larger than the {} limit (at least {})", human_bytes(cap), human_bytes(size)),
     )
 }
 
@@ -125,34 +110,18 @@ pub(crate) fn human_bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 fn from_reqwest(e: &reqwest::Error, what: &str) -> Error {
     if e.is_timeout() {
-        Error::new(
-            ErrorKind::Timeout,
-            format!("{what}: the registry did not answer in time"),
-        )
+        Error::new(ErrorKind::Timeout, format!("{what}: the registry did not answer in time"))
     } else if e.is_connect() {
-        Error::new(
-            ErrorKind::Unavailable,
-            format!("{what}: cannot connect to the registry ({})", root_cause(e)),
-        )
+        Error::new(ErrorKind::Unavailable, format!("{what}: cannot connect to the registry ({})", root_cause(e)))
     } else if e.is_redirect() {
-        Error::new(
-            ErrorKind::BadResponse,
-            format!("{what}: too many redirects"),
-        )
+        Error::new(ErrorKind::BadResponse, format!("{what}: too many redirects"))
     } else {
-        Error::new(
-            ErrorKind::Unavailable,
-            format!("{what}: the connection failed ({})", root_cause(e)),
-        )
+        Error::new(ErrorKind::Unavailable, format!("{what}: the connection failed ({})", root_cause(e)))
     }
 }
 
@@ -186,13 +155,9 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub fn new(config: &ClientConfig) -> Result<Self> {
-        let mut base = Url::parse(&config.url)
-            .map_err(|e| Error::invalid(format!("registry URL {:?}: {e}", config.url)))?;
+        let mut base = Url::parse(&config.url).map_err(|e| Error::invalid(format!("registry URL {:?}: {e}", config.url)))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(Error::invalid(format!(
-                "registry URL {:?} must be http:// or https:// with a host",
-                config.url
-            )));
+            return Err(Error::invalid(format!("registry URL {:?} must be http:// or https:// with a host", config.url)));
         }
         base.set_query(None);
         base.set_fragment(None);
@@ -225,9 +190,7 @@ impl Transport {
 
     /// `/v2/<path>` under the base URL.
     pub fn url(&self, path: &str) -> Url {
-        self.base
-            .join(&format!("v2/{path}"))
-            .unwrap_or_else(|_| self.base.clone())
+        self.base.join(&format!("v2/{path}")).unwrap_or_else(|_| self.base.clone())
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -241,10 +204,7 @@ impl Transport {
     }
 
     fn current_scheme(&self) -> Scheme {
-        self.scheme
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.scheme.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn set_scheme(&self, scheme: Scheme) {
@@ -253,10 +213,7 @@ impl Transport {
 
     /// The Authorization header to send with a request for `scopes` (fetching a token first
     /// when the registry is known to want one), and the token used, if any.
-    async fn authorization(
-        &self,
-        scopes: &[Scope],
-    ) -> Result<Option<(HeaderValue, Option<String>)>> {
+    async fn authorization(&self, scopes: &[Scope]) -> Result<Option<(HeaderValue, Option<String>)>> {
         if let Credentials::Bearer(token) = &self.credentials {
             return Ok(Some((bearer(token)?, None)));
         }
@@ -278,8 +235,7 @@ impl Transport {
         match &self.credentials {
             Credentials::Basic { username, password } => {
                 use base64::Engine;
-                let encoded = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{username}:{password}"));
+                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
                 HeaderValue::from_str(&format!("Basic {encoded}")).ok()
             }
             _ => None,
@@ -288,18 +244,10 @@ impl Transport {
 
     /// Fetches a token for `scopes` from `realm`; concurrent fetches of the same scopes share
     /// one request. A failure is an error, never a silent fall-back to anonymous.
-    async fn fetch_token(
-        &self,
-        realm: &str,
-        service: Option<&str>,
-        scopes: &[Scope],
-    ) -> Result<String> {
+    async fn fetch_token(&self, realm: &str, service: Option<&str>, scopes: &[Scope]) -> Result<String> {
         let key = scope_key(scopes);
-        let mut url = Url::parse(realm).map_err(|e| {
-            Error::bad_response(format!(
-                "the registry's token realm {realm:?} is not a URL: {e}"
-            ))
-        })?;
+        let mut url =
+            Url::parse(realm).map_err(|e| Error::bad_response(format!("the registry's token realm {realm:?} is not a URL: {e}")))?;
         {
             let mut query = url.query_pairs_mut();
             if let Some(service) = service {
@@ -309,10 +257,7 @@ impl Transport {
                 query.append_pair("scope", &scope.to_string());
             }
         }
-        let mut request = self
-            .http
-            .get(url.clone())
-            .timeout(self.config.request_timeout);
+        let mut request = self.http.get(url.clone()).timeout(self.config.request_timeout);
         if let Credentials::Basic { username, password } = &self.credentials {
             request = request.basic_auth(username, Some(password));
         }
@@ -328,35 +273,21 @@ impl Transport {
                 let response = request.send().await.map_err(|e| from_reqwest(&e, &what))?;
                 let status = response.status();
                 if !status.is_success() {
-                    let body = read_capped(response, ERROR_BODY_CAP, &what)
-                        .await
-                        .unwrap_or_default();
-                    let mut e = Error::from_response(
-                        status.as_u16(),
-                        &body,
-                        &format!("the token server refused a {what}"),
-                    );
+                    let body = read_capped(response, ERROR_BODY_CAP, &what).await.unwrap_or_default();
+                    let mut e = Error::from_response(status.as_u16(), &body, &format!("the token server refused a {what}"));
                     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                        e = Error::new(ErrorKind::Unauthorized, e.message().to_owned())
-                            .with_status(status.as_u16());
+                        e = Error::new(ErrorKind::Unauthorized, e.message().to_owned()).with_status(status.as_u16());
                     }
                     return Err(e);
                 }
                 let body = read_capped(response, 1024 * 1024, &what).await?;
-                let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
-                    Error::bad_response(format!(
-                        "{what}: the token server answered unreadable JSON ({e})"
-                    ))
-                })?;
+                let parsed: TokenResponse = serde_json::from_slice(&body)
+                    .map_err(|e| Error::bad_response(format!("{what}: the token server answered unreadable JSON ({e})")))?;
                 let value = parsed
                     .token
                     .or(parsed.access_token)
                     .filter(|t| !t.is_empty())
-                    .ok_or_else(|| {
-                        Error::bad_response(format!(
-                            "{what}: the token server's answer has no token"
-                        ))
-                    })?;
+                    .ok_or_else(|| Error::bad_response(format!("{what}: the token server's answer has no token")))?;
                 Ok(Token::new(value, parsed.expires_in, Instant::now()))
             })
             .await?;
@@ -370,20 +301,15 @@ impl Transport {
         let mut auth_rounds = 0;
         let mut scopes = request.scopes.clone();
         loop {
-            let permit =
-                self.limiter.clone().acquire_owned().await.map_err(|_| {
-                    Error::new(ErrorKind::Unavailable, "the client is shutting down")
-                })?;
+            let permit = self
+                .limiter
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| Error::new(ErrorKind::Unavailable, "the client is shutting down"))?;
             let same_origin = self.same_origin(&request.url);
-            let auth = if same_origin {
-                self.authorization(&scopes).await?
-            } else {
-                None
-            };
-            let mut builder = self
-                .http
-                .request(request.method.clone(), request.url.clone())
-                .timeout(self.config.request_timeout);
+            let auth = if same_origin { self.authorization(&scopes).await? } else { None };
+            let mut builder = self.http.request(request.method.clone(), request.url.clone()).timeout(self.config.request_timeout);
             if let Some(accept) = request.accept {
                 builder = builder.header(header::ACCEPT, accept);
             }
@@ -391,9 +317,7 @@ impl Transport {
                 builder = builder.header(header::AUTHORIZATION, value.clone());
             }
             if let (Some(content_type), Some(body)) = (&request.content_type, &request.body) {
-                builder = builder
-                    .header(header::CONTENT_TYPE, content_type.as_str())
-                    .body(body.clone());
+                builder = builder.header(header::CONTENT_TYPE, content_type.as_str()).body(body.clone());
             } else if request.method == Method::PUT || request.method == Method::POST {
                 builder = builder.header(header::CONTENT_LENGTH, "0");
             }
@@ -419,12 +343,7 @@ impl Transport {
                 }
                 let headers = response.headers().clone();
                 let url = response.url().clone();
-                return Ok(Response {
-                    headers,
-                    url,
-                    inner: response,
-                    _permit: permit,
-                });
+                return Ok(Response { headers, url, inner: response, _permit: permit });
             }
             if status == StatusCode::UNAUTHORIZED && same_origin && auth_rounds < 2 {
                 let challenges = response
@@ -449,26 +368,16 @@ impl Transport {
                         }
                         self.tokens.invalidate(&scope_key(&scopes), token);
                     }
-                    self.set_scheme(Scheme::Bearer {
-                        realm: realm.to_owned(),
-                        service: bearer.param("service").map(str::to_owned),
-                    });
+                    self.set_scheme(Scheme::Bearer { realm: realm.to_owned(), service: bearer.param("service").map(str::to_owned) });
                     if let Some(extra) = bearer.param("scope") {
-                        scopes = merge_scopes(
-                            scopes
-                                .into_iter()
-                                .chain(extra.split(' ').filter_map(Scope::parse)),
-                        );
+                        scopes = merge_scopes(scopes.into_iter().chain(extra.split(' ').filter_map(Scope::parse)));
                     }
                     auth_rounds += 1;
                     drop(response);
                     drop(permit);
                     continue;
                 }
-                if challenges.iter().any(|c| c.scheme == "basic")
-                    && !sent_any
-                    && self.basic_header().is_some()
-                {
+                if challenges.iter().any(|c| c.scheme == "basic") && !sent_any && self.basic_header().is_some() {
                     self.set_scheme(Scheme::Basic);
                     auth_rounds += 1;
                     drop(response);
@@ -480,14 +389,10 @@ impl Transport {
                 drop(response);
                 return Err(self.refused(request, status));
             }
-            let retryable = status == StatusCode::TOO_MANY_REQUESTS
-                || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED);
+            let retryable = status == StatusCode::TOO_MANY_REQUESTS || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED);
             let retry_after = parse_retry_after(response.headers().get(header::RETRY_AFTER));
-            let body = read_capped(response, ERROR_BODY_CAP, &request.what)
-                .await
-                .unwrap_or_default();
-            let error = Error::from_response(status.as_u16(), &body, &request.what)
-                .with_retry_after(retry_after);
+            let body = read_capped(response, ERROR_BODY_CAP, &request.what).await.unwrap_or_default();
+            let error = Error::from_response(status.as_u16(), &body, &request.what).with_retry_after(retry_after);
             if retryable && request.idempotent() && retries < self.config.max_retries {
                 let wait = match retry_after {
                     Some(after) if after > self.config.max_retry_wait => return Err(error),
@@ -505,27 +410,13 @@ impl Transport {
 
     /// The error for a request the registry still refuses after authentication.
     fn refused(&self, request: &Request, status: StatusCode) -> Error {
-        let wanted = request
-            .scopes
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let wanted = request.scopes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         match &self.credentials {
             Credentials::Anonymous => Error::new(
                 ErrorKind::Unauthorized,
-                format!(
-                    "{}: the registry requires credentials (none are configured) for {wanted}",
-                    request.what
-                ),
+                format!("{}: the registry requires credentials (none are configured) for {wanted}", request.what),
             ),
-            _ => Error::new(
-                ErrorKind::Denied,
-                format!(
-                    "{}: the configured credentials are not allowed {wanted}",
-                    request.what
-                ),
-            ),
+            _ => Error::new(ErrorKind::Denied, format!("{}: the configured credentials are not allowed {wanted}", request.what)),
         }
         .with_status(status.as_u16())
     }
@@ -569,10 +460,7 @@ fn parse_retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let when = httpdate::parse_http_date(text).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -581,20 +469,9 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(
-            parse_retry_after(Some(&HeaderValue::from_static("7"))),
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(
-            parse_retry_after(Some(&HeaderValue::from_static(
-                "Sun, 06 Nov 1994 08:49:37 GMT"
-            ))),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            parse_retry_after(Some(&HeaderValue::from_static("soon"))),
-            None
-        );
+        assert_eq!(parse_retry_after(Some(&HeaderValue::from_static("7"))), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(Some(&HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"))), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(Some(&HeaderValue::from_static("soon"))), None);
         assert_eq!(parse_retry_after(None), None);
     }
 
@@ -602,10 +479,7 @@ mod tests {
     fn backoff_is_bounded() {
         for attempt in 0..20 {
             let d = backoff(attempt);
-            assert!(
-                d >= Duration::from_millis(50) && d <= Duration::from_secs(5),
-                "{d:?}"
-            );
+            assert!(d >= Duration::from_millis(50) && d <= Duration::from_secs(5), "{d:?}");
         }
     }
 

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use portolan_oci::{
-    ArtifactKind, Client, ClientConfig, Credentials, ErrorKind, Manifest, Reference,
-    ReferrerSource, ReferrersMode, RepoName, Support, Tag, TagDeleteMethod,
+    ArtifactKind, Client, ClientConfig, Credentials, ErrorKind, Manifest, Reference, ReferrerSource, ReferrersMode, RepoName, Support, Tag,
+    TagDeleteMethod,
 };
 use portolan_testkit::fixtures::many_tag_name;
 use portolan_testkit::{ADMIN, Kind, READER, Registry};
@@ -27,10 +27,7 @@ fn client(registry: &Registry, credentials: Credentials) -> Client {
 }
 
 fn admin() -> Credentials {
-    Credentials::Basic {
-        username: ADMIN.0.into(),
-        password: ADMIN.1.into(),
-    }
+    Credentials::Basic { username: ADMIN.0.into(), password: ADMIN.1.into() }
 }
 
 #[tokio::test]
@@ -51,15 +48,7 @@ async fn browses_an_anonymous_distribution() {
             None => break,
         }
     }
-    assert_eq!(
-        names,
-        [
-            "charts/portolan-demo",
-            "library/hello",
-            "stress/many-tags",
-            "team/platform/api"
-        ]
-    );
+    assert_eq!(names, ["charts/portolan-demo", "library/hello", "stress/many-tags", "team/platform/api"]);
 
     // 1200 tags: distribution ignores n and answers them all; each appears once.
     let tags = c.tags(&repo("stress/many-tags")).await.unwrap();
@@ -73,61 +62,32 @@ async fn browses_an_anonymous_distribution() {
         assert!(tags.contains(&t.to_owned()), "{t} in {tags:?}");
     }
     let v110 = registry.seed.digest("hello:1.1.0");
-    assert!(
-        tags.contains(&format!("sha256-{}", &v110[7..])),
-        "the fallback tag is a tag like any other"
-    );
+    assert!(tags.contains(&format!("sha256-{}", &v110[7..])), "the fallback tag is a tag like any other");
 
     // Manifests by tag and by digest agree with what the seed pushed.
     let doc = c.manifest(&hello, &tag("1.1.0")).await.unwrap();
     assert_eq!(doc.digest, v110);
     assert_eq!(doc.media_type, portolan_oci::media::OCI_MANIFEST);
-    let Manifest::Image(image) = doc.manifest().unwrap() else {
-        panic!("an image")
-    };
-    assert_eq!(
-        doc.manifest().unwrap().kind(&doc.media_type),
-        ArtifactKind::Image
-    );
-    let config = c
-        .blob(&hello, image.config().digest().as_ref(), None)
-        .await
-        .unwrap();
+    let Manifest::Image(image) = doc.manifest().unwrap() else { panic!("an image") };
+    assert_eq!(doc.manifest().unwrap().kind(&doc.media_type), ArtifactKind::Image);
+    let config = c.blob(&hello, image.config().digest().as_ref(), None).await.unwrap();
     let config: serde_json::Value = serde_json::from_slice(&config).unwrap();
     assert_eq!(config["created"], "2025-06-01T12:00:00Z");
-    assert_eq!(
-        c.resolve(&hello, &tag("latest")).await.unwrap().digest,
-        v110
-    );
+    assert_eq!(c.resolve(&hello, &tag("latest")).await.unwrap().digest, v110);
     let by_digest = c.manifest(&hello, &digest(v110)).await.unwrap();
     assert_eq!(by_digest.bytes, doc.bytes);
 
     let docker = c.manifest(&hello, &tag("docker-v2")).await.unwrap();
     assert_eq!(docker.media_type, portolan_oci::media::DOCKER_MANIFEST);
-    assert_eq!(
-        docker.manifest().unwrap().kind(&docker.media_type),
-        ArtifactKind::Image
-    );
+    assert_eq!(docker.manifest().unwrap().kind(&docker.media_type), ArtifactKind::Image);
 
     let api = repo("team/platform/api");
     let index = c.manifest(&api, &tag("v1.0.0")).await.unwrap();
-    let Manifest::Index(index) = index.manifest().unwrap() else {
-        panic!("an index")
-    };
-    assert_eq!(
-        index.manifests().len(),
-        4,
-        "two platforms and two attestation manifests"
-    );
+    let Manifest::Index(index) = index.manifest().unwrap() else { panic!("an index") };
+    assert_eq!(index.manifests().len(), 4, "two platforms and two attestation manifests");
 
-    let chart = c
-        .manifest(&repo("charts/portolan-demo"), &tag("0.2.0"))
-        .await
-        .unwrap();
-    assert_eq!(
-        chart.manifest().unwrap().kind(&chart.media_type),
-        ArtifactKind::HelmChart
-    );
+    let chart = c.manifest(&repo("charts/portolan-demo"), &tag("0.2.0")).await.unwrap();
+    assert_eq!(chart.manifest().unwrap().kind(&chart.media_type), ArtifactKind::HelmChart);
 
     // Errors a user can act on.
     let missing = c.manifest(&hello, &tag("no-such-tag")).await.unwrap_err();
@@ -146,54 +106,30 @@ async fn finds_referrers_through_the_fallback_tag_and_legacy_cosign_tags() {
     let (referrers, mode) = c.referrers(&hello, v110, None).await.unwrap();
     assert_eq!(mode, ReferrersMode::FallbackTag);
     let found: HashSet<String> = referrers.iter().map(|r| r.digest()).collect();
-    let expected: HashSet<String> = [
-        "hello:1.1.0/sbom",
-        "hello:1.1.0/signature",
-        "hello:1.1.0/attestation",
-    ]
-    .iter()
-    .map(|n| registry.seed.digest(n).to_owned())
-    .collect();
-    assert_eq!(found, expected);
-    assert!(
-        referrers
-            .iter()
-            .all(|r| r.source == ReferrerSource::FallbackTag)
-    );
-    let sbom = referrers
+    let expected: HashSet<String> = ["hello:1.1.0/sbom", "hello:1.1.0/signature", "hello:1.1.0/attestation"]
         .iter()
-        .find(|r| r.digest() == registry.seed.digest("hello:1.1.0/sbom"))
-        .unwrap();
+        .map(|n| registry.seed.digest(n).to_owned())
+        .collect();
+    assert_eq!(found, expected);
+    assert!(referrers.iter().all(|r| r.source == ReferrerSource::FallbackTag));
+    let sbom = referrers.iter().find(|r| r.digest() == registry.seed.digest("hello:1.1.0/sbom")).unwrap();
     assert_eq!(sbom.kind(), ArtifactKind::Sbom);
 
     // Filtered on the client.
-    let (only_sboms, _) = c
-        .referrers(&hello, v110, Some("application/spdx+json"))
-        .await
-        .unwrap();
+    let (only_sboms, _) = c.referrers(&hello, v110, Some("application/spdx+json")).await.unwrap();
     assert_eq!(only_sboms.len(), 1);
 
     // cosign's legacy .sig tag on 1.0.0.
-    let (legacy, _) = c
-        .referrers(&hello, registry.seed.digest("hello:1.0.0"), None)
-        .await
-        .unwrap();
+    let (legacy, _) = c.referrers(&hello, registry.seed.digest("hello:1.0.0"), None).await.unwrap();
     assert_eq!(legacy.len(), 1);
     assert_eq!(legacy[0].source, ReferrerSource::CosignTag("sig".into()));
     assert_eq!(legacy[0].kind(), ArtifactKind::Signature);
-    assert_eq!(
-        legacy[0].digest(),
-        registry.seed.digest("hello:1.0.0/legacy-signature")
-    );
+    assert_eq!(legacy[0].digest(), registry.seed.digest("hello:1.0.0/legacy-signature"));
 
     // The whole graph: the SBOM's own signature is one level further down.
     let graph = c.referrer_graph(&hello, v110, 100).await.unwrap();
     assert_eq!(graph.nodes.len(), 4);
-    let sbom_sig = graph
-        .nodes
-        .iter()
-        .find(|n| n.referrer.digest() == registry.seed.digest("hello:1.1.0/sbom/signature"))
-        .unwrap();
+    let sbom_sig = graph.nodes.iter().find(|n| n.referrer.digest() == registry.seed.digest("hello:1.1.0/sbom/signature")).unwrap();
     assert_eq!(sbom_sig.depth, 2);
     assert_eq!(sbom_sig.subject, registry.seed.digest("hello:1.1.0/sbom"));
     assert!(!graph.truncated);
@@ -212,10 +148,7 @@ async fn uses_the_referrers_api_where_there_is_one() {
     assert_eq!(mode, ReferrersMode::Api);
     assert_eq!(referrers.len(), 3, "{referrers:?}");
     assert!(referrers.iter().all(|r| r.source == ReferrerSource::Api));
-    let (sboms, _) = c
-        .referrers(&hello, v110, Some("application/spdx+json"))
-        .await
-        .unwrap();
+    let (sboms, _) = c.referrers(&hello, v110, Some("application/spdx+json")).await.unwrap();
     assert_eq!(sboms.len(), 1);
     assert_eq!(sboms[0].digest(), registry.seed.digest("hello:1.1.0/sbom"));
     let graph = c.referrer_graph(&hello, v110, 100).await.unwrap();
@@ -248,29 +181,16 @@ async fn deletes_a_tag_without_touching_its_siblings() {
     let hello = repo("library/hello");
     let v110 = registry.seed.digest("hello:1.1.0");
     // `latest` and `1.1.0` share a digest; distribution has no tag DELETE.
-    let deleted = c
-        .delete_tag(&hello, &Tag::parse("latest").unwrap(), Some(v110))
-        .await
-        .unwrap();
+    let deleted = c.delete_tag(&hello, &Tag::parse("latest").unwrap(), Some(v110)).await.unwrap();
     assert_eq!(deleted.digest, v110);
     assert!(matches!(deleted.method, TagDeleteMethod::Throwaway { .. }));
     let tags = c.tags(&hello).await.unwrap();
     assert!(!tags.contains(&"latest".to_owned()), "{tags:?}");
-    assert_eq!(
-        c.resolve(&hello, &tag("1.1.0")).await.unwrap().digest,
-        v110,
-        "the sibling tag is intact"
-    );
-    assert_eq!(
-        c.manifest(&hello, &digest(v110)).await.unwrap().digest,
-        v110
-    );
+    assert_eq!(c.resolve(&hello, &tag("1.1.0")).await.unwrap().digest, v110, "the sibling tag is intact");
+    assert_eq!(c.manifest(&hello, &digest(v110)).await.unwrap().digest, v110);
 
     // A moved tag is not deleted.
-    let moved = c
-        .delete_tag(&hello, &Tag::parse("1.0.0").unwrap(), Some(v110))
-        .await
-        .unwrap_err();
+    let moved = c.delete_tag(&hello, &Tag::parse("1.0.0").unwrap(), Some(v110)).await.unwrap_err();
     assert_eq!(moved.kind(), ErrorKind::Conflict);
     assert!(c.tags(&hello).await.unwrap().contains(&"1.0.0".to_owned()));
 }
@@ -287,15 +207,9 @@ async fn deleting_a_referrer_keeps_the_fallback_index_consistent() {
     let (referrers, _) = c.referrers(&hello, v110, None).await.unwrap();
     assert_eq!(referrers.len(), 2);
     assert!(referrers.iter().all(|r| r.digest() != sbom));
-    assert_eq!(
-        c.manifest(&hello, &digest(sbom)).await.unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(c.manifest(&hello, &digest(sbom)).await.unwrap_err().kind(), ErrorKind::NotFound);
     // Deleting it again: not found, nothing else changes.
-    assert_eq!(
-        c.delete_manifest(&hello, sbom).await.unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(c.delete_manifest(&hello, sbom).await.unwrap_err().kind(), ErrorKind::NotFound);
 }
 
 #[tokio::test]
@@ -304,20 +218,14 @@ async fn deletes_on_a_registry_with_the_referrers_api() {
     let c = client(&registry, Credentials::Anonymous);
     let hello = repo("library/hello");
     let v110 = registry.seed.digest("hello:1.1.0");
-    let deleted = c
-        .delete_tag(&hello, &Tag::parse("latest").unwrap(), None)
-        .await
-        .unwrap();
+    let deleted = c.delete_tag(&hello, &Tag::parse("latest").unwrap(), None).await.unwrap();
     assert_eq!(deleted.digest, v110);
     let tags = c.tags(&hello).await.unwrap();
     assert!(!tags.contains(&"latest".to_owned()));
     assert_eq!(c.resolve(&hello, &tag("1.1.0")).await.unwrap().digest, v110);
     let sig = registry.seed.digest("hello:1.1.0/signature");
     let deleted = c.delete_manifest(&hello, sig).await.unwrap();
-    assert_eq!(
-        deleted.fallback_index_updated, None,
-        "the registry keeps its own referrers"
-    );
+    assert_eq!(deleted.fallback_index_updated, None, "the registry keeps its own referrers");
     let (referrers, _) = c.referrers(&hello, v110, None).await.unwrap();
     assert!(referrers.iter().all(|r| r.digest() != sig));
 }
@@ -327,32 +235,14 @@ async fn basic_auth() {
     let registry = Registry::start(Kind::Basic, 0).await.unwrap();
     let hello = repo("library/hello");
     let c = client(&registry, admin());
-    assert_eq!(
-        c.manifest(&hello, &tag("1.0.0")).await.unwrap().digest,
-        registry.seed.digest("hello:1.0.0")
-    );
-    assert_eq!(
-        c.catalog_page(100, None).await.unwrap().repositories.len(),
-        3
-    );
+    assert_eq!(c.manifest(&hello, &tag("1.0.0")).await.unwrap().digest, registry.seed.digest("hello:1.0.0"));
+    assert_eq!(c.catalog_page(100, None).await.unwrap().repositories.len(), 3);
 
     let anonymous = client(&registry, Credentials::Anonymous);
-    assert_eq!(
-        anonymous.tags(&hello).await.unwrap_err().kind(),
-        ErrorKind::Unauthorized
-    );
-    let wrong = client(
-        &registry,
-        Credentials::Basic {
-            username: "admin".into(),
-            password: "nope".into(),
-        },
-    );
+    assert_eq!(anonymous.tags(&hello).await.unwrap_err().kind(), ErrorKind::Unauthorized);
+    let wrong = client(&registry, Credentials::Basic { username: "admin".into(), password: "nope".into() });
     let e = wrong.tags(&hello).await.unwrap_err();
-    assert!(
-        matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied),
-        "{e:?}"
-    );
+    assert!(matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied), "{e:?}");
 }
 
 #[tokio::test]
@@ -374,69 +264,33 @@ async fn token_auth_scopes_sharing_and_renewal() {
     assert!(used <= 1, "{used} token requests for one scope");
 
     // The catalog needs its own scope.
-    assert_eq!(
-        c.catalog_page(10, None).await.unwrap().repositories.len(),
-        4
-    );
+    assert_eq!(c.catalog_page(10, None).await.unwrap().repositories.len(), 4);
 
     // A token the registry refuses (expired early) is renewed once, transparently.
     token_server.expire_next_token();
     let hello = repo("library/hello");
-    assert_eq!(
-        c.manifest(&hello, &tag("1.0.0")).await.unwrap().digest,
-        registry.seed.digest("hello:1.0.0")
-    );
+    assert_eq!(c.manifest(&hello, &tag("1.0.0")).await.unwrap().digest, registry.seed.digest("hello:1.0.0"));
 
     // A pull-only user reads, and is refused deleting (denied, not unauthorized).
-    let reader = client(
-        &registry,
-        Credentials::Basic {
-            username: READER.0.into(),
-            password: READER.1.into(),
-        },
-    );
+    let reader = client(&registry, Credentials::Basic { username: READER.0.into(), password: READER.1.into() });
     assert!(reader.tags(&hello).await.is_ok());
-    let e = reader
-        .delete_manifest(&hello, registry.seed.digest("hello:2.0.0-rc.1"))
-        .await
-        .unwrap_err();
+    let e = reader.delete_manifest(&hello, registry.seed.digest("hello:2.0.0-rc.1")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Denied, "{e:?}");
     let caps = reader.capabilities(&hello).await.unwrap();
-    assert!(
-        matches!(caps.manifest_delete, Some(Support::No(_))),
-        "{caps:?}"
-    );
-    assert!(
-        c.tags(&hello)
-            .await
-            .unwrap()
-            .contains(&"2.0.0-rc.1".to_owned()),
-        "nothing was deleted"
-    );
+    assert!(matches!(caps.manifest_delete, Some(Support::No(_))), "{caps:?}");
+    assert!(c.tags(&hello).await.unwrap().contains(&"2.0.0-rc.1".to_owned()), "nothing was deleted");
 
     // Anonymous: the token server issues an empty token; the registry refuses.
     let anonymous = client(&registry, Credentials::Anonymous);
-    assert_eq!(
-        anonymous.tags(&hello).await.unwrap_err().kind(),
-        ErrorKind::Unauthorized
-    );
+    assert_eq!(anonymous.tags(&hello).await.unwrap_err().kind(), ErrorKind::Unauthorized);
     // Wrong password: the token server refuses, and that is an error (no anonymous retry).
-    let wrong = client(
-        &registry,
-        Credentials::Basic {
-            username: "admin".into(),
-            password: "wrong".into(),
-        },
-    );
+    let wrong = client(&registry, Credentials::Basic { username: "admin".into(), password: "wrong".into() });
     let e = wrong.tags(&hello).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e:?}");
     assert!(e.message().contains("token server"), "{e}");
 
     // The admin deletes through the safe path.
-    let deleted = c
-        .delete_tag(&hello, &Tag::parse("2.0.0-rc.1").unwrap(), None)
-        .await
-        .unwrap();
+    let deleted = c.delete_tag(&hello, &Tag::parse("2.0.0-rc.1").unwrap(), None).await.unwrap();
     assert!(matches!(deleted.method, TagDeleteMethod::Throwaway { .. }));
 }
 

@@ -7,8 +7,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use portolan_oci::{
-    ArtifactKind, Client, ClientConfig, Credentials, ErrorKind, Manifest, Reference,
-    ReferrerSource, ReferrersMode, RepoName, Support, Tag, TagDeleteMethod,
+    ArtifactKind, Client, ClientConfig, Credentials, ErrorKind, Manifest, Reference, ReferrerSource, ReferrersMode, RepoName, Support, Tag,
+    TagDeleteMethod,
 };
 use support::replay::Replay;
 
@@ -22,10 +22,7 @@ fn client(url: &str, credentials: Credentials) -> Client {
 }
 
 fn basic() -> Credentials {
-    Credentials::Basic {
-        username: "me".into(),
-        password: "secret".into(),
-    }
+    Credentials::Basic { username: "me".into(), password: "secret".into() }
 }
 
 fn repo(name: &str) -> RepoName {
@@ -52,54 +49,25 @@ async fn docker_hub() {
     let alpine = repo("library/alpine");
     let resolved = c.resolve(&alpine, &tag("3.20")).await.unwrap();
     assert_eq!(resolved.digest, ALPINE);
-    let doc = c
-        .manifest(&alpine, &Reference::parse(ALPINE).unwrap())
-        .await
-        .unwrap();
-    let Manifest::Index(index) = doc.manifest().unwrap() else {
-        panic!("an index")
-    };
+    let doc = c.manifest(&alpine, &Reference::parse(ALPINE).unwrap()).await.unwrap();
+    let Manifest::Index(index) = doc.manifest().unwrap() else { panic!("an index") };
     assert_eq!(index.manifests().len(), 2);
     assert_eq!(c.tags(&alpine).await.unwrap().len(), 4);
 
     // DELETE is refused with 405: probed without deleting, and reported as unsupported.
     let caps = c.capabilities(&alpine).await.unwrap();
-    assert!(
-        matches!(&caps.manifest_delete, Some(Support::No(why)) if why.contains("disabled")),
-        "{caps:?}"
-    );
+    assert!(matches!(&caps.manifest_delete, Some(Support::No(why)) if why.contains("disabled")), "{caps:?}");
     let e = c.delete_manifest(&alpine, ALPINE).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
 
     // Token requests: Basic credentials, scopes per repository and action, `delete` included.
     let tokens = hub.seen_at("/token");
-    assert!(tokens.iter().all(|t| {
-        t.authorization
-            .as_deref()
-            .is_some_and(|a| a.starts_with("Basic "))
-    }));
-    assert!(
-        tokens.iter().any(|t| t
-            .path_and_query
-            .contains("scope=repository%3Alibrary%2Falpine%3Adelete")),
-        "{tokens:?}"
-    );
-    assert!(
-        tokens
-            .iter()
-            .any(|t| t.path_and_query.contains("scope=registry%3Acatalog%3A*")),
-        "{tokens:?}"
-    );
-    assert!(
-        tokens
-            .iter()
-            .all(|t| t.path_and_query.contains("service=registry.docker.io"))
-    );
+    assert!(tokens.iter().all(|t| { t.authorization.as_deref().is_some_and(|a| a.starts_with("Basic ")) }));
+    assert!(tokens.iter().any(|t| t.path_and_query.contains("scope=repository%3Alibrary%2Falpine%3Adelete")), "{tokens:?}");
+    assert!(tokens.iter().any(|t| t.path_and_query.contains("scope=registry%3Acatalog%3A*")), "{tokens:?}");
+    assert!(tokens.iter().all(|t| t.path_and_query.contains("service=registry.docker.io")));
     // One pull token served every pull request of the repository.
-    let pulls = tokens
-        .iter()
-        .filter(|t| t.path_and_query.contains("library%2Falpine%3Apull"))
-        .count();
+    let pulls = tokens.iter().filter(|t| t.path_and_query.contains("library%2Falpine%3Apull")).count();
     assert_eq!(pulls, 1, "{tokens:?}");
 }
 
@@ -112,26 +80,16 @@ async fn ghcr() {
 
     // Two pages through Link.
     let tags = c.tags(&app).await.unwrap();
-    assert_eq!(
-        *tags,
-        ["v1", "v2", "v3", &format!("sha256-{}", "c".repeat(64))]
-    );
+    assert_eq!(*tags, ["v1", "v2", "v3", &format!("sha256-{}", "c".repeat(64))]);
 
     // No referrers API: the fallback tag's index is read instead.
     let (referrers, mode) = c.referrers(&app, &subject, None).await.unwrap();
     assert_eq!(mode, ReferrersMode::FallbackTag);
     assert_eq!(referrers.len(), 2);
-    assert!(
-        referrers
-            .iter()
-            .all(|r| r.source == ReferrerSource::FallbackTag)
-    );
+    assert!(referrers.iter().all(|r| r.source == ReferrerSource::FallbackTag));
     let kinds: Vec<ArtifactKind> = referrers.iter().map(|r| r.kind()).collect();
     assert_eq!(kinds, [ArtifactKind::Signature, ArtifactKind::Sbom]);
-    let (sboms, _) = c
-        .referrers(&app, &subject, Some("application/spdx+json"))
-        .await
-        .unwrap();
+    let (sboms, _) = c.referrers(&app, &subject, Some("application/spdx+json")).await.unwrap();
     assert_eq!(sboms.len(), 1);
 
     // Anonymous tokens, one for all the pulls.
@@ -152,24 +110,11 @@ async fn faults_end_in_clear_errors_and_nothing_hangs() {
     let started = Instant::now();
     let e = c.tags(&repo("slow")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 
-    assert_eq!(
-        c.tags(&repo("garbage")).await.unwrap_err().kind(),
-        ErrorKind::BadResponse
-    );
-    assert_eq!(
-        c.tags(&repo("html")).await.unwrap_err().kind(),
-        ErrorKind::BadResponse
-    );
-    assert!(
-        c.tags(&repo("nulltags")).await.unwrap().is_empty(),
-        "`tags: null` is an empty list"
-    );
+    assert_eq!(c.tags(&repo("garbage")).await.unwrap_err().kind(), ErrorKind::BadResponse);
+    assert_eq!(c.tags(&repo("html")).await.unwrap_err().kind(), ErrorKind::BadResponse);
+    assert!(c.tags(&repo("nulltags")).await.unwrap().is_empty(), "`tags: null` is an empty list");
 
     // 50 MB where a manifest (4 MiB at most) was expected.
     let e = c.manifest(&repo("huge"), &tag("big")).await.unwrap_err();
@@ -204,39 +149,21 @@ async fn faults_end_in_clear_errors_and_nothing_hangs() {
 
     // A blob redirected to storage on another host: the bytes arrive, the credentials do not.
     let hello = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
-    assert_eq!(
-        &c.blob(&repo("redirect"), hello, None).await.unwrap()[..],
-        b"hello"
-    );
-    assert!(
-        f.seen_at("/v2/redirect/")[0]
-            .authorization
-            .as_deref()
-            .is_some_and(|a| a.starts_with("Basic "))
-    );
+    assert_eq!(&c.blob(&repo("redirect"), hello, None).await.unwrap()[..], b"hello");
+    assert!(f.seen_at("/v2/redirect/")[0].authorization.as_deref().is_some_and(|a| a.starts_with("Basic ")));
     let stored = storage.seen();
     assert_eq!(stored.len(), 1);
-    assert_eq!(
-        stored[0].authorization, None,
-        "Authorization must not follow a redirect to another host"
-    );
+    assert_eq!(stored[0].authorization, None, "Authorization must not follow a redirect to another host");
 
     // A registry with the OCI tag DELETE: used, nothing else.
-    let deleted = c
-        .delete_tag(&repo("tagdel"), &Tag::parse("v1").unwrap(), None)
-        .await
-        .unwrap();
+    let deleted = c.delete_tag(&repo("tagdel"), &Tag::parse("v1").unwrap(), None).await.unwrap();
     assert_eq!(deleted.method, TagDeleteMethod::TagDelete);
     assert_eq!(f.seen().iter().filter(|s| s.method == "PUT").count(), 0);
 }
 
 #[tokio::test]
 async fn an_unreachable_registry_is_unavailable() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let c = client(&format!("http://127.0.0.1:{port}"), Credentials::Anonymous);
     let started = Instant::now();
     let e = c.tags(&repo("anything")).await.unwrap_err();

@@ -26,9 +26,7 @@ pub struct Distribution {
 
 impl Distribution {
     pub async fn start(auth: DistributionAuth<'_>) -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("portolan-distribution-")
-            .tempdir()?;
+        let dir = tempfile::Builder::new().prefix("portolan-distribution-").tempdir()?;
         let addr = free_addr()?;
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage)?;
@@ -43,10 +41,7 @@ impl Distribution {
                     text.push_str(&format!("{user}:{hash}\n"));
                 }
                 std::fs::write(&path, text)?;
-                format!(
-                    "auth:\n  htpasswd:\n    realm: portolan-test\n    path: {}\n",
-                    path.display()
-                )
+                format!("auth:\n  htpasswd:\n    realm: portolan-test\n    path: {}\n", path.display())
             }
             DistributionAuth::Token(server) => {
                 let cert = dir.path().join("token-cert.pem");
@@ -69,9 +64,7 @@ impl Distribution {
         cmd.arg("serve").arg(&config_path);
         let mut guard = ChildGuard::spawn("docker-registry", cmd, &log)?;
         let url = format!("http://{addr}");
-        wait_http(&format!("{url}/v2/"), &mut guard, &log)
-            .await
-            .context("starting docker-registry")?;
+        wait_http(&format!("{url}/v2/"), &mut guard, &log).await.context("starting docker-registry")?;
         Ok(Self { url, guard, dir })
     }
 
@@ -99,23 +92,14 @@ pub struct Ferro {
 
 impl Ferro {
     pub async fn start() -> Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("portolan-ferro-")
-            .tempdir()?;
+        let dir = tempfile::Builder::new().prefix("portolan-ferro-").tempdir()?;
         let addr = free_addr()?;
         let log = dir.path().join("ferro.log");
         let mut cmd = Command::new("ferro-oci-server");
-        cmd.env("FERRO_OCI_LISTEN", addr.to_string())
-            .env("FERRO_OCI_STORAGE_DIR", dir.path().join("storage"));
+        cmd.env("FERRO_OCI_LISTEN", addr.to_string()).env("FERRO_OCI_STORAGE_DIR", dir.path().join("storage"));
         let mut guard = ChildGuard::spawn("ferro-oci-server", cmd, &log)?;
         let url = format!("http://{addr}");
-        wait_http(&format!("{url}/v2/"), &mut guard, &log)
-            .await
-            .context("starting ferro-oci-server")?;
-        Ok(Self {
-            url,
-            _guard: guard,
-            _dir: dir,
-        })
+        wait_http(&format!("{url}/v2/"), &mut guard, &log).await.context("starting ferro-oci-server")?;
+        Ok(Self { url, _guard: guard, _dir: dir })
     }
 }

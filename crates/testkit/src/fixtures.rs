@@ -124,10 +124,7 @@ pub struct Seeder {
 
 impl Seeder {
     pub fn new(pusher: Pusher, fallback_tags: bool) -> Self {
-        Self {
-            pusher,
-            fallback_tags,
-        }
+        Self { pusher, fallback_tags }
     }
 
     pub async fn empty_config(&self, repo: &str) -> Result<Pushed> {
@@ -136,17 +133,10 @@ impl Seeder {
 
     /// A single-platform image.
     pub async fn image(&self, repo: &str, tags: &[&str], spec: &ImageSpec) -> Result<Pushed> {
-        let files: Vec<(&str, &[u8])> = spec
-            .files
-            .iter()
-            .map(|(p, c)| (p.as_str(), c.as_slice()))
-            .collect();
+        let files: Vec<(&str, &[u8])> = spec.files.iter().map(|(p, c)| (p.as_str(), c.as_slice())).collect();
         let (layer_bytes, diff_id) = tar_gz(&files)?;
-        let (manifest_type, config_type, layer_type) = if spec.docker {
-            (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER)
-        } else {
-            (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP)
-        };
+        let (manifest_type, config_type, layer_type) =
+            if spec.docker { (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER) } else { (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP) };
         let layer = self.pusher.blob(repo, layer_type, &layer_bytes).await?;
         let mut config = json!({
             "architecture": spec.architecture,
@@ -173,10 +163,7 @@ impl Seeder {
                 h["created"] = json!(created);
             }
         }
-        let config = self
-            .pusher
-            .blob(repo, config_type, &serde_json::to_vec(&config)?)
-            .await?;
+        let config = self.pusher.blob(repo, config_type, &serde_json::to_vec(&config)?).await?;
         let mut manifest = json!({
             "schemaVersion": 2,
             "mediaType": manifest_type,
@@ -191,12 +178,7 @@ impl Seeder {
 
     /// A multi-platform index of `platforms`, each with a buildx-style attestation manifest
     /// (`unknown/unknown`, `vnd.docker.reference.type: attestation-manifest`).
-    pub async fn multi_platform(
-        &self,
-        repo: &str,
-        tags: &[&str],
-        platforms: &[ImageSpec],
-    ) -> Result<(Pushed, Vec<Pushed>)> {
+    pub async fn multi_platform(&self, repo: &str, tags: &[&str], platforms: &[ImageSpec]) -> Result<(Pushed, Vec<Pushed>)> {
         let mut manifests = Vec::new();
         let mut images = Vec::new();
         for spec in platforms {
@@ -213,20 +195,20 @@ impl Seeder {
                 "subject": [{"name": format!("pkg:docker/{repo}"), "digest": {"sha256": image.digest.trim_start_matches("sha256:")}}],
                 "predicate": {"builder": {"id": "https://github.com/docker/buildx"}, "buildType": "https://mobyproject.org/buildkit@v1", "metadata": {"buildStartedOn": spec.created}},
             });
-            let layer = self
-                .pusher
-                .blob(repo, IN_TOTO, &serde_json::to_vec(&statement)?)
-                .await?;
+            let layer = self.pusher.blob(repo, IN_TOTO, &serde_json::to_vec(&statement)?).await?;
             let mut layer_d = layer.descriptor();
-            layer_d["annotations"] =
-                json!({"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"});
+            layer_d["annotations"] = json!({"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"});
             let config = self
                 .pusher
                 .blob(repo, OCI_CONFIG, serde_json::to_vec(&json!({"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "layers", "diff_ids": [layer.digest]}}))?.as_slice())
                 .await?;
             let att = self
                 .pusher
-                .json_manifest(repo, &[], &json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": [layer_d]}))
+                .json_manifest(
+                    repo,
+                    &[],
+                    &json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": [layer_d]}),
+                )
                 .await?;
             let mut d = att.descriptor();
             d["platform"] = json!({"os": "unknown", "architecture": "unknown"});
@@ -252,11 +234,7 @@ impl Seeder {
         let config = self.empty_config(repo).await?;
         let mut layer_ds = Vec::new();
         for (media_type, bytes, layer_annotations) in layers {
-            let mut d = self
-                .pusher
-                .blob(repo, media_type, bytes)
-                .await?
-                .descriptor();
+            let mut d = self.pusher.blob(repo, media_type, bytes).await?.descriptor();
             if !layer_annotations.is_null() {
                 d["annotations"] = layer_annotations.clone();
             }
@@ -273,14 +251,7 @@ impl Seeder {
         });
         let pushed = self.pusher.json_manifest(repo, &[], &manifest).await?;
         if self.fallback_tags {
-            self.add_to_fallback_index(
-                repo,
-                subject,
-                &pushed,
-                artifact_type,
-                &manifest["annotations"],
-            )
-            .await?;
+            self.add_to_fallback_index(repo, subject, &pushed, artifact_type, &manifest["annotations"]).await?;
         }
         Ok(pushed)
     }
@@ -295,9 +266,7 @@ impl Seeder {
     ) -> Result<()> {
         let tag = subject.fallback_tag();
         let mut index = match self.pusher.get_manifest(repo, &tag).await? {
-            Some(bytes) => {
-                serde_json::from_slice::<Value>(&bytes).context("reading a fallback index")?
-            }
+            Some(bytes) => serde_json::from_slice::<Value>(&bytes).context("reading a fallback index")?,
             None => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
         };
         let mut d = referrer.descriptor();
@@ -305,21 +274,13 @@ impl Seeder {
         if !annotations.is_null() {
             d["annotations"] = annotations.clone();
         }
-        index["manifests"]
-            .as_array_mut()
-            .context("fallback index without manifests")?
-            .push(d);
+        index["manifests"].as_array_mut().context("fallback index without manifests")?.push(d);
         self.pusher.json_manifest(repo, &[&tag], &index).await?;
         Ok(())
     }
 
     /// An SPDX SBOM of `packages` (name, version) attached to `subject`.
-    pub async fn sbom(
-        &self,
-        repo: &str,
-        subject: &Pushed,
-        packages: &[(&str, &str)],
-    ) -> Result<Pushed> {
+    pub async fn sbom(&self, repo: &str, subject: &Pushed, packages: &[(&str, &str)]) -> Result<Pushed> {
         let doc = json!({
             "spdxVersion": "SPDX-2.3",
             "dataLicense": "CC0-1.0",
@@ -332,8 +293,14 @@ impl Seeder {
                 "licenseConcluded": "MIT", "downloadLocation": "NOASSERTION",
             })).collect::<Vec<_>>(),
         });
-        self.referrer(repo, subject, SPDX_JSON, &[(SPDX_JSON, serde_json::to_vec_pretty(&doc)?, Value::Null)],
-            json!({"org.opencontainers.image.created": "2025-06-01T12:05:00Z", "org.example.sbom.format": "spdx"})).await
+        self.referrer(
+            repo,
+            subject,
+            SPDX_JSON,
+            &[(SPDX_JSON, serde_json::to_vec_pretty(&doc)?, Value::Null)],
+            json!({"org.opencontainers.image.created": "2025-06-01T12:05:00Z", "org.example.sbom.format": "spdx"}),
+        )
+        .await
     }
 
     /// A cosign signature in OCI 1.1 form (a sigstore bundle attached by `subject`).
@@ -349,17 +316,18 @@ impl Seeder {
 
     /// A notation (Notary Project) signature attached by `subject`.
     pub async fn notation_signature(&self, repo: &str, subject: &Pushed) -> Result<Pushed> {
-        self.referrer(repo, subject, NOTARY_SIGNATURE, &[("application/jose+json", br#"{"payload":"e30","protected":"e30","signature":"c2ln"}"#.to_vec(), Value::Null)],
-            json!({"io.cncf.notary.x509chain.thumbprint#S256": "[\"0f3e\"]", "org.opencontainers.image.created": "2025-09-01T09:00:00Z"})).await
+        self.referrer(
+            repo,
+            subject,
+            NOTARY_SIGNATURE,
+            &[("application/jose+json", br#"{"payload":"e30","protected":"e30","signature":"c2ln"}"#.to_vec(), Value::Null)],
+            json!({"io.cncf.notary.x509chain.thumbprint#S256": "[\"0f3e\"]", "org.opencontainers.image.created": "2025-09-01T09:00:00Z"}),
+        )
+        .await
     }
 
     /// An in-toto attestation (SLSA provenance) attached by `subject`.
-    pub async fn attestation(
-        &self,
-        repo: &str,
-        subject: &Pushed,
-        predicate_type: &str,
-    ) -> Result<Pushed> {
+    pub async fn attestation(&self, repo: &str, subject: &Pushed, predicate_type: &str) -> Result<Pushed> {
         let statement = json!({
             "_type": "https://in-toto.io/Statement/v1",
             "subject": [{"name": repo, "digest": {"sha256": subject.digest.trim_start_matches("sha256:")}}],
@@ -370,11 +338,7 @@ impl Seeder {
             repo,
             subject,
             IN_TOTO,
-            &[(
-                IN_TOTO,
-                serde_json::to_vec(&statement)?,
-                json!({"in-toto.io/predicate-type": predicate_type}),
-            )],
+            &[(IN_TOTO, serde_json::to_vec(&statement)?, json!({"in-toto.io/predicate-type": predicate_type}))],
             json!({"org.opencontainers.image.created": "2025-06-01T12:20:00Z"}),
         )
         .await
@@ -383,45 +347,32 @@ impl Seeder {
     /// cosign's legacy signature: an image manifest tagged `sha256-<hex>.sig` (no `subject`).
     pub async fn cosign_legacy_signature(&self, repo: &str, subject: &Pushed) -> Result<Pushed> {
         let payload = json!({"critical": {"identity": {"docker-reference": repo}, "image": {"docker-manifest-digest": subject.digest}, "type": "cosign container image signature"}, "optional": null});
-        let layer = self
-            .pusher
-            .blob(repo, COSIGN_SIMPLESIGNING, &serde_json::to_vec(&payload)?)
-            .await?;
+        let layer = self.pusher.blob(repo, COSIGN_SIMPLESIGNING, &serde_json::to_vec(&payload)?).await?;
         let mut layer_d = layer.descriptor();
         layer_d["annotations"] = json!({"dev.cosignproject.cosign/signature": "MEUCIQClegacy"});
-        let config = self.pusher.blob(repo, OCI_CONFIG, br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#).await?;
+        let config = self
+            .pusher
+            .blob(repo, OCI_CONFIG, br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#)
+            .await?;
         let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": [layer_d]});
         let tag = format!("{}.sig", subject.fallback_tag());
         self.pusher.json_manifest(repo, &[&tag], &manifest).await
     }
 
     /// A Helm chart as `helm push` stores it.
-    pub async fn helm_chart(
-        &self,
-        repo: &str,
-        name: &str,
-        version: &str,
-        app_version: &str,
-    ) -> Result<Pushed> {
+    pub async fn helm_chart(&self, repo: &str, name: &str, version: &str, app_version: &str) -> Result<Pushed> {
         let chart_yaml = format!(
             "apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: \"{app_version}\"\ndescription: A demo chart for Portolan.\ntype: application\n"
         );
         let values_yaml = "replicaCount: 2\nimage:\n  repository: library/hello\n  tag: \"1.1.0\"\nservice:\n  port: 8080\n";
-        let template =
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n";
+        let template = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n";
         let (chart, _) = tar_gz(&[
             (&format!("{name}/Chart.yaml"), chart_yaml.as_bytes()),
             (&format!("{name}/values.yaml"), values_yaml.as_bytes()),
-            (
-                &format!("{name}/templates/deployment.yaml"),
-                template.as_bytes(),
-            ),
+            (&format!("{name}/templates/deployment.yaml"), template.as_bytes()),
         ])?;
         let config = json!({"name": name, "version": version, "appVersion": app_version, "description": "A demo chart for Portolan.", "apiVersion": "v2", "type": "application"});
-        let config = self
-            .pusher
-            .blob(repo, HELM_CONFIG, &serde_json::to_vec(&config)?)
-            .await?;
+        let config = self.pusher.blob(repo, HELM_CONFIG, &serde_json::to_vec(&config)?).await?;
         let layer = self.pusher.blob(repo, HELM_CHART, &chart).await?;
         let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": [layer.descriptor()],
             "annotations": {"org.opencontainers.image.created": "2025-03-01T10:00:00Z", "org.opencontainers.image.title": name, "org.opencontainers.image.version": version}});

@@ -81,45 +81,21 @@ impl Registry {
     /// Starts a registry of `kind` and seeds it (`many_tags` tags in `stress/many-tags`).
     pub async fn start(kind: Kind, many_tags: usize) -> Result<Self> {
         let (server, token, auth, admin) = match kind {
-            Kind::Anonymous => (
-                Server::Distribution(Distribution::start(DistributionAuth::Anonymous).await?),
-                None,
-                PushAuth::None,
-                None,
-            ),
+            Kind::Anonymous => (Server::Distribution(Distribution::start(DistributionAuth::Anonymous).await?), None, PushAuth::None, None),
             Kind::Basic => {
                 let d = Distribution::start(DistributionAuth::Htpasswd(&[ADMIN])).await?;
-                (
-                    Server::Distribution(d),
-                    None,
-                    PushAuth::Basic(ADMIN.0.into(), ADMIN.1.into()),
-                    Some(ADMIN),
-                )
+                (Server::Distribution(d), None, PushAuth::Basic(ADMIN.0.into(), ADMIN.1.into()), Some(ADMIN))
             }
             Kind::Token => {
                 let token = Arc::new(
-                    TokenServer::start(
-                        &[
-                            (ADMIN.0, ADMIN.1, Grant::All),
-                            (READER.0, READER.1, Grant::Pull),
-                        ],
-                        Grant::Nothing,
-                    )
-                    .await?,
+                    TokenServer::start(&[(ADMIN.0, ADMIN.1, Grant::All), (READER.0, READER.1, Grant::Pull)], Grant::Nothing).await?,
                 );
                 let d = Distribution::start(DistributionAuth::Token(&token)).await?;
                 let minter = token.clone();
-                let auth = PushAuth::Bearer(Arc::new(move |repo: &str| {
-                    minter.mint(&[("repository", repo, &["pull", "push", "delete"])])
-                }));
+                let auth = PushAuth::Bearer(Arc::new(move |repo: &str| minter.mint(&[("repository", repo, &["pull", "push", "delete"])])));
                 (Server::Distribution(d), Some(token), auth, Some(ADMIN))
             }
-            Kind::Ferro => (
-                Server::Ferro(Ferro::start().await?),
-                None,
-                PushAuth::None,
-                None,
-            ),
+            Kind::Ferro => (Server::Ferro(Ferro::start().await?), None, PushAuth::None, None),
         };
         let url = match &server {
             Server::Distribution(d) => d.url.clone(),
@@ -127,14 +103,7 @@ impl Registry {
         };
         let seeder = Seeder::new(Pusher::new(&url, auth), kind != Kind::Ferro);
         let seed = seed_demo(&seeder, many_tags).await?;
-        Ok(Self {
-            kind,
-            url,
-            admin: admin.map(|(u, p)| (u.to_owned(), p.to_owned())),
-            seed,
-            token,
-            server,
-        })
+        Ok(Self { kind, url, admin: admin.map(|(u, p)| (u.to_owned(), p.to_owned())), seed, token, server })
     }
 
     /// A pusher with every right on this registry (for tests that add content).
@@ -142,9 +111,7 @@ impl Registry {
         let auth = match (&self.token, &self.admin) {
             (Some(token), _) => {
                 let minter = token.clone();
-                PushAuth::Bearer(Arc::new(move |repo: &str| {
-                    minter.mint(&[("repository", repo, &["pull", "push", "delete"])])
-                }))
+                PushAuth::Bearer(Arc::new(move |repo: &str| minter.mint(&[("repository", repo, &["pull", "push", "delete"])])))
             }
             (None, Some((u, p))) => PushAuth::Basic(u.clone(), p.clone()),
             (None, None) => PushAuth::None,

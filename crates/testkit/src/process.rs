@@ -16,39 +16,22 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Spawns `cmd` with its output sent to `log` (a file), so a failing start can be explained.
     pub fn spawn(name: &str, mut cmd: Command, log: &std::path::Path) -> Result<Self> {
-        let out =
-            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()
-            .with_context(|| {
-                format!(
-                    "starting {name} ({:?}); is it installed? scripts/tools.sh installs it",
-                    cmd.get_program()
-                )
-            })?;
-        Ok(Self {
-            name: name.to_owned(),
-            child,
-        })
+            .with_context(|| format!("starting {name} ({:?}); is it installed? scripts/tools.sh installs it", cmd.get_program()))?;
+        Ok(Self { name: name.to_owned(), child })
     }
 
     /// Fails when the process has already exited (e.g. a bad config or a taken port).
     pub fn check_running(&mut self, log: &std::path::Path) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
             let text = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: String = text
-                .lines()
-                .rev()
-                .take(15)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n");
+            let tail: String = text.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
             bail!("{} exited with {status} during start:\n{tail}", self.name);
         }
         Ok(())
@@ -74,9 +57,7 @@ pub fn free_addr() -> Result<SocketAddr> {
 
 /// Polls `url` until it answers with any HTTP status, checking the process is still alive.
 pub async fn wait_http(url: &str, guard: &mut ChildGuard, log: &std::path::Path) -> Result<()> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         guard.check_running(log)?;

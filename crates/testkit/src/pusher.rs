@@ -51,23 +51,12 @@ pub struct Pusher {
 
 impl Pusher {
     pub fn new(base: &str, auth: PushAuth) -> Self {
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(32)
-            .build()
-            .expect("a reqwest client");
-        Self {
-            base: base.trim_end_matches('/').to_owned(),
-            auth,
-            http,
-        }
+        let http = reqwest::Client::builder().pool_max_idle_per_host(32).build().expect("a reqwest client");
+        Self { base: base.trim_end_matches('/').to_owned(), auth, http }
     }
 
     fn request(&self, method: Method, url: &str, repo: &str) -> Result<reqwest::RequestBuilder> {
-        let url = if url.starts_with("http") {
-            url.to_owned()
-        } else {
-            format!("{}{url}", self.base)
-        };
+        let url = if url.starts_with("http") { url.to_owned() } else { format!("{}{url}", self.base) };
         let req = self.http.request(method, url);
         Ok(match &self.auth {
             PushAuth::None => req,
@@ -79,104 +68,47 @@ impl Pusher {
     /// Uploads a blob (monolithic POST + PUT) unless the registry has it already.
     pub async fn blob(&self, repo: &str, media_type: &str, bytes: &[u8]) -> Result<Pushed> {
         let digest = sha256(bytes);
-        let pushed = Pushed {
-            media_type: media_type.to_owned(),
-            digest: digest.clone(),
-            size: bytes.len() as u64,
-        };
-        let head = self
-            .request(Method::HEAD, &format!("/v2/{repo}/blobs/{digest}"), repo)?
-            .send()
-            .await?;
+        let pushed = Pushed { media_type: media_type.to_owned(), digest: digest.clone(), size: bytes.len() as u64 };
+        let head = self.request(Method::HEAD, &format!("/v2/{repo}/blobs/{digest}"), repo)?.send().await?;
         if head.status() == StatusCode::OK {
             return Ok(pushed);
         }
-        let start = self
-            .request(Method::POST, &format!("/v2/{repo}/blobs/uploads/"), repo)?
-            .send()
-            .await?;
+        let start = self.request(Method::POST, &format!("/v2/{repo}/blobs/uploads/"), repo)?.send().await?;
         if start.status() != StatusCode::ACCEPTED {
-            bail!(
-                "starting a blob upload to {repo}: {} {}",
-                start.status(),
-                start.text().await.unwrap_or_default()
-            );
+            bail!("starting a blob upload to {repo}: {} {}", start.status(), start.text().await.unwrap_or_default());
         }
-        let location = start
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .context("upload without a Location")?
-            .to_owned();
-        let location = if location.starts_with('/') {
-            format!("{}{location}", self.base)
-        } else {
-            location
-        };
+        let location = start.headers().get("location").and_then(|v| v.to_str().ok()).context("upload without a Location")?.to_owned();
+        let location = if location.starts_with('/') { format!("{}{location}", self.base) } else { location };
         let sep = if location.contains('?') { '&' } else { '?' };
         let put = self
-            .request(
-                Method::PUT,
-                &format!("{location}{sep}digest={digest}"),
-                repo,
-            )?
+            .request(Method::PUT, &format!("{location}{sep}digest={digest}"), repo)?
             .header("content-type", "application/octet-stream")
             .body(bytes.to_vec())
             .send()
             .await?;
         if put.status() != StatusCode::CREATED {
-            bail!(
-                "finishing a blob upload to {repo}: {} {}",
-                put.status(),
-                put.text().await.unwrap_or_default()
-            );
+            bail!("finishing a blob upload to {repo}: {} {}", put.status(), put.text().await.unwrap_or_default());
         }
         Ok(pushed)
     }
 
     /// PUTs manifest bytes under `reference` (a tag or its digest).
-    pub async fn manifest(
-        &self,
-        repo: &str,
-        reference: &str,
-        media_type: &str,
-        bytes: &[u8],
-    ) -> Result<Pushed> {
+    pub async fn manifest(&self, repo: &str, reference: &str, media_type: &str, bytes: &[u8]) -> Result<Pushed> {
         let put = self
-            .request(
-                Method::PUT,
-                &format!("/v2/{repo}/manifests/{reference}"),
-                repo,
-            )?
+            .request(Method::PUT, &format!("/v2/{repo}/manifests/{reference}"), repo)?
             .header("content-type", media_type)
             .body(bytes.to_vec())
             .send()
             .await?;
         if put.status() != StatusCode::CREATED {
-            bail!(
-                "putting manifest {repo}:{reference}: {} {}",
-                put.status(),
-                put.text().await.unwrap_or_default()
-            );
+            bail!("putting manifest {repo}:{reference}: {} {}", put.status(), put.text().await.unwrap_or_default());
         }
-        Ok(Pushed {
-            media_type: media_type.to_owned(),
-            digest: sha256(bytes),
-            size: bytes.len() as u64,
-        })
+        Ok(Pushed { media_type: media_type.to_owned(), digest: sha256(bytes), size: bytes.len() as u64 })
     }
 
     /// PUTs a JSON manifest; `tags` may be empty (pushed by digest).
-    pub async fn json_manifest(
-        &self,
-        repo: &str,
-        tags: &[&str],
-        manifest: &Value,
-    ) -> Result<Pushed> {
-        let media_type = manifest["mediaType"]
-            .as_str()
-            .context("manifest without mediaType")?
-            .to_owned();
+    pub async fn json_manifest(&self, repo: &str, tags: &[&str], manifest: &Value) -> Result<Pushed> {
+        let media_type = manifest["mediaType"].as_str().context("manifest without mediaType")?.to_owned();
         let bytes = serde_json::to_vec_pretty(manifest)?;
         let digest = sha256(&bytes);
         if tags.is_empty() {

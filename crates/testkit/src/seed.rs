@@ -16,16 +16,12 @@ pub struct SeedReport {
 
 impl SeedReport {
     pub fn digest(&self, name: &str) -> &str {
-        self.digests
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("the seed has no {name}"))
+        self.digests.get(name).map(String::as_str).unwrap_or_else(|| panic!("the seed has no {name}"))
     }
 }
 
 /// An annotation a UI must render inert.
-pub const HOSTILE_ANNOTATION: &str =
-    r#"<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">Hello & "goodbye""#;
+pub const HOSTILE_ANNOTATION: &str = r#"<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">Hello & "goodbye""#;
 
 /// Seeds:
 /// - `library/hello`: images 1.0.0, 1.1.0 (= latest), 2.0.0-rc.1, a Docker v2 image `docker-v2`;
@@ -35,10 +31,7 @@ pub const HOSTILE_ANNOTATION: &str =
 /// - `charts/portolan-demo`: Helm charts 0.1.0 and 0.2.0;
 /// - `stress/many-tags`: `many_tags` tags (none when 0).
 pub async fn seed_demo(seeder: &Seeder, many_tags: usize) -> Result<SeedReport> {
-    let mut report = SeedReport {
-        many_tags,
-        ..Default::default()
-    };
+    let mut report = SeedReport { many_tags, ..Default::default() };
     let mut put = |name: &str, digest: &str| {
         report.digests.insert(name.to_owned(), digest.to_owned());
     };
@@ -47,18 +40,9 @@ pub async fn seed_demo(seeder: &Seeder, many_tags: usize) -> Result<SeedReport> 
         ImageSpec::new(&format!("hello {v}\n"))
             .label("org.opencontainers.image.title", "hello")
             .label("org.opencontainers.image.version", v)
-            .label(
-                "org.opencontainers.image.source",
-                "https://example.com/hello",
-            )
+            .label("org.opencontainers.image.source", "https://example.com/hello")
     };
-    let v100 = seeder
-        .image(
-            repo,
-            &["1.0.0"],
-            &base("1.0.0").created("2025-01-10T12:00:00Z"),
-        )
-        .await?;
+    let v100 = seeder.image(repo, &["1.0.0"], &base("1.0.0").created("2025-01-10T12:00:00Z")).await?;
     put("hello:1.0.0", &v100.digest);
     let long = "x".repeat(5000);
     let v110 = seeder
@@ -72,41 +56,16 @@ pub async fn seed_demo(seeder: &Seeder, many_tags: usize) -> Result<SeedReport> 
         )
         .await?;
     put("hello:1.1.0", &v110.digest);
-    let rc = seeder
-        .image(
-            repo,
-            &["2.0.0-rc.1"],
-            &base("2.0.0-rc.1").created("2026-02-01T09:00:00Z"),
-        )
-        .await?;
+    let rc = seeder.image(repo, &["2.0.0-rc.1"], &base("2.0.0-rc.1").created("2026-02-01T09:00:00Z")).await?;
     put("hello:2.0.0-rc.1", &rc.digest);
-    let docker = seeder
-        .image(
-            repo,
-            &["docker-v2"],
-            &base("docker").created("2024-11-05T00:00:00Z").docker(),
-        )
-        .await?;
+    let docker = seeder.image(repo, &["docker-v2"], &base("docker").created("2024-11-05T00:00:00Z").docker()).await?;
     put("hello:docker-v2", &docker.digest);
 
-    let sbom = seeder
-        .sbom(
-            repo,
-            &v110,
-            &[
-                ("busybox", "1.36.1"),
-                ("musl", "1.2.4"),
-                ("openssl", "3.1.4"),
-                ("zlib", "1.3"),
-            ],
-        )
-        .await?;
+    let sbom = seeder.sbom(repo, &v110, &[("busybox", "1.36.1"), ("musl", "1.2.4"), ("openssl", "3.1.4"), ("zlib", "1.3")]).await?;
     put("hello:1.1.0/sbom", &sbom.digest);
     let sig = seeder.cosign_signature(repo, &v110).await?;
     put("hello:1.1.0/signature", &sig.digest);
-    let att = seeder
-        .attestation(repo, &v110, "https://slsa.dev/provenance/v1")
-        .await?;
+    let att = seeder.attestation(repo, &v110, "https://slsa.dev/provenance/v1").await?;
     put("hello:1.1.0/attestation", &att.digest);
     let sbom_sig = seeder.notation_signature(repo, &sbom).await?;
     put("hello:1.1.0/sbom/signature", &sbom_sig.digest);
@@ -116,13 +75,9 @@ pub async fn seed_demo(seeder: &Seeder, many_tags: usize) -> Result<SeedReport> 
     let repo = "team/platform/api";
     let platforms = [
         ImageSpec::new("api amd64\n").created("2025-09-01T08:00:00Z"),
-        ImageSpec::new("api arm64\n")
-            .created("2025-09-01T08:00:00Z")
-            .platform("arm64", Some("v8")),
+        ImageSpec::new("api arm64\n").created("2025-09-01T08:00:00Z").platform("arm64", Some("v8")),
     ];
-    let (index, images) = seeder
-        .multi_platform(repo, &["v1.0.0", "latest"], &platforms)
-        .await?;
+    let (index, images) = seeder.multi_platform(repo, &["v1.0.0", "latest"], &platforms).await?;
     put("api:v1.0.0", &index.digest);
     put("api:v1.0.0/amd64", &images[0].digest);
     put("api:v1.0.0/arm64", &images[1].digest);
@@ -130,20 +85,8 @@ pub async fn seed_demo(seeder: &Seeder, many_tags: usize) -> Result<SeedReport> 
     put("api:v1.0.0/signature", &index_sig.digest);
 
     let repo = "charts/portolan-demo";
-    put(
-        "chart:0.1.0",
-        &seeder
-            .helm_chart(repo, "portolan-demo", "0.1.0", "1.0.0")
-            .await?
-            .digest,
-    );
-    put(
-        "chart:0.2.0",
-        &seeder
-            .helm_chart(repo, "portolan-demo", "0.2.0", "1.1.0")
-            .await?
-            .digest,
-    );
+    put("chart:0.1.0", &seeder.helm_chart(repo, "portolan-demo", "0.1.0", "1.0.0").await?.digest);
+    put("chart:0.2.0", &seeder.helm_chart(repo, "portolan-demo", "0.2.0", "1.1.0").await?.digest);
 
     if many_tags > 0 {
         seeder.many_tags("stress/many-tags", many_tags, 8).await?;

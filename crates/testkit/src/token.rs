@@ -94,11 +94,7 @@ struct Claims {
 pub fn libtrust_key_id(spki_der: &[u8]) -> String {
     let hash = Sha256::digest(spki_der);
     let b32 = base32_std(&hash[..30]);
-    b32.as_bytes()
-        .chunks(4)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join(":")
+    b32.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join(":")
 }
 
 fn base32_std(data: &[u8]) -> String {
@@ -127,15 +123,11 @@ impl TokenServer {
         let params = rcgen::CertificateParams::new(vec!["portolan-testkit".to_owned()])?;
         let cert = params.self_signed(&key_pair)?;
         let kid = libtrust_key_id(&rcgen::PublicKeyData::subject_public_key_info(&key_pair));
-        let key = EncodingKey::from_ec_pem(key_pair.serialize_pem().as_bytes())
-            .context("loading the signing key")?;
+        let key = EncodingKey::from_ec_pem(key_pair.serialize_pem().as_bytes()).context("loading the signing key")?;
         let inner = Arc::new(Inner {
             key,
             kid,
-            users: users
-                .iter()
-                .map(|(u, p, g)| ((*u).to_owned(), ((*p).to_owned(), *g)))
-                .collect(),
+            users: users.iter().map(|(u, p, g)| ((*u).to_owned(), ((*p).to_owned(), *g))).collect(),
             anonymous,
             expire_next: AtomicBool::new(false),
             requests: AtomicUsize::new(0),
@@ -143,18 +135,11 @@ impl TokenServer {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let app = axum::Router::new()
-            .route("/token", get(token))
-            .with_state(inner.clone());
+        let app = axum::Router::new().route("/token", get(token)).with_state(inner.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self {
-            addr,
-            cert_pem: cert.pem(),
-            inner,
-            task,
-        })
+        Ok(Self { addr, cert_pem: cert.pem(), inner, task })
     }
 
     pub fn realm(&self) -> String {
@@ -189,11 +174,7 @@ impl TokenServer {
 fn sign(inner: &Inner, subject: &str, access: Vec<Access>, expired: bool) -> Result<String> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     // distribution allows a minute of clock skew: an "expired" token is two minutes old.
-    let (iat, exp) = if expired {
-        (now - 600, now - 120)
-    } else {
-        (now - 5, now + inner.lifetime_secs as i64)
-    };
+    let (iat, exp) = if expired { (now - 600, now - 120) } else { (now - 5, now + inner.lifetime_secs as i64) };
     let claims = Claims {
         iss: ISSUER,
         sub: subject.to_owned(),
@@ -212,25 +193,22 @@ fn sign(inner: &Inner, subject: &str, access: Vec<Access>, expired: bool) -> Res
 fn basic_user(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, pass) = text.split_once(':')?;
     Some((user.to_owned(), pass.to_owned()))
 }
 
-async fn token(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    Query(query): Query<Vec<(String, String)>>,
-) -> Response {
+async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, Query(query): Query<Vec<(String, String)>>) -> Response {
     inner.requests.fetch_add(1, Ordering::SeqCst);
     let (subject, grant) = match basic_user(&headers) {
         Some((user, pass)) => match inner.users.get(&user) {
             Some((expected, grant)) if *expected == pass => (user, *grant),
             _ => {
-                return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":"invalid username or password"}]})))
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":"invalid username or password"}]})),
+                )
                     .into_response();
             }
         },
@@ -257,11 +235,7 @@ async fn token(
                 })
                 .map(str::to_owned)
                 .collect();
-            access.push(Access {
-                kind: kind.to_owned(),
-                name: name.to_owned(),
-                actions: granted,
-            });
+            access.push(Access { kind: kind.to_owned(), name: name.to_owned(), actions: granted });
         }
     }
     let expired = inner.expire_next.swap(false, Ordering::SeqCst);

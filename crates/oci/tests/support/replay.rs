@@ -79,34 +79,19 @@ impl Drop for Replay {
 impl Replay {
     /// Serves the named fixture file, with `{{other}}` replaced by `other` (another server's URL).
     pub async fn start(name: &str, other: Option<&str>) -> Self {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name);
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let text = text.replace("{{other}}", other.unwrap_or(""));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let fixture: Fixture = serde_json::from_str(&text.replace("{{base}}", &base))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let fixture: Fixture = serde_json::from_str(&text.replace("{{base}}", &base)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let used = vec![0; fixture.exchanges.len()];
-        let inner = Arc::new(Inner {
-            fixture,
-            used: Mutex::new(used),
-            seen: Mutex::default(),
-            base: base.clone(),
-        });
-        let app = axum::Router::new()
-            .fallback(answer)
-            .with_state(inner.clone());
+        let inner = Arc::new(Inner { fixture, used: Mutex::new(used), seen: Mutex::default(), base: base.clone() });
+        let app = axum::Router::new().fallback(answer).with_state(inner.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self {
-            url: base,
-            inner,
-            task,
-        }
+        Self { url: base, inner, task }
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -115,10 +100,7 @@ impl Replay {
 
     /// Requests whose path starts with `prefix`.
     pub fn seen_at(&self, prefix: &str) -> Vec<Seen> {
-        self.seen()
-            .into_iter()
-            .filter(|s| s.path_and_query.starts_with(prefix))
-            .collect()
+        self.seen().into_iter().filter(|s| s.path_and_query.starts_with(prefix)).collect()
     }
 }
 
@@ -138,16 +120,8 @@ async fn answer(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let auth = auth_kind(request.headers());
     inner.seen.lock().unwrap().push(Seen {
         method: method.clone(),
-        path_and_query: if query.is_empty() {
-            path.clone()
-        } else {
-            format!("{path}?{query}")
-        },
-        authorization: request
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        path_and_query: if query.is_empty() { path.clone() } else { format!("{path}?{query}") },
+        authorization: request.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned),
     });
     let chosen = {
         let mut used = inner.used.lock().unwrap();
@@ -167,11 +141,7 @@ async fn answer(State(inner): State<Arc<Inner>>, request: Request) -> Response {
                 e.clone()
             }
             None => {
-                return (
-                    StatusCode::NOT_FOUND,
-                    format!("no recorded exchange for {method} {path}?{query} ({auth})"),
-                )
-                    .into_response();
+                return (StatusCode::NOT_FOUND, format!("no recorded exchange for {method} {path}?{query} ({auth})")).into_response();
             }
         }
     };
@@ -183,8 +153,7 @@ async fn answer(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         (Some(Value::String(text)), _) => Response::new(Body::from(text.clone())),
         (Some(json), _) => {
             let mut r = Response::new(Body::from(serde_json::to_vec(json).unwrap()));
-            r.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
+            r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
             r
         }
         (None, _) => Response::new(Body::empty()),
@@ -192,10 +161,7 @@ async fn answer(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     *response.status_mut() = StatusCode::from_u16(chosen.status).unwrap();
     for (k, v) in &chosen.headers {
         let v = v.replace("{{base}}", &inner.base);
-        response.headers_mut().insert(
-            HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            HeaderValue::from_str(&v).unwrap(),
-        );
+        response.headers_mut().insert(HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(&v).unwrap());
     }
     response
 }

@@ -38,26 +38,15 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let kinds = args
-        .kinds
-        .iter()
-        .map(|k| Kind::parse(k))
-        .collect::<Result<Vec<_>>>()?;
+    let kinds = args.kinds.iter().map(|k| Kind::parse(k)).collect::<Result<Vec<_>>>()?;
     let started = std::time::Instant::now();
-    let registries =
-        futures::future::try_join_all(kinds.iter().map(|k| Registry::start(*k, args.many_tags)))
-            .await?;
+    let registries = futures::future::try_join_all(kinds.iter().map(|k| Registry::start(*k, args.many_tags))).await?;
 
-    let mut toml =
-        String::from("# Written by portolan-testkit: registries that live as long as it does.\n");
+    let mut toml = String::from("# Written by portolan-testkit: registries that live as long as it does.\n");
     let mut listed = Vec::new();
     for r in &registries {
         let name = r.kind.name();
-        toml.push_str(&format!(
-            "\n[[registries]]\nname = \"{name}\"\ntitle = \"{}\"\nurl = \"{}\"\n",
-            r.kind.title(),
-            r.url
-        ));
+        toml.push_str(&format!("\n[[registries]]\nname = \"{name}\"\ntitle = \"{}\"\nurl = \"{}\"\n", r.kind.title(), r.url));
         if let Some((u, p)) = &r.admin {
             toml.push_str(&format!("username = \"{u}\"\npassword = \"{p}\"\n"));
         }
@@ -72,29 +61,19 @@ async fn main() -> Result<()> {
         toml.push_str(&format!(
             "\n[[registries]]\nname = \"down\"\ntitle = \"Unreachable (nothing listens there)\"\nurl = \"http://{addr}\"\ntimeout_secs = 5\n"
         ));
-        listed
-            .push(json!({"name": "down", "url": format!("http://{addr}"), "kind": "unreachable"}));
+        listed.push(json!({"name": "down", "url": format!("http://{addr}"), "kind": "unreachable"}));
     }
     if let Some(path) = &args.portolan_config {
         std::fs::write(path, &toml).with_context(|| format!("writing {}", path.display()))?;
     }
     let summary = json!({"registries": listed, "pid": std::process::id()});
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&summary)?).with_context(|| format!("writing {}", path.display()))?;
     }
     for r in &registries {
-        eprintln!(
-            "portolan-testkit: {} registry at {} ({} tags in stress/many-tags)",
-            r.kind.name(),
-            r.url,
-            r.seed.many_tags
-        );
+        eprintln!("portolan-testkit: {} registry at {} ({} tags in stress/many-tags)", r.kind.name(), r.url, r.seed.many_tags);
     }
-    eprintln!(
-        "portolan-testkit: ready in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("portolan-testkit: ready in {:.1} s", started.elapsed().as_secs_f64());
     println!("ready");
 
     let stdin_closed = async {
