@@ -14,7 +14,7 @@ test('navigates registry → repository → tags → artifact, after hydration',
     await page.goto(`${stack.baseUrl}/`);
     await hydrated(page);
     const names = await page.locator('[data-testid=registries] li').allInnerTexts();
-    assert.equal(names.length, 4, names.join(' | '));
+    assert.equal(names.length, 5, names.join(' | '));
     await page.getByRole('link', { name: /anonymous/ }).click();
     await page.waitForURL(/\/r\/anonymous$/);
     await page.locator('[data-testid=repositories] li').first().waitFor();
@@ -90,6 +90,30 @@ test('pages through thousands of tags and sorts by name', async () => {
   }
 });
 
+test('sorts by creation date and shows referrer tags on request', async () => {
+  const { page, context } = await newPage(stack.browser);
+  try {
+    await page.goto(`${stack.baseUrl}/r/anonymous/library/hello`);
+    await hydrated(page);
+    await page.getByRole('link', { name: 'created' }).click();
+    await page.waitForURL(/\?sort=created$/);
+    await page.waitForFunction(() => document.querySelector('[data-testid=tags] tbody tr')?.dataset.tag === '2.0.0-rc.1' && location.search === '?sort=created');
+    const byDate = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+    assert.deepEqual(byDate, ['2.0.0-rc.1', '1.1.0', 'latest', '1.0.0', 'docker-v2']);
+    const title = await page.locator('tr[data-tag="1.0.0"] time').getAttribute('title');
+    assert.match(title, /2025-01-10T12:00:00Z \(from the image config's created field\)/);
+
+    await page.getByRole('link', { name: 'Show referrer tags' }).click();
+    await page.waitForURL(/all=1/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=tags] tbody tr').length === 8);
+    const all = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+    assert.equal(all.filter((t) => t.startsWith('sha256-')).length, 3);
+    assert.ok(all.some((t) => t.endsWith('.sig')));
+  } finally {
+    await context.close();
+  }
+});
+
 test('browses a token-auth registry and a nested repository', async () => {
   const { page, context } = await newPage(stack.browser);
   try {
@@ -110,6 +134,8 @@ test('error pages: unreachable registry, missing repository, malformed names, un
   try {
     const cases = [
       ['/r/down', 502, /registry is unavailable/i],
+      ['/r/token-anonymous/library/hello', 401, /requires credentials/],
+      ['/r/token-anonymous', 401, /wants credentials/i],
       ['/r/nope', 404, /no registry named "nope"/],
       ['/r/anonymous/no/such/repo', 404, /not found/i],
       ['/r/anonymous/Library/Hello', 400, /lowercase/],

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::components::copy::CopyField;
 
 /// `(alt text, badge path under /badge/…, link target path)`.
-pub fn badges(public_url: &str, items: Vec<(&'static str, String, String)>) -> impl IntoView {
+pub fn badges(public_url: &str, items: Vec<(&'static str, String, String)>) -> impl IntoView + use<> {
     let public_url = public_url.trim_end_matches('/').to_owned();
     view! {
         <details class="mb-3 text-sm" data-testid="badges">

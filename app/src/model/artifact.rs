@@ -4,27 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{DateSource, RegistryInfo};
 
-/// A span of pretty-printed JSON: its text, how to colour it, and where it links (digests).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JsonToken {
-    pub text: String,
-    pub kind: JsonKind,
-    pub href: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum JsonKind {
-    Punct,
-    Key,
-    Str,
-    Num,
-    Lit,
-}
-
-/// Pretty-printed JSON, tokenised; `truncated` when it was cut for size.
+/// Pretty-printed JSON as HTML made on the server — keys, strings and numbers in spans, digests
+/// as links, every text from the registry escaped — shown as is (it is sent as one string, so
+/// the browser bundle needs no code to build it); `truncated` when it was cut for size.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JsonDoc {
-    pub tokens: Vec<JsonToken>,
+    pub html: String,
     pub truncated: bool,
 }
 
@@ -210,33 +195,19 @@ pub enum BlobPreview {
     },
 }
 
-/// A node of the referrer graph, placed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GraphNode {
-    pub digest: String,
-    pub kind: String,
-    pub kind_label: String,
-    pub artifact_type: Option<String>,
-    pub created: Option<String>,
-    pub source: String,
-    pub depth: usize,
-    pub href: String,
-    pub x: i32,
-    pub y: i32,
-}
-
-/// The referrer graph of an artifact: node 0 is the artifact itself.
+/// The referrer graph of an artifact, drawn on the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphView {
     pub registry: RegistryInfo,
     pub repository: String,
     /// The tag or digest the page was opened by.
     pub reference: String,
-    pub nodes: Vec<GraphNode>,
-    /// (from, to) indexes into `nodes`: a referrer points at its subject.
-    pub edges: Vec<(usize, usize)>,
-    pub width: i32,
-    pub height: i32,
+    /// The artifact's digest.
+    pub root: String,
+    /// Referrers drawn (after the filter).
+    pub referrers: usize,
+    /// The graph as SVG markup, every text from the registry escaped.
+    pub svg: String,
     pub truncated: bool,
     /// `referrers API` or `fallback tag`.
     pub mode: Option<String>,

@@ -244,16 +244,32 @@ impl TagRow {
 /// browser then asks for).
 pub const DETAILS_BUDGET_MS: u32 = 400;
 
-/// Formats a byte count for people (1.5 MiB).
+/// Formats a byte count for people (1.5 MiB), in integer arithmetic (float formatting would
+/// add its machinery to the browser bundle).
 pub fn human_size(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
+    let mut whole = n;
+    let mut rest = 0;
+    while whole >= 1024 && unit < UNITS.len() - 1 {
+        rest = whole % 1024;
+        whole /= 1024;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        return format!("{n} B");
+    }
+    // One decimal, rounded.
+    let mut tenths = (rest * 10 + 512) / 1024;
+    if tenths == 10 {
+        whole += 1;
+        tenths = 0;
+    }
+    if whole == 1024 && unit < UNITS.len() - 1 {
+        whole = 1;
+        unit += 1;
+    }
+    format!("{whole}.{tenths} {}", UNITS[unit])
 }
 
 /// The first 12 hex digits of a digest (`sha256:0123456789ab`).
@@ -344,6 +360,10 @@ mod tests {
     #[test]
     fn sizes_and_digests_for_people() {
         assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1_048_575), "1.0 MiB");
+        assert_eq!(human_size(5 * 1024 * 1024 + 300 * 1024), "5.3 MiB");
         assert_eq!(short_digest("sha256:0123456789abcdef"), "sha256:0123456789ab");
     }
 }

@@ -25,7 +25,7 @@ pub fn DiffPage() -> impl IntoView {
             q.get("to").unwrap_or_default(),
         )
     });
-    let diff = Resource::new_blocking(move || key.get(), |(r, p, a, b)| get_diff(r, p, a, b));
+    let diff = crate::codec::page_data(move || key.get(), |(r, p, a, b)| get_diff(r, p, a, b));
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             <ErrorBoundary fallback=error_fallback>
@@ -45,7 +45,7 @@ fn change_badge(c: Change) -> impl IntoView {
     view! { <span class=class data-change=text>{text}</span> }
 }
 
-fn side(s: DiffSide, base: &str) -> impl IntoView {
+fn side(s: DiffSide, base: &str) -> impl IntoView + use<> {
     let href = format!("{base}@{}", s.digest);
     view! {
         <div class="rounded-lg border border-slate-200 bg-white p-3 text-sm dark:border-slate-800 dark:bg-slate-900">

@@ -30,7 +30,7 @@ pub fn RepositoryPage() -> impl IntoView {
     });
     // The page comes with the details read within a time budget (so it is sent promptly);
     // the browser asks for the rest.
-    let page = Resource::new_blocking(move || (registry.get(), repository.get(), query.get()), |(r, p, q)| list_tags(r, p, q));
+    let page = crate::codec::page_data(move || (registry.get(), repository.get(), query.get()), |(r, p, q)| list_tags(r, p, q));
     let later = LocalResource::new(move || {
         let pending: Vec<String> = match page.get() {
             Some(Ok(page)) => page.rows.iter().filter(|x| matches!(x, TagRow::Pending { .. })).map(|x| x.tag().to_owned()).collect(),

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use portolan_oci::{ReferrersMode, RepoName};
 
-use crate::model::{GraphNode, GraphView};
+use crate::model::{GraphView, short_digest};
 use crate::ssr::Registry;
 use crate::ssr::artifact::{kind_key, source_label};
+use crate::ssr::json::escape;
 
 pub const NODE_WIDTH: i32 = 250;
 pub const NODE_HEIGHT: i32 = 64;
@@ -67,6 +68,20 @@ pub fn layout(parents: &[Option<usize>], depths: &[usize]) -> Vec<(i32, i32)> {
     (0..n).map(|i| (MARGIN + depths[i] as i32 * COLUMN, MARGIN + y[i])).collect()
 }
 
+/// A node of the graph, placed.
+struct Node {
+    digest: String,
+    kind: String,
+    kind_label: String,
+    artifact_type: Option<String>,
+    created: Option<String>,
+    source: String,
+    depth: usize,
+    href: String,
+    x: i32,
+    y: i32,
+}
+
 /// The graph of `digest`'s referrers, filtered to `artifact_type` (and what leads to it).
 pub async fn graph_view(
     registry: &Registry,
@@ -100,7 +115,7 @@ pub async fn graph_view(
             }
         }
     }
-    let mut nodes = vec![GraphNode {
+    let mut nodes = vec![Node {
         digest: digest.to_owned(),
         kind: kind_key(root_kind),
         kind_label: root_kind.label().to_owned(),
@@ -120,7 +135,7 @@ pub async fn graph_view(
         let r = &n.referrer;
         let kind = r.kind();
         slot.insert(r.digest(), nodes.len());
-        nodes.push(GraphNode {
+        nodes.push(Node {
             digest: r.digest(),
             kind: kind_key(kind),
             kind_label: kind.label().to_owned(),
@@ -155,10 +170,9 @@ pub async fn graph_view(
         registry: registry.info.clone(),
         repository: repo.to_string(),
         reference: reference.to_owned(),
-        nodes,
-        edges,
-        width,
-        height,
+        root: digest.to_owned(),
+        referrers: nodes.len() - 1,
+        svg: graph_svg(&nodes, &edges, width, height),
         truncated: graph.truncated,
         mode: graph.mode.map(|m| match m {
             ReferrersMode::Api => "referrers API".to_owned(),
@@ -167,6 +181,75 @@ pub async fn graph_view(
         artifact_types: types.into_iter().collect(),
         filter,
     })
+}
+
+fn short_type(t: &str) -> String {
+    let t = t.strip_prefix("application/").unwrap_or(t);
+    if t.chars().count() > 34 { format!("{}…", t.chars().take(33).collect::<String>()) } else { t.to_owned() }
+}
+
+fn fill(kind: &str) -> &'static str {
+    match kind {
+        "signature" => "#dcfce7",
+        "sbom" => "#e0f2fe",
+        "attestation" | "build-attestation" => "#fef3c7",
+        "index" | "image" => "#f1f5f9",
+        _ => "#ede9fe",
+    }
+}
+
+/// The graph as SVG markup; every text from the registry is escaped.
+fn graph_svg(nodes: &[Node], edges: &[(usize, usize)], width: i32, height: i32) -> String {
+    use std::fmt::Write;
+    let count = nodes.len().saturating_sub(1);
+    let mut out = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="Referrer graph: {count} referrers" data-testid="graph">"#,
+        w = width,
+        h = height
+    );
+    for (from, to) in edges {
+        let (Some(a), Some(b)) = (nodes.get(*from), nodes.get(*to)) else {
+            continue;
+        };
+        // From the referrer's left edge to its subject's right edge.
+        let (x1, y1, x2, y2) = (a.x, a.y + NODE_HEIGHT / 2, b.x + NODE_WIDTH, b.y + NODE_HEIGHT / 2);
+        let mid = (x1 + x2) / 2;
+        let _ = write!(out, r##"<path d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" fill="none" stroke="#94a3b8" stroke-width="1.5"/>"##);
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let title = format!(
+            "{}\n{}\n{}{}",
+            n.kind_label,
+            n.digest,
+            n.artifact_type.clone().unwrap_or_default(),
+            n.created.clone().map(|c| format!("\ncreated {c}")).unwrap_or_default()
+        );
+        let line2 = n.artifact_type.as_deref().map(short_type).unwrap_or_else(|| n.source.clone());
+        let date = n.created.as_deref().map(|c| format!(" · {}", c.chars().take(10).collect::<String>())).unwrap_or_default();
+        let line3 = format!("{}{date}", short_digest(&n.digest));
+        let (stroke, width) = if i == 0 { ("#0369a1", "2.5") } else { ("#64748b", "1") };
+        let suffix = if i == 0 { " (this artifact)" } else { "" };
+        let _ = write!(
+            out,
+            r##"<a href="{href}" data-node="{digest}" data-kind="{kind}"><title>{title}</title><rect x="{x}" y="{y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="8" fill="{fill}" stroke="{stroke}" stroke-width="{width}"/><text x="{tx}" y="{y1}" font-size="13" font-weight="600" fill="#0f172a">{label}{suffix}</text><text x="{tx}" y="{y2}" font-size="11" fill="#334155" font-family="ui-monospace, monospace">{line2}</text><text x="{tx}" y="{y3}" font-size="11" fill="#475569" font-family="ui-monospace, monospace">{line3}</text></a>"##,
+            href = escape(&n.href),
+            digest = escape(&n.digest),
+            kind = escape(&n.kind),
+            title = escape(&title),
+            x = n.x,
+            y = n.y,
+            fill = fill(&n.kind),
+            tx = n.x + 10,
+            y1 = n.y + 20,
+            y2 = n.y + 38,
+            y3 = n.y + 54,
+            label = escape(&n.kind_label),
+            line2 = escape(&line2),
+            line3 = escape(&line3),
+        );
+    }
+    out.push_str("</svg>");
+    out
 }
 
 /// The referrer graph for scripts: every referrer with its descriptor, where it was found, and
@@ -225,6 +308,29 @@ mod tests {
         assert_eq!(y[1], MARGIN + ROW / 2, "between its two children");
         assert_eq!(y[2], MARGIN + 2 * ROW);
         assert_eq!(y[0], (y[1] + y[2]) / 2);
+    }
+
+    #[test]
+    fn untrusted_text_is_escaped_in_the_svg() {
+        let node = |digest: &str, t: &str| Node {
+            digest: digest.into(),
+            kind: "other".into(),
+            kind_label: "artifact".into(),
+            artifact_type: Some(t.into()),
+            created: Some("<b>2025</b>".into()),
+            source: "x".into(),
+            depth: 0,
+            href: "/r/a/b@sha256:1".into(),
+            x: 0,
+            y: 0,
+        };
+        let nodes = [node("sha256:1", "x"), node("sha256:2", "application/<script>alert(1)</script>\"'")];
+        let svg = graph_svg(&nodes, &[(1, 0)], 100, 100);
+        assert!(!svg.contains("<script>"));
+        assert!(!svg.contains("<b>"));
+        assert!(svg.contains("&lt;script&gt;"));
+        assert_eq!(svg.matches("<path").count(), 1);
+        assert_eq!(svg.matches("<a href").count(), 2);
     }
 
     #[test]

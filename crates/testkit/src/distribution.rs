@@ -77,6 +77,11 @@ impl Distribution {
         self.guard.id()
     }
 
+    /// Stops the registry now; its storage goes when it is dropped.
+    pub fn kill(&mut self) {
+        self.guard.kill();
+    }
+
     /// `host:port`, as a registry name in references.
     pub fn host(&self) -> &str {
         self.url.trim_start_matches("http://")
@@ -86,7 +91,7 @@ impl Distribution {
 /// ferro-oci-server (crates.io): OCI 1.1 with the referrers API, no auth.
 pub struct Ferro {
     pub url: String,
-    _guard: ChildGuard,
+    guard: ChildGuard,
     _dir: tempfile::TempDir,
 }
 
@@ -100,6 +105,11 @@ impl Ferro {
         let mut guard = ChildGuard::spawn("ferro-oci-server", cmd, &log)?;
         let url = format!("http://{addr}");
         wait_http(&format!("{url}/v2/"), &mut guard, &log).await.context("starting ferro-oci-server")?;
-        Ok(Self { url, _guard: guard, _dir: dir })
+        Ok(Self { url, guard, _dir: dir })
+    }
+
+    /// Stops the registry now; its storage goes when it is dropped.
+    pub fn kill(&mut self) {
+        self.guard.kill();
     }
 }

@@ -40,6 +40,12 @@ impl ChildGuard {
     pub fn id(&self) -> u32 {
         self.child.id()
     }
+
+    /// Stops the process now (dropping does it too).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for ChildGuard {

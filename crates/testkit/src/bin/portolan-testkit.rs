@@ -30,6 +30,10 @@ struct Args {
     /// Also configure a registry named `down` that nothing listens on.
     #[arg(long)]
     with_unreachable: bool,
+    /// Also configure each authenticated registry a second time, without credentials, as
+    /// `<name>-anonymous` (to see what users without access see).
+    #[arg(long)]
+    with_anonymous_copies: bool,
     /// Stop when standard input reaches end of file (for parents that cannot send signals).
     #[arg(long)]
     stop_on_stdin_eof: bool,
@@ -55,6 +59,17 @@ async fn main() -> Result<()> {
             "username": r.admin.as_ref().map(|a| &a.0), "password": r.admin.as_ref().map(|a| &a.1),
             "referrersApi": r.has_referrers_api(), "seed": r.seed,
         }));
+    }
+    if args.with_anonymous_copies {
+        for r in registries.iter().filter(|r| r.admin.is_some()) {
+            let name = format!("{}-anonymous", r.kind.name());
+            toml.push_str(&format!(
+                "\n[[registries]]\nname = \"{name}\"\ntitle = \"{} without credentials\"\nurl = \"{}\"\n",
+                r.kind.title(),
+                r.url
+            ));
+            listed.push(json!({"name": name, "url": r.url, "kind": r.kind}));
+        }
     }
     if args.with_unreachable {
         let addr = portolan_testkit::process::free_addr()?;
@@ -93,6 +108,11 @@ async fn main() -> Result<()> {
         _ = term.recv() => {}
         _ = stdin_closed => {}
     }
+    let mut registries = registries;
+    for r in &mut registries {
+        r.kill();
+    }
+    eprintln!("portolan-testkit: registries stopped; removing their storage");
     drop(registries);
     eprintln!("portolan-testkit: stopped");
     Ok(())
