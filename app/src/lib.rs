@@ -1,5 +1,6 @@
-//! Portolan's user interface: pages, components and server functions, rendered on the server
-//! and hydrated in the browser.
+//! Portolan's user interface: pages, components and server functions. Pages render on the
+//! server only; the interactive parts are islands that hydrate in the browser (the tag list's
+//! filter, copy buttons), so the browser downloads little.
 //!
 //! # Layout
 //! - [`routes`]: one page per file (registries, catalog, repository, artifact).
@@ -13,7 +14,6 @@
 #![recursion_limit = "256"]
 
 pub mod api;
-pub mod codec;
 pub mod components;
 pub mod error;
 pub mod model;
@@ -42,7 +42,7 @@ pub fn shell(options: LeptosOptions, stylesheet: &'static str) -> impl IntoView 
                 <meta name="color-scheme" content="light dark" />
                 <link rel="stylesheet" href=stylesheet />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100">
@@ -52,20 +52,27 @@ pub fn shell(options: LeptosOptions, stylesheet: &'static str) -> impl IntoView 
     }
 }
 
-#[component]
-pub fn App() -> impl IntoView {
-    provide_meta_context();
-    // Effects run only in the browser, once hydrated: say so (tests and scripts wait for it).
+/// Marks `<html data-hydrated="true">` once the page's islands run in the browser (tests and
+/// scripts wait for it).
+#[island]
+pub fn HydrationMarker() -> impl IntoView {
+    // Effects run only in the browser.
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
         if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
             let _ = root.set_attribute("data-hydrated", "true");
         }
     });
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta property="og:site_name" content="Portolan" />
         <Router>
+            <HydrationMarker />
             <Header />
             <main class="mx-auto w-full max-w-7xl px-4 py-6 sm:px-6">
                 <Routes fallback=|| {

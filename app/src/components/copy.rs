@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-/// A one-line command or value with a copy button.
-#[component]
+/// A one-line command or value with a copy button (an island: it runs in the browser).
+#[island]
 pub fn CopyField(#[prop(into)] text: String, #[prop(into, optional)] label: Option<String>) -> impl IntoView {
     let copied = RwSignal::new(false);
     let value = text.clone();

@@ -25,7 +25,7 @@ pub fn ArtifactPage() -> impl IntoView {
         let p = params.read();
         (p.get("registry").unwrap_or_default(), p.get("repository").unwrap_or_default(), p.get("reference").unwrap_or_default())
     });
-    let artifact = crate::codec::page_data(move || key.get(), |(r, p, x)| get_artifact(r, p, x));
+    let artifact = Resource::new_blocking(move || key.get(), |(r, p, x)| get_artifact(r, p, x));
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             <ErrorBoundary fallback=error_fallback>

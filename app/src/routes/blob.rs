@@ -25,7 +25,7 @@ pub fn BlobPage() -> impl IntoView {
             query.read().get("type"),
         )
     });
-    let blob = crate::codec::page_data(move || key.get(), |(r, p, d, t)| get_blob(r, p, d, t));
+    let blob = Resource::new_blocking(move || key.get(), |(r, p, d, t)| get_blob(r, p, d, t));
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             <ErrorBoundary fallback=error_fallback>

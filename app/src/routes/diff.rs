@@ -25,7 +25,7 @@ pub fn DiffPage() -> impl IntoView {
             q.get("to").unwrap_or_default(),
         )
     });
-    let diff = crate::codec::page_data(move || key.get(), |(r, p, a, b)| get_diff(r, p, a, b));
+    let diff = Resource::new_blocking(move || key.get(), |(r, p, a, b)| get_diff(r, p, a, b));
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             <ErrorBoundary fallback=error_fallback>

@@ -25,7 +25,7 @@ pub fn GraphPage() -> impl IntoView {
             query.read().get("type"),
         )
     });
-    let graph = crate::codec::page_data(move || key.get(), |(r, p, x, t)| get_graph(r, p, x, t));
+    let graph = Resource::new_blocking(move || key.get(), |(r, p, x, t)| get_graph(r, p, x, t));
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             <ErrorBoundary fallback=error_fallback>

@@ -8,7 +8,7 @@ use crate::components::error_view::error_fallback;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let registries = crate::codec::page_data(|| (), |_| list_registries());
+    let registries = Resource::new_blocking(|| (), |_| list_registries());
     view! {
         <Title text="Registries · Portolan" />
         <Meta name="description" content="Browse the OCI registries configured in this Portolan." />

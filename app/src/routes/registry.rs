@@ -18,7 +18,7 @@ pub fn RegistryPage() -> impl IntoView {
     let registry = Memo::new(move |_| params.read().get("registry").unwrap_or_default());
     let last = Memo::new(move |_| query.read().get("last"));
     let open = move || query.read().get("open").map(|o| o.trim().trim_matches('/').to_owned()).filter(|o| !o.is_empty());
-    let page = crate::codec::page_data(move || (registry.get(), last.get()), |(r, l)| list_repositories(r, l));
+    let page = Resource::new_blocking(move || (registry.get(), last.get()), |(r, l)| list_repositories(r, l));
 
     view! {
         {move || open().map(|repo| view! { <Redirect path=format!("/r/{}/{}", registry.get(), repo) /> })}

@@ -1,13 +1,13 @@
 //! `/r/{registry}/{repository}`: the tags, paged, filtered as you type, sorted by version,
 //! name or date, with each tag's details.
 //!
-//! Resources are created here, at the top of the component, never inside a `Suspend`: during
-//! server rendering a `Suspend` may run more than once, and would create them again.
+//! The page is rendered on the server; the tag list is an island ([`TagBrowser`]) that, in the
+//! browser, filters as you type (asking the server for the matching page and updating the URL)
+//! and fills in the details the server had no time to read.
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
-use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{list_tags, tag_details};
 use crate::components::badges::badges;
@@ -15,7 +15,6 @@ use crate::components::copy::{CopyField, copy_button};
 use crate::components::error_view::error_fallback;
 use crate::components::layout::Breadcrumbs;
 use crate::components::pager::pager;
-use crate::error::AppError;
 use crate::model::{DateSource, TagPage, TagQuery, TagRow, TagSort, human_size, relative_time, short_digest};
 
 #[component]
@@ -30,56 +29,102 @@ pub fn RepositoryPage() -> impl IntoView {
     });
     // The page comes with the details read within a time budget (so it is sent promptly);
     // the browser asks for the rest.
-    let page = crate::codec::page_data(move || (registry.get(), repository.get(), query.get()), |(r, p, q)| list_tags(r, p, q));
-    let later = LocalResource::new(move || {
-        let pending: Vec<String> = match page.get() {
-            Some(Ok(page)) => page.rows.iter().filter(|x| matches!(x, TagRow::Pending { .. })).map(|x| x.tag().to_owned()).collect(),
-            _ => Vec::new(),
-        };
-        let (r, p) = (registry.get_untracked(), repository.get_untracked());
-        async move { if pending.is_empty() { Ok(Vec::new()) } else { tag_details(r, p, pending, 0).await } }
-    });
-    let base = move || format!("/r/{}/{}", registry.get(), repository.get());
-
+    let page = Resource::new_blocking(move || (registry.get(), repository.get(), query.get()), |(r, p, q)| list_tags(r, p, q));
     view! {
-        {move || {
-            let (r, p) = (registry.get(), repository.get());
-            view! { <Breadcrumbs items=vec![("Registries".into(), Some("/".into())), (r.clone(), Some(format!("/r/{r}"))), (p, None)] /> }
-        }}
-        <div class="mb-4 flex flex-wrap items-end justify-between gap-4">
-            <h1 class="min-w-0 break-all font-mono text-2xl font-semibold">{repository}</h1>
-            <TagFilter base=Signal::derive(base) query />
-        </div>
+        <Breadcrumbs items=vec![("Registries".into(), Some("/".into())), (registry.get_untracked(), Some(format!("/r/{}", registry.get_untracked()))), (repository.get_untracked(), None)] />
         <Transition fallback=|| view! { <p class="text-slate-600">"Loading tags…"</p> }>
             <ErrorBoundary fallback=error_fallback>
-                {move || Suspend::new(async move { page.await.map(|page| tag_table(page, later)) })}
+                {move || Suspend::new(async move { page.await.map(repository_view) })}
             </ErrorBoundary>
         </Transition>
     }
 }
 
-/// The filter box: filters as you type (after hydration) and by submitting (without JavaScript).
-#[component]
-fn TagFilter(base: Signal<String>, query: Memo<TagQuery>) -> impl IntoView {
-    let navigate = use_navigate();
-    let pending = StoredValue::new(None::<TimeoutHandle>);
+/// Everything around the tag list: head, pull command, badges (server-rendered).
+fn repository_view(page: TagPage) -> impl IntoView {
+    let TagPage { registry, repository, total, query, public_url, .. } = page.clone();
+    let base = format!("/r/{}/{}", registry.name, repository);
+    let badge_base = format!("/badge/{}/{}", registry.name, repository);
+    let pull = format!("docker pull {}/{}:<tag>", registry.host, repository);
+    let description = format!("{total} tags in {}/{repository}", registry.host);
+    view! {
+        <Title text=format!("{repository} · {} · Portolan", registry.title) />
+        <Meta name="description" content=description.clone() />
+        <Meta property="og:title" content=format!("{repository} on {}", registry.host) />
+        <Meta property="og:description" content=description />
+        <Meta property="og:type" content="website" />
+        <Link rel="canonical" href=format!("{base}{}", query.to_query_string()) />
+        <h1 class="mb-3 min-w-0 break-all font-mono text-2xl font-semibold">{repository.clone()}</h1>
+        <div class="mb-3 grid gap-2 md:grid-cols-2">
+            <CopyField text=pull label="Pull" />
+        </div>
+        {badges(&public_url, vec![("latest version", format!("{badge_base}/latest.svg"), base.clone()), ("tags", format!("{badge_base}/tags.svg"), base)])}
+        <TagBrowser page />
+    }
+}
+
+/// The tag list: filter, sort links, table, pager. An island: in the browser it filters as you
+/// type and completes the rows the server left pending; without JavaScript the filter is a form.
+#[island]
+pub fn TagBrowser(page: TagPage) -> impl IntoView {
+    let base = format!("/r/{}/{}", page.registry.name, page.repository);
+    let (registry, repository) = (page.registry.name.clone(), page.repository.clone());
+    let initial = page.query.clone();
+    let shown = RwSignal::new(page);
+    let problem = RwSignal::new(None::<String>);
+    // Rows the server had no time for, read now (effects run only in the browser).
+    let completed = RwSignal::new(Vec::<TagRow>::new());
+    {
+        let (registry, repository) = (registry.clone(), repository.clone());
+        Effect::new(move |_| {
+            let pending: Vec<String> =
+                shown.with(|p| p.rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).map(|r| r.tag().to_owned()).collect());
+            if pending.is_empty() {
+                return;
+            }
+            let (r, p) = (registry.clone(), repository.clone());
+            leptos::task::spawn_local(async move {
+                if let Ok(rows) = tag_details(r, p, pending, 0).await {
+                    completed.update(|c| c.extend(rows));
+                }
+            });
+        });
+    }
+    // Filtering as you type: the newest answer wins; the URL follows.
+    let generation = StoredValue::new(0u64);
+    let timer = StoredValue::new(None::<TimeoutHandle>);
+    let filter_base = base.clone();
     let on_input = move |ev: leptos::ev::Event| {
         let filter = event_target_value(&ev);
-        let q = TagQuery { filter, page: 1, ..query.get_untracked() };
-        let url = format!("{}{}", base.get_untracked(), q.to_query_string());
-        let navigate = navigate.clone();
-        if let Some(h) = pending.get_value() {
+        let query = TagQuery { filter, page: 1, ..shown.with_untracked(|p| p.query.clone()) };
+        let (r, p, base) = (registry.clone(), repository.clone(), filter_base.clone());
+        if let Some(h) = timer.get_value() {
             h.clear();
         }
         let handle = set_timeout_with_handle(
-            move || navigate(&url, NavigateOptions { replace: true, scroll: false, ..Default::default() }),
+            move || {
+                generation.update_value(|g| *g += 1);
+                let mine = generation.get_value();
+                leptos::task::spawn_local(async move {
+                    let url = format!("{base}{}", query.to_query_string());
+                    match list_tags(r, p, query).await {
+                        Ok(page) if generation.get_value() == mine => {
+                            replace_url(&url);
+                            problem.set(None);
+                            completed.set(Vec::new());
+                            shown.set(page);
+                        }
+                        Ok(_) => {}
+                        Err(e) => problem.set(Some(e.to_string())),
+                    }
+                });
+            },
             std::time::Duration::from_millis(200),
         );
-        pending.set_value(handle.ok());
+        timer.set_value(handle.ok());
     };
-    let initial = query.get_untracked();
     view! {
-        <form method="get" action=base role="search" class="flex items-center gap-2" on:submit=|ev| ev.prevent_default()>
+        <form method="get" action=base.clone() role="search" class="mb-3 flex items-center gap-2" on:submit=|ev| ev.prevent_default()>
             <label for="tag-filter" class="text-sm text-slate-600 dark:text-slate-400">"Filter"</label>
             <input
                 id="tag-filter"
@@ -96,7 +141,19 @@ fn TagFilter(base: Signal<String>, query: Memo<TagQuery>) -> impl IntoView {
             {initial.show_referrer_tags.then(|| view! { <input type="hidden" name="all" value="1" /> })}
             <noscript><button type="submit" class="rounded-md border border-slate-300 px-3 py-1.5 text-sm">"Filter"</button></noscript>
         </form>
+        {move || problem.get().map(|p| view! { <p role="status" class="mb-3 text-sm text-rose-700 dark:text-rose-400">{p}</p> })}
+        {move || tag_table(shown.get(), completed.get())}
     }
+}
+
+/// Replaces the address bar's URL without navigating.
+fn replace_url(url: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = url;
 }
 
 fn sort_link(base: &str, query: &TagQuery, sort: TagSort) -> impl IntoView + use<> {
@@ -116,29 +173,23 @@ fn sort_link(base: &str, query: &TagQuery, sort: TagSort) -> impl IntoView + use
     view! { <a href=href class=class aria-current=active.then_some("true")>{sort.label()}{arrow}</a> }
 }
 
-/// The table of one page of tags (plain markup: it is built inside a `Suspend`).
-fn tag_table(page: TagPage, later: LocalResource<Result<Vec<TagRow>, AppError>>) -> impl IntoView {
+/// The table of one page of tags, rows the server left pending taken from `completed`.
+fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
     let pages = page.pages();
-    let TagPage { registry, repository, total, matching, hidden_referrer_tags, query, rows, notice, now, public_url } = page;
-    let badge_base = format!("/badge/{}/{}", registry.name, repository);
-    let page_path = format!("/r/{}/{}", registry.name, repository);
+    let TagPage { registry, repository, total, matching, hidden_referrer_tags, query, rows, notice, now, .. } = page;
     let base = format!("/r/{}/{}", registry.name, repository);
-    let pull = format!("docker pull {}/{}:<tag>", registry.host, repository);
     let toggle = TagQuery { show_referrer_tags: !query.show_referrer_tags, page: 1, ..query.clone() };
     let pager_base = base.clone();
     let pager_query = query.clone();
-    let description = format!("{total} tags in {}/{repository}", registry.host);
+    // Pending rows the browser has since read replace their placeholders.
+    let rows: Vec<TagRow> = rows
+        .into_iter()
+        .map(|r| match r {
+            TagRow::Pending { tag } => completed.iter().find(|c| c.tag() == tag).cloned().unwrap_or(TagRow::Pending { tag }),
+            other => other,
+        })
+        .collect();
     view! {
-        <Title text=format!("{repository} · {} · Portolan", registry.title) />
-        <Meta name="description" content=description.clone() />
-        <Meta property="og:title" content=format!("{repository} on {}", registry.host) />
-        <Meta property="og:description" content=description />
-        <Meta property="og:type" content="website" />
-        <Link rel="canonical" href=format!("{base}{}", query.to_query_string()) />
-        <div class="mb-3 grid gap-2 md:grid-cols-2">
-            <CopyField text=pull label="Pull" />
-        </div>
-        {badges(&public_url, vec![("latest version", format!("{badge_base}/latest.svg"), page_path.clone()), ("tags", format!("{badge_base}/tags.svg"), page_path)])}
         {notice.map(|n| view! {
             <p class="mb-3 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">{n}</p>
         })}
@@ -175,19 +226,7 @@ fn tag_table(page: TagPage, later: LocalResource<Result<Vec<TagRow>, AppError>>)
                         let tag = row.tag().to_owned();
                         let href = format!("{base}:{tag}");
                         let name = tag.clone();
-                        let cells = match row {
-                            // Read in the browser after the page loads (a local resource stays
-                            // empty on the server, which renders the placeholder).
-                            TagRow::Pending { .. } => {
-                                let tag = tag.clone();
-                                (move || {
-                                    let found = later.get().and_then(|l| l.ok()).and_then(|l| l.into_iter().find(|r| r.tag() == tag));
-                                    detail_cells(found, &[], now)
-                                })
-                                .into_any()
-                            }
-                            other => detail_cells(Some(other.clone()), &rows, now),
-                        };
+                        let cells = detail_cells(Some(row.clone()), &rows, now);
                         view! {
                             <tr class="hover:bg-slate-50 dark:hover:bg-slate-800/50" data-tag=name>
                                 <th scope="row" class="px-3 py-2 font-mono font-medium">
