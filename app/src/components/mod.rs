@@ -6,4 +6,5 @@ pub mod error_view;
 pub mod fold;
 pub mod json;
 pub mod layout;
+pub mod page;
 pub mod pager;

@@ -23,6 +23,8 @@ pub struct CatalogPage {
     pub repositories: Vec<String>,
     /// Pass as `last` for the next page.
     pub next: Option<String>,
+    /// The `last` this page was asked with (None: the first page).
+    pub after: Option<String>,
     /// False when the registry has no catalog API (Docker Hub, GHCR…): type a name instead.
     pub catalog_supported: bool,
     pub notice: Option<String>,

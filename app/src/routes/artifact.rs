@@ -9,10 +9,10 @@ use leptos_router::hooks::use_params_map;
 use crate::api::get_artifact;
 use crate::components::badges::badges;
 use crate::components::copy::CopyField;
-use crate::components::error_view::error_fallback;
 use crate::components::fold::{folded, pairs_table};
 use crate::components::json::json_view;
 use crate::components::layout::Breadcrumbs;
+use crate::components::page::page_view;
 use crate::model::{
     ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, human_size, relative_time,
     short_digest,
@@ -26,13 +26,7 @@ pub fn ArtifactPage() -> impl IntoView {
         (p.get("registry").unwrap_or_default(), p.get("repository").unwrap_or_default(), p.get("reference").unwrap_or_default())
     });
     let artifact = Resource::new_blocking(move || key.get(), |(r, p, x)| get_artifact(r, p, x));
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            <ErrorBoundary fallback=error_fallback>
-                {move || Suspend::new(async move { artifact.await.map(artifact_view) })}
-            </ErrorBoundary>
-        </Transition>
-    }
+    page_view(artifact, artifact_view)
 }
 
 fn label(a: &ArtifactView) -> String {

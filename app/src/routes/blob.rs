@@ -7,9 +7,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_blob;
 use crate::components::copy::CopyField;
-use crate::components::error_view::error_fallback;
 use crate::components::json::json_view;
 use crate::components::layout::Breadcrumbs;
+use crate::components::page::page_view;
 use crate::model::{BlobPreview, BlobView, human_size, short_digest};
 
 #[component]
@@ -26,13 +26,7 @@ pub fn BlobPage() -> impl IntoView {
         )
     });
     let blob = Resource::new_blocking(move || key.get(), |(r, p, d, t)| get_blob(r, p, d, t));
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            <ErrorBoundary fallback=error_fallback>
-                {move || Suspend::new(async move { blob.await.map(blob_view) })}
-            </ErrorBoundary>
-        </Transition>
-    }
+    page_view(blob, blob_view)
 }
 
 fn blob_view(b: BlobView) -> impl IntoView {

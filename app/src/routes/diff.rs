@@ -6,9 +6,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_diff;
-use crate::components::error_view::error_fallback;
 use crate::components::fold::folded;
 use crate::components::layout::Breadcrumbs;
+use crate::components::page::page_view;
 use crate::model::{Change, DiffSide, DiffView, human_size, short_digest};
 
 #[component]
@@ -26,13 +26,7 @@ pub fn DiffPage() -> impl IntoView {
         )
     });
     let diff = Resource::new_blocking(move || key.get(), |(r, p, a, b)| get_diff(r, p, a, b));
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            <ErrorBoundary fallback=error_fallback>
-                {move || Suspend::new(async move { diff.await.map(diff_view) })}
-            </ErrorBoundary>
-        </Transition>
-    }
+    page_view(diff, diff_view)
 }
 
 fn change_badge(c: Change) -> impl IntoView {

@@ -8,8 +8,8 @@ use leptos_meta::{Meta, Title};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_graph;
-use crate::components::error_view::error_fallback;
 use crate::components::layout::Breadcrumbs;
+use crate::components::page::page_view;
 use crate::model::{GraphView, encode_component, short_digest};
 
 #[component]
@@ -26,13 +26,7 @@ pub fn GraphPage() -> impl IntoView {
         )
     });
     let graph = Resource::new_blocking(move || key.get(), |(r, p, x, t)| get_graph(r, p, x, t));
-    view! {
-        <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            <ErrorBoundary fallback=error_fallback>
-                {move || Suspend::new(async move { graph.await.map(graph_view) })}
-            </ErrorBoundary>
-        </Transition>
-    }
+    page_view(graph, graph_view)
 }
 
 fn graph_view(g: GraphView) -> impl IntoView {

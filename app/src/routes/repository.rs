@@ -12,8 +12,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{list_tags, tag_details};
 use crate::components::badges::badges;
 use crate::components::copy::{CopyField, copy_button};
-use crate::components::error_view::error_fallback;
 use crate::components::layout::Breadcrumbs;
+use crate::components::page::page_view;
 use crate::components::pager::pager;
 use crate::model::{DateSource, TagPage, TagQuery, TagRow, TagSort, human_size, relative_time, short_digest};
 
@@ -32,11 +32,7 @@ pub fn RepositoryPage() -> impl IntoView {
     let page = Resource::new_blocking(move || (registry.get(), repository.get(), query.get()), |(r, p, q)| list_tags(r, p, q));
     view! {
         <Breadcrumbs items=vec![("Registries".into(), Some("/".into())), (registry.get_untracked(), Some(format!("/r/{}", registry.get_untracked()))), (repository.get_untracked(), None)] />
-        <Transition fallback=|| view! { <p class="text-slate-600">"Loading tags…"</p> }>
-            <ErrorBoundary fallback=error_fallback>
-                {move || Suspend::new(async move { page.await.map(repository_view) })}
-            </ErrorBoundary>
-        </Transition>
+        {page_view(page, repository_view)}
     }
 }
 

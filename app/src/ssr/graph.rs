@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use portolan_oci::{ReferrersMode, RepoName};
 
+use crate::model::ReferrerEntry;
 use crate::model::{GraphView, short_digest};
 use crate::ssr::Registry;
-use crate::ssr::artifact::{kind_key, source_label};
+use crate::ssr::artifact::{kind_key, referrer_entry, source_label};
 use crate::ssr::json::escape;
 
 pub const NODE_WIDTH: i32 = 250;
@@ -70,14 +71,8 @@ pub fn layout(parents: &[Option<usize>], depths: &[usize]) -> Vec<(i32, i32)> {
 
 /// A node of the graph, placed.
 struct Node {
-    digest: String,
-    kind: String,
-    kind_label: String,
-    artifact_type: Option<String>,
-    created: Option<String>,
-    source: String,
+    entry: ReferrerEntry,
     depth: usize,
-    href: String,
     x: i32,
     y: i32,
 }
@@ -115,38 +110,23 @@ pub async fn graph_view(
             }
         }
     }
-    let mut nodes = vec![Node {
+    let root = ReferrerEntry {
         digest: digest.to_owned(),
         kind: kind_key(root_kind),
         kind_label: root_kind.label().to_owned(),
         artifact_type: root_type,
         created: None,
         source: "this artifact".into(),
-        depth: 0,
         href: format!("{base}@{digest}"),
-        x: 0,
-        y: 0,
-    }];
+    };
+    let mut nodes = vec![Node { entry: root, depth: 0, x: 0, y: 0 }];
     let mut slot: HashMap<String, usize> = HashMap::from([(digest.to_owned(), 0)]);
     for (i, n) in graph.nodes.iter().enumerate() {
         if !keep[i] {
             continue;
         }
-        let r = &n.referrer;
-        let kind = r.kind();
-        slot.insert(r.digest(), nodes.len());
-        nodes.push(Node {
-            digest: r.digest(),
-            kind: kind_key(kind),
-            kind_label: kind.label().to_owned(),
-            artifact_type: r.artifact_type(),
-            created: r.descriptor.annotations().as_ref().and_then(|a| a.get("org.opencontainers.image.created")).cloned(),
-            source: source_label(&r.source),
-            depth: n.depth,
-            href: format!("{base}@{}", r.digest()),
-            x: 0,
-            y: 0,
-        });
+        slot.insert(n.referrer.digest(), nodes.len());
+        nodes.push(Node { entry: referrer_entry(&base, &n.referrer), depth: n.depth, x: 0, y: 0 });
     }
     let mut parents = vec![None; nodes.len()];
     for n in graph.nodes.iter() {
@@ -219,31 +199,31 @@ fn graph_svg(nodes: &[Node], edges: &[(usize, usize)], width: i32, height: i32) 
     for (i, n) in nodes.iter().enumerate() {
         let title = format!(
             "{}\n{}\n{}{}",
-            n.kind_label,
-            n.digest,
-            n.artifact_type.clone().unwrap_or_default(),
-            n.created.clone().map(|c| format!("\ncreated {c}")).unwrap_or_default()
+            n.entry.kind_label,
+            n.entry.digest,
+            n.entry.artifact_type.clone().unwrap_or_default(),
+            n.entry.created.clone().map(|c| format!("\ncreated {c}")).unwrap_or_default()
         );
-        let line2 = n.artifact_type.as_deref().map(short_type).unwrap_or_else(|| n.source.clone());
-        let date = n.created.as_deref().map(|c| format!(" · {}", c.chars().take(10).collect::<String>())).unwrap_or_default();
-        let line3 = format!("{}{date}", short_digest(&n.digest));
+        let line2 = n.entry.artifact_type.as_deref().map(short_type).unwrap_or_else(|| n.entry.source.clone());
+        let date = n.entry.created.as_deref().map(|c| format!(" · {}", c.chars().take(10).collect::<String>())).unwrap_or_default();
+        let line3 = format!("{}{date}", short_digest(&n.entry.digest));
         let (stroke, width) = if i == 0 { ("#0369a1", "2.5") } else { ("#64748b", "1") };
         let suffix = if i == 0 { " (this artifact)" } else { "" };
         let _ = write!(
             out,
             r##"<a href="{href}" data-node="{digest}" data-kind="{kind}"><title>{title}</title><rect x="{x}" y="{y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="8" fill="{fill}" stroke="{stroke}" stroke-width="{width}"/><text x="{tx}" y="{y1}" font-size="13" font-weight="600" fill="#0f172a">{label}{suffix}</text><text x="{tx}" y="{y2}" font-size="11" fill="#334155" font-family="ui-monospace, monospace">{line2}</text><text x="{tx}" y="{y3}" font-size="11" fill="#475569" font-family="ui-monospace, monospace">{line3}</text></a>"##,
-            href = escape(&n.href),
-            digest = escape(&n.digest),
-            kind = escape(&n.kind),
+            href = escape(&n.entry.href),
+            digest = escape(&n.entry.digest),
+            kind = escape(&n.entry.kind),
             title = escape(&title),
             x = n.x,
             y = n.y,
-            fill = fill(&n.kind),
+            fill = fill(&n.entry.kind),
             tx = n.x + 10,
             y1 = n.y + 20,
             y2 = n.y + 38,
             y3 = n.y + 54,
-            label = escape(&n.kind_label),
+            label = escape(&n.entry.kind_label),
             line2 = escape(&line2),
             line3 = escape(&line3),
         );
@@ -313,14 +293,16 @@ mod tests {
     #[test]
     fn untrusted_text_is_escaped_in_the_svg() {
         let node = |digest: &str, t: &str| Node {
-            digest: digest.into(),
-            kind: "other".into(),
-            kind_label: "artifact".into(),
-            artifact_type: Some(t.into()),
-            created: Some("<b>2025</b>".into()),
-            source: "x".into(),
+            entry: ReferrerEntry {
+                digest: digest.into(),
+                kind: "other".into(),
+                kind_label: "artifact".into(),
+                artifact_type: Some(t.into()),
+                created: Some("<b>2025</b>".into()),
+                source: "x".into(),
+                href: "/r/a/b@sha256:1".into(),
+            },
             depth: 0,
-            href: "/r/a/b@sha256:1".into(),
             x: 0,
             y: 0,
         };
