@@ -6,6 +6,7 @@ use portolan_oci::{ArtifactKind, Reference, RepoName};
 
 use crate::model::human_size;
 use crate::ssr::AppState;
+use crate::ssr::json::escape;
 use crate::ssr::tags::{is_referrer_tag, semver_of};
 
 /// A badge: label, value and colour.
@@ -40,10 +41,6 @@ fn text_width(text: &str) -> i32 {
         })
         .sum::<f64>()
         .ceil() as i32
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The SVG of a flat badge.

@@ -117,9 +117,8 @@ impl Client {
 
     /// `GET /v2/`: is this an OCI registry, and do our credentials work?
     pub async fn ping(&self) -> Result<()> {
-        let request = Request::new(Method::GET, self.url(""), Scope::catalog(), "ping");
-        let mut request = request;
-        request.scopes.clear();
+        // No scope: a token server answers `/v2/` with a token for no resource in particular.
+        let request = Request { scopes: Vec::new(), ..Request::new(Method::GET, self.url(""), Scope::catalog(), "ping") };
         self.inner.transport.fetch(&request, 64 * 1024).await.map(|_| ())
     }
 
