@@ -16,9 +16,20 @@ const DETAIL_CONCURRENCY: usize = 16;
 #[cfg(feature = "ssr")]
 const CREATED_SORT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The state, the registry named `registry` and the validated repository name: what every
+/// server function about a repository starts from.
 #[cfg(feature = "ssr")]
-fn repo_name(name: &str) -> Result<portolan_oci::RepoName, AppError> {
-    portolan_oci::RepoName::parse(name).map_err(|e| AppError::BadRequest(e.message().to_owned()))
+fn lookup(registry: &str, repository: &str) -> Result<(crate::ssr::AppState, crate::ssr::Registry, portolan_oci::RepoName), AppError> {
+    let state = crate::ssr::state()?;
+    let reg = state.registry(registry)?.clone();
+    let repo = portolan_oci::RepoName::parse(repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    Ok((state, reg, repo))
+}
+
+/// A tag or digest, validated.
+#[cfg(feature = "ssr")]
+fn reference_of(text: &str) -> Result<portolan_oci::Reference, AppError> {
+    portolan_oci::Reference::parse(text).map_err(|e| AppError::BadRequest(e.message().to_owned()))
 }
 
 /// The configured registries.
@@ -61,9 +72,7 @@ pub async fn list_repositories(registry: String, last: Option<String>) -> Result
 #[server]
 pub async fn list_tags(registry: String, repository: String, query: TagQuery) -> Result<TagPage, AppError> {
     use crate::ssr::{logged, tags};
-    let state = crate::ssr::state()?;
-    let reg = state.registry(&registry)?;
-    let repo = repo_name(&repository)?;
+    let (state, reg, repo) = lookup(&registry, &repository)?;
     let query = TagQuery { page: query.page.max(1), per_page: query.per_page.clamp(1, crate::model::MAX_PER_PAGE), ..query };
     let context = format!("tags of {registry}/{repository}");
     let all = reg.client.tags(&repo).await.map_err(|e| logged(&context, e.into()))?;
@@ -75,7 +84,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
     let mut notice = None;
     if query.sort == crate::model::TagSort::Created {
         // Dates come from each tag's config: read them all, through the caches, for a while.
-        let rows = tags::rows_within(reg, state.store.as_ref(), &repo, matching.clone(), Some(CREATED_SORT_BUDGET), DETAIL_CONCURRENCY)
+        let rows = tags::rows_within(&reg, state.store.as_ref(), &repo, matching.clone(), Some(CREATED_SORT_BUDGET), DETAIL_CONCURRENCY)
             .await
             .map_err(|e| logged(&context, e.into()))?;
         let pending = rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).count();
@@ -95,7 +104,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
     tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
     let page = tags::page(&matching, &query);
     let budget = std::time::Duration::from_millis(crate::model::DETAILS_BUDGET_MS.into());
-    let rows = tags::rows_within(reg, state.store.as_ref(), &repo, page, Some(budget), DETAIL_CONCURRENCY)
+    let rows = tags::rows_within(&reg, state.store.as_ref(), &repo, page, Some(budget), DETAIL_CONCURRENCY)
         .await
         .map_err(|e| logged(&context, e.into()))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -118,14 +127,12 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
 #[server]
 pub async fn tag_details(registry: String, repository: String, tags: Vec<String>, budget_ms: u32) -> Result<Vec<TagRow>, AppError> {
     use crate::ssr::{logged, tags as t};
-    let state = crate::ssr::state()?;
-    let reg = state.registry(&registry)?;
-    let repo = repo_name(&repository)?;
+    let (state, reg, repo) = lookup(&registry, &repository)?;
     if tags.len() > crate::model::MAX_PER_PAGE {
         return Err(AppError::BadRequest(format!("at most {} tags at once", crate::model::MAX_PER_PAGE)));
     }
     let budget = (budget_ms > 0).then(|| std::time::Duration::from_millis(budget_ms.into()));
-    t::rows_within(reg, state.store.as_ref(), &repo, tags, budget, DETAIL_CONCURRENCY)
+    t::rows_within(&reg, state.store.as_ref(), &repo, tags, budget, DETAIL_CONCURRENCY)
         .await
         .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
 }
@@ -134,17 +141,15 @@ pub async fn tag_details(registry: String, repository: String, tags: Vec<String>
 #[server]
 pub async fn get_artifact(registry: String, repository: String, reference: String) -> Result<crate::model::ArtifactView, AppError> {
     use crate::ssr::logged;
-    let state = crate::ssr::state()?;
-    let reg = state.registry(&registry)?;
-    let repo = repo_name(&repository)?;
-    let parsed = portolan_oci::Reference::parse(&reference).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    let (state, reg, repo) = lookup(&registry, &repository)?;
+    let parsed = reference_of(&reference)?;
     let doc = reg
         .client
         .manifest(&repo, &parsed)
         .await
         .map_err(|e| logged(&format!("manifest {registry}/{repository} {reference}"), e.into()))?;
     let tag = matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference);
-    Ok(crate::ssr::artifact::artifact_view(reg, &repo, tag, doc, crate::ssr::public_url(&state)).await)
+    Ok(crate::ssr::artifact::artifact_view(&reg, &repo, tag, doc, crate::ssr::public_url(&state)).await)
 }
 
 /// A blob's page: size, and a preview when it is JSON or text (at most [`BLOB_PREVIEW`] bytes).
@@ -157,9 +162,7 @@ pub async fn get_blob(
 ) -> Result<crate::model::BlobView, AppError> {
     use crate::model::BlobPreview;
     use crate::ssr::json::{Links, render_bytes};
-    let state = crate::ssr::state()?;
-    let reg = state.registry(&registry)?;
-    let repo = repo_name(&repository)?;
+    let (_, reg, repo) = lookup(&registry, &repository)?;
     portolan_oci::name::parse_digest(&digest).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
     let media_type = media_type.filter(|t| !t.is_empty());
     let size = reg
@@ -201,10 +204,8 @@ pub async fn get_graph(
     artifact_type: Option<String>,
 ) -> Result<crate::model::GraphView, AppError> {
     use crate::ssr::logged;
-    let state = crate::ssr::state()?;
-    let reg = state.registry(&registry)?;
-    let repo = repo_name(&repository)?;
-    let parsed = portolan_oci::Reference::parse(&reference).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    let (_, reg, repo) = lookup(&registry, &repository)?;
+    let parsed = reference_of(&reference)?;
     let context = format!("referrers of {registry}/{repository} {reference}");
     let doc = reg.client.manifest(&repo, &parsed).await.map_err(|e| logged(&context, e.into()))?;
     let (kind, artifact) = match doc.manifest() {
@@ -212,18 +213,18 @@ pub async fn get_graph(
         Err(_) => (portolan_oci::ArtifactKind::Other, None),
     };
     let filter = artifact_type.filter(|t| !t.is_empty());
-    crate::ssr::graph::graph_view(reg, &repo, &reference, &doc.digest, kind, artifact, filter).await.map_err(|e| logged(&context, e.into()))
+    crate::ssr::graph::graph_view(&reg, &repo, &reference, &doc.digest, kind, artifact, filter)
+        .await
+        .map_err(|e| logged(&context, e.into()))
 }
 
 /// How `to` differs from `from` (tags or digests of one repository).
 #[server]
 pub async fn get_diff(registry: String, repository: String, from: String, to: String) -> Result<crate::model::DiffView, AppError> {
     use crate::ssr::logged;
-    let state = crate::ssr::state()?;
-    let reg = state.registry(&registry)?;
-    let repo = repo_name(&repository)?;
+    let (_, reg, repo) = lookup(&registry, &repository)?;
     if from.is_empty() || to.is_empty() {
         return Err(AppError::BadRequest("name two tags or digests to compare: ?from=…&to=…".into()));
     }
-    crate::ssr::diff::diff_view(reg, &repo, &from, &to).await.map_err(|e| logged(&format!("diff of {registry}/{repository}"), e.into()))
+    crate::ssr::diff::diff_view(&reg, &repo, &from, &to).await.map_err(|e| logged(&format!("diff of {registry}/{repository}"), e.into()))
 }
