@@ -41,6 +41,9 @@ test('navigates registry → repository → tags → artifact, after hydration',
     await row.getByRole('link', { name: '1.1.0' }).click();
     await page.waitForURL(/library\/hello:1\.1\.0$/);
     assert.equal(await page.getByTestId('permalink').getAttribute('href'), `/r/anonymous/library/hello@${seed['hello:1.1.0']}`);
+    // The canonical URL of a tag page is the digest-pinned one; previews carry the artifact.
+    assert.equal(await page.locator('link[rel=canonical]').getAttribute('href'), `/r/anonymous/library/hello@${seed['hello:1.1.0']}`);
+    assert.equal(await page.locator('meta[property="og:title"]').getAttribute('content'), 'library/hello:1.1.0');
     // The annotation carries <script> and an onerror handler: shown as text, never run.
     assert.match(await page.getByTestId('manifest-json').innerText(), /<script>window\.__pwned=1<\/script>/);
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
@@ -151,6 +154,30 @@ test('error pages: unreachable registry, missing repository, malformed names, un
       assert.match(await alert.innerText(), message, path);
       assert.equal(await alert.getAttribute('data-error-status'), String(status), path);
     }
+  } finally {
+    await context.close();
+  }
+});
+
+test('the tag table works from the keyboard, and follows the dark colour scheme', async () => {
+  const { page, context } = await newPage(stack.browser, { colorScheme: 'dark' });
+  try {
+    await page.goto(`${stack.baseUrl}/r/anonymous/library/hello`);
+    await hydrated(page);
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const numbers = background.match(/\d+(\.\d+)?/g).map(Number);
+    const dark = background.startsWith('oklch') ? numbers[0] < 0.3 : numbers[0] + numbers[1] + numbers[2] < 120;
+    assert.ok(dark, `a dark background, not ${background}`);
+    // From the filter box, Tab reaches the sort links, then the rows' links, in order.
+    await page.getByLabel('Filter').focus();
+    let reached = null;
+    for (let i = 0; i < 10 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement?.closest('tr[data-tag]')?.dataset.tag ?? null);
+    }
+    assert.equal(reached, '2.0.0-rc.1', 'the first row is reachable by keyboard');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/library\/hello:2\.0\.0-rc\.1$/);
   } finally {
     await context.close();
   }
