@@ -59,7 +59,7 @@ async function waitForHttp(url, timeoutMs, child, name) {
 }
 
 /** Starts registries, Portolan and Chromium. Call `stop()` in an `after` hook. */
-export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], manyTags = 260 } = {}) {
+export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], manyTags = 260, slowMs = 0 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'portolan-e2e-'));
   const children = [];
   let browser;
@@ -81,6 +81,7 @@ export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], many
     const testkit = spawn(join(BIN, 'portolan-testkit'), [
       '--kinds', kinds.join(','), '--many-tags', String(manyTags), '--with-unreachable', '--with-anonymous-copies', '--stop-on-stdin-eof',
       '--json', join(dir, 'registries.json'), '--portolan-config', join(dir, 'portolan.toml'),
+      ...(slowMs > 0 ? ['--with-slow-copy', String(slowMs)] : []),
     ], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(testkit);
     await waitForLine(testkit, 'ready', 'portolan-testkit', 120_000);

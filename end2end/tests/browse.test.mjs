@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { startStack, newPage, hydrated } from '../harness.mjs';
 
 let stack;
-before(async () => { stack = await startStack(); });
+before(async () => { stack = await startStack({ slowMs: 300 }); });
 after(async () => { await stack?.stop(); });
 
 test('navigates registry → repository → tags → artifact, after hydration', async () => {
@@ -14,8 +14,8 @@ test('navigates registry → repository → tags → artifact, after hydration',
     await page.goto(`${stack.baseUrl}/`);
     await hydrated(page);
     const names = await page.locator('[data-testid=registries] li').allInnerTexts();
-    assert.equal(names.length, 5, names.join(' | '));
-    await page.getByRole('link', { name: /anonymous/ }).click();
+    assert.equal(names.length, 6, names.join(' | '));
+    await page.locator('a[href="/r/anonymous"]').click();
     await page.waitForURL(/\/r\/anonymous$/);
     await page.locator('[data-testid=repositories] li').first().waitFor();
     const repos = await page.locator('[data-testid=repositories] li').allInnerTexts();
@@ -112,6 +112,33 @@ test('sorts by creation date and shows referrer tags on request', async () => {
     const all = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
     assert.equal(all.filter((t) => t.startsWith('sha256-')).length, 3);
     assert.ok(all.some((t) => t.endsWith('.sig')));
+  } finally {
+    await context.close();
+  }
+});
+
+test('on a slow registry the page comes at once and the browser fills in the details', async () => {
+  // Every manifest and blob request of `slow` answers 300 ms late: a page's details take
+  // seconds, more than the server waits for them.
+  const off = await newPage(stack.browser, { javaScriptEnabled: false });
+  try {
+    const started = Date.now();
+    await off.page.goto(`${stack.baseUrl}/r/slow/stress/many-tags`);
+    assert.ok(Date.now() - started < 5000, 'the page does not wait for all the details');
+    assert.equal(await off.page.locator('[data-testid=tags] tbody tr').count(), 50, 'every name is there');
+    const pending = await off.page.locator('[data-testid=tags] tbody tr:not(:has([data-kind]))').count();
+    assert.ok(pending > 0, 'some rows are still pending when the page is sent');
+  } finally {
+    await off.context.close();
+  }
+  const { page, context } = await newPage(stack.browser);
+  try {
+    await page.goto(`${stack.baseUrl}/r/slow/stress/many-tags?sort=name`);
+    await hydrated(page);
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('[data-testid=tags] tbody tr')];
+      return rows.length === 50 && rows.every((r) => r.querySelector('[data-kind]'));
+    }, null, { timeout: 30_000 });
   } finally {
     await context.close();
   }

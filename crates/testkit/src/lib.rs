@@ -9,6 +9,7 @@
 //! - [`fixtures`]: sample artifacts built from the specs (images, indexes, Helm charts, SBOMs,
 //!   signatures, attestations, legacy cosign tags), [`seed`]: the standard sample content.
 //! - [`harness`]: a started and seeded registry of each kind.
+//! - [`slow`]: a proxy that makes a registry slow (manifests and blobs answer late).
 //!
 //! The `portolan-testkit` binary starts a set of them for end-to-end tests and the demo.
 
@@ -18,6 +19,7 @@ pub mod harness;
 pub mod process;
 pub mod pusher;
 pub mod seed;
+pub mod slow;
 pub mod token;
 
 pub use harness::{ADMIN, Kind, READER, Registry};

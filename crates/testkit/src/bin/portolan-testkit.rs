@@ -34,6 +34,10 @@ struct Args {
     /// `<name>-anonymous` (to see what users without access see).
     #[arg(long)]
     with_anonymous_copies: bool,
+    /// Also configure the first registry again behind a proxy that delays each manifest and
+    /// blob request by this many milliseconds, as `slow`.
+    #[arg(long)]
+    with_slow_copy: Option<u64>,
     /// Stop when standard input reaches end of file (for parents that cannot send signals).
     #[arg(long)]
     stop_on_stdin_eof: bool,
@@ -70,6 +74,16 @@ async fn main() -> Result<()> {
             ));
             listed.push(json!({"name": name, "url": r.url, "kind": r.kind}));
         }
+    }
+    let mut slow = None;
+    if let (Some(delay), Some(first)) = (args.with_slow_copy, registries.first()) {
+        let proxy = portolan_testkit::slow::SlowProxy::start(&first.url, std::time::Duration::from_millis(delay)).await?;
+        toml.push_str(&format!("\n[[registries]]\nname = \"slow\"\ntitle = \"{} (slow)\"\nurl = \"{}\"\n", first.kind.title(), proxy.url));
+        if let Some((u, p)) = &first.admin {
+            toml.push_str(&format!("username = \"{u}\"\npassword = \"{p}\"\n"));
+        }
+        listed.push(json!({"name": "slow", "url": proxy.url, "kind": first.kind, "delayMs": delay}));
+        slow = Some(proxy);
     }
     if args.with_unreachable {
         let addr = portolan_testkit::process::free_addr()?;
@@ -108,6 +122,7 @@ async fn main() -> Result<()> {
         _ = term.recv() => {}
         _ = stdin_closed => {}
     }
+    drop(slow);
     let mut registries = registries;
     for r in &mut registries {
         r.kill();

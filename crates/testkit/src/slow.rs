@@ -1,0 +1,73 @@
+//! A slow registry: a proxy in front of a real one that delays every manifest and blob request,
+//! the way a distant registry does — for testing what a page does while it waits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+struct Inner {
+    upstream: String,
+    delay: Duration,
+    http: reqwest::Client,
+}
+
+/// A running proxy; stops when dropped.
+pub struct SlowProxy {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SlowProxy {
+    /// Forwards to `upstream`, delaying manifest and blob requests by `delay`.
+    pub async fn start(upstream: &str, delay: Duration) -> Result<Self> {
+        // Bodies pass through untouched (no decompression), so their headers stay true.
+        let http = reqwest::Client::builder().no_gzip().redirect(reqwest::redirect::Policy::none()).build()?;
+        let inner = Arc::new(Inner { upstream: upstream.trim_end_matches('/').to_owned(), delay, http });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let app = axum::Router::new().fallback(forward).with_state(inner);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { url, task })
+    }
+}
+
+async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+    let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    if path.contains("/manifests/") || path.contains("/blobs/") {
+        tokio::time::sleep(inner.delay).await;
+    }
+    let method = request.method().clone();
+    let mut upstream = inner.http.request(method, format!("{}{path}", inner.upstream));
+    for (name, value) in request.headers() {
+        if !matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection") {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let body = axum::body::to_bytes(request.into_body(), 64 * 1024 * 1024).await.unwrap_or_default();
+    match upstream.body(body).send().await {
+        Ok(answer) => {
+            let mut response = Response::builder().status(answer.status().as_u16());
+            for (name, value) in answer.headers() {
+                if !matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection") {
+                    response = response.header(name, value);
+                }
+            }
+            let bytes = answer.bytes().await.unwrap_or_default();
+            response.body(Body::from(bytes)).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
