@@ -79,7 +79,7 @@ export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], many
       if (!existsSync(join(BIN, bin))) throw new Error(`${join(BIN, bin)} is missing: run scripts/test (it builds it)`);
     }
     const testkit = spawn(join(BIN, 'portolan-testkit'), [
-      '--kinds', kinds.join(','), '--many-tags', String(manyTags), '--with-unreachable', '--with-anonymous-copies', '--stop-on-stdin-eof',
+      '--kinds', kinds.join(','), '--many-tags', String(manyTags), '--with-unreachable', '--with-anonymous-copies', '--with-rate-limited-copy', '--stop-on-stdin-eof',
       '--json', join(dir, 'registries.json'), '--portolan-config', join(dir, 'portolan.toml'),
       ...(slowMs > 0 ? ['--with-slow-copy', String(slowMs)] : []),
     ], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });

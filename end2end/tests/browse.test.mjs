@@ -14,7 +14,7 @@ test('navigates registry → repository → tags → artifact, after hydration',
     await page.goto(`${stack.baseUrl}/`);
     await hydrated(page);
     const names = await page.locator('[data-testid=registries] li').allInnerTexts();
-    assert.equal(names.length, 6, names.join(' | '));
+    assert.equal(names.length, 7, names.join(' | '));
     await page.locator('a[href="/r/anonymous"]').click();
     await page.waitForURL(/\/r\/anonymous$/);
     await page.locator('[data-testid=repositories] li').first().waitFor();
@@ -164,6 +164,7 @@ test('error pages: unreachable registry, missing repository, malformed names, un
   try {
     const cases = [
       ['/r/down', 502, /registry is unavailable/i],
+      ['/r/limited/library/hello', 429, /rate limit.*retry in 3600 s/is],
       ['/r/token-anonymous/library/hello', 401, /requires credentials/],
       ['/r/token-anonymous', 401, /wants credentials/i],
       ['/r/nope', 404, /no registry named "nope"/],

@@ -1,5 +1,6 @@
-//! A slow registry: a proxy in front of a real one that delays every manifest and blob request,
-//! the way a distant registry does — for testing what a page does while it waits.
+//! Registries that misbehave on purpose: a proxy in front of a real one that delays every
+//! manifest and blob request (a distant registry), or that rate-limits tag lists (a registry
+//! past its quota) — for testing what pages do then.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 struct Inner {
     upstream: String,
     delay: Duration,
+    /// Answer tag lists with 429 and this `Retry-After` (seconds).
+    rate_limit: Option<u64>,
     http: reqwest::Client,
 }
 
@@ -31,9 +34,18 @@ impl Drop for SlowProxy {
 impl SlowProxy {
     /// Forwards to `upstream`, delaying manifest and blob requests by `delay`.
     pub async fn start(upstream: &str, delay: Duration) -> Result<Self> {
+        Self::start_with(upstream, delay, None).await
+    }
+
+    /// Forwards to `upstream`, but answers every tag list with 429 Too Many Requests.
+    pub async fn rate_limited(upstream: &str, retry_after_secs: u64) -> Result<Self> {
+        Self::start_with(upstream, Duration::ZERO, Some(retry_after_secs)).await
+    }
+
+    async fn start_with(upstream: &str, delay: Duration, rate_limit: Option<u64>) -> Result<Self> {
         // Bodies pass through untouched (no decompression), so their headers stay true.
         let http = reqwest::Client::builder().no_gzip().redirect(reqwest::redirect::Policy::none()).build()?;
-        let inner = Arc::new(Inner { upstream: upstream.trim_end_matches('/').to_owned(), delay, http });
+        let inner = Arc::new(Inner { upstream: upstream.trim_end_matches('/').to_owned(), delay, rate_limit, http });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let app = axum::Router::new().fallback(forward).with_state(inner);
@@ -46,6 +58,17 @@ impl SlowProxy {
 
 async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    if let Some(after) = inner.rate_limit
+        && path.contains("/tags/list")
+    {
+        let body = r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}"#;
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", after.to_string()), ("content-type", "application/json".to_owned())],
+            body,
+        )
+            .into_response();
+    }
     if path.contains("/manifests/") || path.contains("/blobs/") {
         tokio::time::sleep(inner.delay).await;
     }

@@ -38,6 +38,10 @@ struct Args {
     /// blob request by this many milliseconds, as `slow`.
     #[arg(long)]
     with_slow_copy: Option<u64>,
+    /// Also configure the first registry again behind a proxy answering every tag list with
+    /// 429 Too Many Requests (Retry-After: an hour), as `limited`.
+    #[arg(long)]
+    with_rate_limited_copy: bool,
     /// Stop when standard input reaches end of file (for parents that cannot send signals).
     #[arg(long)]
     stop_on_stdin_eof: bool,
@@ -85,6 +89,17 @@ async fn main() -> Result<()> {
         listed.push(json!({"name": "slow", "url": proxy.url, "kind": first.kind, "delayMs": delay}));
         slow = Some(proxy);
     }
+    let mut limited = None;
+    if let (true, Some(first)) = (args.with_rate_limited_copy, registries.first()) {
+        let proxy = portolan_testkit::slow::SlowProxy::rate_limited(&first.url, 3600).await?;
+        toml.push_str(&format!(
+            "\n[[registries]]\nname = \"limited\"\ntitle = \"{} (rate limited)\"\nurl = \"{}\"\nmax_retries = 0\n",
+            first.kind.title(),
+            proxy.url
+        ));
+        listed.push(json!({"name": "limited", "url": proxy.url, "kind": first.kind}));
+        limited = Some(proxy);
+    }
     if args.with_unreachable {
         let addr = portolan_testkit::process::free_addr()?;
         toml.push_str(&format!(
@@ -123,6 +138,7 @@ async fn main() -> Result<()> {
         _ = stdin_closed => {}
     }
     drop(slow);
+    drop(limited);
     let mut registries = registries;
     for r in &mut registries {
         r.kill();
