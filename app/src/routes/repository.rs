@@ -30,10 +30,7 @@ pub fn RepositoryPage() -> impl IntoView {
     // The page comes with the details read within a time budget (so it is sent promptly);
     // the browser asks for the rest.
     let page = Resource::new_blocking(move || (registry.get(), repository.get(), query.get()), |(r, p, q)| list_tags(r, p, q));
-    view! {
-        <Breadcrumbs items=vec![("Registries".into(), Some("/".into())), (registry.get_untracked(), Some(format!("/r/{}", registry.get_untracked()))), (repository.get_untracked(), None)] />
-        {page_view(page, repository_view)}
-    }
+    page_view(page, repository_view)
 }
 
 /// Everything around the tag list: head, pull command, badges (server-rendered).
@@ -48,6 +45,7 @@ fn repository_view(page: TagPage) -> impl IntoView {
         <Meta name="description" content=description.clone() />
         <Meta property="og:title" content=format!("{repository} on {}", registry.host) />
         <Meta property="og:description" content=description />
+        <Breadcrumbs items=vec![("Registries".into(), Some("/".into())), (registry.title.clone(), Some(format!("/r/{}", registry.name))), (repository.clone(), None)] />
         <Meta property="og:type" content="website" />
         <Link rel="canonical" href=format!("{base}{}", query.to_query_string()) />
         <h1 class="mb-3 min-w-0 break-all font-mono text-2xl font-semibold">{repository.clone()}</h1>
