@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::flight::Flights;
 use crate::manifest::{self, ManifestDoc};
 use crate::media;
-use crate::name::{Reference, RepoName, Tag};
+use crate::name::{Reference, RepoName};
 use crate::paging::next_link;
 use crate::transport::{Request, Stats, Transport};
 
@@ -427,9 +427,4 @@ fn sep(reference: &str) -> &'static str {
 fn doc_from(digest: String, bytes: Bytes, content_type: Option<&str>) -> ManifestDoc {
     let (media_type, parsed) = manifest::parse(&bytes, content_type);
     ManifestDoc { digest, media_type, bytes, parsed }
-}
-
-/// A tag reference from a validated tag, for callers holding strings.
-pub fn tag_ref(tag: &str) -> Result<Reference> {
-    Ok(Reference::Tag(Tag::parse(tag)?))
 }

@@ -181,12 +181,16 @@ async fn deletes_a_tag_without_touching_its_siblings() {
     let hello = repo("library/hello");
     let v110 = registry.seed.digest("hello:1.1.0");
     // `latest` and `1.1.0` share a digest; distribution has no tag DELETE.
+    let mut siblings = c.tags_for_digest(&hello, v110, 4).await.unwrap();
+    siblings.sort();
+    assert_eq!(siblings, ["1.1.0", "latest"]);
     let deleted = c.delete_tag(&hello, &Tag::parse("latest").unwrap(), Some(v110)).await.unwrap();
     assert_eq!(deleted.digest, v110);
     assert!(matches!(deleted.method, TagDeleteMethod::Throwaway { .. }));
     let tags = c.tags(&hello).await.unwrap();
     assert!(!tags.contains(&"latest".to_owned()), "{tags:?}");
     assert_eq!(c.resolve(&hello, &tag("1.1.0")).await.unwrap().digest, v110, "the sibling tag is intact");
+    assert_eq!(c.tags_for_digest(&hello, v110, 4).await.unwrap(), ["1.1.0"]);
     assert_eq!(c.manifest(&hello, &digest(v110)).await.unwrap().digest, v110);
 
     // A moved tag is not deleted.
@@ -261,7 +265,8 @@ async fn token_auth_scopes_sharing_and_renewal() {
     let resolved = futures::future::join_all(references.iter().map(|r| c2.resolve(&many, r))).await;
     assert!(resolved.iter().all(Result::is_ok));
     let used = token_server.requests() - before;
-    assert!(used <= 1, "{used} token requests for one scope");
+    assert_eq!(used, 1, "{used} token requests for one scope");
+    assert_eq!(c2.stats().token_requests.load(std::sync::atomic::Ordering::Relaxed), 1);
 
     // The catalog needs its own scope.
     assert_eq!(c.catalog_page(10, None).await.unwrap().repositories.len(), 4);

@@ -21,7 +21,7 @@ pub enum DistributionAuth<'a> {
 pub struct Distribution {
     pub url: String,
     guard: ChildGuard,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Distribution {
@@ -65,16 +65,7 @@ impl Distribution {
         let mut guard = ChildGuard::spawn("docker-registry", cmd, &log)?;
         let url = format!("http://{addr}");
         wait_http(&format!("{url}/v2/"), &mut guard, &log).await.context("starting docker-registry")?;
-        Ok(Self { url, guard, dir })
-    }
-
-    /// The registry's storage directory (for garbage-collect runs).
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("config.yml")
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.guard.id()
+        Ok(Self { url, guard, _dir: dir })
     }
 
     /// Stops the registry now; its storage goes when it is dropped.

@@ -106,27 +106,6 @@ impl Registry {
         Ok(Self { kind, url, admin: admin.map(|(u, p)| (u.to_owned(), p.to_owned())), seed, token, server })
     }
 
-    /// A pusher with every right on this registry (for tests that add content).
-    pub fn seeder(&self) -> Seeder {
-        let auth = match (&self.token, &self.admin) {
-            (Some(token), _) => {
-                let minter = token.clone();
-                PushAuth::Bearer(Arc::new(move |repo: &str| minter.mint(&[("repository", repo, &["pull", "push", "delete"])])))
-            }
-            (None, Some((u, p))) => PushAuth::Basic(u.clone(), p.clone()),
-            (None, None) => PushAuth::None,
-        };
-        Seeder::new(Pusher::new(&self.url, auth), self.kind != Kind::Ferro)
-    }
-
-    /// The distribution config file (None for ferro), e.g. to run garbage-collect.
-    pub fn distribution_config(&self) -> Option<std::path::PathBuf> {
-        match &self.server {
-            Server::Distribution(d) => Some(d.config_path()),
-            Server::Ferro(_) => None,
-        }
-    }
-
     /// Stops the registry process now (its storage is removed when it is dropped), so a set of
     /// registries stops at once rather than one storage removal after another.
     pub fn kill(&mut self) {
