@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::model::{ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, HistoryEntry, PlatformEntry, ReferrerEntry};
 use crate::ssr::Registry;
 use crate::ssr::json::{Links, render_bytes};
-use crate::ssr::tags::{is_attestation_entry, platform_name};
+use crate::ssr::tags::{is_attestation_entry, platform_name, valid_date};
 
 /// Config blobs larger than this are not read (real configs are a few KiB).
 const CONFIG_CAP: u64 = 4 * 1024 * 1024;
@@ -73,13 +73,7 @@ pub fn config_view(digest: &str, media_type: &str, bytes: &[u8], links: &Links<'
     let text = |k: &str| value.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
     let config = value.get("config").or_else(|| value.get("container_config"));
     let ctext = |k: &str| config.and_then(|c| c.get(k)).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
-    let platform = match (text("os"), text("architecture")) {
-        (Some(os), Some(arch)) => Some(match text("variant") {
-            Some(v) => format!("{os}/{arch}/{v}"),
-            None => format!("{os}/{arch}"),
-        }),
-        _ => None,
-    };
+    let platform = platform_of(&value);
     let mut labels: Vec<(String, String)> = config
         .and_then(|c| c.get("Labels"))
         .and_then(Value::as_object)
@@ -119,7 +113,17 @@ pub fn config_view(digest: &str, media_type: &str, bytes: &[u8], links: &Links<'
     }
 }
 
-fn is_image_config(media_type: &str) -> bool {
+/// `os/architecture[/variant]` of an image config, when it says.
+pub fn platform_of(config: &Value) -> Option<String> {
+    let text = |k: &str| config.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let (os, arch) = (text("os")?, text("architecture")?);
+    Some(match text("variant") {
+        Some(v) => format!("{os}/{arch}/{v}"),
+        None => format!("{os}/{arch}"),
+    })
+}
+
+pub fn is_image_config(media_type: &str) -> bool {
     matches!(media_type, portolan_oci::media::OCI_CONFIG | portolan_oci::media::DOCKER_CONFIG)
 }
 
@@ -200,11 +204,7 @@ pub async fn artifact_view(
     };
     let kind = manifest.kind(&doc.media_type);
     let annotations = sorted_annotations(manifest.annotations());
-    let annotation_date = manifest
-        .annotations()
-        .and_then(|a| a.get("org.opencontainers.image.created"))
-        .filter(|c| crate::model::unix_seconds(c).is_some())
-        .cloned();
+    let annotation_date = manifest.annotations().and_then(|a| a.get("org.opencontainers.image.created")).filter(|c| valid_date(c)).cloned();
     let subject = manifest.subject().map(|s| descriptor_view(&base, s));
     let (body, total_size, config_date) = match &manifest {
         Manifest::Index(index) => {
@@ -261,8 +261,7 @@ pub async fn artifact_view(
             } else {
                 None
             };
-            let date =
-                image_config.as_ref().and_then(|c| c.created.clone()).filter(|c| crate::model::unix_seconds(c).is_some_and(|t| t > 0));
+            let date = image_config.as_ref().and_then(|c| c.created.clone()).filter(|c| valid_date(c));
             let layers = m.layers().iter().map(|l| descriptor_view(&base, l)).collect();
             (ArtifactBody::Manifest { config: config_desc, image_config, layers }, image_size(doc.size(), &manifest), date)
         }

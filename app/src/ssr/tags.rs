@@ -3,7 +3,7 @@
 //! client's caches with bounded concurrency.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use portolan_oci::spec::Descriptor;
 use portolan_oci::{Manifest, Reference, RepoName, Tag};
@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::model::{DateSource, TagDetail, TagQuery, TagRow, TagSort};
 use crate::ssr::Registry;
+use crate::ssr::artifact::{image_size, is_image_config, platform_of};
 
 /// Whether `tag` is a referrer tag: the fallback schema's `sha256-<hex>` or cosign's legacy
 /// `sha256-<hex>.sig/.att/.sbom`.
@@ -134,54 +135,42 @@ pub fn is_attestation_entry(d: &Descriptor) -> bool {
         || platform_name(d).as_deref() == Some("unknown/unknown")
 }
 
-/// The creation date of an image manifest: its config's `created`, else its annotation.
-async fn created_of(registry: &Registry, repo: &RepoName, manifest: &Manifest) -> Option<(String, DateSource)> {
-    if let Manifest::Image(m) = manifest {
-        let config_type = m.config().media_type().to_string();
-        if config_type == portolan_oci::media::OCI_CONFIG || config_type == portolan_oci::media::DOCKER_CONFIG {
-            let digest = m.config().digest().to_string();
-            if let Ok(bytes) = registry.client.blob(repo, &digest, Some(4 * 1024 * 1024)).await
-                && let Ok(config) = serde_json::from_slice::<Value>(&bytes)
-                && let Some(created) = config.get("created").and_then(Value::as_str)
-                && valid_date(created)
-            {
-                return Some((created.to_owned(), DateSource::Config));
-            }
-        }
+/// What an image manifest's config says — its creation date (else the manifest's annotation)
+/// and its platform — reading the config once.
+async fn image_facts(registry: &Registry, repo: &RepoName, manifest: &Manifest) -> (Option<(String, DateSource)>, Option<String>) {
+    let mut facts = (None, None);
+    if let Manifest::Image(m) = manifest
+        && is_image_config(m.config().media_type().as_ref())
+        && let Ok(bytes) = registry.client.blob(repo, m.config().digest().as_ref(), Some(4 * 1024 * 1024)).await
+        && let Ok(config) = serde_json::from_slice::<Value>(&bytes)
+    {
+        let created = config.get("created").and_then(Value::as_str).filter(|c| valid_date(c));
+        facts = (created.map(|c| (c.to_owned(), DateSource::Config)), platform_of(&config));
     }
-    manifest
-        .annotations()
-        .and_then(|a| a.get("org.opencontainers.image.created"))
-        .filter(|c| valid_date(c))
-        .map(|c| (c.clone(), DateSource::Annotation))
+    if facts.0.is_none() {
+        facts.0 = manifest
+            .annotations()
+            .and_then(|a| a.get("org.opencontainers.image.created"))
+            .filter(|c| valid_date(c))
+            .map(|c| (c.clone(), DateSource::Annotation));
+    }
+    facts
 }
 
-fn valid_date(s: &str) -> bool {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok_and(|d| d.year() > 1970)
-}
-
-fn image_size(manifest_size: u64, m: &Manifest) -> u64 {
-    match m {
-        Manifest::Image(m) => manifest_size + m.config().size() + m.layers().iter().map(Descriptor::size).sum::<u64>(),
-        Manifest::Index(_) => manifest_size,
-    }
+/// A date worth showing: RFC 3339 and after 1970 (tools write the epoch for "unknown").
+pub fn valid_date(s: &str) -> bool {
+    crate::model::unix_seconds(s).is_some_and(|t| t > 0)
 }
 
 /// Reads one tag's details. Failures become a row with the reason, not a failed page.
-pub async fn tag_row(registry: &Registry, repo: &RepoName, tag: &str, all_tags: &HashSet<String>, referrers_api: bool) -> TagRow {
-    match tag_detail(registry, repo, tag, all_tags, referrers_api).await {
+pub async fn tag_row(registry: &Registry, repo: &RepoName, tag: &str) -> TagRow {
+    match tag_detail(registry, repo, tag).await {
         Ok(d) => TagRow::Ok(d),
         Err(e) => TagRow::Failed { tag: tag.to_owned(), message: e.message().to_owned() },
     }
 }
 
-async fn tag_detail(
-    registry: &Registry,
-    repo: &RepoName,
-    tag: &str,
-    all_tags: &HashSet<String>,
-    referrers_api: bool,
-) -> portolan_oci::Result<TagDetail> {
+async fn tag_detail(registry: &Registry, repo: &RepoName, tag: &str) -> portolan_oci::Result<TagDetail> {
     let client = &registry.client;
     let doc = client.manifest(repo, &Reference::Tag(Tag::parse(tag)?)).await?;
     let manifest = doc.manifest()?;
@@ -194,8 +183,8 @@ async fn tag_detail(
             let children = futures::future::join_all(entries.iter().map(|d| async move {
                 let child = client.manifest(repo, &Reference::Digest(d.digest().clone())).await.ok()?;
                 let parsed = child.manifest().ok()?.clone();
-                let created = created_of(registry, repo, &parsed).await;
-                Some((image_size(child.size(), &parsed), created))
+                let (created, _) = image_facts(registry, repo, &parsed).await;
+                Some((image_size(child.size(), &parsed).unwrap_or(0), created))
             }))
             .await;
             let size = children.iter().flatten().map(|(s, _)| *s).max();
@@ -208,12 +197,14 @@ async fn tag_detail(
             (platforms, size, created)
         }
         Manifest::Image(_) => {
-            let created = created_of(registry, repo, manifest).await;
-            let platform = if kind == portolan_oci::ArtifactKind::Image { image_platform(registry, repo, manifest).await } else { None };
-            (platform.into_iter().collect(), Some(image_size(doc.size(), manifest)), created)
+            let (created, platform) = image_facts(registry, repo, manifest).await;
+            let platform = platform.filter(|_| kind == portolan_oci::ArtifactKind::Image);
+            (platform.into_iter().collect(), image_size(doc.size(), manifest), created)
         }
     };
-    let referrers = count_referrers(registry, repo, &doc.digest, all_tags, referrers_api).await;
+    // The client answers the fallback and legacy tags from the cached tag list, so this costs a
+    // request only on registries with the referrers API (or when a fallback index exists).
+    let referrers = client.referrers(repo, &doc.digest, None).await.map(|(r, _)| r.len()).unwrap_or(0);
     Ok(TagDetail {
         tag: tag.to_owned(),
         digest: doc.digest.clone(),
@@ -226,45 +217,6 @@ async fn tag_detail(
         created_source: created.map(|(_, s)| s),
         referrers,
     })
-}
-
-async fn image_platform(registry: &Registry, repo: &RepoName, manifest: &Manifest) -> Option<String> {
-    let Manifest::Image(m) = manifest else {
-        return None;
-    };
-    let bytes = registry.client.blob(repo, m.config().digest().as_ref(), Some(4 * 1024 * 1024)).await.ok()?;
-    let config: Value = serde_json::from_slice(&bytes).ok()?;
-    let os = config.get("os")?.as_str().filter(|s| !s.is_empty())?;
-    let arch = config.get("architecture")?.as_str().filter(|s| !s.is_empty())?;
-    Some(match config.get("variant").and_then(Value::as_str) {
-        Some(v) if !v.is_empty() => format!("{os}/{arch}/{v}"),
-        _ => format!("{os}/{arch}"),
-    })
-}
-
-/// Referrers of `digest`: from the referrers API where the registry has one; otherwise from the
-/// fallback tag's index and cosign's legacy tags, which the tag list already reveals.
-async fn count_referrers(registry: &Registry, repo: &RepoName, digest: &str, all_tags: &HashSet<String>, referrers_api: bool) -> usize {
-    let Ok(parsed) = portolan_oci::name::parse_digest(digest) else {
-        return 0;
-    };
-    let fallback = portolan_oci::name::fallback_tag(&parsed);
-    let legacy = ["sig", "att", "sbom"].iter().filter(|s| all_tags.contains(&format!("{fallback}.{s}"))).count();
-    if referrers_api {
-        return registry.client.referrers(repo, digest, None).await.map(|(r, _)| r.len()).unwrap_or(legacy);
-    }
-    if !all_tags.contains(&fallback) {
-        return legacy;
-    }
-    let index = match Tag::parse(&fallback) {
-        Ok(t) => registry.client.manifest(repo, &Reference::Tag(t)).await.ok(),
-        Err(_) => None,
-    };
-    let listed = match index.as_ref().and_then(|d| d.manifest().ok()) {
-        Some(Manifest::Index(i)) => i.manifests().len(),
-        _ => 0,
-    };
-    listed + legacy
 }
 
 /// Reads the details of `tags` in a background task — which runs to the end and warms the
@@ -280,18 +232,17 @@ pub async fn rows_within(
 ) -> portolan_oci::Result<Vec<TagRow>> {
     use futures::StreamExt;
     use std::sync::{Arc, Mutex};
-    let all = registry.client.tags(repo).await?;
-    let names: Arc<HashSet<String>> = Arc::new(all.iter().cloned().collect());
-    let referrers_api = registry.client.has_referrers_api(repo).await.unwrap_or(false);
+    // The tag list first: it also tells the client which referrer tags exist.
+    registry.client.tags(repo).await?;
     let done: Arc<Mutex<HashMap<String, TagRow>>> = Arc::default();
     let task = {
         let (registry, repo, done, tags) = (registry.clone(), repo.clone(), done.clone(), tags.clone());
         tokio::spawn(async move {
             futures::stream::iter(tags)
                 .for_each_concurrent(concurrency.max(1), |tag| {
-                    let (registry, repo, names, done) = (&registry, &repo, names.clone(), done.clone());
+                    let (registry, repo, done) = (&registry, &repo, done.clone());
                     async move {
-                        let row = tag_row(registry, repo, &tag, &names, referrers_api).await;
+                        let row = tag_row(registry, repo, &tag).await;
                         done.lock().unwrap_or_else(|e| e.into_inner()).insert(tag, row);
                     }
                 })

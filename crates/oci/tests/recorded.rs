@@ -91,6 +91,8 @@ async fn ghcr() {
     assert_eq!(kinds, [ArtifactKind::Signature, ArtifactKind::Sbom]);
     let (sboms, _) = c.referrers(&app, &subject, Some("application/spdx+json")).await.unwrap();
     assert_eq!(sboms.len(), 1);
+    // The tag list (cached) has no cosign legacy tags: none was asked for.
+    assert!(gh.seen().iter().all(|s| !s.path_and_query.contains(".sig")), "{:?}", gh.seen());
 
     // Anonymous tokens, one for all the pulls.
     let tokens = gh.seen_at("/token");
