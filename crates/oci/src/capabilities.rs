@@ -41,41 +41,31 @@ pub struct Capabilities {
 const NO_SUCH_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 impl Client {
-    /// Whether the registry serves the OCI 1.1 referrers API for `repo` (probed once, cached).
+    /// Whether the registry serves the OCI 1.1 referrers API for `repo`: probed once (concurrent
+    /// callers share the probe), then cached for ten minutes.
     pub async fn has_referrers_api(&self, repo: &RepoName) -> Result<bool> {
-        let mut caps = self.inner.capabilities.get(repo.as_str()).await.unwrap_or_default();
-        if let Some(known) = caps.referrers_api {
-            return Ok(known);
-        }
-        let url = self.v2_url(&format!("{repo}/referrers/{NO_SUCH_DIGEST}"));
-        let request = Request::new(Method::GET, url, Scope::repository(repo.as_str(), &["pull"]), "probing the referrers API")
-            .accept(crate::media::OCI_INDEX);
-        let present = match self.fetch_raw(&request, 1024 * 1024).await {
-            Ok(body) => serde_json::from_slice::<oci_spec::image::ImageIndex>(&body.bytes).is_ok(),
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported) || matches!(e.status(), Some(400 | 405)) => false,
-            Err(e) => return Err(e),
+        let this = self.clone();
+        let name = repo.clone();
+        let probe = async move {
+            let url = this.v2_url(&format!("{name}/referrers/{NO_SUCH_DIGEST}"));
+            let request = Request::new(Method::GET, url, Scope::repository(name.as_str(), &["pull"]), "probing the referrers API")
+                .accept(crate::media::OCI_INDEX);
+            match this.fetch_raw(&request, 1024 * 1024).await {
+                Ok(body) => Ok(serde_json::from_slice::<oci_spec::image::ImageIndex>(&body.bytes).is_ok()),
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported) || matches!(e.status(), Some(400 | 405)) => {
+                    Ok(false)
+                }
+                Err(e) => Err(e),
+            }
         };
-        caps.referrers_api = Some(present);
-        self.inner.capabilities.insert(repo.as_str().to_owned(), caps).await;
-        Ok(present)
+        self.inner.referrers_api.try_get_with(repo.as_str().to_owned(), probe).await.map_err(|e| (*e).clone())
     }
 
     /// Probes (once per repository, then cached for ten minutes) the referrers API and delete
     /// support. The probes delete nothing: they ask to delete what does not exist.
     pub async fn capabilities(&self, repo: &RepoName) -> Result<Capabilities> {
         let mut caps = self.inner.capabilities.get(repo.as_str()).await.unwrap_or_default();
-        if caps.referrers_api.is_none() {
-            let url = self.v2_url(&format!("{repo}/referrers/{NO_SUCH_DIGEST}"));
-            let request = Request::new(Method::GET, url, Scope::repository(repo.as_str(), &["pull"]), "probing the referrers API")
-                .accept(crate::media::OCI_INDEX);
-            caps.referrers_api = match self.fetch_raw(&request, 1024 * 1024).await {
-                Ok(body) => Some(serde_json::from_slice::<oci_spec::image::ImageIndex>(&body.bytes).is_ok()),
-                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Unsupported) || matches!(e.status(), Some(400 | 405)) => {
-                    Some(false)
-                }
-                Err(e) => return Err(e),
-            };
-        }
+        caps.referrers_api = Some(self.has_referrers_api(repo).await?);
         if caps.manifest_delete.is_none() {
             caps.manifest_delete = Some(match self.delete_reference(repo, NO_SUCH_DIGEST).await {
                 Ok(()) => Support::Yes,

@@ -63,6 +63,9 @@ pub(crate) struct Inner {
     pub tag_lists: Cache<String, Arc<Vec<String>>>,
     /// Probed capabilities, per repository.
     pub capabilities: Cache<String, crate::capabilities::Capabilities>,
+    /// Whether each repository has the referrers API (probes merged, cached apart so browsing
+    /// does not wait for the delete probes).
+    pub referrers_api: Cache<String, bool>,
     pub manifest_flights: Flights<(String, String), Result<ManifestDoc>>,
 }
 
@@ -94,7 +97,18 @@ impl Client {
             .time_to_live(config.tag_ttl)
             .build();
         let capabilities = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build();
-        Ok(Self { inner: Arc::new(Inner { transport, content, tags, tag_lists, capabilities, manifest_flights: Flights::default() }) })
+        let referrers_api = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                transport,
+                content,
+                tags,
+                tag_lists,
+                capabilities,
+                referrers_api,
+                manifest_flights: Flights::default(),
+            }),
+        })
     }
 
     /// Request counters (for tests and benchmarks).
@@ -206,6 +220,7 @@ impl Client {
         let name = repo.as_str().to_owned();
         let _ = self.inner.tags.invalidate_entries_if(move |(r, _), _| *r == name);
         self.inner.capabilities.invalidate(repo.as_str()).await;
+        self.inner.referrers_api.invalidate(repo.as_str()).await;
     }
 
     fn manifest_request(&self, method: Method, repo: &RepoName, reference: &str) -> Request {

@@ -72,18 +72,17 @@ impl Client {
     /// The referrers of `digest` in `repo`, optionally only those of `artifact_type`.
     pub async fn referrers(&self, repo: &RepoName, digest: &str, artifact_type: Option<&str>) -> Result<(Vec<Referrer>, ReferrersMode)> {
         let subject = parse_digest(digest)?;
-        let known = self.inner.capabilities.get(repo.as_str()).await.and_then(|c| c.referrers_api);
-        let api = match known {
-            Some(false) => None,
-            _ => match self.referrers_api(repo, digest, artifact_type).await {
+        let api = match self.has_referrers_api(repo).await? {
+            false => None,
+            true => match self.referrers_api(repo, digest, artifact_type).await {
                 Ok(found) => Some(found),
-                Err(e) if no_api(&e) => None,
+                Err(e) if no_api(&e) => {
+                    self.inner.referrers_api.insert(repo.as_str().to_owned(), false).await;
+                    None
+                }
                 Err(e) => return Err(e),
             },
         };
-        if known != Some(api.is_some()) {
-            self.remember_referrers_api(repo, api.is_some()).await;
-        }
         let (mut found, mode) = match api {
             Some(found) => (found, ReferrersMode::Api),
             None => (self.referrers_fallback(repo, &fallback_tag(&subject)).await?, ReferrersMode::FallbackTag),
@@ -196,14 +195,6 @@ impl Client {
         match self.inner.tag_lists.get(repo.as_str()).await {
             Some(list) => list.iter().any(|t| t == tag),
             None => true,
-        }
-    }
-
-    async fn remember_referrers_api(&self, repo: &RepoName, present: bool) {
-        let mut caps = self.inner.capabilities.get(repo.as_str()).await.unwrap_or_default();
-        if caps.referrers_api != Some(present) {
-            caps.referrers_api = Some(present);
-            self.inner.capabilities.insert(repo.as_str().to_owned(), caps).await;
         }
     }
 

@@ -82,7 +82,11 @@ async fn ghcr() {
     let tags = c.tags(&app).await.unwrap();
     assert_eq!(*tags, ["v1", "v2", "v3", &format!("sha256-{}", "c".repeat(64))]);
 
-    // No referrers API: the fallback tag's index is read instead.
+    // No referrers API: the fallback tag's index is read instead. Concurrent callers share one
+    // probe of the API.
+    let together = futures::future::join_all((0..5).map(|_| c.referrers(&app, &subject, None))).await;
+    assert!(together.iter().all(|r| r.as_ref().is_ok_and(|(list, _)| list.len() == 2)));
+    assert_eq!(gh.seen_at("/v2/owner/app/referrers/").len(), 1, "{:?}", gh.seen());
     let (referrers, mode) = c.referrers(&app, &subject, None).await.unwrap();
     assert_eq!(mode, ReferrersMode::FallbackTag);
     assert_eq!(referrers.len(), 2);
