@@ -11,7 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION="0.3.11"
 FERRO_OCI_VERSION="1.0.0"
-APT_PACKAGES=(docker-registry chromium skopeo)
+APT_PACKAGES=(docker-registry chromium skopeo postgresql)
 
 log() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -38,7 +38,8 @@ crate_source() {
 }
 
 # Debian packages: docker-registry (CNCF distribution, the registry of the demo and the tests),
-# chromium (end-to-end tests), skopeo (benchmarks). APT_ONLY="docker-registry" narrows it.
+# chromium (end-to-end tests), skopeo (benchmarks), postgresql (the shared store's tests).
+# APT_ONLY="docker-registry" narrows it.
 step_apt() {
   local missing=() wanted
   read -r -a wanted <<< "${APT_ONLY:-${APT_PACKAGES[*]}}"

@@ -2,13 +2,11 @@
 //!
 //! # Layout
 //! - [`config`]: the configuration (file, environment, flags), validated at start.
-//! - [`store`]: the embedded SQLite store and the session table.
 //! - [`app`]: the router — pages and server functions (leptos_axum), the stylesheet, static
 //!   files, `/healthz` — with the session, tracing and compression layers.
 //! - `main.rs`: reads the configuration, builds the state, serves until interrupted.
 
 pub mod config;
-pub mod store;
 
 use std::sync::{Arc, LazyLock};
 
@@ -26,7 +24,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::trace::TraceLayer;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::config::Config;
 
@@ -51,18 +48,23 @@ pub fn registries(config: &Config) -> Result<Vec<Registry>, StartError> {
 }
 
 /// The state every request sees.
-pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, public_url: Option<String>, store: sqlx::SqlitePool) -> AppState {
-    AppState { leptos_options, registries: Arc::new(registries), public_url, store: Some(store) }
+pub fn state(
+    leptos_options: LeptosOptions,
+    registries: Vec<Registry>,
+    public_url: Option<String>,
+    store: portolan_store::Store,
+) -> AppState {
+    AppState { leptos_options, registries: Arc::new(registries), public_url, store }
 }
 
 /// The whole router: pages, server functions, stylesheet, static files, health.
-pub fn app(state: AppState, sessions: SqliteStore) -> Router {
+pub fn app(state: AppState) -> Router {
     // A tag, a digest and a repository are different pages of the same server route.
     let mut routes = generate_route_list(App);
     routes.sort_by(|a, b| a.path().cmp(b.path()));
     routes.dedup_by(|a, b| a.path() == b.path());
     let options = state.leptos_options.clone();
-    let session_layer = SessionManagerLayer::new(sessions)
+    let session_layer = SessionManagerLayer::new(state.store.sessions())
         .with_name("portolan_session")
         .with_secure(false)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)

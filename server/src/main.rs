@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use portolan_server::config::{Cli, Config};
-use portolan_server::{StartError, app, registries, state, store};
+use portolan_server::{StartError, app, registries, state};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -37,10 +37,12 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         return Ok(());
     }
     let registries = registries(&config)?;
-    let (pool, sessions) = store::open(&config.data_dir).await?;
+    let store = portolan_store::Store::open(&portolan_store::StoreConfig::new(portolan_store::Location::Sqlite(config.data_dir.clone())))
+        .await
+        .map_err(|e| StartError(format!("opening the store: {e}")))?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
     tracing::info!("Portolan listening on http://{addr} ({} registries)", registries.len());
-    axum::serve(listener, app(state(leptos_options, registries, config.public_url.clone(), pool), sessions))
+    axum::serve(listener, app(state(leptos_options, registries, config.public_url.clone(), store)))
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| StartError(format!("serving: {e}")))

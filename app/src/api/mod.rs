@@ -84,7 +84,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
     let mut notice = None;
     if query.sort == crate::model::TagSort::Created {
         // Dates come from each tag's config: read them all, through the caches, for a while.
-        let rows = tags::rows_within(&reg, state.store.as_ref(), &repo, matching.clone(), Some(CREATED_SORT_BUDGET), DETAIL_CONCURRENCY)
+        let rows = tags::rows_within(&reg, &state.store, &repo, matching.clone(), Some(CREATED_SORT_BUDGET), DETAIL_CONCURRENCY)
             .await
             .map_err(|e| logged(&context, e.into()))?;
         let pending = rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).count();
@@ -104,7 +104,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
     tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
     let page = tags::page(&matching, &query);
     let budget = std::time::Duration::from_millis(crate::model::DETAILS_BUDGET_MS.into());
-    let rows = tags::rows_within(&reg, state.store.as_ref(), &repo, page, Some(budget), DETAIL_CONCURRENCY)
+    let rows = tags::rows_within(&reg, &state.store, &repo, page, Some(budget), DETAIL_CONCURRENCY)
         .await
         .map_err(|e| logged(&context, e.into()))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -132,7 +132,7 @@ pub async fn tag_details(registry: String, repository: String, tags: Vec<String>
         return Err(AppError::BadRequest(format!("at most {} tags at once", crate::model::MAX_PER_PAGE)));
     }
     let budget = (budget_ms > 0).then(|| std::time::Duration::from_millis(budget_ms.into()));
-    t::rows_within(&reg, state.store.as_ref(), &repo, tags, budget, DETAIL_CONCURRENCY)
+    t::rows_within(&reg, &state.store, &repo, tags, budget, DETAIL_CONCURRENCY)
         .await
         .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
 }

@@ -36,9 +36,9 @@ pub struct AppState {
     /// The URL Portolan is reached at (for absolute links: badges' Markdown). None: from the
     /// request's Host header.
     pub public_url: Option<String>,
-    /// The embedded store (first-seen dates; later policies, runs, audit). None in tests that
-    /// need none.
-    pub store: Option<sqlx::SqlitePool>,
+    /// The store (first-seen dates, sessions, audit, trash…): always there, so nothing that
+    /// must be recorded can be skipped.
+    pub store: portolan_store::Store,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -224,7 +224,7 @@ async fn tag_detail(registry: &Registry, repo: &RepoName, tag: &str) -> portolan
 /// end). Rows not read in time are [`TagRow::Pending`]. Rows come back in the order of `tags`.
 pub async fn rows_within(
     registry: &Registry,
-    store: Option<&sqlx::SqlitePool>,
+    store: &portolan_store::Store,
     repo: &RepoName,
     tags: Vec<String>,
     budget: Option<std::time::Duration>,
@@ -262,7 +262,7 @@ pub async fn rows_within(
         tags.into_iter().map(|tag| done.get(&tag).cloned().unwrap_or(TagRow::Pending { tag })).collect()
     };
     // Undated artifacts get the date Portolan first saw them, said as such.
-    if let Some(pool) = store {
+    {
         let undated: Vec<String> = rows
             .iter()
             .filter_map(|r| match r {
@@ -270,7 +270,7 @@ pub async fn rows_within(
                 _ => None,
             })
             .collect();
-        let seen = crate::ssr::seen::first_seen(pool, &registry.info.name, repo.as_str(), &undated).await;
+        let seen = crate::ssr::seen::first_seen(store, &registry.info.name, repo.as_str(), &undated).await;
         for row in &mut rows {
             if let TagRow::Ok(d) = row
                 && d.created.is_none()

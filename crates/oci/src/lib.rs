@@ -14,6 +14,8 @@
 //! - [`referrers`]: the referrers API, the fallback tag, cosign legacy tags, the graph walk.
 //! - [`capabilities`]: side-effect-free probes (referrers API, manifest and tag delete).
 //! - [`delete`]: safe tag delete, manifest delete with fallback-index upkeep.
+//! - [`verbs`]: [`RegistryVerbs`], the verbs behind one trait ([`Client`] implements it).
+//! - `memory` (feature `memory`): a registry in memory implementing the verbs, for tests.
 //! - [`error`]: [`Error`] with a matchable [`ErrorKind`].
 //!
 //! # How a request flows
@@ -42,10 +44,13 @@ pub mod error;
 mod flight;
 pub mod manifest;
 pub mod media;
+#[cfg(feature = "memory")]
+pub mod memory;
 pub mod name;
 mod paging;
 pub mod referrers;
 mod transport;
+pub mod verbs;
 
 pub use auth::Credentials;
 pub use capabilities::{Capabilities, Support};
@@ -58,6 +63,7 @@ pub use media::ArtifactKind;
 pub use name::{Reference, RepoName, Tag};
 pub use referrers::{GraphNode, Referrer, ReferrerGraph, ReferrerSource, ReferrersMode};
 pub use transport::Stats;
+pub use verbs::RegistryVerbs;
 
 /// Re-exported OCI types (descriptors, manifests, indexes, digests, platforms).
 pub use oci_spec::image as spec;

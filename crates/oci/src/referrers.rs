@@ -16,6 +16,7 @@ use crate::media::{self, ArtifactKind};
 use crate::name::{Reference, RepoName, Tag, fallback_tag, parse_digest};
 use crate::paging::next_link;
 use crate::transport::Request;
+use crate::verbs::RegistryVerbs;
 
 /// Where a referrer was found.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -198,41 +199,46 @@ impl Client {
         }
     }
 
-    /// The whole referrer graph below `digest`: referrers, their referrers, and so on, each
-    /// node once (cycles and duplicates are harmless), at most `max_nodes` nodes.
+    /// The whole referrer graph below `digest` (see [`walk_graph`]).
     pub async fn referrer_graph(&self, repo: &RepoName, digest: &str, max_nodes: usize) -> Result<ReferrerGraph> {
-        parse_digest(digest)?;
-        let mut graph = ReferrerGraph { root: digest.to_owned(), nodes: Vec::new(), edges: Vec::new(), truncated: false, mode: None };
-        let mut known: HashMap<String, usize> = HashMap::new();
-        let mut frontier: VecDeque<(String, usize)> = VecDeque::from([(digest.to_owned(), 0)]);
-        let mut expanded = HashSet::new();
-        while !frontier.is_empty() {
-            // One level at a time, its subjects listed concurrently.
-            let level: Vec<(String, usize)> = frontier.drain(..).filter(|(d, _)| expanded.insert(d.clone())).collect();
-            let lists = futures::future::join_all(level.iter().map(|(d, _)| self.referrers(repo, d, None))).await;
-            for ((subject, depth), list) in level.into_iter().zip(lists) {
-                let (referrers, mode) = list?;
-                graph.mode.get_or_insert(mode);
-                for r in referrers {
-                    let child = r.digest();
-                    graph.edges.push((subject.clone(), child.clone()));
-                    if child == graph.root || known.contains_key(&child) {
-                        continue;
-                    }
-                    if graph.nodes.len() >= max_nodes {
-                        graph.truncated = true;
-                        continue;
-                    }
-                    known.insert(child.clone(), graph.nodes.len());
-                    graph.nodes.push(GraphNode { subject: subject.clone(), depth: depth + 1, referrer: r });
-                    frontier.push_back((child, depth + 1));
+        walk_graph(self, repo, digest, max_nodes).await
+    }
+}
+
+/// The whole referrer graph below `digest`: referrers, their referrers, and so on, each node
+/// once (cycles and duplicates are harmless), at most `max_nodes` nodes, one level at a time.
+pub async fn walk_graph(verbs: &(impl RegistryVerbs + ?Sized), repo: &RepoName, digest: &str, max_nodes: usize) -> Result<ReferrerGraph> {
+    parse_digest(digest)?;
+    let mut graph = ReferrerGraph { root: digest.to_owned(), nodes: Vec::new(), edges: Vec::new(), truncated: false, mode: None };
+    let mut known: HashMap<String, usize> = HashMap::new();
+    let mut frontier: VecDeque<(String, usize)> = VecDeque::from([(digest.to_owned(), 0)]);
+    let mut expanded = HashSet::new();
+    while !frontier.is_empty() {
+        // One level at a time, its subjects listed concurrently.
+        let level: Vec<(String, usize)> = frontier.drain(..).filter(|(d, _)| expanded.insert(d.clone())).collect();
+        let lists = futures::future::join_all(level.iter().map(|(d, _)| verbs.referrers(repo, d, None))).await;
+        for ((subject, depth), list) in level.into_iter().zip(lists) {
+            let (referrers, mode) = list?;
+            graph.mode.get_or_insert(mode);
+            for r in referrers {
+                let child = r.digest();
+                graph.edges.push((subject.clone(), child.clone()));
+                if child == graph.root || known.contains_key(&child) {
+                    continue;
                 }
+                if graph.nodes.len() >= max_nodes {
+                    graph.truncated = true;
+                    continue;
+                }
+                known.insert(child.clone(), graph.nodes.len());
+                graph.nodes.push(GraphNode { subject: subject.clone(), depth: depth + 1, referrer: r });
+                frontier.push_back((child, depth + 1));
             }
         }
-        graph.edges.sort();
-        graph.edges.dedup();
-        Ok(graph)
     }
+    graph.edges.sort();
+    graph.edges.dedup();
+    Ok(graph)
 }
 
 fn legacy_default_type(suffix: &str) -> &'static str {

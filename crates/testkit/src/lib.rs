@@ -1,6 +1,7 @@
 //! Real registries for Portolan's tests and demo.
 //!
 //! # Layout
+//! - [`postgres`]: a real Postgres cluster (Debian's), stopped and restarted at will.
 //! - [`process`]: child processes killed on drop, free loopback ports, readiness polling.
 //! - [`distribution`]: CNCF distribution (Debian `docker-registry`) with anonymous, htpasswd or
 //!   token auth, and ferro-oci-server (the OCI 1.1 referrers API).
@@ -10,12 +11,18 @@
 //!   signatures, attestations, legacy cosign tags), [`seed`]: the standard sample content.
 //! - [`harness`]: a started and seeded registry of each kind.
 //! - [`slow`]: a proxy that makes a registry slow (manifests and blobs answer late).
+//! - [`oidc`]: a real OpenID Connect provider (npm `oidc-provider` run by Node) with test users,
+//!   a login form, RP-initiated logout and ID-token tampering for refusal tests.
+//! - [`github`]: a replay of GitHub's OAuth app endpoints and REST API (user, emails, orgs, teams).
 //!
 //! The `portolan-testkit` binary starts a set of them for end-to-end tests and the demo.
 
 pub mod distribution;
 pub mod fixtures;
+pub mod github;
 pub mod harness;
+pub mod oidc;
+pub mod postgres;
 pub mod process;
 pub mod pusher;
 pub mod seed;

@@ -15,11 +15,22 @@ pub struct ChildGuard {
 
 impl ChildGuard {
     /// Spawns `cmd` with its output sent to `log` (a file), so a failing start can be explained.
-    pub fn spawn(name: &str, mut cmd: Command, log: &std::path::Path) -> Result<Self> {
+    pub fn spawn(name: &str, cmd: Command, log: &std::path::Path) -> Result<Self> {
+        Self::spawn_with_stdin(name, cmd, log, Stdio::null())
+    }
+
+    /// Like [`ChildGuard::spawn`], with the child's standard input a pipe held open as long as the
+    /// guard lives: a child that exits when its input closes also stops when this process dies
+    /// without running destructors (e.g. killed by a signal).
+    pub fn spawn_with_stdin_pipe(name: &str, cmd: Command, log: &std::path::Path) -> Result<Self> {
+        Self::spawn_with_stdin(name, cmd, log, Stdio::piped())
+    }
+
+    fn spawn_with_stdin(name: &str, mut cmd: Command, log: &std::path::Path, stdin: Stdio) -> Result<Self> {
         let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
         let child = cmd
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()

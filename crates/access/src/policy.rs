@@ -1,0 +1,72 @@
+//! The policy: grants, anonymous read per registry, and open mode, and the role they give.
+//!
+//! Roles only add up: the answer is the highest role of any grant that covers the place and
+//! names the person, plus viewer where anonymous read is on. Nothing takes a role away.
+
+use std::collections::BTreeMap;
+
+use crate::{Grant, Identity, Role};
+
+/// Who may do what, for the whole server. Cheap to share behind an `Arc`; rebuilt on reload.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    pub(crate) grants: Vec<Grant>,
+    pub(crate) anonymous_read: BTreeMap<String, bool>,
+    pub(crate) open: bool,
+}
+
+impl Access {
+    /// No sign-in is configured: Portolan is an open, read-only browser. Everyone, signed in or
+    /// not, is viewer on every registry, and nobody is more.
+    pub fn open() -> Self {
+        Access { grants: Vec::new(), anonymous_read: BTreeMap::new(), open: true }
+    }
+
+    /// Sign-in is configured: roles come from `grants`, and visitors who are not signed in may
+    /// browse the registries whose `anonymous_read` is `true` (missing means `false`).
+    pub fn new(grants: Vec<Grant>, anonymous_read: BTreeMap<String, bool>) -> Self {
+        Access { grants, anonymous_read, open: false }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    pub fn grants(&self) -> &[Grant] {
+        &self.grants
+    }
+
+    /// Whether visitors who are not signed in may browse `registry` (always, in open mode).
+    pub fn anonymous_read(&self, registry: &str) -> bool {
+        self.open || self.anonymous_read.get(registry).copied().unwrap_or(false)
+    }
+
+    /// The role `who` (`None`: not signed in) has on `registry`, in `repository`; `None` means
+    /// no access at all.
+    ///
+    /// With `repository` `None`, the question is about the registry itself (its page, its
+    /// catalog): every grant whose registry pattern matches counts, whatever its repository
+    /// patterns. So someone who maintains `team/*` is maintainer "on the registry", which lets
+    /// them see it; it does not let them act anywhere else in it: act on a repository only
+    /// after asking with that repository, and filter a catalog the same way, one repository at
+    /// a time.
+    pub fn role_for(&self, who: Option<&Identity>, registry: &str, repository: Option<&str>) -> Option<Role> {
+        if self.open {
+            return Some(Role::Viewer);
+        }
+        let granted = who.and_then(|who| {
+            self.grants.iter().filter(|grant| grant.covers(registry, repository) && grant.names(who)).map(Grant::role).max()
+        });
+        // `Option`'s order puts `None` below any role, so `max` combines "no access" correctly.
+        granted.max(self.anonymous_read(registry).then_some(Role::Viewer))
+    }
+
+    /// The highest role `who` has anywhere, e.g. to decide which links the header shows.
+    pub fn highest_role(&self, who: Option<&Identity>) -> Option<Role> {
+        if self.open {
+            return Some(Role::Viewer);
+        }
+        let granted = who.and_then(|who| self.grants.iter().filter(|grant| grant.names(who)).map(Grant::role).max());
+        granted.max(self.anonymous_read.values().any(|&on| on).then_some(Role::Viewer))
+    }
+}

@@ -1,0 +1,108 @@
+//! Whom a grant names: users, emails, domains, groups, anyone signed in.
+
+use portolan_access::Identity;
+use portolan_access::Role::{Maintainer, Viewer};
+
+use crate::{access, case, check, in_groups, person, with_email};
+
+#[test]
+fn groups_with_and_without_provider() {
+    let access = access(
+        r#"
+        [[grants]]
+        role = "maintainer"
+        groups = ["keycloak:/platform/admins"]
+
+        [[grants]]
+        role = "viewer"
+        groups = ["ops"]
+
+        [[grants]]
+        role = "maintainer"
+        registry = "ghcr"
+        groups = ["github:acme/ops", "a:b"]
+        "#,
+        &[],
+    );
+    check(
+        &access,
+        &[
+            case("keycloak path as written", Some(in_groups("keycloak", &["/platform/admins"])), "hub", None, Some(Maintainer)),
+            case("leading / is insignificant", Some(in_groups("keycloak", &["platform/admins"])), "hub", None, Some(Maintainer)),
+            case("prefixed group, other provider", Some(in_groups("github", &["/platform/admins"])), "hub", None, None),
+            case("group names are case-sensitive", Some(in_groups("keycloak", &["/Platform/Admins"])), "hub", None, None),
+            case("subgroup is another group", Some(in_groups("keycloak", &["/platform/admins/sub"])), "hub", None, None),
+            case("bare group from keycloak", Some(in_groups("keycloak", &["ops"])), "hub", None, Some(Viewer)),
+            case("bare group from github", Some(in_groups("github", &["ops"])), "hub", None, Some(Viewer)),
+            case("bare group, keycloak path", Some(in_groups("keycloak", &["/ops"])), "hub", None, Some(Viewer)),
+            case("github team slug", Some(in_groups("github", &["acme/ops"])), "ghcr", None, Some(Maintainer)),
+            case("github team slug from keycloak", Some(in_groups("keycloak", &["acme/ops"])), "ghcr", None, None),
+            case("colon in a bare group name", Some(in_groups("proxy", &["a:b"])), "ghcr", None, Some(Maintainer)),
+            case("no groups", Some(in_groups("keycloak", &[])), "hub", None, None),
+            case("one of several groups", Some(in_groups("keycloak", &["x", "/platform/admins", "y"])), "hub", None, Some(Maintainer)),
+        ],
+    );
+}
+
+#[test]
+fn emails_and_domains() {
+    let access = access(
+        r#"
+        [[grants]]
+        role = "maintainer"
+        emails = ["Carol@Example.org"]
+
+        [[grants]]
+        role = "viewer"
+        domains = ["Example.com"]
+        "#,
+        &[],
+    );
+    check(
+        &access,
+        &[
+            case("email, any case", Some(with_email("github", "carol@example.ORG", true)), "hub", None, Some(Maintainer)),
+            case("unverified email never matches", Some(with_email("github", "carol@example.org", false)), "hub", None, None),
+            case("domain, any case", Some(with_email("keycloak", "alice@EXAMPLE.com", true)), "hub", None, Some(Viewer)),
+            case("unverified domain never matches", Some(with_email("keycloak", "alice@example.com", false)), "hub", None, None),
+            case("a lookalike domain does not match", Some(with_email("keycloak", "eve@evil-example.com", true)), "hub", None, None),
+            case("subdomains do not match", Some(with_email("keycloak", "alice@sub.example.com", true)), "hub", None, None),
+            case("domain must be the end", Some(with_email("keycloak", "alice@example.com.evil.io", true)), "hub", None, None),
+            case("the domain is after the last @", Some(with_email("keycloak", "\"x@example.com\"@evil.io", true)), "hub", None, None),
+            case("no email at all", Some(person("keycloak", "alice")), "hub", None, None),
+        ],
+    );
+}
+
+#[test]
+fn users_and_signed_in() {
+    let access = access(
+        r#"
+        [[grants]]
+        role = "maintainer"
+        registry = "hub"
+        users = ["keycloak:1b2c-77", "github:4242"]
+
+        [[grants]]
+        role = "viewer"
+        registry = "internal"
+        signed_in = true
+        "#,
+        &[],
+    );
+    let named_alice = Identity { name: Some("alice".into()), email: Some("alice@example.com".into()), ..person("keycloak", "other") };
+    check(
+        &access,
+        &[
+            case("user by provider and subject", Some(person("keycloak", "1b2c-77")), "hub", Some("x"), Some(Maintainer)),
+            case("second user entry", Some(person("github", "4242")), "hub", Some("x"), Some(Maintainer)),
+            case("same subject, other provider", Some(person("github", "1b2c-77")), "hub", Some("x"), None),
+            case("subjects are exact", Some(person("keycloak", "1B2C-77")), "hub", Some("x"), None),
+            case("name and email are not the subject", Some(named_alice), "hub", Some("x"), None),
+            case("signed in with any provider", Some(person("proxy", "whoever")), "internal", Some("x"), Some(Viewer)),
+            case("signed_in only where granted", Some(person("proxy", "whoever")), "hub", Some("x"), None),
+            case("signed_in excludes visitors", None, "internal", Some("x"), None),
+            case("user also signed in", Some(person("keycloak", "1b2c-77")), "internal", None, Some(Viewer)),
+        ],
+    );
+}

@@ -1,0 +1,103 @@
+//! Sessions: tower-sessions' records kept in the store, so every replica sees every session
+//! and a signed-out session is dead everywhere at once.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
+
+use crate::{Store, StoreError, millis};
+
+/// The session store of tower-sessions, over [`Store`].
+#[derive(Clone, Debug)]
+pub struct Sessions {
+    store: Store,
+}
+
+impl Store {
+    /// The session records, for tower-sessions' `SessionManagerLayer`.
+    pub fn sessions(&self) -> Sessions {
+        Sessions { store: self.clone() }
+    }
+}
+
+fn backend(e: StoreError) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+fn encode(record: &Record) -> session_store::Result<String> {
+    serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+#[async_trait]
+impl SessionStore for Sessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A new id must not take over an existing session: retry on the (unlikely) collision.
+        loop {
+            let data = encode(record)?;
+            let inserted = sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                .bind(record.id.to_string())
+                .bind(data)
+                .bind(millis(record.expiry_date))
+                .execute(self.store.pool())
+                .await
+                .map_err(|e| backend(e.into()))?;
+            if inserted.rows_affected() == 1 {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET data = $2, expires_at = $3",
+        )
+        .bind(record.id.to_string())
+        .bind(encode(record)?)
+        .bind(millis(record.expiry_date))
+        .execute(self.store.pool())
+        .await
+        .map_err(|e| backend(e.into()))?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(id.to_string())
+            .bind(millis(OffsetDateTime::now_utc()))
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(|e| backend(e.into()))?;
+        row.map(|(data,)| serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))).transpose()
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.store.pool())
+            .await
+            .map_err(|e| backend(e.into()))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for Sessions {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        self.store.delete_expired_sessions(OffsetDateTime::now_utc()).await.map(|_| ()).map_err(backend)
+    }
+}
+
+impl Store {
+    /// Deletes sessions expired at `now`; returns how many.
+    pub async fn delete_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(millis(now)).execute(self.pool()).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Live sessions (for the operator's view and tests).
+    pub async fn count_sessions(&self, now: OffsetDateTime) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires_at > $1").bind(millis(now)).fetch_one(self.pool()).await?)
+    }
+}
