@@ -10,7 +10,10 @@ mod server_fn_error {
     pub use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 }
 
-/// What went wrong, for the person looking at the page.
+/// What went wrong, for the person looking at the page. Three refusals are kept apart so one
+/// never looks like another: [`AppError::SignInRequired`] (Portolan wants to know who you are),
+/// [`AppError::Forbidden`] (your role here is not enough) and [`AppError::RegistryDenied`] (the
+/// registry refused Portolan's own credentials: signing in changes nothing).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// No such registry, repository, tag, manifest or page.
@@ -19,12 +22,18 @@ pub enum AppError {
     /// A malformed repository name, tag, digest or parameter.
     #[error("{0}")]
     BadRequest(String),
-    /// The registry wants credentials Portolan does not have (or refused them).
+    /// Sign in to Portolan first (401).
     #[error("{0}")]
-    Unauthorized(String),
-    /// Portolan's credentials may not do this.
+    SignInRequired(String),
+    /// Signed in, but the role here is not enough; the message names the role needed (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The registry refused Portolan's own credentials (it answered `status`, 401 or 403).
+    #[error("{message}")]
+    RegistryDenied { status: u16, message: String },
+    /// Portolan's database cannot be reached (503).
+    #[error("{0}")]
+    StoreUnavailable(String),
     /// The registry does not support what was asked.
     #[error("{0}")]
     Unsupported(String),
@@ -53,8 +62,12 @@ impl AppError {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::SignInRequired(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            // The registry's refusal is an upstream failure, not ours to answer with 401/403:
+            // the page shows the registry's own status.
+            AppError::RegistryDenied { .. } => StatusCode::BAD_GATEWAY,
+            AppError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) | AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -69,8 +82,10 @@ impl AppError {
         match self {
             AppError::NotFound(_) => "Not found",
             AppError::BadRequest(_) => "That address is not valid",
-            AppError::Unauthorized(_) => "The registry wants credentials",
+            AppError::SignInRequired(_) => "Sign in to continue",
             AppError::Forbidden(_) => "Not allowed",
+            AppError::RegistryDenied { .. } => "The registry refused Portolan's credentials",
+            AppError::StoreUnavailable(_) => "Portolan's database is unavailable",
             AppError::Unsupported(_) => "Not supported by this registry",
             AppError::RateLimited(_) => "The registry is rate limiting",
             AppError::Unavailable(_) => "The registry is unavailable",
@@ -88,8 +103,12 @@ impl AppError {
             AppError::BadRequest(_) => {
                 "Repository names are lowercase letters, digits and . _ - separators; tags are up to 128 letters, digits, _ . -; digests look like sha256:<64 hex digits>."
             }
-            AppError::Unauthorized(_) => "Portolan's administrator can add credentials for this registry to its configuration.",
-            AppError::Forbidden(_) => "The credentials Portolan uses for this registry lack this right.",
+            AppError::SignInRequired(_) => "Sign in with one of the providers on the sign-in page, then try again.",
+            AppError::Forbidden(_) => "Ask an administrator of Portolan for the role this needs.",
+            AppError::RegistryDenied { .. } => {
+                "This is about the credentials Portolan itself uses for this registry, not about you: signing in changes nothing. Portolan's administrator can fix them in its configuration."
+            }
+            AppError::StoreUnavailable(_) => "Portolan will reconnect by itself when its database is back; try again in a moment.",
             AppError::Unsupported(_) => "Some registries turn features off; this one does not offer it.",
             AppError::RateLimited(_) => "Wait a little and reload the page.",
             AppError::Unavailable(_) | AppError::Timeout(_) => {
@@ -121,8 +140,8 @@ impl From<portolan_oci::Error> for AppError {
         let message = e.message().to_owned();
         match e.kind() {
             K::NotFound => AppError::NotFound(message),
-            K::Unauthorized => AppError::Unauthorized(message),
-            K::Denied => AppError::Forbidden(message),
+            K::Unauthorized => AppError::RegistryDenied { status: e.status().unwrap_or(401), message },
+            K::Denied => AppError::RegistryDenied { status: e.status().unwrap_or(403), message },
             K::Unsupported => AppError::Unsupported(message),
             K::RateLimited => AppError::RateLimited(match e.retry_after() {
                 Some(after) => format!("{message}; retry in {} s", after.as_secs().max(1)),
@@ -133,6 +152,25 @@ impl From<portolan_oci::Error> for AppError {
             K::Unavailable => AppError::Unavailable(message),
             K::Conflict => AppError::Conflict(message),
             _ => AppError::BadGateway(message),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<portolan_store::StoreError> for AppError {
+    fn from(e: portolan_store::StoreError) -> Self {
+        use portolan_store::StoreError as S;
+        match e {
+            S::Unavailable(m) => {
+                tracing::warn!(error = %m, "the store is unavailable");
+                AppError::StoreUnavailable("Portolan cannot reach its database right now.".into())
+            }
+            S::NotFound(m) => AppError::NotFound(m),
+            S::Conflict(m) => AppError::Conflict(m),
+            S::Internal(m) => {
+                tracing::error!(error = %m, "the store failed");
+                AppError::Internal("Portolan's database failed; the details are in its log.".into())
+            }
         }
     }
 }

@@ -31,8 +31,19 @@ use crate::components::layout::Header;
 use crate::error::AppError;
 use crate::routes::target::TargetSegment;
 
-/// The HTML document around the app. `stylesheet` is the versioned URL of the CSS.
+/// The HTML document around the app. `stylesheet` is the versioned URL of the CSS. On the
+/// server it also sets the page's Content-Security-Policy, with the nonce Leptos gives the
+/// hydration scripts: no other script runs.
 pub fn shell(options: LeptosOptions, stylesheet: &'static str) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        );
+        if let Ok(value) = http::HeaderValue::from_str(&policy) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -85,6 +96,7 @@ pub fn App() -> impl IntoView {
                     // need script to show.) Slow parts have a time budget and the browser fills
                     // in the rest (see routes/repository.rs).
                     <Route path=StaticSegment("") view=routes::home::HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("sign-in") view=routes::sign_in::SignInPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry")) view=routes::registry::RegistryPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Repository) view=routes::repository::RepositoryPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Tag) view=routes::artifact::ArtifactPage ssr=SsrMode::Async />

@@ -2,11 +2,15 @@
 //!
 //! # Layout
 //! - [`config`]: the configuration (file, environment, flags), validated at start.
-//! - [`app`]: the router — pages and server functions (leptos_axum), the stylesheet, static
-//!   files, `/healthz` — with the session, tracing and compression layers.
-//! - `main.rs`: reads the configuration, builds the state, serves until interrupted.
+//! - [`security`]: request ids, the `Host` check, trusted proxies, security headers.
+//! - [`auth`]: sign-in routes, sessions, who is asking.
+//! - this file: the state and the router — pages and server functions (leptos_axum), the
+//!   stylesheet, static files, badges, the JSON API, health — with their layers.
+//! - `main.rs`: reads the configuration, opens the store, serves until interrupted.
 
+pub mod auth;
 pub mod config;
+pub mod security;
 
 use std::sync::{Arc, LazyLock};
 
@@ -14,15 +18,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use portolan_app::model::RegistryInfo;
-use portolan_app::ssr::{AppState, Registry};
+use portolan_app::model::{ProviderInfo, RegistryInfo, SignInOptions};
+use portolan_app::ssr::auth::CurrentUser;
+use portolan_app::ssr::{AppState, Registry, Settings};
 use portolan_app::{App, shell};
 use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
-use tower_http::trace::TraceLayer;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::config::Config;
@@ -42,56 +45,138 @@ pub fn registries(config: &Config) -> Result<Vec<Registry>, StartError> {
         .iter()
         .map(|r| {
             let client = portolan_oci::Client::new(r.client.clone()).map_err(|e| StartError(format!("registry {:?}: {e}", r.name)))?;
-            Ok(Registry { info: RegistryInfo { name: r.name.clone(), title: r.title.clone(), host: r.pull_host.clone() }, client })
+            Ok(Registry {
+                info: RegistryInfo { name: r.name.clone(), title: r.title.clone(), host: r.pull_host.clone() },
+                client: Arc::new(client),
+            })
         })
         .collect()
 }
 
+/// Background tag reads in flight at most, for all visitors together.
+pub const BACKGROUND_READS: usize = 16;
+
 /// The state every request sees.
-pub fn state(
-    leptos_options: LeptosOptions,
-    registries: Vec<Registry>,
-    public_url: Option<String>,
-    store: portolan_store::Store,
-) -> AppState {
-    AppState { leptos_options, registries: Arc::new(registries), public_url, store }
+pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, config: &Config, store: portolan_store::Store) -> AppState {
+    let sign_in = SignInOptions {
+        providers: config
+            .auth
+            .providers
+            .iter()
+            .map(|p| ProviderInfo { id: p.id.clone(), title: p.title.clone(), kind: p.kind.label().to_owned() })
+            .collect(),
+        proxy: config.auth.proxy.is_some(),
+    };
+    AppState {
+        leptos_options,
+        registries: Arc::new(registries),
+        public_url: config.public_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned()),
+        store,
+        access: Arc::new(config.access.clone()),
+        sign_in: Arc::new(sign_in),
+        settings: Arc::new(Settings { trash_days: config.trash_days, audit_days: config.audit_days }),
+        background: Arc::new(portolan_app::ssr::tags::Background::new(BACKGROUND_READS)),
+    }
 }
 
-/// The whole router: pages, server functions, stylesheet, static files, health.
-pub fn app(state: AppState) -> Router {
+/// What the router needs besides the state.
+pub struct Parts {
+    pub auth: Arc<auth::Auth>,
+    pub guard: Arc<security::Guard>,
+    /// The session cookie is `Secure` (Portolan is reached over https).
+    pub secure_cookies: bool,
+    /// A session ends after this long unused.
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Parts {
+    /// From the configuration (the listener's address decides the `Host` check's defaults).
+    pub fn new(config: &Config, listen: std::net::SocketAddr, store: portolan_store::Store) -> Result<Self, StartError> {
+        let public_url = config.public_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned());
+        let auth = auth::Auth::new(&config.auth, public_url, store, STYLESHEET.clone()).map_err(StartError)?;
+        Ok(Self {
+            auth: Arc::new(auth),
+            guard: Arc::new(security::Guard::new(
+                listen,
+                config.public_url.as_ref(),
+                &config.allowed_hosts,
+                config.trusted_proxies.clone(),
+            )),
+            secure_cookies: config.secure_cookies(),
+            idle_timeout: config.auth.idle_timeout,
+        })
+    }
+}
+
+/// The whole router: pages, server functions, sign-in, stylesheet, static files, badges, the
+/// JSON API, health.
+pub fn app(state: AppState, parts: Parts) -> Router {
     // A tag, a digest and a repository are different pages of the same server route.
     let mut routes = generate_route_list(App);
     routes.sort_by(|a, b| a.path().cmp(b.path()));
     routes.dedup_by(|a, b| a.path() == b.path());
     let options = state.leptos_options.clone();
+    let idle = time::Duration::try_from(parts.idle_timeout).unwrap_or(time::Duration::hours(12));
     let session_layer = SessionManagerLayer::new(state.store.sessions())
         .with_name("portolan_session")
-        .with_secure(false)
+        .with_secure(parts.secure_cookies)
+        .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
-    // Streamed HTML must reach the browser as it is rendered: compress everything else.
-    let compress = DefaultPredicate::new().and(NotForContentType::const_new("text/html"));
+        .with_expiry(Expiry::OnInactivity(idle));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route("/style/portolan.css", get(stylesheet))
         .route("/badge/{registry}/{*path}", get(badge))
         .route("/api/v1/referrers/{registry}/{*path}", get(referrers_json))
+        .merge(auth::routes(parts.auth.clone()))
         .leptos_routes(&state, routes, move || shell(options.clone(), &STYLESHEET))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(|options| shell(options, &STYLESHEET)))
+        .layer(axum::middleware::from_fn(auth::same_origin_changes))
+        .layer(axum::middleware::from_fn_with_state(parts.auth.clone(), auth::identify))
         .layer(session_layer)
-        .layer(CompressionLayer::new().compress_when(compress))
-        .layer(TraceLayer::new_for_http())
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(parts.guard.clone(), security::guard))
         .with_state(state)
 }
 
+/// `/readyz`: the store answers and is migrated (503 otherwise).
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ready().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready: the store is unavailable").into_response()
+        }
+    }
+}
+
 /// `/badge/{registry}/{repository}[:{tag}]/{name}.svg`: an SVG badge (always an image, even for
-/// errors, so READMEs never show a broken one).
-async fn badge(State(state): State<AppState>, Path((registry, path)): Path<(String, String)>) -> impl IntoResponse {
-    let badge = portolan_app::ssr::badges::badge(&state, &registry, &path).await;
+/// errors, so READMEs never show a broken one). Private repositories' badges are refused.
+async fn badge(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Path((registry, path)): Path<(String, String)>,
+) -> impl IntoResponse {
+    let (status, badge) = portolan_app::ssr::badges::badge(&state, user.0, &registry, &path).await;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    // Public badges may be cached anywhere; refused ones nowhere.
+    let cache = if status.is_success() && state.access.anonymous_read(&registry) {
+        "public, max-age=300"
+    } else if status.is_success() {
+        "private, max-age=300"
+    } else {
+        "no-store"
+    };
     (
+        status,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+            ),
         ],
         portolan_app::ssr::badges::svg(&badge),
     )
@@ -107,12 +192,12 @@ struct GraphQuery {
 /// whole referrer graph as JSON, for scripts.
 async fn referrers_json(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Path((registry, path)): Path<(String, String)>,
     Query(q): Query<GraphQuery>,
 ) -> Response {
     use portolan_app::error::AppError;
     let result: Result<serde_json::Value, AppError> = async {
-        let reg = state.registry(&registry)?;
         let path = path.trim_matches('/');
         let (repo, reference) = match path.split_once('@') {
             Some((r, d)) => (r, d),
@@ -121,6 +206,13 @@ async fn referrers_json(
             }
         };
         let repo = portolan_oci::RepoName::parse(repo).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+        portolan_app::ssr::auth::require_for(&state, user.0, portolan_access::Role::Viewer, &registry, Some(repo.as_str()))?;
+        let reg = state.registry(&registry)?;
+        if let Some(t) = &q.artifact_type
+            && (t.len() > 255 || t.chars().any(|c| c.is_control()))
+        {
+            return Err(AppError::BadRequest("artifactType is not a media type".into()));
+        }
         Ok(portolan_app::ssr::graph::referrers_json(reg, &repo, reference, q.artifact_type.as_deref()).await?)
     }
     .await;

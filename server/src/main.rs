@@ -1,16 +1,20 @@
-//! `portolan`: reads the configuration, opens the store, serves until SIGINT or SIGTERM.
+//! `portolan`: reads the configuration, opens the store, serves until SIGINT or SIGTERM, then
+//! finishes the requests in flight.
+
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Parser;
-use portolan_server::config::{Cli, Config};
-use portolan_server::{StartError, app, registries, state};
+use portolan_server::config::{Cli, Config, LogFormat};
+use portolan_server::{Parts, StartError, app, registries, state};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("PORTOLAN_LOG").unwrap_or_else(|_| EnvFilter::new("info,portolan=info")))
-        .init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    let json = cli.log_format.as_deref() == Some("json");
+    init_logs(json);
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("portolan: {e}");
@@ -19,9 +23,21 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+fn init_logs(json: bool) {
+    let filter = EnvFilter::try_from_env("PORTOLAN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    if json {
+        tracing_subscriber::fmt().with_env_filter(filter).json().with_current_span(true).with_span_list(false).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), StartError> {
     let check = cli.check;
     let config = Config::load(cli).map_err(|e| StartError(e.to_string()))?;
+    if config.log_format == LogFormat::Json {
+        tracing::debug!("logging as JSON lines");
+    }
     let path = config.leptos_config.display().to_string();
     let mut leptos_options =
         leptos_config::get_configuration(Some(&path)).map_err(|e| StartError(format!("reading {path}: {e}")))?.leptos_options;
@@ -29,23 +45,66 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         leptos_options.site_addr = listen;
     }
     let addr = leptos_options.site_addr;
-    if config.registries.is_empty() {
-        tracing::warn!("no registry is configured: add [[registries]] to the configuration file (see --help)");
+    for w in config.warnings() {
+        tracing::warn!("{w}");
     }
     if check {
-        println!("configuration OK: {} registries, listening on {addr}, data in {}", config.registries.len(), config.data_dir.display());
+        println!(
+            "configuration OK: {} registries, {} sign-in providers{}, store: {}, listening on {addr}",
+            config.registries.len(),
+            config.auth.providers.len(),
+            if config.auth.proxy.is_some() { " and a trusted proxy" } else { "" },
+            config.store.location.redacted(),
+        );
         return Ok(());
     }
     let registries = registries(&config)?;
-    let store = portolan_store::Store::open(&portolan_store::StoreConfig::new(portolan_store::Location::Sqlite(config.data_dir.clone())))
-        .await
-        .map_err(|e| StartError(format!("opening the store: {e}")))?;
+    let store = portolan_store::Store::open(&config.store).await.map_err(|e| StartError(format!("opening the store: {e}")))?;
+    let parts = Parts::new(&config, addr, store.clone())?;
+    if parts.guard.hosts.is_none() {
+        tracing::warn!("listening on all interfaces without public_url or allowed_hosts: any Host header is accepted");
+    }
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
-    tracing::info!("Portolan listening on http://{addr} ({} registries)", registries.len());
-    axum::serve(listener, app(state(leptos_options, registries, config.public_url.clone(), store)))
+    tracing::info!("Portolan listening on http://{addr} ({} registries, store: {})", registries.len(), store.engine().label());
+    let state = state(leptos_options, registries, &config, store.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let upkeep = tokio::spawn(upkeep(store.clone(), config.trash_days, config.audit_days, stop_rx));
+    let served = axum::serve(listener, app(state, parts).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await
-        .map_err(|e| StartError(format!("serving: {e}")))
+        .map_err(|e| StartError(format!("serving: {e}")));
+    let _ = stop_tx.send(true);
+    let _ = upkeep.await;
+    store.close().await;
+    served
+}
+
+/// Periodic upkeep: expired sessions, trash past its retention, audit past its window.
+async fn upkeep(store: portolan_store::Store, trash_days: u32, audit_days: u32, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = time::OffsetDateTime::now_utc();
+        if let Err(e) = store.delete_expired_sessions(now).await {
+            tracing::warn!(error = %e, "deleting expired sessions");
+        }
+        match store.trash_expired(now - time::Duration::days(trash_days.into())).await {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = store.trash_purge(id, None, &format!("older than {trash_days} days")).await {
+                        tracing::warn!(error = %e, id, "purging old trash");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "listing old trash"),
+        }
+        if let Err(e) = store.audit_prune(now - time::Duration::days(audit_days.into())).await {
+            tracing::warn!(error = %e, "pruning the audit log");
+        }
+    }
 }
 
 async fn shutdown() {
@@ -57,5 +116,5 @@ async fn shutdown() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: finishing the requests in flight");
 }

@@ -16,6 +16,36 @@ pub struct RegistryInfo {
     pub host: String,
 }
 
+/// A way to sign in, as the sign-in page lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    /// The URL segment: `/auth/login/{id}`.
+    pub id: String,
+    pub title: String,
+    /// `oidc` or `github`.
+    pub kind: String,
+}
+
+/// How people sign in here.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    pub providers: Vec<ProviderInfo>,
+    /// A trusted reverse proxy signs people in (no sign-in page of Portolan's own).
+    pub proxy: bool,
+}
+
+/// Who is signed in, and their role where the page is (for the header; never for deciding).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub name: Option<String>,
+    pub provider: Option<String>,
+    /// `viewer`, `maintainer`, `admin`, or None (no access here).
+    pub role: Option<String>,
+    /// False: Portolan is an open read-only browser.
+    pub sign_in_enabled: bool,
+    pub proxy: bool,
+}
+
 /// One page of a registry's repositories.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogPage {
@@ -212,11 +242,13 @@ pub struct TagDetail {
     pub platforms: Vec<String>,
     /// Compressed size: manifest + config + layers (for an index: the largest platform).
     pub size: Option<u64>,
-    /// RFC 3339.
-    pub created: Option<String>,
+    /// When it was created (seconds since the epoch), and where that date came from.
+    pub created: Option<i64>,
     pub created_source: Option<DateSource>,
     /// Referrers (signatures, SBOMs, attestations) attached to this digest.
     pub referrers: usize,
+    /// Platform manifests of an index that the registry answers 404 for (a broken image).
+    pub missing_children: usize,
 }
 
 /// A tag's details, or why they could not be read.
@@ -316,9 +348,31 @@ pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
 
 /// "3 days ago", "in 2 hours", relative to `now` (seconds since the epoch).
 pub fn relative_time(rfc3339: &str, now: i64) -> String {
-    let Some(t) = unix_seconds(rfc3339) else {
-        return rfc3339.to_owned();
-    };
+    match unix_seconds(rfc3339) {
+        Some(t) => relative_seconds(t, now),
+        None => rfc3339.to_owned(),
+    }
+}
+
+/// `2025-06-01T12:00:00Z` for seconds since the epoch (UTC), without a date library.
+pub fn format_utc(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// "3 days ago", "in 2 hours": `t` relative to `now` (both seconds since the epoch).
+pub fn relative_seconds(t: i64, now: i64) -> String {
     let delta = now - t;
     let (future, secs) = (delta < 0, delta.unsigned_abs());
     let (n, unit) = match secs {
@@ -390,5 +444,8 @@ mod time_tests {
         assert_eq!(relative_time("2025-06-04T11:59:30Z", now), "just now");
         assert_eq!(relative_time("2027-06-04T12:00:00Z", now), "in 2 years");
         assert_eq!(relative_time("garbage", now), "garbage");
+        assert_eq!(format_utc(1_748_779_200), "2025-06-01T12:00:00Z");
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

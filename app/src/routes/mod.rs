@@ -7,4 +7,5 @@ pub mod graph;
 pub mod home;
 pub mod registry;
 pub mod repository;
+pub mod sign_in;
 pub mod target;

@@ -15,7 +15,7 @@ use crate::components::copy::{CopyField, copy_button};
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
 use crate::components::pager::pager;
-use crate::model::{DateSource, TagPage, TagQuery, TagRow, TagSort, human_size, relative_time, short_digest};
+use crate::model::{DateSource, TagPage, TagQuery, TagRow, TagSort, format_utc, human_size, relative_seconds, short_digest};
 
 #[component]
 pub fn RepositoryPage() -> impl IntoView {
@@ -250,10 +250,11 @@ fn detail_cells(row: Option<TagRow>, page: &[TagRow], now: i64) -> AnyView {
                     _ => None,
                 })
                 .collect();
-            let created = d.created.clone().map(|c| {
+            let created = d.created.map(|t| {
                 let source = d.created_source.map(DateSource::label).unwrap_or_default();
-                let title = format!("{c} ({source})");
-                view! { <time datetime=c.clone() title=title>{relative_time(&c, now)}</time> }
+                let exact = format_utc(t);
+                let title = format!("{exact} ({source})");
+                view! { <time datetime=exact title=title>{relative_seconds(t, now)}</time> }
             });
             let group = (!siblings.is_empty()).then(|| {
                 let text = format!("same digest as {}", siblings.join(", "));
@@ -265,7 +266,14 @@ fn detail_cells(row: Option<TagRow>, page: &[TagRow], now: i64) -> AnyView {
                     " "{short_digest(&d.digest)}{group}{copy_button(d.digest.clone(), "digest")}
                 </td>
                 <td class="px-3 py-2"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=d.kind.clone()>{d.kind_label.clone()}</span></td>
-                <td class="px-3 py-2 text-xs text-slate-600 dark:text-slate-400">{d.platforms.join(", ")}</td>
+                <td class="px-3 py-2 text-xs text-slate-600 dark:text-slate-400">
+                    {d.platforms.join(", ")}
+                    {(d.missing_children > 0).then(|| view! {
+                        <span class="ml-1 rounded-sm bg-rose-100 px-1 text-rose-800 dark:bg-rose-900 dark:text-rose-200" data-missing=d.missing_children title="the index lists platform manifests the registry answers 404 for">
+                            {format!("{} missing", d.missing_children)}
+                        </span>
+                    })}
+                </td>
                 <td class="px-3 py-2 text-right tabular-nums">{d.size.map(human_size)}</td>
                 <td class="px-3 py-2 whitespace-nowrap">{created}</td>
                 <td class="px-3 py-2 text-right tabular-nums">{(d.referrers > 0).then_some(d.referrers)}</td>

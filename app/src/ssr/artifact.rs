@@ -8,7 +8,12 @@ use serde_json::Value;
 use crate::model::{ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, HistoryEntry, PlatformEntry, ReferrerEntry};
 use crate::ssr::Registry;
 use crate::ssr::json::{Links, render_bytes};
-use crate::ssr::tags::{is_attestation_entry, platform_name, valid_date};
+use portolan_inventory::read::{is_attestation_entry, platform_name};
+
+/// A date worth showing: RFC 3339 and after 1970 (tools write the epoch for "unknown").
+fn valid_date(s: &str) -> bool {
+    portolan_inventory::read::parse_date(s).is_some()
+}
 
 /// Config blobs larger than this are not read (real configs are a few KiB).
 const CONFIG_CAP: u64 = 4 * 1024 * 1024;

@@ -68,22 +68,31 @@ pub fn latest_version<'a>(tags: impl IntoIterator<Item = &'a String>) -> Option<
     newest(false).or_else(|| newest(true))
 }
 
-/// Works out the badge named by `path` (`{repository}[:{tag}]/{name}.svg`). Errors become
-/// badges too (an image must still render in a README).
-pub async fn badge(state: &AppState, registry: &str, path: &str) -> Badge {
+/// Works out the badge named by `path` (`{repository}[:{tag}]/{name}.svg`) for `who`, with the
+/// HTTP status to send. Errors become badges too (an image must still render in a README); a
+/// badge of a repository `who` may not see is refused (401/403) and says "private".
+pub async fn badge(state: &AppState, who: Option<portolan_access::Identity>, registry: &str, path: &str) -> (u16, Badge) {
     let Some((target, name)) = path.trim_matches('/').rsplit_once('/') else {
-        return Badge::new("badge", "unknown", GREY);
+        return (404, Badge::new("badge", "unknown", GREY));
     };
     let Ok(reg) = state.registry(registry) else {
-        return Badge::new("registry", "not found", GREY);
+        return (404, Badge::new("registry", "not found", GREY));
     };
     let (repo, tag) = match target.rsplit_once(':') {
         Some((r, t)) if !t.contains('/') => (r, Some(t)),
         _ => (target, None),
     };
     let Ok(repo) = RepoName::parse(repo) else {
-        return Badge::new("repository", "invalid", GREY);
+        return (400, Badge::new("repository", "invalid", GREY));
     };
+    if let Err(e) = crate::ssr::auth::require_for(state, who, portolan_access::Role::Viewer, registry, Some(repo.as_str())) {
+        return (e.status_code().as_u16(), Badge::new("badge", "private", GREY));
+    }
+    (200, badge_of(reg, &repo, name, tag).await)
+}
+
+async fn badge_of(reg: &crate::ssr::Registry, repo: &RepoName, name: &str, tag: Option<&str>) -> Badge {
+    let repo = repo.clone();
     let client = &reg.client;
     match (name, tag) {
         ("latest.svg", None) => match client.tags(&repo).await {
@@ -101,11 +110,16 @@ pub async fn badge(state: &AppState, registry: &str, path: &str) -> Badge {
             let Ok(reference) = Reference::parse(tag) else {
                 return Badge::new("size", "invalid tag", GREY);
             };
-            match client.manifest(&repo, &reference).await.and_then(|d| Ok((d.size(), d.manifest()?.clone()))) {
-                Ok((size, manifest)) => match crate::ssr::artifact::image_size(size, &manifest) {
-                    Some(total) => Badge::new("size", human_size(total), BLUE),
+            let digest = match client.resolve(&repo, &reference).await {
+                Ok(r) => r.digest,
+                Err(e) => return Badge::new("size", e.kind().label(), GREY),
+            };
+            match portolan_inventory::read::read_artifact(client.as_ref(), &repo, &digest).await {
+                Ok(artifact) if artifact.manifest.kind == ArtifactKind::Index => match artifact.size() {
+                    Some(total) => Badge::new("size", format!("≤ {}", human_size(total)), BLUE),
                     None => Badge::new("size", "multi-platform", BLUE),
                 },
+                Ok(artifact) => Badge::new("size", human_size(artifact.size().unwrap_or(0)), BLUE),
                 Err(e) => Badge::new("size", e.kind().label(), GREY),
             }
         }

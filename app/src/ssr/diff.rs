@@ -10,7 +10,7 @@ use crate::model::{Change, ConfigView, DiffSide, DiffView, LayerChange};
 use crate::ssr::Registry;
 use crate::ssr::artifact::{config_view, image_size};
 use crate::ssr::json::Links;
-use crate::ssr::tags::{is_attestation_entry, platform_name};
+use portolan_inventory::read::{is_attestation_entry, platform_name};
 
 struct Side {
     reference: String,

@@ -1,8 +1,9 @@
 //! Server-side state shared by the server functions: the configured registries with their
-//! clients. The server binary builds it from its configuration and provides it as the router
-//! state (leptos_axum passes it to every server function as context).
+//! clients, the store, who may do what. The server binary builds it from its configuration and
+//! provides it as the router state (leptos_axum passes it to every server function as context).
 
 pub mod artifact;
+pub mod auth;
 pub mod badges;
 pub mod diff;
 pub mod graph;
@@ -16,16 +17,39 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
-use portolan_oci::Client;
+use portolan_access::Access;
+use portolan_oci::RegistryVerbs;
 
 use crate::error::AppError;
-use crate::model::RegistryInfo;
+use crate::model::{RegistryInfo, SignInOptions};
 
 /// One configured registry.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Registry {
     pub info: RegistryInfo,
-    pub client: Client,
+    /// The registry verbs: a real client, or a registry in memory in tests.
+    pub client: Arc<dyn RegistryVerbs>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("name", &self.info.name).finish_non_exhaustive()
+    }
+}
+
+/// Settings server functions need besides the registries.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Days a trash entry stays restorable.
+    pub trash_days: u32,
+    /// Days audit entries are kept.
+    pub audit_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { trash_days: 30, audit_days: 365 }
+    }
 }
 
 /// The state every request sees.
@@ -34,11 +58,18 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub registries: Arc<Vec<Registry>>,
     /// The URL Portolan is reached at (for absolute links: badges' Markdown). None: from the
-    /// request's Host header.
+    /// request (see [`RequestOrigin`]).
     pub public_url: Option<String>,
     /// The store (first-seen dates, sessions, audit, trash…): always there, so nothing that
     /// must be recorded can be skipped.
     pub store: portolan_store::Store,
+    /// Who may do what.
+    pub access: Arc<Access>,
+    /// How people sign in (for the sign-in page and the header).
+    pub sign_in: Arc<SignInOptions>,
+    pub settings: Arc<Settings>,
+    /// Bounded background reads on behalf of visitors.
+    pub background: Arc<tags::Background>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -72,15 +103,34 @@ pub fn logged(context: &str, e: AppError) -> AppError {
     e
 }
 
+/// The origin a request reached Portolan at (`https://host[:port]`), worked out by the server
+/// from `Host` — and from `X-Forwarded-Proto`/`-Host` only when the peer is a trusted proxy —
+/// and put in the request's extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestOrigin(pub String);
+
+/// The request's id (from a trusted proxy's `X-Request-Id`, else made by the server), for the
+/// audit log and log lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// The request being served, during rendering and in server functions.
+pub fn request_parts() -> Option<http::request::Parts> {
+    use_context::<http::request::Parts>()
+}
+
+/// The current request's id, if the server gave it one.
+pub fn request_id() -> Option<String> {
+    request_parts().and_then(|p| p.extensions.get::<RequestId>().map(|r| r.0.clone()))
+}
+
 /// The absolute URL Portolan is reached at: the configured public URL, else the request's
-/// `X-Forwarded-Proto`/`Host` headers.
+/// origin as the server worked it out.
 pub fn public_url(state: &AppState) -> String {
     if let Some(url) = &state.public_url {
         return url.trim_end_matches('/').to_owned();
     }
-    let parts = use_context::<http::request::Parts>();
-    let header = |name: &str| parts.as_ref().and_then(|p| p.headers.get(name)).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or_else(|| state.leptos_options.site_addr.to_string());
-    let scheme = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
-    format!("{scheme}://{host}")
+    request_parts()
+        .and_then(|p| p.extensions.get::<RequestOrigin>().map(|o| o.0.clone()))
+        .unwrap_or_else(|| format!("http://{}", state.leptos_options.site_addr))
 }

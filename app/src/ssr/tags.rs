@@ -1,17 +1,25 @@
-//! Tag lists as the repository page shows them: referrer tags set aside, filtered, sorted
-//! (semantic version, name, creation date) and paged; and each tag's details, read through the
-//! client's caches with bounded concurrency.
+//! Tag lists as the repository page shows them: referrer tags set aside, filtered (a pattern
+//! compiled once), sorted (semantic version, name, creation date) and paged; and each tag's
+//! details, read through the inventory reader — the same one the retention planner uses — with
+//! bounded, de-duplicated background work.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
-use portolan_oci::spec::Descriptor;
-use portolan_oci::{Manifest, Reference, RepoName, Tag};
-use serde_json::Value;
+use globset::{GlobBuilder, GlobMatcher};
+use portolan_inventory::read::{TagRead, read_tag};
+use portolan_oci::RepoName;
+use tokio::sync::Semaphore;
 
+use crate::error::AppError;
 use crate::model::{DateSource, TagDetail, TagQuery, TagRow, TagSort};
 use crate::ssr::Registry;
-use crate::ssr::artifact::{image_size, is_image_config, platform_of};
+
+pub use portolan_inventory::semver_of;
+
+/// Longest tag filter accepted (a tag is at most 128 characters).
+pub const MAX_FILTER: usize = 200;
 
 /// Whether `tag` is a referrer tag: the fallback schema's `sha256-<hex>` or cosign's legacy
 /// `sha256-<hex>.sig/.att/.sbom`.
@@ -19,69 +27,74 @@ pub fn is_referrer_tag(tag: &str) -> bool {
     portolan_oci::name::subject_of_tag(tag).is_some()
 }
 
-/// Case-insensitive match: `*` is a wildcard; otherwise a substring.
-pub fn matches_filter(tag: &str, filter: &str) -> bool {
-    let filter = filter.trim().to_ascii_lowercase();
-    if filter.is_empty() {
-        return true;
-    }
-    let tag = tag.to_ascii_lowercase();
-    if !filter.contains('*') {
-        return tag.contains(&filter);
-    }
-    glob(&tag, &filter)
+/// A tag filter, checked and compiled once per request: case-insensitive; with `*` or `?` a
+/// glob over the whole tag, else a substring. Matching is linear in the tag's length (globset
+/// compiles to a regex), whatever the pattern.
+pub enum TagFilter {
+    All,
+    Substring(String),
+    Glob(GlobMatcher),
 }
 
-fn glob(text: &str, pattern: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let mut rest = text;
-    for (i, part) in parts.iter().enumerate() {
-        if part.is_empty() {
-            continue;
+impl TagFilter {
+    pub fn new(text: &str) -> Result<Self, AppError> {
+        let text = text.trim();
+        if text.chars().count() > MAX_FILTER {
+            return Err(AppError::BadRequest(format!("the filter is longer than {MAX_FILTER} characters")));
         }
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            let Some(pos) = rest.find(part) else {
-                return false;
-            };
-            rest = &rest[pos + part.len()..];
+        if text.is_empty() {
+            return Ok(TagFilter::All);
+        }
+        if !text.contains(['*', '?']) {
+            return Ok(TagFilter::Substring(text.to_ascii_lowercase()));
+        }
+        // Runs of `*` mean the same as one; `[`, `{` and `\` are taken literally (tags cannot
+        // contain them, and a user typing them means nothing special).
+        let mut pattern = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '*' if pattern.ends_with('*') => {}
+                '[' | ']' | '{' | '}' | '\\' | ',' => {
+                    pattern.push('[');
+                    pattern.push(c);
+                    pattern.push(']');
+                }
+                c => pattern.push(c),
+            }
+        }
+        let glob = GlobBuilder::new(&pattern)
+            .case_insensitive(true)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| AppError::BadRequest(format!("the filter {text:?} is not a pattern Portolan understands ({e})")))?;
+        Ok(TagFilter::Glob(glob.compile_matcher()))
+    }
+
+    pub fn matches(&self, tag: &str) -> bool {
+        match self {
+            TagFilter::All => true,
+            TagFilter::Substring(s) => tag.to_ascii_lowercase().contains(s.as_str()),
+            TagFilter::Glob(g) => g.is_match(tag),
         }
     }
-    pattern.ends_with('*') || rest.is_empty() || parts.len() == 1
-}
-
-/// A tag read as a semantic version (`v` prefix allowed; `1.2` taken as `1.2.0`).
-pub fn semver_of(tag: &str) -> Option<semver::Version> {
-    let t = tag.strip_prefix('v').unwrap_or(tag);
-    semver::Version::parse(t).ok().or_else(|| {
-        let dots = t.chars().filter(|c| *c == '.').count();
-        let head = t.split(['-', '+']).next().unwrap_or(t);
-        if dots < 2 && !head.is_empty() && head.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            let padded = if dots == 0 { format!("{head}.0.0") } else { format!("{head}.0") };
-            semver::Version::parse(&format!("{padded}{}", &t[head.len()..])).ok()
-        } else {
-            None
-        }
-    })
 }
 
 /// Orders tags for `sort` (natural direction: newest or A→Z first; `reverse` flips it).
-/// `created` gives RFC 3339 dates for [`TagSort::Created`]; tags without one go last.
-pub fn sort_tags(tags: &mut [String], sort: TagSort, reverse: bool, created: &HashMap<String, String>) {
+/// `created` gives Unix times for [`TagSort::Created`]; tags without one go last.
+pub fn sort_tags(tags: &mut [String], sort: TagSort, reverse: bool, created: &HashMap<String, i64>) {
     match sort {
         TagSort::Name => tags.sort(),
-        TagSort::Version => tags.sort_by(|a, b| match (semver_of(a), semver_of(b)) {
-            (Some(x), Some(y)) => y.cmp(&x).then_with(|| a.cmp(b)),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => a.cmp(b),
-        }),
+        TagSort::Version => {
+            let versions: HashMap<&str, semver::Version> = tags.iter().filter_map(|t| Some((t.as_str(), semver_of(t)?))).collect();
+            let mut owned: Vec<String> = tags.to_vec();
+            owned.sort_by(|a, b| match (versions.get(a.as_str()), versions.get(b.as_str())) {
+                (Some(x), Some(y)) => y.cmp(x).then_with(|| a.cmp(b)),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => a.cmp(b),
+            });
+            tags.clone_from_slice(&owned);
+        }
         TagSort::Created => tags.sort_by(|a, b| match (created.get(a), created.get(b)) {
             (Some(x), Some(y)) => y.cmp(x).then_with(|| a.cmp(b)),
             (Some(_), None) => Ordering::Less,
@@ -96,7 +109,7 @@ pub fn sort_tags(tags: &mut [String], sort: TagSort, reverse: bool, created: &Ha
 
 /// The visible tags (referrer tags set aside unless asked for), filtered; and how many were
 /// set aside.
-pub fn visible(tags: &[String], query: &TagQuery) -> (Vec<String>, usize, usize) {
+pub fn visible(tags: &[String], query: &TagQuery, filter: &TagFilter) -> (Vec<String>, usize, usize) {
     let mut hidden = 0;
     let mut total = 0;
     let mut out = Vec::new();
@@ -106,7 +119,7 @@ pub fn visible(tags: &[String], query: &TagQuery) -> (Vec<String>, usize, usize)
             continue;
         }
         total += 1;
-        if matches_filter(tag, &query.filter) {
+        if filter.matches(tag) {
             out.push(tag.clone());
         }
     }
@@ -119,166 +132,156 @@ pub fn page(sorted: &[String], query: &TagQuery) -> Vec<String> {
     sorted.iter().skip(start).take(query.per_page).cloned().collect()
 }
 
-pub fn platform_name(d: &Descriptor) -> Option<String> {
-    let p = d.platform().as_ref()?;
-    let os = p.os().to_string();
-    let arch = p.architecture().to_string();
-    Some(match p.variant() {
-        Some(v) if !v.is_empty() => format!("{os}/{arch}/{v}"),
-        _ => format!("{os}/{arch}"),
-    })
-}
-
-/// Whether an index entry is a buildx attestation manifest rather than a platform image.
-pub fn is_attestation_entry(d: &Descriptor) -> bool {
-    d.annotations().as_ref().and_then(|a| a.get("vnd.docker.reference.type")).is_some_and(|t| t == "attestation-manifest")
-        || platform_name(d).as_deref() == Some("unknown/unknown")
-}
-
-/// What an image manifest's config says — its creation date (else the manifest's annotation)
-/// and its platform — reading the config once.
-async fn image_facts(registry: &Registry, repo: &RepoName, manifest: &Manifest) -> (Option<(String, DateSource)>, Option<String>) {
-    let mut facts = (None, None);
-    if let Manifest::Image(m) = manifest
-        && is_image_config(m.config().media_type().as_ref())
-        && let Ok(bytes) = registry.client.blob(repo, m.config().digest().as_ref(), Some(4 * 1024 * 1024)).await
-        && let Ok(config) = serde_json::from_slice::<Value>(&bytes)
-    {
-        let created = config.get("created").and_then(Value::as_str).filter(|c| valid_date(c));
-        facts = (created.map(|c| (c.to_owned(), DateSource::Config)), platform_of(&config));
+/// A tag page row from what the inventory reader read.
+pub fn detail_of(read: &TagRead) -> TagDetail {
+    let m = &read.artifact.manifest;
+    TagDetail {
+        tag: read.tag.tag.clone(),
+        digest: m.digest.clone(),
+        media_type: m.media_type.clone(),
+        kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        kind_label: m.kind.label().to_owned(),
+        platforms: m.platforms.clone(),
+        size: read.artifact.size(),
+        created: m.created.map(|d| d.at.unix_timestamp()),
+        created_source: m.created.map(|d| match d.source {
+            portolan_inventory::DateSource::Config => DateSource::Config,
+            portolan_inventory::DateSource::Annotation => DateSource::Annotation,
+            portolan_inventory::DateSource::FirstSeen => DateSource::FirstSeen,
+        }),
+        referrers: read.referrers.len(),
+        missing_children: read.artifact.children.iter().filter(|c| c.missing).count(),
     }
-    if facts.0.is_none() {
-        facts.0 = manifest
-            .annotations()
-            .and_then(|a| a.get("org.opencontainers.image.created"))
-            .filter(|c| valid_date(c))
-            .map(|c| (c.clone(), DateSource::Annotation));
-    }
-    facts
-}
-
-/// A date worth showing: RFC 3339 and after 1970 (tools write the epoch for "unknown").
-pub fn valid_date(s: &str) -> bool {
-    crate::model::unix_seconds(s).is_some_and(|t| t > 0)
 }
 
 /// Reads one tag's details. Failures become a row with the reason, not a failed page.
 pub async fn tag_row(registry: &Registry, repo: &RepoName, tag: &str) -> TagRow {
-    match tag_detail(registry, repo, tag).await {
-        Ok(d) => TagRow::Ok(d),
+    match read_tag(registry.client.as_ref(), repo, tag).await {
+        Ok(read) => TagRow::Ok(detail_of(&read)),
         Err(e) => TagRow::Failed { tag: tag.to_owned(), message: e.message().to_owned() },
     }
 }
 
-async fn tag_detail(registry: &Registry, repo: &RepoName, tag: &str) -> portolan_oci::Result<TagDetail> {
-    let client = &registry.client;
-    let doc = client.manifest(repo, &Reference::Tag(Tag::parse(tag)?)).await?;
-    let manifest = doc.manifest()?;
-    let kind = manifest.kind(&doc.media_type);
-    let (platforms, size, created) = match manifest {
-        Manifest::Index(index) => {
-            let entries: Vec<&Descriptor> = index.manifests().iter().filter(|d| !is_attestation_entry(d)).collect();
-            let platforms = entries.iter().filter_map(|d| platform_name(d)).collect();
-            // Size and date from the children (manifests are cached by digest).
-            let children = futures::future::join_all(entries.iter().map(|d| async move {
-                let child = client.manifest(repo, &Reference::Digest(d.digest().clone())).await.ok()?;
-                let parsed = child.manifest().ok()?.clone();
-                let (created, _) = image_facts(registry, repo, &parsed).await;
-                Some((image_size(child.size(), &parsed).unwrap_or(0), created))
-            }))
-            .await;
-            let size = children.iter().flatten().map(|(s, _)| *s).max();
-            let created = manifest
-                .annotations()
-                .and_then(|a| a.get("org.opencontainers.image.created"))
-                .filter(|c| valid_date(c))
-                .map(|c| (c.clone(), DateSource::Annotation))
-                .or_else(|| children.iter().flatten().filter_map(|(_, c)| c.clone()).max_by(|a, b| a.0.cmp(&b.0)));
-            (platforms, size, created)
-        }
-        Manifest::Image(_) => {
-            let (created, platform) = image_facts(registry, repo, manifest).await;
-            let platform = platform.filter(|_| kind == portolan_oci::ArtifactKind::Image);
-            (platform.into_iter().collect(), image_size(doc.size(), manifest), created)
-        }
-    };
-    // The client answers the fallback and legacy tags from the cached tag list, so this costs a
-    // request only on registries with the referrers API (or when a fallback index exists).
-    let referrers = client.referrers(repo, &doc.digest, None).await.map(|(r, _)| r.len()).unwrap_or(0);
-    Ok(TagDetail {
-        tag: tag.to_owned(),
-        digest: doc.digest.clone(),
-        media_type: doc.media_type.clone(),
-        kind: serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-        kind_label: kind.label().to_owned(),
-        platforms,
-        size,
-        created: created.as_ref().map(|(c, _)| c.clone()),
-        created_source: created.map(|(_, s)| s),
-        referrers,
-    })
+/// Background work on behalf of visitors, bounded: at most `permits` tag reads at once in all,
+/// and one warm-up per repository at a time. What a visitor asked for and stopped waiting for
+/// is finished here (so a reload is fast), never more.
+pub struct Background {
+    permits: Arc<Semaphore>,
+    warming: Mutex<HashSet<(String, String)>>,
 }
 
-/// Reads the details of `tags` in a background task — which runs to the end and warms the
-/// caches even when nobody waits any more — and waits for it at most `budget` (None: to the
-/// end). Rows not read in time are [`TagRow::Pending`]. Rows come back in the order of `tags`.
+impl Background {
+    pub fn new(permits: usize) -> Self {
+        Self { permits: Arc::new(Semaphore::new(permits.max(1))), warming: Mutex::default() }
+    }
+
+    /// Reads `tags` into the caches in the background, unless a warm-up of this repository is
+    /// already running (then this one is dropped: the caches are being filled anyway).
+    pub fn warm(self: &Arc<Self>, registry: &Registry, repo: &RepoName, tags: Vec<String>) {
+        let key = (registry.info.name.clone(), repo.to_string());
+        {
+            let mut warming = self.warming.lock().unwrap_or_else(|e| e.into_inner());
+            if !warming.insert(key.clone()) {
+                return;
+            }
+        }
+        // Removes the key however the task ends.
+        struct Done(Arc<Background>, (String, String));
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.warming.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.1);
+            }
+        }
+        let done = Done(self.clone(), key);
+        let reads: Vec<_> = tags
+            .into_iter()
+            .map(|tag| {
+                let (permits, client, repo) = (self.permits.clone(), registry.client.clone(), repo.clone());
+                async move {
+                    let Ok(_permit) = permits.acquire_owned().await else { return };
+                    let _ = read_tag(client.as_ref(), &repo, &tag).await;
+                }
+            })
+            .collect();
+        tokio::spawn(async move {
+            let _done = done;
+            futures::future::join_all(reads).await;
+        });
+    }
+
+    /// Whether a warm-up of this repository is running (for tests).
+    pub fn is_warming(&self, registry: &str, repository: &str) -> bool {
+        self.warming.lock().unwrap_or_else(|e| e.into_inner()).contains(&(registry.to_owned(), repository.to_owned()))
+    }
+}
+
+/// Reads the details of `tags`, `concurrency` at a time, waiting at most `budget` (None: to the
+/// end); rows not read in time are [`TagRow::Pending`] and are finished by a background
+/// warm-up (see [`Background`]). Rows come back in the order of `tags`. Undated artifacts get
+/// the date Portolan first saw them, said as such.
 pub async fn rows_within(
     registry: &Registry,
     store: &portolan_store::Store,
+    background: &Arc<Background>,
     repo: &RepoName,
     tags: Vec<String>,
     budget: Option<std::time::Duration>,
     concurrency: usize,
 ) -> portolan_oci::Result<Vec<TagRow>> {
     use futures::StreamExt;
-    use std::sync::{Arc, Mutex};
     // The tag list first: it also tells the client which referrer tags exist.
     registry.client.tags(repo).await?;
     let done: Arc<Mutex<HashMap<String, TagRow>>> = Arc::default();
-    let task = {
-        let (registry, repo, done, tags) = (registry.clone(), repo.clone(), done.clone(), tags.clone());
-        tokio::spawn(async move {
-            futures::stream::iter(tags)
-                .for_each_concurrent(concurrency.max(1), |tag| {
-                    let (registry, repo, done) = (&registry, &repo, done.clone());
-                    async move {
-                        let row = tag_row(registry, repo, &tag).await;
-                        done.lock().unwrap_or_else(|e| e.into_inner()).insert(tag, row);
-                    }
-                })
-                .await;
-        })
+    let work = {
+        let reads: Vec<_> = tags
+            .iter()
+            .cloned()
+            .map(|tag| {
+                let (done, registry, repo) = (done.clone(), registry.clone(), repo.clone());
+                async move {
+                    let row = tag_row(&registry, &repo, &tag).await;
+                    done.lock().unwrap_or_else(|e| e.into_inner()).insert(tag, row);
+                }
+            })
+            .collect();
+        futures::stream::iter(reads).for_each_concurrent(concurrency.max(1), |read| read)
     };
-    match budget {
-        Some(budget) => {
-            let _ = tokio::time::timeout(budget, task).await;
-        }
+    let finished = match budget {
+        Some(budget) => tokio::time::timeout(budget, work).await.is_ok(),
         None => {
-            let _ = task.await;
+            work.await;
+            true
         }
-    }
+    };
     let mut rows: Vec<TagRow> = {
         let done = done.lock().unwrap_or_else(|e| e.into_inner());
         tags.into_iter().map(|tag| done.get(&tag).cloned().unwrap_or(TagRow::Pending { tag })).collect()
     };
-    // Undated artifacts get the date Portolan first saw them, said as such.
-    {
-        let undated: Vec<String> = rows
-            .iter()
-            .filter_map(|r| match r {
-                TagRow::Ok(d) if d.created.is_none() => Some(d.digest.clone()),
-                _ => None,
-            })
-            .collect();
-        let seen = crate::ssr::seen::first_seen(store, &registry.info.name, repo.as_str(), &undated).await;
-        for row in &mut rows {
-            if let TagRow::Ok(d) = row
-                && d.created.is_none()
-                && let Some(when) = seen.get(&d.digest)
-            {
-                d.created = Some(when.clone());
-                d.created_source = Some(DateSource::FirstSeen);
+    if !finished {
+        let pending: Vec<String> = rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).map(|r| r.tag().to_owned()).collect();
+        background.warm(registry, repo, pending);
+    }
+    let undated: Vec<String> = rows
+        .iter()
+        .filter_map(|r| match r {
+            TagRow::Ok(d) if d.created.is_none() => Some(d.digest.clone()),
+            _ => None,
+        })
+        .collect();
+    if !undated.is_empty() {
+        match store.first_seen(&registry.info.name, repo.as_str(), &undated, time::OffsetDateTime::now_utc()).await {
+            Ok(seen) => {
+                for row in &mut rows {
+                    if let TagRow::Ok(d) = row
+                        && d.created.is_none()
+                        && let Some(when) = seen.get(&d.digest)
+                    {
+                        d.created = Some(when.unix_timestamp());
+                        d.created_source = Some(DateSource::FirstSeen);
+                    }
+                }
             }
+            Err(e) => tracing::warn!(error = %e, "reading first-seen dates"),
         }
     }
     Ok(rows)
@@ -303,12 +306,28 @@ mod tests {
 
     #[test]
     fn filters_by_substring_or_glob() {
-        assert!(matches_filter("v1.2.3", "1.2"));
-        assert!(matches_filter("V1.2.3", "v1"));
-        assert!(matches_filter("build-00017", "build-*7"));
-        assert!(matches_filter("release-2024-01", "*2024*"));
-        assert!(!matches_filter("release-2024-01", "2023*"));
-        assert!(matches_filter("anything", "  "));
+        let m = |tag: &str, f: &str| TagFilter::new(f).unwrap().matches(tag);
+        assert!(m("v1.2.3", "1.2"));
+        assert!(m("V1.2.3", "v1"));
+        assert!(m("build-00017", "build-*7"));
+        assert!(m("release-2024-01", "*2024*"));
+        assert!(!m("release-2024-01", "2023*"));
+        assert!(m("anything", "  "));
+        assert!(m("v1.0", "v?.0"));
+        // Characters with a meaning in globs are literal.
+        assert!(!m("a", "[a]*"));
+        assert!(TagFilter::new(&"x".repeat(MAX_FILTER + 1)).is_err());
+    }
+
+    #[test]
+    fn a_pathological_filter_is_cheap() {
+        // 200 stars and a letter over 5,000 tags of 128 characters: a compiled pattern, linear.
+        let filter = TagFilter::new(&format!("{}z", "*".repeat(199))).unwrap();
+        let tags: Vec<String> = (0..5000).map(|i| format!("{i:0>128}")).collect();
+        let started = std::time::Instant::now();
+        let n = tags.iter().filter(|t| filter.matches(t)).count();
+        assert_eq!(n, 0);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]
@@ -323,8 +342,7 @@ mod tests {
     #[test]
     fn created_sort_puts_undated_last() {
         let mut tags = strings(&["a", "b", "c"]);
-        let created: HashMap<String, String> =
-            [("a".to_owned(), "2024-01-01T00:00:00Z".to_owned()), ("c".to_owned(), "2025-01-01T00:00:00Z".to_owned())].into();
+        let created: HashMap<String, i64> = [("a".to_owned(), 1_704_067_200), ("c".to_owned(), 1_735_689_600)].into();
         sort_tags(&mut tags, TagSort::Created, false, &created);
         assert_eq!(tags, strings(&["c", "a", "b"]));
     }
@@ -334,10 +352,10 @@ mod tests {
         let hex = "cd".repeat(32);
         let tags = strings(&["a1", "a2", "b1", &format!("sha256-{hex}"), &format!("sha256-{hex}.sig")]);
         let q = TagQuery { filter: "a".into(), per_page: 1, page: 2, ..Default::default() };
-        let (matching, total, hidden) = visible(&tags, &q);
+        let (matching, total, hidden) = visible(&tags, &q, &TagFilter::new(&q.filter).unwrap());
         assert_eq!((matching.len(), total, hidden), (2, 3, 2));
         assert_eq!(page(&matching, &q), strings(&["a2"]));
         let all = TagQuery { show_referrer_tags: true, ..Default::default() };
-        assert_eq!(visible(&tags, &all).1, 5);
+        assert_eq!(visible(&tags, &all, &TagFilter::All).1, 5);
     }
 }

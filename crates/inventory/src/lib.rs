@@ -5,7 +5,11 @@
 //!
 //! # Layout
 //! - [`model`]: the inventory's types, plain data (the planner's input).
+//! - [`read`] (feature `read`, on by default): reading one tag or a whole repository through
+//!   the registry verbs.
 
 pub mod model;
+#[cfg(feature = "read")]
+pub mod read;
 
 pub use model::*;

@@ -120,6 +120,19 @@ impl Inventory {
         self.tags.iter().filter(move |t| t.digest == digest)
     }
 
+    /// Records first-seen times (from the store) and gives undated manifests that date, said as
+    /// such.
+    pub fn apply_first_seen(&mut self, seen: &std::collections::HashMap<String, OffsetDateTime>) {
+        for m in self.manifests.values_mut() {
+            if let Some(at) = seen.get(&m.digest) {
+                m.first_seen = Some(*at);
+                if m.created.is_none() {
+                    m.created = Some(Dated { at: *at, source: DateSource::FirstSeen });
+                }
+            }
+        }
+    }
+
     /// A manifest's size with its index children (counted once each).
     pub fn total_size(&self, digest: &str) -> u64 {
         let Some(m) = self.manifests.get(digest) else { return 0 };

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use moka::sync::Cache;
 use serde::Deserialize;
 
 use crate::flight::Flights;
@@ -153,27 +153,56 @@ pub fn merge_scopes(scopes: impl IntoIterator<Item = Scope>) -> Vec<Scope> {
 pub(crate) struct TokenResponse {
     pub token: Option<String>,
     pub access_token: Option<String>,
-    pub expires_in: Option<u64>,
+    /// Any JSON number (or anything else, ignored): token servers are not all careful.
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
 }
+
+impl TokenResponse {
+    /// `expires_in` in whole seconds, when it is a positive number.
+    pub fn expires_in(&self) -> Option<u64> {
+        let value = self.expires_in.as_ref()?;
+        value.as_u64().or_else(|| value.as_f64().filter(|s| s.is_finite() && *s >= 1.0).map(|s| s.min(u64::MAX as f64) as u64))
+    }
+}
+
+/// The longest a token is used, whatever its server says.
+pub(crate) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Tokens kept at most (one per scope set: visiting many repositories must not grow it for ever).
+pub(crate) const TOKEN_CACHE_ENTRIES: u64 = 10_000;
 
 /// A bearer token and when to stop using it.
 #[derive(Clone, Debug)]
 pub(crate) struct Token {
     pub value: String,
     pub refresh_at: Instant,
+    /// How long it is used from when it was fetched (`refresh_at - now`).
+    pub usable_for: Duration,
 }
 
 impl Token {
-    /// The spec's default lifetime is 60 s; we renew a little early (a tenth of the lifetime,
-    /// at most 30 s) so a token does not expire in flight.
+    /// The spec's default lifetime is 60 s, and we cap it at [`MAX_TOKEN_LIFETIME`]; we renew a
+    /// little early (a tenth of the lifetime, at most 30 s) so a token does not expire in flight.
     pub fn new(value: String, expires_in: Option<u64>, now: Instant) -> Self {
-        let lifetime = Duration::from_secs(expires_in.filter(|s| *s > 0).unwrap_or(60));
+        let lifetime = Duration::from_secs(expires_in.filter(|s| *s > 0).unwrap_or(60)).min(MAX_TOKEN_LIFETIME);
         let margin = (lifetime / 10).min(Duration::from_secs(30));
-        Self { value, refresh_at: now + lifetime - margin }
+        let usable_for = lifetime.saturating_sub(margin);
+        // `Instant + Duration` panics on overflow; a clock that cannot go that far means "now".
+        let refresh_at = now.checked_add(usable_for).unwrap_or(now);
+        Self { value, refresh_at, usable_for }
     }
 
     pub fn is_fresh(&self, now: Instant) -> bool {
         now < self.refresh_at
+    }
+}
+
+/// Entries of the token cache expire when their token should be renewed.
+struct TokenExpiry;
+
+impl moka::Expiry<String, Token> for TokenExpiry {
+    fn expire_after_create(&self, _key: &String, token: &Token, _created_at: Instant) -> Option<Duration> {
+        Some(token.usable_for.min(MAX_TOKEN_LIFETIME))
     }
 }
 
@@ -192,29 +221,48 @@ pub(crate) enum Scheme {
     },
 }
 
-/// Tokens per scope set, and the in-flight token requests.
-#[derive(Default)]
+/// Tokens per scope set (bounded, each expiring when it should be renewed), and the in-flight
+/// token requests.
 pub(crate) struct TokenCache {
-    tokens: Mutex<HashMap<String, Token>>,
+    tokens: Cache<String, Token>,
     pub flights: Flights<String, crate::Result<Token>>,
 }
 
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::with_capacity(TOKEN_CACHE_ENTRIES)
+    }
+}
+
 impl TokenCache {
+    pub fn with_capacity(entries: u64) -> Self {
+        Self {
+            tokens: Cache::builder().max_capacity(entries).time_to_live(MAX_TOKEN_LIFETIME).expire_after(TokenExpiry).build(),
+            flights: Flights::default(),
+        }
+    }
+
     pub fn get(&self, key: &str, now: Instant) -> Option<String> {
-        let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        tokens.get(key).filter(|t| t.is_fresh(now)).map(|t| t.value.clone())
+        self.tokens.get(key).filter(|t| t.is_fresh(now)).map(|t| t.value)
     }
 
     pub fn put(&self, key: String, token: Token) {
-        self.tokens.lock().unwrap_or_else(|e| e.into_inner()).insert(key, token);
+        if !token.usable_for.is_zero() {
+            self.tokens.insert(key, token);
+        }
     }
 
     /// Drops a token the registry refused (expired or revoked early).
     pub fn invalidate(&self, key: &str, value: &str) {
-        let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        if tokens.get(key).is_some_and(|t| t.value == value) {
-            tokens.remove(key);
+        if self.tokens.get(key).is_some_and(|t| t.value == value) {
+            self.tokens.invalidate(key);
         }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> u64 {
+        self.tokens.run_pending_tasks();
+        self.tokens.entry_count()
     }
 }
 
@@ -270,5 +318,38 @@ mod tests {
         let t = Token::new("t".into(), Some(3600), now);
         assert!(t.is_fresh(now + Duration::from_secs(3560)));
         assert!(!t.is_fresh(now + Duration::from_secs(3571)));
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_capped_not_a_panic() {
+        let now = Instant::now();
+        for seconds in [u64::MAX, 9_000_000_000_000_000_000, 1 << 62] {
+            let t = Token::new("t".into(), Some(seconds), now);
+            assert!(t.is_fresh(now + Duration::from_secs(3600)));
+            assert!(!t.is_fresh(now + MAX_TOKEN_LIFETIME));
+        }
+        let answer = |json: &str| serde_json::from_str::<TokenResponse>(json).unwrap().expires_in();
+        assert_eq!(answer(r#"{"token":"t","expires_in":300}"#), Some(300));
+        assert_eq!(answer(r#"{"token":"t","expires_in":1e30}"#), Some(u64::MAX));
+        assert_eq!(answer(r#"{"token":"t","expires_in":-5}"#), None);
+        assert_eq!(answer(r#"{"token":"t","expires_in":"soon"}"#), None);
+        assert_eq!(answer(r#"{"token":"t"}"#), None);
+    }
+
+    #[test]
+    fn the_token_cache_is_bounded() {
+        let cache = TokenCache::default();
+        let now = Instant::now();
+        for i in 0..(TOKEN_CACHE_ENTRIES * 2) {
+            cache.put(format!("repository:r{i}:pull"), Token::new(format!("t{i}"), Some(300), now));
+        }
+        assert!(cache.len() <= TOKEN_CACHE_ENTRIES, "{} tokens kept", cache.len());
+        // Still a working cache.
+        cache.put("repository:a:pull".into(), Token::new("ta".into(), Some(300), now));
+        assert_eq!(cache.get("repository:a:pull", now).as_deref(), Some("ta"));
+        cache.invalidate("repository:a:pull", "other");
+        assert!(cache.get("repository:a:pull", now).is_some());
+        cache.invalidate("repository:a:pull", "ta");
+        assert!(cache.get("repository:a:pull", now).is_none());
     }
 }

@@ -2,6 +2,7 @@
 //! retries, limits) and the caches (content by digest; tags for a short time).
 
 use std::collections::HashSet;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::flight::Flights;
 use crate::manifest::{self, ManifestDoc};
 use crate::media;
-use crate::name::{Reference, RepoName};
+use crate::name::{Reference, RepoName, Tag, parse_digest};
 use crate::paging::next_link;
 use crate::transport::{Request, Stats, Transport};
 
@@ -39,18 +40,135 @@ pub struct CatalogPage {
 
 #[derive(Deserialize)]
 struct TagList {
-    tags: Option<Vec<String>>,
+    #[serde(default)]
+    tags: Option<Names<TagRule>>,
 }
 
 #[derive(Deserialize)]
 struct Catalog {
-    repositories: Option<Vec<String>>,
+    #[serde(default)]
+    repositories: Option<Names<RepoRule>>,
 }
 
-/// Upper bound of pages followed in one listing, against registries that loop.
-const MAX_PAGES: usize = 10_000;
+/// Tags listed for one repository at most: past it, [`Client::tags`] fails with
+/// [`ErrorKind::TooLarge`] ("… has more than 200000 tags …").
+pub const MAX_TAGS: usize = 200_000;
+/// Bytes read for one repository's tag list at most, all pages together; past it,
+/// [`Client::tags`] fails with [`ErrorKind::TooLarge`].
+pub const MAX_TAG_LIST_BYTES: u64 = 64 * 1024 * 1024;
+/// Pages followed for one tag list at most (registries that page for ever); past it,
+/// [`Client::tags`] fails with [`ErrorKind::TooLarge`].
+pub const MAX_LIST_PAGES: usize = 5_000;
+/// Repositories in one catalog page at most (a registry ignoring `n`); past it,
+/// [`Client::catalog_page`] fails with [`ErrorKind::TooLarge`].
+pub const MAX_CATALOG_PAGE: usize = 200_000;
+/// Children of an index worth fetching for one page: fetch at most this many (see
+/// [`crate::verbs::index_children`], which also bounds the concurrency).
+pub const MAX_INDEX_CHILDREN: usize = 256;
+/// Manifests fetched concurrently by [`crate::verbs::index_children`].
+pub const INDEX_FAN_OUT: usize = 8;
 /// Largest tag list or catalog page read.
 const LIST_PAGE_CAP: u64 = 32 * 1024 * 1024;
+
+/// The caps on listings, as constants say; lowered in tests.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub max_tags: usize,
+    pub tag_list_bytes: u64,
+    pub list_pages: usize,
+    pub max_referrers: usize,
+    pub referrers_bytes: u64,
+    pub referrer_pages: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_tags: MAX_TAGS,
+            tag_list_bytes: MAX_TAG_LIST_BYTES,
+            list_pages: MAX_LIST_PAGES,
+            max_referrers: crate::referrers::MAX_REFERRERS,
+            referrers_bytes: crate::referrers::MAX_REFERRERS_BYTES,
+            referrer_pages: crate::referrers::MAX_REFERRER_PAGES,
+        }
+    }
+}
+
+/// Which names a listing keeps.
+trait NameRule {
+    /// At most this many kept from one page; the rest is only counted.
+    const MAX: usize;
+    fn valid(name: &str) -> bool;
+}
+
+struct TagRule;
+
+impl NameRule for TagRule {
+    const MAX: usize = MAX_TAGS;
+    fn valid(name: &str) -> bool {
+        Tag::parse(name).is_ok()
+    }
+}
+
+struct RepoRule;
+
+impl NameRule for RepoRule {
+    const MAX: usize = MAX_CATALOG_PAGE;
+    fn valid(name: &str) -> bool {
+        RepoName::parse(name).is_ok()
+    }
+}
+
+/// A JSON array of names as a registry lists them, read without keeping what a hostile
+/// registry could grow: names failing the rule are dropped (and counted), and past
+/// `R::MAX` names only counted.
+struct Names<R> {
+    kept: Vec<String>,
+    /// The array's last element, whatever it is (paging goes on from there), if short.
+    last: Option<String>,
+    total: usize,
+    dropped: usize,
+    overflow: bool,
+    rule: PhantomData<R>,
+}
+
+impl<'de, R: NameRule> Deserialize<'de> for Names<R> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Visit<R>(PhantomData<R>);
+        impl<'de, R: NameRule> serde::de::Visitor<'de> for Visit<R> {
+            type Value = Names<R>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Names<R>, A::Error> {
+                let mut names = Names { kept: Vec::new(), last: None, total: 0, dropped: 0, overflow: false, rule: PhantomData };
+                // The last element, when it was not kept (when it was, it is `kept.last()`).
+                let mut last_left_out: Option<Option<String>> = None;
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.total += 1;
+                    let valid = R::valid(&name);
+                    if valid && names.kept.len() < R::MAX {
+                        names.kept.push(name);
+                        last_left_out = None;
+                        continue;
+                    }
+                    if valid {
+                        names.overflow = true;
+                    } else {
+                        names.dropped += 1;
+                    }
+                    last_left_out = Some((name.len() <= 255).then_some(name));
+                }
+                names.last = match last_left_out {
+                    Some(left_out) => left_out,
+                    None => names.kept.last().cloned(),
+                };
+                Ok(names)
+            }
+        }
+        deserializer.deserialize_seq(Visit(PhantomData))
+    }
+}
 
 pub(crate) struct Inner {
     pub transport: Transport,
@@ -67,6 +185,7 @@ pub(crate) struct Inner {
     /// does not wait for the delete probes).
     pub referrers_api: Cache<String, bool>,
     pub manifest_flights: Flights<(String, String), Result<ManifestDoc>>,
+    pub limits: Limits,
 }
 
 /// A client for one registry. Cheap to clone; clones share caches and limits.
@@ -83,6 +202,10 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Self> {
+        Self::with_limits(config, Limits::default())
+    }
+
+    pub(crate) fn with_limits(config: ClientConfig, limits: Limits) -> Result<Self> {
         let transport = Transport::new(&config)?;
         let content = Cache::builder()
             .max_capacity(config.cache_bytes)
@@ -107,6 +230,7 @@ impl Client {
                 capabilities,
                 referrers_api,
                 manifest_flights: Flights::default(),
+                limits,
             }),
         })
     }
@@ -157,10 +281,27 @@ impl Client {
         })?;
         let catalog: Catalog =
             serde_json::from_slice(&body.bytes).map_err(|e| Error::bad_response(format!("the catalog is not valid JSON ({e})")))?;
-        let repositories = catalog.repositories.unwrap_or_default();
-        let has_link = body.header("link").and_then(|l| next_link(l, &url)).is_some();
-        let next = if has_link || repositories.len() == n { repositories.last().cloned() } else { None };
-        Ok(CatalogPage { repositories, next })
+        let Some(names) = catalog.repositories else {
+            return Ok(CatalogPage { repositories: Vec::new(), next: None });
+        };
+        if names.overflow {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "the repository catalog: one page lists more than {MAX_CATALOG_PAGE} repositories; Portolan reads at most that many"
+                ),
+            ));
+        }
+        if names.dropped > 0 {
+            tracing::debug!(dropped = names.dropped, "catalog entries that are not valid repository names were left out");
+        }
+        let has_link = match body.header("link").and_then(|l| next_link(l, &url)) {
+            Some(next) => self.inner.transport.check_next_page(next, "the repository catalog").map(|_| true)?,
+            None => false,
+        };
+        // Paging goes on from the page's last entry, valid or not (the registry's own order).
+        let next = if has_link || names.total >= n { names.last } else { None };
+        Ok(CatalogPage { repositories: names.kept, next })
     }
 
     /// Every tag of `repo`, in the registry's order (deduplicated). Follows `Link` paging; copes
@@ -174,34 +315,65 @@ impl Client {
 
     async fn fetch_tags(&self, repo: &RepoName) -> Result<Vec<String>> {
         const N: usize = 1000;
+        let limits = self.inner.limits;
+        let what = format!("the tags of {repo}");
         let mut url = self.url(&format!("{repo}/tags/list"));
         url.query_pairs_mut().append_pair("n", &N.to_string());
         let mut all = Vec::new();
         let mut seen = HashSet::new();
         let mut visited = HashSet::new();
-        for _ in 0..MAX_PAGES {
+        let (mut bytes_read, mut dropped) = (0u64, 0usize);
+        for page_number in 0.. {
+            if page_number == limits.list_pages {
+                return Err(Error::new(
+                    ErrorKind::TooLarge,
+                    format!("{what}: the registry pages on past {} pages; Portolan stops there", limits.list_pages),
+                ));
+            }
             visited.insert(url.to_string());
-            let request =
-                Request::new(Method::GET, url.clone(), Scope::repository(repo.as_str(), &["pull"]), format!("the tags of {repo}"))
-                    .accept("application/json");
-            let body = self.inner.transport.fetch(&request, LIST_PAGE_CAP).await?;
+            let request = Request::new(Method::GET, url.clone(), Scope::repository(repo.as_str(), &["pull"]), what.clone())
+                .accept("application/json");
+            let budget = limits.tag_list_bytes.saturating_sub(bytes_read);
+            let body = match self.inner.transport.fetch(&request, budget.min(LIST_PAGE_CAP)).await {
+                Err(e) if e.kind() == ErrorKind::TooLarge && budget < LIST_PAGE_CAP => {
+                    return Err(Error::new(
+                        ErrorKind::TooLarge,
+                        format!(
+                            "{what}: the tag list is larger than {} in all; Portolan reads at most that much",
+                            crate::transport::human_bytes(limits.tag_list_bytes)
+                        ),
+                    ));
+                }
+                body => body?,
+            };
+            bytes_read += body.bytes.len() as u64;
             let list: TagList = serde_json::from_slice(&body.bytes)
                 .map_err(|e| Error::bad_response(format!("the tag list of {repo} is not valid JSON ({e})")))?;
-            let page = list.tags.unwrap_or_default();
-            let page_len = page.len();
+            let Some(page) = list.tags else {
+                break;
+            };
+            dropped += page.dropped;
             let mut new = 0;
-            for tag in page {
-                if seen.insert(tag.clone()) {
-                    all.push(tag);
-                    new += 1;
+            for tag in page.kept {
+                if seen.contains(&tag) {
+                    continue;
                 }
+                if all.len() >= limits.max_tags {
+                    return Err(too_many_tags(&what, limits.max_tags));
+                }
+                seen.insert(tag.clone());
+                all.push(tag);
+                new += 1;
+            }
+            if page.overflow {
+                return Err(too_many_tags(&what, limits.max_tags));
             }
             let next = match body.header("link").and_then(|l| next_link(l, &url)) {
-                Some(next) => Some(next),
+                Some(next) => Some(self.inner.transport.check_next_page(next, &what)?),
                 // No Link but a full page: ask with `last`, for registries that page without Link.
-                None if page_len >= N && new > 0 => all.last().map(|last| {
+                None if page.total >= N && new > 0 => page.last.map(|last| {
                     let mut u = self.url(&format!("{repo}/tags/list"));
-                    u.query_pairs_mut().append_pair("n", &N.to_string()).append_pair("last", last);
+                    u.query_pairs_mut().append_pair("n", &N.to_string()).append_pair("last", &last);
                     u
                 }),
                 None => None,
@@ -210,6 +382,9 @@ impl Client {
                 Some(next) if new > 0 && !visited.contains(next.as_str()) => url = next,
                 _ => break,
             }
+        }
+        if dropped > 0 {
+            tracing::debug!(%repo, dropped, "tag list entries that are not valid OCI tags were left out");
         }
         Ok(all)
     }
@@ -235,6 +410,9 @@ impl Client {
 
     /// Where a tag or digest points, by a manifest HEAD (tags cached for `tag_ttl`).
     pub async fn resolve(&self, repo: &RepoName, reference: &Reference) -> Result<Resolved> {
+        if let Reference::Digest(d) = reference {
+            parse_digest(d.as_ref())?;
+        }
         if let Reference::Digest(d) = reference
             && let Some(bytes) = self.inner.content.get(&content_key(repo, d.as_ref())).await
         {
@@ -275,7 +453,8 @@ impl Client {
     /// Identical concurrent requests share one registry request.
     pub async fn manifest(&self, repo: &RepoName, reference: &Reference) -> Result<ManifestDoc> {
         let digest = match reference {
-            Reference::Digest(d) => Some(d.to_string()),
+            // Only digests Portolan can verify (a `Digest` built from a descriptor may be another).
+            Reference::Digest(d) => Some(parse_digest(d.as_ref())?.to_string()),
             Reference::Tag(t) => self.inner.tags.get(&(repo.as_str().to_owned(), t.to_string())).await.map(|r| r.digest),
         };
         if let Some(digest) = &digest
@@ -307,14 +486,10 @@ impl Client {
         let body = self.inner.transport.fetch(&request, cap).await?;
         let computed = manifest::sha256_digest(&body.bytes);
         let digest = if reference.contains(':') {
-            manifest::verify_digest(reference, &body.bytes).map_err(|e| e.with_context(&request.what))?;
             reference.to_owned()
         } else {
             match body.header("docker-content-digest") {
-                Some(header) if header.starts_with("sha512:") => {
-                    manifest::verify_digest(header, &body.bytes).map_err(|e| e.with_context(&request.what))?;
-                    header.to_owned()
-                }
+                Some(header) if header.starts_with("sha512:") => header.to_owned(),
                 Some(header) if header != computed => {
                     tracing::warn!(%header, %computed, what = %request.what, "the registry's digest header does not match the manifest");
                     computed
@@ -322,7 +497,7 @@ impl Client {
                 _ => computed,
             }
         };
-        self.inner.content.insert(content_key(repo, &digest), body.bytes.clone()).await;
+        self.verify_and_cache(repo, &digest, &body.bytes).await.map_err(|e| e.with_context(&request.what))?;
         let content_type = body.header("content-type").map(str::to_owned);
         Ok(doc_from(digest, body.bytes, content_type.as_deref()))
     }
@@ -342,8 +517,7 @@ impl Client {
             format!("blob {repo}@{digest}"),
         );
         let body = self.inner.transport.fetch(&request, cap).await?;
-        manifest::verify_digest(digest, &body.bytes).map_err(|e| e.with_context(&request.what))?;
-        self.inner.content.insert(content_key(repo, digest), body.bytes.clone()).await;
+        self.verify_and_cache(repo, digest, &body.bytes).await.map_err(|e| e.with_context(&request.what))?;
         Ok(body.bytes)
     }
 
@@ -377,7 +551,7 @@ impl Client {
         )
         .body(media_type, bytes.clone());
         self.inner.transport.send(&request).await?;
-        self.inner.content.insert(content_key(repo, &digest), bytes).await;
+        self.verify_and_cache(repo, &digest, &bytes).await?;
         if let Reference::Tag(t) = reference {
             self.inner.tags.invalidate(&(repo.as_str().to_owned(), t.to_string())).await;
         }
@@ -419,6 +593,14 @@ impl Client {
         self.inner.transport.send(&request).await.map(|_| ())
     }
 
+    /// The one way into the content cache: `bytes` are checked against `digest` (sha256 or
+    /// sha512) first, so nothing unverified is ever served as content-addressed.
+    async fn verify_and_cache(&self, repo: &RepoName, digest: &str, bytes: &Bytes) -> Result<()> {
+        manifest::verify_digest(digest, bytes)?;
+        self.inner.content.insert(content_key(repo, digest), bytes.clone()).await;
+        Ok(())
+    }
+
     /// Sends a prepared request (for the referrers module).
     pub(crate) async fn fetch_raw(&self, request: &Request, cap: u64) -> Result<crate::transport::Body> {
         self.inner.transport.fetch(request, cap).await
@@ -427,6 +609,10 @@ impl Client {
     pub(crate) fn v2_url(&self, path: &str) -> Url {
         self.url(path)
     }
+}
+
+fn too_many_tags(what: &str, max: usize) -> Error {
+    Error::new(ErrorKind::TooLarge, format!("{what}: the repository has more than {max} tags; Portolan lists at most {max}"))
 }
 
 /// Content is cached per repository: a digest present in one repository may be absent from
@@ -442,4 +628,124 @@ fn sep(reference: &str) -> &'static str {
 fn doc_from(digest: String, bytes: Bytes, content_type: Option<&str>) -> ManifestDoc {
     let (media_type, parsed) = manifest::parse(&bytes, content_type);
     ManifestDoc { digest, media_type, bytes, parsed }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::extract::{Path, Query};
+    use axum::response::IntoResponse;
+
+    use super::*;
+
+    /// A registry whose listings never end, one way or another (see each test).
+    async fn endless(requests: Arc<AtomicUsize>) -> String {
+        let tags = move |Path(name): Path<String>, Query(query): Query<HashMap<String, String>>| {
+            let requests = requests.clone();
+            async move {
+                requests.fetch_add(1, Ordering::SeqCst);
+                let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+                let tags: Vec<String> = match name.as_str() {
+                    // One new tag a page.
+                    "tiny" => vec![format!("t{page}")],
+                    // 100 new tags of 100 characters a page: about 10 KB.
+                    _ => (0..100).map(|i| format!("{page:050}-{i:049}")).collect(),
+                };
+                let link = format!("</v2/{name}/tags/list?n=1000&page={}>; rel=\"next\"", page + 1);
+                ([("link", link)], axum::Json(serde_json::json!({ "name": name, "tags": tags }))).into_response()
+            }
+        };
+        let referrers = |Path((name, _digest)): Path<(String, String)>, Query(query): Query<HashMap<String, String>>| async move {
+            let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+            let (count, padding) = match name.as_str() {
+                "count" => (3, 0),
+                "bytes" => (3, 2000),
+                _ => (0, 0),
+            };
+            let manifests: Vec<serde_json::Value> = (0..count)
+                .map(|i| {
+                    serde_json::json!({
+                        "mediaType": media::OCI_MANIFEST,
+                        "digest": format!("sha256:{:064x}", page * 10 + i + 1),
+                        "size": 1,
+                        "annotations": { "padding": "p".repeat(padding) },
+                    })
+                })
+                .collect();
+            let link = format!("</v2/{name}/referrers/sha256:{}?page={}>; rel=\"next\"", "c".repeat(64), page + 1);
+            (
+                [("link", link), ("content-type", media::OCI_INDEX.to_owned())],
+                serde_json::json!({ "schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": manifests }).to_string(),
+            )
+                .into_response()
+        };
+        let app = axum::Router::new()
+            .route("/v2/{name}/tags/list", axum::routing::get(tags))
+            .route("/v2/{name}/referrers/{digest}", axum::routing::get(referrers));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        url
+    }
+
+    fn client(url: &str, limits: Limits) -> Client {
+        Client::with_limits(ClientConfig::new(url), limits).unwrap()
+    }
+
+    #[tokio::test]
+    async fn endless_tiny_pages_stop_at_the_page_cap() {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let url = endless(requests.clone()).await;
+        let c = client(&url, Limits { list_pages: 50, ..Limits::default() });
+        let e = c.tags(&RepoName::parse("tiny").unwrap()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+        assert!(e.message().contains("past 50 pages"), "{e}");
+        assert_eq!(requests.load(Ordering::SeqCst), 50);
+    }
+
+    #[tokio::test]
+    async fn tag_lists_are_capped_in_bytes_across_pages() {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let url = endless(requests.clone()).await;
+        let c = client(&url, Limits { tag_list_bytes: 25_000, ..Limits::default() });
+        let e = c.tags(&RepoName::parse("wide").unwrap()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+        assert!(e.message().contains("larger than 24.4 KiB in all"), "{e}");
+        assert_eq!(requests.load(Ordering::SeqCst), 3);
+        // The same with a tag cap: an error, not a truncated list.
+        let c = client(&url, Limits { max_tags: 250, ..Limits::default() });
+        let e = c.tags(&RepoName::parse("wide").unwrap()).await.unwrap_err();
+        assert!(e.message().contains("more than 250 tags"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn referrers_are_capped_in_number_bytes_and_pages() {
+        let url = endless(Arc::default()).await;
+        let subject = format!("sha256:{}", "c".repeat(64));
+        let c = client(&url, Limits { max_referrers: 7, referrers_bytes: 15_000, referrer_pages: 5, ..Limits::default() });
+        let e = c.referrers(&RepoName::parse("count").unwrap(), &subject, None).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+        assert!(e.message().contains("more than 7 referrers"), "{e}");
+        let e = c.referrers(&RepoName::parse("bytes").unwrap(), &subject, None).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+        assert!(e.message().contains("in all"), "{e}");
+        let e = c.referrers(&RepoName::parse("pages").unwrap(), &subject, None).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+        assert!(e.message().contains("past 5 pages"), "{e}");
+    }
+
+    #[test]
+    fn name_lists_keep_valid_names_and_count_the_rest() {
+        let names: Names<TagRule> = serde_json::from_str(r#"["v1", ".x", "a/b", "v1", "ok"]"#).unwrap();
+        assert_eq!(names.kept, ["v1", "v1", "ok"]);
+        assert_eq!((names.total, names.dropped, names.overflow, names.last.as_deref()), (5, 2, false, Some("ok")));
+        let names: Names<RepoRule> = serde_json::from_str(&format!(r#"["a/b", "{}"]"#, "x".repeat(300))).unwrap();
+        assert_eq!(names.kept, ["a/b"]);
+        assert_eq!(names.last, None, "a huge last entry is not sent back as `last`");
+        assert!(serde_json::from_str::<Names<TagRule>>("[1, 2]").is_err());
+    }
 }

@@ -30,6 +30,8 @@ pub struct ClientConfig {
     pub tag_ttl: Duration,
     /// Accept invalid TLS certificates (self-signed test registries only).
     pub insecure_tls: bool,
+    /// Extra CA certificates (PEM) to trust for this registry, besides the system's.
+    pub ca_pem: Option<Vec<u8>>,
     pub user_agent: String,
 }
 
@@ -48,6 +50,7 @@ impl ClientConfig {
             cache_bytes: 64 * 1024 * 1024,
             tag_ttl: Duration::from_secs(15),
             insecure_tls: false,
+            ca_pem: None,
             user_agent: concat!("portolan/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }

@@ -9,13 +9,33 @@ use std::sync::Mutex;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
+type Running<K, V> = Mutex<HashMap<K, Shared<BoxFuture<'static, V>>>>;
+
 pub(crate) struct Flights<K, V: Clone> {
-    running: Mutex<HashMap<K, Shared<BoxFuture<'static, V>>>>,
+    running: Running<K, V>,
 }
 
 impl<K, V: Clone> Default for Flights<K, V> {
     fn default() -> Self {
         Self { running: Mutex::new(HashMap::new()) }
+    }
+}
+
+/// Forgets a flight when one of its waiters is done with it — finished, cancelled (dropped),
+/// or unwinding from a panic — so no later caller ever awaits a flight that cannot complete.
+/// A waiter still polling a forgotten flight gets its result; a new caller starts another.
+struct Forget<'a, K: Hash + Eq, V: Clone> {
+    running: &'a Running<K, V>,
+    key: K,
+    flight: Shared<BoxFuture<'static, V>>,
+}
+
+impl<K: Hash + Eq, V: Clone> Drop for Forget<'_, K, V> {
+    fn drop(&mut self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if running.get(&self.key).is_some_and(|f| f.ptr_eq(&self.flight)) {
+            running.remove(&self.key);
+        }
     }
 }
 
@@ -37,12 +57,13 @@ impl<K: Hash + Eq + Clone, V: Clone + Send + Sync + 'static> Flights<K, V> {
                 }
             }
         };
-        let value = flight.clone().await;
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if running.get(&key).is_some_and(|f| f.ptr_eq(&flight)) {
-            running.remove(&key);
-        }
-        value
+        let forget = Forget { running: &self.running, key, flight };
+        forget.flight.clone().await
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 
@@ -86,5 +107,32 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         // Finished flights are forgotten: the next call runs again.
         assert_eq!(flights.run("k", || async { 7 }).await, 7);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_flight_is_forgotten() {
+        let flights: Flights<&str, usize> = Flights::default();
+        {
+            let pending = flights.run("k", std::future::pending::<usize>);
+            let mut pending = std::pin::pin!(pending);
+            assert!(futures::poll!(pending.as_mut()).is_pending());
+            assert_eq!(flights.len(), 1);
+        }
+        assert_eq!(flights.len(), 0, "the dropped waiter took its flight with it");
+        assert_eq!(flights.run("k", || async { 7 }).await, 7, "the next call runs");
+        // Also through a timeout, as a cancelled HTTP request would be.
+        let slow = tokio::time::timeout(std::time::Duration::from_millis(10), flights.run("k", std::future::pending::<usize>));
+        assert!(slow.await.is_err());
+        assert_eq!(flights.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_flight_is_forgotten() {
+        let flights: Arc<Flights<&str, usize>> = Arc::default();
+        let f = flights.clone();
+        let crashed = tokio::spawn(async move { f.run("k", || async { panic!("boom") }).await }).await;
+        assert!(crashed.unwrap_err().is_panic());
+        assert_eq!(flights.len(), 0);
+        assert_eq!(flights.run("k", || async { 7 }).await, 7, "later callers do not inherit the panic");
     }
 }

@@ -79,12 +79,13 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// Checks `bytes` against `digest` (sha256 and sha512; other algorithms are accepted as is).
+/// Checks `bytes` against `digest`: sha256 or sha512 (any other algorithm is an error, since
+/// the content could not be verified).
 pub fn verify_digest(digest: &str, bytes: &[u8]) -> Result<()> {
     let actual = match digest.split_once(':') {
         Some(("sha256", _)) => sha256_digest(bytes),
         Some(("sha512", _)) => format!("sha512:{}", hex::encode(Sha512::digest(bytes))),
-        _ => return Ok(()),
+        _ => return crate::name::parse_digest(digest).map(|_| ()),
     };
     if actual == digest {
         Ok(())
@@ -209,5 +210,17 @@ mod tests {
         assert_eq!(d, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
         assert!(verify_digest(&d, b"{}").is_ok());
         assert_eq!(verify_digest(&d, b"{ }").unwrap_err().kind(), ErrorKind::BadResponse);
+        let sha512 = format!("sha512:{}", hex::encode(Sha512::digest(b"{}")));
+        assert!(verify_digest(&sha512, b"{}").is_ok());
+        assert!(verify_digest(&sha512, b"{ }").is_err());
+    }
+
+    #[test]
+    fn digests_of_other_algorithms_do_not_verify() {
+        for other in [format!("blake3:{}", "ab".repeat(32)), "md5:0123".to_owned(), "nonsense".to_owned(), String::new()] {
+            let e = verify_digest(&other, b"{}").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Invalid, "{other}");
+        }
+        assert!(verify_digest("blake3:x", b"{}").unwrap_err().message().contains("sha256, sha512"));
     }
 }

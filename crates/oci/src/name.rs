@@ -70,21 +70,30 @@ impl Tag {
     }
 }
 
-/// Parses a digest (`sha256:<64 hex>`, `sha512:<128 hex>`, or another registered algorithm).
+/// The digest algorithms Portolan verifies content with; digests of any other are refused, since
+/// content that cannot be verified must not be trusted (nor cached) as content-addressed.
+pub const DIGEST_ALGORITHMS: [&str; 2] = ["sha256", "sha512"];
+
+/// Parses a digest: `sha256:<64 hex>` or `sha512:<128 hex>`, lowercase.
 pub fn parse_digest(text: &str) -> Result<Digest> {
+    let shown = crate::error::truncate(text, 80);
     let (algorithm, hex) =
-        text.split_once(':').ok_or_else(|| Error::invalid(format!("{text:?} is not a digest (expected algorithm:hex, e.g. sha256:…)")))?;
-    let expected = match algorithm {
-        "sha256" => Some(64),
-        "sha512" => Some(128),
-        _ => None,
+        text.split_once(':').ok_or_else(|| Error::invalid(format!("{shown:?} is not a digest (expected algorithm:hex, e.g. sha256:…)")))?;
+    let len = match algorithm {
+        "sha256" => 64,
+        "sha512" => 128,
+        _ => {
+            return Err(Error::invalid(format!(
+                "{shown:?} uses the digest algorithm {:?}, which Portolan cannot verify (supported: {})",
+                crate::error::truncate(algorithm, 20),
+                DIGEST_ALGORITHMS.join(", ")
+            )));
+        }
     };
-    if let Some(len) = expected
-        && (hex.len() != len || !hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
-    {
-        return Err(Error::invalid(format!("{text:?} is not a valid {algorithm} digest ({len} lowercase hex digits)")));
+    if hex.len() != len || !hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+        return Err(Error::invalid(format!("{shown:?} is not a valid {algorithm} digest ({len} lowercase hex digits)")));
     }
-    Digest::try_from(text).map_err(|e| Error::invalid(format!("{text:?} is not a valid digest: {e}")))
+    Digest::try_from(text).map_err(|e| Error::invalid(format!("{shown:?} is not a valid digest: {e}")))
 }
 
 impl Reference {
@@ -184,6 +193,22 @@ mod tests {
         assert!(matches!(Reference::parse("latest").unwrap(), Reference::Tag(_)));
         assert!(Reference::parse("sha256:abc").is_err());
         assert!(Reference::parse(&format!("sha256:{}", "AB".repeat(32))).is_err());
+        assert!(parse_digest(&format!("sha512:{}", "ab".repeat(64))).is_ok());
+    }
+
+    #[test]
+    fn digests_of_other_algorithms_are_refused() {
+        for other in [
+            format!("blake3:{}", "ab".repeat(32)),
+            format!("md5:{}", "ab".repeat(16)),
+            "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564".into(),
+        ] {
+            let e = parse_digest(&other).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Invalid);
+            assert!(e.message().contains("supported: sha256, sha512"), "{e}");
+            assert!(Reference::parse(&other).is_err());
+        }
+        assert!(parse_digest(&format!("{}:{}", "x".repeat(5000), "a".repeat(64))).unwrap_err().message().len() < 300);
     }
 
     #[test]

@@ -68,6 +68,30 @@ pub enum ReferrersMode {
 
 const LEGACY_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
 const INDEX_CAP: u64 = 4 * 1024 * 1024;
+/// Referrers listed for one subject at most (API pages together, or the fallback index); past
+/// it, [`Client::referrers`] fails with [`ErrorKind::TooLarge`].
+pub const MAX_REFERRERS: usize = 10_000;
+/// Bytes read from the referrers API for one subject at most, all pages together.
+pub const MAX_REFERRERS_BYTES: u64 = 16 * 1024 * 1024;
+/// Referrers API pages followed for one subject at most.
+pub const MAX_REFERRER_PAGES: usize = 1_000;
+
+fn too_many_referrers(what: &str, max: usize) -> Error {
+    Error::new(ErrorKind::TooLarge, format!("{what}: more than {max} referrers; Portolan lists at most {max}"))
+}
+
+/// Keeps the descriptors whose digest Portolan can verify (sha256, sha512), counting the rest.
+fn usable(descriptors: &[Descriptor], source: &ReferrerSource, dropped: &mut usize) -> Vec<Referrer> {
+    descriptors
+        .iter()
+        .filter(|d| {
+            let ok = parse_digest(d.digest().as_ref()).is_ok();
+            *dropped += usize::from(!ok);
+            ok
+        })
+        .map(|d| Referrer { descriptor: d.clone(), source: source.clone() })
+        .collect()
+}
 
 impl Client {
     /// The referrers of `digest` in `repo`, optionally only those of `artifact_type`.
@@ -109,18 +133,35 @@ impl Client {
         if let Some(t) = artifact_type {
             url.query_pairs_mut().append_pair("artifactType", t);
         }
+        let limits = self.inner.limits;
+        let what = format!("the referrers of {repo}@{digest}");
         let mut found = Vec::new();
         let mut visited = HashSet::new();
-        for _ in 0..1000 {
+        let (mut bytes_read, mut dropped) = (0u64, 0usize);
+        for page_number in 0.. {
+            if page_number == limits.referrer_pages {
+                return Err(Error::new(
+                    ErrorKind::TooLarge,
+                    format!("{what}: the registry pages on past {} pages; Portolan stops there", limits.referrer_pages),
+                ));
+            }
             visited.insert(url.to_string());
-            let request = Request::new(
-                Method::GET,
-                url.clone(),
-                Scope::repository(repo.as_str(), &["pull"]),
-                format!("the referrers of {repo}@{digest}"),
-            )
-            .accept(media::OCI_INDEX);
-            let body = self.fetch_raw(&request, INDEX_CAP).await?;
+            let request =
+                Request::new(Method::GET, url.clone(), Scope::repository(repo.as_str(), &["pull"]), what.clone()).accept(media::OCI_INDEX);
+            let budget = limits.referrers_bytes.saturating_sub(bytes_read);
+            let body = match self.fetch_raw(&request, budget.min(INDEX_CAP)).await {
+                Err(e) if e.kind() == ErrorKind::TooLarge && budget < INDEX_CAP => {
+                    return Err(Error::new(
+                        ErrorKind::TooLarge,
+                        format!(
+                            "{what}: the referrers listing is larger than {} in all; Portolan reads at most that much",
+                            crate::transport::human_bytes(limits.referrers_bytes)
+                        ),
+                    ));
+                }
+                body => body?,
+            };
+            bytes_read += body.bytes.len() as u64;
             if let Some(content_type) = body.header("content-type")
                 && !media::base(content_type).contains("json")
             {
@@ -131,11 +172,21 @@ impl Client {
                 .map_err(|e| Error::bad_response(format!("{}: not an image index ({e})", request.what)))?;
             // Whether or not `OCI-Filters-Applied` says the registry filtered, `referrers()`
             // filters again: registries that ignore `artifactType` are common.
-            found.extend(index.manifests().iter().map(|d| Referrer { descriptor: d.clone(), source: ReferrerSource::Api }));
-            match body.header("link").and_then(|l| next_link(l, &url)) {
+            found.extend(usable(index.manifests(), &ReferrerSource::Api, &mut dropped));
+            if found.len() > limits.max_referrers {
+                return Err(too_many_referrers(&what, limits.max_referrers));
+            }
+            let next = match body.header("link").and_then(|l| next_link(l, &url)) {
+                Some(next) => Some(self.inner.transport.check_next_page(next, &what)?),
+                None => None,
+            };
+            match next {
                 Some(next) if !visited.contains(next.as_str()) => url = next,
                 _ => break,
             }
+        }
+        if dropped > 0 {
+            tracing::debug!(%repo, %digest, dropped, "referrers with digests Portolan cannot verify were left out");
         }
         Ok(found)
     }
@@ -145,14 +196,22 @@ impl Client {
         if !self.may_have_tag(repo, tag.as_str()).await {
             return Ok(Vec::new());
         }
-        let doc = match self.manifest(repo, &Reference::Tag(tag)).await {
+        let doc = match self.manifest(repo, &Reference::Tag(tag.clone())).await {
             Ok(doc) => doc,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
         match doc.manifest() {
             Ok(Manifest::Index(index)) => {
-                Ok(index.manifests().iter().map(|d| Referrer { descriptor: d.clone(), source: ReferrerSource::FallbackTag }).collect())
+                let mut dropped = 0;
+                let found = usable(index.manifests(), &ReferrerSource::FallbackTag, &mut dropped);
+                if dropped > 0 {
+                    tracing::debug!(%repo, %tag, dropped, "referrers with digests Portolan cannot verify were left out");
+                }
+                if found.len() > self.inner.limits.max_referrers {
+                    return Err(too_many_referrers(&format!("the fallback referrers index {repo}:{tag}"), self.inner.limits.max_referrers));
+                }
+                Ok(found)
             }
             Ok(Manifest::Image(_)) => {
                 tracing::warn!(%repo, "the fallback referrers tag holds an image, not an index; ignored");

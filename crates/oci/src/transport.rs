@@ -1,6 +1,7 @@
 //! One HTTP exchange with a registry, done properly: bounded concurrency, authentication
 //! (Basic, or a Bearer token fetched for the request's scopes), retries with backoff and jitter
-//! for idempotent requests, `Retry-After`, timeouts, and size caps on bodies.
+//! for idempotent requests, `Retry-After`, timeouts, size caps on bodies, and the rules of
+//! [`crate::guard`] on where requests and credentials may go.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -16,6 +17,7 @@ use url::Url;
 use crate::auth::{Credentials, Scheme, Scope, Token, TokenCache, TokenResponse, merge_scopes, parse_challenges, scope_key};
 use crate::config::ClientConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::guard::{self, AddressGuard, GuardedResolver, Refused};
 
 /// Largest error body we read, to build a message from the registry's error envelope.
 const ERROR_BODY_CAP: u64 = 64 * 1024;
@@ -114,6 +116,9 @@ pub(crate) fn human_bytes(n: u64) -> String {
 }
 
 fn from_reqwest(e: &reqwest::Error, what: &str) -> Error {
+    if let Some(refused) = find_refused(e) {
+        return Error::bad_response(format!("{what}: {refused}"));
+    }
     if e.is_timeout() {
         Error::new(ErrorKind::Timeout, format!("{what}: the registry did not answer in time"))
     } else if e.is_connect() {
@@ -123,6 +128,18 @@ fn from_reqwest(e: &reqwest::Error, what: &str) -> Error {
     } else {
         Error::new(ErrorKind::Unavailable, format!("{what}: the connection failed ({})", root_cause(e)))
     }
+}
+
+/// The guard's refusal (a redirect, a DNS answer) behind a reqwest error, if that is the cause.
+fn find_refused<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Refused> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(refused) = c.downcast_ref::<Refused>() {
+            return Some(refused);
+        }
+        cause = c.source();
+    }
+    None
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -148,6 +165,7 @@ pub(crate) struct Transport {
     credentials: Credentials,
     scheme: Mutex<Scheme>,
     tokens: Arc<TokenCache>,
+    guard: Arc<AddressGuard>,
     limiter: Arc<Semaphore>,
     config: ClientConfig,
     pub stats: Arc<Stats>,
@@ -165,15 +183,29 @@ impl Transport {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let http = reqwest::Client::builder()
+        let guard = Arc::new(AddressGuard::new(&base));
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = &config.ca_pem {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Error::invalid(format!("the registry's CA certificates (ca_file) are not valid PEM: {e}")))?;
+            if certificates.is_empty() {
+                return Err(Error::invalid("the registry's CA file (ca_file) holds no certificate"));
+            }
+            for c in certificates {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(config.max_concurrency.max(1))
             .tcp_keepalive(Duration::from_secs(30))
             .user_agent(config.user_agent.clone())
             .danger_accept_invalid_certs(config.insecure_tls)
-            // reqwest drops Authorization (and cookies) when a redirect leaves the host.
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // Blob downloads may go to a CDN, anything else stays on its origin; reqwest drops
+            // Authorization (and cookies) when a redirect leaves the host.
+            .redirect(guard::redirect_policy(base.clone(), guard.clone()))
+            .dns_resolver(Arc::new(GuardedResolver { guard: guard.clone() }))
             .build()
             .map_err(|e| Error::invalid(format!("building the HTTP client: {e}")))?;
         Ok(Self {
@@ -182,6 +214,7 @@ impl Transport {
             credentials: config.credentials.clone(),
             scheme: Mutex::new(Scheme::Unknown),
             tokens: Arc::default(),
+            guard,
             limiter: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             config: config.clone(),
             stats: Arc::default(),
@@ -197,10 +230,20 @@ impl Transport {
         &self.config
     }
 
-    fn same_origin(&self, url: &Url) -> bool {
-        url.scheme() == self.base.scheme()
-            && url.host_str() == self.base.host_str()
-            && url.port_or_known_default() == self.base.port_or_known_default()
+    pub fn same_origin(&self, url: &Url) -> bool {
+        guard::same_origin(url, &self.base)
+    }
+
+    /// A `Link: rel="next"` target, which must stay on the registry's origin.
+    pub fn check_next_page(&self, next: Url, what: &str) -> Result<Url> {
+        if self.same_origin(&next) {
+            Ok(next)
+        } else {
+            Err(Error::bad_response(format!(
+                "{what}: the registry's next-page Link points to another origin ({}); paging is not followed there",
+                guard::origin(&next)
+            )))
+        }
     }
 
     fn current_scheme(&self) -> Scheme {
@@ -246,8 +289,7 @@ impl Transport {
     /// one request. A failure is an error, never a silent fall-back to anonymous.
     async fn fetch_token(&self, realm: &str, service: Option<&str>, scopes: &[Scope]) -> Result<String> {
         let key = scope_key(scopes);
-        let mut url =
-            Url::parse(realm).map_err(|e| Error::bad_response(format!("the registry's token realm {realm:?} is not a URL: {e}")))?;
+        let mut url = guard::check_realm(&self.base, &self.guard, realm).map_err(Error::bad_response)?;
         {
             let mut query = url.query_pairs_mut();
             if let Some(service) = service {
@@ -283,12 +325,13 @@ impl Transport {
                 let body = read_capped(response, 1024 * 1024, &what).await?;
                 let parsed: TokenResponse = serde_json::from_slice(&body)
                     .map_err(|e| Error::bad_response(format!("{what}: the token server answered unreadable JSON ({e})")))?;
+                let expires_in = parsed.expires_in();
                 let value = parsed
                     .token
                     .or(parsed.access_token)
                     .filter(|t| !t.is_empty())
                     .ok_or_else(|| Error::bad_response(format!("{what}: the token server's answer has no token")))?;
-                Ok(Token::new(value, parsed.expires_in, Instant::now()))
+                Ok(Token::new(value, expires_in, Instant::now()))
             })
             .await?;
         self.tokens.put(cache_key, token.clone());
@@ -308,6 +351,10 @@ impl Transport {
                 .await
                 .map_err(|_| Error::new(ErrorKind::Unavailable, "the client is shutting down"))?;
             let same_origin = self.same_origin(&request.url);
+            if !same_origin {
+                // An upload Location elsewhere: never to an address the registry may not use.
+                self.guard.check_url(&request.url).map_err(|why| Error::bad_response(format!("{}: {why}", request.what)))?;
+            }
             let auth = if same_origin { self.authorization(&scopes).await? } else { None };
             let mut builder = self.http.request(request.method.clone(), request.url.clone()).timeout(self.config.request_timeout);
             if let Some(accept) = request.accept {
@@ -327,7 +374,7 @@ impl Transport {
                 Err(e) => {
                     let error = from_reqwest(&e, &request.what);
                     // A timed-out request already spent its whole budget: do not double it.
-                    if request.idempotent() && e.is_connect() && retries < self.config.max_retries {
+                    if request.idempotent() && e.is_connect() && find_refused(&e).is_none() && retries < self.config.max_retries {
                         drop(permit);
                         tokio::time::sleep(backoff(retries)).await;
                         retries += 1;
@@ -337,15 +384,29 @@ impl Transport {
                 }
             };
             let status = response.status();
+            // Challenges count only from the registry itself: a 401 from where a redirect led
+            // (another host) must not make Portolan send the registry's credentials anywhere.
+            let answered_by_registry = same_origin && self.same_origin(response.url());
             if status.is_success() {
-                if auth.is_none() && same_origin && self.current_scheme() == Scheme::Unknown {
+                if auth.is_none() && answered_by_registry && self.current_scheme() == Scheme::Unknown {
                     self.set_scheme(Scheme::None);
                 }
                 let headers = response.headers().clone();
                 let url = response.url().clone();
                 return Ok(Response { headers, url, inner: response, _permit: permit });
             }
-            if status == StatusCode::UNAUTHORIZED && same_origin && auth_rounds < 2 {
+            if status == StatusCode::UNAUTHORIZED && !answered_by_registry {
+                let from = guard::origin(response.url());
+                let moved = response.url().host_str() == self.base.host_str() && response.url().scheme() == "https";
+                drop(response);
+                let hint = if moved { format!(" (if the registry moved there, configure its URL as {from})") } else { String::new() };
+                return Err(Error::bad_response(format!(
+                    "{}: {from} asks for authentication, but it is not the registry's origin (a redirect led there); the registry's credentials are not sent there{hint}",
+                    request.what
+                ))
+                .with_status(status.as_u16()));
+            }
+            if status == StatusCode::UNAUTHORIZED && auth_rounds < 2 {
                 let challenges = response
                     .headers()
                     .get_all(header::WWW_AUTHENTICATE)
@@ -359,6 +420,10 @@ impl Transport {
                     && let Some(realm) = bearer.param("realm")
                     && !matches!(self.credentials, Credentials::Bearer(_))
                 {
+                    if let Err(why) = guard::check_realm(&self.base, &self.guard, realm) {
+                        drop(response);
+                        return Err(Error::bad_response(format!("{}: {why}", request.what)).with_status(status.as_u16()));
+                    }
                     let insufficient = bearer.param("error") == Some("insufficient_scope");
                     if let Some(token) = &sent_token {
                         if insufficient {
@@ -481,6 +546,39 @@ mod tests {
             let d = backoff(attempt);
             assert!(d >= Duration::from_millis(50) && d <= Duration::from_secs(5), "{d:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_internal_addresses_are_refused_for_a_public_registry() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, axum::Router::new().fallback(|| async { "ok" })).await;
+        });
+        // `localhost` is a name: the guarded resolver answers for it, not the redirect policy.
+        let target = format!("http://localhost:{port}/");
+        let public = Transport::new(&ClientConfig::new("https://registry.example.com")).unwrap();
+        public.guard.assume(vec![crate::guard::Reach::Public]);
+        let e = public.http.get(&target).send().await.unwrap_err();
+        assert!(find_refused(&e).is_some(), "{e:?}");
+        let error = from_reqwest(&e, "blob x");
+        assert_eq!(error.kind(), ErrorKind::BadResponse);
+        assert!(error.message().contains("resolves only to internal addresses"), "{error}");
+        // A registry on loopback may use loopback addresses, by name too.
+        let local = Transport::new(&ClientConfig::new(format!("http://127.0.0.1:{port}"))).unwrap();
+        assert_eq!(local.http.get(&target).send().await.unwrap().text().await.unwrap(), "ok");
+    }
+
+    #[tokio::test]
+    async fn a_token_realm_on_an_internal_address_is_refused_for_a_public_registry() {
+        let public = Transport::new(&ClientConfig::new("https://registry.example.com")).unwrap();
+        public.guard.assume(vec![crate::guard::Reach::Public]);
+        let e = public.fetch_token("https://169.254.169.254/token", None, &[Scope::catalog()]).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BadResponse);
+        assert!(e.message().contains("link-local"), "{e}");
+        let e = public.fetch_token("http://auth.example.com/token", None, &[Scope::catalog()]).await.unwrap_err();
+        assert!(e.message().contains("plain http token realm"), "{e}");
+        assert_eq!(public.stats.token_requests.load(Ordering::Relaxed), 0);
     }
 
     #[test]

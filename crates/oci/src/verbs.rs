@@ -51,6 +51,22 @@ pub trait RegistryVerbs: Send + Sync + 'static {
     fn settings(&self) -> &ClientConfig;
 }
 
+/// Fetches the manifests `children` name (an index's entries), at most
+/// [`MAX_INDEX_CHILDREN`](crate::client::MAX_INDEX_CHILDREN) of them and
+/// [`INDEX_FAN_OUT`](crate::client::INDEX_FAN_OUT) at a time, in order: one answer per child
+/// fetched. An index can name any number of children, so callers must not fetch them all at once;
+/// `children.len() > answers.len()` tells that some were left out.
+pub async fn index_children<'a, V: RegistryVerbs + ?Sized>(
+    verbs: &V,
+    repo: &RepoName,
+    children: impl IntoIterator<Item = &'a oci_spec::image::Descriptor>,
+) -> Vec<Result<ManifestDoc>> {
+    use futures::StreamExt;
+    let references: Vec<Reference> =
+        children.into_iter().take(crate::client::MAX_INDEX_CHILDREN).map(|d| Reference::Digest(d.digest().clone())).collect();
+    futures::stream::iter(references.iter().map(|r| verbs.manifest(repo, r))).buffered(crate::client::INDEX_FAN_OUT).collect().await
+}
+
 #[async_trait]
 impl RegistryVerbs for Client {
     async fn ping(&self) -> Result<()> {

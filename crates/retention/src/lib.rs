@@ -85,6 +85,6 @@ pub mod policy;
 pub mod reason;
 
 pub use apply::{PlanDiff, diff, simulate_apply};
-pub use plan::{Deletion, ManifestDecision, Orphan, Plan, Summary, TagDecision, plan};
+pub use plan::{Deletion, ManifestDecision, Orphan, Plan, Selection, Summary, TagDecision, plan, plan_selection};
 pub use policy::{MostRecent, OrphanMode, Policy, PolicyError, RankBy, RawKeep, RawPolicy, validate};
 pub use reason::{Decision, DeleteReason, KeepReason};

@@ -190,6 +190,57 @@ pub fn plan(policy: &Policy, inventory: &Inventory, now: OffsetDateTime) -> Plan
     Planner::new(policy, inventory, now).run(plan)
 }
 
+/// What to delete by hand (the delete preview): tags, and artifacts by digest (with every tag
+/// on them). The same unit rules as a policy apply: a tag whose manifest another kept tag still
+/// needs is only untagged; a deleted index takes the children no kept manifest uses; a deleted
+/// subject takes its referrers, recursively, unless `keep_referrers`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    pub tags: BTreeSet<String>,
+    pub digests: BTreeSet<String>,
+    pub keep_referrers: bool,
+}
+
+/// Plans the deletion of `selection` in `inventory`: every selected tag and digest gets a
+/// decision, the rest is kept (`NotSelected`). No cap. Pure, like [`plan`].
+pub fn plan_selection(selection: &Selection, inventory: &Inventory) -> Plan {
+    let plan = Plan {
+        registry: inventory.registry.clone(),
+        repository: inventory.repository.clone(),
+        tags: Vec::new(),
+        manifests: Vec::new(),
+        deletions: Vec::new(),
+        deferred: Vec::new(),
+        orphans: Vec::new(),
+        summary: Summary::default(),
+        notes: Vec::new(),
+    };
+    Planner { rules: Rules::Selection(selection), inv: inventory, now: inventory.taken_at, graph: Graph::new(inventory) }.run(plan)
+}
+
+/// What decides about tags: a policy's rules, or a hand-made selection.
+#[derive(Clone, Copy)]
+enum Rules<'a> {
+    Policy(&'a Policy),
+    Selection(&'a Selection),
+}
+
+impl Rules<'_> {
+    fn orphans(&self) -> OrphanMode {
+        match self {
+            Rules::Policy(p) => p.orphans(),
+            Rules::Selection(_) => OrphanMode::Report,
+        }
+    }
+
+    fn max_deletions(&self) -> u32 {
+        match self {
+            Rules::Policy(p) => p.max_deletions(),
+            Rules::Selection(_) => u32::MAX,
+        }
+    }
+}
+
 const NONE: usize = usize::MAX;
 
 /// The inventory as a graph: manifests by index, edges from an index to its children and from
@@ -302,7 +353,7 @@ fn age_key(age: Option<Dated>) -> (bool, Option<OffsetDateTime>) {
 }
 
 struct Planner<'a> {
-    policy: &'a Policy,
+    rules: Rules<'a>,
     inv: &'a Inventory,
     now: OffsetDateTime,
     graph: Graph<'a>,
@@ -330,7 +381,7 @@ enum UnitKind {
 
 impl<'a> Planner<'a> {
     fn new(policy: &'a Policy, inv: &'a Inventory, now: OffsetDateTime) -> Self {
-        Planner { policy, inv, now, graph: Graph::new(inv) }
+        Planner { rules: Rules::Policy(policy), inv, now, graph: Graph::new(inv) }
     }
 
     fn run(self, mut plan: Plan) -> Plan {
@@ -363,7 +414,13 @@ impl<'a> Planner<'a> {
         let orphan_nodes: Vec<(usize, &str)> = g.orphans.iter().filter_map(|&(r, s)| g.id.get(r).map(|&r| (r, s))).collect();
         let mut from_orphans = vec![false; n];
         g.reach(orphan_nodes.iter().map(|&(r, _)| r), &mut from_orphans);
-        let delete_orphans = self.policy.orphans() == OrphanMode::Delete;
+        let delete_orphans = self.rules.orphans() == OrphanMode::Delete;
+        // A hand-made selection: its digests are deleted even when no tag leads to them, and
+        // their referrers are kept when asked.
+        let (selected, keep_referrers): (Vec<usize>, bool) = match self.rules {
+            Rules::Selection(sel) => (sel.digests.iter().filter_map(|d| g.id.get(d.as_str()).copied()).collect(), sel.keep_referrers),
+            Rules::Policy(_) => (Vec::new(), false),
+        };
 
         let mut state = vec![NodeState::Undecided; n];
         let mut queue = VecDeque::new();
@@ -376,6 +433,19 @@ impl<'a> Planner<'a> {
         for m in 0..n {
             if g.nodes[m].missing {
                 seed(&mut state, m, KeepReason::Missing);
+            }
+        }
+        if keep_referrers {
+            let targets: Vec<usize> = ordinary
+                .iter()
+                .filter(|&&t| tag_decisions[t].as_ref().is_some_and(|d| !d.is_keep()))
+                .filter_map(|&t| node_of(&inv.tags[t]))
+                .chain(selected.iter().copied())
+                .collect();
+            for m in targets {
+                for &r in &g.referrers[m] {
+                    seed(&mut state, r, KeepReason::ReferrerKept { subject: g.nodes[m].digest.clone() });
+                }
             }
         }
         for &t in &ordinary {
@@ -393,7 +463,7 @@ impl<'a> Planner<'a> {
             }
         }
         for m in 0..n {
-            if !from_tags[m] && !from_orphans[m] {
+            if !from_tags[m] && !from_orphans[m] && !selected.contains(&m) {
                 seed(&mut state, m, KeepReason::Untracked);
             }
         }
@@ -425,6 +495,13 @@ impl<'a> Planner<'a> {
             {
                 deleted[m] = true;
                 delete_reason[m] = Some(DeleteReason::TagsDeleted);
+                queue.push_back(m);
+            }
+        }
+        for &m in &selected {
+            if !kept[m] && !deleted[m] {
+                deleted[m] = true;
+                delete_reason[m] = Some(DeleteReason::Selected);
                 queue.push_back(m);
             }
         }
@@ -549,7 +626,7 @@ impl<'a> Planner<'a> {
         units.sort_unstable_by(|a, b| a.key.cmp(&b.key));
 
         // 9: the cap.
-        let cap = self.policy.max_deletions();
+        let cap = self.rules.max_deletions();
         let planned = |u: usize| u < cap as usize;
         let mut tag_unit = vec![NONE; inv.tags.len()];
         for (u, unit) in units.iter().enumerate() {
@@ -685,7 +762,8 @@ impl<'a> Planner<'a> {
     /// Rank (1-based) of each ordinary tag (by position in `ordinary`) under the "most recent"
     /// rule, None: not ranked (no such rule, or the tag lacks the key); and how many are ranked.
     fn ranks(&self, ordinary: &[usize]) -> (Vec<Option<u32>>, u32) {
-        let Some(rule) = self.policy.raw().keep.most_recent else { return (Vec::new(), 0) };
+        let Rules::Policy(policy) = self.rules else { return (Vec::new(), 0) };
+        let Some(rule) = policy.raw().keep.most_recent else { return (Vec::new(), 0) };
         let inv = self.inv;
         let manifest = |t: usize| self.graph.id.get(inv.tags[t].digest.as_str()).map(|&m| self.graph.nodes[m]);
         let mut ranked: Vec<usize> = Vec::new();
@@ -720,7 +798,13 @@ impl<'a> Planner<'a> {
 
     /// Rules 3–5 for a readable ordinary tag.
     fn judge(&self, tag: &TagInfo, node: Option<usize>, rank: Option<u32>, of: u32) -> Decision {
-        let policy = self.policy;
+        let policy = match self.rules {
+            Rules::Policy(p) => p,
+            Rules::Selection(sel) => {
+                let picked = sel.tags.contains(&tag.tag) || sel.digests.contains(&tag.digest);
+                return if picked { Decision::Delete(DeleteReason::Selected) } else { Decision::Keep(KeepReason::NotSelected) };
+            }
+        };
         let keep = &policy.raw().keep;
         if let Some(pattern) = policy.protected.first_match(&tag.tag) {
             return Decision::Keep(KeepReason::Protected { pattern: pattern.to_string() });
@@ -787,8 +871,9 @@ impl<'a> Planner<'a> {
     }
 
     fn notes(&self, plan: &mut Plan) {
-        let policy = self.policy;
-        if policy.dry_run() {
+        if let Rules::Policy(policy) = self.rules
+            && policy.dry_run()
+        {
             plan.notes.push("dry run: this policy only plans; nothing is deleted until dry run is turned off".into());
         }
         if !plan.deferred.is_empty() {
@@ -796,7 +881,7 @@ impl<'a> Planner<'a> {
                 "{} deletion unit{} beyond this run's cap of {} {} deferred to later runs",
                 plan.deferred.len(),
                 plural(plan.deferred.len()),
-                policy.max_deletions(),
+                self.rules.max_deletions(),
                 if plan.deferred.len() == 1 { "is" } else { "are" }
             ));
         }
@@ -820,7 +905,7 @@ impl<'a> Planner<'a> {
                 if unread == 1 { "its" } else { "their" }
             ));
         }
-        if !plan.orphans.is_empty() && policy.orphans() == OrphanMode::Report {
+        if !plan.orphans.is_empty() && matches!(self.rules, Rules::Policy(p) if p.orphans() == OrphanMode::Report) {
             plan.notes.push(format!(
                 "{} orphan{} (referrers whose subject is gone) reported, not deleted",
                 plan.orphans.len(),

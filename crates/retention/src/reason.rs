@@ -79,6 +79,10 @@ pub enum KeepReason {
     Missing,
     /// A manifest no tag, index or subject of the repository leads to: no rule decides about it.
     Untracked,
+    /// Not among what was picked for deletion (a delete by hand).
+    NotSelected,
+    /// A referrer of a deleted artifact, kept because the deletion asked to keep referrers.
+    ReferrerKept { subject: String },
 }
 
 impl KeepReason {
@@ -103,6 +107,8 @@ impl KeepReason {
             }
             KeepReason::Missing => "kept: the registry answers 404 for it, so there is nothing to delete".into(),
             KeepReason::Untracked => "kept: no tag, index or subject in this repository leads to it, so no rule decides about it".into(),
+            KeepReason::NotSelected => "kept: not selected".into(),
+            KeepReason::ReferrerKept { subject } => format!("kept: a referrer of {}, kept on request", short(subject)),
         }
     }
 }
@@ -122,6 +128,8 @@ pub enum DeleteReason {
     WithSubject { subject: String },
     /// A referrer whose subject is gone; the policy deletes orphans.
     Orphan { subject: String },
+    /// Picked for deletion by hand.
+    Selected,
 }
 
 impl DeleteReason {
@@ -133,6 +141,7 @@ impl DeleteReason {
             DeleteReason::WithIndex { index } => format!("deleted with its index {}", short(index)),
             DeleteReason::WithSubject { subject } => format!("deleted with its subject {}", short(subject)),
             DeleteReason::Orphan { subject } => format!("deleted: an orphan (its subject {} is gone)", short(subject)),
+            DeleteReason::Selected => "deleted: selected".into(),
         }
     }
 }

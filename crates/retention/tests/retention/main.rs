@@ -5,3 +5,4 @@ mod builder;
 mod plans;
 mod policies;
 mod properties;
+mod selection;

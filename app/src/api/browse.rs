@@ -1,0 +1,282 @@
+//! Browsing: every function here needs the viewer role where it reads, checked first.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{CatalogPage, RegistryInfo, TagPage, TagQuery, TagRow};
+
+/// Repositories per catalog page.
+pub const CATALOG_PAGE: usize = 100;
+/// Tag details read at once, at most (the registry's own concurrency limit applies too).
+#[cfg(feature = "ssr")]
+const DETAIL_CONCURRENCY: usize = 16;
+/// How long sorting by date waits for dates before answering with those it has.
+#[cfg(feature = "ssr")]
+const CREATED_SORT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+/// Sorting by date reads every matching tag's config: past this many, it is refused with a
+/// word on filtering first (each visitor could otherwise make Portolan read thousands of
+/// manifests).
+pub const DATE_SORT_LIMIT: usize = 2_000;
+
+/// The state, the registry named `registry` and the validated repository name, once the caller
+/// is known to be a viewer there: what every server function about a repository starts from.
+#[cfg(feature = "ssr")]
+fn lookup(registry: &str, repository: &str) -> Result<(crate::ssr::AppState, crate::ssr::Registry, portolan_oci::RepoName), AppError> {
+    let state = crate::ssr::state()?;
+    let repo = portolan_oci::RepoName::parse(repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    crate::ssr::auth::require(&state, portolan_access::Role::Viewer, registry, Some(repo.as_str()))?;
+    let reg = state.registry(registry)?.clone();
+    Ok((state, reg, repo))
+}
+
+/// A tag or digest, validated.
+#[cfg(feature = "ssr")]
+fn reference_of(text: &str) -> Result<portolan_oci::Reference, AppError> {
+    portolan_oci::Reference::parse(text).map_err(|e| AppError::BadRequest(e.message().to_owned()))
+}
+
+/// The registries the caller may see (all of them for everyone when no sign-in is
+/// configured). Not signed in and nothing public: sign in.
+#[server]
+pub async fn list_registries() -> Result<Vec<RegistryInfo>, AppError> {
+    let state = crate::ssr::state()?;
+    let who = crate::ssr::auth::current_user();
+    let visible: Vec<RegistryInfo> = state
+        .registries
+        .iter()
+        .filter(|r| state.access.role_for(who.as_ref(), &r.info.name, None).is_some())
+        .map(|r| r.info.clone())
+        .collect();
+    if visible.is_empty() && who.is_none() && !state.registries.is_empty() {
+        return Err(AppError::SignInRequired("Sign in to see the registries.".into()));
+    }
+    Ok(visible)
+}
+
+/// One page of a registry's repositories, after `last`: those the caller may see.
+#[server]
+pub async fn list_repositories(registry: String, last: Option<String>) -> Result<CatalogPage, AppError> {
+    use crate::ssr::logged;
+    let state = crate::ssr::state()?;
+    crate::ssr::auth::require(&state, portolan_access::Role::Viewer, &registry, None)?;
+    let reg = state.registry(&registry)?;
+    let last = last.filter(|l| !l.is_empty());
+    if let Some(l) = &last
+        && portolan_oci::RepoName::parse(l).is_err()
+    {
+        return Err(AppError::BadRequest(format!("{l:?} is not a repository name to continue the list after")));
+    }
+    let who = crate::ssr::auth::current_user();
+    match reg.client.catalog_page(CATALOG_PAGE, last.as_deref()).await {
+        Ok(page) => Ok(CatalogPage {
+            registry: reg.info.clone(),
+            repositories: page
+                .repositories
+                .into_iter()
+                .filter(|r| state.access.role_for(who.as_ref(), &registry, Some(r)).is_some())
+                .collect(),
+            next: page.next,
+            after: last,
+            catalog_supported: true,
+            notice: None,
+        }),
+        Err(e) if e.kind() == portolan_oci::ErrorKind::Unsupported => Ok(CatalogPage {
+            registry: reg.info.clone(),
+            repositories: Vec::new(),
+            next: None,
+            after: None,
+            catalog_supported: false,
+            notice: Some(e.message().to_owned()),
+        }),
+        Err(e) => Err(logged(&format!("catalog of {registry}"), e.into())),
+    }
+}
+
+/// One page of a repository's tags, filtered and sorted as `query` says, with the details read
+/// within [`crate::model::DETAILS_BUDGET_MS`] (the others come back pending).
+#[server]
+pub async fn list_tags(registry: String, repository: String, query: TagQuery) -> Result<TagPage, AppError> {
+    use crate::ssr::{logged, tags};
+    let (state, reg, repo) = lookup(&registry, &repository)?;
+    let query = TagQuery { page: query.page.max(1), per_page: query.per_page.clamp(1, crate::model::MAX_PER_PAGE), ..query };
+    let filter = tags::TagFilter::new(&query.filter)?;
+    let context = format!("tags of {registry}/{repository}");
+    let all = reg.client.tags(&repo).await.map_err(|e| logged(&context, e.into()))?;
+    let (mut matching, total, hidden) = tags::visible(&all, &query, &filter);
+    let mut created = std::collections::HashMap::new();
+    let mut notice = all.is_empty().then(|| {
+        "This repository has no tags: the registry still lists it, but every tag is gone. Artifacts deleted through Portolan can be restored from the trash until the registry's garbage collection removes their blobs.".to_owned()
+    });
+    let mut query = query;
+    if query.sort == crate::model::TagSort::Created && matching.len() > DATE_SORT_LIMIT {
+        notice = Some(format!(
+            "Sorting by date reads every tag's config, and {} tags match: more than the {DATE_SORT_LIMIT} Portolan sorts by date. Filter the list first (e.g. a version prefix); shown by version meanwhile.",
+            matching.len()
+        ));
+        query.sort = crate::model::TagSort::Version;
+    }
+    if query.sort == crate::model::TagSort::Created {
+        // Dates come from each tag's config: read them all, through the caches, for a while.
+        let rows = tags::rows_within(
+            &reg,
+            &state.store,
+            &state.background,
+            &repo,
+            matching.clone(),
+            Some(CREATED_SORT_BUDGET),
+            DETAIL_CONCURRENCY,
+        )
+        .await
+        .map_err(|e| logged(&context, e.into()))?;
+        let pending = rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).count();
+        if pending > 0 {
+            notice = Some(format!(
+                "Dates of {pending} tags are still being read; they are listed last for now. Reload in a moment for the full order."
+            ));
+        }
+        for row in rows {
+            if let TagRow::Ok(d) = row
+                && let Some(c) = d.created
+            {
+                created.insert(d.tag, c);
+            }
+        }
+    }
+    tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
+    let page = tags::page(&matching, &query);
+    let budget = std::time::Duration::from_millis(crate::model::DETAILS_BUDGET_MS.into());
+    let rows = tags::rows_within(&reg, &state.store, &state.background, &repo, page, Some(budget), DETAIL_CONCURRENCY)
+        .await
+        .map_err(|e| logged(&context, e.into()))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(TagPage {
+        registry: reg.info.clone(),
+        repository,
+        total,
+        matching: matching.len(),
+        hidden_referrer_tags: hidden,
+        query,
+        rows,
+        public_url: crate::ssr::public_url(&state),
+        notice,
+        now,
+    })
+}
+
+/// The details of `tags` (digest, kind, platforms, size, date, referrers), in the same order;
+/// those not read within `budget_ms` (0: no limit) come back pending.
+#[server]
+pub async fn tag_details(registry: String, repository: String, tags: Vec<String>, budget_ms: u32) -> Result<Vec<TagRow>, AppError> {
+    use crate::ssr::{logged, tags as t};
+    let (state, reg, repo) = lookup(&registry, &repository)?;
+    if tags.len() > crate::model::MAX_PER_PAGE {
+        return Err(AppError::BadRequest(format!("at most {} tags at once", crate::model::MAX_PER_PAGE)));
+    }
+    let budget = (budget_ms > 0).then(|| std::time::Duration::from_millis(budget_ms.into()));
+    if tags.iter().any(|t| portolan_oci::Tag::parse(t).is_err()) {
+        return Err(AppError::BadRequest("a tag is not valid (up to 128 letters, digits, _ . -)".into()));
+    }
+    t::rows_within(
+        &reg,
+        &state.store,
+        &state.background,
+        &repo,
+        tags,
+        budget.map(|b| b.min(std::time::Duration::from_secs(30))),
+        DETAIL_CONCURRENCY,
+    )
+    .await
+    .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
+}
+
+/// One artifact by tag or digest, with everything its page shows.
+#[server]
+pub async fn get_artifact(registry: String, repository: String, reference: String) -> Result<crate::model::ArtifactView, AppError> {
+    use crate::ssr::logged;
+    let (state, reg, repo) = lookup(&registry, &repository)?;
+    let parsed = reference_of(&reference)?;
+    let doc = reg
+        .client
+        .manifest(&repo, &parsed)
+        .await
+        .map_err(|e| logged(&format!("manifest {registry}/{repository} {reference}"), e.into()))?;
+    let tag = matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference);
+    Ok(crate::ssr::artifact::artifact_view(&reg, &repo, tag, doc, crate::ssr::public_url(&state)).await)
+}
+
+/// A blob's page: size, and a preview when it is JSON or text (at most [`BLOB_PREVIEW`] bytes).
+#[server]
+pub async fn get_blob(
+    registry: String,
+    repository: String,
+    digest: String,
+    media_type: Option<String>,
+) -> Result<crate::model::BlobView, AppError> {
+    use crate::model::BlobPreview;
+    use crate::ssr::json::{Links, render_bytes};
+    let (_, reg, repo) = lookup(&registry, &repository)?;
+    portolan_oci::name::parse_digest(&digest).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    let media_type = media_type.filter(|t| !t.is_empty());
+    let size = reg
+        .client
+        .blob_size(&repo, &digest)
+        .await
+        .map_err(|e| crate::ssr::logged(&format!("blob {registry}/{repository}@{digest}"), e.into()))?;
+    let base = format!("/r/{registry}/{repository}");
+    let textual = media_type.as_deref().is_none_or(|t| t.contains("json") || t.starts_with("text/") || t.contains("yaml"));
+    let preview = if !textual {
+        BlobPreview::None { reason: format!("{} is not previewed (not text)", media_type.clone().unwrap_or_default()) }
+    } else if size.is_some_and(|s| s > BLOB_PREVIEW) {
+        BlobPreview::None { reason: format!("larger than the {} preview limit", crate::model::human_size(BLOB_PREVIEW)) }
+    } else {
+        match reg.client.blob(&repo, &digest, Some(BLOB_PREVIEW)).await {
+            Ok(bytes) if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() => {
+                BlobPreview::Json(render_bytes(&bytes, &Links { base: &base }))
+            }
+            Ok(bytes) => match std::str::from_utf8(&bytes) {
+                Ok(text) => BlobPreview::Text { text: text.to_owned(), truncated: false },
+                Err(_) => BlobPreview::None { reason: "binary content".into() },
+            },
+            Err(e) => BlobPreview::None { reason: e.message().to_owned() },
+        }
+    };
+    Ok(crate::model::BlobView { registry: reg.info.clone(), repository, digest, media_type, size, preview })
+}
+
+/// Blobs larger than this are not previewed.
+pub const BLOB_PREVIEW: u64 = 1024 * 1024;
+
+/// The referrer graph of a tag or digest, laid out; `artifact_type` keeps only referrers of that
+/// type (and those they hang from).
+#[server]
+pub async fn get_graph(
+    registry: String,
+    repository: String,
+    reference: String,
+    artifact_type: Option<String>,
+) -> Result<crate::model::GraphView, AppError> {
+    use crate::ssr::logged;
+    let (_, reg, repo) = lookup(&registry, &repository)?;
+    let parsed = reference_of(&reference)?;
+    let context = format!("referrers of {registry}/{repository} {reference}");
+    let doc = reg.client.manifest(&repo, &parsed).await.map_err(|e| logged(&context, e.into()))?;
+    let (kind, artifact) = match doc.manifest() {
+        Ok(m) => (m.kind(&doc.media_type), m.artifact_type()),
+        Err(_) => (portolan_oci::ArtifactKind::Other, None),
+    };
+    let filter = artifact_type.filter(|t| !t.is_empty());
+    crate::ssr::graph::graph_view(&reg, &repo, &reference, &doc.digest, kind, artifact, filter)
+        .await
+        .map_err(|e| logged(&context, e.into()))
+}
+
+/// How `to` differs from `from` (tags or digests of one repository).
+#[server]
+pub async fn get_diff(registry: String, repository: String, from: String, to: String) -> Result<crate::model::DiffView, AppError> {
+    use crate::ssr::logged;
+    let (_, reg, repo) = lookup(&registry, &repository)?;
+    if from.is_empty() || to.is_empty() {
+        return Err(AppError::BadRequest("name two tags or digests to compare: ?from=…&to=…".into()));
+    }
+    crate::ssr::diff::diff_view(&reg, &repo, &from, &to).await.map_err(|e| logged(&format!("diff of {registry}/{repository}"), e.into()))
+}

@@ -1,0 +1,471 @@
+//! Sign-in: the routes `/auth/login/{provider}`, `/auth/callback/{provider}` and
+//! `/auth/logout`, and the middleware that works out who is asking — from the session, or from
+//! a trusted reverse proxy's headers — for every request ([`identify`]).
+//!
+//! Sessions live in the store (tower-sessions): the id is rotated at sign-in, sign-out deletes
+//! the session server-side, and a session ends after the idle timeout (tower-sessions' expiry)
+//! or the absolute lifetime since sign-in (checked here), whichever comes first. What a sign-in
+//! in progress needs (state, nonce, PKCE verifier, where to go next) is kept in the session too,
+//! taken out exactly once by the callback.
+//!
+//! # Layout
+//! - this file: [`Auth`], the routes and the middleware.
+//! - [`oidc`]: OpenID Connect sign-in.
+//! - [`github`]: GitHub sign-in.
+//! - [`page`]: the page shown when a sign-in is refused.
+
+pub mod github;
+pub mod oidc;
+pub mod page;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use portolan_access::Identity;
+use portolan_app::ssr::auth::{CurrentUser, actor_of};
+use portolan_app::ssr::{RequestId, RequestOrigin};
+use portolan_store::{NewAudit, Outcome, Store};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tower_sessions::Session;
+
+use crate::config::{AuthConfig, ProxyConfig};
+use github::GithubProvider;
+use oidc::OidcProvider;
+
+/// The session key of the signed-in user.
+const USER_KEY: &str = "portolan.user";
+/// The session key of a sign-in in progress.
+const PENDING_KEY: &str = "portolan.pending";
+/// A sign-in must come back within this long.
+const PENDING_TTL: Duration = Duration::from_secs(600);
+
+/// A sign-in provider.
+pub enum Provider {
+    Oidc(Box<OidcProvider>),
+    Github(Box<GithubProvider>),
+}
+
+impl Provider {
+    fn id(&self) -> &str {
+        match self {
+            Provider::Oidc(p) => &p.config.id,
+            Provider::Github(p) => &p.config.id,
+        }
+    }
+}
+
+/// Everything sign-in needs.
+pub struct Auth {
+    pub providers: Vec<Provider>,
+    pub proxy: Option<ProxyConfig>,
+    pub session_max: Duration,
+    /// Where Portolan is reached, when configured (else each request's origin).
+    pub public_url: Option<String>,
+    pub store: Store,
+    pub stylesheet: String,
+}
+
+impl Auth {
+    pub fn new(config: &AuthConfig, public_url: Option<String>, store: Store, stylesheet: String) -> Result<Self, String> {
+        // Providers are called from the server: no redirects (SSRF), bounded time.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("portolan/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("building the sign-in HTTP client: {e}"))?;
+        let providers = config
+            .providers
+            .iter()
+            .map(|p| match &p.kind {
+                crate::config::ProviderKind::Oidc { .. } => Provider::Oidc(Box::new(OidcProvider::new(p.clone(), http.clone()))),
+                crate::config::ProviderKind::Github { .. } => Provider::Github(Box::new(GithubProvider::new(p.clone(), http.clone()))),
+            })
+            .collect();
+        Ok(Self { providers, proxy: config.proxy.clone(), session_max: config.session_max, public_url, store, stylesheet })
+    }
+
+    fn provider(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.id() == id)
+    }
+
+    /// The origin redirect URLs are built on.
+    fn origin(&self, parts: &axum::http::Extensions) -> String {
+        self.public_url.clone().or_else(|| parts.get::<RequestOrigin>().map(|o| o.0.clone())).unwrap_or_default()
+    }
+}
+
+/// The signed-in user, as kept in the session.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct SessionUser {
+    identity: Identity,
+    /// Unix seconds.
+    signed_in_at: i64,
+    /// The provider's ID token, kept server-side as the hint for ending its session.
+    id_token: Option<String>,
+}
+
+/// A sign-in in progress.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Pending {
+    pub provider: String,
+    pub state: String,
+    pub nonce: Option<String>,
+    pub verifier: String,
+    pub next: String,
+    pub redirect: String,
+    pub started_at: i64,
+}
+
+impl Pending {
+    pub fn new(provider: &str, state: &str, nonce: Option<String>, verifier: &str, next: &str) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            state: state.to_owned(),
+            nonce,
+            verifier: verifier.to_owned(),
+            next: next.to_owned(),
+            redirect: String::new(),
+            started_at: OffsetDateTime::now_utc().unix_timestamp(),
+        }
+    }
+}
+
+/// Why a sign-in did not happen.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: StatusCode,
+    pub reason: String,
+}
+
+impl Failure {
+    /// The sign-in itself was refused (a check failed).
+    pub fn refused(reason: impl Into<String>) -> Self {
+        Self { status: StatusCode::UNAUTHORIZED, reason: reason.into() }
+    }
+
+    /// The provider could not be used (down, misconfigured).
+    pub fn provider(reason: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_GATEWAY, reason: reason.into() }
+    }
+}
+
+/// The sign-in routes.
+pub fn routes<S: Clone + Send + Sync + 'static>(auth: Arc<Auth>) -> Router<S> {
+    Router::new()
+        .route("/auth/login/{provider}", get(login))
+        .route("/auth/callback/{provider}", get(callback))
+        .route("/auth/logout", post(logout))
+        .with_state(auth)
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+/// Where to go after signing in: a path of this site only.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && n.len() <= 2000
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+async fn login(
+    State(auth): State<Arc<Auth>>,
+    Path(provider): Path<String>,
+    Query(q): Query<LoginQuery>,
+    session: Session,
+    request: Request,
+) -> Response {
+    let (rid, origin) = context(&auth, &request);
+    drop(request);
+    let Some(p) = auth.provider(&provider) else {
+        return page::failure(&auth.stylesheet, StatusCode::NOT_FOUND, "There is no such sign-in provider.");
+    };
+    let next = safe_next(q.next.as_deref());
+    let redirect = format!("{origin}/auth/callback/{provider}");
+    let started = match p {
+        Provider::Oidc(o) => o.start(&redirect, &next).await,
+        Provider::Github(g) => g.start(&redirect, &next).await,
+    };
+    match started {
+        Ok((url, mut pending)) => {
+            pending.redirect = redirect;
+            if let Err(e) = session.insert(PENDING_KEY, &pending).await {
+                tracing::warn!(error = %e, "saving a sign-in in progress");
+                return page::failure(&auth.stylesheet, StatusCode::SERVICE_UNAVAILABLE, "Portolan cannot reach its database right now.");
+            }
+            Redirect::to(url.as_str()).into_response()
+        }
+        Err(f) => {
+            audit_refusal(&auth, rid.as_deref(), Some(&provider), &f.reason).await;
+            page::failure(&auth.stylesheet, f.status, &f.reason)
+        }
+    }
+}
+
+/// The request's id and origin (the request itself cannot be held across awaits).
+fn context(auth: &Auth, request: &Request) -> (Option<String>, String) {
+    (request.extensions().get::<RequestId>().map(|r| r.0.clone()), auth.origin(request.extensions()))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+async fn callback(
+    State(auth): State<Arc<Auth>>,
+    Path(provider): Path<String>,
+    Query(q): Query<CallbackQuery>,
+    session: Session,
+    request: Request,
+) -> Response {
+    let (rid, _) = context(&auth, &request);
+    drop(request);
+    match finish(&auth, &provider, q, &session).await {
+        Ok((user, next)) => {
+            // A new session id for the signed-in session (no fixation), then the user.
+            let saved = async {
+                session.cycle_id().await?;
+                session.insert(USER_KEY, &user).await
+            }
+            .await;
+            if let Err(e) = saved {
+                tracing::warn!(error = %e, "saving a session");
+                return page::failure(&auth.stylesheet, StatusCode::SERVICE_UNAVAILABLE, "Portolan cannot reach its database right now.");
+            }
+            let i = &user.identity;
+            let now = OffsetDateTime::now_utc();
+            if let Err(e) = auth.store.record_sign_in(&i.provider, &i.subject, i.name.as_deref(), i.email.as_deref(), &i.groups, now).await
+            {
+                tracing::warn!(error = %e, "recording a sign-in");
+            }
+            let entry = NewAudit::new(actor_of(Some(i)), "sign-in", Outcome::Done)
+                .reason(format!("groups: {}", if i.groups.is_empty() { "none".to_owned() } else { i.groups.join(", ") }))
+                .request(rid.as_deref());
+            if let Err(e) = auth.store.audit(entry).await {
+                tracing::warn!(error = %e, "auditing a sign-in");
+            }
+            Redirect::to(&next).into_response()
+        }
+        Err(f) => {
+            // Nothing of the attempt stays in the session.
+            let _ = session.remove::<Pending>(PENDING_KEY).await;
+            audit_refusal(&auth, rid.as_deref(), Some(&provider), &f.reason).await;
+            page::failure(&auth.stylesheet, f.status, &f.reason)
+        }
+    }
+}
+
+async fn finish(auth: &Auth, provider: &str, q: CallbackQuery, session: &Session) -> Result<(SessionUser, String), Failure> {
+    let p = auth.provider(provider).ok_or_else(|| Failure::refused("there is no such sign-in provider"))?;
+    // Taken out once: a replayed callback finds nothing.
+    let pending: Pending = session
+        .remove(PENDING_KEY)
+        .await
+        .map_err(|_| Failure::provider("Portolan cannot reach its database right now"))?
+        .ok_or_else(|| {
+            Failure::refused(
+                "no sign-in is in progress in this browser (it was finished already, expired, or started elsewhere): the PKCE verifier is missing",
+            )
+        })?;
+    if pending.provider != provider {
+        return Err(Failure::refused("the sign-in was started with another provider"));
+    }
+    if OffsetDateTime::now_utc().unix_timestamp() - pending.started_at > PENDING_TTL.as_secs() as i64 {
+        return Err(Failure::refused("the sign-in took too long; start again"));
+    }
+    if let Some(error) = q.error {
+        let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+        return Err(Failure::refused(format!("the provider refused the sign-in ({code})")));
+    }
+    let state = q.state.unwrap_or_default();
+    if !constant_time_eq(state.as_bytes(), pending.state.as_bytes()) {
+        return Err(Failure::refused("the state does not match this sign-in (a forged or mixed-up callback)"));
+    }
+    let code = q.code.filter(|c| !c.is_empty() && c.len() <= 4096).ok_or_else(|| Failure::refused("the callback carries no code"))?;
+    let (identity, id_token) = match p {
+        Provider::Oidc(o) => o.finish(&pending, &code, &pending.redirect).await?,
+        Provider::Github(g) => (g.finish(&pending, &code, &pending.redirect).await?, None),
+    };
+    Ok((SessionUser { identity, signed_in_at: OffsetDateTime::now_utc().unix_timestamp(), id_token }, pending.next))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn audit_refusal(auth: &Auth, rid: Option<&str>, provider: Option<&str>, reason: &str) {
+    let mut entry = NewAudit::new(portolan_store::Actor::anonymous(), "sign-in", Outcome::Refused).reason(reason.to_owned()).request(rid);
+    entry.actor.provider = provider.map(str::to_owned);
+    tracing::info!(provider = provider.unwrap_or(""), reason, "sign-in refused");
+    if let Err(e) = auth.store.audit(entry).await {
+        tracing::warn!(error = %e, "auditing a refused sign-in");
+    }
+}
+
+async fn logout(State(auth): State<Arc<Auth>>, session: Session, request: Request) -> Response {
+    let (rid, origin) = context(&auth, &request);
+    drop(request);
+    let user: Option<SessionUser> = session.get(USER_KEY).await.ok().flatten();
+    // Deletes the session server-side and clears the cookie: the old id is dead everywhere.
+    if let Err(e) = session.flush().await {
+        tracing::warn!(error = %e, "ending a session");
+        return page::failure(&auth.stylesheet, StatusCode::SERVICE_UNAVAILABLE, "Portolan cannot reach its database right now.");
+    }
+    let Some(user) = user else {
+        return Redirect::to("/").into_response();
+    };
+    let entry = NewAudit::new(actor_of(Some(&user.identity)), "sign-out", Outcome::Done).request(rid.as_deref());
+    if let Err(e) = auth.store.audit(entry).await {
+        tracing::warn!(error = %e, "auditing a sign-out");
+    }
+    // End the provider's session too, so the next sign-in is not silently the same person.
+    if let Some(Provider::Oidc(p)) = auth.provider(&user.identity.provider) {
+        let after = format!("{origin}/");
+        if let Some(url) = p.end_session_url(user.id_token.as_deref(), &after).await {
+            return Redirect::to(url.as_str()).into_response();
+        }
+    }
+    Redirect::to("/").into_response()
+}
+
+/// Works out who is asking and puts it in the request's extensions as [`CurrentUser`]: the
+/// trusted proxy's headers (only from its addresses), else the session's user (while within
+/// the absolute lifetime).
+pub async fn identify(State(auth): State<Arc<Auth>>, session: Session, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let mut who = None;
+    if let Some(proxy) = &auth.proxy {
+        who = from_proxy(proxy, peer, request.headers());
+    }
+    if who.is_none() {
+        match session.get::<SessionUser>(USER_KEY).await {
+            Ok(Some(user)) => {
+                let age = OffsetDateTime::now_utc().unix_timestamp() - user.signed_in_at;
+                if age >= 0 && (age as u64) < auth.session_max.as_secs() {
+                    who = Some(user.identity);
+                } else {
+                    let _ = session.flush().await;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // A session we cannot read: say so rather than treat the person as anonymous.
+                tracing::warn!(error = %e, "reading a session");
+                return (StatusCode::SERVICE_UNAVAILABLE, "Portolan cannot reach its database right now; try again in a moment.")
+                    .into_response();
+            }
+        }
+    }
+    request.extensions_mut().insert(CurrentUser(who));
+    next.run(request).await
+}
+
+/// The identity a trusted proxy asserts, if the peer is one and it asserts one.
+fn from_proxy(proxy: &ProxyConfig, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<Identity> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let user = header(&proxy.user_header)?;
+    match peer {
+        Some(ip) if proxy.trusted.iter().any(|n| n.contains(&ip)) => {}
+        _ => {
+            tracing::warn!(peer = ?peer, "identity headers from a peer that is not a trusted proxy: ignored");
+            return None;
+        }
+    }
+    let email = header(&proxy.email_header);
+    Some(Identity {
+        provider: crate::config::auth::PROXY_PROVIDER.to_owned(),
+        subject: user.chars().take(256).collect(),
+        name: header(&proxy.name_header).or(Some(user)),
+        // The proxy vouches for what it sends.
+        email_verified: email.is_some(),
+        email,
+        groups: header(&proxy.groups_header)
+            .map(|g| g.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).take(1000).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// Refuses a cross-site request that changes something: `Sec-Fetch-Site: cross-site`, or an
+/// `Origin` that is not Portolan's own. (Cookies are `SameSite=Lax` too; this also covers
+/// same-site subdomains and old browsers.)
+pub async fn same_origin_changes(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    if !(method.is_safe()) {
+        let headers = request.headers();
+        let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let ours = request.extensions().get::<RequestOrigin>().map(|o| o.0.clone());
+        let cross = site == Some("cross-site")
+            || matches!((origin, &ours), (Some(o), Some(ours)) if o != "null" && o != ours)
+            || origin == Some("null");
+        if cross {
+            tracing::info!(?origin, ?site, path = %request.uri().path(), "cross-site change refused");
+            return (StatusCode::FORBIDDEN, "Refused: a change requested from another site.").into_response();
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/r/hub/a?x=1")), "/r/hub/a?x=1");
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", "", "/a\nb"] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn proxy_headers_only_from_trusted_peers() {
+        let proxy = ProxyConfig {
+            trusted: vec!["10.0.0.0/8".parse().unwrap()],
+            user_header: "X-Forwarded-User".into(),
+            email_header: "X-Forwarded-Email".into(),
+            name_header: "X-Forwarded-Preferred-Username".into(),
+            groups_header: "X-Forwarded-Groups".into(),
+        };
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-user", "alice".parse().unwrap());
+        h.insert("x-forwarded-groups", "ops, dev".parse().unwrap());
+        let who = from_proxy(&proxy, Some("10.1.2.3".parse().unwrap()), &h).unwrap();
+        assert_eq!((who.provider.as_str(), who.subject.as_str()), ("proxy", "alice"));
+        assert_eq!(who.groups, vec!["ops".to_owned(), "dev".to_owned()]);
+        assert!(from_proxy(&proxy, Some("192.168.1.1".parse().unwrap()), &h).is_none());
+        assert!(from_proxy(&proxy, None, &h).is_none());
+    }
+
+    #[test]
+    fn constant_time() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

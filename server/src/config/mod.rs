@@ -1,0 +1,412 @@
+//! Portolan's configuration: a TOML file, then environment variables, then command-line flags,
+//! read in two steps — raw input ([`FileConfig`], [`Cli`]) to a validated [`Config`] — so every
+//! mistake is reported at start, all at once, with where it is. Secrets never print: they are
+//! [`Secret`]s, URLs carrying credentials are refused, and TOML syntax errors are reported by
+//! line and column without echoing the line.
+//!
+//! # Layout
+//! - this file: the flags, the file's top level, [`Config::load`].
+//! - [`registries`]: the registry tables.
+//! - [`auth`]: `[auth]`, its providers and the trusted proxy.
+//! - [`secret`]: [`Secret`] and where secrets come from.
+
+pub mod auth;
+pub mod registries;
+pub mod secret;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use ipnet::IpNet;
+use portolan_access::{Access, RawGrant};
+use portolan_store::{Location, StoreConfig};
+use serde::Deserialize;
+
+pub use auth::{AuthConfig, ProviderConfig, ProviderKind, ProxyConfig};
+pub use registries::{RegistryConfig, RegistryFile};
+pub use secret::Secret;
+
+const ABOUT: &str = "Portolan: browse and manage the artifacts of OCI registries.";
+
+/// The reference of every setting: `--help` prints it and the README repeats it.
+pub const REFERENCE: &str = include_str!("reference.txt");
+
+/// Command-line flags (each also settable through its environment variable).
+#[derive(Debug, Parser)]
+#[command(name = "portolan", version, about = ABOUT, long_about = REFERENCE)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: portolan.toml in the working directory, if present.
+    #[arg(short, long, env = "PORTOLAN_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on. Default: the file's `listen`, else Leptos.toml's site-addr.
+    #[arg(long, env = "PORTOLAN_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded SQLite store. Default: the file's `data_dir`, else ./data.
+    #[arg(long, env = "PORTOLAN_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The Leptos site settings file.
+    #[arg(long, env = "PORTOLAN_LEPTOS_CONFIG", value_name = "FILE", default_value = "Leptos.toml")]
+    pub leptos_config: PathBuf,
+    /// The URL Portolan is reached at. Default: the file's `public_url`.
+    #[arg(long, env = "PORTOLAN_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// An extra anonymous registry, NAME=URL (repeatable), after those of the file.
+    #[arg(long = "registry", value_name = "NAME=URL")]
+    pub registries: Vec<String>,
+    /// Log lines as `text` or `json`. Default: the file's `log_format`, else text.
+    #[arg(long, env = "PORTOLAN_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Check the configuration, print a summary and exit.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// The configuration file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub database_url: Option<Secret>,
+    pub database_url_env: Option<String>,
+    pub database_url_file: Option<PathBuf>,
+    pub database_max_connections: Option<u32>,
+    pub database_timeout_secs: Option<u64>,
+    pub log_format: Option<String>,
+    pub trash_days: Option<u32>,
+    pub audit_days: Option<u32>,
+    #[serde(default)]
+    pub auth: auth::AuthFile,
+    #[serde(default)]
+    pub grants: Vec<RawGrant>,
+    #[serde(default)]
+    pub registries: Vec<RegistryFile>,
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// None: use Leptos.toml's site-addr.
+    pub listen: Option<SocketAddr>,
+    pub data_dir: PathBuf,
+    /// Where Portolan is reached (scheme, host, port; no trailing slash).
+    pub public_url: Option<url::Url>,
+    /// `Host` values accepted besides the public URL's and, on a loopback listener, loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub store: StoreConfig,
+    pub log_format: LogFormat,
+    pub registries: Vec<RegistryConfig>,
+    pub auth: AuthConfig,
+    /// Who may do what (open read-only when no sign-in is configured).
+    pub access: Access,
+    /// Days a trash entry stays restorable before its content is purged.
+    pub trash_days: u32,
+    /// Days audit entries are kept.
+    pub audit_days: u32,
+    pub leptos_config: PathBuf,
+}
+
+/// Everything wrong with a configuration, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// Reads the file (if any) and applies the environment and flags.
+    pub fn load(cli: Cli) -> Result<Self, ConfigError> {
+        Self::load_with(cli, &|k| std::env::var(k).ok())
+    }
+
+    /// [`Config::load`] with an explicit environment (for tests).
+    pub fn load_with(cli: Cli, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let (file, origin) = match &cli.config {
+            Some(path) => (read_file(path)?, path.display().to_string()),
+            None if Path::new("portolan.toml").exists() => (read_file(Path::new("portolan.toml"))?, "portolan.toml".to_owned()),
+            None => (FileConfig::default(), "the command line".to_owned()),
+        };
+        let mut errors = Vec::new();
+        let listen = match (cli.listen, &file.listen) {
+            (Some(addr), _) => Some(addr),
+            (None, Some(text)) => match text.parse() {
+                Ok(addr) => Some(addr),
+                Err(e) => {
+                    errors.push(format!("{origin}: listen = {text:?} is not an address like 127.0.0.1:3000 ({e})"));
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        let data_dir = cli.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let public_url = match cli.public_url.or(file.public_url) {
+            Some(text) => match url::Url::parse(text.trim_end_matches('/')) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() && u.username().is_empty() => Some(u),
+                _ => {
+                    errors.push(format!("{origin}: public_url {text:?} must be an http:// or https:// URL with a host"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut trusted_proxies = Vec::new();
+        for (i, t) in file.trusted_proxies.iter().enumerate() {
+            match auth::parse_net(t) {
+                Ok(n) => trusted_proxies.push(n),
+                Err(e) => errors.push(format!("{origin}: trusted_proxies[{i}]: {e}")),
+            }
+        }
+        let log_format = match cli.log_format.or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                errors.push(format!("{origin}: log_format {other:?} is not \"text\" or \"json\""));
+                LogFormat::Text
+            }
+        };
+        // The store: Postgres when a database URL is given, else SQLite in data_dir.
+        let database_url = match env("PORTOLAN_DATABASE_URL") {
+            Some(u) => Some(Secret::new(u)),
+            None => secret::read(
+                "database_url",
+                file.database_url.as_ref(),
+                file.database_url_env.as_deref(),
+                file.database_url_file.as_deref(),
+                env,
+                &mut errors,
+            ),
+        };
+        let location = match database_url {
+            Some(url) if url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://") => {
+                Location::Postgres(url.expose().to_owned())
+            }
+            Some(_) => {
+                errors.push(format!("{origin}: database_url must be a postgres:// URL (leave it out for the embedded SQLite store)"));
+                Location::Sqlite(data_dir.clone())
+            }
+            None => Location::Sqlite(data_dir.clone()),
+        };
+        let mut store = StoreConfig::new(location);
+        if let Some(n) = file.database_max_connections {
+            store.max_connections = n.clamp(1, 1000);
+        }
+        if let Some(s) = file.database_timeout_secs {
+            store.acquire_timeout = Duration::from_secs(s.clamp(1, 600));
+        }
+        let mut raw = file.registries;
+        for spec in &cli.registries {
+            match spec.split_once('=') {
+                Some((name, url)) => raw.push(RegistryFile { name: name.to_owned(), url: url.to_owned(), ..Default::default() }),
+                None => errors.push(format!("--registry {spec:?}: expected NAME=URL")),
+            }
+        }
+        let mut registries: Vec<RegistryConfig> = Vec::new();
+        for (i, r) in raw.into_iter().enumerate() {
+            let at = format!("{origin}: registries[{i}] ({:?})", r.name);
+            match registries::validate(r, env) {
+                Ok(reg) if registries.iter().any(|x| x.name == reg.name) => errors.push(format!("{at}: the name is used twice")),
+                Ok(reg) => registries.push(reg),
+                Err(problems) => errors.extend(problems.into_iter().map(|p| format!("{at}: {p}"))),
+            }
+        }
+        let auth = auth::validate(file.auth, env, &origin, &mut errors);
+        let access = if auth.enabled() {
+            let names: Vec<&str> = registries.iter().map(|r| r.name.as_str()).collect();
+            let providers = auth.provider_ids();
+            let provider_refs: Vec<&str> = providers.iter().map(String::as_str).collect();
+            let anonymous = registries.iter().map(|r| (r.name.clone(), r.anonymous_read.unwrap_or(false))).collect();
+            match portolan_access::validate_grants(&file.grants, &names, &provider_refs) {
+                Ok(grants) => Access::new(grants, anonymous),
+                Err(problems) => {
+                    errors.extend(problems.into_iter().map(|p| format!("{origin}: {p}")));
+                    Access::default()
+                }
+            }
+        } else {
+            if !file.grants.is_empty() {
+                errors.push(format!(
+                    "{origin}: [[grants]] are given but no sign-in is configured ([[auth.providers]] or [auth.proxy]); without sign-in Portolan is an open read-only browser"
+                ));
+            }
+            for r in registries.iter().filter(|r| r.anonymous_read == Some(false)) {
+                errors.push(format!(
+                    "{origin}: registry {:?} has anonymous_read = false but no sign-in is configured: nobody could see it",
+                    r.name
+                ));
+            }
+            Access::open()
+        };
+        let days = |v: Option<u32>, default: u32, field: &str, errors: &mut Vec<String>| match v {
+            Some(0) => {
+                errors.push(format!("{origin}: {field} must be at least 1"));
+                default
+            }
+            Some(n) => n.min(36_500),
+            None => default,
+        };
+        let trash_days = days(file.trash_days, 30, "trash_days", &mut errors);
+        let audit_days = days(file.audit_days, 365, "audit_days", &mut errors);
+        if errors.is_empty() {
+            Ok(Self {
+                listen,
+                data_dir,
+                public_url,
+                allowed_hosts: file.allowed_hosts,
+                trusted_proxies,
+                store,
+                log_format,
+                registries,
+                auth,
+                access,
+                trash_days,
+                audit_days,
+                leptos_config: cli.leptos_config,
+            })
+        } else {
+            Err(ConfigError(errors))
+        }
+    }
+
+    /// Whether the session cookie must be `Secure` (Portolan is reached over https).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// Warnings worth a log line at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w: Vec<String> = self.registries.iter().flat_map(|r| r.warnings.clone()).collect();
+        if self.registries.is_empty() {
+            w.push("no registry is configured: add [[registries]] to the configuration file (see --help)".into());
+        }
+        if !self.auth.enabled() {
+            w.push("no sign-in is configured: Portolan is an open read-only browser (nothing can be deleted)".into());
+        }
+        if self.auth.enabled() && self.public_url.is_none() {
+            w.push("sign-in is configured but public_url is not: redirect URLs and cookie security follow each request's Host".into());
+        }
+        w
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError(vec![format!("cannot read {}: {e}", path.display())]))?;
+    toml::from_str(&text).map_err(|e| {
+        // toml's own message quotes the offending line, which may hold a secret: say where
+        // instead.
+        let at = e.span().map(|s| line_col(&text, s.start)).map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default();
+        ConfigError(vec![format!("{}{at}: {}", path.display(), e.message().trim())])
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portolan_oci::Credentials;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::parse_from(std::iter::once("portolan").chain(args.iter().copied()))
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> String {
+        let path = dir.path().join("portolan.toml");
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn a_full_file_with_env_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "listen = \"127.0.0.1:4000\"\ndata_dir = \"/tmp/p\"\n[[registries]]\nname = \"hub\"\nurl = \"https://registry-1.docker.io\"\ntitle = \"Docker Hub\"\npull_host = \"docker.io\"\nusername = \"me\"\npassword_env = \"HUB\"\ntimeout_secs = 9\n",
+        );
+        let env = |k: &str| (k == "HUB").then(|| "secret".to_owned());
+        let c = Config::load_with(cli(&["--config", &path]), &env).unwrap();
+        assert_eq!(c.listen, Some("127.0.0.1:4000".parse().unwrap()));
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/p"));
+        let r = &c.registries[0];
+        assert_eq!((r.name.as_str(), r.title.as_str(), r.pull_host.as_str()), ("hub", "Docker Hub", "docker.io"));
+        assert_eq!(r.client.credentials, Credentials::Basic { username: "me".into(), password: "secret".into() });
+        assert_eq!(r.client.request_timeout, Duration::from_secs(9));
+    }
+
+    #[test]
+    fn flags_and_environment_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "listen = \"127.0.0.1:4000\"\n[[registries]]\nname = \"local-1\"\nurl = \"http://127.0.0.1:5000\"\n");
+        let env = |k: &str| match k {
+            "PORTOLAN_REGISTRY_LOCAL_1_USERNAME" => Some("u".to_owned()),
+            "PORTOLAN_REGISTRY_LOCAL_1_PASSWORD" => Some("p".to_owned()),
+            _ => None,
+        };
+        let c = Config::load_with(cli(&["--config", &path, "--listen", "0.0.0.0:8080", "--registry", "extra=http://127.0.0.1:6000"]), &env)
+            .unwrap();
+        assert_eq!(c.listen, Some("0.0.0.0:8080".parse().unwrap()));
+        assert_eq!(c.registries.len(), 2);
+        assert_eq!(c.registries[0].pull_host, "127.0.0.1:5000");
+        assert_eq!(c.registries[0].client.credentials, Credentials::Basic { username: "u".into(), password: "p".into() });
+        assert_eq!(c.registries[1].name, "extra");
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "listen = \"nowhere\"\n[[registries]]\nname = \"Bad Name\"\nurl = \"ftp://x\"\n[[registries]]\nname = \"ok\"\nurl = \"http://x\"\npassword_env = \"MISSING\"\nusername = \"u\"\n[[registries]]\nname = \"ok\"\nurl = \"http://y\"\ntimeout_secs = 0\n",
+        );
+        let e = Config::load_with(cli(&["--config", &path]), &|_| None).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("listen = \"nowhere\""), "{text}");
+        assert!(text.contains("name must be"), "{text}");
+        assert!(text.contains("ftp://x"), "{text}");
+        assert!(text.contains("MISSING"), "{text}");
+        assert!(text.contains("timeout_secs must be greater than 0"), "{text}");
+        let e = Config::load_with(
+            cli(&[
+                "--config",
+                &write(&dir, "[[registries]]\nname = \"a\"\nurl = \"http://x\"\n[[registries]]\nname = \"a\"\nurl = \"http://y\"\n"),
+            ]),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("used twice"));
+    }
+
+    #[test]
+    fn unknown_keys_and_syntax_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Config::load_with(
+            cli(&["--config", &write(&dir, "[[registries]]\nname = \"a\"\nurl = \"http://x\"\npasword = \"typo\"\n")]),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("pasword"), "{e}");
+        let e = Config::load_with(cli(&["--config", &write(&dir, "listen = ")]), &|_| None).unwrap_err();
+        assert!(e.to_string().contains("portolan.toml"), "{e}");
+        let e = Config::load_with(cli(&["--config", "/nonexistent/x.toml"]), &|_| None).unwrap_err();
+        assert!(e.to_string().contains("cannot read"), "{e}");
+    }
+}

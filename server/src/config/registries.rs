@@ -1,0 +1,182 @@
+//! `[[registries]]`: one table per registry, validated into a client configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use portolan_oci::{ClientConfig, Credentials};
+use serde::Deserialize;
+
+use super::secret::{self, Secret};
+
+/// One `[[registries]]` table, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFile {
+    pub name: String,
+    pub url: String,
+    pub title: Option<String>,
+    pub pull_host: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub timeout_secs: Option<u64>,
+    pub connect_timeout_secs: Option<u64>,
+    pub max_concurrency: Option<usize>,
+    pub max_retries: Option<u32>,
+    pub cache_mb: Option<u64>,
+    pub tag_ttl_secs: Option<u64>,
+    pub max_blob_mb: Option<u64>,
+    pub insecure_tls: Option<bool>,
+    pub ca_file: Option<PathBuf>,
+    pub anonymous_read: Option<bool>,
+}
+
+/// A validated registry.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub name: String,
+    pub title: String,
+    pub pull_host: String,
+    pub client: ClientConfig,
+    /// Whether visitors who are not signed in may browse it (always, when no sign-in is
+    /// configured).
+    pub anonymous_read: Option<bool>,
+    /// Warnings for the start-up log (Basic credentials over plain HTTP…).
+    pub warnings: Vec<String>,
+}
+
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+}
+
+/// The URL with any `user:password@` removed, for messages.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub fn validate(r: RegistryFile, env: &dyn Fn(&str) -> Option<String>) -> Result<RegistryConfig, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    if !valid_name(&r.name) {
+        problems.push("name must be 1-64 lowercase letters, digits or '-' (it is a URL segment)".to_owned());
+    }
+    let shown = redacted(&r.url);
+    let url = match url::Url::parse(&r.url) {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            problems.push(format!(
+                "url {shown:?} carries credentials (user:password@): put them in username and password_env or password_file instead"
+            ));
+            None
+        }
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
+        Ok(_) => {
+            problems.push(format!("url {shown:?} must start with http:// or https:// and name a host"));
+            None
+        }
+        Err(e) => {
+            problems.push(format!("url {shown:?} is not a URL ({e})"));
+            None
+        }
+    };
+    let key = r.name.to_ascii_uppercase().replace('-', "_");
+    let username = env(&format!("PORTOLAN_REGISTRY_{key}_USERNAME")).or(r.username.clone());
+    let password = match env(&format!("PORTOLAN_REGISTRY_{key}_PASSWORD")) {
+        Some(p) => Some(Secret::new(p)),
+        None => secret::read("password", r.password.as_ref(), r.password_env.as_deref(), r.password_file.as_deref(), env, &mut problems),
+    };
+    let credentials = match (username, password) {
+        (Some(username), Some(password)) => Credentials::Basic { username, password: password.expose().to_owned() },
+        (Some(_), None) => {
+            if problems.is_empty() {
+                problems.push("username is set but no password (password, password_env or password_file)".to_owned());
+            }
+            Credentials::Anonymous
+        }
+        (None, Some(token)) => Credentials::Bearer(token.expose().to_owned()),
+        (None, None) => Credentials::Anonymous,
+    };
+    if let Some(u) = &url
+        && u.scheme() == "http"
+        && credentials != Credentials::Anonymous
+        && !is_loopback(u)
+    {
+        warnings.push(format!(
+            "registry {:?}: credentials will cross the network unencrypted (plain http:// to {})",
+            r.name,
+            u.host_str().unwrap_or_default()
+        ));
+    }
+    let mut client = ClientConfig::new(r.url.clone()).credentials(credentials);
+    let positive = |v: Option<u64>, field: &str, problems: &mut Vec<String>| match v {
+        Some(0) => {
+            problems.push(format!("{field} must be greater than 0"));
+            None
+        }
+        other => other,
+    };
+    if let Some(s) = positive(r.timeout_secs, "timeout_secs", &mut problems) {
+        client.request_timeout = Duration::from_secs(s);
+    }
+    if let Some(s) = positive(r.connect_timeout_secs, "connect_timeout_secs", &mut problems) {
+        client.connect_timeout = Duration::from_secs(s);
+    }
+    if let Some(n) = positive(r.max_concurrency.map(|n| n as u64), "max_concurrency", &mut problems) {
+        client.max_concurrency = (n as usize).min(256);
+    }
+    if let Some(n) = r.max_retries {
+        client.max_retries = n.min(10);
+    }
+    if let Some(mb) = r.cache_mb {
+        client.cache_bytes = mb.min(64 * 1024) * 1024 * 1024;
+    }
+    if let Some(s) = r.tag_ttl_secs {
+        client.tag_ttl = Duration::from_secs(s.min(86_400));
+    }
+    if let Some(mb) = positive(r.max_blob_mb, "max_blob_mb", &mut problems) {
+        client.max_blob_bytes = mb.min(1024) * 1024 * 1024;
+    }
+    client.insecure_tls = r.insecure_tls.unwrap_or(false);
+    if let Some(path) = &r.ca_file {
+        match std::fs::read(path) {
+            Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => client.ca_pem = Some(pem),
+            Ok(_) => problems.push(format!("ca_file {}: no PEM certificate in it", path.display())),
+            Err(e) => problems.push(format!("ca_file {}: {e}", path.display())),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let url = url.expect("validated above");
+    let default_host = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
+    Ok(RegistryConfig {
+        title: r.title.unwrap_or_else(|| r.name.clone()),
+        pull_host: r.pull_host.unwrap_or(default_host),
+        name: r.name,
+        client,
+        anonymous_read: r.anonymous_read,
+        warnings,
+    })
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}

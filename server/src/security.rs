@@ -1,0 +1,159 @@
+//! What every request goes through first: an id (for logs and the audit), the `Host` check
+//! (DNS rebinding against a loopback bind), the origin the request reached Portolan at —
+//! believing `X-Forwarded-*` only from configured proxies — and, on the way out, the security
+//! headers every response carries.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use portolan_app::ssr::{RequestId, RequestOrigin};
+use tracing::Instrument;
+
+/// Paths probes and scrapers reach by address, whatever `Host` they send.
+const HOSTLESS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// What the checks need, worked out once at start.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    /// Accepted `Host` values (lowercase `host[:port]`); None: any (a non-loopback listener
+    /// with neither `public_url` nor `allowed_hosts`: a warning is logged at start).
+    pub hosts: Option<HashSet<String>>,
+    pub trusted_proxies: Vec<IpNet>,
+    /// The configured public origin (`https://portolan.example.com`).
+    pub public_origin: Option<String>,
+    /// Send `Strict-Transport-Security` (the public URL is https).
+    pub hsts: bool,
+}
+
+impl Guard {
+    pub fn new(listen: SocketAddr, public_url: Option<&url::Url>, allowed_hosts: &[String], trusted_proxies: Vec<IpNet>) -> Self {
+        let mut hosts: HashSet<String> = allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+        let public_origin = public_url.map(|u| u.origin().ascii_serialization());
+        if let Some(u) = public_url
+            && let Some(host) = u.host_str()
+        {
+            hosts.insert(match u.port() {
+                Some(p) => format!("{host}:{p}").to_ascii_lowercase(),
+                None => host.to_ascii_lowercase(),
+            });
+        }
+        let loopback = listen.ip().is_loopback();
+        if loopback || !hosts.is_empty() {
+            let port = listen.port();
+            for name in ["127.0.0.1", "localhost", "[::1]"] {
+                hosts.insert(format!("{name}:{port}"));
+            }
+        }
+        let any = !loopback && public_url.is_none() && allowed_hosts.is_empty();
+        Self { hosts: (!any).then_some(hosts), trusted_proxies, public_origin, hsts: public_url.is_some_and(|u| u.scheme() == "https") }
+    }
+
+    fn trusted(&self, peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)))
+    }
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Ids from a proxy are kept only when they look like ids.
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let trusted = guard.trusted(peer);
+    let headers = request.headers();
+    let id = match header_text(headers, "x-request-id") {
+        Some(id) if trusted && valid_id(id) => id.to_owned(),
+        _ => format!("{:016x}", rand::random::<u64>()),
+    };
+    let host =
+        if trusted { header_text(headers, "x-forwarded-host").or(header_text(headers, "host")) } else { header_text(headers, "host") }
+            .map(str::to_ascii_lowercase);
+    let path = request.uri().path().to_owned();
+    if let Some(allowed) = &guard.hosts
+        && !HOSTLESS.contains(&path.as_str())
+        && !host.as_ref().is_some_and(|h| allowed.contains(h))
+    {
+        tracing::info!(host = host.as_deref().unwrap_or(""), %path, "refused: Host not served here");
+        return with_headers(
+            (StatusCode::MISDIRECTED_REQUEST, "This server does not answer for that host name (set public_url or allowed_hosts).")
+                .into_response(),
+            &guard,
+            &id,
+        );
+    }
+    let origin = guard.public_origin.clone().unwrap_or_else(|| {
+        let scheme = if trusted { header_text(headers, "x-forwarded-proto").filter(|p| matches!(*p, "http" | "https")) } else { None };
+        format!("{}://{}", scheme.unwrap_or("http"), host.clone().unwrap_or_default())
+    });
+    request.extensions_mut().insert(RequestId(id.clone()));
+    request.extensions_mut().insert(RequestOrigin(origin));
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %path);
+    let started = std::time::Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    span.in_scope(|| {
+        let ms = started.elapsed().as_millis() as u64;
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), ms, "answered");
+        } else {
+            tracing::debug!(status = status.as_u16(), ms, "answered");
+        }
+    });
+    with_headers(response, &guard, &id)
+}
+
+/// Security headers, unless the handler set its own (pages set a CSP with their nonce).
+fn with_headers(mut response: Response, guard: &Guard, id: &str) -> Response {
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert("x-request-id", v);
+    }
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+    ));
+    h.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
+    h.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
+    h.entry("cross-origin-opener-policy").or_insert(HeaderValue::from_static("same-origin"));
+    if guard.hsts {
+        h.entry(header::STRICT_TRANSPORT_SECURITY).or_insert(HeaderValue::from_static("max-age=31536000"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_from_the_listener_and_the_public_url() {
+        let g = Guard::new("127.0.0.1:3000".parse().unwrap(), None, &[], vec![]);
+        let hosts = g.hosts.unwrap();
+        assert!(hosts.contains("127.0.0.1:3000") && hosts.contains("localhost:3000"));
+        assert!(!hosts.contains("evil.example:3000"));
+        let url = url::Url::parse("https://portolan.example.com").unwrap();
+        let g = Guard::new("0.0.0.0:8080".parse().unwrap(), Some(&url), &[], vec![]);
+        assert!(g.hosts.unwrap().contains("portolan.example.com"));
+        assert!(g.hsts);
+        let g = Guard::new("0.0.0.0:8080".parse().unwrap(), None, &[], vec![]);
+        assert!(g.hosts.is_none(), "an open listener without a public URL takes any Host (warned at start)");
+    }
+
+    #[test]
+    fn request_ids() {
+        assert!(valid_id("abc-123_x.y"));
+        assert!(!valid_id("a b"));
+        assert!(!valid_id(&"a".repeat(65)));
+    }
+}
