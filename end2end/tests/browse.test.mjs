@@ -165,8 +165,10 @@ test('error pages: unreachable registry, missing repository, malformed names, un
     const cases = [
       ['/r/down', 502, /registry is unavailable/i],
       ['/r/limited/library/hello', 429, /rate limit.*retry in 3600 s/is],
-      ['/r/token-anonymous/library/hello', 401, /requires credentials/],
-      ['/r/token-anonymous', 401, /wants credentials/i],
+      // The registry refusing Portolan's own credentials is not the visitor's sign-in: a 502
+      // that shows the registry's status, with no sign-in link.
+      ['/r/token-anonymous/library/hello', 502, /requires credentials/, '401'],
+      ['/r/token-anonymous', 502, /refused Portolan's credentials/i, '401'],
       ['/r/nope', 404, /no registry named "nope"/],
       ['/r/anonymous/no/such/repo', 404, /not found/i],
       ['/r/anonymous/Library/Hello', 400, /lowercase/],
@@ -175,12 +177,16 @@ test('error pages: unreachable registry, missing repository, malformed names, un
       ['/r/anonymous/library/hello:no-such-tag', 404, /not found/i],
       ['/no/such/page', 404, /no page at this address/i],
     ];
-    for (const [path, status, message] of cases) {
+    for (const [path, status, message, registryStatus] of cases) {
       const response = await page.goto(`${stack.baseUrl}${path}`);
       assert.equal(response.status(), status, path);
       const alert = page.getByRole('alert');
       assert.match(await alert.innerText(), message, path);
       assert.equal(await alert.getAttribute('data-error-status'), String(status), path);
+      if (registryStatus) {
+        assert.equal(await alert.getAttribute('data-registry-status'), registryStatus, path);
+        assert.equal(await page.getByTestId('sign-in-link').count(), 0, `${path}: no sign-in link for the registry's refusal`);
+      }
     }
   } finally {
     await context.close();
