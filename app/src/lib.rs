@@ -97,6 +97,8 @@ pub fn App() -> impl IntoView {
                     // in the rest (see routes/repository.rs).
                     <Route path=StaticSegment("") view=routes::home::HomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("sign-in") view=routes::sign_in::SignInPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("trash")) view=routes::admin::TrashPageView ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=routes::admin::AuditPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry")) view=routes::registry::RegistryPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Repository) view=routes::repository::RepositoryPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Tag) view=routes::artifact::ArtifactPage ssr=SsrMode::Async />
@@ -104,6 +106,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Referrers) view=routes::graph::GraphPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Blob) view=routes::blob::BlobPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Diff) view=routes::diff::DiffPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Delete) view=routes::delete::DeletePage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Deleted) view=routes::delete::DeletedPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

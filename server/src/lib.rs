@@ -123,21 +123,52 @@ pub fn app(state: AppState, parts: Parts) -> Router {
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)
         .with_expiry(Expiry::OnInactivity(idle));
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/style/portolan.css", get(stylesheet))
-        .route("/badge/{registry}/{*path}", get(badge))
-        .route("/api/v1/referrers/{registry}/{*path}", get(referrers_json))
+    let mut router = Router::new();
+    for (path, method) in routes_of_the_server() {
+        router = router.route(path, method);
+    }
+    router
         .merge(auth::routes(parts.auth.clone()))
         .leptos_routes(&state, routes, move || shell(options.clone(), &STYLESHEET))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(|options| shell(options, &STYLESHEET)))
+        .layer(axum::middleware::from_fn(server_fn_status))
         .layer(axum::middleware::from_fn(auth::same_origin_changes))
         .layer(axum::middleware::from_fn_with_state(parts.auth.clone(), auth::identify))
         .layer(session_layer)
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(parts.guard.clone(), security::guard))
         .with_state(state)
+}
+
+/// Server functions answer every error with 500 and the error as JSON; this gives the answer
+/// the error's own status (401, 403, 404, 503…), so scripts see what a page would.
+async fn server_fn_status(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let server_fn = path.starts_with("/api/") && !path.starts_with("/api/v1/");
+    let response = next.run(request).await;
+    if !server_fn || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 1024 * 1024).await.unwrap_or_default();
+    if let Ok(e) = serde_json::from_slice::<portolan_app::error::AppError>(&bytes) {
+        parts.status = e.status_code();
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// Every route of the server besides the pages, the server functions and sign-in (listed in
+/// [`auth::ROUTES`]) — one list, so a test can call each of them at every role.
+pub fn routes_of_the_server() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>)> {
+    vec![
+        ("/healthz", get(|| async { "ok" })),
+        ("/readyz", get(readyz)),
+        ("/style/portolan.css", get(stylesheet)),
+        ("/badge/{registry}/{*path}", get(badge)),
+        ("/api/v1/referrers/{registry}/{*path}", get(referrers_json)),
+        ("/admin/audit.csv", get(audit_csv)),
+        ("/admin/audit.json", get(audit_json)),
+    ]
 }
 
 /// `/readyz`: the store answers and is migrated (503 otherwise).
@@ -219,6 +250,49 @@ async fn referrers_json(
     match result {
         Ok(v) => Json(v).into_response(),
         Err(e) => (e.status_code(), Json(serde_json::json!({"error": e.to_string(), "title": e.title()}))).into_response(),
+    }
+}
+
+/// The audit log entries an admin may see, filtered as the audit page is (at most 10,000).
+async fn audit_rows(
+    state: &AppState,
+    user: CurrentUser,
+    q: &portolan_app::model::AuditQuery,
+) -> Result<Vec<portolan_app::model::AuditRow>, Response> {
+    let caller = portolan_app::ssr::auth::require_anywhere_for(state, user.0, portolan_access::Role::Admin)
+        .map_err(|e| (e.status_code(), e.to_string()).into_response())?;
+    portolan_app::ssr::audit::rows(state, &caller, q, 10_000).await.map_err(|e| (e.status_code(), e.to_string()).into_response())
+}
+
+/// `/admin/audit.csv?…`: the audit log as CSV (admins).
+async fn audit_csv(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Query(q): Query<portolan_app::model::AuditQuery>,
+) -> Response {
+    match audit_rows(&state, user, &q).await {
+        Ok(rows) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+                (header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"portolan-audit.csv\"")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            portolan_app::ssr::audit::csv(&rows),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `/admin/audit.json?…`: the audit log as JSON (admins).
+async fn audit_json(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Query(q): Query<portolan_app::model::AuditQuery>,
+) -> Response {
+    match audit_rows(&state, user, &q).await {
+        Ok(rows) => ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(rows)).into_response(),
+        Err(r) => r,
     }
 }
 

@@ -160,6 +160,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
         public_url: crate::ssr::public_url(&state),
         notice,
         now,
+        delete: crate::ssr::auth::delete_ability(&state, &reg, &repo).await,
     })
 }
 
@@ -201,7 +202,9 @@ pub async fn get_artifact(registry: String, repository: String, reference: Strin
         .await
         .map_err(|e| logged(&format!("manifest {registry}/{repository} {reference}"), e.into()))?;
     let tag = matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference);
-    Ok(crate::ssr::artifact::artifact_view(&reg, &repo, tag, doc, crate::ssr::public_url(&state)).await)
+    let mut view = crate::ssr::artifact::artifact_view(&reg, &repo, tag, doc, crate::ssr::public_url(&state)).await;
+    view.delete = crate::ssr::auth::delete_ability(&state, &reg, &repo).await;
+    Ok(view)
 }
 
 /// A blob's page: size, and a preview when it is JSON or text (at most [`BLOB_PREVIEW`] bytes).

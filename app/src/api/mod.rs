@@ -5,9 +5,12 @@
 //! # Layout
 //! - [`browse`]: registries, repositories, tags, artifacts, blobs, graphs, diffs (viewer).
 //! - [`session`]: who is signed in, and how one signs in.
+//! - [`admin`]: deleting, the trash, the audit log (maintainer, admin).
 
+pub mod admin;
 pub mod browse;
 pub mod session;
 
+pub use admin::*;
 pub use browse::*;
 pub use session::*;

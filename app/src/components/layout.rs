@@ -20,7 +20,9 @@ fn place(path: &str) -> (Option<String>, Option<String>) {
         | Target::Digest(r, _)
         | Target::Referrers(r, _)
         | Target::Blob(r, _)
-        | Target::Diff(r) => Some(r).filter(|r| !r.is_empty()),
+        | Target::Diff(r)
+        | Target::Delete(r)
+        | Target::Deleted(r) => Some(r).filter(|r| !r.is_empty()),
         Target::Unknown => None,
     };
     (Some(registry.to_owned()).filter(|r| !r.is_empty()), repository)

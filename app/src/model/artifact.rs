@@ -169,6 +169,8 @@ pub struct ArtifactView {
     pub now: i64,
     /// Portolan's absolute URL, for the badges' Markdown.
     pub public_url: String,
+    /// Whether the caller may delete this artifact (or tag).
+    pub delete: super::DeleteAbility,
 }
 
 /// A blob's page: its bytes, previewed when they are text.

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod admin;
 mod artifact;
+pub use admin::*;
 pub use artifact::*;
 
 /// A configured registry, as pages show it.
@@ -200,6 +202,8 @@ pub struct TagPage {
     /// The server's clock when answering (seconds since the epoch), so relative dates read
     /// the same on the server and in the browser.
     pub now: i64,
+    /// Whether the caller may delete tags here.
+    pub delete: DeleteAbility,
 }
 
 impl TagPage {

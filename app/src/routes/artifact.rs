@@ -33,6 +33,30 @@ fn label(a: &ArtifactView) -> String {
     a.tag.clone().map(|t| format!(":{t}")).unwrap_or_else(|| format!("@{}", short_digest(&a.digest)))
 }
 
+/// "Delete this tag…" and "Delete this artifact…" for maintainers (disabled, with the reason,
+/// where the registry cannot delete).
+fn delete_links(a: &ArtifactView, base: &str) -> impl IntoView + use<> {
+    use crate::model::{DeleteAbility, encode_component};
+    let links: Vec<(String, &'static str)> = a
+        .tag
+        .iter()
+        .map(|t| (format!("{base}/-/delete?tag={}", encode_component(t)), "Delete this tag…"))
+        .chain(std::iter::once((format!("{base}/-/delete?digest={}", encode_component(&a.digest)), "Delete this artifact…")))
+        .collect();
+    match a.delete.clone() {
+        DeleteAbility::Hidden => ().into_any(),
+        DeleteAbility::Disabled(reason) => view! {
+            <span class="cursor-not-allowed text-slate-400" title=reason.clone() data-testid="delete-disabled">{format!("Deleting is not possible here: {reason}")}</span>
+        }
+        .into_any(),
+        DeleteAbility::Allowed => links
+            .into_iter()
+            .map(|(href, label)| view! { <a href=href class="text-rose-700 hover:underline dark:text-rose-400" data-testid="delete-link">{label}</a> })
+            .collect_view()
+            .into_any(),
+    }
+}
+
 fn description(a: &ArtifactView) -> String {
     let size = a.total_size.map(|s| format!(", {}", human_size(s))).unwrap_or_default();
     format!("{} {}{size} in {}/{}", a.kind_label, short_digest(&a.digest), a.registry.host, a.repository)
@@ -125,6 +149,7 @@ fn artifact_view(a: ArtifactView) -> impl IntoView {
         <p class="mb-4 flex flex-wrap gap-4 text-sm">
             <a href=pinned.clone() class="text-sky-700 hover:underline dark:text-sky-400" data-testid="permalink">"Permalink (pinned to this digest)"</a>
             <a href=graph_href class="text-sky-700 hover:underline dark:text-sky-400">"Referrer graph"</a>
+            {delete_links(&a, &base)}
         </p>
         {a.tag.clone().map(|t| {
             let badge_base = format!("/badge/{}/{}:{t}", a.registry.name, a.repository);

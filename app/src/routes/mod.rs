@@ -1,7 +1,9 @@
 //! One page per file.
 
+pub mod admin;
 pub mod artifact;
 pub mod blob;
+pub mod delete;
 pub mod diff;
 pub mod graph;
 pub mod home;

@@ -15,7 +15,7 @@ use crate::components::copy::{CopyField, copy_button};
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
 use crate::components::pager::pager;
-use crate::model::{DateSource, TagPage, TagQuery, TagRow, TagSort, format_utc, human_size, relative_seconds, short_digest};
+use crate::model::{DateSource, DeleteAbility, TagPage, TagQuery, TagRow, TagSort, format_utc, human_size, relative_seconds, short_digest};
 
 #[component]
 pub fn RepositoryPage() -> impl IntoView {
@@ -170,7 +170,8 @@ fn sort_link(base: &str, query: &TagQuery, sort: TagSort) -> impl IntoView + use
 /// The table of one page of tags, rows the server left pending taken from `completed`.
 fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
     let pages = page.pages();
-    let TagPage { registry, repository, total, matching, hidden_referrer_tags, query, rows, notice, now, .. } = page;
+    let TagPage { registry, repository, total, matching, hidden_referrer_tags, query, rows, notice, now, delete, .. } = page;
+    let selectable = delete == DeleteAbility::Allowed;
     let base = format!("/r/{}/{}", registry.name, repository);
     let toggle = TagQuery { show_referrer_tags: !query.show_referrer_tags, page: 1, ..query.clone() };
     let pager_base = base.clone();
@@ -202,10 +203,27 @@ fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
                 </a>
             </div>
         </div>
+        <form method="get" action=format!("{base}/-/delete") id="tag-selection">
+        {match delete.clone() {
+            DeleteAbility::Allowed => view! {
+                <div class="mb-2 flex items-center gap-3 text-sm">
+                    <button type="submit" data-testid="delete-selected" class="rounded-md border border-rose-300 px-3 py-1 text-rose-800 hover:bg-rose-50 dark:border-rose-800 dark:text-rose-300 dark:hover:bg-rose-950">"Delete selected…"</button>
+                    <span class="text-slate-500">"A preview shows everything a delete removes before anything is."</span>
+                </div>
+            }.into_any(),
+            DeleteAbility::Disabled(reason) => view! {
+                <div class="mb-2 flex items-center gap-3 text-sm">
+                    <button type="button" disabled title=reason.clone() data-testid="delete-selected" class="cursor-not-allowed rounded-md border border-slate-300 px-3 py-1 text-slate-400 dark:border-slate-700">"Delete selected…"</button>
+                    <span class="text-slate-500" data-testid="delete-disabled">{format!("Deleting is not possible here: {reason}")}</span>
+                </div>
+            }.into_any(),
+            DeleteAbility::Hidden => ().into_any(),
+        }}
         <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table class="w-full text-left text-sm" data-testid="tags">
                 <thead class="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-600 dark:border-slate-800 dark:bg-slate-800/50 dark:text-slate-400">
                     <tr>
+                        {selectable.then(|| view! { <th scope="col" class="w-8 px-3 py-2"><span class="sr-only">"Select"</span></th> })}
                         <th scope="col" class="px-3 py-2">"Tag"</th>
                         <th scope="col" class="px-3 py-2">"Digest"</th>
                         <th scope="col" class="px-3 py-2">"Kind"</th>
@@ -221,8 +239,13 @@ fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
                         let href = format!("{base}:{tag}");
                         let name = tag.clone();
                         let cells = detail_cells(Some(row.clone()), &rows, now);
+                        let check = selectable.then(|| {
+                            let label = format!("select {tag}");
+                            view! { <td class="px-3 py-2"><input type="checkbox" name="tag" value=tag.clone() aria-label=label class="h-4 w-4" /></td> }
+                        });
                         view! {
                             <tr class="hover:bg-slate-50 dark:hover:bg-slate-800/50" data-tag=name>
+                                {check}
                                 <th scope="row" class="px-3 py-2 font-mono font-medium">
                                     <a href=href class="text-sky-700 hover:underline focus:outline-hidden focus-visible:ring-2 focus-visible:ring-sky-500 dark:text-sky-400">{tag}</a>
                                 </th>
@@ -233,6 +256,7 @@ fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        </form>
         <div class="mt-4">
             {pager(query.page, pages, move |p| format!("{pager_base}{}", TagQuery { page: p, ..pager_query.clone() }.to_query_string()))}
         </div>

@@ -19,6 +19,10 @@ pub enum Target {
     Referrers(String, String),
     Blob(String, String),
     Diff(String),
+    /// The preview of a deletion (`?tag=…&digest=…`).
+    Delete(String),
+    /// What a confirmed deletion did (`?request=…`).
+    Deleted(String),
     /// A `/-/` view that does not exist.
     Unknown,
 }
@@ -50,6 +54,8 @@ impl Target {
                 None => Target::Unknown,
             },
             Some("diff") if reference().is_none() => Target::Diff(main.to_owned()),
+            Some("delete") if reference().is_none() => Target::Delete(main.to_owned()),
+            Some("deleted") if reference().is_none() => Target::Deleted(main.to_owned()),
             Some(v) => match v.strip_prefix("blob/") {
                 Some(digest) if reference().is_none() => Target::Blob(main.to_owned(), digest.to_owned()),
                 _ => Target::Unknown,
@@ -68,6 +74,8 @@ pub enum TargetSegment {
     Referrers,
     Blob,
     Diff,
+    Delete,
+    Deleted,
 }
 
 impl PossibleRouteMatch for TargetSegment {
@@ -97,6 +105,8 @@ impl PossibleRouteMatch for TargetSegment {
                 vec![("repository".into(), repo), ("digest".into(), digest)]
             }
             (TargetSegment::Diff, Target::Diff(repo)) => vec![("repository".into(), repo)],
+            (TargetSegment::Delete, Target::Delete(repo)) => vec![("repository".into(), repo)],
+            (TargetSegment::Deleted, Target::Deleted(repo)) => vec![("repository".into(), repo)],
             _ => return None,
         };
         Some(PartialPathMatch::new("", params, path))
@@ -126,6 +136,8 @@ mod tests {
         assert_eq!(Target::parse("a/b/-/referrers"), Target::Unknown);
         assert_eq!(Target::parse("a/b:v1/-/blob/sha256:00"), Target::Unknown);
         assert_eq!(Target::parse("a/b/-/nope"), Target::Unknown);
+        assert_eq!(Target::parse("a/b/-/delete"), Target::Delete("a/b".into()));
+        assert_eq!(Target::parse("a/b:1/-/delete"), Target::Unknown);
     }
 
     #[test]

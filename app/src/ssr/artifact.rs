@@ -204,6 +204,7 @@ pub async fn artifact_view(
                 problem: Some(e.message().to_owned()),
                 now,
                 public_url,
+                delete: Default::default(),
             };
         }
     };
@@ -300,6 +301,7 @@ pub async fn artifact_view(
         problem: None,
         now,
         public_url,
+        delete: Default::default(),
     }
 }
 

@@ -90,7 +90,11 @@ pub async fn require_change(
 /// Checks a role that is not about one registry (the audit log, the trash, policies): the
 /// highest role the user has anywhere.
 pub fn require_anywhere(state: &AppState, needed: Role) -> Result<Caller, AppError> {
-    let who = current_user();
+    require_anywhere_for(state, current_user(), needed)
+}
+
+/// [`require_anywhere`] for a given identity (routes outside Leptos: the audit downloads).
+pub fn require_anywhere_for(state: &AppState, who: Option<Identity>, needed: Role) -> Result<Caller, AppError> {
     match state.access.highest_role(who.as_ref()) {
         Some(role) if role >= needed && !state.access.is_open() => Ok(Caller { identity: who, role }),
         _ if state.access.is_open() => Err(refusal(Denied::ReadOnly, "", None)),
@@ -141,5 +145,25 @@ pub fn session_view(state: &AppState, registry: Option<&str>, repository: Option
         role: role.map(|r| r.as_str().to_owned()),
         sign_in_enabled: !state.access.is_open(),
         proxy: state.sign_in.proxy,
+    }
+}
+
+/// Whether the current user may delete in `repository`, asked of the registry only for users
+/// who could (the capability probe is cached per repository by the client).
+pub async fn delete_ability(
+    state: &AppState,
+    registry: &crate::ssr::Registry,
+    repository: &portolan_oci::RepoName,
+) -> crate::model::DeleteAbility {
+    use crate::model::DeleteAbility;
+    match role_here(state, &registry.info.name, Some(repository.as_str())) {
+        Some(role) if role >= Role::Maintainer && !state.access.is_open() => match registry.client.capabilities(repository).await {
+            Ok(caps) => match caps.manifest_delete {
+                Some(portolan_oci::Support::No(reason)) => DeleteAbility::Disabled(reason),
+                _ => DeleteAbility::Allowed,
+            },
+            Err(e) => DeleteAbility::Disabled(format!("whether deleting is possible could not be found out: {}", e.message())),
+        },
+        _ => DeleteAbility::Hidden,
     }
 }

@@ -3,8 +3,10 @@
 //! provides it as the router state (leptos_axum passes it to every server function as context).
 
 pub mod artifact;
+pub mod audit;
 pub mod auth;
 pub mod badges;
+pub mod deletion;
 pub mod diff;
 pub mod graph;
 pub mod json;

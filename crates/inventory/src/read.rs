@@ -250,7 +250,35 @@ pub async fn read_inventory(
             Err(e) => inventory.unreadable.push(Unreadable { tag, message: e.message().to_owned() }),
         }
     }
-    // Breadth first: tagged manifests, then what they reach (children, referrers).
+    reach(verbs, repo, &mut inventory, pending, queued, concurrency).await?;
+    Ok(inventory)
+}
+
+/// Adds to `inventory` the manifests `digests` and everything they reach (index children and
+/// referrers, recursively) that it does not hold yet — e.g. an untagged artifact opened by
+/// digest, before planning its deletion.
+pub async fn extend(
+    verbs: &dyn RegistryVerbs,
+    repo: &RepoName,
+    inventory: &mut Inventory,
+    digests: &[String],
+    concurrency: usize,
+) -> portolan_oci::Result<()> {
+    let mut queued: HashSet<String> = inventory.manifests.keys().cloned().collect();
+    let pending: Vec<String> = digests.iter().filter(|d| queued.insert((*d).clone())).cloned().collect();
+    reach(verbs, repo, inventory, pending, queued, concurrency).await
+}
+
+/// Reads `pending` and what they reach, breadth first: the manifests, then their children and
+/// referrers. `queued` holds every digest read or about to be.
+async fn reach(
+    verbs: &dyn RegistryVerbs,
+    repo: &RepoName,
+    inventory: &mut Inventory,
+    mut pending: Vec<String>,
+    mut queued: HashSet<String>,
+    concurrency: usize,
+) -> portolan_oci::Result<()> {
     while !pending.is_empty() {
         let batch: Vec<String> = std::mem::take(&mut pending);
         let read: Vec<(String, portolan_oci::Result<Artifact>, portolan_oci::Result<Vec<String>>)> = futures::stream::iter(batch)
@@ -308,7 +336,7 @@ pub async fn read_inventory(
             return Err(portolan_oci::Error::new(portolan_oci::ErrorKind::TooLarge, format!("{repo} reaches more than 200,000 manifests")));
         }
     }
-    Ok(inventory)
+    Ok(())
 }
 
 #[cfg(test)]

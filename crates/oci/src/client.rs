@@ -186,6 +186,11 @@ pub(crate) struct Inner {
     pub referrers_api: Cache<String, bool>,
     pub manifest_flights: Flights<(String, String), Result<ManifestDoc>>,
     pub limits: Limits,
+    /// `tag_delete_scratch`, parsed.
+    pub tag_delete_scratch: Option<RepoName>,
+    /// The outcome of verifying the registry's tag DELETE, and when (see
+    /// [`Client::verify_tag_delete`]); the lock also makes concurrent callers share one run.
+    pub tag_delete_verified: tokio::sync::Mutex<Option<crate::capabilities::Verified>>,
 }
 
 /// A client for one registry. Cheap to clone; clones share caches and limits.
@@ -206,12 +211,20 @@ impl Client {
     }
 
     pub(crate) fn with_limits(config: ClientConfig, limits: Limits) -> Result<Self> {
+        let tag_delete_scratch = match &config.tag_delete_scratch {
+            Some(name) => {
+                Some(RepoName::parse(name).map_err(|e| e.with_context("the scratch repository for tag deletes (tag_delete_scratch)"))?)
+            }
+            None => None,
+        };
         let transport = Transport::new(&config)?;
         let content = Cache::builder()
             .max_capacity(config.cache_bytes)
             .weigher(|k: &String, v: &Bytes| u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX))
             .build();
-        let tags = Cache::builder().max_capacity(200_000).time_to_live(config.tag_ttl).build();
+        // Invalidation closures: a repository's resolutions are forgotten together after a delete
+        // (without them `invalidate_entries_if` fails, and forgets nothing).
+        let tags = Cache::builder().max_capacity(200_000).time_to_live(config.tag_ttl).support_invalidation_closures().build();
         let tag_lists = Cache::builder()
             .max_capacity(64 * 1024 * 1024)
             .weigher(|k: &String, v: &Arc<Vec<String>>| {
@@ -231,6 +244,8 @@ impl Client {
                 referrers_api,
                 manifest_flights: Flights::default(),
                 limits,
+                tag_delete_scratch,
+                tag_delete_verified: tokio::sync::Mutex::new(None),
             }),
         })
     }
@@ -391,11 +406,31 @@ impl Client {
 
     /// Forgets cached tags and tag lists of `repo` (after a push or a delete).
     pub async fn invalidate_repo(&self, repo: &RepoName) {
-        self.inner.tag_lists.invalidate(repo.as_str()).await;
-        let name = repo.as_str().to_owned();
-        let _ = self.inner.tags.invalidate_entries_if(move |(r, _), _| *r == name);
+        self.forget_tags(repo).await;
         self.inner.capabilities.invalidate(repo.as_str()).await;
         self.inner.referrers_api.invalidate(repo.as_str()).await;
+    }
+
+    /// Forgets the cached tag list and tag → digest resolutions of `repo` (after a delete,
+    /// whether it succeeded or not: the registry's state may have changed either way).
+    pub(crate) async fn forget_tags(&self, repo: &RepoName) {
+        self.inner.tag_lists.invalidate(repo.as_str()).await;
+        let name = repo.as_str().to_owned();
+        if let Err(e) = self.inner.tags.invalidate_entries_if(move |(r, _), _| *r == name) {
+            tracing::error!(%repo, "forgetting cached tag resolutions failed: {e}");
+        }
+    }
+
+    /// Where `tag` points right now, asked of the registry (a manifest HEAD, no cache); None when
+    /// the tag does not exist.
+    pub(crate) async fn resolve_fresh(&self, repo: &RepoName, tag: &Tag) -> Result<Option<Resolved>> {
+        let key = (repo.as_str().to_owned(), tag.to_string());
+        self.inner.tags.invalidate(&key).await;
+        match self.head(repo, &Reference::Tag(tag.clone())).await {
+            Ok(resolved) => Ok(Some(resolved)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn manifest_request(&self, method: Method, repo: &RepoName, reference: &str) -> Request {

@@ -105,6 +105,12 @@ impl Error {
         self
     }
 
+    /// Appends `note` (what state things were left in, what to do) to the message.
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        self.message = format!("{}; {note}", self.message);
+        self
+    }
+
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, message)
     }

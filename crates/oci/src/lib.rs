@@ -3,7 +3,8 @@
 //! copes with what real registries serve.
 //!
 //! # Layout
-//! - [`config`]: [`ClientConfig`], one registry's URL, credentials and limits.
+//! - [`config`]: [`ClientConfig`], one registry's URL, credentials and limits, and how tags are
+//!   deleted there ([`TagDeleteMode`]).
 //! - [`name`]: repository names, tags, digests and references (OCI reference grammar).
 //! - [`media`]: media types, the manifest `Accept` header, and [`ArtifactKind`] classification.
 //! - [`auth`]: `WWW-Authenticate` parsing, token scopes, the token cache.
@@ -14,11 +15,17 @@
 //!   on listings ([`MAX_TAGS`], [`MAX_INDEX_CHILDREN`]…).
 //! - [`manifest`]: manifests as fetched (bytes, digest, lenient parse).
 //! - [`referrers`]: the referrers API, the fallback tag, cosign legacy tags, the graph walk.
-//! - [`capabilities`]: side-effect-free probes (referrers API, manifest and tag delete).
-//! - [`delete`]: safe tag delete, manifest delete with fallback-index upkeep.
+//! - [`capabilities`]: side-effect-free probes (referrers API, manifest delete), how tags are
+//!   deleted ([`Capabilities::tag_delete`]), and [`Client::verify_tag_delete`], which proves a
+//!   registry's tag DELETE on a scratch repository before [`TagDeleteMode::Auto`] uses it.
+//! - [`delete`]: safe tag delete (the registry's tag DELETE only when proven or configured,
+//!   otherwise a throwaway manifest, re-checked at every step), manifest delete with
+//!   fallback-index upkeep that never overwrites a newer index.
 //! - [`verbs`]: [`RegistryVerbs`], the verbs behind one trait ([`Client`] implements it), and
 //!   [`index_children`], an index's children fetched with bounded fan-out.
-//! - `memory` (feature `memory`): a registry in memory implementing the verbs, for tests.
+//! - `memory` (feature `memory`): a registry in memory implementing the verbs, for tests; its
+//!   tag delete follows the client's contract (the tag DELETE, reported `Yes`; the throwaway path
+//!   under [`TagDeleteMode::Never`]).
 //! - [`error`]: [`Error`] with a matchable [`ErrorKind`].
 //!
 //! # How a request flows
@@ -51,6 +58,12 @@
 //! 4. bodies are read under a size cap, registry error envelopes become an [`Error`] of a
 //!    small set of [`ErrorKind`]s, and fetched content is verified against its digest.
 //!
+//! Deletes add checks around those requests (see [`delete`]): a tag is read, then re-resolved
+//! right before it is re-pointed to a throwaway manifest, and checked again after every write
+//! that failed, since a registry may apply a request whose answer is lost; a fallback index is
+//! re-resolved right before it is written. After a delete, successful or not, the repository's
+//! cached tag list and tag → digest resolutions are forgotten.
+//!
 //! Listings follow `Link: rel="next"` only on the registry's origin (another origin is a
 //! [`ErrorKind::BadResponse`]) and are capped in total: a tag list at [`MAX_TAGS`] tags,
 //! 64 MiB and 5,000 pages, referrers at 10,000 per subject, 16 MiB and 1,000 pages, a catalog
@@ -76,10 +89,10 @@ mod transport;
 pub mod verbs;
 
 pub use auth::Credentials;
-pub use capabilities::{Capabilities, Support};
+pub use capabilities::{Capabilities, Support, THROWAWAY_PATH};
 pub use client::{CatalogPage, Client, INDEX_FAN_OUT, MAX_INDEX_CHILDREN, MAX_TAGS, Resolved};
-pub use config::ClientConfig;
-pub use delete::{DeletedManifest, DeletedTag, TagDeleteMethod};
+pub use config::{ClientConfig, TagDeleteMode};
+pub use delete::{DeletedManifest, DeletedTag, FALLBACK_INDEX_ATTEMPTS, TagDeleteMethod};
 pub use error::{Error, ErrorKind, Result};
 pub use manifest::{Manifest, ManifestDoc};
 pub use media::ArtifactKind;

@@ -3,6 +3,11 @@
 //! router tests that drive every server function without starting a registry. It can also be
 //! told to refuse Portolan's credentials, to test that such a refusal never looks like the
 //! user's own sign-in.
+//!
+//! Its tag DELETE deletes the tag alone, so it reports `tag_delete: Yes` and uses it, as a
+//! [`crate::Client`] does with a verified registry; told [`TagDeleteMode::Never`]
+//! ([`MemoryRegistry::with_tag_delete`]), it reports and uses the throwaway path instead, like a
+//! client so configured, so both paths can be driven from the app's tests.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -11,9 +16,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use oci_spec::image::{Descriptor, MediaType};
 
-use crate::capabilities::{Capabilities, Support};
+use crate::capabilities::{Capabilities, Support, TagDeletePlan};
 use crate::client::{CatalogPage, Resolved};
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, TagDeleteMode};
 use crate::delete::{DeletedManifest, DeletedTag, TagDeleteMethod};
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{self, Manifest, ManifestDoc, sha256_digest};
@@ -53,6 +58,21 @@ impl std::fmt::Debug for MemoryRegistry {
 impl MemoryRegistry {
     pub fn new() -> Self {
         Self { repos: Arc::default(), refuse: Arc::default(), config: Arc::new(ClientConfig::new("http://memory.invalid")) }
+    }
+
+    /// Deletes tags as a client configured with `mode` would: [`TagDeleteMode::Never`] by the
+    /// throwaway path (reported in `capabilities`); `Auto` (the default) and `Always` by the tag
+    /// DELETE, which deletes the tag alone here (as good as verified).
+    pub fn with_tag_delete(mut self, mode: TagDeleteMode) -> Self {
+        Arc::make_mut(&mut self.config).tag_delete = mode;
+        self
+    }
+
+    fn tag_delete_plan(&self) -> TagDeletePlan {
+        match self.config.tag_delete {
+            TagDeleteMode::Never => TagDeletePlan::never(),
+            TagDeleteMode::Auto | TagDeleteMode::Always => TagDeletePlan::TagDelete,
+        }
     }
 
     /// From now on every verb fails with `error` (None: back to normal) — e.g. the registry
@@ -277,12 +297,18 @@ impl RegistryVerbs for MemoryRegistry {
 
     async fn capabilities(&self, _repo: &RepoName) -> Result<Capabilities> {
         self.check()?;
-        Ok(Capabilities { referrers_api: Some(true), manifest_delete: Some(Support::Yes), tag_delete: Some(Support::Yes) })
+        let manifest_delete = Support::Yes;
+        let tag_delete = self.tag_delete_plan().support(Some(&manifest_delete));
+        Ok(Capabilities { referrers_api: Some(true), manifest_delete: Some(manifest_delete), tag_delete: Some(tag_delete) })
     }
 
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag, expected: Option<&str>) -> Result<DeletedTag> {
         self.check()?;
-        let digest = self.digest_of(repo, &Reference::Tag(tag.clone()))?;
+        let plan = self.tag_delete_plan();
+        // One lock for the check and the change: nothing can move the tag in between.
+        let mut repos = self.repos.lock().unwrap_or_else(|e| e.into_inner());
+        let r = repos.get_mut(repo.as_str()).ok_or_else(|| Self::not_found(format!("manifest {repo}:{tag}")))?;
+        let digest = r.tags.get(tag.as_str()).cloned().ok_or_else(|| Self::not_found(format!("manifest {repo}:{tag}")))?;
         if let Some(expected) = expected
             && expected != digest
         {
@@ -291,11 +317,34 @@ impl RegistryVerbs for MemoryRegistry {
                 format!("{repo}:{tag} now points to {digest}, not {expected}; nothing was deleted"),
             ));
         }
-        let mut repos = self.repos.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = repos.get_mut(repo.as_str()) {
-            r.tags.remove(tag.as_str());
-        }
-        Ok(DeletedTag { tag: tag.to_string(), digest, method: TagDeleteMethod::TagDelete })
+        let method = match plan {
+            TagDeletePlan::TagDelete => {
+                r.tags.remove(tag.as_str());
+                TagDeleteMethod::TagDelete
+            }
+            TagDeletePlan::Throwaway(_) => {
+                // As on a registry: the `{}` config blob stays (until a garbage collection), the
+                // unique throwaway goes by digest with the one tag on it.
+                let config = Bytes::from_static(b"{}");
+                let config_digest = sha256_digest(&config);
+                r.blobs.insert(config_digest.clone(), config);
+                let throwaway = serde_json::json!({
+                    "schemaVersion": 2,
+                    "mediaType": media::OCI_MANIFEST,
+                    "config": {"mediaType": media::OCI_EMPTY, "digest": config_digest, "size": 2},
+                    "layers": [],
+                    "annotations": {"dev.portolan.throwaway": format!("{:032x}", rand::random::<u128>())},
+                });
+                let bytes = Bytes::from(serde_json::to_vec(&throwaway).unwrap_or_default());
+                let throwaway = sha256_digest(&bytes);
+                r.manifests.insert(throwaway.clone(), (media::OCI_MANIFEST.to_owned(), bytes));
+                r.tags.insert(tag.to_string(), throwaway.clone());
+                r.manifests.remove(&throwaway);
+                r.tags.retain(|_, d| *d != throwaway);
+                TagDeleteMethod::Throwaway { throwaway }
+            }
+        };
+        Ok(DeletedTag { tag: tag.to_string(), digest, method })
     }
 
     async fn delete_manifest(&self, repo: &RepoName, digest: &str) -> Result<DeletedManifest> {
@@ -396,5 +445,36 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Conflict);
         reg.refuse_with(Some(Error::new(ErrorKind::Denied, "no")));
         assert_eq!(reg.ping().await.unwrap_err().kind(), ErrorKind::Denied);
+    }
+
+    #[tokio::test]
+    async fn deletes_tags_as_its_capabilities_say() {
+        let repo = RepoName::parse("a/b").unwrap();
+        let latest = Tag::parse("latest").unwrap();
+        for (mode, throwaway) in [(TagDeleteMode::Auto, false), (TagDeleteMode::Always, false), (TagDeleteMode::Never, true)] {
+            let reg = MemoryRegistry::new().with_tag_delete(mode);
+            let img = reg.put_image("a/b", &["1.0", "latest"], &serde_json::json!({}), b"layer", None);
+            let caps = reg.capabilities(&repo).await.unwrap();
+            match &caps.tag_delete {
+                Some(Support::Yes) => assert!(!throwaway, "{mode:?}"),
+                Some(Support::No(why)) => assert!(throwaway && why.starts_with(crate::THROWAWAY_PATH) && why.contains("never"), "{why}"),
+                other => panic!("{mode:?}: {other:?}"),
+            }
+            // A stale expectation changes nothing.
+            let e = reg.delete_tag(&repo, &latest, Some("sha256:other")).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Conflict);
+            assert_eq!(reg.tag_digest("a/b", "latest").as_deref(), Some(img.as_str()));
+            let deleted = reg.delete_tag(&repo, &latest, Some(&img)).await.unwrap();
+            assert_eq!(deleted.digest, img);
+            assert_eq!(matches!(deleted.method, TagDeleteMethod::Throwaway { .. }), throwaway, "{mode:?}");
+            if let TagDeleteMethod::Throwaway { throwaway } = &deleted.method {
+                assert!(!reg.has_manifest("a/b", throwaway), "the throwaway is gone");
+            }
+            // The tag alone: its sibling and the manifest stay.
+            assert_eq!(*reg.tags(&repo).await.unwrap(), ["1.0"]);
+            assert!(reg.has_manifest("a/b", &img));
+            let e = reg.delete_tag(&repo, &latest, None).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::NotFound);
+        }
     }
 }

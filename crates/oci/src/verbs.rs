@@ -37,9 +37,11 @@ pub trait RegistryVerbs: Send + Sync + 'static {
     async fn referrers(&self, repo: &RepoName, digest: &str, artifact_type: Option<&str>) -> Result<(Vec<Referrer>, ReferrersMode)>;
     /// The referrers of a manifest, recursively, at most `max_nodes`.
     async fn referrer_graph(&self, repo: &RepoName, digest: &str, max_nodes: usize) -> Result<ReferrerGraph>;
-    /// What the registry lets Portolan do in a repository (probed without side effects).
+    /// What the registry lets Portolan do in a repository (probed without side effects), and how
+    /// a tag would be deleted there ([`Capabilities::tag_delete`]).
     async fn capabilities(&self, repo: &RepoName) -> Result<Capabilities>;
-    /// Deletes a tag alone; with `expected`, only while it still points there.
+    /// Deletes a tag alone, by the method `capabilities` reports; with `expected`, only while it
+    /// still points there.
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag, expected: Option<&str>) -> Result<DeletedTag>;
     /// Deletes a manifest by digest (and so every tag on it).
     async fn delete_manifest(&self, repo: &RepoName, digest: &str) -> Result<DeletedManifest>;

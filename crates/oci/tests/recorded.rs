@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use portolan_oci::{
     ArtifactKind, Client, ClientConfig, Credentials, ErrorKind, Manifest, Reference, ReferrerSource, ReferrersMode, RepoName, Support, Tag,
-    TagDeleteMethod,
+    TagDeleteMethod, TagDeleteMode,
 };
 use support::replay::Replay;
 
@@ -161,8 +161,10 @@ async fn faults_end_in_clear_errors_and_nothing_hangs() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].authorization, None, "Authorization must not follow a redirect to another host");
 
-    // A registry with the OCI tag DELETE: used, nothing else.
-    let deleted = c.delete_tag(&repo("tagdel"), &Tag::parse("v1").unwrap(), None).await.unwrap();
+    // A registry with the OCI tag DELETE, configured as such by its operator: used, nothing else.
+    // (Unconfigured, a tag DELETE is only used once verified on a scratch repository.)
+    let operator = Client::new(ClientConfig::new(&f.url).credentials(basic()).tag_delete(TagDeleteMode::Always, None)).unwrap();
+    let deleted = operator.delete_tag(&repo("tagdel"), &Tag::parse("v1").unwrap(), None).await.unwrap();
     assert_eq!(deleted.method, TagDeleteMethod::TagDelete);
     assert_eq!(f.seen().iter().filter(|s| s.method == "PUT").count(), 0);
 }

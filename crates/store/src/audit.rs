@@ -204,6 +204,8 @@ pub struct AuditFilter {
     pub until: Option<i64>,
     /// Entries older than this id (paging, newest first).
     pub before: Option<i64>,
+    /// Entries of one request.
+    pub request: Option<String>,
 }
 
 type Row =
@@ -298,6 +300,9 @@ impl Store {
         }
         if let Some(id) = filter.before {
             add("id < ?", Bind::Int(id));
+        }
+        if let Some(r) = filter.request.as_deref().filter(|r| !r.is_empty()) {
+            add("request_id = ?", Bind::Text(r.to_owned()));
         }
         binds.push(Bind::Int(limit.clamp(1, 10_000)));
         let limit_at = binds.len();

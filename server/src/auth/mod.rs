@@ -159,13 +159,12 @@ impl Failure {
     }
 }
 
+/// The sign-in routes (method, path).
+pub const ROUTES: [(&str, &str); 3] = [("GET", "/auth/login/{provider}"), ("GET", "/auth/callback/{provider}"), ("POST", "/auth/logout")];
+
 /// The sign-in routes.
 pub fn routes<S: Clone + Send + Sync + 'static>(auth: Arc<Auth>) -> Router<S> {
-    Router::new()
-        .route("/auth/login/{provider}", get(login))
-        .route("/auth/callback/{provider}", get(callback))
-        .route("/auth/logout", post(logout))
-        .with_state(auth)
+    Router::new().route(ROUTES[0].1, get(login)).route(ROUTES[1].1, get(callback)).route(ROUTES[2].1, post(logout)).with_state(auth)
 }
 
 #[derive(Deserialize)]

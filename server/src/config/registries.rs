@@ -30,6 +30,8 @@ pub struct RegistryFile {
     pub insecure_tls: Option<bool>,
     pub ca_file: Option<PathBuf>,
     pub anonymous_read: Option<bool>,
+    pub tag_delete: Option<String>,
+    pub tag_delete_scratch: Option<String>,
 }
 
 /// A validated registry.
@@ -147,6 +149,21 @@ pub fn validate(r: RegistryFile, env: &dyn Fn(&str) -> Option<String>) -> Result
         client.max_blob_bytes = mb.min(1024) * 1024 * 1024;
     }
     client.insecure_tls = r.insecure_tls.unwrap_or(false);
+    client.tag_delete = match r.tag_delete.as_deref() {
+        None | Some("auto") => portolan_oci::TagDeleteMode::Auto,
+        Some("always") => portolan_oci::TagDeleteMode::Always,
+        Some("never") => portolan_oci::TagDeleteMode::Never,
+        Some(other) => {
+            problems.push(format!("tag_delete {other:?} is not one of \"auto\", \"always\", \"never\""));
+            portolan_oci::TagDeleteMode::Auto
+        }
+    };
+    if let Some(scratch) = &r.tag_delete_scratch {
+        match portolan_oci::RepoName::parse(scratch) {
+            Ok(_) => client.tag_delete_scratch = Some(scratch.clone()),
+            Err(e) => problems.push(format!("tag_delete_scratch: {}", e.message())),
+        }
+    }
     if let Some(path) = &r.ca_file {
         match std::fs::read(path) {
             Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => client.ca_pem = Some(pem),

@@ -1,0 +1,521 @@
+//! Deleting safely, for a person's confirmed preview and for retention runs alike: every unit
+//! is re-checked against the registry as it is now, saved byte for byte in the trash, then
+//! deleted, and each step goes to the audit log. And restoring from the trash: every blob is
+//! checked first, manifests are put back in dependency order (children, index, referrers),
+//! then the tags — never over a tag that was pushed again since.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use futures::StreamExt;
+use portolan_inventory::Inventory;
+use portolan_inventory::read::{extend, read_inventory};
+use portolan_oci::{ErrorKind, Manifest, Reference, RegistryVerbs, RepoName, Tag};
+use portolan_retention::{Deletion, Plan, Selection, plan_selection};
+use portolan_store::{Actor, ManifestRole, NewAudit, NewTrash, Outcome, Store, TrashEntry, TrashKind, TrashManifest, TrashState};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::model::{DeleteSelection, ItemOutcome, ManifestLine};
+use crate::ssr::Registry;
+
+/// Registry requests in flight while reading a repository for a deletion.
+const READ_CONCURRENCY: usize = 16;
+
+/// How space comes back, said next to every delete.
+pub const GC_HINT: &str = "Deleting removes manifests and tags; the space their layers take returns only when the registry's garbage collection runs (CNCF distribution: `registry garbage-collect --delete-untagged <config.yml>`, with the registry read-only or stopped; Harbor, zot, GHCR and Docker Hub: their own garbage collection). Until then, everything deleted here can be restored from Portolan's trash.";
+
+/// Who deletes, and on whose behalf (a person's request or a retention run).
+pub struct Deleter<'a> {
+    pub registry: &'a Registry,
+    pub store: &'a Store,
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub run_id: Option<i64>,
+}
+
+/// A unit as the preview showed it, with the digest each of its tags pointed at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmedUnit {
+    pub unit: Deletion,
+    pub tags: Vec<(String, String)>,
+}
+
+/// What a person confirmed: the selection and the units the preview showed for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub selection: DeleteSelection,
+    pub units: Vec<ConfirmedUnit>,
+}
+
+/// The repository as it is now: the client's tag caches dropped first, then every tag, the
+/// manifests they reach, and `extra` digests (an untagged artifact picked by digest).
+pub async fn fresh_inventory(registry: &Registry, repo: &RepoName, extra: &[String]) -> portolan_oci::Result<Inventory> {
+    registry.client.invalidate_repo(repo).await;
+    let client: &dyn RegistryVerbs = registry.client.as_ref();
+    let mut inv = read_inventory(client, &registry.info.name, repo, READ_CONCURRENCY).await?;
+    extend(client, repo, &mut inv, extra, READ_CONCURRENCY).await?;
+    Ok(inv)
+}
+
+/// The plan of a hand-picked deletion.
+pub fn plan(selection: &DeleteSelection, inventory: &Inventory) -> Plan {
+    let selection = Selection {
+        tags: selection.tags.iter().cloned().collect(),
+        digests: selection.digests.iter().cloned().collect(),
+        keep_referrers: selection.keep_referrers,
+    };
+    plan_selection(&selection, inventory)
+}
+
+/// The tags a unit removes, with where each points in `inventory`.
+pub fn unit_tags(unit: &Deletion, inventory: &Inventory) -> Vec<(String, String)> {
+    let names: BTreeSet<&str> = unit.tags().into_iter().collect();
+    inventory.tags.iter().filter(|t| names.contains(t.tag.as_str())).map(|t| (t.tag.clone(), t.digest.clone())).collect()
+}
+
+/// A manifest as the preview lists it.
+pub fn manifest_line(inventory: &Inventory, digest: &str) -> ManifestLine {
+    match inventory.manifests.get(digest) {
+        Some(m) => ManifestLine {
+            digest: digest.to_owned(),
+            kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            kind_label: m.kind.label().to_owned(),
+            platforms: m.platforms.clone(),
+            size: inventory.total_size(digest),
+        },
+        None => {
+            ManifestLine { digest: digest.to_owned(), kind: String::new(), kind_label: "unknown".into(), platforms: Vec::new(), size: 0 }
+        }
+    }
+}
+
+/// Whether two units remove the same things (sizes aside).
+fn same_effect(a: &Deletion, b: &Deletion) -> bool {
+    match (a, b) {
+        (Deletion::Untag { tag: t1, digest: d1 }, Deletion::Untag { tag: t2, digest: d2 }) => t1 == t2 && d1 == d2,
+        (
+            Deletion::DeleteManifest { digest: d1, tags: t1, children: c1, referrers: r1, .. },
+            Deletion::DeleteManifest { digest: d2, tags: t2, children: c2, referrers: r2, .. },
+        ) => d1 == d2 && t1 == t2 && c1 == c2 && r1 == r2,
+        _ => false,
+    }
+}
+
+fn item(action: &str, tag: Option<&str>, digest: &str, outcome: Outcome, reason: Option<String>) -> ItemOutcome {
+    ItemOutcome {
+        action: action.to_owned(),
+        tag: tag.map(str::to_owned),
+        digest: digest.to_owned(),
+        outcome: outcome.as_str().to_owned(),
+        reason,
+    }
+}
+
+impl Deleter<'_> {
+    async fn audit(&self, repo: &RepoName, it: &ItemOutcome, trash: Option<i64>) {
+        let mut entry = NewAudit::new(self.actor.clone(), &it.action, Outcome::parse(&it.outcome).unwrap_or(Outcome::Failed))
+            .at(&self.registry.info.name, Some(repo.as_str()))
+            .digests([it.digest.clone()])
+            .tags(it.tag.clone())
+            .request(self.request_id.as_deref())
+            .detail(serde_json::json!({"trash": trash, "run": self.run_id}));
+        if let Some(r) = &it.reason {
+            entry = entry.reason(r.clone());
+        }
+        // An action that cannot be audited must not pass silently: it is logged loudly.
+        if let Err(e) = self.store.audit(entry).await {
+            tracing::error!(error = %e, action = %it.action, digest = %it.digest, "the audit log could not record a deletion step");
+        }
+    }
+
+    async fn record(&self, repo: &RepoName, items: &mut Vec<ItemOutcome>, it: ItemOutcome, trash: Option<i64>) {
+        self.audit(repo, &it, trash).await;
+        items.push(it);
+    }
+
+    /// Applies a person's confirmation: the repository is read again and planned again for the
+    /// same selection; a unit is applied only when it removes exactly what the preview showed,
+    /// else it is skipped and reported. Nothing that was not previewed is deleted.
+    pub async fn apply_confirmation(&self, repo: &RepoName, confirmation: &Confirmation) -> Result<(Vec<ItemOutcome>, Vec<i64>), AppError> {
+        let inventory = fresh_inventory(self.registry, repo, &confirmation.selection.digests).await?;
+        let fresh = plan(&confirmation.selection, &inventory);
+        let mut items = Vec::new();
+        let mut trash = Vec::new();
+        for confirmed in &confirmation.units {
+            let now = fresh.deletions.iter().find(|u| u.digest() == confirmed.unit.digest() && u.tags() == confirmed.unit.tags());
+            let fresh_tags = now.map(|u| unit_tags(u, &inventory)).unwrap_or_default();
+            match now {
+                Some(u) if same_effect(u, &confirmed.unit) && fresh_tags == confirmed.tags => {
+                    let (mut done, id) = self.apply_unit(repo, &confirmed.unit, &confirmed.tags).await;
+                    items.append(&mut done);
+                    trash.extend(id);
+                }
+                _ => {
+                    let now_text = now.map(Deletion::describe).unwrap_or_else(|| "it no longer applies".into());
+                    let reason = format!("changed since the preview ({now_text}); nothing of it was deleted: preview again");
+                    let action = if matches!(confirmed.unit, Deletion::Untag { .. }) { "delete-tag" } else { "delete-manifest" };
+                    let tag = confirmed.tags.first().map(|(t, _)| t.as_str());
+                    self.record(repo, &mut items, item(action, tag, confirmed.unit.digest(), Outcome::Skipped, Some(reason)), None).await;
+                }
+            }
+        }
+        Ok((items, trash))
+    }
+
+    /// Applies one unit: re-check, trash, delete, audit. Returns what happened to each item and
+    /// the trash entry written.
+    pub async fn apply_unit(&self, repo: &RepoName, unit: &Deletion, tags: &[(String, String)]) -> (Vec<ItemOutcome>, Option<i64>) {
+        match unit {
+            Deletion::Untag { tag, digest } => self.untag(repo, tag, digest).await,
+            Deletion::DeleteManifest { digest, children, referrers, .. } => self.delete(repo, digest, children, referrers, tags).await,
+        }
+    }
+
+    async fn untag(&self, repo: &RepoName, tag: &str, digest: &str) -> (Vec<ItemOutcome>, Option<i64>) {
+        let mut items = Vec::new();
+        let client = &self.registry.client;
+        let parsed = match (Tag::parse(tag), portolan_oci::name::parse_digest(digest)) {
+            (Ok(t), Ok(d)) => (t, d),
+            _ => {
+                let it = item("delete-tag", Some(tag), digest, Outcome::Failed, Some("not a valid tag or digest".into()));
+                self.record(repo, &mut items, it, None).await;
+                return (items, None);
+            }
+        };
+        let root = match client.manifest(repo, &Reference::Digest(parsed.1)).await {
+            Ok(doc) => doc,
+            Err(e) => {
+                let it =
+                    item("delete-tag", Some(tag), digest, Outcome::Skipped, Some(format!("its manifest cannot be read: {}", e.message())));
+                self.record(repo, &mut items, it, None).await;
+                return (items, None);
+            }
+        };
+        let entry = NewTrash {
+            actor: self.actor.clone(),
+            registry: self.registry.info.name.clone(),
+            repository: repo.to_string(),
+            kind: TrashKind::Tag,
+            summary: format!("{repo}:{tag} ({})", crate::model::short_digest(digest)),
+            manifests: vec![TrashManifest {
+                digest: digest.to_owned(),
+                media_type: root.media_type.clone(),
+                role: ManifestRole::Root,
+                subject: None,
+                content: root.bytes.to_vec(),
+            }],
+            tags: vec![(tag.to_owned(), digest.to_owned())],
+            request_id: self.request_id.clone(),
+            run_id: self.run_id,
+        };
+        // Trash first: no delete without a way back.
+        let id = match self.store.trash_put(&entry).await {
+            Ok(id) => id,
+            Err(e) => {
+                let it =
+                    item("delete-tag", Some(tag), digest, Outcome::Failed, Some(format!("not deleted: the trash could not save it ({e})")));
+                self.record(repo, &mut items, it, None).await;
+                return (items, None);
+            }
+        };
+        let (outcome, reason, state) = match client.delete_tag(repo, &parsed.0, Some(digest)).await {
+            Ok(done) => {
+                let how = match done.method {
+                    portolan_oci::TagDeleteMethod::TagDelete => "with the registry's tag delete",
+                    portolan_oci::TagDeleteMethod::Throwaway { .. } => {
+                        "by re-pointing it to a throwaway manifest and deleting that (its manifest stays)"
+                    }
+                };
+                (Outcome::Done, Some(how.to_owned()), TrashState::Deleted)
+            }
+            Err(e) if e.kind() == ErrorKind::Conflict => (Outcome::Skipped, Some(e.message().to_owned()), TrashState::Failed),
+            Err(e) => (Outcome::Failed, Some(e.message().to_owned()), TrashState::Failed),
+        };
+        let by = self.actor.label();
+        if let Err(e) = self.store.trash_set_state(id, state, Some(&by), reason.as_deref()).await {
+            tracing::error!(error = %e, id, "recording a trash entry's state");
+        }
+        self.record(repo, &mut items, item("delete-tag", Some(tag), digest, outcome, reason), Some(id)).await;
+        (items, Some(id))
+    }
+
+    async fn delete(
+        &self,
+        repo: &RepoName,
+        root: &str,
+        children: &[String],
+        referrers: &[String],
+        tags: &[(String, String)],
+    ) -> (Vec<ItemOutcome>, Option<i64>) {
+        let mut items = Vec::new();
+        let client = &self.registry.client;
+        // Right before deleting: tags that moved away are no longer the unit's (reported); a
+        // tag now pointing elsewhere in the unit is still removed with it.
+        let members: HashSet<&str> =
+            std::iter::once(root).chain(children.iter().map(String::as_str)).chain(referrers.iter().map(String::as_str)).collect();
+        client.invalidate_repo(repo).await;
+        let mut still: Vec<(String, String)> = Vec::new();
+        for (tag, expected) in tags {
+            let now = match Tag::parse(tag) {
+                Ok(t) => client.resolve(repo, &Reference::Tag(t)).await.map(|r| r.digest),
+                Err(e) => Err(e),
+            };
+            match now {
+                Ok(d) if members.contains(d.as_str()) => still.push((tag.clone(), d)),
+                Ok(d) => {
+                    let reason = format!("moved to {} since the preview: left alone", crate::model::short_digest(&d));
+                    self.record(repo, &mut items, item("delete-tag", Some(tag), expected, Outcome::Skipped, Some(reason)), None).await;
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    self.record(
+                        repo,
+                        &mut items,
+                        item("delete-tag", Some(tag), expected, Outcome::Skipped, Some("already gone".into())),
+                        None,
+                    )
+                    .await;
+                }
+                Err(e) => {
+                    let reason = format!("could not be checked ({}): nothing of this artifact was deleted", e.message());
+                    self.record(repo, &mut items, item("delete-manifest", Some(tag), root, Outcome::Skipped, Some(reason)), None).await;
+                    return (items, None);
+                }
+            }
+        }
+        // Byte for byte, in the order a restore puts them back: children, the root, referrers.
+        let order: Vec<(String, ManifestRole)> = children
+            .iter()
+            .map(|d| (d.clone(), ManifestRole::Child))
+            .chain(std::iter::once((root.to_owned(), ManifestRole::Root)))
+            .chain(referrers.iter().map(|d| (d.clone(), ManifestRole::Referrer)))
+            .collect();
+        let reads: Vec<_> = order
+            .into_iter()
+            .map(|(d, role)| {
+                let (client, repo) = (client.clone(), repo.clone());
+                async move {
+                    let doc = match portolan_oci::name::parse_digest(&d) {
+                        Ok(parsed) => client.manifest(&repo, &Reference::Digest(parsed)).await,
+                        Err(e) => Err(e),
+                    };
+                    (d, role, doc)
+                }
+            })
+            .collect();
+        let docs: Vec<(String, ManifestRole, portolan_oci::Result<portolan_oci::ManifestDoc>)> =
+            futures::stream::iter(reads).buffered(8).collect().await;
+        let mut saved = Vec::new();
+        for (d, role, doc) in &docs {
+            match doc {
+                Ok(doc) => saved.push(TrashManifest {
+                    digest: d.clone(),
+                    media_type: doc.media_type.clone(),
+                    role: *role,
+                    subject: doc.parsed.as_ref().ok().and_then(Manifest::subject).map(|s| s.digest().to_string()),
+                    content: doc.bytes.to_vec(),
+                }),
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => {
+                    let reason = format!(
+                        "{} could not be read ({}): nothing of this artifact was deleted",
+                        crate::model::short_digest(d),
+                        e.message()
+                    );
+                    self.record(repo, &mut items, item("delete-manifest", None, root, Outcome::Skipped, Some(reason)), None).await;
+                    return (items, None);
+                }
+            }
+        }
+        if !saved.iter().any(|m| m.role == ManifestRole::Root) {
+            self.record(repo, &mut items, item("delete-manifest", None, root, Outcome::Skipped, Some("already gone".into())), None).await;
+            return (items, None);
+        }
+        let tag_list = still.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ");
+        let entry = NewTrash {
+            actor: self.actor.clone(),
+            registry: self.registry.info.name.clone(),
+            repository: repo.to_string(),
+            kind: TrashKind::Artifact,
+            summary: format!(
+                "{repo}@{}{}{}",
+                crate::model::short_digest(root),
+                if tag_list.is_empty() { String::new() } else { format!(" ({tag_list})") },
+                match (children.len(), referrers.len()) {
+                    (0, 0) => String::new(),
+                    (c, r) => format!(" with {c} child manifests and {r} referrers"),
+                }
+            ),
+            manifests: saved,
+            tags: still.clone(),
+            request_id: self.request_id.clone(),
+            run_id: self.run_id,
+        };
+        let id = match self.store.trash_put(&entry).await {
+            Ok(id) => id,
+            Err(e) => {
+                let reason = format!("not deleted: the trash could not save it ({e})");
+                self.record(repo, &mut items, item("delete-manifest", None, root, Outcome::Failed, Some(reason)), None).await;
+                return (items, None);
+            }
+        };
+        // Referrers first (deepest first), then the root, then the children no longer listed.
+        let mut root_deleted = false;
+        let mut failures = Vec::new();
+        let sequence: Vec<(&str, &str)> = referrers
+            .iter()
+            .rev()
+            .map(|d| (d.as_str(), "referrer"))
+            .chain(std::iter::once((root, "root")))
+            .chain(children.iter().map(|d| (d.as_str(), "child")))
+            .collect();
+        for (d, role) in sequence {
+            if !entry.manifests.iter().any(|m| m.digest == d) {
+                continue;
+            }
+            if role == "child" && !root_deleted {
+                break;
+            }
+            let tags_here: Vec<String> = still.iter().filter(|(_, x)| x == d).map(|(t, _)| t.clone()).collect();
+            let outcome = client.delete_manifest(repo, d).await;
+            let it = match outcome {
+                Ok(_) => {
+                    if role == "root" {
+                        root_deleted = true;
+                    }
+                    ItemOutcome {
+                        tag: (!tags_here.is_empty()).then(|| tags_here.join(", ")),
+                        ..item("delete-manifest", None, d, Outcome::Done, Some(format!("the {role}")))
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    item("delete-manifest", None, d, Outcome::Skipped, Some("already gone".into()))
+                }
+                Err(e) => {
+                    failures.push(format!("{}: {}", crate::model::short_digest(d), e.message()));
+                    item("delete-manifest", None, d, Outcome::Failed, Some(e.message().to_owned()))
+                }
+            };
+            self.record(repo, &mut items, it, Some(id)).await;
+        }
+        let state = if root_deleted { TrashState::Deleted } else { TrashState::Failed };
+        let reason = (!failures.is_empty()).then(|| failures.join("; "));
+        if let Err(e) = self.store.trash_set_state(id, state, Some(&self.actor.label()), reason.as_deref()).await {
+            tracing::error!(error = %e, id, "recording a trash entry's state");
+        }
+        (items, Some(id))
+    }
+
+    /// Restores a trash entry. Refused (nothing written) when a blob is gone — the registry's
+    /// garbage collection ran — with the list of what is missing.
+    pub async fn restore(&self, entry: &TrashEntry) -> Result<(Vec<ItemOutcome>, Vec<String>), AppError> {
+        let repo = RepoName::parse(&entry.repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+        if !entry.state.restorable() {
+            return Err(AppError::Conflict(format!("trash entry {} is {} and cannot be restored", entry.id, entry.state.as_str())));
+        }
+        let client = &self.registry.client;
+        let in_entry: HashSet<&str> = entry.manifests.iter().map(|m| m.digest.as_str()).collect();
+        let mut blobs: BTreeMap<String, ()> = BTreeMap::new();
+        let mut outside: BTreeSet<String> = BTreeSet::new();
+        for m in &entry.manifests {
+            let (_, parsed) = portolan_oci::manifest::parse(&m.content, Some(&m.media_type));
+            match parsed {
+                Ok(Manifest::Image(i)) => {
+                    for d in std::iter::once(i.config()).chain(i.layers().iter()) {
+                        blobs.insert(d.digest().to_string(), ());
+                    }
+                }
+                Ok(Manifest::Index(i)) => {
+                    for d in i.manifests() {
+                        if !in_entry.contains(d.digest().as_ref()) {
+                            outside.insert(d.digest().to_string());
+                        }
+                    }
+                }
+                Err(e) => return Err(AppError::Internal(format!("a saved manifest does not parse: {}", e.message()))),
+            }
+        }
+        let probes: Vec<_> = blobs
+            .into_keys()
+            .map(|d| (d, false))
+            .chain(outside.into_iter().map(|d| (d, true)))
+            .map(|(d, manifest)| {
+                let (client, repo) = (client.clone(), repo.clone());
+                async move {
+                    let present = if manifest {
+                        match portolan_oci::name::parse_digest(&d) {
+                            Ok(p) => client.resolve(&repo, &Reference::Digest(p)).await.map(|_| ()),
+                            Err(e) => Err(e),
+                        }
+                    } else {
+                        client.blob_size(&repo, &d).await.map(|_| ())
+                    };
+                    (d, present.is_ok())
+                }
+            })
+            .collect();
+        let checks: Vec<(String, bool)> = futures::stream::iter(probes).buffered(8).collect().await;
+        let missing: Vec<String> = checks.into_iter().filter(|(_, ok)| !ok).map(|(d, _)| d).collect();
+        if !missing.is_empty() {
+            let it = item(
+                "restore",
+                None,
+                entry.manifests.iter().find(|m| m.role == ManifestRole::Root).map(|m| m.digest.as_str()).unwrap_or(""),
+                Outcome::Refused,
+                Some(format!(
+                    "the registry no longer has {} blob(s) or manifest(s) it needs (garbage-collected): {}",
+                    missing.len(),
+                    missing.join(", ")
+                )),
+            );
+            self.audit(&repo, &it, Some(entry.id)).await;
+            return Ok((vec![it], missing));
+        }
+        let mut items = Vec::new();
+        for m in &entry.manifests {
+            let digest = match portolan_oci::name::parse_digest(&m.digest) {
+                Ok(d) => d,
+                Err(e) => return Err(AppError::Internal(e.message().to_owned())),
+            };
+            let put = client.put_manifest(&repo, &Reference::Digest(digest), &m.media_type, bytes::Bytes::from(m.content.clone())).await;
+            let it = match put {
+                Ok(d) if d == m.digest => item("restore-manifest", None, &m.digest, Outcome::Done, None),
+                Ok(d) => item("restore-manifest", None, &m.digest, Outcome::Failed, Some(format!("the registry stored it as {d}"))),
+                Err(e) => item("restore-manifest", None, &m.digest, Outcome::Failed, Some(e.message().to_owned())),
+            };
+            let failed = it.outcome != Outcome::Done.as_str();
+            self.record(&repo, &mut items, it, Some(entry.id)).await;
+            if failed {
+                return Ok((items, Vec::new()));
+            }
+        }
+        client.invalidate_repo(&repo).await;
+        for (tag, digest) in &entry.tags {
+            let Some(m) = entry.manifests.iter().find(|m| &m.digest == digest) else { continue };
+            let Ok(t) = Tag::parse(tag) else { continue };
+            let it = match client.resolve(&repo, &Reference::Tag(t.clone())).await {
+                Ok(now) if &now.digest == digest => item("restore-tag", Some(tag), digest, Outcome::Done, Some("already there".into())),
+                Ok(now) => item(
+                    "restore-tag",
+                    Some(tag),
+                    digest,
+                    Outcome::Skipped,
+                    Some(format!("the tag points at {} now (pushed again since): left alone", crate::model::short_digest(&now.digest))),
+                ),
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    match client.put_manifest(&repo, &Reference::Tag(t), &m.media_type, bytes::Bytes::from(m.content.clone())).await {
+                        Ok(_) => item("restore-tag", Some(tag), digest, Outcome::Done, None),
+                        Err(e) => item("restore-tag", Some(tag), digest, Outcome::Failed, Some(e.message().to_owned())),
+                    }
+                }
+                Err(e) => item("restore-tag", Some(tag), digest, Outcome::Failed, Some(e.message().to_owned())),
+            };
+            self.record(&repo, &mut items, it, Some(entry.id)).await;
+        }
+        let failed = items.iter().any(|i| i.outcome == Outcome::Failed.as_str());
+        if !failed && let Err(e) = self.store.trash_set_state(entry.id, TrashState::Restored, Some(&self.actor.label()), None).await {
+            tracing::error!(error = %e, id = entry.id, "recording a restore");
+        }
+        client.invalidate_repo(&repo).await;
+        Ok((items, Vec::new()))
+    }
+}

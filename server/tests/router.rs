@@ -1,0 +1,483 @@
+//! Every server function and every route, found by enumeration (so a new one without an entry
+//! here fails), called over HTTP as anonymous, viewer, maintainer and admin through the router
+//! in process (`oneshot`), with registries in memory: each answers the expected status. Also
+//! cross-site changes, the Host check and security headers.
+//!
+//! Identities come from the trusted-proxy sign-in (headers from an allowed peer), which is one
+//! of Portolan's real sign-in paths.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode};
+use clap::Parser;
+use http_body_util::BodyExt;
+use portolan_app::model::{RegistryInfo, TagQuery};
+use portolan_app::ssr::Registry;
+use portolan_oci::RegistryVerbs;
+use portolan_oci::memory::MemoryRegistry;
+use portolan_server::config::{Cli, Config};
+use portolan_store::{Actor, ManifestRole, NewTrash, TrashKind, TrashManifest, TrashState};
+use tower::ServiceExt;
+
+/// One runtime for every test, as in production (one runtime serves everything).
+static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
+    std::sync::LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime"));
+
+/// The tests of this file run one at a time: several routers rendering pages from several
+/// test threads at once (each test thread driving its own `block_on`) sometimes never wake
+/// (Leptos' rendering keeps process-wide state). The server itself serves concurrent requests
+/// on one runtime; the load test checks that.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run<F: std::future::Future<Output = ()>>(test: F) {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    RUNTIME.block_on(test)
+}
+
+const CONFIG: &str = r#"
+public_url = "http://portolan.test"
+[auth.proxy]
+trusted = ["127.0.0.1"]
+[[grants]]
+role = "viewer"
+registry = "mem"
+groups = ["viewers"]
+[[grants]]
+role = "maintainer"
+registry = "mem"
+groups = ["maintainers"]
+[[grants]]
+role = "admin"
+groups = ["admins"]
+[[registries]]
+name = "mem"
+url = "http://mem.invalid"
+[[registries]]
+name = "pub"
+url = "http://pub.invalid"
+anonymous_read = true
+"#;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Viewer,
+    Maintainer,
+    Admin,
+}
+
+const EVERYONE: [Who; 4] = [Who::Anonymous, Who::Viewer, Who::Maintainer, Who::Admin];
+
+static ROUTER_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+struct World {
+    app: Router,
+    mem: MemoryRegistry,
+    store: portolan_store::Store,
+    image: String,
+    trash_id: i64,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portolan.toml");
+    std::fs::write(&path, CONFIG).unwrap();
+    let data = dir.path().join("data");
+    let cli = Cli::parse_from(["portolan", "--config", path.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    let config = Config::load_with(cli, &|_| None).unwrap();
+    let leptos = leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap().leptos_options;
+    let mem = MemoryRegistry::new();
+    let config_json = serde_json::json!({"created": "2025-01-01T00:00:00Z", "os": "linux", "architecture": "amd64"});
+    let image = mem.put_image("team/app", &["1.0", "latest"], &config_json, b"layer", None);
+    let other = mem.put_image("team/app", &["2.0"], &serde_json::json!({"os": "linux", "architecture": "arm64"}), b"other", None);
+    mem.put_artifact(
+        "team/app",
+        &[],
+        "application/vnd.oci.empty.v1+json",
+        &serde_json::json!({}),
+        b"sig",
+        Some("application/vnd.dev.cosign.artifact.sig.v1+json"),
+        Some((&image, 1)),
+    );
+    let public = MemoryRegistry::new();
+    public.put_image("open/app", &["1.0"], &config_json, b"open", None);
+    let registries = vec![
+        Registry {
+            info: RegistryInfo { name: "mem".into(), title: "mem".into(), host: "mem.invalid".into() },
+            client: Arc::new(mem.clone()),
+        },
+        Registry { info: RegistryInfo { name: "pub".into(), title: "pub".into(), host: "pub.invalid".into() }, client: Arc::new(public) },
+    ];
+    let store = portolan_store::Store::open(&config.store).await.unwrap();
+    // A deleted artifact in the trash: "2.0", gone from the registry, restorable.
+    let repo = portolan_oci::RepoName::parse("team/app").unwrap();
+    let doc = mem.manifest(&repo, &portolan_oci::Reference::Digest(portolan_oci::name::parse_digest(&other).unwrap())).await.unwrap();
+    let trash_id = store
+        .trash_put(&NewTrash {
+            actor: Actor::system(),
+            registry: "mem".into(),
+            repository: "team/app".into(),
+            kind: TrashKind::Artifact,
+            summary: "team/app:2.0".into(),
+            manifests: vec![TrashManifest {
+                digest: other.clone(),
+                media_type: doc.media_type.clone(),
+                role: ManifestRole::Root,
+                subject: None,
+                content: doc.bytes.to_vec(),
+            }],
+            tags: vec![("2.0".into(), other.clone())],
+            request_id: None,
+            run_id: None,
+        })
+        .await
+        .unwrap();
+    store.trash_set_state(trash_id, TrashState::Deleted, None, None).await.unwrap();
+    mem.delete_manifest(&repo, &other).await.unwrap();
+    let state = portolan_server::state(leptos, registries, &config, store.clone());
+    let parts = portolan_server::Parts::new(&config, "127.0.0.1:3000".parse().unwrap(), store.clone()).unwrap();
+    // Leptos works out the route list with process-wide state: two at once (two tests building
+    // their router in parallel) leave a router that never answers. Production builds one.
+    let app = {
+        let _one_at_a_time = ROUTER_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+        portolan_server::app(state, parts)
+    };
+    World { app, mem, store, image, trash_id, _dir: dir }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn call(app: &Router, method: &str, uri: &str, who: Who, form: Option<String>, extra: &[(&str, &str)]) -> Answer {
+    let mut b = Request::builder().method(method).uri(uri).header("host", "portolan.test");
+    let (user, group) = match who {
+        Who::Anonymous => (None, None),
+        Who::Viewer => (Some("vera"), Some("viewers")),
+        Who::Maintainer => (Some("max"), Some("maintainers")),
+        Who::Admin => (Some("ada"), Some("admins")),
+    };
+    if let (Some(u), Some(g)) = (user, group) {
+        b = b.header("x-forwarded-user", u).header("x-forwarded-groups", g);
+    }
+    if method == "POST" {
+        b = b.header("origin", "http://portolan.test").header("content-type", "application/x-www-form-urlencoded");
+    }
+    let mut request = b.body(form.map(Body::from).unwrap_or_default()).unwrap();
+    for (k, v) in extra {
+        request.headers_mut().insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+    }
+    request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+fn qs<T: serde::Serialize>(value: &T) -> String {
+    serde_qs::to_string(value).unwrap()
+}
+
+const OK: u16 = 200;
+
+/// A server function's name (its path without `/api/` and the hash the macro appends).
+fn fn_name(path: &str) -> &str {
+    path.trim_start_matches("/api/").trim_end_matches(|c: char| c.is_ascii_digit())
+}
+
+/// The body and expected statuses (anonymous, viewer, maintainer, admin) of each server function.
+async fn server_fn_cases(w: &World) -> BTreeMap<&'static str, (String, [u16; 4])> {
+    use portolan_app::api::*;
+    let (reg, repo) = ("mem".to_owned(), "team/app".to_owned());
+    let viewer = [401, OK, OK, OK];
+    let maintainer = [401, 403, OK, OK];
+    let admin = [401, 403, 403, OK];
+    let selection = portolan_app::model::DeleteSelection { tags: vec!["1.0".into()], ..Default::default() };
+    let confirmation = {
+        // A real confirmation, as the preview page would send it.
+        let a = call(
+            &w.app,
+            "POST",
+            &preview_path(),
+            Who::Admin,
+            Some(qs(&PreviewDelete { registry: reg.clone(), repository: repo.clone(), selection: selection.clone() })),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        serde_json::from_str::<portolan_app::model::DeletePreview>(&a.body).unwrap().confirmation
+    };
+    let mut m = BTreeMap::new();
+    m.insert("list_registries", (String::new(), [OK, OK, OK, OK]));
+    m.insert("list_repositories", (qs(&ListRepositories { registry: reg.clone(), last: None }), viewer));
+    m.insert("list_tags", (qs(&ListTags { registry: reg.clone(), repository: repo.clone(), query: TagQuery::default() }), viewer));
+    m.insert(
+        "tag_details",
+        (qs(&TagDetails { registry: reg.clone(), repository: repo.clone(), tags: vec!["1.0".into()], budget_ms: 0 }), viewer),
+    );
+    m.insert("get_artifact", (qs(&GetArtifact { registry: reg.clone(), repository: repo.clone(), reference: "1.0".into() }), viewer));
+    m.insert(
+        "get_blob",
+        (
+            qs(&GetBlob {
+                registry: reg.clone(),
+                repository: repo.clone(),
+                digest: portolan_oci::manifest::sha256_digest(b"layer"),
+                media_type: None,
+            }),
+            viewer,
+        ),
+    );
+    m.insert(
+        "get_graph",
+        (qs(&GetGraph { registry: reg.clone(), repository: repo.clone(), reference: w.image.clone(), artifact_type: None }), viewer),
+    );
+    m.insert(
+        "get_diff",
+        (qs(&GetDiff { registry: reg.clone(), repository: repo.clone(), from: "1.0".into(), to: "latest".into() }), viewer),
+    );
+    m.insert("get_sign_in_options", (String::new(), [OK, OK, OK, OK]));
+    m.insert("session_info", (qs(&SessionInfo { registry: Some(reg.clone()), repository: None }), [OK, OK, OK, OK]));
+    m.insert("preview_delete", (qs(&PreviewDelete { registry: reg.clone(), repository: repo.clone(), selection }), maintainer));
+    m.insert("apply_delete", (qs(&ApplyDelete { registry: reg.clone(), repository: repo.clone(), confirmation }), maintainer));
+    m.insert("trash_list", (qs(&TrashList { before: None }), maintainer));
+    m.insert("trash_restore", (qs(&TrashRestore { id: w.trash_id }), maintainer));
+    m.insert("trash_purge", (qs(&TrashPurge { id: w.trash_id }), admin));
+    m.insert("audit_list", (qs(&AuditList { query: Default::default() }), admin));
+    m.insert("request_outcome", (qs(&RequestOutcome { request: "abc".into() }), [401, OK, OK, OK]));
+    m
+}
+
+fn preview_path() -> String {
+    leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == "preview_delete").expect("preview_delete").to_owned()
+}
+
+#[test]
+fn every_server_function_checks_the_callers_role() {
+    run(async {
+        let probe = world().await;
+        let cases = server_fn_cases(&probe).await;
+        let paths: Vec<&'static str> = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).collect();
+        assert!(paths.len() >= cases.len());
+        for path in &paths {
+            let name = fn_name(path);
+            assert!(cases.contains_key(name), "the server function {name} ({path}) has no entry in this test: say which role it needs");
+        }
+        for path in paths {
+            let name = fn_name(path);
+            let (_, expected) = &cases[name];
+            for (i, who) in EVERYONE.iter().enumerate() {
+                // A fresh world each time: a delete or a restore changes it.
+                let w = world().await;
+                let body = server_fn_cases(&w).await.remove(name).unwrap().0;
+                let a = call(&w.app, "POST", path, *who, Some(body), &[]).await;
+                assert_eq!(a.status.as_u16(), expected[i], "{name} as {who:?}: {}", a.body);
+            }
+        }
+    })
+}
+
+#[test]
+fn anonymous_visitors_see_only_public_registries() {
+    run(async {
+        let w = world().await;
+        let path = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == "list_registries").unwrap();
+        let a = call(&w.app, "POST", path, Who::Anonymous, Some(String::new()), &[]).await;
+        let list: Vec<RegistryInfo> = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(list.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), vec!["pub"]);
+        let a = call(&w.app, "POST", path, Who::Viewer, Some(String::new()), &[]).await;
+        let list: Vec<RegistryInfo> = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(list.len(), 2);
+    })
+}
+
+/// Sample addresses for each page route and each other route, with the expected statuses.
+/// Sample (address, method, statuses) of each route.
+type Samples = Vec<(String, &'static str, [u16; 4])>;
+
+fn route_cases(image: &str) -> BTreeMap<&'static str, Samples> {
+    let viewer = [401, OK, OK, OK];
+    let mut m: BTreeMap<&'static str, Samples> = BTreeMap::new();
+    m.insert("/", vec![("/".into(), "GET", [OK, OK, OK, OK])]);
+    m.insert("/sign-in", vec![("/sign-in".into(), "GET", [OK, OK, OK, OK])]);
+    m.insert("/admin/trash", vec![("/admin/trash".into(), "GET", [401, 403, OK, OK])]);
+    m.insert("/admin/audit", vec![("/admin/audit".into(), "GET", [401, 403, 403, OK])]);
+    m.insert("/r/{registry}", vec![("/r/mem".into(), "GET", viewer), ("/r/pub".into(), "GET", [OK, OK, OK, OK])]);
+    m.insert(
+        "/r/{registry}/{*path}",
+        vec![
+            ("/r/mem/team/app".into(), "GET", viewer),
+            ("/r/pub/open/app".into(), "GET", [OK, OK, OK, OK]),
+            ("/r/mem/team/app:1.0".into(), "GET", viewer),
+            (format!("/r/mem/team/app@{image}"), "GET", viewer),
+            (format!("/r/mem/team/app@{image}/-/referrers"), "GET", viewer),
+            (format!("/r/mem/team/app/-/blob/{}", portolan_oci::manifest::sha256_digest(b"layer")), "GET", viewer),
+            ("/r/mem/team/app/-/diff?from=1.0&to=latest".into(), "GET", viewer),
+            ("/r/mem/team/app/-/delete?tag=1.0".into(), "GET", [401, 403, OK, OK]),
+            ("/r/mem/team/app/-/deleted?request=abc".into(), "GET", viewer),
+        ],
+    );
+    m.insert("/healthz", vec![("/healthz".into(), "GET", [OK, OK, OK, OK])]);
+    m.insert("/readyz", vec![("/readyz".into(), "GET", [OK, OK, OK, OK])]);
+    m.insert("/style/portolan.css", vec![("/style/portolan.css".into(), "GET", [OK, OK, OK, OK])]);
+    m.insert(
+        "/badge/{registry}/{*path}",
+        vec![("/badge/mem/team/app/tags.svg".into(), "GET", viewer), ("/badge/pub/open/app/tags.svg".into(), "GET", [OK, OK, OK, OK])],
+    );
+    m.insert(
+        "/api/v1/referrers/{registry}/{*path}",
+        vec![
+            (format!("/api/v1/referrers/mem/team/app@{image}"), "GET", viewer),
+            ("/api/v1/referrers/pub/open/app:1.0".into(), "GET", [OK, OK, OK, OK]),
+        ],
+    );
+    m.insert("/admin/audit.csv", vec![("/admin/audit.csv".into(), "GET", [401, 403, 403, OK])]);
+    m.insert("/admin/audit.json", vec![("/admin/audit.json".into(), "GET", [401, 403, 403, OK])]);
+    // No OpenID or GitHub provider here: their routes answer 404; signing out redirects.
+    m.insert("/auth/login/{provider}", vec![("/auth/login/nope".into(), "GET", [404, 404, 404, 404])]);
+    m.insert("/auth/callback/{provider}", vec![("/auth/callback/nope?code=x&state=y".into(), "GET", [401, 401, 401, 401])]);
+    m.insert("/auth/logout", vec![("/auth/logout".into(), "POST", [303, 303, 303, 303])]);
+    m
+}
+
+#[test]
+fn every_route_checks_the_callers_role() {
+    run(async {
+        let w = world().await;
+        let cases = route_cases(&w.image);
+        let mut paths: Vec<String> = {
+            let _one_at_a_time = ROUTER_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+            leptos_axum::generate_route_list(portolan_app::App).iter().map(|r| r.path().to_owned()).collect()
+        };
+        paths.extend(portolan_server::routes_of_the_server().into_iter().map(|(p, _)| p.to_owned()));
+        paths.extend(portolan_server::auth::ROUTES.iter().map(|(_, p)| (*p).to_owned()));
+        paths.sort();
+        paths.dedup();
+        for path in &paths {
+            assert!(cases.contains_key(path.as_str()), "the route {path} has no entry in this test: say which role it needs");
+        }
+        for (route, samples) in &cases {
+            assert!(paths.iter().any(|p| p == route), "{route} is listed here but not served");
+            for (uri, method, expected) in samples {
+                for (i, who) in EVERYONE.iter().enumerate() {
+                    let a = call(&w.app, method, uri, *who, None, &[("accept", "text/html")]).await;
+                    assert_eq!(a.status.as_u16(), expected[i], "{method} {uri} as {who:?}: {}", &a.body[..a.body.len().min(300)]);
+                }
+            }
+        }
+    })
+}
+
+#[test]
+fn cross_site_changes_are_refused() {
+    run(async {
+        let w = world().await;
+        let path = preview_path();
+        let body = "registry=mem&repository=team%2Fapp&selection[tags][0]=1.0".to_owned();
+        let a = call(&w.app, "POST", &path, Who::Admin, Some(body.clone()), &[("origin", "http://evil.example")]).await;
+        assert_eq!(a.status, 403, "{}", a.body);
+        let a = call(&w.app, "POST", &path, Who::Admin, Some(body.clone()), &[("sec-fetch-site", "cross-site")]).await;
+        assert_eq!(a.status, 403, "{}", a.body);
+        let a = call(&w.app, "POST", "/auth/logout", Who::Admin, None, &[("origin", "null")]).await;
+        assert_eq!(a.status, 403);
+        // Nothing was deleted.
+        assert!(w.mem.tag_digest("team/app", "1.0").is_some());
+    })
+}
+
+#[test]
+fn identity_headers_from_an_untrusted_peer_are_ignored() {
+    run(async {
+        let w = world().await;
+        let mut request = Request::builder()
+            .uri("/r/mem/team/app")
+            .header("host", "portolan.test")
+            .header("accept", "text/html")
+            .header("x-forwarded-user", "mallory")
+            .header("x-forwarded-groups", "admins")
+            .body(Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 9, 8, 7], 40000))));
+        let response = w.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 401);
+    })
+}
+
+#[test]
+fn a_foreign_host_is_refused_and_every_answer_carries_security_headers() {
+    run(async {
+        let w = world().await;
+        let a = call(&w.app, "GET", "/", Who::Anonymous, None, &[]).await;
+        assert_eq!(a.status, 200);
+        let csp = a.headers.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(csp.contains("'nonce-") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap();
+        assert!(a.body.contains(&format!("nonce=\"{nonce}\"")), "the page's scripts carry the nonce");
+        assert_eq!(a.headers.get("x-content-type-options").unwrap(), "nosniff");
+        assert!(a.headers.get("referrer-policy").is_some());
+        assert!(a.headers.get("x-request-id").is_some());
+        let a = call(&w.app, "GET", "/badge/pub/open/app/tags.svg", Who::Anonymous, None, &[]).await;
+        assert!(a.headers.get("content-security-policy").unwrap().to_str().unwrap().starts_with("default-src 'none'"));
+        let mut request = Request::builder().uri("/").header("host", "evil.example").body(Body::empty()).unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let response = w.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST);
+    })
+}
+
+#[test]
+fn a_maintainer_deletes_one_of_two_tags_and_restores_it() {
+    run(async {
+        let w = world().await;
+        let preview = preview_path();
+        let selection = portolan_app::model::DeleteSelection { tags: vec!["1.0".into()], ..Default::default() };
+        let body = qs(&portolan_app::api::PreviewDelete { registry: "mem".into(), repository: "team/app".into(), selection });
+        let a = call(&w.app, "POST", &preview, Who::Maintainer, Some(body), &[]).await;
+        let p: portolan_app::model::DeletePreview = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(p.units.len(), 1);
+        assert_eq!(p.units[0].op, "untag", "1.0 shares its digest with latest: only the tag goes");
+        assert_eq!(p.kept, vec![("latest".to_string(), format!("shares {} and stays", portolan_app::model::short_digest(&w.image)))]);
+        let apply = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == "apply_delete").unwrap();
+        let body =
+            qs(&portolan_app::api::ApplyDelete { registry: "mem".into(), repository: "team/app".into(), confirmation: p.confirmation });
+        let a = call(&w.app, "POST", apply, Who::Maintainer, Some(body), &[]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(w.mem.tag_digest("team/app", "1.0"), None);
+        assert_eq!(w.mem.tag_digest("team/app", "latest").as_deref(), Some(w.image.as_str()));
+        let trash = w.store.trash_entries(&Default::default(), 10).await.unwrap();
+        let entry = trash.iter().find(|e| e.summary.starts_with("team/app:1.0")).expect("a trash entry");
+        assert_eq!(entry.state, TrashState::Deleted);
+        let audit = w
+            .store
+            .audit_entries(&portolan_store::AuditFilter { action: Some("delete-tag".into()), ..Default::default() }, 10)
+            .await
+            .unwrap();
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].entry.actor.subject.as_deref(), Some("max"));
+        let restore = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == "trash_restore").unwrap();
+        let a = call(&w.app, "POST", restore, Who::Maintainer, Some(qs(&portolan_app::api::TrashRestore { id: entry.id })), &[]).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(w.mem.tag_digest("team/app", "1.0").as_deref(), Some(w.image.as_str()), "restored to the same digest");
+    })
+}
+
+#[test]
+fn a_registry_refusing_portolans_credentials_is_not_a_sign_in_problem() {
+    run(async {
+        let w = world().await;
+        w.mem.refuse_with(Some(portolan_oci::Error::new(portolan_oci::ErrorKind::Denied, "the configured credentials are not allowed")));
+        let a = call(&w.app, "GET", "/r/mem/team/app", Who::Viewer, None, &[("accept", "text/html")]).await;
+        assert_eq!(a.status, 502);
+        assert!(a.body.contains("refused Portolan&#x27;s credentials") || a.body.contains("refused Portolan's credentials"), "{}", a.body);
+        assert!(!a.body.contains("data-testid=\"sign-in-link\""));
+    })
+}
