@@ -33,6 +33,9 @@ pub struct PlatformEntry {
     pub manifest: DescriptorView,
     /// Compressed size of the platform image (manifest + config + layers), when read.
     pub image_size: Option<u64>,
+    /// Why the platform manifest could not be read: "missing (404)" when the registry does not
+    /// have it — a broken image.
+    pub problem: Option<String>,
     pub attestations: Vec<DescriptorView>,
 }
 

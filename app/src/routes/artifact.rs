@@ -270,6 +270,9 @@ fn platform_row(p: PlatformEntry) -> impl IntoView {
             <td class="px-3 py-1.5 font-mono text-xs" title=p.manifest.digest.clone()>{short_digest(&p.manifest.digest)}</td>
             <td class="px-3 py-1.5 text-right tabular-nums">{p.image_size.map(human_size)}</td>
             <td class="px-3 py-1.5 text-xs">
+                {p.problem.clone().map(|problem| view! {
+                    <span class="mr-2 rounded-sm bg-rose-100 px-1 text-rose-800 dark:bg-rose-900 dark:text-rose-200" data-testid="platform-problem">{problem}</span>
+                })}
                 {p.attestations.into_iter().map(|a| {
                     let what = a.annotations.iter().find(|(k, _)| k == "vnd.docker.reference.type").map(|(_, v)| v.clone()).unwrap_or_else(|| "attestation".into());
                     view! { <a href=a.href class="mr-2 rounded-sm bg-amber-100 px-1 text-amber-900 hover:underline dark:bg-amber-900 dark:text-amber-100" data-attestation=a.digest>{what}</a> }

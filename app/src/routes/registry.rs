@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::list_repositories;
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
-use crate::model::{CatalogPage, encode_component};
+use crate::model::{CatalogPage, encode_component, is_repository_name};
 
 #[component]
 pub fn RegistryPage() -> impl IntoView {
@@ -20,9 +20,17 @@ pub fn RegistryPage() -> impl IntoView {
     let open = move || query.read().get("open").map(|o| o.trim().trim_matches('/').to_owned()).filter(|o| !o.is_empty());
     let page = Resource::new_blocking(move || (registry.get(), last.get()), |(r, l)| list_repositories(r, l));
 
+    // Only a valid repository name goes into the redirect (a raw value could carry a newline
+    // into the Location header).
     view! {
-        {move || open().map(|repo| view! { <Redirect path=format!("/r/{}/{}", registry.get(), repo) /> })}
-        {page_view(page, registry_view)}
+        {move || match open() {
+            Some(repo) if is_repository_name(&repo) => view! { <Redirect path=format!("/r/{}/{}", registry.get(), repo) /> }.into_any(),
+            Some(repo) => {
+                let error = crate::error::AppError::BadRequest(format!("{repo:?} is not a valid repository name"));
+                view! { <crate::components::error_view::ErrorView error /> }.into_any()
+            }
+            None => page_view(page, registry_view).into_any(),
+        }}
     }
 }
 

@@ -2,7 +2,7 @@
 //! platforms with their attestations, the artifact-aware panel, and the first level of referrers.
 
 use portolan_oci::spec::Descriptor;
-use portolan_oci::{ArtifactKind, Manifest, ManifestDoc, Reference, Referrer, ReferrerSource, RepoName};
+use portolan_oci::{ArtifactKind, Manifest, ManifestDoc, Referrer, ReferrerSource, RepoName};
 use serde_json::Value;
 
 use crate::model::{ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, HistoryEntry, PlatformEntry, ReferrerEntry};
@@ -224,20 +224,34 @@ pub async fn artifact_view(
                     None => others.push(descriptor_view(&base, d)),
                 }
             }
-            let sizes = futures::future::join_all(platform_descs.iter().map(|d| async move {
-                let child = client.manifest(repo, &Reference::Digest(d.digest().clone())).await.ok()?;
-                image_size(child.size(), child.manifest().ok()?)
-            }))
-            .await;
+            // A few at a time, at most MAX_INDEX_CHILDREN: an index can name any number.
+            let read = portolan_oci::index_children(client.as_ref(), repo, platform_descs.iter().copied()).await;
+            let sizes: Vec<Result<Option<u64>, String>> = read
+                .into_iter()
+                .map(|child| match child {
+                    Ok(doc) => Ok(doc.manifest().ok().and_then(|m| image_size(doc.size(), m))),
+                    Err(e) if e.kind() == portolan_oci::ErrorKind::NotFound => {
+                        Err("missing (404): the registry does not have this platform's manifest".to_owned())
+                    }
+                    Err(e) => Err(e.message().to_owned()),
+                })
+                .chain(std::iter::repeat_with(|| Err("not read: the index lists too many manifests".to_owned())))
+                .take(platform_descs.len())
+                .collect();
             let platforms: Vec<PlatformEntry> = platform_descs
                 .iter()
                 .zip(sizes)
-                .map(|(d, image_size)| {
+                .map(|(d, size)| {
                     let digest = d.digest().to_string();
+                    let (image_size, problem) = match size {
+                        Ok(s) => (s, None),
+                        Err(p) => (None, Some(p)),
+                    };
                     PlatformEntry {
                         platform: platform_name(d).unwrap_or_else(|| "unknown".into()),
                         manifest: descriptor_view(&base, d),
                         image_size,
+                        problem,
                         attestations: attestations.iter().filter(|(t, _)| *t == digest).map(|(_, a)| a.clone()).collect(),
                     }
                 })

@@ -16,6 +16,10 @@ use crate::ssr::json::{Links, render};
 
 /// values.yaml beyond this is cut.
 const VALUES_CAP: usize = 64 * 1024;
+/// A chart archive is inflated at most this far, and read at most this many entries deep,
+/// looking for values.yaml: a gzip bomb costs no more.
+const INFLATE_CAP: u64 = 32 * 1024 * 1024;
+const ENTRY_CAP: usize = 10_000;
 /// Packages listed by name in an SBOM panel.
 const TOP_PACKAGES: usize = 25;
 
@@ -51,7 +55,10 @@ async fn helm(registry: &Registry, repo: &RepoName, config: &Descriptor, layers:
     let (values_yaml, values_truncated) = match chart {
         Some(layer) => {
             let bytes = read(registry, repo, layer, T).await?;
-            match values_of(&bytes) {
+            // Inflating is CPU work: off the async runtime.
+            let values =
+                tokio::task::spawn_blocking(move || values_of(&bytes)).await.map_err(|e| (T, format!("reading the chart failed ({e})")))?;
+            match values.map_err(|reason| (T, reason))? {
                 Some(v) if v.len() > VALUES_CAP => (Some(v.chars().take(VALUES_CAP).collect()), true),
                 other => (other, false),
             }
@@ -69,20 +76,28 @@ async fn helm(registry: &Registry, repo: &RepoName, config: &Descriptor, layers:
     })
 }
 
-/// The chart's top-level `values.yaml` (`<chart>/values.yaml`) from its .tgz.
-fn values_of(tgz: &[u8]) -> Option<String> {
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tgz));
-    for entry in archive.entries().ok()? {
-        let mut entry = entry.ok()?;
-        let path = entry.path().ok()?.to_string_lossy().into_owned();
+/// The chart's top-level `values.yaml` (`<chart>/values.yaml`) from its .tgz, inflating at
+/// most [`INFLATE_CAP`] bytes and [`ENTRY_CAP`] entries. `Ok(None)`: the chart has none.
+fn values_of(tgz: &[u8]) -> Result<Option<String>, String> {
+    let inflated = flate2::read::GzDecoder::new(tgz).take(INFLATE_CAP);
+    let mut archive = tar::Archive::new(inflated);
+    let entries = archive.entries().map_err(|e| format!("the chart is not a tar.gz archive ({e})"))?;
+    for (n, entry) in entries.enumerate() {
+        if n >= ENTRY_CAP {
+            return Err(format!("the chart archive has more than {ENTRY_CAP} entries; values.yaml was not found among them"));
+        }
+        let Ok(mut entry) = entry else {
+            return Err(format!("the chart archive is broken or inflates to more than {} MiB", INFLATE_CAP / 1024 / 1024));
+        };
+        let Ok(path) = entry.path().map(|p| p.to_string_lossy().into_owned()) else { continue };
         let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
         if parts.len() == 2 && parts[1] == "values.yaml" {
-            let mut text = String::new();
-            entry.by_ref().take(4 * 1024 * 1024).read_to_string(&mut text).ok()?;
-            return Some(text);
+            let mut bytes = Vec::new();
+            entry.by_ref().take(4 * 1024 * 1024).read_to_end(&mut bytes).map_err(|e| format!("reading values.yaml: {e}"))?;
+            return Ok(Some(String::from_utf8_lossy(&bytes).into_owned()));
         }
     }
-    None
+    Ok(None)
 }
 
 async fn sbom(registry: &Registry, repo: &RepoName, layers: &[Descriptor]) -> PanelResult {
@@ -246,8 +261,31 @@ mod tests {
         let raw = tar.into_inner().unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &raw).unwrap();
-        assert_eq!(values_of(&gz.finish().unwrap()).as_deref(), Some("replicas: 2\n"));
-        assert_eq!(values_of(b"not a tarball"), None);
+        assert_eq!(values_of(&gz.finish().unwrap()).unwrap().as_deref(), Some("replicas: 2\n"));
+        assert!(values_of(b"not a tarball").is_err());
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_not_inflated_past_the_cap() {
+        // 256 MiB of zeros as one tar entry, gzipped to a few hundred kilobytes.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut header = tar::Header::new_gnu();
+        header.set_path("bomb/zeros").unwrap();
+        header.set_size(256 << 20);
+        header.set_mode(0o644);
+        header.set_cksum();
+        std::io::Write::write_all(&mut gz, header.as_bytes()).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            std::io::Write::write_all(&mut gz, &zeros).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 8 << 20, "{}", bomb.len());
+        let started = std::time::Instant::now();
+        let answer = values_of(&bomb);
+        assert!(answer.is_err() || answer.as_ref().is_ok_and(Option::is_none), "{answer:?}");
+        // Stopping at 32 MiB of inflation, not 256.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -184,6 +184,9 @@ pub(crate) struct Inner {
     /// Whether each repository has the referrers API (probes merged, cached apart so browsing
     /// does not wait for the delete probes).
     pub referrers_api: Cache<String, bool>,
+    /// Referrer lists by (repository, subject, artifact type), for `tag_ttl`: a page of tags asks
+    /// for each tag's referrers, and reloads must not ask again.
+    pub referrer_lists: Cache<(String, String, Option<String>), (Arc<Vec<crate::referrers::Referrer>>, crate::referrers::ReferrersMode)>,
     pub manifest_flights: Flights<(String, String), Result<ManifestDoc>>,
     pub limits: Limits,
     /// `tag_delete_scratch`, parsed.
@@ -234,6 +237,14 @@ impl Client {
             .build();
         let capabilities = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build();
         let referrers_api = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build();
+        let referrer_lists = Cache::builder()
+            .max_capacity(20_000)
+            .weigher(|_: &(String, String, Option<String>), v: &(Arc<Vec<crate::referrers::Referrer>>, _)| {
+                u32::try_from(1 + v.0.len()).unwrap_or(u32::MAX)
+            })
+            .time_to_live(config.tag_ttl)
+            .support_invalidation_closures()
+            .build();
         Ok(Self {
             inner: Arc::new(Inner {
                 transport,
@@ -242,6 +253,7 @@ impl Client {
                 tag_lists,
                 capabilities,
                 referrers_api,
+                referrer_lists,
                 manifest_flights: Flights::default(),
                 limits,
                 tag_delete_scratch,
@@ -416,6 +428,10 @@ impl Client {
     pub(crate) async fn forget_tags(&self, repo: &RepoName) {
         self.inner.tag_lists.invalidate(repo.as_str()).await;
         let name = repo.as_str().to_owned();
+        let listed = name.clone();
+        if let Err(e) = self.inner.referrer_lists.invalidate_entries_if(move |(r, _, _), _| *r == listed) {
+            tracing::error!(%repo, "forgetting cached referrer lists failed: {e}");
+        }
         if let Err(e) = self.inner.tags.invalidate_entries_if(move |(r, _), _| *r == name) {
             tracing::error!(%repo, "forgetting cached tag resolutions failed: {e}");
         }

@@ -3,6 +3,7 @@
 //! legacy tags (`sha256-<hex>.sig`, `.att`, `.sbom`); and the whole graph, walked once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 use reqwest::Method;
@@ -95,7 +96,24 @@ fn usable(descriptors: &[Descriptor], source: &ReferrerSource, dropped: &mut usi
 
 impl Client {
     /// The referrers of `digest` in `repo`, optionally only those of `artifact_type`.
+    /// Lists are cached for the tag TTL (concurrent asks merged) and forgotten with the
+    /// repository's tags.
     pub async fn referrers(&self, repo: &RepoName, digest: &str, artifact_type: Option<&str>) -> Result<(Vec<Referrer>, ReferrersMode)> {
+        parse_digest(digest)?;
+        let key = (repo.as_str().to_owned(), digest.to_owned(), artifact_type.map(str::to_owned));
+        let (this, repo_owned, digest_owned, wanted) = (self.clone(), repo.clone(), digest.to_owned(), artifact_type.map(str::to_owned));
+        let (list, mode) = self
+            .inner
+            .referrer_lists
+            .try_get_with(key, async move {
+                this.list_referrers(&repo_owned, &digest_owned, wanted.as_deref()).await.map(|(list, mode)| (Arc::new(list), mode))
+            })
+            .await
+            .map_err(|e| (*e).clone())?;
+        Ok((list.as_ref().clone(), mode))
+    }
+
+    async fn list_referrers(&self, repo: &RepoName, digest: &str, artifact_type: Option<&str>) -> Result<(Vec<Referrer>, ReferrersMode)> {
         let subject = parse_digest(digest)?;
         let api = match self.has_referrers_api(repo).await? {
             false => None,

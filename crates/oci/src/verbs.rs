@@ -66,7 +66,10 @@ pub async fn index_children<'a, V: RegistryVerbs + ?Sized>(
     use futures::StreamExt;
     let references: Vec<Reference> =
         children.into_iter().take(crate::client::MAX_INDEX_CHILDREN).map(|d| Reference::Digest(d.digest().clone())).collect();
-    futures::stream::iter(references.iter().map(|r| verbs.manifest(repo, r))).buffered(crate::client::INDEX_FAN_OUT).collect().await
+    // Owned references in `async move` blocks: a closure over borrowed ones makes the future
+    // not `Send` for callers that need it to be.
+    let reads: Vec<_> = references.into_iter().map(|r| async move { verbs.manifest(repo, &r).await }).collect();
+    futures::stream::iter(reads).buffered(crate::client::INDEX_FAN_OUT).collect().await
 }
 
 #[async_trait]

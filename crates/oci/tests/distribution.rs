@@ -153,6 +153,15 @@ async fn uses_the_referrers_api_where_there_is_one() {
     assert_eq!(sboms[0].digest(), registry.seed.digest("hello:1.1.0/sbom"));
     let graph = c.referrer_graph(&hello, v110, 100).await.unwrap();
     assert_eq!(graph.nodes.len(), 4);
+    // Referrer lists are cached for the tag TTL: asking again sends nothing.
+    let sent = c.stats().requests.load(std::sync::atomic::Ordering::Relaxed);
+    let (again, _) = c.referrers(&hello, v110, None).await.unwrap();
+    assert_eq!(again.len(), 3);
+    assert_eq!(c.stats().requests.load(std::sync::atomic::Ordering::Relaxed), sent, "answered from the cache");
+    // Forgotten with the repository's tags.
+    c.invalidate_repo(&hello).await;
+    c.referrers(&hello, v110, None).await.unwrap();
+    assert!(c.stats().requests.load(std::sync::atomic::Ordering::Relaxed) > sent);
 
     let caps = c.capabilities(&hello).await.unwrap();
     assert_eq!(caps.referrers_api, Some(true));

@@ -94,7 +94,8 @@ impl GithubProvider {
             .map_err(|e| Failure::refused(format!("GitHub refused the code ({})", error_chain(&e))))?;
         let token = token.access_token().secret().clone();
         let user: User = self.get_json(&token, "user").await?;
-        let emails: Vec<Email> = self.get_json(&token, "user/emails").await.unwrap_or_default();
+        // Paged like the other lists: the verified primary address may be past the first page.
+        let emails: Vec<Email> = self.get_pages(&token, "user/emails").await.unwrap_or_default();
         let email = emails.iter().find(|e| e.primary && e.verified).or_else(|| emails.iter().find(|e| e.verified)).map(|e| e.email.clone());
         let orgs: Vec<Org> = self.get_pages(&token, "user/orgs").await?;
         let teams: Vec<Team> = self.get_pages(&token, "user/teams").await?;

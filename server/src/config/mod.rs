@@ -409,4 +409,68 @@ mod tests {
         let e = Config::load_with(cli(&["--config", "/nonexistent/x.toml"]), &|_| None).unwrap_err();
         assert!(e.to_string().contains("cannot read"), "{e}");
     }
+
+    #[test]
+    fn secrets_never_print() {
+        let dir = tempfile::tempdir().unwrap();
+        // The raw file, printed for debugging, hides the password.
+        let text = "[[registries]]\nname = \"a\"\nurl = \"https://r.example\"\nusername = \"u\"\npassword = \"hunter2\"\n";
+        let file: FileConfig = toml::from_str(text).unwrap();
+        assert!(!format!("{file:?}").contains("hunter2"));
+        let c = Config::load_with(cli(&["--config", &write(&dir, text)]), &|_| None).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        // A syntax error names the line, never echoes it.
+        let e =
+            Config::load_with(cli(&["--config", &write(&dir, "[[registries]]\npassword = \"hunter2\" oops\n")]), &|_| None).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("line 2"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        // Credentials in a URL are refused, and the URL is shown without them.
+        let e = Config::load_with(
+            cli(&["--config", &write(&dir, "[[registries]]\nname = \"a\"\nurl = \"https://u:hunter2@r.example\"\n")]),
+            &|_| None,
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("carries credentials"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        // Basic credentials over plain HTTP to another host: a warning at start.
+        let c = Config::load_with(
+            cli(&[
+                "--config",
+                &write(&dir, "[[registries]]\nname = \"a\"\nurl = \"http://r.example\"\nusername = \"u\"\npassword_env = \"P\"\n"),
+            ]),
+            &|k| (k == "P").then(|| "x".to_owned()),
+        )
+        .unwrap();
+        assert!(c.warnings().iter().any(|w| w.contains("unencrypted")), "{:?}", c.warnings());
+    }
+
+    #[test]
+    fn sign_in_and_grants() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[[auth.providers]]\nid = \"kc\"\nkind = \"oidc\"\nissuer = \"https://sso.example.com/realms/a\"\nclient_id = \"p\"\nclient_secret_env = \"S\"\n\
+                    [[grants]]\nrole = \"admin\"\ngroups = [\"kc:/admins\"]\n\
+                    [[registries]]\nname = \"a\"\nurl = \"https://r.example\"\n";
+        let c = Config::load_with(cli(&["--config", &write(&dir, text)]), &|k| (k == "S").then(|| "s3cret".to_owned())).unwrap();
+        assert!(c.auth.enabled());
+        assert!(!format!("{:?}", c.auth).contains("s3cret"));
+        assert!(!c.access.is_open());
+        // Grants without any sign-in are a mistake, and so is a provider without an issuer.
+        let e = Config::load_with(
+            cli(&[
+                "--config",
+                &write(
+                    &dir,
+                    "[[grants]]\nrole = \"admin\"\nsigned_in = true\n[[auth.providers]]\nid = \"x\"\nkind = \"oidc\"\nclient_id = \"c\"\n",
+                ),
+            ]),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("issuer is missing"), "{e}");
+        let e =
+            Config::load_with(cli(&["--config", &write(&dir, "[[grants]]\nrole = \"admin\"\nsigned_in = true\n")]), &|_| None).unwrap_err();
+        assert!(e.to_string().contains("no sign-in is configured"), "{e}");
+    }
 }
