@@ -170,6 +170,11 @@ impl<'de, R: NameRule> Deserialize<'de> for Names<R> {
     }
 }
 
+/// (repository, subject digest, artifact type filter).
+pub(crate) type ReferrerKey = (String, String, Option<String>);
+/// A cached referrer listing.
+pub(crate) type ReferrerList = (Arc<Vec<crate::referrers::Referrer>>, crate::referrers::ReferrersMode);
+
 pub(crate) struct Inner {
     pub transport: Transport,
     /// Manifests and blobs by repository and digest: immutable, kept until evicted by size or
@@ -186,7 +191,7 @@ pub(crate) struct Inner {
     pub referrers_api: Cache<String, bool>,
     /// Referrer lists by (repository, subject, artifact type), for `tag_ttl`: a page of tags asks
     /// for each tag's referrers, and reloads must not ask again.
-    pub referrer_lists: Cache<(String, String, Option<String>), (Arc<Vec<crate::referrers::Referrer>>, crate::referrers::ReferrersMode)>,
+    pub referrer_lists: Cache<ReferrerKey, ReferrerList>,
     pub manifest_flights: Flights<(String, String), Result<ManifestDoc>>,
     pub limits: Limits,
     /// `tag_delete_scratch`, parsed.
@@ -239,9 +244,7 @@ impl Client {
         let referrers_api = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build();
         let referrer_lists = Cache::builder()
             .max_capacity(20_000)
-            .weigher(|_: &(String, String, Option<String>), v: &(Arc<Vec<crate::referrers::Referrer>>, _)| {
-                u32::try_from(1 + v.0.len()).unwrap_or(u32::MAX)
-            })
+            .weigher(|_: &ReferrerKey, v: &ReferrerList| u32::try_from(1 + v.0.len()).unwrap_or(u32::MAX))
             .time_to_live(config.tag_ttl)
             .support_invalidation_closures()
             .build();
