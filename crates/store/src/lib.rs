@@ -15,9 +15,14 @@
 //! - [`sessions`]: the session records of tower-sessions ([`sessions::Sessions`]).
 //! - [`audit`]: the append-only audit log.
 //! - [`trash`]: what deletes removed, byte for byte, for restoring.
+//! - [`policies`], [`runs`], [`leases`]: retention policies, their runs and items, and the
+//!   database-wide claims that make a policy run on one replica at a time.
 
 pub mod audit;
 pub mod ids;
+pub mod leases;
+pub mod policies;
+pub mod runs;
 pub mod seen;
 pub mod sessions;
 pub mod trash;
@@ -31,6 +36,8 @@ use sqlx::{AnyPool, Executor};
 
 pub use audit::{Actor, ActorKind, AuditEntry, AuditFilter, NewAudit, Outcome};
 pub use ids::{from_millis, millis, new_id};
+pub use policies::PolicyRecord;
+pub use runs::{NewRun, RunCounts, RunItem, RunRecord, RunState, Trigger};
 pub use trash::{ManifestRole, NewTrash, TrashEntry, TrashKind, TrashManifest, TrashState};
 
 /// Where the store lives.

@@ -20,6 +20,7 @@ async fn suite(store: &Store) {
     sessions(&store.sessions(), store).await;
     audit(store).await;
     trash(store).await;
+    policies_runs_and_leases(store).await;
     // Migrating again is a no-op.
     store.migrate().await.unwrap();
 }
@@ -164,6 +165,81 @@ async fn trash(store: &Store) {
     assert_eq!(entry.state, TrashState::Purged);
     assert!(entry.manifests.is_empty());
     assert!(store.trash_entry(12345).await.is_err());
+}
+
+async fn policies_runs_and_leases(store: &Store) {
+    use portolan_store::{NewRun, RunCounts, RunItem, RunState, Trigger};
+    let p = store.policy_create("ci-cleanup", "reg", r#"{"name":"ci-cleanup"}"#, Some("alice")).await.unwrap();
+    assert_eq!(p.version, 1);
+    assert!(matches!(store.policy_create("ci-cleanup", "reg", "{}", None).await, Err(portolan_store::StoreError::Conflict(_))));
+    let p2 = store.policy_update(p.id, 1, "ci-cleanup", "reg", r#"{"name":"ci-cleanup","x":1}"#, Some("bob")).await.unwrap();
+    assert_eq!(p2.version, 2);
+    // An edit based on an old version is refused, not lost silently.
+    let e = store.policy_update(p.id, 1, "ci-cleanup", "reg", "{}", Some("carol")).await.unwrap_err();
+    assert!(e.to_string().contains("changed meanwhile"), "{e}");
+    assert_eq!(store.policies().await.unwrap().len(), 1);
+
+    // Leases: one holder at a time, taken over only after expiry.
+    let t0 = OffsetDateTime::now_utc();
+    let ttl = Duration::from_secs(30);
+    assert!(store.lease_acquire("policy:1", "replica-a", ttl, t0).await.unwrap());
+    assert!(!store.lease_acquire("policy:1", "replica-b", ttl, t0).await.unwrap());
+    assert!(store.lease_acquire("policy:1", "replica-a", ttl, t0).await.unwrap(), "the holder may take it again");
+    assert!(store.lease_renew("policy:1", "replica-a", ttl, t0).await.unwrap());
+    assert!(!store.lease_renew("policy:1", "replica-b", ttl, t0).await.unwrap());
+    let later = t0 + time::Duration::seconds(31);
+    assert!(store.lease_acquire("policy:1", "replica-b", ttl, later).await.unwrap(), "expired: taken over");
+    assert!(!store.lease_renew("policy:1", "replica-a", ttl, later).await.unwrap(), "the old holder learns it lost it");
+    assert_eq!(store.lease_holder("policy:1", later).await.unwrap().unwrap().0, "replica-b");
+    store.lease_release("policy:1", "replica-b").await.unwrap();
+    assert!(store.lease_holder("policy:1", later).await.unwrap().is_none());
+
+    // Runs: a schedule fire is claimed once.
+    let fire = datetime!(2026-01-01 03:00 UTC);
+    let new = |owner: &str, fire: Option<OffsetDateTime>| NewRun {
+        policy_id: p.id,
+        policy_version: 2,
+        policy_name: "ci-cleanup".into(),
+        registry: "reg".into(),
+        trigger: if fire.is_some() { Trigger::Schedule } else { Trigger::Manual },
+        started_by: None,
+        dry_run: false,
+        owner: owner.into(),
+        scheduled_for: fire,
+    };
+    let run = store.run_start(&new("replica-a", Some(fire))).await.unwrap().expect("claimed");
+    assert!(store.run_start(&new("replica-b", Some(fire))).await.unwrap().is_none(), "the same fire twice");
+    assert_eq!(store.last_fire(p.id).await.unwrap(), Some(fire));
+    let counts = RunCounts { repositories: 2, planned: 5, done: 3, skipped: 1, failed: 1, tags_kept: 10, tags_deleted: 4, bytes_freed: 1 << 33 };
+    store.run_progress(run.id, &counts).await.unwrap();
+    let item = |position| RunItem {
+        position,
+        repository: "team/app".into(),
+        action: "delete-tag".into(),
+        tag: Some(format!("t{position}")),
+        digest: "sha256:aa".into(),
+        outcome: "done".into(),
+        reason: None,
+        bytes: 0,
+        at: OffsetDateTime::now_utc(),
+    };
+    store.run_items_add(run.id, &[item(0), item(1)]).await.unwrap();
+    store.run_items_add(run.id, &[item(2)]).await.unwrap();
+    assert_eq!(store.run_items(run.id, 1, 10).await.unwrap().len(), 2);
+    assert!(store.run_request_stop(run.id).await.unwrap());
+    assert!(store.run_stop_requested(run.id).await.unwrap());
+    store.run_finish(run.id, RunState::Stopped, &counts, Some("stopped on request")).await.unwrap();
+    let back = store.run(run.id).await.unwrap();
+    assert_eq!(back.state, RunState::Stopped);
+    assert_eq!(back.counts, counts, "8 GiB fits");
+    // A run whose heartbeat stopped is marked interrupted by whoever notices.
+    let manual = store.run_start(&new("replica-c", None)).await.unwrap().unwrap();
+    let ids = store.runs_interrupt_stale(OffsetDateTime::now_utc() + time::Duration::seconds(1)).await.unwrap();
+    assert_eq!(ids, vec![manual.id]);
+    assert_eq!(store.run(manual.id).await.unwrap().state, RunState::Interrupted);
+    assert_eq!(store.runs(Some(p.id), None, 10).await.unwrap().len(), 2);
+    store.policy_delete(p.id).await.unwrap();
+    assert_eq!(store.runs(None, None, 10).await.unwrap().len(), 2, "runs outlive their policy");
 }
 
 #[tokio::test]
