@@ -99,6 +99,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("sign-in") view=routes::sign_in::SignInPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("trash")) view=routes::admin::TrashPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=routes::admin::AuditPageView ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("policies")) view=routes::retention::PoliciesPageView ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("policies"), ParamSegment("id")) view=routes::retention::PolicyPageView ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("runs"), ParamSegment("id")) view=routes::retention::RunPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry")) view=routes::registry::RegistryPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Repository) view=routes::repository::RepositoryPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Tag) view=routes::artifact::ArtifactPage ssr=SsrMode::Async />

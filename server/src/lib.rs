@@ -4,12 +4,14 @@
 //! - [`config`]: the configuration (file, environment, flags), validated at start.
 //! - [`security`]: request ids, the `Host` check, trusted proxies, security headers.
 //! - [`auth`]: sign-in routes, sessions, who is asking.
+//! - [`scheduler`]: scheduled retention runs, agreed on through the store by every replica.
 //! - this file: the state and the router — pages and server functions (leptos_axum), the
 //!   stylesheet, static files, badges, the JSON API, health — with their layers.
 //! - `main.rs`: reads the configuration, opens the store, serves until interrupted.
 
 pub mod auth;
 pub mod config;
+pub mod scheduler;
 pub mod security;
 
 use std::sync::{Arc, LazyLock};
@@ -76,7 +78,16 @@ pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, config: &
         sign_in: Arc::new(sign_in),
         settings: Arc::new(Settings { trash_days: config.trash_days, audit_days: config.audit_days }),
         background: Arc::new(portolan_app::ssr::tags::Background::new(BACKGROUND_READS)),
+        inventories: Arc::new(portolan_app::ssr::retention::Inventories::default()),
+        replica: replica_name().into(),
     }
+}
+
+/// This replica's name in leases and runs: host, process and a random part (two processes on
+/// one host, or a restarted one, are never confused).
+pub fn replica_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "portolan".into());
+    format!("{host}/{}/{:04x}", std::process::id(), rand::random::<u16>())
 }
 
 /// What the router needs besides the state.

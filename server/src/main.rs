@@ -68,13 +68,15 @@ async fn run(cli: Cli) -> Result<(), StartError> {
     tracing::info!("Portolan listening on http://{addr} ({} registries, store: {})", registries.len(), store.engine().label());
     let state = state(leptos_options, registries, &config, store.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let upkeep = tokio::spawn(upkeep(store.clone(), config.trash_days, config.audit_days, stop_rx));
-    let served = axum::serve(listener, app(state, parts).into_make_service_with_connect_info::<SocketAddr>())
+    let upkeep = tokio::spawn(upkeep(store.clone(), config.trash_days, config.audit_days, stop_rx.clone()));
+    let scheduler = tokio::spawn(portolan_server::scheduler::run(state.clone(), stop_rx));
+    let served = axum::serve(listener, app(state.clone(), parts).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| StartError(format!("serving: {e}")));
     let _ = stop_tx.send(true);
     let _ = upkeep.await;
+    let _ = scheduler.await;
     store.close().await;
     served
 }

@@ -81,6 +81,8 @@ struct World {
     store: portolan_store::Store,
     image: String,
     trash_id: i64,
+    policy: portolan_store::PolicyRecord,
+    run_id: i64,
     _dir: tempfile::TempDir,
 }
 
@@ -140,6 +142,25 @@ async fn world() -> World {
         .unwrap();
     store.trash_set_state(trash_id, TrashState::Deleted, None, None).await.unwrap();
     mem.delete_manifest(&repo, &other).await.unwrap();
+    // A policy, and a finished run of it.
+    let body = serde_json::json!({"name": "keep-one", "registry": "mem", "repositories": ["team/**"], "keep": {"most_recent": {"count": 1, "by": "version"}}});
+    let policy = store.policy_create("keep-one", "mem", &body.to_string(), Some("ada")).await.unwrap();
+    let run = store
+        .run_start(&portolan_store::NewRun {
+            policy_id: policy.id,
+            policy_version: 1,
+            policy_name: "keep-one".into(),
+            registry: "mem".into(),
+            trigger: portolan_store::Trigger::Manual,
+            started_by: Some("ada".into()),
+            dry_run: true,
+            owner: "test".into(),
+            scheduled_for: None,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    store.run_finish(run.id, portolan_store::RunState::Done, &Default::default(), None).await.unwrap();
     let state = portolan_server::state(leptos, registries, &config, store.clone());
     let parts = portolan_server::Parts::new(&config, "127.0.0.1:3000".parse().unwrap(), store.clone()).unwrap();
     // Leptos works out the route list with process-wide state: two at once (two tests building
@@ -148,7 +169,7 @@ async fn world() -> World {
         let _one_at_a_time = ROUTER_BUILD.lock().unwrap_or_else(|e| e.into_inner());
         portolan_server::app(state, parts)
     };
-    World { app, mem, store, image, trash_id, _dir: dir }
+    World { app, mem, store, image, trash_id, policy, run_id: run.id, _dir: dir }
 }
 
 struct Answer {
@@ -254,6 +275,23 @@ async fn server_fn_cases(w: &World) -> BTreeMap<&'static str, (String, [u16; 4])
     m.insert("trash_purge", (qs(&TrashPurge { id: w.trash_id }), admin));
     m.insert("audit_list", (qs(&AuditList { query: Default::default() }), admin));
     m.insert("request_outcome", (qs(&RequestOutcome { request: "abc".into() }), [401, OK, OK, OK]));
+    let form = portolan_app::model::PolicyForm {
+        id: Some(w.policy.id),
+        version: w.policy.version,
+        name: "keep-one".into(),
+        registry: reg.clone(),
+        repositories: "team/**".into(),
+        most_recent_count: "1".into(),
+        ..Default::default()
+    };
+    m.insert("get_policies", (String::new(), maintainer));
+    m.insert("get_policy", (qs(&GetPolicy { id: Some(w.policy.id) }), maintainer));
+    m.insert("preview_policy", (qs(&PreviewPolicy { form: form.clone() }), maintainer));
+    m.insert("save_policy", (qs(&SavePolicy { form }), admin));
+    m.insert("delete_policy", (qs(&DeletePolicy { id: w.policy.id }), admin));
+    m.insert("run_policy", (qs(&RunPolicy { id: w.policy.id, dry_run: true }), maintainer));
+    m.insert("stop_run", (qs(&StopRun { id: w.run_id }), maintainer));
+    m.insert("get_run", (qs(&GetRun { id: w.run_id, from: 0 }), maintainer));
     m
 }
 
@@ -304,13 +342,19 @@ fn anonymous_visitors_see_only_public_registries() {
 /// Sample (address, method, statuses) of each route.
 type Samples = Vec<(String, &'static str, [u16; 4])>;
 
-fn route_cases(image: &str) -> BTreeMap<&'static str, Samples> {
+fn route_cases(image: &str, policy: i64, run: i64) -> BTreeMap<&'static str, Samples> {
     let viewer = [401, OK, OK, OK];
     let mut m: BTreeMap<&'static str, Samples> = BTreeMap::new();
     m.insert("/", vec![("/".into(), "GET", [OK, OK, OK, OK])]);
     m.insert("/sign-in", vec![("/sign-in".into(), "GET", [OK, OK, OK, OK])]);
     m.insert("/admin/trash", vec![("/admin/trash".into(), "GET", [401, 403, OK, OK])]);
     m.insert("/admin/audit", vec![("/admin/audit".into(), "GET", [401, 403, 403, OK])]);
+    m.insert("/admin/policies", vec![("/admin/policies".into(), "GET", [401, 403, OK, OK])]);
+    m.insert(
+        "/admin/policies/{id}",
+        vec![(format!("/admin/policies/{policy}"), "GET", [401, 403, OK, OK]), ("/admin/policies/new".into(), "GET", [401, 403, 403, OK])],
+    );
+    m.insert("/admin/runs/{id}", vec![(format!("/admin/runs/{run}"), "GET", [401, 403, OK, OK])]);
     m.insert("/r/{registry}", vec![("/r/mem".into(), "GET", viewer), ("/r/pub".into(), "GET", [OK, OK, OK, OK])]);
     m.insert(
         "/r/{registry}/{*path}",
@@ -353,7 +397,7 @@ fn route_cases(image: &str) -> BTreeMap<&'static str, Samples> {
 fn every_route_checks_the_callers_role() {
     run(async {
         let w = world().await;
-        let cases = route_cases(&w.image);
+        let cases = route_cases(&w.image, w.policy.id, w.run_id);
         let mut paths: Vec<String> = {
             let _one_at_a_time = ROUTER_BUILD.lock().unwrap_or_else(|e| e.into_inner());
             leptos_axum::generate_route_list(portolan_app::App).iter().map(|r| r.path().to_owned()).collect()

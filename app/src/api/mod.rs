@@ -6,11 +6,14 @@
 //! - [`browse`]: registries, repositories, tags, artifacts, blobs, graphs, diffs (viewer).
 //! - [`session`]: who is signed in, and how one signs in.
 //! - [`admin`]: deleting, the trash, the audit log (maintainer, admin).
+//! - [`retention`]: policies, what-if previews, runs (maintainer, admin).
 
 pub mod admin;
 pub mod browse;
+pub mod retention;
 pub mod session;
 
 pub use admin::*;
 pub use browse::*;
+pub use retention::*;
 pub use session::*;

@@ -66,6 +66,7 @@ fn session_view(s: SessionView, path: String) -> AnyView {
             let role = s.role.clone().unwrap_or_else(|| "no role".into());
             let admin_links = matches!(s.role.as_deref(), Some("maintainer") | Some("admin")).then(|| {
                 view! {
+                    <a href="/admin/policies" class="text-sky-700 hover:underline dark:text-sky-400">"Retention"</a>
                     <a href="/admin/trash" class="text-sky-700 hover:underline dark:text-sky-400">"Trash"</a>
                     <a href="/admin/audit" class="text-sky-700 hover:underline dark:text-sky-400">"Audit"</a>
                 }

@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 
 mod admin;
 mod artifact;
+mod retention;
 pub use admin::*;
 pub use artifact::*;
+pub use retention::*;
 
 /// A configured registry, as pages show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,5 +9,6 @@ pub mod graph;
 pub mod home;
 pub mod registry;
 pub mod repository;
+pub mod retention;
 pub mod sign_in;
 pub mod target;

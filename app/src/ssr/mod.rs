@@ -11,6 +11,8 @@ pub mod diff;
 pub mod graph;
 pub mod json;
 pub mod panels;
+pub mod policy_form;
+pub mod retention;
 pub mod seen;
 pub mod tags;
 
@@ -72,6 +74,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Bounded background reads on behalf of visitors.
     pub background: Arc<tags::Background>,
+    /// Repositories read for retention previews, kept a few minutes.
+    pub inventories: Arc<retention::Inventories>,
+    /// This replica's name (leases, runs).
+    pub replica: Arc<str>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -86,5 +86,5 @@ pub mod reason;
 
 pub use apply::{PlanDiff, diff, simulate_apply};
 pub use plan::{Deletion, ManifestDecision, Orphan, Plan, Selection, Summary, TagDecision, plan, plan_selection};
-pub use policy::{MostRecent, OrphanMode, Policy, PolicyError, RankBy, RawKeep, RawPolicy, validate};
+pub use policy::{MostRecent, OrphanMode, Policy, PolicyError, RankBy, RawKeep, RawPolicy, fires_between, validate};
 pub use reason::{Decision, DeleteReason, KeepReason};

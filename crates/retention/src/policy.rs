@@ -414,9 +414,52 @@ fn check_schedule(schedule: &str) -> Result<(), String> {
     }
 }
 
+/// The fires of `schedule` (a validated cron expression, in UTC) after `after` and at or
+/// before `until`, oldest first, at most `max` of them (the rest are counted as missed).
+pub fn fires_between(
+    schedule: &str,
+    after: time::OffsetDateTime,
+    until: time::OffsetDateTime,
+    max: usize,
+) -> Result<(Vec<time::OffsetDateTime>, usize), String> {
+    use chrono::TimeZone;
+    let cron = croner::Cron::new(schedule.trim()).parse().map_err(|e| format!("not a valid schedule: {e}"))?;
+    let start = chrono::Utc.timestamp_opt(after.unix_timestamp(), 0).single().ok_or("a date out of range")?;
+    let mut fires = Vec::new();
+    let mut more = 0;
+    for fire in cron.iter_after(start) {
+        let at = time::OffsetDateTime::from_unix_timestamp(fire.timestamp()).map_err(|e| e.to_string())?;
+        if at > until {
+            break;
+        }
+        if fires.len() < max {
+            fires.push(at);
+        } else {
+            more += 1;
+            if more > 100_000 {
+                break;
+            }
+        }
+    }
+    Ok((fires, more))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fires() {
+        use time::macros::datetime;
+        let (f, more) = fires_between("0 3 * * *", datetime!(2026-01-01 00:00 UTC), datetime!(2026-01-03 12:00 UTC), 10).unwrap();
+        assert_eq!(f, vec![datetime!(2026-01-01 03:00 UTC), datetime!(2026-01-02 03:00 UTC), datetime!(2026-01-03 03:00 UTC)]);
+        assert_eq!(more, 0);
+        let (f, more) = fires_between("*/15 * * * *", datetime!(2026-01-01 00:00 UTC), datetime!(2026-01-01 02:00 UTC), 1).unwrap();
+        assert_eq!((f.len(), more), (1, 7));
+        // Strictly after `after`: a fire at that very moment was handled already.
+        let (f, _) = fires_between("0 3 * * *", datetime!(2026-01-01 03:00 UTC), datetime!(2026-01-01 03:00 UTC), 10).unwrap();
+        assert!(f.is_empty());
+    }
 
     #[test]
     fn schedules() {

@@ -67,7 +67,15 @@ impl Store {
 
     /// Replaces a policy, if it is still at `version` (else a conflict: someone changed it
     /// meanwhile); returns the new record (version + 1).
-    pub async fn policy_update(&self, id: i64, version: i64, name: &str, registry: &str, body: &str, by: Option<&str>) -> Result<PolicyRecord> {
+    pub async fn policy_update(
+        &self,
+        id: i64,
+        version: i64,
+        name: &str,
+        registry: &str,
+        body: &str,
+        by: Option<&str>,
+    ) -> Result<PolicyRecord> {
         let done = sqlx::query(
             "UPDATE policies SET name = $1, registry = $2, body = $3, version = version + 1, updated_at = $4, updated_by = $5 WHERE id = $6 AND version = $7",
         )
@@ -96,7 +104,8 @@ impl Store {
     }
 
     pub async fn policy(&self, id: i64) -> Result<PolicyRecord> {
-        let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM policies WHERE id = $1")).bind(id).fetch_optional(self.pool()).await?;
+        let row: Option<Row> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM policies WHERE id = $1")).bind(id).fetch_optional(self.pool()).await?;
         row.map(record).ok_or_else(|| StoreError::NotFound(format!("no policy {id}")))
     }
 

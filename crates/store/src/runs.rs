@@ -141,6 +141,9 @@ pub struct RunItem {
     pub at: OffsetDateTime,
 }
 
+/// A `run_items` row: position, repository, action, tag, digest, outcome, reason, bytes, at.
+type ItemRow = (i64, String, String, Option<String>, String, String, Option<String>, i64, i64);
+
 const COLUMNS: &str = "id, policy_id, policy_version, policy_name, registry, trigger_kind, started_by, dry_run, state, started_at, finished_at, heartbeat_at, owner, scheduled_for, stop_requested, repositories, planned, done, skipped, failed, tags_kept, tags_deleted, bytes_freed, message";
 
 fn run_of(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
@@ -306,7 +309,7 @@ impl Store {
 
     /// A run's items, in order, from `from` on, at most `limit`.
     pub async fn run_items(&self, id: i64, from: i64, limit: i64) -> Result<Vec<RunItem>> {
-        let rows: Vec<(i64, String, String, Option<String>, String, String, Option<String>, i64, i64)> = sqlx::query_as(
+        let rows: Vec<ItemRow> = sqlx::query_as(
             "SELECT position, repository, action, tag, digest, outcome, reason, bytes, at FROM run_items WHERE run_id = $1 AND position >= $2 ORDER BY position LIMIT $3",
         )
         .bind(id)
@@ -358,7 +361,9 @@ impl Store {
             sqlx::query("UPDATE runs SET state = $1, finished_at = $2, message = $3 WHERE id = $4 AND state = $5")
                 .bind(RunState::Interrupted.as_str())
                 .bind(millis(OffsetDateTime::now_utc()))
-                .bind("the replica running it stopped mid-run; what it deleted is in the trash and the audit log, and running again is safe")
+                .bind(
+                    "the replica running it stopped mid-run; what it deleted is in the trash and the audit log, and running again is safe",
+                )
                 .bind(id)
                 .bind(RunState::Running.as_str())
                 .execute(self.pool())
@@ -369,7 +374,8 @@ impl Store {
 
     /// The latest schedule fire claimed for a policy.
     pub async fn last_fire(&self, policy: i64) -> Result<Option<OffsetDateTime>> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(scheduled_for) FROM runs WHERE policy_id = $1").bind(policy).fetch_one(self.pool()).await?;
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(scheduled_for) FROM runs WHERE policy_id = $1").bind(policy).fetch_one(self.pool()).await?;
         Ok(v.map(from_millis))
     }
 }

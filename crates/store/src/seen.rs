@@ -49,6 +49,15 @@ impl Store {
         Ok(out)
     }
 
+    /// The repositories of `registry` Portolan has seen digests in (where a registry has no
+    /// catalog, the repositories people opened or policies covered).
+    pub async fn seen_repositories(&self, registry: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT repository FROM seen_digests WHERE registry = $1 ORDER BY repository")
+            .bind(registry)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     async fn read_seen(&self, registry: &str, repository: &str, digests: &[&String]) -> Result<HashMap<String, OffsetDateTime>> {
         let sql = format!(
             "SELECT digest, first_seen FROM seen_digests WHERE registry = $1 AND repository = $2 AND digest IN ({})",

@@ -210,7 +210,8 @@ async fn policies_runs_and_leases(store: &Store) {
     let run = store.run_start(&new("replica-a", Some(fire))).await.unwrap().expect("claimed");
     assert!(store.run_start(&new("replica-b", Some(fire))).await.unwrap().is_none(), "the same fire twice");
     assert_eq!(store.last_fire(p.id).await.unwrap(), Some(fire));
-    let counts = RunCounts { repositories: 2, planned: 5, done: 3, skipped: 1, failed: 1, tags_kept: 10, tags_deleted: 4, bytes_freed: 1 << 33 };
+    let counts =
+        RunCounts { repositories: 2, planned: 5, done: 3, skipped: 1, failed: 1, tags_kept: 10, tags_deleted: 4, bytes_freed: 1 << 33 };
     store.run_progress(run.id, &counts).await.unwrap();
     let item = |position| RunItem {
         position,

@@ -1,0 +1,256 @@
+//! Retention: policies (admins edit them, maintainers see and run them), the what-if preview,
+//! runs (start, stop, follow). Each function checks the caller's role on the policy's registry.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{PoliciesPage, PolicyForm, PolicyPage, RunView, WhatIf};
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    pub use crate::ssr::auth::{require_anywhere, require_change, role_here};
+    pub use crate::ssr::policy_form::{form_of, item_row, raw_of, run_row};
+    pub use crate::ssr::retention::{RunRequest, policy_of, start};
+    pub use portolan_access::Role;
+    pub use portolan_store::Trigger;
+
+    use crate::ssr::AppState;
+
+    /// The next fire of a schedule after now (seconds since the epoch).
+    pub fn next_fire(schedule: Option<&str>) -> Option<i64> {
+        let now = time::OffsetDateTime::now_utc();
+        let (fires, _) = portolan_retention::fires_between(schedule?, now, now + time::Duration::days(400), 1).ok()?;
+        fires.first().map(|t| t.unix_timestamp())
+    }
+
+    /// Validates a form into a policy; every mistake at once.
+    pub fn validated(state: &AppState, form: &crate::model::PolicyForm) -> Result<portolan_retention::Policy, Vec<(String, String)>> {
+        let raw = raw_of(form)?;
+        let names: Vec<&str> = state.registries.iter().map(|r| r.info.name.as_str()).collect();
+        portolan_retention::validate(raw, &names).map_err(|errors| errors.into_iter().map(|e| (e.at, e.message)).collect())
+    }
+
+    /// Plain form posts go on to a page; scripts get the answer.
+    pub fn redirect_to(path: &str) {
+        let wants_html = crate::ssr::request_parts()
+            .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
+            .unwrap_or(false);
+        if wants_html {
+            leptos_axum::redirect(path);
+        }
+    }
+}
+
+/// The policies the caller may see (maintainer of their registry) and the latest runs.
+#[server]
+pub async fn get_policies() -> Result<PoliciesPage, AppError> {
+    use self::ssr::*;
+    let state = crate::ssr::state()?;
+    let caller = require_anywhere(&state, Role::Maintainer)?;
+    let mut policies = Vec::new();
+    for record in state.store.policies().await? {
+        let role = role_here(&state, &record.registry, None);
+        if role.is_none_or(|r| r < Role::Maintainer) {
+            continue;
+        }
+        let (raw, problem) = match policy_of(&state, &record) {
+            Ok(p) => (Some(p.raw().clone()), None),
+            Err(e) => (serde_json::from_str::<portolan_retention::RawPolicy>(&record.body).ok(), Some(e.to_string())),
+        };
+        let last_run = state.store.runs(Some(record.id), None, 1).await?.first().map(run_row);
+        let schedule = raw.as_ref().and_then(|r| r.schedule.clone());
+        policies.push(crate::model::PolicyRow {
+            id: record.id,
+            name: record.name.clone(),
+            registry: record.registry.clone(),
+            repositories: raw.as_ref().map(|r| r.repositories.clone()).unwrap_or_default(),
+            next_run: next_fire(schedule.as_deref()),
+            schedule,
+            dry_run: raw.as_ref().is_none_or(|r| r.dry_run),
+            version: record.version,
+            updated_at: record.updated_at.unix_timestamp(),
+            updated_by: record.updated_by.clone(),
+            last_run,
+            problem,
+            can_edit: role.is_some_and(|r| r >= Role::Admin),
+            can_run: true,
+        });
+    }
+    let recent_runs = state
+        .store
+        .runs(None, None, 20)
+        .await?
+        .iter()
+        .filter(|r| role_here(&state, &r.registry, None).is_some_and(|role| role >= Role::Maintainer))
+        .map(run_row)
+        .collect();
+    Ok(PoliciesPage {
+        policies,
+        recent_runs,
+        can_create: caller.role >= Role::Admin,
+        now: time::OffsetDateTime::now_utc().unix_timestamp(),
+    })
+}
+
+/// One policy (None: a new one), with its runs, for its page and editor.
+#[server]
+pub async fn get_policy(id: Option<i64>) -> Result<PolicyPage, AppError> {
+    use self::ssr::*;
+    let state = crate::ssr::state()?;
+    let registries = state.registries.iter().map(|r| r.info.clone()).collect();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    match id {
+        None => {
+            require_anywhere(&state, Role::Admin)?;
+            let form =
+                PolicyForm { registry: state.registries.first().map(|r| r.info.name.clone()).unwrap_or_default(), ..Default::default() };
+            Ok(PolicyPage { form, registries, runs: Vec::new(), can_edit: true, can_run: false, next_run: None, now })
+        }
+        Some(id) => {
+            require_anywhere(&state, Role::Maintainer)?;
+            let record = state.store.policy(id).await?;
+            let caller = crate::ssr::auth::require(&state, Role::Maintainer, &record.registry, None)?;
+            let runs = state.store.runs(Some(id), None, 50).await?.iter().map(run_row).collect();
+            let form = form_of(&record);
+            let next_run = next_fire(Some(form.schedule.as_str()).filter(|s| !s.is_empty()));
+            Ok(PolicyPage { form, registries, runs, can_edit: caller.role >= Role::Admin, can_run: true, next_run, now })
+        }
+    }
+}
+
+/// What the policy in `form` would do now — and how that differs from its saved version —
+/// from cached repositories; nothing is saved or deleted. Mistakes come back in `errors`.
+#[server]
+pub async fn preview_policy(form: PolicyForm) -> Result<WhatIf, AppError> {
+    use self::ssr::*;
+    let state = crate::ssr::state()?;
+    require_anywhere(&state, Role::Maintainer)?;
+    let policy = match validated(&state, &form) {
+        Ok(p) => p,
+        Err(errors) => return Ok(WhatIf { errors, ..Default::default() }),
+    };
+    crate::ssr::auth::require(&state, Role::Maintainer, policy.registry(), None)?;
+    let saved = match form.id {
+        Some(id) => match state.store.policy(id).await {
+            Ok(record) => policy_of(&state, &record).ok(),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    crate::ssr::retention::what_if(&state, &policy, saved.as_ref()).await
+}
+
+/// Saves a policy (admins of its registry): created, or updated if nobody changed it since
+/// `form.version`. Every change is audited with the policy before and after.
+#[server]
+pub async fn save_policy(form: PolicyForm) -> Result<i64, AppError> {
+    use self::ssr::*;
+    let state = crate::ssr::state()?;
+    let request = crate::ssr::request_id();
+    let policy = validated(&state, &form).map_err(|errors| {
+        AppError::BadRequest(
+            errors.iter().map(|(at, m)| if at.is_empty() { m.clone() } else { format!("{at}: {m}") }).collect::<Vec<_>>().join("; "),
+        )
+    })?;
+    let caller = require_change(&state, Role::Admin, policy.registry(), None, "policy-save").await?;
+    let body = serde_json::to_string(policy.raw()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let by = caller.actor().label();
+    let (record, action, before) = match form.id {
+        None => (state.store.policy_create(policy.name(), policy.registry(), &body, Some(&by)).await?, "policy-create", None),
+        Some(id) => {
+            let old = state.store.policy(id).await?;
+            require_change(&state, Role::Admin, &old.registry, None, "policy-save").await?;
+            let record = state.store.policy_update(id, form.version, policy.name(), policy.registry(), &body, Some(&by)).await?;
+            (record, "policy-update", Some(old.body))
+        }
+    };
+    let detail = serde_json::json!({
+        "policy": record.id,
+        "version": record.version,
+        "before": before.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
+        "after": serde_json::from_str::<serde_json::Value>(&record.body).ok(),
+    });
+    let entry = portolan_store::NewAudit::new(caller.actor(), action, portolan_store::Outcome::Done)
+        .at(policy.registry(), None)
+        .reason(format!("{:?} version {}", record.name, record.version))
+        .detail(detail)
+        .request(request.as_deref());
+    state.store.audit(entry).await?;
+    redirect_to(&format!("/admin/policies/{}", record.id));
+    Ok(record.id)
+}
+
+/// Deletes a policy (admins of its registry); its runs stay.
+#[server]
+pub async fn delete_policy(id: i64) -> Result<(), AppError> {
+    use self::ssr::*;
+    let state = crate::ssr::state()?;
+    require_anywhere(&state, Role::Admin)?;
+    let record = state.store.policy(id).await?;
+    let caller = require_change(&state, Role::Admin, &record.registry, None, "policy-delete").await?;
+    state.store.policy_delete(id).await?;
+    let entry = portolan_store::NewAudit::new(caller.actor(), "policy-delete", portolan_store::Outcome::Done)
+        .at(&record.registry, None)
+        .reason(format!("{:?}", record.name))
+        .detail(serde_json::json!({"policy": id, "before": serde_json::from_str::<serde_json::Value>(&record.body).ok()}))
+        .request(crate::ssr::request_id().as_deref());
+    state.store.audit(entry).await?;
+    redirect_to("/admin/policies");
+    Ok(())
+}
+
+/// Runs a policy now (maintainers of its registry); a policy in dry run only plans. Never two
+/// runs of one policy at once, anywhere in the cluster.
+#[server]
+pub async fn run_policy(id: i64, dry_run: bool) -> Result<i64, AppError> {
+    use self::ssr::*;
+    let state = crate::ssr::state()?;
+    require_anywhere(&state, Role::Maintainer)?;
+    let record = state.store.policy(id).await?;
+    let caller = require_change(&state, Role::Maintainer, &record.registry, None, "policy-run").await?;
+    let policy = policy_of(&state, &record)?;
+    let req = RunRequest {
+        record,
+        trigger: Trigger::Manual,
+        actor: caller.actor(),
+        dry_run: dry_run || policy.dry_run(),
+        scheduled_for: None,
+        request_id: crate::ssr::request_id(),
+    };
+    let run = start(&state, &state.replica, req).await?;
+    redirect_to(&format!("/admin/runs/{}", run.id));
+    Ok(run.id)
+}
+
+/// Asks a run to stop (maintainers of its registry): it stops between items.
+#[server]
+pub async fn stop_run(id: i64) -> Result<(), AppError> {
+    use self::ssr::*;
+    let state = crate::ssr::state()?;
+    require_anywhere(&state, Role::Maintainer)?;
+    let run = state.store.run(id).await?;
+    require_change(&state, Role::Maintainer, &run.registry, None, "policy-run-stop").await?;
+    state.store.run_request_stop(id).await?;
+    redirect_to(&format!("/admin/runs/{id}"));
+    Ok(())
+}
+
+/// A run and its items from `from` on (maintainers of its registry).
+#[server]
+pub async fn get_run(id: i64, from: i64) -> Result<RunView, AppError> {
+    use self::ssr::*;
+    let state = crate::ssr::state()?;
+    require_anywhere(&state, Role::Maintainer)?;
+    let run = state.store.run(id).await?;
+    crate::ssr::auth::require(&state, Role::Maintainer, &run.registry, None)?;
+    let items: Vec<_> = state.store.run_items(id, from.max(0), 501).await?.into_iter().map(item_row).collect();
+    let next_from = (items.len() > 500).then(|| items[500].position);
+    let running = run.state == portolan_store::RunState::Running;
+    Ok(RunView {
+        run: run_row(&run),
+        items: items.into_iter().take(500).collect(),
+        next_from,
+        can_stop: running && !run.stop_requested,
+        now: time::OffsetDateTime::now_utc().unix_timestamp(),
+    })
+}

@@ -1,0 +1,458 @@
+//! Running retention policies: one run at a time per policy in the whole cluster (a lease in
+//! the store, renewed while the run works), on a snapshot of the policy taken at start (an edit
+//! during a run applies to the next one). Per repository in scope: the repository is read
+//! afresh, first-seen dates recorded, the planner decides, and each planned unit goes through
+//! the same deletion path as a person's delete — trash first, tags re-checked right before,
+//! every item audited — until done, stopped, the cap, or the error budget.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use portolan_oci::RepoName;
+use portolan_retention::{Deletion, Policy, RawPolicy, plan, validate};
+use portolan_store::{Actor, NewAudit, NewRun, Outcome, PolicyRecord, RunCounts, RunItem, RunRecord, RunState, Trigger};
+use time::OffsetDateTime;
+
+use crate::error::AppError;
+use crate::ssr::AppState;
+use crate::ssr::deletion::{Deleter, fresh_inventory, unit_tags};
+
+/// How long a run's lease lasts without renewal: a replica that dies mid-run loses its claim
+/// after this, and another may run the policy.
+pub const LEASE_TTL: Duration = Duration::from_secs(60);
+/// Renewal (and progress) every this long.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Items that may fail in one run before it stops.
+pub const ERROR_BUDGET: i64 = 10;
+/// Repositories one run covers at most.
+const MAX_REPOSITORIES: usize = 10_000;
+
+/// The lease name of a policy's runs.
+pub fn lease_name(policy: i64) -> String {
+    format!("policy:{policy}")
+}
+
+/// The validated policy of a stored record.
+pub fn policy_of(state: &AppState, record: &PolicyRecord) -> Result<Policy, AppError> {
+    let raw: RawPolicy =
+        serde_json::from_str(&record.body).map_err(|e| AppError::BadRequest(format!("the stored policy is not valid JSON: {e}")))?;
+    let names: Vec<&str> = state.registries.iter().map(|r| r.info.name.as_str()).collect();
+    validate(raw, &names).map_err(|errors| AppError::BadRequest(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
+}
+
+/// What asks for a run.
+pub struct RunRequest {
+    pub record: PolicyRecord,
+    pub trigger: Trigger,
+    pub actor: Actor,
+    pub dry_run: bool,
+    pub scheduled_for: Option<OffsetDateTime>,
+    pub request_id: Option<String>,
+}
+
+/// Starts a run in the background; answers at once with its record. Refused (Conflict) when a
+/// run of the policy is going on anywhere in the cluster, or when another replica claimed the
+/// schedule fire.
+pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<RunRecord, AppError> {
+    let policy = policy_of(state, &req.record)?;
+    let lease = lease_name(req.record.id);
+    if !state.store.lease_acquire(&lease, owner, LEASE_TTL, OffsetDateTime::now_utc()).await? {
+        let holder = state.store.lease_holder(&lease, OffsetDateTime::now_utc()).await?.map(|h| h.0).unwrap_or_default();
+        return Err(AppError::Conflict(format!(
+            "a run of {:?} is going on already (on {holder}); runs of one policy never overlap",
+            req.record.name
+        )));
+    }
+    let new = NewRun {
+        policy_id: req.record.id,
+        policy_version: req.record.version,
+        policy_name: req.record.name.clone(),
+        registry: policy.registry().to_owned(),
+        trigger: req.trigger,
+        started_by: Some(req.actor.label()),
+        dry_run: req.dry_run,
+        owner: owner.to_owned(),
+        scheduled_for: req.scheduled_for,
+    };
+    let run = match state.store.run_start(&new).await {
+        Ok(Some(run)) => run,
+        Ok(None) => {
+            state.store.lease_release(&lease, owner).await?;
+            return Err(AppError::Conflict("another replica took this schedule fire".into()));
+        }
+        Err(e) => {
+            let _ = state.store.lease_release(&lease, owner).await;
+            return Err(e.into());
+        }
+    };
+    let entry = NewAudit::new(req.actor.clone(), if req.dry_run { "policy-dry-run" } else { "policy-run" }, Outcome::Done)
+        .at(policy.registry(), None)
+        .reason(format!("run {} of {:?} (version {}) started ({})", run.id, req.record.name, req.record.version, req.trigger.as_str()))
+        .request(req.request_id.as_deref());
+    state.store.audit(entry).await?;
+    let (state, owner, record) = (state.clone(), owner.to_owned(), run.clone());
+    tokio::spawn(async move {
+        let id = record.id;
+        let outcome = execute(&state, &owner, record, policy, req).await;
+        if let Err(e) = outcome {
+            tracing::error!(run = id, error = %e, "a retention run failed to record its end");
+        }
+    });
+    Ok(run)
+}
+
+/// The run itself (in a task of its own).
+async fn execute(state: &AppState, owner: &str, run: RunRecord, policy: Policy, req: RunRequest) -> Result<(), AppError> {
+    let lease = lease_name(run.policy_id);
+    let lost = Arc::new(AtomicBool::new(false));
+    // The heartbeat: the lease renewed while the run works; losing it stops the run.
+    let beat = {
+        let (store, lease, owner, lost) = (state.store.clone(), lease.clone(), owner.to_owned(), lost.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                match store.lease_renew(&lease, &owner, LEASE_TTL, OffsetDateTime::now_utc()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "renewing a run's lease"),
+                }
+            }
+        })
+    };
+    let mut work = Work {
+        state,
+        run: &run,
+        policy: &policy,
+        req: &req,
+        counts: RunCounts::default(),
+        position: 0,
+        lost: &lost,
+        budget_left: policy.max_deletions() as i64,
+    };
+    let (end, message) = work.all().await;
+    beat.abort();
+    let counts = work.counts;
+    state.store.run_finish(run.id, end, &counts, message.as_deref()).await?;
+    let _ = state.store.lease_release(&lease, owner).await;
+    let outcome = match end {
+        RunState::Done => Outcome::Done,
+        RunState::Stopped => Outcome::Skipped,
+        _ => Outcome::Failed,
+    };
+    let summary = format!(
+        "run {} {}: {} repositories, {} units planned, {} done, {} skipped, {} failed, {} tags deleted, {} bytes freed{}",
+        run.id,
+        end.as_str(),
+        counts.repositories,
+        counts.planned,
+        counts.done,
+        counts.skipped,
+        counts.failed,
+        counts.tags_deleted,
+        counts.bytes_freed,
+        message.as_deref().map(|m| format!(" — {m}")).unwrap_or_default()
+    );
+    let entry = NewAudit::new(req.actor.clone(), if run.dry_run { "policy-dry-run-end" } else { "policy-run-end" }, outcome)
+        .at(policy.registry(), None)
+        .reason(summary)
+        .request(req.request_id.as_deref());
+    state.store.audit(entry).await?;
+    Ok(())
+}
+
+struct Work<'a> {
+    state: &'a AppState,
+    run: &'a RunRecord,
+    policy: &'a Policy,
+    req: &'a RunRequest,
+    counts: RunCounts,
+    position: i64,
+    lost: &'a AtomicBool,
+    /// Deletion units this run may still apply (the policy's per-run cap).
+    budget_left: i64,
+}
+
+impl Work<'_> {
+    /// Every repository in scope; the run's end state and why.
+    async fn all(&mut self) -> (RunState, Option<String>) {
+        let registry = match self.state.registry(self.policy.registry()) {
+            Ok(r) => r.clone(),
+            Err(e) => return (RunState::Failed, Some(e.to_string())),
+        };
+        let repositories = match repositories_in_scope(self.state, &registry, self.policy).await {
+            Ok(r) => r,
+            Err(e) => return (RunState::Failed, Some(format!("listing the repositories failed: {e}"))),
+        };
+        for name in repositories {
+            if let Some(end) = self.should_stop().await {
+                return end;
+            }
+            let Ok(repo) = RepoName::parse(&name) else { continue };
+            self.counts.repositories += 1;
+            if let Err(e) = self.repository(&registry, &repo).await {
+                self.counts.failed += 1;
+                self.item(&repo, "read", None, "", "failed", Some(format!("the repository could not be read: {e}")), 0).await;
+                if self.counts.failed >= ERROR_BUDGET {
+                    return (RunState::Failed, Some(format!("stopped after {ERROR_BUDGET} failures (the error budget)")));
+                }
+            }
+            if self.counts.failed >= ERROR_BUDGET {
+                return (RunState::Failed, Some(format!("stopped after {ERROR_BUDGET} failures (the error budget)")));
+            }
+            let _ = self.state.store.run_progress(self.run.id, &self.counts).await;
+        }
+        if self.budget_left <= 0 && !self.run.dry_run {
+            return (
+                RunState::Done,
+                Some(format!("the cap of {} deletions per run was reached; a later run continues", self.policy.max_deletions())),
+            );
+        }
+        (RunState::Done, None)
+    }
+
+    async fn should_stop(&self) -> Option<(RunState, Option<String>)> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Some((RunState::Interrupted, Some("this replica lost the run's lease; it stopped".into())));
+        }
+        match self.state.store.run_stop_requested(self.run.id).await {
+            Ok(true) => Some((RunState::Stopped, Some("stopped on request".into()))),
+            _ => None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn item(
+        &mut self,
+        repo: &RepoName,
+        action: &str,
+        tag: Option<&str>,
+        digest: &str,
+        outcome: &str,
+        reason: Option<String>,
+        bytes: u64,
+    ) {
+        let it = RunItem {
+            position: self.position,
+            repository: repo.to_string(),
+            action: action.to_owned(),
+            tag: tag.map(str::to_owned),
+            digest: digest.to_owned(),
+            outcome: outcome.to_owned(),
+            reason,
+            bytes: bytes as i64,
+            at: OffsetDateTime::now_utc(),
+        };
+        self.position += 1;
+        if let Err(e) = self.state.store.run_items_add(self.run.id, &[it]).await {
+            tracing::warn!(error = %e, run = self.run.id, "recording a run item");
+        }
+    }
+
+    async fn repository(&mut self, registry: &crate::ssr::Registry, repo: &RepoName) -> Result<(), AppError> {
+        let mut inventory = fresh_inventory(registry, repo, &[]).await?;
+        let digests: Vec<String> = inventory.manifests.keys().cloned().collect();
+        let seen = self.state.store.first_seen(&registry.info.name, repo.as_str(), &digests, OffsetDateTime::now_utc()).await?;
+        inventory.apply_first_seen(&seen);
+        let plan = plan(self.policy, &inventory, OffsetDateTime::now_utc());
+        self.counts.tags_kept += plan.tags.iter().filter(|t| t.decision.is_keep()).count() as i64;
+        self.counts.planned += plan.deletions.len() as i64;
+        if self.run.dry_run {
+            for unit in plan.deletions.iter().chain(plan.deferred.iter()) {
+                let deferred = plan.deferred.contains(unit);
+                let (action, tag) = match unit {
+                    Deletion::Untag { tag, .. } => ("plan-untag", Some(tag.clone())),
+                    Deletion::DeleteManifest { tags, .. } => ("plan-delete", (!tags.is_empty()).then(|| tags.join(", "))),
+                };
+                let outcome = if deferred { "deferred" } else { "planned" };
+                self.item(repo, action, tag.as_deref(), unit.digest(), outcome, Some(unit.describe()), unit.bytes_freed()).await;
+                if !deferred {
+                    self.counts.tags_deleted += unit.tags().len() as i64;
+                    self.counts.bytes_freed += unit.bytes_freed() as i64;
+                }
+            }
+            return Ok(());
+        }
+        let deleter = Deleter {
+            registry,
+            store: &self.state.store,
+            actor: self.req.actor.clone(),
+            request_id: self.req.request_id.clone(),
+            run_id: Some(self.run.id),
+        };
+        for unit in plan.deletions.iter().chain(plan.deferred.iter()) {
+            if self.budget_left <= 0 {
+                self.item(repo, "defer", unit.tags().first().copied(), unit.digest(), "deferred", Some("beyond this run's cap".into()), 0)
+                    .await;
+                continue;
+            }
+            if self.should_stop().await.is_some() || self.counts.failed >= ERROR_BUDGET {
+                return Ok(());
+            }
+            self.budget_left -= 1;
+            let tags = unit_tags(unit, &inventory);
+            let (items, _) = deleter.apply_unit(repo, unit, &tags).await;
+            let mut deleted_here = 0usize;
+            for it in items {
+                match it.outcome.as_str() {
+                    "done" => {
+                        self.counts.done += 1;
+                        deleted_here += it.tag.as_ref().map(|t| t.split(", ").count()).unwrap_or(0);
+                    }
+                    "skipped" => self.counts.skipped += 1,
+                    _ => self.counts.failed += 1,
+                }
+                self.item(repo, &it.action, it.tag.as_deref(), &it.digest, &it.outcome, it.reason.clone(), 0).await;
+            }
+            self.counts.tags_deleted += deleted_here as i64;
+            self.counts.bytes_freed += unit.bytes_freed() as i64;
+            let _ = self.state.store.run_progress(self.run.id, &self.counts).await;
+        }
+        Ok(())
+    }
+}
+
+/// The repositories a policy covers: the catalog's (every page), else those Portolan has seen.
+pub async fn repositories_in_scope(state: &AppState, registry: &crate::ssr::Registry, policy: &Policy) -> Result<Vec<String>, AppError> {
+    let mut names = Vec::new();
+    let mut last: Option<String> = None;
+    loop {
+        match registry.client.catalog_page(1000, last.as_deref()).await {
+            Ok(page) => {
+                names.extend(page.repositories.iter().filter(|r| policy.applies_to(&registry.info.name, r)).cloned());
+                match page.next {
+                    Some(n) if names.len() < MAX_REPOSITORIES && Some(&n) != last.as_ref() => last = Some(n),
+                    _ => break,
+                }
+            }
+            Err(e) if e.kind() == portolan_oci::ErrorKind::Unsupported => {
+                let seen = state.store.seen_repositories(&registry.info.name).await?;
+                names.extend(seen.into_iter().filter(|r| policy.applies_to(&registry.info.name, r)));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    names.sort();
+    names.dedup();
+    names.truncate(MAX_REPOSITORIES);
+    Ok(names)
+}
+
+/// Repositories read for what-if previews, kept a few minutes so an editor's every keystroke
+/// replans from memory (the planner takes milliseconds; reading a repository takes seconds).
+pub struct Inventories {
+    cache: moka::future::Cache<(String, String), Arc<portolan_inventory::Inventory>>,
+}
+
+impl Default for Inventories {
+    fn default() -> Self {
+        Self { cache: moka::future::Cache::builder().max_capacity(500).time_to_live(Duration::from_secs(300)).build() }
+    }
+}
+
+impl Inventories {
+    /// The inventory of `repo` (read once for concurrent askers), first-seen dates applied.
+    pub async fn get(
+        &self,
+        state: &AppState,
+        registry: &crate::ssr::Registry,
+        repo: &RepoName,
+    ) -> Result<Arc<portolan_inventory::Inventory>, AppError> {
+        let key = (registry.info.name.clone(), repo.to_string());
+        let (state, registry, repo) = (state.clone(), registry.clone(), repo.clone());
+        self.cache
+            .try_get_with(key, async move {
+                let client: &dyn portolan_oci::RegistryVerbs = registry.client.as_ref();
+                let mut inv =
+                    portolan_inventory::read::read_inventory(client, &registry.info.name, &repo, 16).await.map_err(AppError::from)?;
+                let digests: Vec<String> = inv.manifests.keys().cloned().collect();
+                let seen = state.store.first_seen(&registry.info.name, repo.as_str(), &digests, OffsetDateTime::now_utc()).await?;
+                inv.apply_first_seen(&seen);
+                Ok::<_, AppError>(Arc::new(inv))
+            })
+            .await
+            .map_err(|e| (*e).clone())
+    }
+
+    /// Forgets a repository (after a run changed it).
+    pub async fn forget(&self, registry: &str, repo: &str) {
+        self.cache.invalidate(&(registry.to_owned(), repo.to_owned())).await;
+    }
+}
+
+/// Repositories a what-if preview reads at most.
+pub const WHAT_IF_REPOSITORIES: usize = 50;
+/// Tags a what-if preview lists at most.
+pub const WHAT_IF_TAGS: usize = 400;
+
+/// What `policy` would do now, and how that differs from `saved`, from cached repositories.
+pub async fn what_if(state: &AppState, policy: &Policy, saved: Option<&Policy>) -> Result<crate::model::WhatIf, AppError> {
+    use crate::model::{WhatIf, WhatIfTag};
+    let started = std::time::Instant::now();
+    let registry = state.registry(policy.registry())?.clone();
+    let mut repositories = repositories_in_scope(state, &registry, policy).await?;
+    let mut out = WhatIf::default();
+    if repositories.len() > WHAT_IF_REPOSITORIES {
+        out.notes.push(format!(
+            "the policy covers {} repositories; this preview reads the first {WHAT_IF_REPOSITORIES} (a run covers them all)",
+            repositories.len()
+        ));
+        repositories.truncate(WHAT_IF_REPOSITORIES);
+    }
+    out.repositories = repositories.len();
+    let now = OffsetDateTime::now_utc();
+    let mut deleted_rows = Vec::new();
+    let mut kept_rows = Vec::new();
+    for name in repositories {
+        let Ok(repo) = RepoName::parse(&name) else { continue };
+        let inventory = match state.inventories.get(state, &registry, &repo).await {
+            Ok(i) => i,
+            Err(e) => {
+                out.notes.push(format!("{name}: could not be read ({e})"));
+                continue;
+            }
+        };
+        let p = plan(policy, &inventory, now);
+        if let Some(saved) = saved {
+            let before = plan(saved, &inventory, now);
+            let d = portolan_retention::diff(&before, &p);
+            out.newly_deleted.extend(d.newly_deleted.into_iter().map(|t| format!("{name}:{t}")));
+            out.no_longer_deleted.extend(d.no_longer_deleted.into_iter().map(|t| format!("{name}:{t}")));
+        }
+        out.tags_kept += p.summary.tags_kept;
+        out.tags_deleted += p.summary.tags_deleted;
+        out.tags_deferred += p.summary.tags_deferred;
+        out.manifests_deleted += p.summary.manifests_deleted;
+        out.units += p.deletions.len();
+        out.bytes_freed += p.summary.bytes_freed;
+        out.notes.extend(p.notes.iter().map(|n| format!("{name}: {n}")));
+        for t in &p.tags {
+            let row = WhatIfTag {
+                repository: name.clone(),
+                tag: t.tag.clone(),
+                digest: t.digest.clone(),
+                decision: match t.decision {
+                    portolan_retention::Decision::Keep(_) => "keep",
+                    portolan_retention::Decision::Delete(_) => "delete",
+                    portolan_retention::Decision::Deferred { .. } => "deferred",
+                }
+                .into(),
+                reason: t.decision.describe(),
+                age: t.age.map(|a| a.at.unix_timestamp()),
+                age_source: t.age.map(|a| a.source.label().to_owned()),
+            };
+            if t.decision.is_keep() { kept_rows.push(row) } else { deleted_rows.push(row) }
+        }
+    }
+    let total = deleted_rows.len() + kept_rows.len();
+    out.tags = deleted_rows.into_iter().chain(kept_rows).take(WHAT_IF_TAGS).collect();
+    out.truncated = total > out.tags.len();
+    out.newly_deleted.truncate(WHAT_IF_TAGS);
+    out.no_longer_deleted.truncate(WHAT_IF_TAGS);
+    out.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(out)
+}
