@@ -1,7 +1,14 @@
 // Starts what the end-to-end tests run against — seeded registries (portolan-testkit), the
-// Portolan server, headless Chromium — on free loopback ports, and stops all of it afterwards,
-// also when a test fails.
+// Portolan server, headless Chromium, and with `oidc: true` an OpenID provider Portolan signs in
+// with — on free loopback ports, and stops all of it afterwards, also when a test fails.
+//
+// Secrets: every response the browser receives (headers and body, from Portolan, the registries'
+// pages or the provider), every response of the tests' own `fetch` calls and Portolan's log are
+// searched for the secrets the test kit configured (registry passwords, the static bearer token,
+// the OpenID client secret, signing keys, the users' passwords); `stack.secretHits()` lists what
+// was found and `noSecretsTest(stack)` is the check each test file ends with.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -50,7 +57,7 @@ async function waitForHttp(url, timeoutMs, child, name) {
   while (Date.now() < deadline) {
     if (exited !== null) throw new Error(`${name} exited with ${exited}`);
     try {
-      const r = await fetch(url);
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (r.ok) return;
     } catch { /* not yet */ }
     await new Promise((r) => setTimeout(r, 100));
@@ -58,13 +65,88 @@ async function waitForHttp(url, timeoutMs, child, name) {
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
-/** Starts registries, Portolan and Chromium. Call `stop()` in an `after` hook. */
-export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], manyTags = 260, slowMs = 0 } = {}) {
+/** What to search for, for one secret: the value, or each long line of a PEM key. */
+function needlesOf({ what, value }) {
+  if (!value) return [];
+  if (value.includes('-----BEGIN')) {
+    return value.split('\n').map((l) => l.trim()).filter((l) => l.length >= 32 && !l.startsWith('-----')).map((n) => ({ what, needle: n }));
+  }
+  return [{ what, needle: value }];
+}
+
+/** Records where configured secrets showed up. */
+export class SecretWatch {
+  constructor() {
+    this.needles = [];
+    this.hits = [];
+    this.pending = new Set();
+    this.scanned = 0;
+  }
+
+  setSecrets(secrets) {
+    this.needles = secrets.flatMap(needlesOf).map(({ what, needle }) => ({ what, needle: Buffer.from(needle) }));
+  }
+
+  /** Searches `data` (a string or bytes) seen at `where`. */
+  scan(where, data) {
+    if (data == null) return;
+    const bytes = Buffer.isBuffer(data) ? data : Buffer.from(String(data));
+    this.scanned += 1;
+    for (const { what, needle } of this.needles) {
+      if (bytes.includes(needle)) this.hits.push(`${what} in ${where}`);
+    }
+  }
+
+  /** Scans a playwright response (status line, headers, body) once its body has arrived. */
+  watchResponse(response) {
+    const task = (async () => {
+      const where = `the response to ${response.request().method()} ${response.url()}`;
+      this.scan(`${where} (headers)`, JSON.stringify(await response.allHeaders().catch(() => response.headers())));
+      // Redirects and aborted loads have no body.
+      const body = await response.body().catch(() => null);
+      this.scan(where, body);
+    })();
+    this.pending.add(task);
+    task.finally(() => this.pending.delete(task));
+  }
+
+  async settle() {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+}
+
+/** Which stack a browser belongs to, so pages opened on it are watched. */
+const watches = new WeakMap();
+
+// The tests' own HTTP requests are watched too: their answers are searched like the browser's.
+const plainFetch = globalThis.fetch;
+let fetchWatch = null;
+globalThis.fetch = async (input, init) => {
+  const response = await plainFetch(input, init);
+  if (fetchWatch) {
+    const url = typeof input === 'string' ? input : input.url ?? String(input);
+    const copy = response.clone();
+    fetchWatch.scan(`the response to fetch ${url} (headers)`, JSON.stringify([...copy.headers]));
+    fetchWatch.scan(`the response to fetch ${url}`, Buffer.from(await copy.arrayBuffer()));
+  }
+  return response;
+};
+
+/**
+ * Starts registries, Portolan and Chromium. Call `stop()` in an `after` hook.
+ *
+ * `oidc: true` also starts an OpenID provider and configures sign-in (see portolan-testkit's
+ * --with-oidc): `stack.oidc` has its URL, client and users; `bearer: true` adds `token-bearer`,
+ * the token registry with a static bearer token.
+ */
+export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], manyTags = 260, slowMs = 0, oidc = false, bearer = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'portolan-e2e-'));
   const children = [];
+  const watch = new SecretWatch();
   let browser;
   const stop = async () => {
-    if (browser) await browser.close().catch(() => {});
+    if (fetchWatch === watch) fetchWatch = null;
+    if (browser) await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 30_000))]);
     for (const c of children.reverse()) {
       if (c.exitCode === null) {
         c.stdin?.end();
@@ -78,26 +160,33 @@ export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], many
     for (const bin of ['portolan-testkit', 'portolan']) {
       if (!existsSync(join(BIN, bin))) throw new Error(`${join(BIN, bin)} is missing: run scripts/test (it builds it)`);
     }
+    // Portolan's port is chosen first: the provider must know where to send people back.
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
     const testkit = spawn(join(BIN, 'portolan-testkit'), [
       '--kinds', kinds.join(','), '--many-tags', String(manyTags), '--with-unreachable', '--with-anonymous-copies', '--with-rate-limited-copy', '--stop-on-stdin-eof',
       '--json', join(dir, 'registries.json'), '--portolan-config', join(dir, 'portolan.toml'),
       ...(slowMs > 0 ? ['--with-slow-copy', String(slowMs)] : []),
+      ...(oidc ? ['--with-oidc', '--portolan-url', baseUrl] : []),
+      ...(bearer ? ['--with-bearer-copy'] : []),
     ], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(testkit);
     await waitForLine(testkit, 'ready', 'portolan-testkit', 120_000);
-    const registries = JSON.parse(readFileSync(join(dir, 'registries.json'), 'utf8')).registries;
+    const testkitInfo = JSON.parse(readFileSync(join(dir, 'registries.json'), 'utf8'));
+    const { registries, secrets = [] } = testkitInfo;
+    watch.setSecrets(secrets);
+    fetchWatch = watch;
 
-    const port = await freePort();
     const server = spawn(join(BIN, 'portolan'), ['--config', join(dir, 'portolan.toml'), '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data')], {
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, PORTOLAN_LOG: process.env.PORTOLAN_LOG ?? 'warn' },
+      // Verbose enough that a secret written to the log would be seen.
+      env: { ...process.env, PORTOLAN_LOG: process.env.PORTOLAN_LOG ?? 'info,portolan_oci=debug,portolan_server=debug,portolan_app=debug' },
     });
     children.push(server);
     let serverLog = '';
     server.stdout.on('data', (d) => { serverLog += d; });
     server.stderr.on('data', (d) => { serverLog += d; });
-    const baseUrl = `http://127.0.0.1:${port}`;
     await waitForHttp(`${baseUrl}/healthz`, 30_000, server, 'portolan');
 
     // playwright gives every launch a fresh, empty profile directory of its own.
@@ -106,24 +195,116 @@ export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], many
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync'],
     });
-    return { baseUrl, registries, browser, dir, stop, serverLog: () => serverLog };
+    watches.set(browser, watch);
+    const secretHits = async () => {
+      await watch.settle();
+      watch.scan("Portolan's log", serverLog);
+      return [...new Set(watch.hits)];
+    };
+    return {
+      baseUrl, registries, browser, dir, stop, serverLog: () => serverLog,
+      oidc: testkitInfo.oidc ?? null, secrets, secretHits, scanned: () => watch.scanned,
+    };
   } catch (e) {
     await stop();
     throw e;
   }
 }
 
-/** A page that records console errors and failed hydration; `errors()` returns them. */
-export async function newPage(browser, options = {}) {
+/**
+ * A page that records console errors and failed hydration; `errors()` returns them. Every
+ * response it receives is searched for secrets (see the top of this file).
+ *
+ * Chromium reports each response with an error status as a console error ("Failed to load
+ * resource: … status of 404"): a test expecting such statuses passes them in `expectedStatuses`.
+ */
+export async function newPage(browser, options = {}, { expectedStatuses = [] } = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
+  const watch = watches.get(browser);
+  if (watch) context.on('response', (r) => watch.watchResponse(r));
   const page = await context.newPage();
   const errors = [];
+  const expected = (text) => expectedStatuses.some((s) => text.includes(`Failed to load resource: the server responded with a status of ${s} `));
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.on('console', (m) => { if (m.type() === 'error' && !expected(m.text())) errors.push(`console: ${m.text()} (${page.url()})`); });
   return { page, context, errors: () => errors };
+}
+
+/** The test each file ends with: no configured secret in any response or in Portolan's log. */
+export async function noSecretsTest(stack, assert) {
+  const hits = await stack.secretHits();
+  assert.deepEqual(hits, [], `secrets showed up:\n${hits.join('\n')}`);
+  assert.ok(stack.scanned() > 0, 'responses were searched');
 }
 
 /** Waits until the page has hydrated (the app marks <html data-hydrated="true"> once it runs in the browser). */
 export async function hydrated(page) {
   await page.waitForFunction(() => document.documentElement.dataset.hydrated === 'true', null, { timeout: 60_000 });
+}
+
+/**
+ * Signs `login` in through the provider's HTML form, in a new browser context, starting from
+ * Portolan's sign-in page; ends on `next`. Returns the page (see `newPage`).
+ */
+export async function signIn(stack, login, { next = '/', expectedStatuses = [] } = {}) {
+  const user = stack.oidc?.users.find((u) => u.login === login);
+  if (!user) throw new Error(`no user ${login}: start the stack with { oidc: true }`);
+  const session = await newPage(stack.browser, {}, { expectedStatuses });
+  const { page } = session;
+  await page.goto(`${stack.baseUrl}/sign-in?next=${encodeURIComponent(next)}`);
+  await page.getByTestId('providers').getByRole('link', { name: /^Sign in with / }).click();
+  await page.waitForURL((u) => u.origin === stack.oidc.issuer);
+  await page.locator('#login').fill(user.login);
+  await page.locator('#password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL((u) => `${u.origin}${u.pathname}${u.search}` === `${stack.baseUrl}${next}`);
+  return { ...session, user };
+}
+
+/** The manifest media types a registry may answer with. */
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ');
+
+/**
+ * The distribution API of one of the stack's registries, straight from the tests (not through
+ * Portolan), with the test kit's credentials: Basic to the token server, then its bearer token.
+ */
+export function registryApi(stack, name) {
+  const registry = stack.registries.find((r) => r.name === name);
+  if (!registry) throw new Error(`no registry ${name}`);
+  const send = async (method, path, headers = {}) => {
+    let response = await fetch(`${registry.url}${path}`, { method, headers, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+    const challenge = response.headers.get('www-authenticate') ?? '';
+    if (response.status === 401 && challenge.startsWith('Bearer ') && registry.username) {
+      await response.arrayBuffer();
+      const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      const url = new URL(params.realm);
+      for (const key of ['service', 'scope']) if (params[key]) url.searchParams.set(key, params[key]);
+      const basic = Buffer.from(`${registry.username}:${registry.password}`).toString('base64');
+      const answer = await fetch(url, { headers: { authorization: `Basic ${basic}` }, signal: AbortSignal.timeout(30_000) });
+      if (!answer.ok) throw new Error(`the token server answered ${answer.status}`);
+      const { token } = await answer.json();
+      response = await fetch(`${registry.url}${path}`, { method, headers: { ...headers, authorization: `Bearer ${token}` }, redirect: 'manual', signal: AbortSignal.timeout(30_000) });
+    }
+    return response;
+  };
+  return {
+    registry,
+    send,
+    /** `{ status, digest, bytes }` of a manifest by tag or digest (digest: sha256 of the bytes). */
+    async manifest(repository, reference) {
+      const r = await send('GET', `/v2/${repository}/manifests/${reference}`, { accept: MANIFEST_TYPES });
+      const bytes = Buffer.from(await r.arrayBuffer());
+      const digest = r.status === 200 ? `sha256:${createHash('sha256').update(bytes).digest('hex')}` : null;
+      return { status: r.status, digest, bytes, header: r.headers.get('docker-content-digest') };
+    },
+    /** The referrers API's answer for `digest` (status, and the listed digests). */
+    async referrers(repository, digest) {
+      const r = await send('GET', `/v2/${repository}/referrers/${digest}`, { accept: 'application/vnd.oci.image.index.v1+json' });
+      const body = r.status === 200 ? await r.json() : (await r.arrayBuffer(), null);
+      return { status: r.status, digests: (body?.manifests ?? []).map((m) => m.digest) };
+    },
+  };
 }

@@ -85,7 +85,13 @@ step_wasm_bindgen() {
   local src
   src=$(crate_source wasm-bindgen-cli "$want")
   # Its lock file pins webpki-roots 1.0.11, which the registry no longer serves.
-  (cd "$src" && if grep -q 'name = "webpki-roots"' Cargo.lock; then cargo update -q -p webpki-roots --precise 1.0.10 || true; fi)
+  if grep -q 'name = "webpki-roots"' "$src/Cargo.lock"; then
+    (cd "$src" && cargo update -q -p webpki-roots --precise 1.0.10) || {
+      log "wasm-bindgen-cli $want: pinning webpki-roots to 1.0.10 in its Cargo.lock failed (see cargo's message above);"
+      log "its --locked build would ask for a version the registry no longer serves. Fix the pin in step_wasm_bindgen."
+      return 1
+    }
+  fi
   tool_build_env
   cargo install -q --locked --path "$src" --force
 }

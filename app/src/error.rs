@@ -175,4 +175,11 @@ impl From<portolan_store::StoreError> for AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
+impl From<portolan_search::FilterError> for AppError {
+    fn from(e: portolan_search::FilterError) -> Self {
+        AppError::BadRequest(e.0)
+    }
+}
+
 pub type AppResult<T> = Result<T, AppError>;

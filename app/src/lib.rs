@@ -3,7 +3,7 @@
 //! filter, copy buttons), so the browser downloads little.
 //!
 //! # Layout
-//! - [`routes`]: one page per file (registries, catalog, repository, artifact).
+//! - [`routes`]: one page per file (registries, catalog, repository, artifact, search).
 //! - [`components`]: reusable pieces (layout, error view, copy button, pager…).
 //! - [`api`]: `#[server]` functions: look up the registry, call the OCI client, answer a small
 //!   [`model`] value. Every one is a public endpoint and checks what it must itself.
@@ -97,6 +97,8 @@ pub fn App() -> impl IntoView {
                     // in the rest (see routes/repository.rs).
                     <Route path=StaticSegment("") view=routes::home::HomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("sign-in") view=routes::sign_in::SignInPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("search") view=routes::search::SearchPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("digest"), ParamSegment("digest")) view=routes::search::DigestPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("trash")) view=routes::admin::TrashPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=routes::admin::AuditPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("policies")) view=routes::retention::PoliciesPageView ssr=SsrMode::Async />

@@ -3,14 +3,14 @@
 // the referrers API (ferro) and one with the fallback tag schema (distribution).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, newPage, hydrated } from '../harness.mjs';
+import { startStack, newPage, hydrated, noSecretsTest } from '../harness.mjs';
 
 let stack;
 let seed;
 before(async () => {
-  stack = await startStack({ kinds: ['anonymous', 'ferro'], manyTags: 0 });
+  stack = await startStack({ kinds: ['anonymous', 'ferro', 'token'], manyTags: 0, bearer: true });
   seed = Object.fromEntries(stack.registries.filter((r) => r.seed).map((r) => [r.name, r.seed.digests]));
-});
+}, { timeout: 180_000 });
 after(async () => { await stack?.stop(); });
 
 const texts = (page, selector) => page.locator(selector).allInnerTexts();
@@ -52,7 +52,7 @@ test('an image: config, layers, annotations rendered inert, referrers, raw JSON 
 });
 
 test('an index: platforms with their buildx attestations, each a link', async () => {
-  const { page, context } = await newPage(stack.browser);
+  const { page, context, errors } = await newPage(stack.browser);
   try {
     await page.goto(`${stack.baseUrl}/r/anonymous/team/platform/api:v1.0.0`);
     const platforms = await page.locator('[data-testid=platforms] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.platform));
@@ -62,13 +62,14 @@ test('an index: platforms with their buildx attestations, each a link', async ()
     await page.locator('tr[data-platform="linux/arm64/v8"] a').first().click();
     await page.waitForURL(new RegExp(`@${seed.anonymous['api:v1.0.0/arm64']}$`));
     assert.match(await page.getByTestId('config-facts').innerText(), /linux\/arm64\/v8/);
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
 });
 
 test('artifact panels: Helm chart, SBOM, signatures, attestation', async () => {
-  const { page, context } = await newPage(stack.browser);
+  const { page, context, errors } = await newPage(stack.browser);
   try {
     await page.goto(`${stack.baseUrl}/r/ferro/charts/portolan-demo:0.2.0`);
     assert.match(await page.getByTestId('panel').innerText(), /Helm chart portolan-demo 0\.2\.0/);
@@ -97,13 +98,14 @@ test('artifact panels: Helm chart, SBOM, signatures, attestation', async () => {
 
     await page.goto(`${stack.baseUrl}/r/ferro/library/hello@${s['hello:1.1.0/attestation']}`);
     assert.equal(await page.getByTestId('predicate-type').innerText(), 'https://slsa.dev/provenance/v1');
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
 });
 
 test('the referrer graph: SVG without JavaScript, a filter, links, and JSON', async () => {
-  const { page, context } = await newPage(stack.browser, { javaScriptEnabled: false });
+  const { page, context, errors } = await newPage(stack.browser, { javaScriptEnabled: false });
   try {
     for (const registry of ['anonymous', 'ferro']) {
       const s = seed[registry];
@@ -133,13 +135,14 @@ test('the referrer graph: SVG without JavaScript, a filter, links, and JSON', as
     const bad = await fetch(`${stack.baseUrl}/api/v1/referrers/anonymous/library/hello@sha256:nope`);
     assert.equal(bad.status, 400);
     assert.match((await bad.json()).error, /digest/);
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
 });
 
 test('diff of two tags, and badges', async () => {
-  const { page, context } = await newPage(stack.browser);
+  const { page, context, errors } = await newPage(stack.browser);
   try {
     await page.goto(`${stack.baseUrl}/r/anonymous/library/hello:1.0.0`);
     await hydrated(page);
@@ -163,20 +166,26 @@ test('diff of two tags, and badges', async () => {
     await page.getByText('Badges for your README').click();
     const markdown = await page.locator('[data-testid=badges] code').first().innerText();
     assert.equal(markdown, `[![latest version](${stack.baseUrl}/badge/anonymous/library/hello/latest.svg)](${stack.baseUrl}/r/anonymous/library/hello)`);
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
 });
 
 test('a phone-sized screen: no horizontal scrolling of the page itself', async () => {
-  const { page, context } = await newPage(stack.browser, { viewport: { width: 390, height: 844 } });
+  const { page, context, errors } = await newPage(stack.browser, { viewport: { width: 390, height: 844 } });
   try {
     for (const path of ['/r/anonymous/library/hello', '/r/anonymous/library/hello:1.1.0', '/r/anonymous/team/platform/api:v1.0.0']) {
       await page.goto(`${stack.baseUrl}${path}`);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.ok(overflow <= 1, `${path} scrolls sideways by ${overflow}px`);
     }
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
+});
+
+test('no configured secret in any response or in the server log', async () => {
+  await noSecretsTest(stack, assert);
 });

@@ -2,10 +2,10 @@
 // against real registries; hydration and filtering as you type; error pages; no JavaScript.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, newPage, hydrated } from '../harness.mjs';
+import { startStack, newPage, hydrated, noSecretsTest } from '../harness.mjs';
 
 let stack;
-before(async () => { stack = await startStack({ slowMs: 300 }); });
+before(async () => { stack = await startStack({ slowMs: 300 }); }, { timeout: 180_000 });
 after(async () => { await stack?.stop(); });
 
 test('navigates registry → repository → tags → artifact, after hydration', async () => {
@@ -74,7 +74,7 @@ test('filters as you type without reloading, and the URL carries the filter', as
 });
 
 test('pages through thousands of tags and sorts by name', async () => {
-  const { page, context } = await newPage(stack.browser);
+  const { page, context, errors } = await newPage(stack.browser);
   try {
     await page.goto(`${stack.baseUrl}/r/anonymous/stress/many-tags?sort=name`);
     await hydrated(page);
@@ -88,13 +88,14 @@ test('pages through thousands of tags and sorts by name', async () => {
     const second = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
     assert.equal(second.length, 50);
     assert.ok(second[0] > first[49], `${second[0]} after ${first[49]}`);
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
 });
 
 test('sorts by creation date and shows referrer tags on request', async () => {
-  const { page, context } = await newPage(stack.browser);
+  const { page, context, errors } = await newPage(stack.browser);
   try {
     await page.goto(`${stack.baseUrl}/r/anonymous/library/hello`);
     await hydrated(page);
@@ -112,6 +113,7 @@ test('sorts by creation date and shows referrer tags on request', async () => {
     const all = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
     assert.equal(all.filter((t) => t.startsWith('sha256-')).length, 3);
     assert.ok(all.some((t) => t.endsWith('.sig')));
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
@@ -128,10 +130,11 @@ test('on a slow registry the page comes at once and the browser fills in the det
     assert.equal(await off.page.locator('[data-testid=tags] tbody tr').count(), 50, 'every name is there');
     const pending = await off.page.locator('[data-testid=tags] tbody tr:not(:has([data-kind]))').count();
     assert.ok(pending > 0, 'some rows are still pending when the page is sent');
+    assert.deepEqual(off.errors(), [], 'no console errors');
   } finally {
     await off.context.close();
   }
-  const { page, context } = await newPage(stack.browser);
+  const { page, context, errors } = await newPage(stack.browser);
   try {
     await page.goto(`${stack.baseUrl}/r/slow/stress/many-tags?sort=name`);
     await hydrated(page);
@@ -139,13 +142,14 @@ test('on a slow registry the page comes at once and the browser fills in the det
       const rows = [...document.querySelectorAll('[data-testid=tags] tbody tr')];
       return rows.length === 50 && rows.every((r) => r.querySelector('[data-kind]'));
     }, null, { timeout: 30_000 });
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
 });
 
 test('browses a token-auth registry and a nested repository', async () => {
-  const { page, context } = await newPage(stack.browser);
+  const { page, context, errors } = await newPage(stack.browser);
   try {
     await page.goto(`${stack.baseUrl}/r/token/team/platform/api`);
     const tags = await page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
@@ -154,13 +158,15 @@ test('browses a token-auth registry and a nested repository', async () => {
     await kind.waitFor();
     assert.equal(await kind.innerText(), 'index');
     assert.match(await page.locator('tr[data-tag="v1.0.0"]').innerText(), /linux\/amd64, linux\/arm64\/v8/);
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
 });
 
 test('error pages: unreachable registry, missing repository, malformed names, unknown pages', async () => {
-  const { page, context } = await newPage(stack.browser);
+  // The error statuses themselves are expected (Chromium logs each as a console error).
+  const { page, context, errors } = await newPage(stack.browser, {}, { expectedStatuses: [400, 404, 429, 502] });
   try {
     const cases = [
       ['/r/down', 502, /registry is unavailable/i],
@@ -188,13 +194,14 @@ test('error pages: unreachable registry, missing repository, malformed names, un
         assert.equal(await page.getByTestId('sign-in-link').count(), 0, `${path}: no sign-in link for the registry's refusal`);
       }
     }
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
 });
 
 test('the tag table works from the keyboard, and follows the dark colour scheme', async () => {
-  const { page, context } = await newPage(stack.browser, { colorScheme: 'dark' });
+  const { page, context, errors } = await newPage(stack.browser, { colorScheme: 'dark' });
   try {
     await page.goto(`${stack.baseUrl}/r/anonymous/library/hello`);
     await hydrated(page);
@@ -212,13 +219,14 @@ test('the tag table works from the keyboard, and follows the dark colour scheme'
     assert.equal(reached, '2.0.0-rc.1', 'the first row is reachable by keyboard');
     await page.keyboard.press('Enter');
     await page.waitForURL(/library\/hello:2\.0\.0-rc\.1$/);
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
 });
 
 test('pages read without JavaScript', async () => {
-  const { page, context } = await newPage(stack.browser, { javaScriptEnabled: false });
+  const { page, context, errors } = await newPage(stack.browser, { javaScriptEnabled: false });
   try {
     await page.goto(`${stack.baseUrl}/r/ferro/library/hello`);
     assert.equal(await page.title(), 'library/hello · ferro-oci-server (referrers API) · Portolan');
@@ -232,7 +240,12 @@ test('pages read without JavaScript', async () => {
     assert.deepEqual(filtered, ['2.0.0-rc.1']);
     const og = await page.locator('meta[property="og:title"]').getAttribute('content');
     assert.match(og, /library\/hello on 127\.0\.0\.1:\d+/);
+    assert.deepEqual(errors(), [], 'no console errors');
   } finally {
     await context.close();
   }
+});
+
+test('no configured secret in any response or in the server log', async () => {
+  await noSecretsTest(stack, assert);
 });

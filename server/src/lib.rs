@@ -5,12 +5,16 @@
 //! - [`security`]: request ids, the `Host` check, trusted proxies, security headers.
 //! - [`auth`]: sign-in routes, sessions, who is asking.
 //! - [`scheduler`]: scheduled retention runs, agreed on through the store by every replica.
+//! - [`crawler`]: the opt-in crawl of each registry into the where-used index, one replica at
+//!   a time per registry.
 //! - this file: the state and the router — pages and server functions (leptos_axum), the
 //!   stylesheet, static files, badges, the JSON API, health — with their layers.
 //! - `main.rs`: reads the configuration, opens the store, serves until interrupted.
 
 pub mod auth;
 pub mod config;
+pub mod crawler;
+pub mod files;
 pub mod scheduler;
 pub mod security;
 
@@ -76,11 +80,35 @@ pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, config: &
         store,
         access: Arc::new(config.access.clone()),
         sign_in: Arc::new(sign_in),
-        settings: Arc::new(Settings { trash_days: config.trash_days, audit_days: config.audit_days }),
+        settings: Arc::new(Settings {
+            trash_days: config.trash_days,
+            audit_days: config.audit_days,
+            retention_lease: config.retention_lease,
+        }),
         background: Arc::new(portolan_app::ssr::tags::Background::new(BACKGROUND_READS)),
         inventories: Arc::new(portolan_app::ssr::retention::Inventories::default()),
         replica: replica_name().into(),
+        search: Arc::new(search_state(config)),
     }
+}
+
+/// Each registry's search settings (configured repositories, the crawl), from the configuration.
+pub fn search_state(config: &Config) -> portolan_app::ssr::search::SearchState {
+    use portolan_app::ssr::search::{RegistrySearch, SearchState};
+    let settings = config
+        .registries
+        .iter()
+        .map(|r| {
+            let s = RegistrySearch {
+                repositories: r.repositories.clone(),
+                crawl: r.crawl,
+                crawl_requests_per_minute: r.crawl_requests_per_minute,
+                crawl_interval: r.crawl_interval,
+            };
+            (r.name.clone(), s)
+        })
+        .collect();
+    SearchState::new(settings, BACKGROUND_READS / 2)
 }
 
 /// This replica's name in leases and runs: host, process and a random part (two processes on
@@ -122,6 +150,7 @@ impl Parts {
 /// The whole router: pages, server functions, sign-in, stylesheet, static files, badges, the
 /// JSON API, health.
 pub fn app(state: AppState, parts: Parts) -> Router {
+    _install_metrics();
     // A tag, a digest and a repository are different pages of the same server route.
     let mut routes = generate_route_list(App);
     routes.sort_by(|a, b| a.path().cmp(b.path()));
@@ -141,7 +170,7 @@ pub fn app(state: AppState, parts: Parts) -> Router {
     router
         .merge(auth::routes(parts.auth.clone()))
         .leptos_routes(&state, routes, move || shell(options.clone(), &STYLESHEET))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(|options| shell(options, &STYLESHEET)))
+        .fallback_service(files::site(&state))
         .layer(axum::middleware::from_fn(server_fn_status))
         .layer(axum::middleware::from_fn(auth::same_origin_changes))
         .layer(axum::middleware::from_fn_with_state(parts.auth.clone(), auth::identify))
@@ -149,6 +178,11 @@ pub fn app(state: AppState, parts: Parts) -> Router {
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(parts.guard.clone(), security::guard))
         .with_state(state)
+}
+
+/// Installs the metrics recorder (idempotent); `app` calls it.
+fn _install_metrics() {
+    metrics_handle();
 }
 
 /// Server functions answer every error with 500 and the error as JSON; this gives the answer
@@ -173,6 +207,7 @@ async fn server_fn_status(request: axum::extract::Request, next: axum::middlewar
 pub fn routes_of_the_server() -> Vec<(&'static str, axum::routing::MethodRouter<AppState>)> {
     vec![
         ("/healthz", get(|| async { "ok" })),
+        ("/metrics", get(metrics_text)),
         ("/readyz", get(readyz)),
         ("/style/portolan.css", get(stylesheet)),
         ("/badge/{registry}/{*path}", get(badge)),
@@ -180,6 +215,39 @@ pub fn routes_of_the_server() -> Vec<(&'static str, axum::routing::MethodRouter<
         ("/admin/audit.csv", get(audit_csv)),
         ("/admin/audit.json", get(audit_json)),
     ]
+}
+
+/// The process's metrics recorder (one per process; every router shares it).
+pub fn metrics_handle() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(&[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+            .expect("bucket boundaries are valid");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // A second router in one process (tests) finds the recorder installed: keep the first.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// `/metrics`: Prometheus text (the guard lets only `metrics_from` networks in).
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let (open, idle) = state.store.pool_use();
+    metrics::gauge!("portolan_store_connections", "state" => "open").set(f64::from(open));
+    metrics::gauge!("portolan_store_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("portolan_store_up").set(if state.store.ready().await.is_ok() { 1.0 } else { 0.0 });
+    for r in state.registries.iter() {
+        let (entries, bytes) = r.client.cache_usage();
+        metrics::gauge!("portolan_cache_entries", "registry" => r.info.name.clone()).set(entries as f64);
+        metrics::gauge!("portolan_cache_bytes", "registry" => r.info.name.clone()).set(bytes as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        metrics_handle().render(),
+    )
+        .into_response()
 }
 
 /// `/readyz`: the store answers and is migrated (503 otherwise).

@@ -1,5 +1,6 @@
 //! The scheduler: every replica runs one, and the database makes them agree. Each tick it
-//! marks interrupted the runs whose replica stopped beating, starts the schedule fires that are
+//! marks interrupted the runs whose replica stopped beating, settles the deletes such a replica
+//! left half-recorded (see [`settle_trash`]), starts the schedule fires that are
 //! due (a fire is claimed once in the cluster; a policy's lease keeps its runs from
 //! overlapping — a fire that finds its policy still running is recorded as skipped), says when
 //! fires were missed (no replica was up), and records first-seen dates of every repository a
@@ -9,9 +10,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use portolan_app::ssr::AppState;
-use portolan_app::ssr::retention::{HEARTBEAT, LEASE_TTL, RunRequest, policy_of, repositories_in_scope, start};
+use portolan_app::ssr::retention::{RunRequest, policy_of, repositories_in_scope, stale_after, start};
 use portolan_oci::{Reference, RepoName, Tag};
-use portolan_store::{Actor, NewAudit, NewRun, Outcome, RunCounts, RunState, Trigger};
+use portolan_store::{Actor, NewAudit, NewRun, Outcome, RunCounts, RunState, TrashEntry, TrashKind, TrashState, Trigger};
 use time::OffsetDateTime;
 
 /// How often the scheduler looks.
@@ -41,15 +42,13 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
 pub async fn tick(state: &AppState) {
     let now = OffsetDateTime::now_utc();
     // A run whose heartbeat is older than its lease: its replica is gone.
-    match state
-        .store
-        .runs_interrupt_stale(now - time::Duration::try_from(LEASE_TTL + HEARTBEAT).unwrap_or(time::Duration::minutes(2)))
-        .await
-    {
+    let stale = now - time::Duration::try_from(stale_after(state)).unwrap_or(time::Duration::minutes(2));
+    match state.store.runs_interrupt_stale(stale).await {
         Ok(ids) if !ids.is_empty() => tracing::warn!(?ids, "runs whose replica stopped were marked interrupted"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "checking for interrupted runs"),
     }
+    settle_trash(state, stale).await;
     let policies = match state.store.policies().await {
         Ok(p) => p,
         Err(e) => {
@@ -114,6 +113,119 @@ pub async fn tick(state: &AppState) {
                 }
             }
             Err(e) => tracing::warn!(policy = %record.name, error = %e, "a scheduled run could not start"),
+        }
+    }
+}
+
+/// Settles the trash entries left `saved` since before `stale`: a delete was under way when its
+/// process died (between saving the manifests and recording how the delete ended), so neither
+/// the entry nor the audit log says what happened. The registry is asked, bypassing caches:
+/// - an artifact some of whose saved manifests are gone was (at least partly) deleted: the
+///   entry becomes `deleted`, restorable; one whose manifests are all still there was not: it
+///   becomes `failed`;
+/// - a tag that no longer points at its saved manifest was deleted (`deleted`); one that still
+///   does was not (`failed`).
+///
+/// Each is audited (`delete-manifest` / `delete-tag`, by Portolan). Entries of a run still
+/// going on are left alone, as are those the registry cannot be asked about now (next tick).
+pub async fn settle_trash(state: &AppState, stale: OffsetDateTime) {
+    let entries = match state.store.trash_unsettled(stale, 100).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing unsettled trash entries");
+            return;
+        }
+    };
+    for entry in entries {
+        if let Some(run) = entry.run_id
+            && matches!(state.store.run(run).await, Ok(r) if r.state == RunState::Running)
+        {
+            continue;
+        }
+        let entry = match state.store.trash_entry(entry.id).await {
+            Ok(full) => full,
+            Err(e) => {
+                tracing::warn!(error = %e, id = entry.id, "reading an unsettled trash entry");
+                continue;
+            }
+        };
+        match settle(state, &entry).await {
+            Ok(Some((to, action, reason))) => {
+                if let Err(e) = state.store.trash_set_state(entry.id, to, Some(&Actor::system().label()), Some(&reason)).await {
+                    tracing::warn!(error = %e, id = entry.id, "settling a trash entry");
+                    continue;
+                }
+                let outcome = if to == TrashState::Deleted { Outcome::Done } else { Outcome::Failed };
+                let root = entry.manifests.iter().find(|m| m.role == portolan_store::ManifestRole::Root).map(|m| m.digest.clone());
+                let tags = entry.tags.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ");
+                let audit = NewAudit::new(Actor::system(), action, outcome)
+                    .at(&entry.registry, Some(&entry.repository))
+                    .digests(root)
+                    .tags((!tags.is_empty()).then_some(tags))
+                    .reason(reason)
+                    .request(entry.request_id.as_deref())
+                    .detail(serde_json::json!({"trash": entry.id, "run": entry.run_id, "settled": true}));
+                if let Err(e) = state.store.audit(audit).await {
+                    tracing::error!(error = %e, id = entry.id, "the audit log could not record a settled delete");
+                }
+                tracing::warn!(id = entry.id, state = to.as_str(), "an interrupted delete was settled");
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, id = entry.id, "an unsettled trash entry could not be checked; next time"),
+        }
+    }
+}
+
+/// What became of an interrupted delete: the entry's new state, the audit action and why.
+async fn settle(state: &AppState, entry: &TrashEntry) -> Result<Option<(TrashState, &'static str, String)>, portolan_oci::Error> {
+    let Ok(registry) = state.registry(&entry.registry) else { return Ok(None) };
+    let repo = RepoName::parse(&entry.repository)?;
+    const PREFIX: &str = "settled after an interruption (the delete was under way when Portolan stopped)";
+    match entry.kind {
+        TrashKind::Artifact => {
+            let mut gone = Vec::new();
+            for m in &entry.manifests {
+                let digest = portolan_oci::name::parse_digest(&m.digest)?;
+                if registry.client.resolve_now(&repo, &Reference::Digest(digest)).await?.is_none() {
+                    gone.push(portolan_app::model::short_digest(&m.digest));
+                }
+            }
+            Ok(Some(if gone.is_empty() {
+                (
+                    TrashState::Failed,
+                    "delete-manifest",
+                    format!("{PREFIX}: every saved manifest is still in the registry; nothing was deleted"),
+                )
+            } else {
+                (
+                    TrashState::Deleted,
+                    "delete-manifest",
+                    format!(
+                        "{PREFIX}: {} of {} saved manifests are gone from the registry ({})",
+                        gone.len(),
+                        entry.manifests.len(),
+                        gone.join(", ")
+                    ),
+                )
+            }))
+        }
+        TrashKind::Tag => {
+            let mut still = Vec::new();
+            for (tag, digest) in &entry.tags {
+                let now = registry.client.resolve_now(&repo, &Reference::Tag(Tag::parse(tag)?)).await?;
+                if now.is_some_and(|r| &r.digest == digest) {
+                    still.push(tag.as_str());
+                }
+            }
+            Ok(Some(if still.is_empty() {
+                (TrashState::Deleted, "delete-tag", format!("{PREFIX}: the tag no longer points at the saved manifest"))
+            } else {
+                (
+                    TrashState::Failed,
+                    "delete-tag",
+                    format!("{PREFIX}: {} still points at the saved manifest; nothing was deleted", still.join(", ")),
+                )
+            }))
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Guard {
     pub public_origin: Option<String>,
     /// Send `Strict-Transport-Security` (the public URL is https).
     pub hsts: bool,
+    /// Peers allowed to read `/metrics`.
+    pub metrics_from: Vec<IpNet>,
 }
 
 impl Guard {
@@ -51,7 +53,21 @@ impl Guard {
             }
         }
         let any = !loopback && public_url.is_none() && allowed_hosts.is_empty();
-        Self { hosts: (!any).then_some(hosts), trusted_proxies, public_origin, hsts: public_url.is_some_and(|u| u.scheme() == "https") }
+        Self {
+            hosts: (!any).then_some(hosts),
+            trusted_proxies,
+            public_origin,
+            hsts: public_url.is_some_and(|u| u.scheme() == "https"),
+            metrics_from: vec!["127.0.0.0/8".parse().expect("a network"), "::1/128".parse().expect("a network")],
+        }
+    }
+
+    /// Who may read `/metrics` (default: loopback only).
+    pub fn metrics_from(mut self, nets: Vec<IpNet>) -> Self {
+        if !nets.is_empty() {
+            self.metrics_from = nets;
+        }
+        self
     }
 
     fn trusted(&self, peer: Option<IpAddr>) -> bool {
@@ -92,6 +108,9 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             &id,
         );
     }
+    if path == "/metrics" && !peer.is_some_and(|ip| guard.metrics_from.iter().any(|n| n.contains(&ip))) {
+        return with_headers((StatusCode::FORBIDDEN, "Metrics are for the networks in metrics_from.").into_response(), &guard, &id);
+    }
     let origin = guard.public_origin.clone().unwrap_or_else(|| {
         let scheme = if trusted { header_text(headers, "x-forwarded-proto").filter(|p| matches!(*p, "http" | "https")) } else { None };
         format!("{}://{}", scheme.unwrap_or("http"), host.clone().unwrap_or_default())
@@ -100,8 +119,11 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     request.extensions_mut().insert(RequestOrigin(origin));
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %path);
     let started = std::time::Instant::now();
+    let route = route_label(&path);
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
+    metrics::counter!("portolan_http_requests_total", "route" => route, "status" => status.as_u16().to_string()).increment(1);
+    metrics::histogram!("portolan_http_request_duration_seconds", "route" => route).record(started.elapsed().as_secs_f64());
     span.in_scope(|| {
         let ms = started.elapsed().as_millis() as u64;
         if status.is_server_error() {
@@ -111,6 +133,39 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
         }
     });
     with_headers(response, &guard, &id)
+}
+
+/// A path as a metrics label: a small fixed set, never a repository or tag name.
+pub fn route_label(path: &str) -> &'static str {
+    let views = ["/-/referrers", "/-/blob/", "/-/diff", "/-/delete", "/-/deleted"];
+    match path {
+        "/" => "/",
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        "/sign-in" => "/sign-in",
+        p if p.starts_with("/api/v1/referrers/") => "/api/v1/referrers",
+        p if p.starts_with("/api/") => "/api/{server-function}",
+        p if p.starts_with("/auth/") => "/auth",
+        p if p.starts_with("/badge/") => "/badge",
+        p if p.starts_with("/pkg/") || p.starts_with("/style/") || p == "/favicon.svg" => "static",
+        p if p.starts_with("/admin/") => "/admin",
+        p if p.starts_with("/r/") => {
+            let rest = &p[3..];
+            if !rest.contains('/') {
+                "/r/{registry}"
+            } else if views.iter().any(|v| rest.contains(v)) {
+                "/r/{registry}/{repository}/-/{view}"
+            } else if rest.contains('@') {
+                "/r/{registry}/{repository}@{digest}"
+            } else if rest.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+                "/r/{registry}/{repository}:{tag}"
+            } else {
+                "/r/{registry}/{repository}"
+            }
+        }
+        _ => "other",
+    }
 }
 
 /// Security headers, unless the handler set its own (pages set a CSP with their nonce).
@@ -148,6 +203,16 @@ mod tests {
         assert!(g.hsts);
         let g = Guard::new("0.0.0.0:8080".parse().unwrap(), None, &[], vec![]);
         assert!(g.hosts.is_none(), "an open listener without a public URL takes any Host (warned at start)");
+    }
+
+    #[test]
+    fn route_labels_never_carry_names() {
+        assert_eq!(route_label("/r/hub/library/hello"), "/r/{registry}/{repository}");
+        assert_eq!(route_label("/r/hub/library/hello:1.0"), "/r/{registry}/{repository}:{tag}");
+        assert_eq!(route_label("/r/hub/a@sha256:00"), "/r/{registry}/{repository}@{digest}");
+        assert_eq!(route_label("/r/hub/a/-/delete"), "/r/{registry}/{repository}/-/{view}");
+        assert_eq!(route_label("/api/list_tags123"), "/api/{server-function}");
+        assert_eq!(route_label("/anything/else"), "other");
     }
 
     #[test]

@@ -239,7 +239,15 @@ async fn server_fn_cases(w: &World) -> BTreeMap<&'static str, (String, [u16; 4])
     };
     let mut m = BTreeMap::new();
     m.insert("list_registries", (String::new(), [OK, OK, OK, OK]));
-    m.insert("list_repositories", (qs(&ListRepositories { registry: reg.clone(), last: None }), viewer));
+    m.insert("list_repositories", (qs(&ListRepositories { registry: reg.clone(), query: Default::default() }), viewer));
+    m.insert(
+        "repository_summaries",
+        (qs(&RepositorySummaries { registry: reg.clone(), repositories: vec![repo.clone()], budget_ms: 0 }), viewer),
+    );
+    // Across registries: everyone sees the public one.
+    m.insert("search", (qs(&Search { query: "app".into(), limit: 5 }), [OK, OK, OK, OK]));
+    m.insert("where_used", (qs(&WhereUsed { digest: w.image.clone() }), [OK, OK, OK, OK]));
+    m.insert("also_used_by", (qs(&AlsoUsedBy { registry: reg.clone(), repository: repo.clone(), reference: "1.0".into() }), viewer));
     m.insert("list_tags", (qs(&ListTags { registry: reg.clone(), repository: repo.clone(), query: TagQuery::default() }), viewer));
     m.insert(
         "tag_details",
@@ -347,6 +355,15 @@ fn route_cases(image: &str, policy: i64, run: i64) -> BTreeMap<&'static str, Sam
     let mut m: BTreeMap<&'static str, Samples> = BTreeMap::new();
     m.insert("/", vec![("/".into(), "GET", [OK, OK, OK, OK])]);
     m.insert("/sign-in", vec![("/sign-in".into(), "GET", [OK, OK, OK, OK])]);
+    m.insert(
+        "/search",
+        vec![
+            ("/search?q=app".into(), "GET", [OK, OK, OK, OK]),
+            ("/search?q=team/app:1.0".into(), "GET", [OK, OK, OK, OK]),
+            (format!("/search?q={image}"), "GET", [OK, OK, OK, OK]),
+        ],
+    );
+    m.insert("/digest/{digest}", vec![(format!("/digest/{image}"), "GET", [OK, OK, OK, OK]), ("/digest/nope".into(), "GET", [400, 400, 400, 400])]);
     m.insert("/admin/trash", vec![("/admin/trash".into(), "GET", [401, 403, OK, OK])]);
     m.insert("/admin/audit", vec![("/admin/audit".into(), "GET", [401, 403, 403, OK])]);
     m.insert("/admin/policies", vec![("/admin/policies".into(), "GET", [401, 403, OK, OK])]);
@@ -355,7 +372,14 @@ fn route_cases(image: &str, policy: i64, run: i64) -> BTreeMap<&'static str, Sam
         vec![(format!("/admin/policies/{policy}"), "GET", [401, 403, OK, OK]), ("/admin/policies/new".into(), "GET", [401, 403, 403, OK])],
     );
     m.insert("/admin/runs/{id}", vec![(format!("/admin/runs/{run}"), "GET", [401, 403, OK, OK])]);
-    m.insert("/r/{registry}", vec![("/r/mem".into(), "GET", viewer), ("/r/pub".into(), "GET", [OK, OK, OK, OK])]);
+    m.insert(
+        "/r/{registry}",
+        vec![
+            ("/r/mem".into(), "GET", viewer),
+            ("/r/pub".into(), "GET", [OK, OK, OK, OK]),
+            ("/r/mem?q=team*&sort=pushed".into(), "GET", viewer),
+        ],
+    );
     m.insert(
         "/r/{registry}/{*path}",
         vec![
@@ -371,6 +395,8 @@ fn route_cases(image: &str, policy: i64, run: i64) -> BTreeMap<&'static str, Sam
         ],
     );
     m.insert("/healthz", vec![("/healthz".into(), "GET", [OK, OK, OK, OK])]);
+    // From loopback (the default of metrics_from); other peers: see metrics_are_for_allowed_peers.
+    m.insert("/metrics", vec![("/metrics".into(), "GET", [OK, OK, OK, OK])]);
     m.insert("/readyz", vec![("/readyz".into(), "GET", [OK, OK, OK, OK])]);
     m.insert("/style/portolan.css", vec![("/style/portolan.css".into(), "GET", [OK, OK, OK, OK])]);
     m.insert(
@@ -418,6 +444,26 @@ fn every_route_checks_the_callers_role() {
                 }
             }
         }
+    })
+}
+
+#[test]
+fn metrics_are_for_allowed_peers() {
+    run(async {
+        let w = world().await;
+        // Some traffic first, so counters exist.
+        call(&w.app, "GET", "/r/mem/team/app", Who::Viewer, None, &[("accept", "text/html")]).await;
+        let a = call(&w.app, "GET", "/metrics", Who::Anonymous, None, &[]).await;
+        assert_eq!(a.status, 200);
+        for name in ["portolan_http_requests_total", "portolan_http_request_duration_seconds", "portolan_store_connections", "portolan_cache_bytes"] {
+            assert!(a.body.contains(name), "{name} missing from:\n{}", &a.body[..a.body.len().min(2000)]);
+        }
+        // No repository name in a label.
+        assert!(!a.body.contains("team/app"));
+        let mut request = Request::builder().uri("/metrics").header("host", "portolan.test").body(Body::empty()).unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 1, 2, 3], 40000))));
+        let response = w.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 403);
     })
 }
 

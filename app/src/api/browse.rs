@@ -3,10 +3,8 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::{CatalogPage, RegistryInfo, TagPage, TagQuery, TagRow};
+use crate::model::{RegistryInfo, TagPage, TagQuery, TagRow};
 
-/// Repositories per catalog page.
-pub const CATALOG_PAGE: usize = 100;
 /// Tag details read at once, at most (the registry's own concurrency limit applies too).
 #[cfg(feature = "ssr")]
 const DETAIL_CONCURRENCY: usize = 16;
@@ -21,7 +19,7 @@ pub const DATE_SORT_LIMIT: usize = 2_000;
 /// The state, the registry named `registry` and the validated repository name, once the caller
 /// is known to be a viewer there: what every server function about a repository starts from.
 #[cfg(feature = "ssr")]
-fn lookup(registry: &str, repository: &str) -> Result<(crate::ssr::AppState, crate::ssr::Registry, portolan_oci::RepoName), AppError> {
+pub(crate) fn lookup(registry: &str, repository: &str) -> Result<(crate::ssr::AppState, crate::ssr::Registry, portolan_oci::RepoName), AppError> {
     let state = crate::ssr::state()?;
     let repo = portolan_oci::RepoName::parse(repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
     crate::ssr::auth::require(&state, portolan_access::Role::Viewer, registry, Some(repo.as_str()))?;
@@ -31,7 +29,7 @@ fn lookup(registry: &str, repository: &str) -> Result<(crate::ssr::AppState, cra
 
 /// A tag or digest, validated.
 #[cfg(feature = "ssr")]
-fn reference_of(text: &str) -> Result<portolan_oci::Reference, AppError> {
+pub(crate) fn reference_of(text: &str) -> Result<portolan_oci::Reference, AppError> {
     portolan_oci::Reference::parse(text).map_err(|e| AppError::BadRequest(e.message().to_owned()))
 }
 
@@ -53,45 +51,6 @@ pub async fn list_registries() -> Result<Vec<RegistryInfo>, AppError> {
     Ok(visible)
 }
 
-/// One page of a registry's repositories, after `last`: those the caller may see.
-#[server]
-pub async fn list_repositories(registry: String, last: Option<String>) -> Result<CatalogPage, AppError> {
-    use crate::ssr::logged;
-    let state = crate::ssr::state()?;
-    crate::ssr::auth::require(&state, portolan_access::Role::Viewer, &registry, None)?;
-    let reg = state.registry(&registry)?;
-    let last = last.filter(|l| !l.is_empty());
-    if let Some(l) = &last
-        && portolan_oci::RepoName::parse(l).is_err()
-    {
-        return Err(AppError::BadRequest(format!("{l:?} is not a repository name to continue the list after")));
-    }
-    let who = crate::ssr::auth::current_user();
-    match reg.client.catalog_page(CATALOG_PAGE, last.as_deref()).await {
-        Ok(page) => Ok(CatalogPage {
-            registry: reg.info.clone(),
-            repositories: page
-                .repositories
-                .into_iter()
-                .filter(|r| state.access.role_for(who.as_ref(), &registry, Some(r)).is_some())
-                .collect(),
-            next: page.next,
-            after: last,
-            catalog_supported: true,
-            notice: None,
-        }),
-        Err(e) if e.kind() == portolan_oci::ErrorKind::Unsupported => Ok(CatalogPage {
-            registry: reg.info.clone(),
-            repositories: Vec::new(),
-            next: None,
-            after: None,
-            catalog_supported: false,
-            notice: Some(e.message().to_owned()),
-        }),
-        Err(e) => Err(logged(&format!("catalog of {registry}"), e.into())),
-    }
-}
-
 /// One page of a repository's tags, filtered and sorted as `query` says, with the details read
 /// within [`crate::model::DETAILS_BUDGET_MS`] (the others come back pending).
 #[server]
@@ -102,6 +61,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
     let filter = tags::TagFilter::new(&query.filter)?;
     let context = format!("tags of {registry}/{repository}");
     let all = reg.client.tags(&repo).await.map_err(|e| logged(&context, e.into()))?;
+    crate::ssr::search::record_opened(&state.store, &registry, &repository, &all);
     let (mut matching, total, hidden) = tags::visible(&all, &query, &filter);
     let mut created = std::collections::HashMap::new();
     let mut notice = all.is_empty().then(|| {
@@ -202,6 +162,7 @@ pub async fn get_artifact(registry: String, repository: String, reference: Strin
         .await
         .map_err(|e| logged(&format!("manifest {registry}/{repository} {reference}"), e.into()))?;
     let tag = matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference);
+    crate::ssr::search::record_doc(&state.store, &registry, &repository, tag.as_deref(), &doc);
     let mut view = crate::ssr::artifact::artifact_view(&reg, &repo, tag, doc, crate::ssr::public_url(&state)).await;
     view.delete = crate::ssr::auth::delete_ability(&state, &reg, &repo).await;
     Ok(view)

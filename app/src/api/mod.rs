@@ -3,17 +3,20 @@
 //! validates its input, calls a crate, and answers a small value from [`crate::model`].
 //!
 //! # Layout
-//! - [`browse`]: registries, repositories, tags, artifacts, blobs, graphs, diffs (viewer).
+//! - [`browse`]: registries, tags, artifacts, blobs, graphs, diffs (viewer).
 //! - [`session`]: who is signed in, and how one signs in.
 //! - [`admin`]: deleting, the trash, the audit log (maintainer, admin).
 //! - [`retention`]: policies, what-if previews, runs (maintainer, admin).
+//! - [`search`]: repository lists, the search box, where a digest is used (viewer).
 
 pub mod admin;
 pub mod browse;
 pub mod retention;
+pub mod search;
 pub mod session;
 
 pub use admin::*;
 pub use browse::*;
 pub use retention::*;
+pub use search::*;
 pub use session::*;

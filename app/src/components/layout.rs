@@ -1,10 +1,11 @@
-//! The frame of every page: the top bar (who is signed in, their role here, sign-in and
-//! sign-out) and breadcrumbs. Plain links and forms: they work without JavaScript.
+//! The frame of every page: the top bar (the search box, who is signed in, their role here,
+//! sign-in and sign-out) and breadcrumbs. Plain links and forms: they work without JavaScript.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
+use leptos_router::hooks::{use_location, use_query_map};
 
 use crate::api::session_info;
+use crate::components::search_box::SearchBox;
 use crate::model::{SessionView, encode_component};
 use crate::routes::target::Target;
 
@@ -31,7 +32,10 @@ fn place(path: &str) -> (Option<String>, Option<String>) {
 #[component]
 pub fn Header() -> impl IntoView {
     let location = use_location();
+    let query = use_query_map();
     let path = Memo::new(move |_| location.pathname.get());
+    // The box shows what was searched for on the results page.
+    let searched = move || if path.get() == "/search" { query.read().get("q").unwrap_or_default() } else { String::new() };
     let session = Resource::new_blocking(
         move || path.get(),
         |path| async move {
@@ -46,7 +50,8 @@ pub fn Header() -> impl IntoView {
                     <img src="/favicon.svg" alt="" width="24" height="24" />
                     <span>"Portolan"</span>
                 </a>
-                <span class="hidden text-sm text-slate-500 sm:inline dark:text-slate-400">"OCI registry browser"</span>
+                <span class="hidden text-sm text-slate-500 lg:inline dark:text-slate-400">"OCI registry browser"</span>
+                {move || view! { <SearchBox initial=searched() /> }}
                 <div class="ml-auto flex items-center gap-3 text-sm" data-testid="session">
                     <Suspense fallback=|| ()>
                         {move || Suspend::new(async move { session.await.ok().map(|(s, path)| session_view(s, path)) })}

@@ -8,3 +8,5 @@ pub mod json;
 pub mod layout;
 pub mod page;
 pub mod pager;
+pub mod search_box;
+pub mod usage;

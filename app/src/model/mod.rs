@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 mod admin;
 mod artifact;
 mod retention;
+mod search;
 pub use admin::*;
 pub use artifact::*;
 pub use retention::*;
+pub use search::*;
 
 /// A configured registry, as pages show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,20 +50,6 @@ pub struct SessionView {
     /// False: Portolan is an open read-only browser.
     pub sign_in_enabled: bool,
     pub proxy: bool,
-}
-
-/// One page of a registry's repositories.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogPage {
-    pub registry: RegistryInfo,
-    pub repositories: Vec<String>,
-    /// Pass as `last` for the next page.
-    pub next: Option<String>,
-    /// The `last` this page was asked with (None: the first page).
-    pub after: Option<String>,
-    /// False when the registry has no catalog API (Docker Hub, GHCR…): type a name instead.
-    pub catalog_supported: bool,
-    pub notice: Option<String>,
 }
 
 /// How the tag list is ordered.

@@ -6,15 +6,16 @@ use leptos::prelude::*;
 use leptos_meta::{Link, Meta, Title};
 use leptos_router::hooks::use_params_map;
 
-use crate::api::get_artifact;
+use crate::api::{also_used_by, get_artifact};
 use crate::components::badges::badges;
 use crate::components::copy::CopyField;
 use crate::components::fold::{folded, pairs_table};
 use crate::components::json::json_view;
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
+use crate::components::usage::also_used_view;
 use crate::model::{
-    ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, human_size, relative_time,
+    AlsoUsed, ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, human_size, relative_time,
     short_digest,
 };
 
@@ -25,8 +26,16 @@ pub fn ArtifactPage() -> impl IntoView {
         let p = params.read();
         (p.get("registry").unwrap_or_default(), p.get("repository").unwrap_or_default(), p.get("reference").unwrap_or_default())
     });
-    let artifact = Resource::new_blocking(move || key.get(), |(r, p, x)| get_artifact(r, p, x));
-    page_view(artifact, artifact_view)
+    // The artifact, and where else it is used (from the index: quick, and never in the way —
+    // a failure there leaves the section out).
+    let artifact = Resource::new_blocking(
+        move || key.get(),
+        |(r, p, x)| async move {
+            let (a, also) = futures::join!(get_artifact(r.clone(), p.clone(), x.clone()), also_used_by(r, p, x));
+            a.map(|a| (a, also.ok()))
+        },
+    );
+    page_view(artifact, |(a, also)| artifact_view(a, also))
 }
 
 fn label(a: &ArtifactView) -> String {
@@ -105,7 +114,7 @@ fn section(title: &'static str, id: &'static str, body: AnyView) -> impl IntoVie
 }
 
 /// The page body (plain markup: it is built inside a `Suspend`).
-fn artifact_view(a: ArtifactView) -> impl IntoView {
+fn artifact_view(a: ArtifactView, also: Option<AlsoUsed>) -> impl IntoView {
     let base = format!("/r/{}/{}", a.registry.name, a.repository);
     let pinned = format!("{base}@{}", a.digest);
     let label = label(&a);
@@ -175,6 +184,7 @@ fn artifact_view(a: ArtifactView) -> impl IntoView {
         {body_view(a.body.clone())}
         {(!a.annotations.is_empty()).then(|| section("Annotations", "annotations", pairs_table(a.annotations.clone(), "annotations").into_any()))}
         {section("Referrers", "referrers", referrers_view(a.referrers.clone(), a.referrers_problem.clone(), now).into_any())}
+        {also.map(|also| also_used_view(also, "artifact"))}
         {section("Manifest JSON", "manifest-json", json_view(a.manifest_json.clone(), "manifest-json").into_any())}
     }
 }

@@ -5,12 +5,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::get_blob;
+use crate::api::{also_used_by, get_blob};
 use crate::components::copy::CopyField;
 use crate::components::json::json_view;
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
-use crate::model::{BlobPreview, BlobView, human_size, short_digest};
+use crate::components::usage::also_used_view;
+use crate::model::{AlsoUsed, BlobPreview, BlobView, human_size, short_digest};
 
 #[component]
 pub fn BlobPage() -> impl IntoView {
@@ -25,11 +26,17 @@ pub fn BlobPage() -> impl IntoView {
             query.read().get("type"),
         )
     });
-    let blob = Resource::new_blocking(move || key.get(), |(r, p, d, t)| get_blob(r, p, d, t));
-    page_view(blob, blob_view)
+    let blob = Resource::new_blocking(
+        move || key.get(),
+        |(r, p, d, t)| async move {
+            let (b, also) = futures::join!(get_blob(r.clone(), p.clone(), d.clone(), t), also_used_by(r, p, d));
+            b.map(|b| (b, also.ok()))
+        },
+    );
+    page_view(blob, |(b, also)| blob_view(b, also))
 }
 
-fn blob_view(b: BlobView) -> impl IntoView {
+fn blob_view(b: BlobView, also: Option<AlsoUsed>) -> impl IntoView {
     let base = format!("/r/{}/{}", b.registry.name, b.repository);
     let crumbs = vec![
         ("Registries".to_owned(), Some("/".to_owned())),
@@ -52,5 +59,6 @@ fn blob_view(b: BlobView) -> impl IntoView {
         </p>
         <div class="mb-4 max-w-3xl"><CopyField text=b.digest.clone() label="digest" /></div>
         {preview}
+        {also.map(|also| also_used_view(also, "blob"))}
     }
 }

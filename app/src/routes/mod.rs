@@ -10,5 +10,6 @@ pub mod home;
 pub mod registry;
 pub mod repository;
 pub mod retention;
+pub mod search;
 pub mod sign_in;
 pub mod target;

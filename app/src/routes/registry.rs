@@ -1,24 +1,35 @@
-//! `/r/{registry}`: a registry's repositories (catalog, paged), and a box to open a
-//! repository by name (the only way on registries without a catalog).
+//! `/r/{registry}`: a registry's repositories — filtered as you type, sorted by name or last
+//! push, paged, each with its tag count, newest version and last push read lazily — and a box
+//! to open a repository by name. Registries without a catalog (Docker Hub, GHCR) list the
+//! repositories configured for them and those people opened, and say why.
+//!
+//! The page is rendered on the server; the list is an island ([`RepoBrowser`]) that, in the
+//! browser, filters as you type and fills in the columns the server had no time to read.
 
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::{Link, Meta, Title};
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::list_repositories;
+use crate::api::{list_repositories, repository_summaries};
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
-use crate::model::{CatalogPage, encode_component, is_repository_name};
+use crate::components::pager::pager;
+use crate::model::{
+    DateSource, Listing, RepoPage, RepoQuery, RepoRow, RepoSort, format_utc, is_repository_name, relative_seconds,
+};
 
 #[component]
 pub fn RegistryPage() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
+    let query_map = use_query_map();
     let registry = Memo::new(move |_| params.read().get("registry").unwrap_or_default());
-    let last = Memo::new(move |_| query.read().get("last"));
-    let open = move || query.read().get("open").map(|o| o.trim().trim_matches('/').to_owned()).filter(|o| !o.is_empty());
-    let page = Resource::new_blocking(move || (registry.get(), last.get()), |(r, l)| list_repositories(r, l));
+    let query = Memo::new(move |_| {
+        let q = query_map.read();
+        RepoQuery::from_params(|k| q.get(k))
+    });
+    let open = move || query_map.read().get("open").map(|o| o.trim().trim_matches('/').to_owned()).filter(|o| !o.is_empty());
+    let page = Resource::new_blocking(move || (registry.get(), query.get()), |(r, q)| list_repositories(r, q));
 
     // Only a valid repository name goes into the redirect (a raw value could carry a newline
     // into the Location header).
@@ -35,49 +46,243 @@ pub fn RegistryPage() -> impl IntoView {
 }
 
 /// The page body (plain markup: it is built inside a `Suspend`).
-fn registry_view(page: CatalogPage) -> impl IntoView {
+fn registry_view(page: RepoPage) -> impl IntoView {
     let name = page.registry.name.clone();
     let title = page.registry.title.clone();
     let host = page.registry.host.clone();
-    let next = page.next.clone().map(|n| format!("/r/{name}?last={}", encode_component(&n)));
-    let first = page.after.is_some().then(|| format!("/r/{name}"));
     let base = format!("/r/{name}");
+    let why = match &page.listing {
+        Listing::NoCatalog { reason } => Some(format!(
+            "This registry does not list its repositories ({reason}). Listed here: the repositories configured for it in Portolan and those people opened here. Open any other by name."
+        )),
+        _ => None,
+    };
     view! {
         <Title text=format!("{title} · Portolan") />
         <Meta name="description" content=format!("Repositories of the registry {host}.") />
         <Meta property="og:title" content=format!("{title} ({host})") />
+        <Link rel="canonical" href=format!("{base}{}", page.query.to_query_string()) />
         <Breadcrumbs items=vec![("Registries".into(), Some("/".into())), (title.clone(), None)] />
         <div class="mb-4 flex flex-wrap items-end justify-between gap-4">
             <div>
                 <h1 class="text-2xl font-semibold">{title}</h1>
                 <p class="font-mono text-sm text-slate-600 dark:text-slate-400">{host}</p>
             </div>
-            <form method="get" action=base class="flex gap-2" role="search">
+            <form method="get" action=base class="flex gap-2">
                 <label for="open-repo" class="sr-only">"Repository name"</label>
                 <input id="open-repo" name="open" placeholder="Open repository, e.g. library/alpine" class="w-72 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900" />
                 <button type="submit" class="rounded-md bg-sky-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-800">"Open"</button>
             </form>
         </div>
-        {page.notice.clone().map(|n| view! {
-            <p class="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">{n}</p>
+        {why.map(|w| view! {
+            <p class="mb-4 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200" data-testid="no-catalog">{w}</p>
         })}
-        {(page.catalog_supported && page.repositories.is_empty()).then(|| view! {
-            <p class="text-slate-600 dark:text-slate-400">"This registry lists no repositories (or none Portolan's credentials may see)."</p>
-        })}
-        <ul class="divide-y divide-slate-200 overflow-hidden rounded-lg border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900" data-testid="repositories">
-            {page.repositories.clone().into_iter().map(|repo| {
-                let href = format!("/r/{name}/{repo}");
-                view! {
-                    <li>
-                        <a href=href class="block px-4 py-2 font-mono text-sm hover:bg-sky-50 focus:outline-hidden focus-visible:bg-sky-50 dark:hover:bg-slate-800 dark:focus-visible:bg-slate-800">{repo}</a>
-                    </li>
+        <RepoBrowser page />
+    }
+}
+
+/// The repository list: filter, sort links, table, pager. An island: in the browser it filters
+/// as you type and completes the rows the server left pending; without JavaScript the filter
+/// is a form.
+#[island]
+pub fn RepoBrowser(page: RepoPage) -> impl IntoView {
+    let base = format!("/r/{}", page.registry.name);
+    let registry = page.registry.name.clone();
+    let initial = page.query.clone();
+    let shown = RwSignal::new(page);
+    let problem = RwSignal::new(None::<String>);
+    let completed = RwSignal::new(Vec::<RepoRow>::new());
+    {
+        let registry = registry.clone();
+        // Rows the server had no time for, read now (effects run only in the browser).
+        Effect::new(move |_| {
+            let pending: Vec<String> =
+                shown.with(|p| p.rows.iter().filter(|r| matches!(r, RepoRow::Pending { .. })).map(|r| r.name().to_owned()).collect());
+            if pending.is_empty() {
+                return;
+            }
+            let r = registry.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(rows) = repository_summaries(r, pending, 0).await {
+                    completed.update(|c| c.extend(rows));
                 }
-            }).collect_view()}
-        </ul>
-        <nav aria-label="Pages" class="mt-4 flex justify-between text-sm">
-            {first.map(|f| view! { <a href=f class="text-sky-700 hover:underline dark:text-sky-400">"← First page"</a> })}
-            <span></span>
-            {next.map(|n| view! { <a href=n class="text-sky-700 hover:underline dark:text-sky-400" rel="next">"Next page →"</a> })}
-        </nav>
+            });
+        });
+    }
+    // Filtering as you type: the newest answer wins; the URL follows.
+    let generation = StoredValue::new(0u64);
+    let timer = StoredValue::new(None::<TimeoutHandle>);
+    let filter_base = base.clone();
+    let on_input = move |ev: leptos::ev::Event| {
+        let filter = event_target_value(&ev);
+        let query = RepoQuery { filter, page: 1, ..shown.with_untracked(|p| p.query.clone()) };
+        let (r, base) = (registry.clone(), filter_base.clone());
+        if let Some(h) = timer.get_value() {
+            h.clear();
+        }
+        let handle = set_timeout_with_handle(
+            move || {
+                generation.update_value(|g| *g += 1);
+                let mine = generation.get_value();
+                leptos::task::spawn_local(async move {
+                    let url = format!("{base}{}", query.to_query_string());
+                    match list_repositories(r, query).await {
+                        Ok(page) if generation.get_value() == mine => {
+                            replace_url(&url);
+                            problem.set(None);
+                            completed.set(Vec::new());
+                            shown.set(page);
+                        }
+                        Ok(_) => {}
+                        Err(e) => problem.set(Some(e.to_string())),
+                    }
+                });
+            },
+            std::time::Duration::from_millis(200),
+        );
+        timer.set_value(handle.ok());
+    };
+    view! {
+        <form method="get" action=base.clone() role="search" class="mb-3 flex items-center gap-2" on:submit=|ev| ev.prevent_default()>
+            <label for="repo-filter" class="text-sm text-slate-600 dark:text-slate-400">"Filter"</label>
+            <input
+                id="repo-filter"
+                type="search"
+                name="q"
+                value=initial.filter.clone()
+                placeholder="name, or a pattern like team/*"
+                autocomplete="off"
+                on:input=on_input
+                class="w-72 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900"
+            />
+            {(initial.sort != RepoSort::default()).then(|| view! { <input type="hidden" name="sort" value=initial.sort.key() /> })}
+            {initial.reverse.then(|| view! { <input type="hidden" name="reverse" value="1" /> })}
+            <noscript><button type="submit" class="rounded-md border border-slate-300 px-3 py-1.5 text-sm">"Filter"</button></noscript>
+        </form>
+        {move || problem.get().map(|p| view! { <p role="status" class="mb-3 text-sm text-rose-700 dark:text-rose-400">{p}</p> })}
+        {move || repo_table(shown.get(), completed.get())}
+    }
+}
+
+/// Replaces the address bar's URL without navigating.
+fn replace_url(url: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = url;
+}
+
+fn sort_link(base: &str, query: &RepoQuery, sort: RepoSort) -> impl IntoView + use<> {
+    let active = query.sort == sort;
+    let next = RepoQuery { sort, reverse: active && !query.reverse, page: 1, ..query.clone() };
+    let href = format!("{base}{}", next.to_query_string());
+    let arrow = match (active, query.reverse) {
+        (false, _) => "",
+        (true, false) => " ↓",
+        (true, true) => " ↑",
+    };
+    let class = if active {
+        "rounded-md bg-sky-100 px-2 py-1 font-medium text-sky-900 dark:bg-sky-900 dark:text-sky-100"
+    } else {
+        "rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+    };
+    view! { <a href=href class=class aria-current=active.then_some("true")>{sort.label()}{arrow}</a> }
+}
+
+/// The table of one page of repositories, rows the server left pending taken from `completed`.
+fn repo_table(page: RepoPage, completed: Vec<RepoRow>) -> impl IntoView {
+    let pages = page.pages();
+    let RepoPage { registry, query, total, matching, rows, listing, recent, configured, notice, now } = page;
+    let base = format!("/r/{}", registry.name);
+    let rows: Vec<RepoRow> = rows
+        .into_iter()
+        .map(|r| match r {
+            RepoRow::Pending { name } => completed.iter().find(|c| c.name() == name).cloned().unwrap_or(RepoRow::Pending { name }),
+            other => other,
+        })
+        .collect();
+    let empty = match (&listing, total) {
+        (_, 0) if !matches!(listing, Listing::NoCatalog { .. }) => {
+            Some("This registry lists no repositories (or none Portolan's credentials, or your role, may see).")
+        }
+        (Listing::NoCatalog { .. }, 0) => Some("No repository is configured for this registry and nobody opened one here yet: open one by name."),
+        _ if matching == 0 => Some("No repository matches the filter."),
+        _ => None,
+    };
+    let (pager_base, pager_query) = (base.clone(), query.clone());
+    view! {
+        {notice.map(|n| view! {
+            <p class="mb-3 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200" data-testid="repo-notice">{n}</p>
+        })}
+        <div class="mb-3 flex flex-wrap items-center justify-between gap-3 text-sm">
+            <p class="text-slate-600 dark:text-slate-400" data-testid="repo-count">
+                {if query.filter.is_empty() { format!("{total} repositories") } else { format!("{matching} of {total} repositories match") }}
+            </p>
+            <div class="flex flex-wrap items-center gap-1" role="group" aria-label="Sort by">
+                <span class="mr-1 text-slate-500">"Sort:"</span>
+                {sort_link(&base, &query, RepoSort::Name)}
+                {sort_link(&base, &query, RepoSort::Pushed)}
+            </div>
+        </div>
+        {empty.map(|e| view! { <p class="mb-3 text-slate-600 dark:text-slate-400" data-testid="repo-empty">{e}</p> })}
+        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table class="w-full text-left text-sm" data-testid="repositories">
+                <thead class="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-600 dark:border-slate-800 dark:bg-slate-800/50 dark:text-slate-400">
+                    <tr>
+                        <th scope="col" class="px-3 py-2">"Repository"</th>
+                        <th scope="col" class="px-3 py-2 text-right">"Tags"</th>
+                        <th scope="col" class="px-3 py-2">"Newest version"</th>
+                        <th scope="col" class="px-3 py-2">"Last push"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {rows.into_iter().map(|row| {
+                        let name = row.name().to_owned();
+                        let href = format!("{base}/{name}");
+                        let origin = if recent.contains(&name) {
+                            Some(("opened here", "someone opened it in Portolan"))
+                        } else if configured.contains(&name) {
+                            Some(("configured", "named in Portolan's configuration"))
+                        } else {
+                            None
+                        };
+                        view! {
+                            <tr class="hover:bg-slate-50 dark:hover:bg-slate-800/50" data-repository=name.clone()>
+                                <th scope="row" class="px-3 py-2 font-mono font-medium break-all">
+                                    <a href=href class="text-sky-700 hover:underline focus:outline-hidden focus-visible:ring-2 focus-visible:ring-sky-500 dark:text-sky-400">{name.clone()}</a>
+                                    {origin.map(|(label, title)| view! { <span class="ml-2 rounded-sm bg-slate-100 px-1 text-xs font-normal text-slate-600 dark:bg-slate-800 dark:text-slate-300" title=title>{label}</span> })}
+                                </th>
+                                {summary_cells(row, now)}
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <div class="mt-4">
+            {pager(query.page, pages, move |p| format!("{pager_base}{}", RepoQuery { page: p, ..pager_query.clone() }.to_query_string()))}
+        </div>
+    }
+}
+
+fn summary_cells(row: RepoRow, now: i64) -> AnyView {
+    match row {
+        RepoRow::Ok(s) => {
+            let pushed = s.pushed.map(|t| {
+                let exact = format_utc(t);
+                let source = s.pushed_source.map(DateSource::label).unwrap_or_default();
+                view! { <time datetime=exact.clone() title=format!("{exact} ({source})")>{relative_seconds(t, now)}</time> }
+            });
+            view! {
+                <td class="px-3 py-2 text-right tabular-nums" data-tags=s.tags>{s.tags}</td>
+                <td class="px-3 py-2 font-mono text-xs">{s.newest}</td>
+                <td class="px-3 py-2 whitespace-nowrap">{pushed}</td>
+            }
+            .into_any()
+        }
+        RepoRow::Failed { message, .. } => view! { <td colspan="3" class="px-3 py-2 text-xs text-rose-700 dark:text-rose-400">{message}</td> }.into_any(),
+        RepoRow::Pending { .. } => view! { <td colspan="3" class="px-3 py-2 text-slate-400" data-pending="true">"…"</td> }.into_any(),
     }
 }

@@ -4,7 +4,7 @@
 //! checked first, manifests are put back in dependency order (children, index, referrers),
 //! then the tags — never over a tag that was pushed again since.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use futures::StreamExt;
 use portolan_inventory::Inventory;
@@ -358,12 +358,22 @@ impl Deleter<'_> {
                 return (items, None);
             }
         };
-        // Referrers first (deepest first), then the root, then the children no longer listed.
+        // Fallback indexes first (the `sha256-<hex>` tags listing the referrers of a member, on
+        // registries without the referrers API): deleting a referrer rewrites its subject's
+        // fallback index without it, which would leave that tag behind on an empty index that
+        // is no longer the one planned. Then the other referrers (deepest first), the root, and
+        // the children no longer listed.
+        let fallback_index = |d: &str| {
+            still.iter().any(|(t, x)| {
+                x == d && t.strip_prefix("sha256-").is_some_and(|hex| members.contains(format!("sha256:{hex}").as_str()))
+            })
+        };
         let mut root_deleted = false;
         let mut failures = Vec::new();
         let sequence: Vec<(&str, &str)> = referrers
             .iter()
-            .rev()
+            .filter(|d| fallback_index(d))
+            .chain(referrers.iter().rev().filter(|d| !fallback_index(d)))
             .map(|d| (d.as_str(), "referrer"))
             .chain(std::iter::once((root, "root")))
             .chain(children.iter().map(|d| (d.as_str(), "child")))
@@ -416,7 +426,10 @@ impl Deleter<'_> {
         let in_entry: HashSet<&str> = entry.manifests.iter().map(|m| m.digest.as_str()).collect();
         let mut blobs: BTreeMap<String, ()> = BTreeMap::new();
         let mut outside: BTreeSet<String> = BTreeSet::new();
+        // What each manifest needs put back before it: its subject, and an index's manifests.
+        let mut needs: HashMap<&str, Vec<String>> = HashMap::new();
         for m in &entry.manifests {
+            needs.entry(&m.digest).or_default().extend(m.subject.iter().filter(|s| in_entry.contains(s.as_str())).cloned());
             let (_, parsed) = portolan_oci::manifest::parse(&m.content, Some(&m.media_type));
             match parsed {
                 Ok(Manifest::Image(i)) => {
@@ -428,6 +441,8 @@ impl Deleter<'_> {
                     for d in i.manifests() {
                         if !in_entry.contains(d.digest().as_ref()) {
                             outside.insert(d.digest().to_string());
+                        } else {
+                            needs.entry(&m.digest).or_default().push(d.digest().to_string());
                         }
                     }
                 }
@@ -470,8 +485,24 @@ impl Deleter<'_> {
             self.audit(&repo, &it, Some(entry.id)).await;
             return Ok((vec![it], missing));
         }
+        // Each manifest after those it needs (registries refuse an index whose manifests they
+        // do not have: a fallback index goes back after the referrers it lists), else as saved.
+        let mut ordered: Vec<&TrashManifest> = Vec::new();
+        let mut pending: Vec<&TrashManifest> = entry.manifests.iter().collect();
+        while !pending.is_empty() {
+            let (ready, waiting): (Vec<_>, Vec<_>) = pending.into_iter().partition(|m| {
+                needs.get(m.digest.as_str()).is_none_or(|n| n.iter().all(|d| ordered.iter().any(|o| &o.digest == d)))
+            });
+            if ready.is_empty() {
+                // A cycle (no registry would hold one): as saved.
+                ordered.extend(waiting);
+                break;
+            }
+            ordered.extend(ready);
+            pending = waiting;
+        }
         let mut items = Vec::new();
-        for m in &entry.manifests {
+        for m in ordered {
             let digest = match portolan_oci::name::parse_digest(&m.digest) {
                 Ok(d) => d,
                 Err(e) => return Err(AppError::Internal(e.message().to_owned())),

@@ -6,6 +6,7 @@ pub mod artifact;
 pub mod audit;
 pub mod auth;
 pub mod badges;
+pub mod catalog;
 pub mod deletion;
 pub mod diff;
 pub mod graph;
@@ -13,6 +14,7 @@ pub mod json;
 pub mod panels;
 pub mod policy_form;
 pub mod retention;
+pub mod search;
 pub mod seen;
 pub mod tags;
 
@@ -48,11 +50,15 @@ pub struct Settings {
     pub trash_days: u32,
     /// Days audit entries are kept.
     pub audit_days: u32,
+    /// How long a retention run's lease lasts without renewal (renewed every quarter of it): a
+    /// replica that dies mid-run loses its claim after this, and its run is marked interrupted
+    /// once its heartbeat is older than this plus one renewal.
+    pub retention_lease: std::time::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { trash_days: 30, audit_days: 365 }
+        Self { trash_days: 30, audit_days: 365, retention_lease: retention::LEASE_TTL }
     }
 }
 
@@ -78,6 +84,8 @@ pub struct AppState {
     pub inventories: Arc<retention::Inventories>,
     /// This replica's name (leases, runs).
     pub replica: Arc<str>,
+    /// Repository lists, the search box, the where-used index.
+    pub search: Arc<search::SearchState>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

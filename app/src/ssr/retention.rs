@@ -18,15 +18,31 @@ use crate::error::AppError;
 use crate::ssr::AppState;
 use crate::ssr::deletion::{Deleter, fresh_inventory, unit_tags};
 
-/// How long a run's lease lasts without renewal: a replica that dies mid-run loses its claim
-/// after this, and another may run the policy.
+/// How long a run's lease lasts without renewal, by default (`retention_lease_secs`): a replica
+/// that dies mid-run loses its claim after this, and another may run the policy.
 pub const LEASE_TTL: Duration = Duration::from_secs(60);
-/// Renewal (and progress) every this long.
+/// Renewal (and the run's heartbeat) every this long, by default: a quarter of the lease.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Items that may fail in one run before it stops.
 pub const ERROR_BUDGET: i64 = 10;
 /// Repositories one run covers at most.
 const MAX_REPOSITORIES: usize = 10_000;
+
+/// How long a run's lease lasts without renewal (the configured `retention_lease_secs`).
+pub fn lease_ttl(state: &AppState) -> Duration {
+    state.settings.retention_lease
+}
+
+/// How often a running run renews its lease and records its heartbeat: a quarter of the lease.
+pub fn heartbeat(state: &AppState) -> Duration {
+    (lease_ttl(state) / 4).max(Duration::from_millis(250))
+}
+
+/// How old a running run's heartbeat is when its replica is taken for gone: the lease and one
+/// renewal more.
+pub fn stale_after(state: &AppState) -> Duration {
+    lease_ttl(state) + heartbeat(state)
+}
 
 /// The lease name of a policy's runs.
 pub fn lease_name(policy: i64) -> String {
@@ -57,8 +73,12 @@ pub struct RunRequest {
 pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<RunRecord, AppError> {
     let policy = policy_of(state, &req.record)?;
     let lease = lease_name(req.record.id);
-    if !state.store.lease_acquire(&lease, owner, LEASE_TTL, OffsetDateTime::now_utc()).await? {
+    // The claim is this run's own, not the replica's: a lease is re-acquired by its holder, so
+    // a replica claiming as itself would start a second run beside its own running one.
+    let claim = format!("{owner}#{:x}", portolan_store::new_id());
+    if !state.store.lease_acquire(&lease, &claim, lease_ttl(state), OffsetDateTime::now_utc()).await? {
         let holder = state.store.lease_holder(&lease, OffsetDateTime::now_utc()).await?.map(|h| h.0).unwrap_or_default();
+        let holder = holder.split('#').next().unwrap_or_default();
         return Err(AppError::Conflict(format!(
             "a run of {:?} is going on already (on {holder}); runs of one policy never overlap",
             req.record.name
@@ -78,11 +98,11 @@ pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<Run
     let run = match state.store.run_start(&new).await {
         Ok(Some(run)) => run,
         Ok(None) => {
-            state.store.lease_release(&lease, owner).await?;
+            state.store.lease_release(&lease, &claim).await?;
             return Err(AppError::Conflict("another replica took this schedule fire".into()));
         }
         Err(e) => {
-            let _ = state.store.lease_release(&lease, owner).await;
+            let _ = state.store.lease_release(&lease, &claim).await;
             return Err(e.into());
         }
     };
@@ -91,10 +111,10 @@ pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<Run
         .reason(format!("run {} of {:?} (version {}) started ({})", run.id, req.record.name, req.record.version, req.trigger.as_str()))
         .request(req.request_id.as_deref());
     state.store.audit(entry).await?;
-    let (state, owner, record) = (state.clone(), owner.to_owned(), run.clone());
+    let (state, record) = (state.clone(), run.clone());
     tokio::spawn(async move {
         let id = record.id;
-        let outcome = execute(&state, &owner, record, policy, req).await;
+        let outcome = execute(&state, &claim, record, policy, req).await;
         if let Err(e) = outcome {
             tracing::error!(run = id, error = %e, "a retention run failed to record its end");
         }
@@ -102,18 +122,26 @@ pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<Run
     Ok(run)
 }
 
-/// The run itself (in a task of its own).
+/// The run itself (in a task of its own), holding the policy's lease as `owner` (its claim).
 async fn execute(state: &AppState, owner: &str, run: RunRecord, policy: Policy, req: RunRequest) -> Result<(), AppError> {
     let lease = lease_name(run.policy_id);
     let lost = Arc::new(AtomicBool::new(false));
-    // The heartbeat: the lease renewed while the run works; losing it stops the run.
+    // The heartbeat: the lease renewed and the run's heartbeat recorded while the run works —
+    // also while it reads a large repository, when no progress is saved for a long time (else
+    // the scheduler would take the live run for one whose replica died). Losing the lease stops
+    // the run.
     let beat = {
-        let (store, lease, owner, lost) = (state.store.clone(), lease.clone(), owner.to_owned(), lost.clone());
+        let (store, lease, owner, lost, run_id) = (state.store.clone(), lease.clone(), owner.to_owned(), lost.clone(), run.id);
+        let (ttl, every) = (lease_ttl(state), heartbeat(state));
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(HEARTBEAT).await;
-                match store.lease_renew(&lease, &owner, LEASE_TTL, OffsetDateTime::now_utc()).await {
-                    Ok(true) => {}
+                tokio::time::sleep(every).await;
+                match store.lease_renew(&lease, &owner, ttl, OffsetDateTime::now_utc()).await {
+                    Ok(true) => {
+                        if let Err(e) = store.run_heartbeat(run_id).await {
+                            tracing::warn!(error = %e, "recording a run's heartbeat");
+                        }
+                    }
                     Ok(false) => {
                         lost.store(true, Ordering::SeqCst);
                         return;
@@ -204,6 +232,11 @@ impl Work<'_> {
                 return (RunState::Failed, Some(format!("stopped after {ERROR_BUDGET} failures (the error budget)")));
             }
             let _ = self.state.store.run_progress(self.run.id, &self.counts).await;
+        }
+        // A stop asked for (or the lease lost) during the last repository ends the run as
+        // stopped (interrupted), not done.
+        if let Some(end) = self.should_stop().await {
+            return end;
         }
         if self.budget_left <= 0 && !self.run.dry_run {
             return (

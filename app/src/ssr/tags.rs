@@ -7,19 +7,17 @@ use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use globset::{GlobBuilder, GlobMatcher};
 use portolan_inventory::read::{TagRead, read_tag};
 use portolan_oci::RepoName;
 use tokio::sync::Semaphore;
 
-use crate::error::AppError;
 use crate::model::{DateSource, TagDetail, TagQuery, TagRow, TagSort};
 use crate::ssr::Registry;
 
 pub use portolan_inventory::semver_of;
 
 /// Longest tag filter accepted (a tag is at most 128 characters).
-pub const MAX_FILTER: usize = 200;
+pub use portolan_search::MAX_FILTER;
 
 /// Whether `tag` is a referrer tag: the fallback schema's `sha256-<hex>` or cosign's legacy
 /// `sha256-<hex>.sig/.att/.sbom`.
@@ -28,56 +26,8 @@ pub fn is_referrer_tag(tag: &str) -> bool {
 }
 
 /// A tag filter, checked and compiled once per request: case-insensitive; with `*` or `?` a
-/// glob over the whole tag, else a substring. Matching is linear in the tag's length (globset
-/// compiles to a regex), whatever the pattern.
-pub enum TagFilter {
-    All,
-    Substring(String),
-    Glob(GlobMatcher),
-}
-
-impl TagFilter {
-    pub fn new(text: &str) -> Result<Self, AppError> {
-        let text = text.trim();
-        if text.chars().count() > MAX_FILTER {
-            return Err(AppError::BadRequest(format!("the filter is longer than {MAX_FILTER} characters")));
-        }
-        if text.is_empty() {
-            return Ok(TagFilter::All);
-        }
-        if !text.contains(['*', '?']) {
-            return Ok(TagFilter::Substring(text.to_ascii_lowercase()));
-        }
-        // Runs of `*` mean the same as one; `[`, `{` and `\` are taken literally (tags cannot
-        // contain them, and a user typing them means nothing special).
-        let mut pattern = String::with_capacity(text.len());
-        for c in text.chars() {
-            match c {
-                '*' if pattern.ends_with('*') => {}
-                '[' | ']' | '{' | '}' | '\\' | ',' => {
-                    pattern.push('[');
-                    pattern.push(c);
-                    pattern.push(']');
-                }
-                c => pattern.push(c),
-            }
-        }
-        let glob = GlobBuilder::new(&pattern)
-            .case_insensitive(true)
-            .literal_separator(false)
-            .build()
-            .map_err(|e| AppError::BadRequest(format!("the filter {text:?} is not a pattern Portolan understands ({e})")))?;
-        Ok(TagFilter::Glob(glob.compile_matcher()))
-    }
-
-    pub fn matches(&self, tag: &str) -> bool {
-        match self {
-            TagFilter::All => true,
-            TagFilter::Substring(s) => tag.to_ascii_lowercase().contains(s.as_str()),
-            TagFilter::Glob(g) => g.is_match(tag),
-        }
-    }
-}
+/// glob over the whole tag, else a substring (the same filter as the repository list's).
+pub type TagFilter = portolan_search::NameFilter;
 
 /// Orders tags for `sort` (natural direction: newest or A→Z first; `reverse` flips it).
 /// `created` gives Unix times for [`TagSort::Created`]; tags without one go last.
@@ -165,14 +115,44 @@ pub async fn tag_row(registry: &Registry, repo: &RepoName, tag: &str) -> TagRow 
 /// Background work on behalf of visitors, bounded: at most `permits` tag reads at once in all,
 /// and one warm-up per repository at a time. What a visitor asked for and stopped waiting for
 /// is finished here (so a reload is fast), never more.
+///
+/// What visitors' reads show goes to the where-used index, once per tag and digest (see
+/// [`Background::record`]).
 pub struct Background {
     permits: Arc<Semaphore>,
     warming: Mutex<HashSet<(String, String)>>,
+    /// (registry, repository, tag, digest) written to the index lately.
+    recorded: Mutex<HashSet<(String, String, String, String)>>,
 }
+
+/// Tags remembered as written to the index at most (then forgotten all at once).
+const RECORDED: usize = 100_000;
 
 impl Background {
     pub fn new(permits: usize) -> Self {
-        Self { permits: Arc::new(Semaphore::new(permits.max(1))), warming: Mutex::default() }
+        Self { permits: Arc::new(Semaphore::new(permits.max(1))), warming: Mutex::default(), recorded: Mutex::default() }
+    }
+
+    /// Writes tags read for a page to the where-used index in the background, skipping those
+    /// written lately with the same digest.
+    pub fn record(&self, store: &portolan_store::Store, registry: &str, repository: &str, reads: Vec<TagRead>) {
+        let fresh: Vec<TagRead> = {
+            let mut recorded = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+            if recorded.len() > RECORDED {
+                recorded.clear();
+            }
+            reads
+                .into_iter()
+                .filter(|r| recorded.insert((registry.to_owned(), repository.to_owned(), r.tag.tag.clone(), r.tag.digest.clone())))
+                .collect()
+        };
+        if fresh.is_empty() {
+            return;
+        }
+        let (store, registry, repository) = (store.clone(), registry.to_owned(), repository.to_owned());
+        tokio::spawn(async move {
+            crate::ssr::search::record_reads(&store, &registry, &repository, &fresh).await;
+        });
     }
 
     /// Reads `tags` into the caches in the background, unless a warm-up of this repository is
@@ -232,14 +212,22 @@ pub async fn rows_within(
     // The tag list first: it also tells the client which referrer tags exist.
     registry.client.tags(repo).await?;
     let done: Arc<Mutex<HashMap<String, TagRow>>> = Arc::default();
+    let read: Arc<Mutex<Vec<TagRead>>> = Arc::default();
     let work = {
         let reads: Vec<_> = tags
             .iter()
             .cloned()
             .map(|tag| {
-                let (done, registry, repo) = (done.clone(), registry.clone(), repo.clone());
+                let (done, read, registry, repo) = (done.clone(), read.clone(), registry.clone(), repo.clone());
                 async move {
-                    let row = tag_row(&registry, &repo, &tag).await;
+                    let row = match read_tag(registry.client.as_ref(), &repo, &tag).await {
+                        Ok(r) => {
+                            let row = TagRow::Ok(detail_of(&r));
+                            read.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+                            row
+                        }
+                        Err(e) => TagRow::Failed { tag: tag.clone(), message: e.message().to_owned() },
+                    };
                     done.lock().unwrap_or_else(|e| e.into_inner()).insert(tag, row);
                 }
             })
@@ -261,6 +249,8 @@ pub async fn rows_within(
         let pending: Vec<String> = rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).map(|r| r.tag().to_owned()).collect();
         background.warm(registry, repo, pending);
     }
+    let read = std::mem::take(&mut *read.lock().unwrap_or_else(|e| e.into_inner()));
+    background.record(store, &registry.info.name, repo.as_str(), read);
     let undated: Vec<String> = rows
         .iter()
         .filter_map(|r| match r {

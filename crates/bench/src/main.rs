@@ -3,8 +3,10 @@
 //!
 //!   portolan-bench oci [--tags 5000] [--rounds 5]
 //!   portolan-bench web [--tags 5000] [--rounds 5]
+//!   portolan-bench retention [--tags 10000] [--rounds 5] [--deletions 100]
 
 mod oci;
+mod retention;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +24,9 @@ enum What {
     Oci(oci::Options),
     /// The web app: the first page of a 5,000-tag repository, cold and warm; bundle size.
     Web(web::Options),
+    /// Retention: a dry run over 10,000 tags vs its registry requests, peak memory, the what-if
+    /// preview after an edit, deletions per second vs bare DELETEs.
+    Retention(retention::Options),
 }
 
 #[tokio::main]
@@ -29,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
     match Args::parse().what {
         What::Oci(options) => oci::run(options).await,
         What::Web(options) => web::run(options).await,
+        What::Retention(options) => retention::run(options).await,
     }
 }
 

@@ -452,6 +452,20 @@ impl Client {
         }
     }
 
+    /// Where a tag or digest points right now, asked of the registry (a manifest HEAD; the
+    /// cached tag or content is forgotten first); None when it does not exist.
+    pub async fn resolve_now(&self, repo: &RepoName, reference: &Reference) -> Result<Option<Resolved>> {
+        match reference {
+            Reference::Tag(tag) => return self.resolve_fresh(repo, tag).await,
+            Reference::Digest(d) => self.inner.content.invalidate(&content_key(repo, d.as_ref())).await,
+        }
+        match self.head(repo, reference).await {
+            Ok(resolved) => Ok(Some(resolved)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn manifest_request(&self, method: Method, repo: &RepoName, reference: &str) -> Request {
         Request::new(
             method,
@@ -514,8 +528,10 @@ impl Client {
         if let Some(digest) = &digest
             && let Some(bytes) = self.inner.content.get(&content_key(repo, digest)).await
         {
+            cache_lookup("manifests", true);
             return Ok(doc_from(digest.clone(), bytes, None));
         }
+        cache_lookup("manifests", false);
         let reference_text = digest.clone().unwrap_or_else(|| reference.to_string());
         let key = (repo.as_str().to_owned(), reference_text.clone());
         let this = self.clone();
@@ -561,8 +577,10 @@ impl Client {
     pub async fn blob(&self, repo: &RepoName, digest: &str, cap: Option<u64>) -> Result<Bytes> {
         crate::name::parse_digest(digest)?;
         if let Some(bytes) = self.inner.content.get(&content_key(repo, digest)).await {
+            cache_lookup("blobs", true);
             return Ok(bytes);
         }
+        cache_lookup("blobs", false);
         let cap = cap.unwrap_or(self.config().max_blob_bytes);
         let request = Request::new(
             Method::GET,
@@ -667,6 +685,18 @@ impl Client {
 
 fn too_many_tags(what: &str, max: usize) -> Error {
     Error::new(ErrorKind::TooLarge, format!("{what}: the repository has more than {max} tags; Portolan lists at most {max}"))
+}
+
+/// Counts a cache lookup in the metrics (`portolan_cache_lookups_total{cache, result}`).
+fn cache_lookup(cache: &'static str, hit: bool) {
+    metrics::counter!("portolan_cache_lookups_total", "cache" => cache, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+impl Client {
+    /// What the content cache holds now: (entries, bytes).
+    pub fn cache_usage(&self) -> (u64, u64) {
+        (self.inner.content.entry_count(), self.inner.content.weighted_size())
+    }
 }
 
 /// Content is cached per repository: a digest present in one repository may be absent from

@@ -121,6 +121,13 @@ fn from_reqwest(e: &reqwest::Error, what: &str) -> Error {
     }
     if e.is_timeout() {
         Error::new(ErrorKind::Timeout, format!("{what}: the registry did not answer in time"))
+    } else if let Some(cause) = certificate_problem(e) {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "{what}: the registry's TLS certificate is not trusted ({cause}); if it is signed by a private CA, set the registry's ca_file to that CA's certificate (insecure_tls = true accepts any certificate: test registries only)"
+            ),
+        )
     } else if e.is_connect() {
         Error::new(ErrorKind::Unavailable, format!("{what}: cannot connect to the registry ({})", root_cause(e)))
     } else if e.is_redirect() {
@@ -136,6 +143,20 @@ fn find_refused<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Refu
     while let Some(c) = cause {
         if let Some(refused) = c.downcast_ref::<Refused>() {
             return Some(refused);
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// The TLS certificate error behind a failed connection (unknown issuer, expired, wrong name…),
+/// said by rustls, if that is the cause: retrying will not help.
+fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if text.contains("invalid peer certificate") || text.contains("certificate verify failed") {
+            return Some(text);
         }
         cause = c.source();
     }
@@ -169,6 +190,8 @@ pub(crate) struct Transport {
     limiter: Arc<Semaphore>,
     config: ClientConfig,
     pub stats: Arc<Stats>,
+    /// The registry as metrics name it: `host[:port]`.
+    metrics_name: String,
 }
 
 impl Transport {
@@ -208,6 +231,10 @@ impl Transport {
             .dns_resolver(Arc::new(GuardedResolver { guard: guard.clone() }))
             .build()
             .map_err(|e| Error::invalid(format!("building the HTTP client: {e}")))?;
+        let metrics_name = match base.port() {
+            Some(p) => format!("{}:{p}", base.host_str().unwrap_or_default()),
+            None => base.host_str().unwrap_or_default().to_owned(),
+        };
         Ok(Self {
             base,
             http,
@@ -218,6 +245,7 @@ impl Transport {
             limiter: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             config: config.clone(),
             stats: Arc::default(),
+            metrics_name,
         })
     }
 
@@ -305,12 +333,14 @@ impl Transport {
         }
         let tokens = self.tokens.clone();
         let stats = self.stats.clone();
+        let metrics_name = self.metrics_name.clone();
         let cache_key = key.clone();
         let scope_text = key.clone();
         let token = tokens
             .flights
             .run(key, move || async move {
                 stats.token_requests.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!("portolan_registry_token_fetches_total", "registry" => metrics_name).increment(1);
                 let what = format!("token for {scope_text}");
                 let response = request.send().await.map_err(|e| from_reqwest(&e, &what))?;
                 let status = response.status();
@@ -369,12 +399,24 @@ impl Transport {
                 builder = builder.header(header::CONTENT_LENGTH, "0");
             }
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let response = match builder.send().await {
+            let started = Instant::now();
+            let sent = builder.send().await;
+            self.observe(request, started, match &sent {
+                Ok(r) => status_class(r.status()),
+                Err(e) if e.is_timeout() => "timeout",
+                Err(_) => "connection-error",
+            });
+            let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
                     let error = from_reqwest(&e, &request.what);
                     // A timed-out request already spent its whole budget: do not double it.
-                    if request.idempotent() && e.is_connect() && find_refused(&e).is_none() && retries < self.config.max_retries {
+                    if request.idempotent()
+                        && e.is_connect()
+                        && find_refused(&e).is_none()
+                        && certificate_problem(&e).is_none()
+                        && retries < self.config.max_retries
+                    {
                         drop(permit);
                         tokio::time::sleep(backoff(retries)).await;
                         retries += 1;
@@ -473,6 +515,14 @@ impl Transport {
         }
     }
 
+    /// Records one exchange in the metrics: by registry, verb and outcome, with its latency.
+    fn observe(&self, request: &Request, started: Instant, outcome: &'static str) {
+        let registry = self.metrics_name.clone();
+        let verb = verb_of(&request.method, request.url.path());
+        metrics::counter!("portolan_registry_requests_total", "registry" => registry.clone(), "verb" => verb, "outcome" => outcome).increment(1);
+        metrics::histogram!("portolan_registry_request_duration_seconds", "registry" => registry, "verb" => verb).record(started.elapsed().as_secs_f64());
+    }
+
     /// The error for a request the registry still refuses after authentication.
     fn refused(&self, request: &Request, status: StatusCode) -> Error {
         let wanted = request.scopes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
@@ -504,6 +554,47 @@ pub(crate) struct Body {
 impl Body {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// What a request does, for metrics (a small fixed set: never a repository name).
+fn verb_of(method: &Method, path: &str) -> &'static str {
+    let get = matches!(*method, Method::GET);
+    if path.contains("/manifests/") {
+        match *method {
+            Method::HEAD => "manifest-head",
+            Method::PUT => "manifest-put",
+            Method::DELETE => "manifest-delete",
+            _ => "manifest-get",
+        }
+    } else if path.contains("/blobs/uploads") {
+        "blob-upload"
+    } else if path.contains("/blobs/") {
+        if get { "blob-get" } else { "blob-head" }
+    } else if path.ends_with("/tags/list") {
+        "tags"
+    } else if path.ends_with("/_catalog") {
+        "catalog"
+    } else if path.contains("/referrers/") {
+        "referrers"
+    } else if path.ends_with("/v2/") {
+        "ping"
+    } else {
+        "other"
+    }
+}
+
+/// An HTTP status as a metrics outcome.
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "2xx",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        429 => "429",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
     }
 }
 

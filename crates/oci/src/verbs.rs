@@ -27,6 +27,16 @@ pub trait RegistryVerbs: Send + Sync + 'static {
     async fn tags(&self, repo: &RepoName) -> Result<Arc<Vec<String>>>;
     /// Where a tag or digest points (a manifest HEAD).
     async fn resolve(&self, repo: &RepoName, reference: &Reference) -> Result<Resolved>;
+    /// Where a tag or digest points right now, asked of the registry whatever is cached; None
+    /// when it does not exist. For checks that must not trust a cache (settling a delete that
+    /// was interrupted).
+    async fn resolve_now(&self, repo: &RepoName, reference: &Reference) -> Result<Option<Resolved>> {
+        match self.resolve(repo, reference).await {
+            Ok(resolved) => Ok(Some(resolved)),
+            Err(e) if e.kind() == crate::error::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
     /// A manifest by tag or digest, its bytes verified.
     async fn manifest(&self, repo: &RepoName, reference: &Reference) -> Result<ManifestDoc>;
     /// A blob read whole, at most `cap` bytes (default: the configured blob cap), verified.
@@ -51,6 +61,10 @@ pub trait RegistryVerbs: Send + Sync + 'static {
     async fn invalidate_repo(&self, repo: &RepoName);
     /// The client's settings (limits, TTLs).
     fn settings(&self) -> &ClientConfig;
+    /// What the content cache holds: (entries, bytes) — for metrics.
+    fn cache_usage(&self) -> (u64, u64) {
+        (0, 0)
+    }
 }
 
 /// Fetches the manifests `children` name (an index's entries), at most
@@ -86,6 +100,9 @@ impl RegistryVerbs for Client {
     async fn resolve(&self, repo: &RepoName, reference: &Reference) -> Result<Resolved> {
         Client::resolve(self, repo, reference).await
     }
+    async fn resolve_now(&self, repo: &RepoName, reference: &Reference) -> Result<Option<Resolved>> {
+        Client::resolve_now(self, repo, reference).await
+    }
     async fn manifest(&self, repo: &RepoName, reference: &Reference) -> Result<ManifestDoc> {
         Client::manifest(self, repo, reference).await
     }
@@ -118,5 +135,8 @@ impl RegistryVerbs for Client {
     }
     fn settings(&self) -> &ClientConfig {
         self.config()
+    }
+    fn cache_usage(&self) -> (u64, u64) {
+        Client::cache_usage(self)
     }
 }

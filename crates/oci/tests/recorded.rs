@@ -179,3 +179,77 @@ async fn an_unreachable_registry_is_unavailable() {
     assert!(e.message().contains("cannot connect"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// The Docker Hub and GHCR fixtures are written from documentation (see fixtures/README.md):
+/// their header names, challenges and error envelopes must be those the registries send, and
+/// every body served under a digest must hash to it.
+#[test]
+fn fixtures_have_the_registries_shapes() {
+    use sha2::{Digest, Sha256};
+    const HEADERS: [&str; 10] = [
+        "www-authenticate",
+        "docker-content-digest",
+        "docker-distribution-api-version",
+        "etag",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "docker-ratelimit-source",
+        "link",
+        "content-type",
+        "content-length",
+    ];
+    const CODES: [&str; 14] = [
+        "BLOB_UNKNOWN",
+        "BLOB_UPLOAD_INVALID",
+        "BLOB_UPLOAD_UNKNOWN",
+        "DIGEST_INVALID",
+        "MANIFEST_BLOB_UNKNOWN",
+        "MANIFEST_INVALID",
+        "MANIFEST_UNKNOWN",
+        "NAME_INVALID",
+        "NAME_UNKNOWN",
+        "SIZE_INVALID",
+        "UNAUTHORIZED",
+        "DENIED",
+        "UNSUPPORTED",
+        "TOOMANYREQUESTS",
+    ];
+    for (file, detail_always) in [("dockerhub.json", true), ("ghcr.json", false)] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(file);
+        let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for e in fixture["exchanges"].as_array().unwrap() {
+            let at = format!("{file}: {} {} {}", e["method"], e["path"], e["status"]);
+            let headers: Vec<(String, String)> = serde_json::from_value(e.get("headers").cloned().unwrap_or_default()).unwrap_or_default();
+            for (name, value) in &headers {
+                assert!(HEADERS.contains(&name.as_str()), "{at}: {name} is not a header those registries send (or not lowercase)");
+                if name == "www-authenticate" {
+                    assert!(value.starts_with("Bearer realm=\"") && value.contains(",service=\""), "{at}: {value}");
+                }
+                if name == "docker-content-digest"
+                    && let Some(body) = e["body"].as_str()
+                {
+                    assert_eq!(value, &format!("sha256:{}", hex::encode(Sha256::digest(body.as_bytes()))), "{at}: the digest of its body");
+                }
+            }
+            let status = e["status"].as_u64().unwrap();
+            if status == 401 {
+                assert!(headers.iter().any(|(n, _)| n == "www-authenticate"), "{at}: a 401 carries its challenge");
+            }
+            if status >= 400
+                && let Some(body) = e.get("body").filter(|b| b.is_object())
+            {
+                let errors = body["errors"].as_array().unwrap_or_else(|| panic!("{at}: an error answer is {{\"errors\":[…]}}"));
+                assert!(!errors.is_empty(), "{at}");
+                for error in errors {
+                    let keys: Vec<&String> = error.as_object().unwrap().keys().collect();
+                    assert!(CODES.contains(&error["code"].as_str().unwrap_or("")) || error["code"] == "NOT_FOUND", "{at}: code {}", error["code"]);
+                    assert!(error["message"].is_string(), "{at}: message");
+                    assert!(keys.iter().all(|k| ["code", "message", "detail"].contains(&k.as_str())), "{at}: {keys:?}");
+                    if detail_always {
+                        assert!(error.get("detail").is_some(), "{at}: Docker Hub always sends detail");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -17,12 +17,15 @@
 //! - [`trash`]: what deletes removed, byte for byte, for restoring.
 //! - [`policies`], [`runs`], [`leases`]: retention policies, their runs and items, and the
 //!   database-wide claims that make a policy run on one replica at a time.
+//! - [`search`]: the where-used index (manifests read, what they name, their tags), the crawl's
+//!   progress, the repository list's lazily read columns, the repositories people opened.
 
 pub mod audit;
 pub mod ids;
 pub mod leases;
 pub mod policies;
 pub mod runs;
+pub mod search;
 pub mod seen;
 pub mod sessions;
 pub mod trash;
@@ -38,6 +41,9 @@ pub use audit::{Actor, ActorKind, AuditEntry, AuditFilter, NewAudit, Outcome};
 pub use ids::{from_millis, millis, new_id};
 pub use policies::PolicyRecord;
 pub use runs::{NewRun, RunCounts, RunItem, RunRecord, RunState, Trigger};
+pub use search::{
+    CrawlState, IndexCoverage, IndexRef, IndexedManifest, IndexedReferrer, RefRole, RepoSummaryRecord, UseStep, Usage, WhereUsed,
+};
 pub use trash::{ManifestRole, NewTrash, TrashEntry, TrashKind, TrashManifest, TrashState};
 
 /// Where the store lives.

@@ -235,6 +235,18 @@ impl Store {
         Ok(())
     }
 
+    /// Records that a running run is alive (its replica's heartbeat), without touching its
+    /// progress.
+    pub async fn run_heartbeat(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE runs SET heartbeat_at = $1 WHERE id = $2 AND state = $3")
+            .bind(millis(OffsetDateTime::now_utc()))
+            .bind(id)
+            .bind(RunState::Running.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Appends items (their positions must be new).
     pub async fn run_items_add(&self, id: i64, items: &[RunItem]) -> Result<()> {
         if items.is_empty() {

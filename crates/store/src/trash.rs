@@ -310,6 +310,19 @@ impl Store {
         Ok(())
     }
 
+    /// Entries still `saved` (the delete was under way) since before `before`, oldest first, at
+    /// most `limit`, without their content: deletes that were interrupted (the process died
+    /// between saving and recording how the delete ended), for the scheduler to settle.
+    pub async fn trash_unsettled(&self, before: OffsetDateTime, limit: i64) -> Result<Vec<TrashEntry>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM trash WHERE state = $1 AND state_at < $2 ORDER BY id LIMIT $3"))
+            .bind(TrashState::Saved.as_str())
+            .bind(millis(before))
+            .bind(limit.clamp(1, 1000))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(row_to_entry).collect()
+    }
+
     /// The ids of entries older than `before` whose content is still kept (for purging after N
     /// days).
     pub async fn trash_expired(&self, before: OffsetDateTime) -> Result<Vec<i64>> {

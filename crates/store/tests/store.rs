@@ -6,7 +6,8 @@ use std::time::Duration;
 use portolan_store::sessions::Sessions;
 use portolan_store::trash::TrashFilter;
 use portolan_store::{
-    Actor, AuditFilter, Location, ManifestRole, NewAudit, NewTrash, Outcome, Store, StoreConfig, TrashKind, TrashManifest, TrashState,
+    Actor, AuditFilter, CrawlState, IndexRef, IndexedManifest, Location, ManifestRole, NewAudit, NewTrash, Outcome, RefRole,
+    RepoSummaryRecord, Store, StoreConfig, TrashKind, TrashManifest, TrashState,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -21,6 +22,7 @@ async fn suite(store: &Store) {
     audit(store).await;
     trash(store).await;
     policies_runs_and_leases(store).await;
+    search_index(store).await;
     // Migrating again is a no-op.
     store.migrate().await.unwrap();
 }
@@ -241,6 +243,156 @@ async fn policies_runs_and_leases(store: &Store) {
     assert_eq!(store.runs(Some(p.id), None, 10).await.unwrap().len(), 2);
     store.policy_delete(p.id).await.unwrap();
     assert_eq!(store.runs(None, None, 10).await.unwrap().len(), 2, "runs outlive their policy");
+}
+
+fn digest(n: u32) -> String {
+    format!("sha256:{n:064x}")
+}
+
+fn image(d: &str, config: &str, layers: &[&str], subject: Option<&str>) -> IndexedManifest {
+    IndexedManifest {
+        digest: d.to_owned(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        kind: if subject.is_some() { "signature" } else { "image" }.into(),
+        subject: subject.map(str::to_owned),
+        size: 1000,
+        created: Some(datetime!(2025-01-01 00:00 UTC)),
+        refs: std::iter::once(IndexRef { digest: config.to_owned(), role: RefRole::Config, platform: None })
+            .chain(layers.iter().map(|l| IndexRef { digest: (*l).to_owned(), role: RefRole::Layer, platform: None }))
+            .collect(),
+    }
+}
+
+async fn search_index(store: &Store) {
+    let (a, b, i, s) = (digest(0xa), digest(0xb), digest(0x1), digest(0x5));
+    let (config, l1, l2, l3) = (digest(0xc0), digest(0x11), digest(0x12), digest(0x13));
+    let index = IndexedManifest {
+        digest: i.clone(),
+        media_type: "application/vnd.oci.image.index.v1+json".into(),
+        kind: "index".into(),
+        subject: None,
+        size: 500,
+        created: None,
+        refs: vec![
+            IndexRef { digest: a.clone(), role: RefRole::Manifest, platform: Some("linux/amd64".into()) },
+            IndexRef { digest: b.clone(), role: RefRole::Manifest, platform: Some("linux/arm64".into()) },
+        ],
+    };
+    let now = OffsetDateTime::now_utc();
+    let manifests = vec![
+        image(&a, &config, &[&l1, &l2], None),
+        image(&b, &config, &[&l3], None),
+        index.clone(),
+        image(&s, &digest(0xc1), &[&digest(0x51)], Some(&a)),
+    ];
+    assert_eq!(store.index_put("reg", "team/a", &manifests, now).await.unwrap(), 4);
+    assert_eq!(store.index_put("reg", "team/a", &manifests, now).await.unwrap(), 0, "known manifests are not written again");
+    store.index_set_tags("reg", "team/a", &[("1.0".into(), i.clone()), ("amd".into(), a.clone())], now).await.unwrap();
+    store.index_put("mirror", "a", &[image(&a, &config, &[&l1, &l2], None)], now).await.unwrap();
+    store.index_set_tags("mirror", "a", &[("1.0".into(), a.clone())], now).await.unwrap();
+
+    // A layer: in the image itself (tagged amd), through the index (tagged 1.0), and in the mirror.
+    let used = store.where_used(&l1, 100).await.unwrap();
+    assert!(!used.truncated);
+    let mut places: Vec<(String, String, String, Vec<String>, usize)> =
+        used.uses.iter().map(|u| (u.registry.clone(), u.repository.clone(), u.manifest.clone(), u.tags.clone(), u.path.len())).collect();
+    places.sort();
+    assert_eq!(
+        places,
+        vec![
+            ("mirror".into(), "a".into(), a.clone(), vec!["1.0".to_owned()], 1),
+            ("reg".into(), "team/a".into(), i.clone(), vec!["1.0".to_owned()], 2),
+            ("reg".into(), "team/a".into(), a.clone(), vec!["amd".to_owned()], 1),
+        ]
+    );
+    let through_index = used.uses.iter().find(|u| u.manifest == i).unwrap();
+    assert_eq!(through_index.path[0].platform.as_deref(), Some("linux/amd64"));
+    assert_eq!(through_index.path[1].role, RefRole::Layer);
+    assert_eq!(through_index.kind.as_deref(), Some("index"));
+    // A manifest: itself, the index listing it, and what refers to it.
+    let used = store.where_used(&a, 100).await.unwrap();
+    assert_eq!(used.uses.len(), 3);
+    assert_eq!(used.referrers.len(), 1);
+    assert_eq!(used.referrers[0].digest, s);
+    // The config is shared by both platform images: one place through the index, untagged b is
+    // shown through it only.
+    let used = store.where_used(&config, 100).await.unwrap();
+    assert_eq!(used.uses.iter().filter(|u| u.manifest == b).count(), 0, "untagged b shows through its index");
+    assert_eq!(used.uses.iter().filter(|u| u.manifest == i).count(), 1);
+    assert!(store.where_used(&digest(0xdead), 100).await.unwrap().uses.is_empty());
+    assert!(store.where_used(&l1, 1).await.unwrap().truncated);
+
+    // A prefix finds manifests and blobs.
+    assert_eq!(store.index_digests_with_prefix(&l1, 10).await.unwrap(), vec![l1.clone()]);
+    assert_eq!(store.index_digests_with_prefix(&l1[..70], 10).await.unwrap(), vec![l1.clone(), l2.clone(), l3.clone()]);
+    assert_eq!(store.index_digests_with_prefix(&digest(0)[..20], 100).await.unwrap().len(), 10);
+    assert_eq!(store.index_digests_with_prefix(&digest(0)[..20], 3).await.unwrap().len(), 3);
+
+    // Tags move; untagged manifests go, referrers of kept ones stay.
+    assert_eq!(store.index_tags("reg", "team/a").await.unwrap().len(), 2);
+    store.index_remove_tags("reg", "team/a", &["1.0".into()]).await.unwrap();
+    assert_eq!(store.index_prune("reg", "team/a").await.unwrap(), 2, "the index and b");
+    let known = store.index_known("reg", "team/a", &[a.clone(), b.clone(), i.clone(), s.clone()]).await.unwrap();
+    assert_eq!(known, [a.clone(), s.clone()].into_iter().collect());
+    store.index_set_tags("reg", "team/a", &[("amd".into(), b.clone())], now).await.unwrap();
+    assert_eq!(store.index_tags("reg", "team/a").await.unwrap()["amd"], b);
+
+    let coverage = store.index_coverage().await.unwrap();
+    let mirror = coverage.iter().find(|c| c.registry == "mirror").unwrap();
+    assert_eq!((mirror.repositories, mirror.tags, mirror.manifests), (1, 1, 1));
+    store.index_forget("mirror", "a").await.unwrap();
+    assert!(store.where_used(&l1, 100).await.unwrap().uses.iter().all(|u| u.registry == "reg"));
+    assert_eq!(store.index_repositories("reg").await.unwrap(), vec!["team/a".to_owned()]);
+
+    // The crawl's progress.
+    let state = CrawlState {
+        registry: "reg".into(),
+        state: "paused".into(),
+        pass_started: Some(now),
+        pass_finished: None,
+        repositories: 10_000,
+        done: 42,
+        requests: 1 << 33,
+        paused_until: Some(now + time::Duration::seconds(30)),
+        message: Some("the registry answered 429".into()),
+        updated_at: now,
+    };
+    store.crawl_state_put(&state).await.unwrap();
+    store.crawl_state_put(&CrawlState { done: 43, ..state.clone() }).await.unwrap();
+    let back = store.crawl_state("reg").await.unwrap().unwrap();
+    assert_eq!((back.done, back.requests, back.message.as_deref()), (43, 1 << 33, Some("the registry answered 429")));
+    assert_eq!(store.crawl_states().await.unwrap().len(), 1);
+    store.crawl_repository_done("reg", "team/a", 3, now).await.unwrap();
+    assert_eq!(store.crawl_repositories("reg").await.unwrap().len(), 1);
+    assert_eq!(store.index_coverage().await.unwrap().iter().find(|c| c.registry == "reg").unwrap().crawled, 1);
+
+    // Summaries: the tag list updates counts and keeps the known push date.
+    let pushed = datetime!(2025-03-01 00:00 UTC);
+    store
+        .repo_summary_put(&RepoSummaryRecord {
+            registry: "reg".into(),
+            repository: "team/a".into(),
+            tags: 2,
+            newest: Some("1.0".into()),
+            pushed: Some(pushed),
+            pushed_source: Some("config".into()),
+            checked_at: now,
+        })
+        .await
+        .unwrap();
+    store.repo_summary_tags("reg", "team/a", 3, Some("1.1"), now).await.unwrap();
+    store.repo_summary_tags("reg", "team/b", 1, None, now).await.unwrap();
+    let all = store.repo_summaries("reg", None).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all["team/a"].tags, all["team/a"].newest.as_deref(), all["team/a"].pushed), (3, Some("1.1"), Some(pushed)));
+    assert_eq!(store.repo_summaries("reg", Some(&["team/b".into(), "team/z".into()])).await.unwrap().len(), 1);
+
+    // Recently opened, newest first.
+    store.recent_open("hub", "library/alpine", now - time::Duration::minutes(5)).await.unwrap();
+    store.recent_open("hub", "library/nginx", now).await.unwrap();
+    store.recent_open("hub", "library/alpine", now - time::Duration::minutes(10)).await.unwrap();
+    assert_eq!(store.recent_repositories("hub", 10).await.unwrap(), vec!["library/nginx".to_owned(), "library/alpine".into()]);
+    assert_eq!(store.recent_repositories("hub", 1).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

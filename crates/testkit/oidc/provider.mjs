@@ -98,7 +98,7 @@ const html = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', 
 function page(title, body, script = '') {
   return `<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>${html(title)}</title>
+<head><meta charset="utf-8"><title>${html(title)}</title><link rel="icon" href="data:,">
 <style>body{font-family:sans-serif;max-width:22rem;margin:3rem auto}label,input,button{display:block;width:100%;margin:.3rem 0}.error{color:#b00}</style>
 </head>
 <body>

@@ -6,6 +6,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use crate::process::{ChildGuard, free_addr, wait_http};
+use crate::tls::ServerCert;
 use crate::token::{ISSUER, SERVICE, TokenServer};
 
 /// How the registry authenticates clients.
@@ -26,6 +27,12 @@ pub struct Distribution {
 
 impl Distribution {
     pub async fn start(auth: DistributionAuth<'_>) -> Result<Self> {
+        Self::start_with(auth, None).await
+    }
+
+    /// Like [`Distribution::start`], serving HTTPS with `tls` (`http.tls` in its configuration)
+    /// when given: the URL is then `https://127.0.0.1:<port>`.
+    pub async fn start_with(auth: DistributionAuth<'_>, tls: Option<&ServerCert>) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("portolan-distribution-").tempdir()?;
         let addr = free_addr()?;
         let storage = dir.path().join("storage");
@@ -53,8 +60,15 @@ impl Distribution {
                 )
             }
         };
+        let tls_yaml = match tls {
+            Some(cert) => {
+                let files = cert.write(dir.path())?;
+                format!("  tls:\n    certificate: {}\n    key: {}\n", files.cert.display(), files.key.display())
+            }
+            None => String::new(),
+        };
         let config = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: {addr}\n  secret: portolan-testkit\n{auth_yaml}",
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: {addr}\n  secret: portolan-testkit\n{tls_yaml}{auth_yaml}",
             storage.display()
         );
         let config_path = dir.path().join("config.yml");
@@ -63,7 +77,7 @@ impl Distribution {
         let mut cmd = Command::new("docker-registry");
         cmd.arg("serve").arg(&config_path);
         let mut guard = ChildGuard::spawn("docker-registry", cmd, &log)?;
-        let url = format!("http://{addr}");
+        let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
         wait_http(&format!("{url}/v2/"), &mut guard, &log).await.context("starting docker-registry")?;
         Ok(Self { url, guard, _dir: dir })
     }
@@ -75,7 +89,7 @@ impl Distribution {
 
     /// `host:port`, as a registry name in references.
     pub fn host(&self) -> &str {
-        self.url.trim_start_matches("http://")
+        self.url.trim_start_matches("https://").trim_start_matches("http://")
     }
 }
 

@@ -10,7 +10,11 @@
 //! - [`fixtures`]: sample artifacts built from the specs (images, indexes, Helm charts, SBOMs,
 //!   signatures, attestations, legacy cosign tags), [`seed`]: the standard sample content.
 //! - [`harness`]: a started and seeded registry of each kind.
-//! - [`slow`]: a proxy that makes a registry slow (manifests and blobs answer late).
+//! - [`slow`]: a proxy that makes a registry slow (manifests and blobs answer late), rate
+//!   limited, without a catalog, or refusing everything (403).
+//! - [`faulty`]: a proxy whose manifest DELETEs fail after N, or are answered late once applied,
+//!   and whose reads are slow — for deletions under faults.
+//! - [`tls`]: a certificate authority of its own and server certificates, for HTTPS registries.
 //! - [`oidc`]: a real OpenID Connect provider (npm `oidc-provider` run by Node) with test users,
 //!   a login form, RP-initiated logout and ID-token tampering for refusal tests.
 //! - [`github`]: a replay of GitHub's OAuth app endpoints and REST API (user, emails, orgs, teams).
@@ -18,6 +22,7 @@
 //! The `portolan-testkit` binary starts a set of them for end-to-end tests and the demo.
 
 pub mod distribution;
+pub mod faulty;
 pub mod fixtures;
 pub mod github;
 pub mod harness;
@@ -27,6 +32,7 @@ pub mod process;
 pub mod pusher;
 pub mod seed;
 pub mod slow;
+pub mod tls;
 pub mod token;
 
 pub use harness::{ADMIN, Kind, READER, Registry};

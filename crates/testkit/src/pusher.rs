@@ -51,8 +51,24 @@ pub struct Pusher {
 
 impl Pusher {
     pub fn new(base: &str, auth: PushAuth) -> Self {
-        let http = reqwest::Client::builder().pool_max_idle_per_host(32).build().expect("a reqwest client");
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(32)
+            // A registry that stops answering fails the seed instead of hanging it.
+            .timeout(std::time::Duration::from_secs(60))
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .expect("a reqwest client");
+        Self::with_client(base, auth, http)
+    }
+
+    /// With a client of the caller's (e.g. one trusting a test CA); give it a timeout.
+    pub fn with_client(base: &str, auth: PushAuth, http: reqwest::Client) -> Self {
         Self { base: base.trim_end_matches('/').to_owned(), auth, http }
+    }
+
+    /// The registry's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     fn request(&self, method: Method, url: &str, repo: &str) -> Result<reqwest::RequestBuilder> {
@@ -119,6 +135,15 @@ impl Pusher {
             pushed = Some(self.manifest(repo, tag, &media_type, &bytes).await?);
         }
         Ok(pushed.expect("at least one tag"))
+    }
+
+    /// DELETEs a manifest by digest (for tests that break things on purpose).
+    pub async fn delete_manifest(&self, repo: &str, digest: &str) -> Result<()> {
+        let res = self.request(Method::DELETE, &format!("/v2/{repo}/manifests/{digest}"), repo)?.send().await?;
+        if res.status() != StatusCode::ACCEPTED {
+            bail!("deleting {repo}@{digest}: {} {}", res.status(), res.text().await.unwrap_or_default());
+        }
+        Ok(())
     }
 
     /// GETs a manifest's bytes (None when absent), for keeping fallback indexes up to date.

@@ -1,6 +1,7 @@
 //! Registries that misbehave on purpose: a proxy in front of a real one that delays every
-//! manifest and blob request (a distant registry), or that rate-limits tag lists (a registry
-//! past its quota) — for testing what pages do then.
+//! manifest and blob request (a distant registry), rate-limits tag lists (a registry past its
+//! quota), has no catalog (as Docker Hub), or refuses everything with 403 (credentials without
+//! access) — for testing what pages do then.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +12,22 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+/// What the proxy does besides forwarding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// Tag lists answer 429 with this `Retry-After` (seconds).
+    RateLimited(u64),
+    /// `/v2/_catalog` answers 404 (Docker Hub and GHCR have no catalog).
+    NoCatalog,
+    /// Everything under `/v2/` but the version check answers 403 DENIED.
+    Denied,
+}
+
 struct Inner {
     upstream: String,
     delay: Duration,
-    /// Answer tag lists with 429 and this `Retry-After` (seconds).
-    rate_limit: Option<u64>,
+    fault: Fault,
     http: reqwest::Client,
 }
 
@@ -34,18 +46,36 @@ impl Drop for SlowProxy {
 impl SlowProxy {
     /// Forwards to `upstream`, delaying manifest and blob requests by `delay`.
     pub async fn start(upstream: &str, delay: Duration) -> Result<Self> {
-        Self::start_with(upstream, delay, None).await
+        Self::start_with(upstream, delay, Fault::None).await
     }
 
     /// Forwards to `upstream`, but answers every tag list with 429 Too Many Requests.
     pub async fn rate_limited(upstream: &str, retry_after_secs: u64) -> Result<Self> {
-        Self::start_with(upstream, Duration::ZERO, Some(retry_after_secs)).await
+        Self::start_with(upstream, Duration::ZERO, Fault::RateLimited(retry_after_secs)).await
     }
 
-    async fn start_with(upstream: &str, delay: Duration, rate_limit: Option<u64>) -> Result<Self> {
-        // Bodies pass through untouched (no decompression), so their headers stay true.
-        let http = reqwest::Client::builder().no_gzip().redirect(reqwest::redirect::Policy::none()).build()?;
-        let inner = Arc::new(Inner { upstream: upstream.trim_end_matches('/').to_owned(), delay, rate_limit, http });
+    /// Forwards to `upstream`, but answers the catalog with 404 NOT FOUND, as registries
+    /// without one do.
+    pub async fn without_catalog(upstream: &str) -> Result<Self> {
+        Self::start_with(upstream, Duration::ZERO, Fault::NoCatalog).await
+    }
+
+    /// Answers every request but `GET /v2/` with 403 DENIED, as registries do for credentials
+    /// that are valid but have no access.
+    pub async fn denied(upstream: &str) -> Result<Self> {
+        Self::start_with(upstream, Duration::ZERO, Fault::Denied).await
+    }
+
+    async fn start_with(upstream: &str, delay: Duration, fault: Fault) -> Result<Self> {
+        // Bodies pass through untouched (no decompression), so their headers stay true. A
+        // registry that stops answering gives a 502 rather than a hang.
+        let http = reqwest::Client::builder()
+            .no_gzip()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        let inner = Arc::new(Inner { upstream: upstream.trim_end_matches('/').to_owned(), delay, fault, http });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let app = axum::Router::new().fallback(forward).with_state(inner);
@@ -56,18 +86,34 @@ impl SlowProxy {
     }
 }
 
+/// A registry error answer: `{"errors":[{"code":…,"message":…,"detail":…}]}`.
+fn registry_error(status: StatusCode, code: &str, message: &str, extra: &[(&str, String)]) -> Response {
+    let body = serde_json::json!({"errors": [{"code": code, "message": message, "detail": null}]}).to_string();
+    let mut response = Response::builder().status(status).header("content-type", "application/json; charset=utf-8");
+    for (name, value) in extra {
+        response = response.header(*name, value);
+    }
+    response.body(Body::from(body)).unwrap_or_else(|_| status.into_response())
+}
+
 async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let path = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    if let Some(after) = inner.rate_limit
-        && path.contains("/tags/list")
-    {
-        let body = r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}"#;
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", after.to_string()), ("content-type", "application/json".to_owned())],
-            body,
-        )
-            .into_response();
+    match inner.fault {
+        Fault::RateLimited(after) if path.contains("/tags/list") => {
+            return registry_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOOMANYREQUESTS",
+                "You have reached your pull rate limit.",
+                &[("retry-after", after.to_string())],
+            );
+        }
+        Fault::NoCatalog if request.uri().path() == "/v2/_catalog" => {
+            return registry_error(StatusCode::NOT_FOUND, "NOT_FOUND", "404 page not found", &[]);
+        }
+        Fault::Denied if request.uri().path() != "/v2/" => {
+            return registry_error(StatusCode::FORBIDDEN, "DENIED", "requested access to the resource is denied", &[]);
+        }
+        _ => {}
     }
     if path.contains("/manifests/") || path.contains("/blobs/") {
         tokio::time::sleep(inner.delay).await;

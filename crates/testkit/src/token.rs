@@ -59,6 +59,9 @@ pub struct TokenServer {
     pub addr: SocketAddr,
     /// PEM of the self-signed certificate whose key signs the tokens (the registry's rootcertbundle).
     pub cert_pem: String,
+    /// PEM of the private key that signs the tokens: a secret, for tests checking that it never
+    /// shows anywhere.
+    pub key_pem: String,
     inner: Arc<Inner>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -139,7 +142,7 @@ impl TokenServer {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { addr, cert_pem: cert.pem(), inner, task })
+        Ok(Self { addr, cert_pem: cert.pem(), key_pem: key_pair.serialize_pem(), inner, task })
     }
 
     pub fn realm(&self) -> String {
@@ -159,6 +162,12 @@ impl TokenServer {
 
     /// A token granting `actions` on `repository`, for seeding without going through a client.
     pub fn mint(&self, scopes: &[(&str, &str, &[&str])]) -> Result<String> {
+        self.mint_for(scopes, std::time::Duration::from_secs(self.inner.lifetime_secs))
+    }
+
+    /// A token granting `actions` on each scope, valid for `lifetime`: e.g. a static bearer
+    /// token configured as a registry's password.
+    pub fn mint_for(&self, scopes: &[(&str, &str, &[&str])], lifetime: std::time::Duration) -> Result<String> {
         let access = scopes
             .iter()
             .map(|(kind, name, actions)| Access {
@@ -167,14 +176,14 @@ impl TokenServer {
                 actions: actions.iter().map(|a| (*a).to_owned()).collect(),
             })
             .collect();
-        sign(&self.inner, "testkit-seeder", access, false)
+        sign(&self.inner, "testkit-seeder", access, false, lifetime.as_secs())
     }
 }
 
-fn sign(inner: &Inner, subject: &str, access: Vec<Access>, expired: bool) -> Result<String> {
+fn sign(inner: &Inner, subject: &str, access: Vec<Access>, expired: bool, lifetime_secs: u64) -> Result<String> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     // distribution allows a minute of clock skew: an "expired" token is two minutes old.
-    let (iat, exp) = if expired { (now - 600, now - 120) } else { (now - 5, now + inner.lifetime_secs as i64) };
+    let (iat, exp) = if expired { (now - 600, now - 120) } else { (now - 5, now + lifetime_secs as i64) };
     let claims = Claims {
         iss: ISSUER,
         sub: subject.to_owned(),
@@ -239,7 +248,7 @@ async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, Query(query)
         }
     }
     let expired = inner.expire_next.swap(false, Ordering::SeqCst);
-    match sign(&inner, &subject, access, expired) {
+    match sign(&inner, &subject, access, expired, inner.lifetime_secs) {
         Ok(token) => axum::Json(serde_json::json!({
             "token": token,
             "access_token": token,

@@ -6,7 +6,8 @@
 //! the session server-side, and a session ends after the idle timeout (tower-sessions' expiry)
 //! or the absolute lifetime since sign-in (checked here), whichever comes first. What a sign-in
 //! in progress needs (state, nonce, PKCE verifier, where to go next) is kept in the session too,
-//! taken out exactly once by the callback.
+//! taken out exactly once by the callback — also when the browser sends the callback twice at
+//! once (each request reads the session before either saves it), which [`Auth::claim`] settles.
 //!
 //! # Layout
 //! - this file: [`Auth`], the routes and the middleware.
@@ -18,8 +19,9 @@ pub mod github;
 pub mod oidc;
 pub mod page;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -71,6 +73,9 @@ pub struct Auth {
     pub public_url: Option<String>,
     pub store: Store,
     pub stylesheet: String,
+    /// The states of the sign-ins whose callback has been taken, with when they started: a
+    /// second callback of the same sign-in is refused before its code is sent (see [`Auth::claim`]).
+    claimed: Mutex<HashMap<String, i64>>,
 }
 
 impl Auth {
@@ -91,7 +96,34 @@ impl Auth {
                 crate::config::ProviderKind::Github { .. } => Provider::Github(Box::new(GithubProvider::new(p.clone(), http.clone()))),
             })
             .collect();
-        Ok(Self { providers, proxy: config.proxy.clone(), session_max: config.session_max, public_url, store, stylesheet })
+        Ok(Self {
+            providers,
+            proxy: config.proxy.clone(),
+            session_max: config.session_max,
+            public_url,
+            store,
+            stylesheet,
+            claimed: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes the callback of a sign-in in progress for this request alone: false when another
+    /// request has it already. Two requests carrying the same callback (a double click, a
+    /// browser's retry) both find the sign-in in their copy of the session; without this both
+    /// would send the code, and a provider seeing a code twice refuses the second and revokes
+    /// what it issued for the first (RFC 6749 §4.1.2; oidc-provider does), so neither signs in.
+    fn claim(&self, pending: &Pending) -> bool {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let mut claimed = self.claimed.lock().unwrap_or_else(|e| e.into_inner());
+        // Past the time a sign-in may take, a state can no longer be finished anyway.
+        claimed.retain(|_, started| now - *started <= PENDING_TTL.as_secs() as i64);
+        match claimed.entry(pending.state.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(pending.started_at);
+                true
+            }
+        }
     }
 
     fn provider(&self, id: &str) -> Option<&Provider> {
@@ -270,8 +302,8 @@ async fn callback(
             Redirect::to(&next).into_response()
         }
         Err(f) => {
-            // Nothing of the attempt stays in the session.
-            let _ = session.remove::<Pending>(PENDING_KEY).await;
+            // Nothing of the attempt stays in the session: `finish` took it out before any check
+            // could fail (and leaves the session alone when another request has the callback).
             audit_refusal(&auth, rid.as_deref(), Some(&provider), &f.reason).await;
             page::failure(&auth.stylesheet, f.status, &f.reason)
         }
@@ -280,16 +312,18 @@ async fn callback(
 
 async fn finish(auth: &Auth, provider: &str, q: CallbackQuery, session: &Session) -> Result<(SessionUser, String), Failure> {
     let p = auth.provider(provider).ok_or_else(|| Failure::refused("there is no such sign-in provider"))?;
-    // Taken out once: a replayed callback finds nothing.
-    let pending: Pending = session
-        .remove(PENDING_KEY)
-        .await
-        .map_err(|_| Failure::provider("Portolan cannot reach its database right now"))?
-        .ok_or_else(|| {
-            Failure::refused(
-                "no sign-in is in progress in this browser (it was finished already, expired, or started elsewhere): the PKCE verifier is missing",
-            )
-        })?;
+    let unavailable = |_| Failure::provider("Portolan cannot reach its database right now");
+    let pending: Pending = session.get(PENDING_KEY).await.map_err(unavailable)?.ok_or_else(|| {
+        Failure::refused(
+            "no sign-in is in progress in this browser (it was finished already, expired, or started elsewhere): the PKCE verifier is missing",
+        )
+    })?;
+    // Taken out once: a replayed callback finds nothing, and one sent twice at once is refused
+    // here without touching the session (the first request is finishing the sign-in with it).
+    if !auth.claim(&pending) {
+        return Err(Failure::refused("this sign-in is being finished already (its callback arrived twice)"));
+    }
+    session.remove::<Pending>(PENDING_KEY).await.map_err(unavailable)?;
     if pending.provider != provider {
         return Err(Failure::refused("the sign-in was started with another provider"));
     }

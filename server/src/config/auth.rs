@@ -191,7 +191,9 @@ pub fn validate(file: AuthFile, env: &dyn Fn(&str) -> Option<String>, origin: &s
                     problems.push("scopes must include \"openid\"".to_owned());
                 }
                 ProviderKind::Oidc {
-                    issuer: issuer.trim_end_matches('/').to_owned(),
+                    // As written: discovery and ID tokens compare it character for character, and
+                    // some issuers end with '/' (Auth0's), others not (Keycloak's).
+                    issuer,
                     scopes,
                     groups_claim: p.groups_claim.clone().unwrap_or_else(|| "groups".into()),
                     trust_unverified_email: p.trust_unverified_email.unwrap_or(false),
@@ -210,7 +212,15 @@ pub fn validate(file: AuthFile, env: &dyn Fn(&str) -> Option<String>, origin: &s
                 let parse = |field: &str, value: Option<&String>, default: &str, problems: &mut Vec<String>| {
                     let text = value.map(String::as_str).unwrap_or(default);
                     match url::Url::parse(text) {
-                        Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => Some(u),
+                        Ok(mut u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => {
+                            // Paths are joined under it: GitHub Enterprise's API is at /api/v3, and
+                            // "/api/v3" joined with "user" would be "/api/user".
+                            if !u.path().ends_with('/') {
+                                let path = format!("{}/", u.path());
+                                u.set_path(&path);
+                            }
+                            Some(u)
+                        }
                         _ => {
                             problems.push(format!("{field} {text:?} must be an https:// URL"));
                             None

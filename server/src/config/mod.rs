@@ -74,6 +74,8 @@ pub struct FileConfig {
     pub allowed_hosts: Vec<String>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub metrics_from: Vec<String>,
     pub database_url: Option<Secret>,
     pub database_url_env: Option<String>,
     pub database_url_file: Option<PathBuf>,
@@ -82,6 +84,7 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub trash_days: Option<u32>,
     pub audit_days: Option<u32>,
+    pub retention_lease_secs: Option<u64>,
     #[serde(default)]
     pub auth: auth::AuthFile,
     #[serde(default)]
@@ -110,6 +113,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Peers that may read `/metrics` (empty: loopback only).
+    pub metrics_from: Vec<IpNet>,
     pub store: StoreConfig,
     pub log_format: LogFormat,
     pub registries: Vec<RegistryConfig>,
@@ -120,6 +125,8 @@ pub struct Config {
     pub trash_days: u32,
     /// Days audit entries are kept.
     pub audit_days: u32,
+    /// How long a retention run's lease lasts without renewal (see `retention_lease_secs`).
+    pub retention_lease: Duration,
     pub leptos_config: PathBuf,
 }
 
@@ -169,6 +176,13 @@ impl Config {
             match auth::parse_net(t) {
                 Ok(n) => trusted_proxies.push(n),
                 Err(e) => errors.push(format!("{origin}: trusted_proxies[{i}]: {e}")),
+            }
+        }
+        let mut metrics_from = Vec::new();
+        for (i, t) in file.metrics_from.iter().enumerate() {
+            match auth::parse_net(t) {
+                Ok(n) => metrics_from.push(n),
+                Err(e) => errors.push(format!("{origin}: metrics_from[{i}]: {e}")),
             }
         }
         let log_format = match cli.log_format.or(file.log_format).as_deref() {
@@ -261,6 +275,14 @@ impl Config {
         };
         let trash_days = days(file.trash_days, 30, "trash_days", &mut errors);
         let audit_days = days(file.audit_days, 365, "audit_days", &mut errors);
+        let retention_lease = match file.retention_lease_secs {
+            None => Duration::from_secs(60),
+            Some(n @ 1..=3600) => Duration::from_secs(n),
+            Some(n) => {
+                errors.push(format!("{origin}: retention_lease_secs = {n} must be between 1 and 3600"));
+                Duration::from_secs(60)
+            }
+        };
         if errors.is_empty() {
             Ok(Self {
                 listen,
@@ -268,6 +290,7 @@ impl Config {
                 public_url,
                 allowed_hosts: file.allowed_hosts,
                 trusted_proxies,
+                metrics_from,
                 store,
                 log_format,
                 registries,
@@ -275,6 +298,7 @@ impl Config {
                 access,
                 trash_days,
                 audit_days,
+                retention_lease,
                 leptos_config: cli.leptos_config,
             })
         } else {

@@ -32,6 +32,10 @@ pub struct RegistryFile {
     pub anonymous_read: Option<bool>,
     pub tag_delete: Option<String>,
     pub tag_delete_scratch: Option<String>,
+    pub repositories: Option<Vec<String>>,
+    pub crawl: Option<bool>,
+    pub crawl_requests_per_minute: Option<u32>,
+    pub crawl_interval_minutes: Option<u64>,
 }
 
 /// A validated registry.
@@ -46,6 +50,14 @@ pub struct RegistryConfig {
     pub anonymous_read: Option<bool>,
     /// Warnings for the start-up log (Basic credentials over plain HTTP…).
     pub warnings: Vec<String>,
+    /// Repositories listed even where the registry has no catalog.
+    pub repositories: Vec<String>,
+    /// The crawl fills the where-used index for it.
+    pub crawl: bool,
+    /// Registry requests a minute the crawl may make.
+    pub crawl_requests_per_minute: u32,
+    /// Time between the end of a crawl pass and the start of the next.
+    pub crawl_interval: Duration,
 }
 
 pub fn valid_name(name: &str) -> bool {
@@ -171,6 +183,40 @@ pub fn validate(r: RegistryFile, env: &dyn Fn(&str) -> Option<String>) -> Result
             Err(e) => problems.push(format!("ca_file {}: {e}", path.display())),
         }
     }
+    let mut repositories = Vec::new();
+    for name in r.repositories.iter().flatten() {
+        match portolan_oci::RepoName::parse(name) {
+            Ok(n) => repositories.push(n.to_string()),
+            Err(e) => problems.push(format!("repositories: {name:?}: {}", e.message())),
+        }
+    }
+    repositories.sort();
+    repositories.dedup();
+    let crawl = match env(&format!("PORTOLAN_REGISTRY_{key}_CRAWL")).as_deref() {
+        Some("true" | "1") => true,
+        Some("false" | "0") => false,
+        Some(other) => {
+            problems.push(format!("PORTOLAN_REGISTRY_{key}_CRAWL={other:?} must be true or false"));
+            false
+        }
+        None => r.crawl.unwrap_or(false),
+    };
+    let crawl_requests_per_minute = match r.crawl_requests_per_minute {
+        None => 600,
+        Some(n @ 1..=100_000) => n,
+        Some(n) => {
+            problems.push(format!("crawl_requests_per_minute = {n} must be between 1 and 100000"));
+            600
+        }
+    };
+    let crawl_interval = match r.crawl_interval_minutes {
+        None => Duration::from_secs(600),
+        Some(n @ 0..=10_080) => Duration::from_secs(n * 60),
+        Some(n) => {
+            problems.push(format!("crawl_interval_minutes = {n} must be at most 10080 (a week)"));
+            Duration::from_secs(600)
+        }
+    };
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -186,6 +232,10 @@ pub fn validate(r: RegistryFile, env: &dyn Fn(&str) -> Option<String>) -> Result
         client,
         anonymous_read: r.anonymous_read,
         warnings,
+        repositories,
+        crawl,
+        crawl_requests_per_minute,
+        crawl_interval,
     })
 }
 

@@ -3,14 +3,25 @@
 //!
 //!   portolan-testkit --kinds anonymous,token --many-tags 1500 \
 //!       --json target/testkit.json --portolan-config target/portolan.toml
+//!
+//! With `--with-oidc --portolan-url http://127.0.0.1:PORT` it also starts an OpenID provider
+//! (npm `oidc-provider`, users alice, bob and carol) whose client redirects to that Portolan, and
+//! the configuration gets sign-in: `public_url`, the provider, grants (group `/platform/admins`:
+//! admin; `/dev`: maintainer on the token and ferro registries; anyone signed in: viewer),
+//! `anonymous_read = true` on every registry but `private` (the first registry again, for
+//! signed-in people only).
 
 use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use portolan_testkit::{Kind, Registry};
+use portolan_testkit::oidc::{OidcConfig, OidcProvider};
+use portolan_testkit::{Kind, READER, Registry};
 use serde_json::json;
+
+/// The provider's id in the generated configuration (URL segment and grant prefix).
+const PROVIDER_ID: &str = "sso";
 
 #[derive(Parser)]
 #[command(about = "Starts seeded test registries for Portolan", version)]
@@ -42,9 +53,25 @@ struct Args {
     /// 429 Too Many Requests (Retry-After: an hour), as `limited`.
     #[arg(long)]
     with_rate_limited_copy: bool,
+    /// Also configure the token registry again with a static bearer token (a password without
+    /// username) minted by its token server, pull-only, valid a day, as `token-bearer`.
+    #[arg(long)]
+    with_bearer_copy: bool,
+    /// Start an OpenID Connect provider and configure sign-in with it (needs --portolan-url).
+    #[arg(long, requires = "portolan_url")]
+    with_oidc: bool,
+    /// Where the Portolan using the generated configuration will listen (its public_url, and
+    /// the provider's redirect URIs).
+    #[arg(long)]
+    portolan_url: Option<String>,
     /// Stop when standard input reaches end of file (for parents that cannot send signals).
     #[arg(long)]
     stop_on_stdin_eof: bool,
+}
+
+/// Secrets the configuration holds (or that back it): tests check none ever shows.
+fn secret(what: impl Into<String>, value: impl Into<String>) -> serde_json::Value {
+    json!({"what": what.into(), "value": value.into()})
 }
 
 #[tokio::main]
@@ -52,15 +79,42 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let kinds = args.kinds.iter().map(|k| Kind::parse(k)).collect::<Result<Vec<_>>>()?;
     let started = std::time::Instant::now();
-    let registries = futures::future::try_join_all(kinds.iter().map(|k| Registry::start(*k, args.many_tags))).await?;
+    let portolan_url = args.portolan_url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
+    let oidc = async {
+        match (&portolan_url, args.with_oidc) {
+            (Some(url), true) => OidcProvider::start(
+                OidcConfig::default()
+                    .redirect_uri(&format!("{url}/auth/callback/{PROVIDER_ID}"))
+                    .post_logout_redirect_uri(&format!("{url}/")),
+            )
+            .await
+            .map(Some),
+            _ => Ok(None),
+        }
+    };
+    let (registries, oidc) =
+        futures::future::try_join(futures::future::try_join_all(kinds.iter().map(|k| Registry::start(*k, args.many_tags))), oidc).await?;
+    // With sign-in, every registry but `private` may be browsed without signing in.
+    let anonymous_read = if oidc.is_some() { "anonymous_read = true\n" } else { "" };
 
-    let mut toml = String::from("# Written by portolan-testkit: registries that live as long as it does.\n");
+    let mut head = String::from("# Written by portolan-testkit: registries that live as long as it does.\n");
+    let mut toml = String::new();
     let mut listed = Vec::new();
+    let mut secrets = Vec::new();
     for r in &registries {
         let name = r.kind.name();
-        toml.push_str(&format!("\n[[registries]]\nname = \"{name}\"\ntitle = \"{}\"\nurl = \"{}\"\n", r.kind.title(), r.url));
+        toml.push_str(&format!(
+            "\n[[registries]]\nname = \"{name}\"\ntitle = \"{}\"\nurl = \"{}\"\n{anonymous_read}",
+            r.kind.title(),
+            r.url
+        ));
         if let Some((u, p)) = &r.admin {
             toml.push_str(&format!("username = \"{u}\"\npassword = \"{p}\"\n"));
+            secrets.push(secret(format!("the password of {u} on {name}"), p.clone()));
+        }
+        if let Some(token) = &r.token {
+            secrets.push(secret(format!("the password of {} on {name}", READER.0), READER.1));
+            secrets.push(secret(format!("the signing key of {name}'s token server"), token.key_pem.clone()));
         }
         listed.push(json!({
             "name": name, "url": r.url, "kind": r.kind,
@@ -72,7 +126,7 @@ async fn main() -> Result<()> {
         for r in registries.iter().filter(|r| r.admin.is_some()) {
             let name = format!("{}-anonymous", r.kind.name());
             toml.push_str(&format!(
-                "\n[[registries]]\nname = \"{name}\"\ntitle = \"{} without credentials\"\nurl = \"{}\"\n",
+                "\n[[registries]]\nname = \"{name}\"\ntitle = \"{} without credentials\"\nurl = \"{}\"\n{anonymous_read}",
                 r.kind.title(),
                 r.url
             ));
@@ -82,7 +136,11 @@ async fn main() -> Result<()> {
     let mut slow = None;
     if let (Some(delay), Some(first)) = (args.with_slow_copy, registries.first()) {
         let proxy = portolan_testkit::slow::SlowProxy::start(&first.url, std::time::Duration::from_millis(delay)).await?;
-        toml.push_str(&format!("\n[[registries]]\nname = \"slow\"\ntitle = \"{} (slow)\"\nurl = \"{}\"\n", first.kind.title(), proxy.url));
+        toml.push_str(&format!(
+            "\n[[registries]]\nname = \"slow\"\ntitle = \"{} (slow)\"\nurl = \"{}\"\n{anonymous_read}",
+            first.kind.title(),
+            proxy.url
+        ));
         if let Some((u, p)) = &first.admin {
             toml.push_str(&format!("username = \"{u}\"\npassword = \"{p}\"\n"));
         }
@@ -93,7 +151,7 @@ async fn main() -> Result<()> {
     if let (true, Some(first)) = (args.with_rate_limited_copy, registries.first()) {
         let proxy = portolan_testkit::slow::SlowProxy::rate_limited(&first.url, 3600).await?;
         toml.push_str(&format!(
-            "\n[[registries]]\nname = \"limited\"\ntitle = \"{} (rate limited)\"\nurl = \"{}\"\nmax_retries = 0\n",
+            "\n[[registries]]\nname = \"limited\"\ntitle = \"{} (rate limited)\"\nurl = \"{}\"\nmax_retries = 0\n{anonymous_read}",
             first.kind.title(),
             proxy.url
         ));
@@ -103,14 +161,79 @@ async fn main() -> Result<()> {
     if args.with_unreachable {
         let addr = portolan_testkit::process::free_addr()?;
         toml.push_str(&format!(
-            "\n[[registries]]\nname = \"down\"\ntitle = \"Unreachable (nothing listens there)\"\nurl = \"http://{addr}\"\ntimeout_secs = 5\n"
+            "\n[[registries]]\nname = \"down\"\ntitle = \"Unreachable (nothing listens there)\"\nurl = \"http://{addr}\"\ntimeout_secs = 5\n{anonymous_read}"
         ));
         listed.push(json!({"name": "down", "url": format!("http://{addr}"), "kind": "unreachable"}));
     }
+    if args.with_bearer_copy
+        && let Some(r) = registries.iter().find(|r| r.kind == Kind::Token)
+        && let Some(server) = &r.token
+    {
+        // Pull on the seeded repositories and the catalog, for a day: a static bearer token.
+        let pull: &[&str] = &["pull"];
+        let mut scopes: Vec<(&str, &str, &[&str])> = ["library/hello", "team/platform/api", "charts/portolan-demo", "stress/many-tags"]
+            .into_iter()
+            .map(|repo| ("repository", repo, pull))
+            .collect();
+        scopes.push(("registry", "catalog", &["*"]));
+        let token = server.mint_for(&scopes, std::time::Duration::from_secs(24 * 3600))?;
+        toml.push_str(&format!(
+            "\n[[registries]]\nname = \"token-bearer\"\ntitle = \"{} (static bearer token)\"\nurl = \"{}\"\npassword = \"{token}\"\n{anonymous_read}",
+            r.kind.title(),
+            r.url
+        ));
+        secrets.push(secret("the static bearer token of token-bearer", token));
+        listed.push(json!({"name": "token-bearer", "url": r.url, "kind": r.kind}));
+    }
+    let mut sign_in = serde_json::Value::Null;
+    if let (Some(provider), Some(url)) = (&oidc, &portolan_url) {
+        let first = registries.first().context("no registry to copy as `private`")?;
+        toml.push_str(&format!(
+            "\n[[registries]]\nname = \"private\"\ntitle = \"{} (private)\"\nurl = \"{}\"\nanonymous_read = false\n",
+            first.kind.title(),
+            first.url
+        ));
+        if let Some((u, p)) = &first.admin {
+            toml.push_str(&format!("username = \"{u}\"\npassword = \"{p}\"\n"));
+        }
+        listed.push(json!({"name": "private", "url": first.url, "kind": first.kind, "anonymousRead": false}));
+        let secret_value = provider.client_secret().unwrap_or_default();
+        head.push_str(&format!("public_url = \"{url}\"\n"));
+        toml.push_str(&format!(
+            "\n[[auth.providers]]\nid = \"{PROVIDER_ID}\"\nkind = \"oidc\"\ntitle = \"Test SSO\"\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{secret_value}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\"]\n",
+            provider.issuer(),
+            provider.client_id(),
+        ));
+        toml.push_str(&format!("\n[[grants]]\nrole = \"admin\"\ngroups = [\"{PROVIDER_ID}:/platform/admins\"]\n"));
+        for r in registries.iter().filter(|r| matches!(r.kind, Kind::Token | Kind::Ferro)) {
+            toml.push_str(&format!(
+                "\n[[grants]]\nrole = \"maintainer\"\nregistry = \"{}\"\ngroups = [\"{PROVIDER_ID}:/dev\"]\n",
+                r.kind.name()
+            ));
+        }
+        toml.push_str("\n[[grants]]\nrole = \"viewer\"\nsigned_in = true\n");
+        secrets.push(secret("the OpenID client secret", secret_value));
+        secrets.push(secret("the OpenID provider's signing key", provider.signing_key_pem()));
+        let roles = [("alice", "admin"), ("bob", "maintainer"), ("carol", "viewer")];
+        let users: Vec<serde_json::Value> = provider
+            .users()
+            .iter()
+            .map(|u| {
+                secrets.push(secret(format!("{}'s password at the OpenID provider", u.login), u.password.clone()));
+                let role = roles.iter().find(|(l, _)| *l == u.login).map(|(_, r)| *r);
+                json!({"login": u.login, "password": u.password, "name": u.name, "groups": u.groups, "role": role})
+            })
+            .collect();
+        sign_in = json!({
+            "providerId": PROVIDER_ID, "issuer": provider.issuer(), "clientId": provider.client_id(),
+            "clientSecret": secret_value, "portolanUrl": url, "users": users,
+        });
+    }
+    let toml = format!("{head}{toml}");
     if let Some(path) = &args.portolan_config {
         std::fs::write(path, &toml).with_context(|| format!("writing {}", path.display()))?;
     }
-    let summary = json!({"registries": listed, "pid": std::process::id()});
+    let summary = json!({"registries": listed, "oidc": sign_in, "secrets": secrets, "pid": std::process::id()});
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&summary)?).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -139,6 +262,7 @@ async fn main() -> Result<()> {
     }
     drop(slow);
     drop(limited);
+    drop(oidc);
     let mut registries = registries;
     for r in &mut registries {
         r.kill();

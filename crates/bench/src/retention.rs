@@ -1,0 +1,351 @@
+//! Retention on a 10,000-tag repository of a local CNCF distribution, Portolan in process (the
+//! state built from a configuration as the server builds it, the SQLite store in a temporary
+//! directory):
+//! - a dry run: Portolan's read + plan (the repository read afresh, first-seen dates recorded,
+//!   the planner) vs the floor — the registry requests that read needs (the tag list, a manifest
+//!   HEAD per tag, each manifest GET by digest and its config), made by a bare HTTP loop at the
+//!   same concurrency; and the whole dry run through the runner (every unit recorded as an item);
+//!   the peak RSS of this process during each (VmHWM, reset before each run);
+//! - the what-if preview after an edit, the repository cached: the planner alone, and the
+//!   preview (two plans — saved and edited policy — and their difference), vs 100 ms;
+//! - apply: deletions per second through Portolan's deletion path (re-check, trash, delete,
+//!   audit) vs the same deletes by digest from a bare HTTP loop on a second, identical copy.
+//!
+//! Each measurement alternates the two sides for several rounds and compares medians.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use portolan_app::ssr::AppState;
+use portolan_app::ssr::retention::{RunRequest, policy_of, start};
+use portolan_oci::RepoName;
+use portolan_retention::{Deletion, Policy};
+use portolan_store::{Actor, RunState, Trigger};
+use portolan_testkit::{Kind, Registry};
+
+use crate::median;
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// Tags in the benchmark repository.
+    #[arg(long, default_value_t = 10_000)]
+    tags: usize,
+    /// Rounds per measurement (medians are compared).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Requests in flight when reading (Portolan's default for a registry).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Deletions per round and side in the apply measurement.
+    #[arg(long, default_value_t = 100)]
+    deletions: usize,
+}
+
+const REPO: &str = "stress/many-tags";
+/// "Keep the 100 highest versions, protect latest", on the benchmark repository.
+const POLICY: &str = r#"{"name": "bench", "registry": "bench", "repositories": ["stress/many-tags"], "keep": {"most_recent": {"count": 100, "by": "version"}}, "protected": ["latest"], "max_deletions": 100000, "dry_run": false}"#;
+/// The same, edited: keep 150.
+const EDITED: &str = r#"{"name": "bench", "registry": "bench", "repositories": ["stress/many-tags"], "keep": {"most_recent": {"count": 150, "by": "version"}}, "protected": ["latest"], "max_deletions": 100000, "dry_run": false}"#;
+
+/// Portolan in this process, on `registry`, with a fresh store (and so fresh client caches).
+struct Portolan {
+    state: AppState,
+    policy: portolan_store::PolicyRecord,
+    _dir: tempfile::TempDir,
+}
+
+async fn portolan(registry: &str, concurrency: usize) -> Result<Portolan> {
+    use clap::Parser;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("portolan.toml");
+    std::fs::write(&path, format!("[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\nmax_concurrency = {concurrency}\n"))?;
+    let data = dir.path().join("data");
+    let cli = portolan_server::config::Cli::parse_from([
+        "portolan",
+        "--config",
+        path.to_str().context("a path")?,
+        "--data-dir",
+        data.to_str().context("a path")?,
+    ]);
+    let config = portolan_server::config::Config::load_with(cli, &|_| None)?;
+    let leptos = leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Leptos.toml")))?.leptos_options;
+    let store = portolan_store::Store::open(&config.store).await?;
+    let registries = portolan_server::registries(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = portolan_server::state(leptos, registries, &config, store.clone());
+    let policy = store.policy_create("bench", "bench", POLICY, Some("bench")).await?;
+    Ok(Portolan { state, policy, _dir: dir })
+}
+
+impl Portolan {
+    fn policy(&self) -> Result<Policy> {
+        policy_of(&self.state, &self.policy).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    fn registry(&self) -> Result<portolan_app::ssr::Registry> {
+        Ok(self.state.registry("bench").map_err(|e| anyhow::anyhow!("{e}"))?.clone())
+    }
+
+    /// Read + plan, as a run does it: the repository read afresh, first-seen dates recorded,
+    /// the plan. Returns the number of deletion units.
+    async fn read_and_plan(&self) -> Result<usize> {
+        let registry = self.registry()?;
+        let repo = RepoName::parse(REPO)?;
+        let mut inventory = portolan_app::ssr::deletion::fresh_inventory(&registry, &repo, &[]).await?;
+        let digests: Vec<String> = inventory.manifests.keys().cloned().collect();
+        let seen = self.state.store.first_seen("bench", REPO, &digests, time::OffsetDateTime::now_utc()).await?;
+        inventory.apply_first_seen(&seen);
+        if !inventory.unreadable.is_empty() {
+            bail!("{} tags could not be read", inventory.unreadable.len());
+        }
+        let plan = portolan_retention::plan(&self.policy()?, &inventory, time::OffsetDateTime::now_utc());
+        Ok(plan.deletions.len() + plan.deferred.len())
+    }
+
+    /// A whole dry run through the runner, until it ends. Returns the units it recorded.
+    async fn dry_run(&self) -> Result<i64> {
+        let req = RunRequest {
+            record: self.policy.clone(),
+            trigger: Trigger::Manual,
+            actor: Actor::system(),
+            dry_run: true,
+            scheduled_for: None,
+            request_id: None,
+        };
+        let run = start(&self.state, "bench", req).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        loop {
+            let now = self.state.store.run(run.id).await?;
+            match now.state {
+                RunState::Running => tokio::time::sleep(Duration::from_millis(5)).await,
+                RunState::Done => return Ok(now.counts.planned),
+                other => bail!("the dry run ended {}: {:?}", other.as_str(), now.message),
+            }
+        }
+    }
+}
+
+/// The floor of a dry run's read: the tag list, a manifest HEAD per tag, then each manifest GET
+/// by digest and its config blob, `concurrency` at a time — a plain reqwest client, no cache,
+/// no parsing beyond the config's digest.
+async fn floor_read(http: &reqwest::Client, url: &str, concurrency: usize) -> Result<usize> {
+    let list: serde_json::Value = http.get(format!("{url}/v2/{REPO}/tags/list?n=1000")).send().await?.json().await?;
+    let tags: Vec<String> = list["tags"].as_array().context("a tag list")?.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+    let digests: Vec<Option<String>> = futures::stream::iter(tags.iter())
+        .map(|t| async move {
+            let r = http
+                .head(format!("{url}/v2/{REPO}/manifests/{t}"))
+                .header("accept", portolan_oci::media::MANIFEST_ACCEPT)
+                .send()
+                .await
+                .ok()?;
+            r.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned)
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    let mut digests: Vec<String> = digests.into_iter().collect::<Option<Vec<_>>>().context("a tag without a digest")?;
+    digests.sort();
+    digests.dedup();
+    let read: Vec<Result<()>> = futures::stream::iter(digests.iter())
+        .map(|d| async move {
+            let manifest: serde_json::Value = http
+                .get(format!("{url}/v2/{REPO}/manifests/{d}"))
+                .header("accept", portolan_oci::media::MANIFEST_ACCEPT)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let config = manifest.pointer("/config/digest").and_then(|c| c.as_str()).context("a config digest")?;
+            http.get(format!("{url}/v2/{REPO}/blobs/{config}")).send().await?.bytes().await?;
+            Ok(())
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    read.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(tags.len())
+}
+
+/// The peak resident set size of this process since the last [`reset_peak`], in bytes.
+fn peak_rss() -> Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("VmHWM in /proc/self/status")?;
+    let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse()?;
+    Ok(kb * 1024)
+}
+
+/// Resets the peak RSS to the current RSS (Linux: `5` to `/proc/self/clear_refs`).
+fn reset_peak() -> Result<()> {
+    std::fs::write(Path::new("/proc/self/clear_refs"), "5").context("resetting the peak RSS (/proc/self/clear_refs)")
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
+pub async fn run(o: Options) -> Result<()> {
+    eprintln!("seeding {} tags into two local CNCF distributions (the second for the apply floor)…", o.tags);
+    let started = Instant::now();
+    let (a, b) = tokio::join!(Registry::start(Kind::Anonymous, o.tags), Registry::start(Kind::Anonymous, o.tags));
+    let (a, b) = (a?, b?);
+    eprintln!("seeded in {:.1} s; {} rounds per measurement", started.elapsed().as_secs_f64(), o.rounds);
+    let http = reqwest::Client::builder().pool_max_idle_per_host(o.concurrency).build()?;
+    // One warm-up each, so neither side pays for the registry's own first touch.
+    floor_read(&http, &a.url, o.concurrency).await?;
+    floor_read(&http, &b.url, o.concurrency).await?;
+    let units = portolan(&a.url, o.concurrency).await?.read_and_plan().await?;
+    eprintln!("the policy deletes {units} units of {} tags", o.tags);
+
+    // 1. The dry run: read + plan vs the floor; the whole dry run; peak RSS of each.
+    let (mut ours, mut floor, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut peak_plan, mut peak_run) = (0u64, 0u64);
+    for round in 0..o.rounds {
+        let measure_ours = async {
+            let p = portolan(&a.url, o.concurrency).await?;
+            reset_peak()?;
+            let t = Instant::now();
+            let n = p.read_and_plan().await?;
+            let elapsed = t.elapsed().as_secs_f64();
+            if n != units {
+                bail!("planned {n} units, {units} before");
+            }
+            Ok::<_, anyhow::Error>((elapsed, peak_rss()?))
+        };
+        let measure_floor = async {
+            let t = Instant::now();
+            let n = floor_read(&http, &a.url, o.concurrency).await?;
+            if n != o.tags {
+                bail!("the floor listed {n} tags");
+            }
+            Ok::<_, anyhow::Error>(t.elapsed().as_secs_f64())
+        };
+        if round % 2 == 0 {
+            let (t, peak) = measure_ours.await?;
+            ours.push(t);
+            peak_plan = peak_plan.max(peak);
+            floor.push(measure_floor.await?);
+        } else {
+            floor.push(measure_floor.await?);
+            let (t, peak) = measure_ours.await?;
+            ours.push(t);
+            peak_plan = peak_plan.max(peak);
+        }
+        let p = portolan(&a.url, o.concurrency).await?;
+        reset_peak()?;
+        let t = Instant::now();
+        let planned = p.dry_run().await?;
+        whole.push(t.elapsed().as_secs_f64());
+        peak_run = peak_run.max(peak_rss()?);
+        if planned as usize != units {
+            bail!("the dry run planned {planned} units, {units} expected");
+        }
+    }
+
+    // 2. What-if after an edit, the repository cached.
+    let p = portolan(&a.url, o.concurrency).await?;
+    let saved = p.policy()?;
+    let edited_raw: portolan_retention::RawPolicy = serde_json::from_str(EDITED)?;
+    let edited = portolan_retention::validate(edited_raw, &["bench"]).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let first = portolan_app::ssr::retention::what_if(&p.state, &edited, Some(&saved)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if first.no_longer_deleted.len() != 50 {
+        bail!("the edit should keep 50 more tags; the preview says {}", first.no_longer_deleted.len());
+    }
+    let registry = p.registry()?;
+    let repo = RepoName::parse(REPO)?;
+    let inventory = p.state.inventories.get(&p.state, &registry, &repo).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut planner, mut preview) = (Vec::new(), Vec::new());
+    for _ in 0..o.rounds.max(5) * 4 {
+        let t = Instant::now();
+        let plan = portolan_retention::plan(&edited, &inventory, time::OffsetDateTime::now_utc());
+        planner.push(t.elapsed().as_secs_f64());
+        std::hint::black_box(plan);
+        let t = Instant::now();
+        let w = portolan_app::ssr::retention::what_if(&p.state, &edited, Some(&saved)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        preview.push(t.elapsed().as_secs_f64());
+        std::hint::black_box(w);
+    }
+
+    // 3. Apply: deletions through Portolan's deletion path on the first copy, the same deletes
+    //    by digest from a bare loop on the second, one at a time as a run applies them.
+    let plan = portolan_retention::plan(&saved, &inventory, time::OffsetDateTime::now_utc());
+    let deletions: Vec<&Deletion> = plan.deletions.iter().filter(|u| matches!(u, Deletion::DeleteManifest { .. })).collect();
+    if deletions.len() < o.rounds * o.deletions {
+        bail!("{} units to delete, {} needed", deletions.len(), o.rounds * o.deletions);
+    }
+    let deleter = portolan_app::ssr::deletion::Deleter {
+        registry: &registry,
+        store: &p.state.store,
+        actor: Actor::system(),
+        request_id: None,
+        run_id: None,
+    };
+    let (mut ours_apply, mut floor_apply) = (Vec::new(), Vec::new());
+    for (round, batch) in deletions.chunks(o.deletions).take(o.rounds).enumerate() {
+        let measure_ours = async {
+            let t = Instant::now();
+            for unit in batch {
+                let tags = portolan_app::ssr::deletion::unit_tags(unit, &inventory);
+                let (items, _) = deleter.apply_unit(&repo, unit, &tags).await;
+                if items.iter().any(|i| i.outcome != "done") {
+                    bail!("a unit was not applied: {items:?}");
+                }
+            }
+            Ok::<_, anyhow::Error>(t.elapsed().as_secs_f64())
+        };
+        let measure_floor = async {
+            let t = Instant::now();
+            for unit in batch {
+                let r = http.delete(format!("{}/v2/{REPO}/manifests/{}", b.url, unit.digest())).send().await?;
+                if r.status() != reqwest::StatusCode::ACCEPTED {
+                    bail!("the floor's DELETE answered {}", r.status());
+                }
+            }
+            Ok::<_, anyhow::Error>(t.elapsed().as_secs_f64())
+        };
+        if round % 2 == 0 {
+            ours_apply.push(measure_ours.await?);
+            floor_apply.push(measure_floor.await?);
+        } else {
+            floor_apply.push(measure_floor.await?);
+            ours_apply.push(measure_ours.await?);
+        }
+    }
+
+    let (ours, floor, whole) = (median(ours), median(floor), median(whole));
+    let (planner, preview) = (median(planner), median(preview));
+    let n = o.deletions as f64;
+    let (ours_rate, floor_rate) = (n / median(ours_apply), n / median(floor_apply));
+    println!(
+        "portolan-bench retention: {} tags ({units} units to delete), concurrency {}, {} rounds, medians",
+        o.tags, o.concurrency, o.rounds
+    );
+    println!("{:<58} {:>10} {:>10} {:>8}", "measurement", "ours", "other", "ratio");
+    println!("{:<58} {:>9.3}s {:>9.3}s {:>8.2}", "dry run, read + plan / bare HTTP loop (same requests)", ours, floor, ours / floor);
+    println!("{:<58} {:>9.3}s {:>9.3}s {:>8.2}", "dry run, whole run (items recorded) / bare HTTP loop", whole, floor, whole / floor);
+    println!("{:<58} {:>8.1}ms {:>8.1}ms {:>8.3}", "what-if after an edit, planner alone / 100 ms", planner * 1e3, 100.0, planner / 0.1);
+    println!(
+        "{:<58} {:>8.1}ms {:>8.1}ms {:>8.3}",
+        "what-if after an edit, preview (2 plans + diff) / 100 ms",
+        preview * 1e3,
+        100.0,
+        preview / 0.1
+    );
+    println!(
+        "{:<58} {:>8.1}/s {:>8.1}/s {:>8.2}",
+        "apply, deletions per second: deletion path / bare DELETEs",
+        ours_rate,
+        floor_rate,
+        floor_rate / ours_rate
+    );
+    println!(
+        "peak RSS of this process: read + plan {:.1} MB, whole dry run {:.1} MB (target ≤ 150 MB: {})",
+        mb(peak_plan),
+        mb(peak_run),
+        if peak_plan.max(peak_run) <= 150_000_000 { "met" } else { "NOT met" }
+    );
+    println!("target: read + plan ratio ≤ 1.5 — {}", if ours / floor <= 1.5 { "met" } else { "NOT met" });
+    println!("target: what-if preview ≤ 100 ms — {}", if preview <= 0.1 { "met" } else { "NOT met" });
+    drop((a, b));
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! What the where-used index keeps of a manifest, from what Portolan read: a manifest as
+//! fetched ([`from_doc`], the crawl and the artifact page) or a tag as the tag page read it
+//! ([`from_tag_read`]).
+
+use std::collections::HashMap;
+
+use portolan_inventory::read::{TagRead, parse_date, platform_name};
+use portolan_inventory::ManifestInfo;
+use portolan_oci::{ArtifactKind, Manifest, ManifestDoc};
+use portolan_store::{IndexRef, IndexedManifest, RefRole};
+
+/// The kind as the index and the pages name it (`helm-chart`, `build-attestation`…).
+pub fn kind_key(kind: ArtifactKind) -> &'static str {
+    match kind {
+        ArtifactKind::Index => "index",
+        ArtifactKind::Image => "image",
+        ArtifactKind::HelmChart => "helm-chart",
+        ArtifactKind::Sbom => "sbom",
+        ArtifactKind::Signature => "signature",
+        ArtifactKind::Attestation => "attestation",
+        ArtifactKind::BuildAttestation => "build-attestation",
+        ArtifactKind::Other => "other",
+    }
+}
+
+/// A manifest as fetched; None when it is not a manifest Portolan can read.
+pub fn from_doc(doc: &ManifestDoc) -> Option<IndexedManifest> {
+    let manifest = doc.manifest().ok()?;
+    let created = manifest.annotations().and_then(|a| a.get("org.opencontainers.image.created")).and_then(|c| parse_date(c));
+    let (refs, blobs): (Vec<IndexRef>, u64) = match manifest {
+        Manifest::Image(m) => {
+            let refs = std::iter::once(IndexRef { digest: m.config().digest().to_string(), role: RefRole::Config, platform: None })
+                .chain(m.layers().iter().map(|l| IndexRef { digest: l.digest().to_string(), role: RefRole::Layer, platform: None }))
+                .collect();
+            (refs, m.config().size() + m.layers().iter().map(|l| l.size()).sum::<u64>())
+        }
+        Manifest::Index(i) => (
+            i.manifests()
+                .iter()
+                .map(|d| IndexRef { digest: d.digest().to_string(), role: RefRole::Manifest, platform: platform_name(d) })
+                .collect(),
+            0,
+        ),
+    };
+    Some(IndexedManifest {
+        digest: doc.digest.clone(),
+        media_type: doc.media_type.clone(),
+        kind: kind_key(manifest.kind(&doc.media_type)).to_owned(),
+        subject: manifest.subject().map(|s| s.digest().to_string()),
+        size: doc.size() + blobs,
+        created,
+        refs,
+    })
+}
+
+/// A manifest as the inventory reader describes it; `platforms` names an index's entries.
+fn from_info(m: &ManifestInfo, platforms: &HashMap<&str, &str>) -> IndexedManifest {
+    let refs = if m.children.is_empty() {
+        m.blobs
+            .iter()
+            .enumerate()
+            .map(|(i, b)| IndexRef { digest: b.digest.clone(), role: if i == 0 { RefRole::Config } else { RefRole::Layer }, platform: None })
+            .collect()
+    } else {
+        m.children
+            .iter()
+            .map(|c| IndexRef { digest: c.clone(), role: RefRole::Manifest, platform: platforms.get(c.as_str()).map(|p| (*p).to_owned()) })
+            .collect()
+    };
+    IndexedManifest {
+        digest: m.digest.clone(),
+        media_type: m.media_type.clone(),
+        kind: kind_key(m.kind).to_owned(),
+        subject: m.subject.clone(),
+        size: m.own_size(),
+        created: m.created.map(|d| d.at),
+        refs,
+    }
+}
+
+/// A tag as the tag page read it: the tag, where it points, and the manifests read on the way
+/// (the artifact and, for an index, the platform manifests that exist).
+pub fn from_tag_read(read: &TagRead) -> (String, String, Vec<IndexedManifest>) {
+    let a = &read.artifact;
+    let platforms: HashMap<&str, &str> =
+        a.children.iter().filter(|c| !c.missing).filter_map(|c| Some((c.digest.as_str(), c.platforms.first()?.as_str()))).collect();
+    let mut manifests = vec![from_info(&a.manifest, &platforms)];
+    manifests.extend(a.children.iter().filter(|c| !c.missing).map(|c| from_info(c, &HashMap::new())));
+    (read.tag.tag.clone(), read.tag.digest.clone(), manifests)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portolan_oci::memory::MemoryRegistry;
+    use portolan_oci::{Reference, RegistryVerbs, RepoName};
+
+    #[tokio::test]
+    async fn images_and_indexes() {
+        let reg = MemoryRegistry::new();
+        let amd = reg.put_image("a", &[], &serde_json::json!({"os": "linux", "architecture": "amd64"}), b"amd", None);
+        let index = reg.put_index("a", &["1.0"], &[(&amd, "linux/amd64")]);
+        let repo = RepoName::parse("a").unwrap();
+        let doc = reg.manifest(&repo, &Reference::parse(&index).unwrap()).await.unwrap();
+        let m = from_doc(&doc).unwrap();
+        assert_eq!(m.kind, "index");
+        assert_eq!(m.refs, vec![IndexRef { digest: amd.clone(), role: RefRole::Manifest, platform: Some("linux/amd64".into()) }]);
+        let doc = reg.manifest(&repo, &Reference::parse(&amd).unwrap()).await.unwrap();
+        let m = from_doc(&doc).unwrap();
+        assert_eq!(m.kind, "image");
+        assert_eq!(m.refs.len(), 2);
+        assert_eq!(m.refs[0].role, RefRole::Config);
+        assert_eq!(m.refs[1].digest, portolan_oci::manifest::sha256_digest(b"amd"));
+        let read = portolan_inventory::read::read_tag(&reg, &repo, "1.0").await.unwrap();
+        let (tag, digest, manifests) = from_tag_read(&read);
+        assert_eq!((tag.as_str(), digest.as_str(), manifests.len()), ("1.0", index.as_str(), 2));
+        assert_eq!(manifests[0].refs[0].platform.as_deref(), Some("linux/amd64"));
+        assert_eq!(manifests[1].refs[1].role, RefRole::Layer);
+    }
+}

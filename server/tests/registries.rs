@@ -1,0 +1,501 @@
+//! The web app against real registries set up the awkward ways real ones are: HTTPS with a
+//! private CA (trusted through `ca_file`, not trusted, or `insecure_tls`), static bearer tokens,
+//! pull-only and wrong credentials, a registry answering 403, a catalog longer than a page, no
+//! catalog at all, a tag pushed again while it is cached, blobs over the blob cap and binary
+//! blobs, an index whose child is gone; bad input to server functions and the JSON API; and
+//! static files served alongside pages without taking their headers.
+//!
+//! The real router (pages, server functions, routes) is called in process; the registries are
+//! the test kit's (CNCF distribution, its token server, its proxies), seeded by its own pusher.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode};
+use clap::Parser;
+use http_body_util::BodyExt;
+use portolan_server::config::{Cli, Config};
+use portolan_testkit::distribution::{Distribution, DistributionAuth};
+use portolan_testkit::fixtures::{ImageSpec, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Seeder};
+use portolan_testkit::pusher::{PushAuth, Pusher};
+use portolan_testkit::seed::{SeedReport, seed_demo};
+use portolan_testkit::slow::SlowProxy;
+use portolan_testkit::tls::{TestCa, client_trusting};
+use portolan_testkit::token::{Grant, TokenServer};
+use portolan_testkit::{ADMIN, READER};
+use tower::ServiceExt;
+
+/// One runtime for every test, as in production (one runtime serves everything).
+static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
+    std::sync::LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("a runtime"));
+
+/// One test at a time, each within a bound: Leptos keeps process-wide state (see router.rs),
+/// and a hang must fail rather than block the run.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn run<F: std::future::Future<Output = ()>>(test: F) {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    RUNTIME.block_on(async {
+        tokio::time::timeout(Duration::from_secs(240), test).await.expect("the test finished within 4 minutes");
+    })
+}
+
+/// Portolan's router, in process, with a configuration of `[[registries]]`.
+struct Portolan {
+    app: Router,
+    _dir: tempfile::TempDir,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    /// The value of the first `attribute="…"` after `marker` in the body.
+    fn attribute_after(&self, marker: &str, attribute: &str) -> Option<String> {
+        let rest = &self.body[self.body.find(marker)?..];
+        let start = rest.find(&format!("{attribute}=\""))? + attribute.len() + 2;
+        Some(rest[start..start + rest[start..].find('"')?].to_owned())
+    }
+}
+
+impl Portolan {
+    async fn new(registries: &str) -> Self {
+        Self::with_site(registries, None).await
+    }
+
+    async fn with_site(registries: &str, site_root: Option<&Path>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portolan.toml");
+        std::fs::write(&path, registries).unwrap();
+        let data = dir.path().join("data");
+        let cli = Cli::parse_from(["portolan", "--config", path.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+        let config = Config::load_with(cli, &|_| None).unwrap_or_else(|e| panic!("{e}\n{registries}"));
+        let mut leptos =
+            leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap().leptos_options;
+        if let Some(root) = site_root {
+            leptos.site_root = Arc::from(root.to_str().unwrap());
+        }
+        let clients = portolan_server::registries(&config).unwrap();
+        let store = portolan_store::Store::open(&config.store).await.unwrap();
+        let state = portolan_server::state(leptos, clients, &config, store.clone());
+        let parts = portolan_server::Parts::new(&config, "127.0.0.1:3000".parse().unwrap(), store).unwrap();
+        Self { app: portolan_server::app(state, parts), _dir: dir }
+    }
+
+    async fn request(&self, method: &str, uri: &str, body: Option<String>) -> Answer {
+        let mut b = Request::builder().method(method).uri(uri).header("host", "127.0.0.1:3000").header("accept", "text/html");
+        if method == "POST" {
+            b = b.header("origin", "http://127.0.0.1:3000").header("content-type", "application/x-www-form-urlencoded");
+        }
+        let mut request = b.body(body.map(Body::from).unwrap_or_default()).unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&self, uri: &str) -> Answer {
+        self.request("GET", uri, None).await
+    }
+
+    /// Calls the server function `name` with a form body.
+    async fn server_fn(&self, name: &str, form: String) -> Answer {
+        let path = leptos::server_fn::axum::server_fn_paths()
+            .map(|(p, _)| p)
+            .find(|p| p.trim_start_matches("/api/").trim_end_matches(|c: char| c.is_ascii_digit()) == name)
+            .unwrap_or_else(|| panic!("no server function {name}"));
+        let mut request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("host", "127.0.0.1:3000")
+            .header("origin", "http://127.0.0.1:3000")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+}
+
+/// A `[[registries]]` table; `extra` is more TOML lines.
+fn registry(name: &str, url: &str, extra: &str) -> String {
+    format!("\n[[registries]]\nname = \"{name}\"\nurl = \"{url}\"\n{extra}\n")
+}
+
+/// The error box of a page: `(data-error-status, data-registry-status)`.
+fn error_box(a: &Answer) -> (Option<String>, Option<String>) {
+    (a.attribute_after("role=\"alert\"", "data-error-status"), a.attribute_after("role=\"alert\"", "data-registry-status"))
+}
+
+#[test]
+fn an_https_registry_with_a_private_ca() {
+    run(async {
+        let ca = TestCa::new().unwrap();
+        let cert = ca.server_cert(&["127.0.0.1", "localhost"]).unwrap();
+        let registry_ = Distribution::start_with(DistributionAuth::Anonymous, Some(&cert)).await.unwrap();
+        assert!(registry_.url.starts_with("https://"));
+        let pusher = Pusher::with_client(&registry_.url, PushAuth::None, client_trusting(&ca).unwrap());
+        let seed = seed_demo(&Seeder::new(pusher, true), 0).await.unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        ca.write(&ca_file).unwrap();
+        let url = &registry_.url;
+        let portolan = Portolan::new(&format!(
+            "{}{}{}",
+            registry("trusted", url, &format!("ca_file = \"{}\"", ca_file.display())),
+            registry("untrusted", url, "max_retries = 1"),
+            registry("insecure", url, "insecure_tls = true"),
+        ))
+        .await;
+
+        // With its CA: it works, pages and all.
+        let a = portolan.get("/r/trusted").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains(">library/hello<"), "{}", a.body);
+        let a = portolan.get("/r/trusted/library/hello:1.1.0").await;
+        assert_eq!(a.status, 200);
+        assert!(a.body.contains(seed.digest("hello:1.1.0")));
+
+        // Without it: a clear error page at once — no panic, no hang.
+        for path in ["/r/untrusted", "/r/untrusted/library/hello"] {
+            let started = Instant::now();
+            let a = portolan.get(path).await;
+            assert!(started.elapsed() < Duration::from_secs(20), "{path} took {:?}", started.elapsed());
+            assert_eq!(a.status, 502, "{path}: {}", a.body);
+            assert_eq!(error_box(&a).0.as_deref(), Some("502"));
+            assert!(a.body.contains("certificate"), "{path} says it is about the certificate: {}", a.body);
+            assert!(a.body.contains("ca_file"), "{path} says what to do: {}", a.body);
+        }
+
+        // insecure_tls: any certificate (test registries only).
+        let a = portolan.get("/r/insecure/library/hello").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains("data-tag=\"1.1.0\""));
+    })
+}
+
+#[test]
+fn credentials_a_registry_takes_or_refuses() {
+    run(async {
+        let token = Arc::new(
+            TokenServer::start(&[(ADMIN.0, ADMIN.1, Grant::All), (READER.0, READER.1, Grant::Pull)], Grant::Nothing).await.unwrap(),
+        );
+        let registry_ = Distribution::start(DistributionAuth::Token(&token)).await.unwrap();
+        let minter = token.clone();
+        let auth = PushAuth::Bearer(Arc::new(move |repo: &str| minter.mint(&[("repository", repo, &["pull", "push", "delete"])])));
+        let seed = seed_demo(&Seeder::new(Pusher::new(&registry_.url, auth), true), 0).await.unwrap();
+        // A static bearer token: what a CI job's token looks like to Portolan (no username).
+        let pull: &[&str] = &["pull"];
+        let bearer = token
+            .mint_for(
+                &[("repository", "library/hello", pull), ("repository", "team/platform/api", pull), ("registry", "catalog", &["*"])],
+                Duration::from_secs(3600),
+            )
+            .unwrap();
+        // A registry that knows the credentials but gives them no access (Harbor, Docker Hub…).
+        let denied = SlowProxy::denied(&registry_.url).await.unwrap();
+        let url = &registry_.url;
+        let portolan = Portolan::new(&format!(
+            "{}{}{}{}{}",
+            registry("bearer", url, &format!("password = \"{bearer}\"")),
+            registry("reader", url, &format!("username = \"{}\"\npassword = \"{}\"", READER.0, READER.1)),
+            registry("wrong", url, &format!("username = \"{}\"\npassword = \"not-the-password\"", ADMIN.0)),
+            registry("denied", &denied.url, &format!("username = \"{}\"\npassword = \"{}\"", ADMIN.0, ADMIN.1)),
+            registry("nobody", url, ""),
+        ))
+        .await;
+
+        // The static token is sent as it is: catalog, tags, artifacts.
+        let a = portolan.get("/r/bearer").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains(">library/hello<") && a.body.contains(">team/platform/api<"), "{}", a.body);
+        let a = portolan.get("/r/bearer/library/hello:1.1.0").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains(seed.digest("hello:1.1.0")));
+        // …and only as far as it reaches: a repository outside its scopes is refused.
+        let a = portolan.get("/r/bearer/charts/portolan-demo").await;
+        assert_eq!(a.status, 502, "{}", a.body);
+        assert_eq!(error_box(&a), (Some("502".into()), Some("401".into())));
+
+        // Pull-only is all browsing needs.
+        let a = portolan.get("/r/reader/library/hello").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains("data-tag=\"1.1.0\""));
+
+        // The registry refusing Portolan's own credentials is a 502 that says so and shows the
+        // registry's status — never a 401/403 of Portolan's, which would be about the visitor.
+        for (path, registry_status) in [
+            ("/r/wrong/library/hello", "401"),
+            ("/r/wrong/library/hello:1.1.0", "401"),
+            ("/r/nobody/library/hello", "401"),
+            ("/r/denied/library/hello", "403"),
+            ("/r/denied/library/hello:1.1.0", "403"),
+        ] {
+            let a = portolan.get(path).await;
+            assert_eq!(a.status, 502, "{path}: {}", a.body);
+            assert_eq!(error_box(&a), (Some("502".into()), Some(registry_status.into())), "{path}");
+            assert!(a.body.contains("refused Portolan&#x27;s credentials") || a.body.contains("refused Portolan's credentials"), "{path}");
+            assert!(a.body.contains(&format!("The registry answered HTTP {registry_status}.")), "{path}");
+            assert!(!a.body.contains("data-testid=\"sign-in-link\""), "{path}: signing in would change nothing");
+        }
+        // The configured password shows nowhere, not even in the error.
+        let a = portolan.get("/r/wrong/library/hello").await;
+        assert!(!a.body.contains("not-the-password"));
+        // Badges say it in the image, with the same refusal status.
+        let a = portolan.get("/badge/denied/library/hello/latest.svg").await;
+        assert_eq!(a.headers.get("content-type").unwrap(), "image/svg+xml; charset=utf-8");
+        assert!(a.status.is_server_error() || a.status.is_success(), "{}", a.status);
+    })
+}
+
+#[test]
+fn catalog_pages_and_registries_without_a_catalog() {
+    run(async {
+        let registry_ = Distribution::start(DistributionAuth::Anonymous).await.unwrap();
+        let seeder = Seeder::new(Pusher::new(&registry_.url, PushAuth::None), true);
+        // 130 repositories: more than the 100 of a catalog page.
+        let names: Vec<String> = (0..130).map(|i| format!("many/repo-{i:03}")).collect();
+        let spec = ImageSpec::new("tiny\n");
+        futures::future::try_join_all(names.iter().map(|n| seeder.image(n, &["1"], &spec))).await.unwrap();
+        let no_catalog = SlowProxy::without_catalog(&registry_.url).await.unwrap();
+        let portolan = Portolan::new(&format!("{}{}", registry("many", &registry_.url, ""), registry("hub", &no_catalog.url, ""))).await;
+
+        let first = portolan.get("/r/many").await;
+        assert_eq!(first.status, 200);
+        let listed = |a: &Answer| names.iter().filter(|n| a.body.contains(&format!("href=\"/r/many/{n}\""))).count();
+        assert_eq!(listed(&first), 100);
+        assert!(!first.body.contains("← First page"));
+        let next = first.attribute_after("rel=\"next\"", "href").or_else(|| {
+            // The attribute may come before rel: take the link's href from its tag.
+            let at = first.body.find("Next page →")?;
+            let tag = &first.body[first.body[..at].rfind("<a ")?..at];
+            let start = tag.find("href=\"")? + 6;
+            Some(tag[start..start + tag[start..].find('"')?].to_owned())
+        });
+        let next = next.expect("a Next page link");
+        assert_eq!(next, "/r/many?last=many%2Frepo-099");
+        let second = portolan.get(&next).await;
+        assert_eq!(second.status, 200);
+        assert_eq!(listed(&second), 30);
+        assert!(second.body.contains("href=\"/r/many/many/repo-129\"") && !second.body.contains("href=\"/r/many/many/repo-099\""));
+        assert!(second.body.contains("← First page") && !second.body.contains("Next page →"));
+
+        // No catalog (404, as Docker Hub and GHCR): a notice and the box to open one by name.
+        let a = portolan.get("/r/hub").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains("does not list its repositories"), "{}", a.body);
+        assert!(a.body.contains("open a repository by name"));
+        assert!(a.body.contains("id=\"open-repo\""));
+        assert!(!a.body.contains("lists no repositories"));
+        let a = portolan.get("/r/hub?open=many/repo-007").await;
+        assert!(a.status.is_redirection(), "{}", a.status);
+        assert_eq!(a.headers.get("location").unwrap(), "/r/hub/many/repo-007");
+        assert_eq!(portolan.get("/r/hub/many/repo-007").await.status, 200);
+    })
+}
+
+#[test]
+fn a_tag_pushed_again_shows_its_new_digest_once_its_ttl_is_over() {
+    run(async {
+        let registry_ = Distribution::start(DistributionAuth::Anonymous).await.unwrap();
+        let pusher = Pusher::new(&registry_.url, PushAuth::None);
+        let seeder = Seeder::new(pusher.clone(), true);
+        let old = seeder.image("library/moving", &["stable"], &ImageSpec::new("one\n")).await.unwrap();
+        let new = seeder.image("library/moving", &["next"], &ImageSpec::new("two\n")).await.unwrap();
+        const TTL: u64 = 3;
+        let portolan = Portolan::new(&registry("ttl", &registry_.url, &format!("tag_ttl_secs = {TTL}"))).await;
+
+        let cached_at = Instant::now();
+        let a = portolan.get("/r/ttl/library/moving:stable").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains(&old.digest) && !a.body.contains(&new.digest));
+        let row = portolan.get("/r/ttl/library/moving").await;
+        assert!(row.body.contains(&format!("data-digest=\"{}\"", old.digest)), "{}", row.body);
+
+        // Pushed again: `stable` is now the other image.
+        let bytes = pusher.get_manifest("library/moving", &new.digest).await.unwrap().unwrap();
+        pusher.manifest("library/moving", "stable", OCI_MANIFEST, &bytes).await.unwrap();
+
+        // Within the TTL the cached digest may still be shown (here it is, being well within).
+        let a = portolan.get("/r/ttl/library/moving:stable").await;
+        if cached_at.elapsed() < Duration::from_secs(TTL - 1) {
+            assert!(a.body.contains(&old.digest), "within the TTL the tag is still trusted");
+        }
+        // After it, the new digest, on the artifact page and in the tag list.
+        tokio::time::sleep(Duration::from_secs(TTL).saturating_sub(cached_at.elapsed()) + Duration::from_millis(500)).await;
+        let a = portolan.get("/r/ttl/library/moving:stable").await;
+        assert_eq!(a.status, 200);
+        assert!(a.body.contains(&new.digest) && !a.body.contains(&old.digest), "after the TTL the new digest is shown");
+        let row = portolan.get("/r/ttl/library/moving").await;
+        assert!(row.body.contains(&format!("data-digest=\"{}\"", new.digest)), "{}", row.body);
+    })
+}
+
+/// An image whose config is `config_bytes` long (a label padding it), and its layer.
+async fn image_with_big_config(seeder: &Seeder, repo: &str, tag: &str, config_bytes: usize) -> (String, String, String) {
+    let padding = "x".repeat(config_bytes);
+    let spec = ImageSpec::new("big config\n").label("org.example.padding", &padding);
+    let pushed = seeder.image(repo, &[tag], &spec).await.unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&seeder.pusher.get_manifest(repo, &pushed.digest).await.unwrap().unwrap()).unwrap();
+    (
+        pushed.digest,
+        manifest["config"]["digest"].as_str().unwrap().to_owned(),
+        manifest["layers"][0]["digest"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn big_and_binary_blobs_and_an_index_missing_a_platform() {
+    run(async {
+        let registry_ = Distribution::start(DistributionAuth::Anonymous).await.unwrap();
+        let pusher = Pusher::new(&registry_.url, PushAuth::None);
+        let seeder = Seeder::new(pusher.clone(), true);
+        let (image, config, layer) = image_with_big_config(&seeder, "big/config", "1", 1536 * 1024).await;
+        let platforms = [ImageSpec::new("amd64\n"), ImageSpec::new("arm64\n").platform("arm64", Some("v8"))];
+        let (index, images) = seeder.multi_platform("broken/index", &["1"], &platforms).await.unwrap();
+        pusher.delete_manifest("broken/index", &images[1].digest).await.unwrap();
+        let url = &registry_.url;
+        let portolan = Portolan::new(&format!("{}{}", registry("reg", url, ""), registry("capped", url, "max_blob_mb = 1"))).await;
+
+        // A config over the blob cap: the page still comes, saying why the config is not shown.
+        let a = portolan.get("/r/capped/big/config:1").await;
+        assert!(a.status == 200 || a.status == 502, "{}: {}", a.status, a.body);
+        assert!(a.body.contains(&image));
+        assert!(a.body.contains("1.0 MiB"), "the cap is named: {}", a.body);
+        // Under the default cap it is shown.
+        let a = portolan.get("/r/reg/big/config:1").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains("org.example.padding"));
+
+        // The blob page: too big to preview, binary by type, binary by content.
+        let a = portolan.get(&format!("/r/reg/big/config/-/blob/{config}?type={OCI_CONFIG}")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains("larger than the 1.0 MiB preview limit"), "{}", a.body);
+        assert!(a.body.contains("data-testid=\"no-preview\""));
+        let a = portolan.get(&format!("/r/reg/big/config/-/blob/{layer}?type={OCI_LAYER_GZIP}")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains("is not previewed (not text)"), "{}", a.body);
+        let a = portolan.get(&format!("/r/reg/big/config/-/blob/{layer}")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains("binary content"), "{}", a.body);
+        let a = portolan.get(&format!("/r/reg/big/config/-/blob/sha256:{}", "0".repeat(64))).await;
+        assert_eq!(a.status, 404, "{}", a.body);
+
+        // An index whose arm64 manifest is gone: shown as missing, the rest as it is.
+        let a = portolan.get("/r/reg/broken/index:1").await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert!(a.body.contains(&index.digest));
+        let problem = &a.body[a.body.find("data-testid=\"platform-problem\"").expect("a platform problem")..];
+        assert!(problem[..200].contains("missing (404)"), "{problem:.300}");
+        assert!(a.body.contains("linux/amd64"));
+        // The tag row says so too (read without a time budget through the server function).
+        let a = portolan
+            .server_fn("tag_details", "registry=reg&repository=broken%2Findex&tags[0]=1&budget_ms=0".into())
+            .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let rows: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(rows[0]["Ok"]["missing_children"], 1, "{rows}");
+        let page = portolan.get("/r/reg/broken/index").await;
+        assert!(page.body.contains("1 missing"), "{}", page.body);
+    })
+}
+
+#[test]
+fn bad_input_is_refused_with_400() {
+    run(async {
+        let registry_ = Distribution::start(DistributionAuth::Anonymous).await.unwrap();
+        let seed: SeedReport = seed_demo(&Seeder::new(Pusher::new(&registry_.url, PushAuth::None), true), 0).await.unwrap();
+        let portolan = Portolan::new(&registry("reg", &registry_.url, "")).await;
+
+        // More tags than a page has, in one tag_details call.
+        let tags: String = (0..=500).map(|i| format!("&tags[{i}]=t{i}")).collect();
+        let a = portolan.server_fn("tag_details", format!("registry=reg&repository=library%2Fhello{tags}&budget_ms=0")).await;
+        assert_eq!(a.status, 400, "{}", a.body);
+        assert!(a.body.contains("at most 500 tags at once"), "{}", a.body);
+        let a = portolan.server_fn("tag_details", "registry=reg&repository=library%2Fhello&tags[0]=bad..tag!&budget_ms=0".into()).await;
+        assert_eq!(a.status, 400, "{}", a.body);
+        let a = portolan.server_fn("tag_details", "registry=reg&repository=Library%2FHello&tags[0]=1.0.0&budget_ms=0".into()).await;
+        assert_eq!(a.status, 400, "{}", a.body);
+        let a = portolan.server_fn("tag_details", "registry=reg&repository=library%2Fhello&tags[0]=1.0.0&budget_ms=0".into()).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+
+        // The JSON API: 400 with a JSON error for what is not a name, a tag or a digest.
+        let digest = seed.digest("hello:1.1.0");
+        for (path, status, says) in [
+            ("/api/v1/referrers/reg/library/hello@sha256:nope".to_owned(), 400, "digest"),
+            ("/api/v1/referrers/reg/library/hello".to_owned(), 400, "name a tag"),
+            ("/api/v1/referrers/reg/Library/Hello:1.1.0".to_owned(), 400, "lowercase"),
+            ("/api/v1/referrers/reg/library/hello:bad..tag!".to_owned(), 400, "tag"),
+            (format!("/api/v1/referrers/reg/library/hello@{digest}?artifactType=%01"), 400, "artifactType"),
+            (format!("/api/v1/referrers/reg/library/hello@{digest}?artifactType={}", "a".repeat(300)), 400, "artifactType"),
+            ("/api/v1/referrers/nope/library/hello:1.1.0".to_owned(), 404, "nope"),
+            ("/api/v1/referrers/reg/library/hello:no-such-tag".to_owned(), 404, ""),
+        ] {
+            let a = portolan.get(&path).await;
+            assert_eq!(a.status.as_u16(), status, "{path}: {}", a.body);
+            assert_eq!(a.headers.get("content-type").unwrap(), "application/json", "{path}");
+            let json: serde_json::Value = serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{path}: {e}: {}", a.body));
+            let error = json["error"].as_str().unwrap_or_else(|| panic!("{path}: {json}"));
+            assert!(error.contains(says), "{path}: {error}");
+        }
+        let a = portolan.get(&format!("/api/v1/referrers/reg/library/hello@{digest}")).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    })
+}
+
+#[test]
+fn static_files_never_take_the_headers_of_a_page_served_meanwhile() {
+    run(async {
+        let registry_ = Distribution::start(DistributionAuth::Anonymous).await.unwrap();
+        seed_demo(&Seeder::new(Pusher::new(&registry_.url, PushAuth::None), true), 0).await.unwrap();
+        let site = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+        std::fs::write(site.path().join("pkg/portolan.js"), "export default function init() {}\n".repeat(2000)).unwrap();
+        std::fs::write(site.path().join("favicon.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").unwrap();
+        let portolan = Arc::new(Portolan::with_site(&registry("reg", &registry_.url, ""), Some(site.path())).await);
+
+        // Pages and files at the same time, from several worker threads.
+        let mut tasks = Vec::new();
+        for i in 0..120 {
+            let portolan = portolan.clone();
+            tasks.push(tokio::spawn(async move {
+                let path = match i % 3 {
+                    0 => "/r/reg/library/hello:1.1.0",
+                    1 => "/pkg/portolan.js",
+                    _ => "/favicon.svg",
+                };
+                let a = portolan.get(path).await;
+                (path, a.status, a.headers.get("content-security-policy").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default())
+            }));
+        }
+        for task in tasks {
+            let (path, status, csp) = task.await.unwrap();
+            assert_eq!(status, 200, "{path}");
+            if path.starts_with("/r/") {
+                assert!(csp.contains("script-src 'self' 'nonce-"), "a page keeps its own policy: {csp}");
+            } else {
+                assert!(csp.starts_with("default-src 'none'") && !csp.contains("nonce"), "{path} has no page's policy: {csp}");
+            }
+        }
+        // Unknown addresses still get the 404 page.
+        let a = portolan.get("/no/such/file.js").await;
+        assert_eq!(a.status, 404);
+        assert!(a.body.contains("There is no page at this address."));
+    })
+}

@@ -1,0 +1,241 @@
+//! Two Portolan replicas (the real binary, twice) on one real Postgres, with a real OpenID
+//! provider and a real registry: a session started on one works on the other, a delete on one
+//! shows in the other's trash and audit log, a schedule fires once across both, a replica
+//! killed mid-run is taken over after its lease, and Postgres stopped and started again under
+//! load gives 503s, then recovery, and nothing lost.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use portolan_testkit::oidc::{OidcConfig, OidcProvider, browser_client};
+use portolan_testkit::postgres::Postgres;
+use portolan_testkit::process::free_addr;
+use portolan_testkit::{Kind, Registry};
+
+/// A running replica; killed (SIGKILL) when dropped.
+struct Replica {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Replica {
+    async fn start(config: &Path, port: u16, dir: &Path, name: &str) -> Replica {
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_portolan"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .args(["--config", config.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .env("PORTOLAN_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if client.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{name} did not get ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Replica { child, url, log }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fn_path(name: &str) -> String {
+    leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p)
+        .find(|p| p.trim_start_matches("/api/").trim_end_matches(|c: char| c.is_ascii_digit()) == name)
+        .unwrap_or_else(|| panic!("no server function {name}"))
+        .to_owned()
+}
+
+/// Calls a server function on `base` as the cookie jar's user; JSON back.
+async fn call(client: &reqwest::Client, base: &str, origin: &str, name: &str, body: String) -> (u16, String) {
+    let r = client
+        .post(format!("{base}{}", fn_path(name)))
+        .header("origin", origin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+fn qs<T: serde::Serialize>(v: &T) -> String {
+    serde_qs::to_string(v).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pg = Postgres::start().await.unwrap();
+    let db = pg.new_database("replicas").unwrap();
+    let registry = Registry::start(Kind::Anonymous, 0).await.unwrap();
+    let (port_a, port_b) = (free_addr().unwrap().port(), free_addr().unwrap().port());
+    let public = format!("http://127.0.0.1:{port_a}");
+    let provider = OidcProvider::start(OidcConfig::default().redirect_uri(&format!("{public}/auth/callback/sso"))).await.unwrap();
+    let config = dir.path().join("portolan.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+public_url = "{public}"
+allowed_hosts = ["127.0.0.1:{port_b}"]
+database_url = "{db}"
+database_timeout_secs = 2
+retention_lease_secs = 6
+
+[[auth.providers]]
+id = "sso"
+kind = "oidc"
+issuer = "{issuer}"
+client_id = "{client_id}"
+client_secret = "{client_secret}"
+scopes = ["openid", "profile", "email", "groups"]
+
+[[grants]]
+role = "admin"
+groups = ["sso:/platform/admins"]
+
+[[registries]]
+name = "reg"
+url = "{registry}"
+anonymous_read = true
+"#,
+            issuer = provider.issuer(),
+            client_id = provider.client_id(),
+            client_secret = provider.client_secret().unwrap(),
+            registry = registry.url,
+        ),
+    )
+    .unwrap();
+    let a = Replica::start(&config, port_a, dir.path(), "a").await;
+    let mut b = Replica::start(&config, port_b, dir.path(), "b").await;
+
+    // Sign in on A (through the provider's login form)…
+    let browser = browser_client().unwrap();
+    let r = browser.get(format!("{}/auth/login/sso?next=/", a.url)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap_or_default());
+    let to_provider = r.headers()["location"].to_str().unwrap().to_owned();
+    let callback = provider.sign_in(&browser, &to_provider, "alice", "alice-pass").await.unwrap();
+    let r = browser.get(&callback).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303, "the callback signs in");
+    // …and keep working on B: the session lives in Postgres.
+    let (status, body) =
+        call(&browser, &b.url, &public, "session_info", qs(&portolan_app::api::SessionInfo { registry: None, repository: None })).await;
+    assert_eq!(status, 200, "{body}");
+    let session: portolan_app::model::SessionView = serde_json::from_str(&body).unwrap();
+    assert_eq!(session.role.as_deref(), Some("admin"), "{session:?}");
+
+    // A delete on A appears in B's trash and audit log.
+    let selection = portolan_app::model::DeleteSelection { tags: vec!["1.0.0".into()], ..Default::default() };
+    let preview = portolan_app::api::PreviewDelete { registry: "reg".into(), repository: "library/hello".into(), selection };
+    let (status, body) = call(&browser, &a.url, &public, "preview_delete", qs(&preview)).await;
+    assert_eq!(status, 200, "{body}");
+    let preview: portolan_app::model::DeletePreview = serde_json::from_str(&body).unwrap();
+    let apply = portolan_app::api::ApplyDelete { registry: "reg".into(), repository: "library/hello".into(), confirmation: preview.confirmation };
+    let (status, body) = call(&browser, &a.url, &public, "apply_delete", qs(&apply)).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = call(&browser, &b.url, &public, "trash_list", qs(&portolan_app::api::TrashList { before: None })).await;
+    let trash: portolan_app::model::TrashPage = serde_json::from_str(&body).unwrap();
+    assert!(trash.rows.iter().any(|r| r.summary.contains("library/hello:1.0.0")), "{body}");
+    let (_, body) = call(&browser, &b.url, &public, "audit_list", qs(&portolan_app::api::AuditList { query: Default::default() })).await;
+    let audit: portolan_app::model::AuditPage = serde_json::from_str(&body).unwrap();
+    assert!(audit.rows.iter().any(|r| r.action == "delete-tag" && r.outcome == "done"), "{body}");
+    assert!(audit.rows.iter().any(|r| r.action == "sign-in" && r.outcome == "done"));
+
+    // A schedule fires once across both replicas: every minute, watched for two fires.
+    let form = portolan_app::model::PolicyForm {
+        name: "every-minute".into(),
+        registry: "reg".into(),
+        repositories: "library/*".into(),
+        most_recent_count: "100".into(),
+        schedule: "* * * * *".into(),
+        ..Default::default()
+    };
+    let (status, body) = call(&browser, &a.url, &public, "save_policy", qs(&portolan_app::api::SavePolicy { form })).await;
+    assert_eq!(status, 200, "{body}");
+    let policy: i64 = serde_json::from_str(&body).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let runs = loop {
+        let (_, body) = call(&browser, &b.url, &public, "get_policy", qs(&portolan_app::api::GetPolicy { id: Some(policy) })).await;
+        let page: portolan_app::model::PolicyPage = serde_json::from_str(&body).unwrap();
+        let scheduled: Vec<_> = page.runs.iter().filter(|r| r.trigger == "schedule").cloned().collect();
+        if scheduled.iter().filter(|r| r.state != "running").count() >= 2 || Instant::now() > deadline {
+            break scheduled;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    assert!(runs.len() >= 2, "two fires within two and a half minutes: {runs:?}");
+    let mut fires: Vec<i64> = runs.iter().map(|r| r.started_at / 60).collect();
+    fires.sort();
+    fires.dedup();
+    assert_eq!(fires.len(), runs.len(), "one run per fire, whichever replica took it: {runs:?}");
+
+    // Postgres stopped under load: clear 503s, no crash; started again: recovery, nothing lost.
+    let load = {
+        let urls = [a.url.clone(), b.url.clone()];
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+            let mut statuses = Vec::new();
+            let until = Instant::now() + Duration::from_secs(8);
+            while Instant::now() < until {
+                for u in &urls {
+                    if let Ok(r) = client.get(format!("{u}/readyz")).send().await {
+                        statuses.push(r.status().as_u16());
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            statuses
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pg.stop();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let page = reqwest::get(format!("{}/admin/audit", b.url)).await.unwrap();
+    assert_eq!(page.status().as_u16(), 503, "a page that needs the database says it is unavailable");
+    pg.restart().await.unwrap();
+    let statuses = load.await.unwrap();
+    assert!(statuses.contains(&503), "readiness failed while the database was away");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = reqwest::get(format!("{}/readyz", a.url)).await.is_ok_and(|r| r.status() == 200)
+            && reqwest::get(format!("{}/readyz", b.url)).await.is_ok_and(|r| r.status() == 200);
+        if ready {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replicas came back when the database did");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, body) = call(&browser, &a.url, &public, "audit_list", qs(&portolan_app::api::AuditList { query: Default::default() })).await;
+    let audit: portolan_app::model::AuditPage = serde_json::from_str(&body).unwrap();
+    assert!(audit.rows.iter().any(|r| r.action == "delete-tag"), "nothing lost: {body}");
+
+    // A replica killed mid-run: the other takes the policy over once the lease expires.
+    b.kill();
+    let _ = std::fs::read_to_string(&b.log);
+    let (status, _) = call(&browser, &a.url, &public, "run_policy", qs(&portolan_app::api::RunPolicy { id: policy, dry_run: true })).await;
+    assert!(status == 200 || status == 409, "a run starts or one is going: {status}");
+    drop(a);
+}
