@@ -153,15 +153,17 @@ anonymous_read = true
     let (status, body) = call(&browser, &a.url, &public, "preview_delete", qs(&preview)).await;
     assert_eq!(status, 200, "{body}");
     let preview: portolan_app::model::DeletePreview = serde_json::from_str(&body).unwrap();
-    let apply = portolan_app::api::ApplyDelete { registry: "reg".into(), repository: "library/hello".into(), confirmation: preview.confirmation };
+    let apply =
+        portolan_app::api::ApplyDelete { registry: "reg".into(), repository: "library/hello".into(), confirmation: preview.confirmation };
     let (status, body) = call(&browser, &a.url, &public, "apply_delete", qs(&apply)).await;
     assert_eq!(status, 200, "{body}");
     let (_, body) = call(&browser, &b.url, &public, "trash_list", qs(&portolan_app::api::TrashList { before: None })).await;
     let trash: portolan_app::model::TrashPage = serde_json::from_str(&body).unwrap();
-    assert!(trash.rows.iter().any(|r| r.summary.contains("library/hello:1.0.0")), "{body}");
+    // 1.0.0 is the only ordinary tag of its image: the image goes, with its legacy signature.
+    assert!(trash.rows.iter().any(|r| r.repository == "library/hello" && r.summary.contains("1.0.0") && r.state == "deleted"), "{body}");
     let (_, body) = call(&browser, &b.url, &public, "audit_list", qs(&portolan_app::api::AuditList { query: Default::default() })).await;
     let audit: portolan_app::model::AuditPage = serde_json::from_str(&body).unwrap();
-    assert!(audit.rows.iter().any(|r| r.action == "delete-tag" && r.outcome == "done"), "{body}");
+    assert!(audit.rows.iter().any(|r| r.action == "delete-manifest" && r.tags == vec!["1.0.0".to_string()] && r.outcome == "done"), "{body}");
     assert!(audit.rows.iter().any(|r| r.action == "sign-in" && r.outcome == "done"));
 
     // A schedule fires once across both replicas: every minute, watched for two fires.
@@ -213,8 +215,10 @@ anonymous_read = true
     tokio::time::sleep(Duration::from_millis(500)).await;
     pg.stop();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let page = reqwest::get(format!("{}/admin/audit", b.url)).await.unwrap();
+    // A signed-in person's session cannot be read: a clear 503, not an anonymous page.
+    let page = browser.get(format!("{}/admin/audit", b.url)).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 503, "a page that needs the database says it is unavailable");
+    assert!(page.text().await.unwrap().contains("database"), "and says why");
     pg.restart().await.unwrap();
     let statuses = load.await.unwrap();
     assert!(statuses.contains(&503), "readiness failed while the database was away");
@@ -230,7 +234,7 @@ anonymous_read = true
     }
     let (_, body) = call(&browser, &a.url, &public, "audit_list", qs(&portolan_app::api::AuditList { query: Default::default() })).await;
     let audit: portolan_app::model::AuditPage = serde_json::from_str(&body).unwrap();
-    assert!(audit.rows.iter().any(|r| r.action == "delete-tag"), "nothing lost: {body}");
+    assert!(audit.rows.iter().any(|r| r.action == "delete-manifest"), "nothing lost: {body}");
 
     // A replica killed mid-run: the other takes the policy over once the lease expires.
     b.kill();
