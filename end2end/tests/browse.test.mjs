@@ -17,8 +17,10 @@ test('navigates registry → repository → tags → artifact, after hydration',
     assert.equal(names.length, 7, names.join(' | '));
     await page.locator('a[href="/r/anonymous"]').click();
     await page.waitForURL(/\/r\/anonymous$/);
-    await page.locator('[data-testid=repositories] li').first().waitFor();
-    const repos = await page.locator('[data-testid=repositories] li').allInnerTexts();
+    // A link per repository (whatever else its row links to: a tag, a digest).
+    const links = page.locator('[data-testid=repositories] a[href^="/r/anonymous/"]');
+    await links.first().waitFor();
+    const repos = await links.evaluateAll((as) => as.map((a) => a.getAttribute('href')).filter((h) => !/[:@]/.test(h)).map((h) => h.slice('/r/anonymous/'.length)));
     assert.deepEqual(repos, ['charts/portolan-demo', 'library/hello', 'stress/many-tags', 'team/platform/api']);
 
     await page.getByRole('link', { name: 'library/hello' }).click();

@@ -139,7 +139,12 @@ async fn repositories(crawl: &Crawl<'_>, state: &AppState, stop: &mut watch::Rec
                 names.dedup();
                 return Ok(names);
             }
-            Err(CrawlError::Registry(e)) if e.kind() == ErrorKind::Unsupported => {
+            // No catalog (or none for anonymous clients, as on Docker Hub).
+            Err(CrawlError::Registry(e))
+                if e.kind() == ErrorKind::Unsupported
+                    || (e.kind() == ErrorKind::Unauthorized
+                        && crawl.verbs.settings().credentials == portolan_oci::Credentials::Anonymous) =>
+            {
                 let (names, _) = portolan_app::ssr::catalog::listed_without_catalog(&state.store, registry, &configured).await;
                 return Ok(names);
             }

@@ -243,10 +243,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         metrics::gauge!("portolan_cache_entries", "registry" => r.info.name.clone()).set(entries as f64);
         metrics::gauge!("portolan_cache_bytes", "registry" => r.info.name.clone()).set(bytes as f64);
     }
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
-        metrics_handle().render(),
-    )
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], metrics_handle().render())
         .into_response()
 }
 

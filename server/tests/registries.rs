@@ -136,6 +136,15 @@ fn registry(name: &str, url: &str, extra: &str) -> String {
     format!("\n[[registries]]\nname = \"{name}\"\nurl = \"{url}\"\n{extra}\n")
 }
 
+/// The `href` of the link (`<a …>`) whose tag contains `marker`.
+fn link_href(body: &str, marker: &str) -> Option<String> {
+    let at = body.find(marker)?;
+    let tag_start = body[..at].rfind("<a ")?;
+    let tag = &body[tag_start..tag_start + body[tag_start..].find('>')?];
+    let start = tag.find("href=\"")? + 6;
+    Some(tag[start..start + tag[start..].find('"')?].to_owned())
+}
+
 /// The error box of a page: `(data-error-status, data-registry-status)`.
 fn error_box(a: &Answer) -> (Option<String>, Option<String>) {
     (a.attribute_after("role=\"alert\"", "data-error-status"), a.attribute_after("role=\"alert\"", "data-registry-status"))
@@ -275,33 +284,37 @@ fn catalog_pages_and_registries_without_a_catalog() {
         let no_catalog = SlowProxy::without_catalog(&registry_.url).await.unwrap();
         let portolan = Portolan::new(&format!("{}{}", registry("many", &registry_.url, ""), registry("hub", &no_catalog.url, ""))).await;
 
-        let first = portolan.get("/r/many").await;
-        assert_eq!(first.status, 200);
-        let listed = |a: &Answer| names.iter().filter(|n| a.body.contains(&format!("href=\"/r/many/{n}\""))).count();
-        assert_eq!(listed(&first), 100);
-        assert!(!first.body.contains("← First page"));
-        let next = first.attribute_after("rel=\"next\"", "href").or_else(|| {
-            // The attribute may come before rel: take the link's href from its tag.
-            let at = first.body.find("Next page →")?;
-            let tag = &first.body[first.body[..at].rfind("<a ")?..at];
-            let start = tag.find("href=\"")? + 6;
-            Some(tag[start..start + tag[start..].find('"')?].to_owned())
-        });
-        let next = next.expect("a Next page link");
-        assert_eq!(next, "/r/many?last=many%2Frepo-099");
-        let second = portolan.get(&next).await;
-        assert_eq!(second.status, 200);
-        assert_eq!(listed(&second), 30);
-        assert!(second.body.contains("href=\"/r/many/many/repo-129\"") && !second.body.contains("href=\"/r/many/many/repo-099\""));
-        assert!(second.body.contains("← First page") && !second.body.contains("Next page →"));
+        // Page after page through the "next" links, every repository once, none left out.
+        let mut seen: Vec<String> = Vec::new();
+        let mut page = portolan.get("/r/many").await;
+        let mut pages = 1;
+        loop {
+            assert_eq!(page.status, 200, "{}", page.body);
+            let here: Vec<&String> = names.iter().filter(|n| page.body.contains(&format!("href=\"/r/many/{n}\""))).collect();
+            assert!(!here.is_empty() && here.len() < names.len(), "page {pages} lists {} repositories", here.len());
+            seen.extend(here.into_iter().cloned());
+            match link_href(&page.body, "rel=\"next\"") {
+                Some(next) => {
+                    assert!(next.starts_with("/r/many?"), "{next}");
+                    page = portolan.get(&next.replace("&amp;", "&")).await;
+                    pages += 1;
+                    assert!(pages < 10, "the pages end");
+                }
+                None => break,
+            }
+        }
+        assert!(pages >= 2, "more than one page");
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), seen.len(), "no repository on two pages");
+        assert_eq!(sorted, names, "every repository on some page");
 
         // No catalog (404, as Docker Hub and GHCR): a notice and the box to open one by name.
         let a = portolan.get("/r/hub").await;
         assert_eq!(a.status, 200, "{}", a.body);
         assert!(a.body.contains("does not list its repositories"), "{}", a.body);
-        assert!(a.body.contains("open a repository by name"));
-        assert!(a.body.contains("id=\"open-repo\""));
-        assert!(!a.body.contains("lists no repositories"));
+        assert!(a.body.contains("id=\"open-repo\""), "the box to open a repository by name");
         let a = portolan.get("/r/hub?open=many/repo-007").await;
         assert!(a.status.is_redirection(), "{}", a.status);
         assert_eq!(a.headers.get("location").unwrap(), "/r/hub/many/repo-007");
@@ -330,17 +343,26 @@ fn a_tag_pushed_again_shows_its_new_digest_once_its_ttl_is_over() {
         // Pushed again: `stable` is now the other image.
         let bytes = pusher.get_manifest("library/moving", &new.digest).await.unwrap().unwrap();
         pusher.manifest("library/moving", "stable", OCI_MANIFEST, &bytes).await.unwrap();
+        let pushed_at = Instant::now();
 
         // Within the TTL the cached digest may still be shown (here it is, being well within).
         let a = portolan.get("/r/ttl/library/moving:stable").await;
         if cached_at.elapsed() < Duration::from_secs(TTL - 1) {
             assert!(a.body.contains(&old.digest), "within the TTL the tag is still trusted");
         }
-        // After it, the new digest, on the artifact page and in the tag list.
-        tokio::time::sleep(Duration::from_secs(TTL).saturating_sub(cached_at.elapsed()) + Duration::from_millis(500)).await;
+        // After it, the new digest, on the artifact page and in the tag list. (Anything Portolan
+        // read before the push — pages, and the details it reads in the background — was cached
+        // by the time the push was done, give or take a request in flight: a TTL and a second.)
+        tokio::time::sleep((Duration::from_secs(TTL) + Duration::from_secs(1)).saturating_sub(pushed_at.elapsed())).await;
         let a = portolan.get("/r/ttl/library/moving:stable").await;
         assert_eq!(a.status, 200);
-        assert!(a.body.contains(&new.digest) && !a.body.contains(&old.digest), "after the TTL the new digest is shown");
+        let around = |d: &str| a.body.find(d).map(|i| a.body[i.saturating_sub(300)..(i + 100).min(a.body.len())].to_owned());
+        assert!(
+            a.body.contains(&new.digest) && !a.body.contains(&old.digest),
+            "after the TTL the new digest is shown: new {:?}, old {:?}",
+            around(&new.digest),
+            around(&old.digest)
+        );
         let row = portolan.get("/r/ttl/library/moving").await;
         assert!(row.body.contains(&format!("data-digest=\"{}\"", new.digest)), "{}", row.body);
     })
@@ -353,11 +375,7 @@ async fn image_with_big_config(seeder: &Seeder, repo: &str, tag: &str, config_by
     let pushed = seeder.image(repo, &[tag], &spec).await.unwrap();
     let manifest: serde_json::Value =
         serde_json::from_slice(&seeder.pusher.get_manifest(repo, &pushed.digest).await.unwrap().unwrap()).unwrap();
-    (
-        pushed.digest,
-        manifest["config"]["digest"].as_str().unwrap().to_owned(),
-        manifest["layers"][0]["digest"].as_str().unwrap().to_owned(),
-    )
+    (pushed.digest, manifest["config"]["digest"].as_str().unwrap().to_owned(), manifest["layers"][0]["digest"].as_str().unwrap().to_owned())
 }
 
 #[test]
@@ -375,9 +393,11 @@ fn big_and_binary_blobs_and_an_index_missing_a_platform() {
 
         // A config over the blob cap: the page still comes, saying why the config is not shown.
         let a = portolan.get("/r/capped/big/config:1").await;
-        assert!(a.status == 200 || a.status == 502, "{}: {}", a.status, a.body);
+        assert_eq!(a.status, 200, "{}", a.body);
         assert!(a.body.contains(&image));
-        assert!(a.body.contains("1.0 MiB"), "the cap is named: {}", a.body);
+        let problem = &a.body[a.body.find("data-testid=\"config-problem\"").expect("the config's problem is shown")..];
+        assert!(problem[..400].contains("larger than the 1.0 MiB limit"), "the cap is named: {problem:.400}");
+        assert!(!a.body.contains("org.example.padding"), "the config was not read");
         // Under the default cap it is shown.
         let a = portolan.get("/r/reg/big/config:1").await;
         assert_eq!(a.status, 200, "{}", a.body);
@@ -405,9 +425,7 @@ fn big_and_binary_blobs_and_an_index_missing_a_platform() {
         assert!(problem[..200].contains("missing (404)"), "{problem:.300}");
         assert!(a.body.contains("linux/amd64"));
         // The tag row says so too (read without a time budget through the server function).
-        let a = portolan
-            .server_fn("tag_details", "registry=reg&repository=broken%2Findex&tags[0]=1&budget_ms=0".into())
-            .await;
+        let a = portolan.server_fn("tag_details", "registry=reg&repository=broken%2Findex&tags[0]=1&budget_ms=0".into()).await;
         assert_eq!(a.status, 200, "{}", a.body);
         let rows: serde_json::Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(rows[0]["Ok"]["missing_children"], 1, "{rows}");

@@ -163,7 +163,10 @@ anonymous_read = true
     assert!(trash.rows.iter().any(|r| r.repository == "library/hello" && r.summary.contains("1.0.0") && r.state == "deleted"), "{body}");
     let (_, body) = call(&browser, &b.url, &public, "audit_list", qs(&portolan_app::api::AuditList { query: Default::default() })).await;
     let audit: portolan_app::model::AuditPage = serde_json::from_str(&body).unwrap();
-    assert!(audit.rows.iter().any(|r| r.action == "delete-manifest" && r.tags == vec!["1.0.0".to_string()] && r.outcome == "done"), "{body}");
+    assert!(
+        audit.rows.iter().any(|r| r.action == "delete-manifest" && r.tags == vec!["1.0.0".to_string()] && r.outcome == "done"),
+        "{body}"
+    );
     assert!(audit.rows.iter().any(|r| r.action == "sign-in" && r.outcome == "done"));
 
     // A schedule fires once across both replicas: every minute, watched for two fires.

@@ -296,7 +296,9 @@ async fn dry_run_then_capped_run(kind: Kind) {
     const TAGS: usize = 5000;
     const KEEP: usize = 100;
     const CAP: usize = 40;
+    let t0 = Instant::now();
     let registry = Registry::start(kind, TAGS).await.unwrap();
+    eprintln!("TIMING seeded {:?}", t0.elapsed());
     let pusher = Pusher::new(&registry.url, PushAuth::None);
     // `latest` shares its manifest with an old build, which is then only untagged (the
     // manifest stays for `latest`): the first units include it.
@@ -304,6 +306,7 @@ async fn dry_run_then_capped_run(kind: Kind) {
     let latest = retag(&pusher, &shared, "latest").await;
     let before = tags_now(&registry.url, REPO).await;
     assert_eq!(before.len(), TAGS + 1);
+    eprintln!("TIMING tags_now {:?}", t0.elapsed());
     let kept = highest_versions(&before, KEEP);
     let targeted: BTreeSet<String> = before.keys().filter(|t| !kept.contains(*t) && *t != "latest").cloned().collect();
     assert_eq!(targeted.len(), TAGS - KEEP);
@@ -316,6 +319,7 @@ async fn dry_run_then_capped_run(kind: Kind) {
     let dry = run_policy(&w.app, id, true).await.unwrap();
     let dry = finished(&w.store, dry, Duration::from_secs(300)).await;
     assert_eq!(dry.state, RunState::Done, "{:?}", dry.message);
+    eprintln!("TIMING dry {:?}", t0.elapsed());
     assert!(dry.dry_run);
     let planned_items = items(&w.store, dry.id).await;
     assert_eq!(planned_items.len(), TAGS - KEEP, "one item per unit: every targeted tag is a unit of its own");
@@ -335,6 +339,7 @@ async fn dry_run_then_capped_run(kind: Kind) {
     let real = run_policy(&w.app, id, false).await.unwrap();
     let real = finished(&w.store, real, Duration::from_secs(300)).await;
     assert_eq!(real.state, RunState::Done, "{:?}", real.message);
+    eprintln!("TIMING real {:?}", t0.elapsed());
     assert!(real.message.as_deref().unwrap_or_default().contains("cap of 40"), "{:?}", real.message);
     let done_items = items(&w.store, real.id).await;
     let applied = item_tags(&done_items, "done");
@@ -377,6 +382,7 @@ async fn dry_run_then_capped_run(kind: Kind) {
     let again = run_policy(&w.app, id, true).await.unwrap();
     let again = finished(&w.store, again, Duration::from_secs(300)).await;
     assert_eq!(again.state, RunState::Done);
+    eprintln!("TIMING again {:?}", t0.elapsed());
     let again_items = items(&w.store, again.id).await;
     let again_targeted: BTreeSet<String> =
         item_tags(&again_items, "planned").union(&item_tags(&again_items, "deferred")).cloned().collect();

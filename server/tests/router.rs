@@ -363,7 +363,10 @@ fn route_cases(image: &str, policy: i64, run: i64) -> BTreeMap<&'static str, Sam
             (format!("/search?q={image}"), "GET", [OK, OK, OK, OK]),
         ],
     );
-    m.insert("/digest/{digest}", vec![(format!("/digest/{image}"), "GET", [OK, OK, OK, OK]), ("/digest/nope".into(), "GET", [400, 400, 400, 400])]);
+    m.insert(
+        "/digest/{digest}",
+        vec![(format!("/digest/{image}"), "GET", [OK, OK, OK, OK]), ("/digest/nope".into(), "GET", [400, 400, 400, 400])],
+    );
     m.insert("/admin/trash", vec![("/admin/trash".into(), "GET", [401, 403, OK, OK])]);
     m.insert("/admin/audit", vec![("/admin/audit".into(), "GET", [401, 403, 403, OK])]);
     m.insert("/admin/policies", vec![("/admin/policies".into(), "GET", [401, 403, OK, OK])]);
@@ -455,7 +458,9 @@ fn metrics_are_for_allowed_peers() {
         call(&w.app, "GET", "/r/mem/team/app", Who::Viewer, None, &[("accept", "text/html")]).await;
         let a = call(&w.app, "GET", "/metrics", Who::Anonymous, None, &[]).await;
         assert_eq!(a.status, 200);
-        for name in ["portolan_http_requests_total", "portolan_http_request_duration_seconds", "portolan_store_connections", "portolan_cache_bytes"] {
+        for name in
+            ["portolan_http_requests_total", "portolan_http_request_duration_seconds", "portolan_store_connections", "portolan_cache_bytes"]
+        {
             assert!(a.body.contains(name), "{name} missing from:\n{}", &a.body[..a.body.len().min(2000)]);
         }
         // No repository name in a label.

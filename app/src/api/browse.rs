@@ -19,7 +19,10 @@ pub const DATE_SORT_LIMIT: usize = 2_000;
 /// The state, the registry named `registry` and the validated repository name, once the caller
 /// is known to be a viewer there: what every server function about a repository starts from.
 #[cfg(feature = "ssr")]
-pub(crate) fn lookup(registry: &str, repository: &str) -> Result<(crate::ssr::AppState, crate::ssr::Registry, portolan_oci::RepoName), AppError> {
+pub(crate) fn lookup(
+    registry: &str,
+    repository: &str,
+) -> Result<(crate::ssr::AppState, crate::ssr::Registry, portolan_oci::RepoName), AppError> {
     let state = crate::ssr::state()?;
     let repo = portolan_oci::RepoName::parse(repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
     crate::ssr::auth::require(&state, portolan_access::Role::Viewer, registry, Some(repo.as_str()))?;

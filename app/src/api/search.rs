@@ -25,8 +25,7 @@ pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<Rep
     let filter = portolan_search::NameFilter::new(&query.filter)?;
     let who = crate::ssr::auth::current_user();
     let configured = state.search.settings(&registry).repositories;
-    let snapshot =
-        state.search.catalogs.get(&reg).await.map_err(|e| logged(&format!("catalog of {registry}"), AppError::from(e)))?;
+    let snapshot = state.search.catalogs.get(&reg).await.map_err(|e| logged(&format!("catalog of {registry}"), AppError::from(e)))?;
     let mut recent = Vec::new();
     let mut listed_configured = Vec::new();
     let (names, listing): (std::borrow::Cow<'_, [String]>, Listing) = match &snapshot.unsupported {
@@ -55,10 +54,8 @@ pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<Rep
         RepoSort::Name => select(&names, &filter, visible, Order::Name, query.reverse, query.page, query.per_page),
         RepoSort::Pushed => {
             let kept = state.store.repo_summaries(&registry, None).await?;
-            let pushed: std::collections::HashMap<String, i64> = kept
-                .values()
-                .filter_map(|r| Some((r.repository.clone(), r.pushed?.unix_timestamp())))
-                .collect();
+            let pushed: std::collections::HashMap<String, i64> =
+                kept.values().filter_map(|r| Some((r.repository.clone(), r.pushed?.unix_timestamp()))).collect();
             let all = select(&names, &filter, visible, Order::Pushed(&pushed), query.reverse, 1, usize::MAX);
             let unread: Vec<String> =
                 all.page.iter().filter(|n| kept.get(*n).and_then(row_of).is_none()).take(PUSHED_WARM_LIMIT).cloned().collect();
@@ -82,7 +79,9 @@ pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<Rep
     let budget = std::time::Duration::from_millis(SUMMARY_BUDGET_MS.into());
     let rows = rows_within(&reg, &state.store, &state.search.summaries, selection.page, Some(budget)).await?;
     if let Listing::CatalogCapped { limit } = &listing {
-        notice.get_or_insert_with(|| format!("This registry lists more than {limit} repositories: only the first {limit} are shown and searched."));
+        notice.get_or_insert_with(|| {
+            format!("This registry lists more than {limit} repositories: only the first {limit} are shown and searched.")
+        });
     }
     Ok(RepoPage {
         registry: reg.info.clone(),
@@ -113,8 +112,14 @@ pub async fn repository_summaries(registry: String, repositories: Vec<String>, b
     }
     let reg = state.registry(&registry)?.clone();
     let budget = if budget_ms == 0 { std::time::Duration::from_secs(30) } else { std::time::Duration::from_millis(budget_ms.into()) };
-    crate::ssr::catalog::rows_within(&reg, &state.store, &state.search.summaries, repositories, Some(budget.min(std::time::Duration::from_secs(30))))
-        .await
+    crate::ssr::catalog::rows_within(
+        &reg,
+        &state.store,
+        &state.search.summaries,
+        repositories,
+        Some(budget.min(std::time::Duration::from_secs(30))),
+    )
+    .await
 }
 
 /// The search box: repository names in every registry the caller may see (a substring, or a
@@ -150,12 +155,13 @@ pub async fn also_used_by(registry: String, repository: String, reference: Strin
     let (state, reg, repo) = crate::api::browse::lookup(&registry, &repository)?;
     let digest = match crate::api::browse::reference_of(&reference)? {
         portolan_oci::Reference::Digest(d) => d.to_string(),
-        tag @ portolan_oci::Reference::Tag(_) => reg
-            .client
-            .resolve(&repo, &tag)
-            .await
-            .map_err(|e| crate::ssr::logged(&format!("resolving {registry}/{repository}:{reference}"), e.into()))?
-            .digest,
+        tag @ portolan_oci::Reference::Tag(_) => {
+            reg.client
+                .resolve(&repo, &tag)
+                .await
+                .map_err(|e| crate::ssr::logged(&format!("resolving {registry}/{repository}:{reference}"), e.into()))?
+                .digest
+        }
     };
     let who = crate::ssr::auth::current_user();
     crate::ssr::search::also_used(&state, who.as_ref(), &registry, repo.as_str(), &digest).await

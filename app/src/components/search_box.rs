@@ -124,7 +124,11 @@ fn dropdown(r: SearchResults) -> impl IntoView {
             {
                 links.push((format!("{} — {} places", short_digest(&u.digest), u.places()), digest_href(&u.digest)));
             }
-            links.into_iter().map(|(label, href)| view! { <a href=href class=item data-testid="box-hit">{label}</a> }).collect_view().into_any()
+            links
+                .into_iter()
+                .map(|(label, href)| view! { <a href=href class=item data-testid="box-hit">{label}</a> })
+                .collect_view()
+                .into_any()
         }
         _ => r
             .groups

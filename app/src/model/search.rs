@@ -112,9 +112,14 @@ pub struct RepoSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RepoRow {
     Ok(RepoSummary),
-    Failed { name: String, message: String },
+    Failed {
+        name: String,
+        message: String,
+    },
     /// Not read within the time budget (being read; ask again).
-    Pending { name: String },
+    Pending {
+        name: String,
+    },
 }
 
 impl RepoRow {

@@ -15,8 +15,8 @@ use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
 use crate::components::usage::also_used_view;
 use crate::model::{
-    AlsoUsed, ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, human_size, relative_time,
-    short_digest,
+    AlsoUsed, ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, human_size,
+    relative_time, short_digest,
 };
 
 #[component]
@@ -324,7 +324,7 @@ fn config_view(c: ConfigView) -> impl IntoView {
             <span class="font-mono">{c.media_type.clone()}</span> " · "
             <a href=format!("#config-json") class="text-sky-700 hover:underline dark:text-sky-400">"raw JSON"</a>
         </p>
-        {c.problem.clone().map(|p| view! { <p class="mb-2 text-sm text-amber-800 dark:text-amber-300">{p}</p> })}
+        {c.problem.clone().map(|p| view! { <p class="mb-2 text-sm text-amber-800 dark:text-amber-300" data-testid="config-problem">{p}</p> })}
         {(!facts.is_empty()).then(|| pairs_table(facts, "config-facts"))}
         {(!env.is_empty()).then(|| view! { <h3 class="mt-4 mb-2 font-semibold">"Environment"</h3> {pairs_table(env, "env")} })}
         {(!c.labels.is_empty()).then(|| view! { <h3 class="mt-4 mb-2 font-semibold">"Labels"</h3> {pairs_table(c.labels.clone(), "labels")} })}

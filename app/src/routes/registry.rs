@@ -15,9 +15,7 @@ use crate::api::{list_repositories, repository_summaries};
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
 use crate::components::pager::pager;
-use crate::model::{
-    DateSource, Listing, RepoPage, RepoQuery, RepoRow, RepoSort, format_utc, is_repository_name, relative_seconds,
-};
+use crate::model::{DateSource, Listing, RepoPage, RepoQuery, RepoRow, RepoSort, format_utc, is_repository_name, relative_seconds};
 
 #[component]
 pub fn RegistryPage() -> impl IntoView {
@@ -207,7 +205,9 @@ fn repo_table(page: RepoPage, completed: Vec<RepoRow>) -> impl IntoView {
         (_, 0) if !matches!(listing, Listing::NoCatalog { .. }) => {
             Some("This registry lists no repositories (or none Portolan's credentials, or your role, may see).")
         }
-        (Listing::NoCatalog { .. }, 0) => Some("No repository is configured for this registry and nobody opened one here yet: open one by name."),
+        (Listing::NoCatalog { .. }, 0) => {
+            Some("No repository is configured for this registry and nobody opened one here yet: open one by name.")
+        }
         _ if matching == 0 => Some("No repository matches the filter."),
         _ => None,
     };
@@ -282,7 +282,9 @@ fn summary_cells(row: RepoRow, now: i64) -> AnyView {
             }
             .into_any()
         }
-        RepoRow::Failed { message, .. } => view! { <td colspan="3" class="px-3 py-2 text-xs text-rose-700 dark:text-rose-400">{message}</td> }.into_any(),
+        RepoRow::Failed { message, .. } => {
+            view! { <td colspan="3" class="px-3 py-2 text-xs text-rose-700 dark:text-rose-400">{message}</td> }.into_any()
+        }
         RepoRow::Pending { .. } => view! { <td colspan="3" class="px-3 py-2 text-slate-400" data-pending="true">"…"</td> }.into_any(),
     }
 }

@@ -33,7 +33,10 @@ fn search_form(q: &str) -> impl IntoView + use<> {
 }
 
 fn results_view(r: SearchResults) -> impl IntoView {
-    let title = if r.query.is_empty() { "Search · Portolan".to_owned() } else { format!("{} · Search · Portolan", r.query) };
+    // leptos_meta writes a title's text unescaped: the query goes in without the characters
+    // that could end the element (it is shown whole, as text, on the page).
+    let shown: String = r.query.chars().filter(|c| !matches!(c, '<' | '>' | '&')).collect();
+    let title = if shown.is_empty() { "Search · Portolan".to_owned() } else { format!("{shown} · Search · Portolan") };
     let body = match r.kind {
         SearchKind::Empty => view! {
             <p class="text-sm text-slate-600 dark:text-slate-400">

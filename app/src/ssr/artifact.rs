@@ -15,7 +15,8 @@ fn valid_date(s: &str) -> bool {
     portolan_inventory::read::parse_date(s).is_some()
 }
 
-/// Config blobs larger than this are not read (real configs are a few KiB).
+/// Config blobs larger than this are not read (real configs are a few KiB), nor larger than the
+/// registry's blob cap (`max_blob_mb`) when that is lower.
 const CONFIG_CAP: u64 = 4 * 1024 * 1024;
 
 pub fn kind_key(kind: ArtifactKind) -> String {
@@ -269,7 +270,8 @@ pub async fn artifact_view(
             let config_desc = descriptor_view(&base, m.config());
             let config_type = config_desc.media_type.clone();
             let image_config = if is_image_config(&config_type) {
-                Some(Box::new(match client.blob(repo, &config_desc.digest, Some(CONFIG_CAP)).await {
+                let cap = CONFIG_CAP.min(client.settings().max_blob_bytes);
+                Some(Box::new(match client.blob(repo, &config_desc.digest, Some(cap)).await {
                     Ok(bytes) => config_view(&config_desc.digest, &config_type, &bytes, &links),
                     Err(e) => ConfigView {
                         digest: config_desc.digest.clone(),

@@ -120,6 +120,17 @@ async fn read_catalog(registry: &Registry) -> Result<Snapshot, portolan_oci::Err
             Err(e) if e.kind() == ErrorKind::Unsupported && last.is_none() => {
                 return Ok(Snapshot { names: Vec::new(), complete: true, unsupported: Some(e.message().to_owned()), at: Instant::now() });
             }
+            // Docker Hub asks anonymous clients to authenticate for the catalog, then refuses
+            // the token it gave them: no catalog for anyone. (With credentials configured, a
+            // refusal is about them, and shown as such.)
+            Err(e)
+                if e.kind() == ErrorKind::Unauthorized
+                    && last.is_none()
+                    && registry.client.settings().credentials == portolan_oci::Credentials::Anonymous =>
+            {
+                let reason = "it asks for credentials to list them, and Portolan has none for it — Docker Hub does this for everyone";
+                return Ok(Snapshot { names: Vec::new(), complete: true, unsupported: Some(reason.to_owned()), at: Instant::now() });
+            }
             Err(e) => return Err(e),
         };
         names.extend(page.repositories);
@@ -377,7 +388,8 @@ mod tests {
     #[test]
     fn newest_version_leaves_referrer_tags_out() {
         let hex = "ab".repeat(32);
-        let tags: Vec<String> = ["1.2.0", "v1.10.0", "latest", &format!("sha256-{hex}"), "nightly"].iter().map(|s| (*s).to_owned()).collect();
+        let tags: Vec<String> =
+            ["1.2.0", "v1.10.0", "latest", &format!("sha256-{hex}"), "nightly"].iter().map(|s| (*s).to_owned()).collect();
         assert_eq!(count_and_newest(&tags), (4, Some("v1.10.0".to_owned())));
         assert_eq!(count_and_newest(&[]), (0, None));
     }

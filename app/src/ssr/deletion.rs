@@ -342,7 +342,13 @@ impl Deleter<'_> {
                 if tag_list.is_empty() { String::new() } else { format!(" ({tag_list})") },
                 match (children.len(), referrers.len()) {
                     (0, 0) => String::new(),
-                    (c, r) => format!(" with {c} child manifests and {r} referrers"),
+                    (c, 0) => format!(" with {c} platform manifest{}", if c == 1 { "" } else { "s" }),
+                    (0, r) => format!(" with {r} referrer{}", if r == 1 { "" } else { "s" }),
+                    (c, r) => format!(
+                        " with {c} platform manifest{} and {r} referrer{}",
+                        if c == 1 { "" } else { "s" },
+                        if r == 1 { "" } else { "s" }
+                    ),
                 }
             ),
             manifests: saved,
@@ -364,9 +370,9 @@ impl Deleter<'_> {
         // is no longer the one planned. Then the other referrers (deepest first), the root, and
         // the children no longer listed.
         let fallback_index = |d: &str| {
-            still.iter().any(|(t, x)| {
-                x == d && t.strip_prefix("sha256-").is_some_and(|hex| members.contains(format!("sha256:{hex}").as_str()))
-            })
+            still
+                .iter()
+                .any(|(t, x)| x == d && t.strip_prefix("sha256-").is_some_and(|hex| members.contains(format!("sha256:{hex}").as_str())))
         };
         let mut root_deleted = false;
         let mut failures = Vec::new();
@@ -490,9 +496,9 @@ impl Deleter<'_> {
         let mut ordered: Vec<&TrashManifest> = Vec::new();
         let mut pending: Vec<&TrashManifest> = entry.manifests.iter().collect();
         while !pending.is_empty() {
-            let (ready, waiting): (Vec<_>, Vec<_>) = pending.into_iter().partition(|m| {
-                needs.get(m.digest.as_str()).is_none_or(|n| n.iter().all(|d| ordered.iter().any(|o| &o.digest == d)))
-            });
+            let (ready, waiting): (Vec<_>, Vec<_>) = pending
+                .into_iter()
+                .partition(|m| needs.get(m.digest.as_str()).is_none_or(|n| n.iter().all(|d| ordered.iter().any(|o| &o.digest == d))));
             if ready.is_empty() {
                 // A cycle (no registry would hold one): as saved.
                 ordered.extend(waiting);

@@ -13,8 +13,8 @@ use portolan_store::{IndexCoverage, RefRole, Store};
 
 use crate::error::AppError;
 use crate::model::{
-    AlsoUsed, CoverageRow, RegistryInfo, SearchGroup, SearchHit, SearchKind, SearchResults, UseRow, UseStep, UsedReferrer,
-    UsedRegistry, UsedRepository, WhereUsedView, encode_component, is_digest,
+    AlsoUsed, CoverageRow, RegistryInfo, SearchGroup, SearchHit, SearchKind, SearchResults, UseRow, UseStep, UsedReferrer, UsedRegistry,
+    UsedRepository, WhereUsedView, encode_component, is_digest,
 };
 use crate::ssr::catalog::{Catalogs, Summaries, listed_without_catalog};
 use crate::ssr::{AppState, Registry};
@@ -160,7 +160,8 @@ fn visible(state: &AppState, who: Option<&Identity>, registry: &str, repository:
 
 /// The registries the caller may see; none at all for someone not signed in: sign in.
 fn visible_registries(state: &AppState, who: Option<&Identity>) -> Result<Vec<Registry>, AppError> {
-    let list: Vec<Registry> = state.registries.iter().filter(|r| state.access.role_for(who, &r.info.name, None).is_some()).cloned().collect();
+    let list: Vec<Registry> =
+        state.registries.iter().filter(|r| state.access.role_for(who, &r.info.name, None).is_some()).cloned().collect();
     if list.is_empty() && who.is_none() && !state.registries.is_empty() {
         return Err(AppError::SignInRequired("Sign in to search the registries.".into()));
     }
@@ -289,7 +290,7 @@ pub async fn search(state: &AppState, who: Option<&Identity>, query: &str, per_r
                 async move {
                     let (names, note) = names_of(state, r).await;
                     let mut matches: Vec<&String> =
-                        names.iter().filter(|n| filter.matches(n) && visible(state, who, &r.info.name, n)).collect();
+                        names.iter().filter(|n| filter.matches_repository(n) && visible(state, who, &r.info.name, n)).collect();
                     let lower = repo_part.to_ascii_lowercase();
                     matches.sort_by_key(|n| (rank(n, &lower), n.len(), (*n).clone()));
                     let group = match (tag_filter, tag_part) {
@@ -342,7 +343,11 @@ async fn tag_hits(registry: &Registry, repos: &[&String], tags: &NameFilter, typ
                 group.more += 1;
                 continue;
             }
-            group.hits.push(SearchHit { label: format!("{name}:{t}"), href: format!("/r/{}/{name}:{t}", registry.info.name), detail: None });
+            group.hits.push(SearchHit {
+                label: format!("{name}:{t}"),
+                href: format!("/r/{}/{name}:{t}", registry.info.name),
+                detail: None,
+            });
         }
     }
     if repos.len() > TAG_REPOSITORIES {
@@ -464,7 +469,13 @@ pub async fn coverage(state: &AppState, registries: &[Registry]) -> Vec<Coverage
 }
 
 /// The other places `digest` is used (the repository it was opened in left out).
-pub async fn also_used(state: &AppState, who: Option<&Identity>, registry: &str, repository: &str, digest: &str) -> Result<AlsoUsed, AppError> {
+pub async fn also_used(
+    state: &AppState,
+    who: Option<&Identity>,
+    registry: &str,
+    repository: &str,
+    digest: &str,
+) -> Result<AlsoUsed, AppError> {
     let mut view = where_used(state, who, digest).await?;
     let everywhere = view.places();
     for r in &mut view.registries {

@@ -401,11 +401,15 @@ impl Transport {
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let sent = builder.send().await;
-            self.observe(request, started, match &sent {
-                Ok(r) => status_class(r.status()),
-                Err(e) if e.is_timeout() => "timeout",
-                Err(_) => "connection-error",
-            });
+            self.observe(
+                request,
+                started,
+                match &sent {
+                    Ok(r) => status_class(r.status()),
+                    Err(e) if e.is_timeout() => "timeout",
+                    Err(_) => "connection-error",
+                },
+            );
             let response = match sent {
                 Ok(r) => r,
                 Err(e) => {
@@ -519,8 +523,10 @@ impl Transport {
     fn observe(&self, request: &Request, started: Instant, outcome: &'static str) {
         let registry = self.metrics_name.clone();
         let verb = verb_of(&request.method, request.url.path());
-        metrics::counter!("portolan_registry_requests_total", "registry" => registry.clone(), "verb" => verb, "outcome" => outcome).increment(1);
-        metrics::histogram!("portolan_registry_request_duration_seconds", "registry" => registry, "verb" => verb).record(started.elapsed().as_secs_f64());
+        metrics::counter!("portolan_registry_requests_total", "registry" => registry.clone(), "verb" => verb, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("portolan_registry_request_duration_seconds", "registry" => registry, "verb" => verb)
+            .record(started.elapsed().as_secs_f64());
     }
 
     /// The error for a request the registry still refuses after authentication.

@@ -242,7 +242,11 @@ fn fixtures_have_the_registries_shapes() {
                 assert!(!errors.is_empty(), "{at}");
                 for error in errors {
                     let keys: Vec<&String> = error.as_object().unwrap().keys().collect();
-                    assert!(CODES.contains(&error["code"].as_str().unwrap_or("")) || error["code"] == "NOT_FOUND", "{at}: code {}", error["code"]);
+                    assert!(
+                        CODES.contains(&error["code"].as_str().unwrap_or("")) || error["code"] == "NOT_FOUND",
+                        "{at}: code {}",
+                        error["code"]
+                    );
                     assert!(error["message"].is_string(), "{at}: message");
                     assert!(keys.iter().all(|k| ["code", "message", "detail"].contains(&k.as_str())), "{at}: {keys:?}");
                     if detail_always {

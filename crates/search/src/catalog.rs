@@ -45,7 +45,7 @@ pub fn select(
             continue;
         }
         total += 1;
-        if filter.matches(name) {
+        if filter.matches_repository(name) {
             matching.push(name);
         }
     }

@@ -6,6 +6,7 @@
 //! where it stopped, at the budget's steady rate.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -26,6 +27,12 @@ const CATALOG_PAGE: usize = 1000;
 pub const DEFAULT_PAUSE: Duration = Duration::from_secs(60);
 /// The longest pause honoured.
 pub const MAX_PAUSE: Duration = Duration::from_secs(3600);
+
+/// A request not made because the registry said 429 meanwhile (carries no status: the pause
+/// follows the registry's own answer).
+fn rate_limited() -> portolan_oci::Error {
+    portolan_oci::Error::new(ErrorKind::RateLimited, "not asked: the registry asked to slow down")
+}
 
 /// One registry's crawl: what it reads with, and where it writes.
 pub struct Crawl<'a> {
@@ -129,12 +136,20 @@ impl Crawl<'_> {
             Err(e) => return Err(e.into()),
         };
         let known = self.store.index_tags(registry, name).await?;
+        // Once the registry said 429, no new request starts (those in flight finish).
+        let limited = AtomicBool::new(false);
+        let limited = &limited;
         let resolved: Vec<(String, portolan_oci::Result<String>)> = futures::stream::iter(tags.iter().cloned())
             .map(|tag| async move {
                 let digest = match Tag::parse(&tag) {
+                    Ok(_) if limited.load(Ordering::Relaxed) => Err(rate_limited()),
                     Ok(t) => {
                         self.budget.take().await;
-                        self.verbs.resolve(repo, &Reference::Tag(t)).await.map(|r| r.digest)
+                        let r = self.verbs.resolve(repo, &Reference::Tag(t)).await.map(|r| r.digest);
+                        if r.as_ref().is_err_and(|e| e.kind() == ErrorKind::RateLimited) {
+                            limited.store(true, Ordering::Relaxed);
+                        }
+                        r
                     }
                     Err(e) => Err(e),
                 };
@@ -146,6 +161,12 @@ impl Crawl<'_> {
         let mut out = RepoCrawl { tags: tags.len(), ..Default::default() };
         let mut current: HashMap<String, String> = HashMap::new();
         let mut unresolved: HashSet<String> = HashSet::new();
+        // The registry's own 429 (with its Retry-After), not a skipped request's.
+        if let Some(e) =
+            resolved.iter().find_map(|(_, r)| r.as_ref().err().filter(|e| e.kind() == ErrorKind::RateLimited && e.status().is_some()))
+        {
+            return Err(e.clone().into());
+        }
         for (tag, digest) in resolved {
             match digest {
                 Ok(d) => {
@@ -201,14 +222,21 @@ impl Crawl<'_> {
         let mut pending = tops;
         let mut referrers_api = true;
         let mut first_level = true;
+        let limited = AtomicBool::new(false);
+        let limited = &limited;
         while !pending.is_empty() && read.len() < MAX_MANIFESTS_PER_REPOSITORY {
             let batch: Vec<String> = std::mem::take(&mut pending);
             let docs: Vec<(String, portolan_oci::Result<portolan_oci::ManifestDoc>)> = futures::stream::iter(batch)
                 .map(|digest| async move {
                     let doc = match portolan_oci::name::parse_digest(&digest) {
+                        Ok(_) if limited.load(Ordering::Relaxed) => Err(rate_limited()),
                         Ok(d) => {
                             self.budget.take().await;
-                            self.verbs.manifest(repo, &Reference::Digest(d)).await
+                            let doc = self.verbs.manifest(repo, &Reference::Digest(d)).await;
+                            if doc.as_ref().is_err_and(|e| e.kind() == ErrorKind::RateLimited) {
+                                limited.store(true, Ordering::Relaxed);
+                            }
+                            doc
                         }
                         Err(e) => Err(e),
                     };
@@ -217,6 +245,11 @@ impl Crawl<'_> {
                 .buffer_unordered(self.concurrency.max(1))
                 .collect()
                 .await;
+            if let Some(e) =
+                docs.iter().find_map(|(_, r)| r.as_ref().err().filter(|e| e.kind() == ErrorKind::RateLimited && e.status().is_some()))
+            {
+                return Err(e.clone().into());
+            }
             let mut next: Vec<String> = Vec::new();
             for (digest, doc) in docs {
                 match doc {
@@ -302,10 +335,18 @@ impl Crawl<'_> {
                     if let Some(pause) = e.pause(self.default_pause) {
                         report.pauses += 1;
                         let until = OffsetDateTime::now_utc() + pause;
-                        tracing::info!(registry = self.registry, repository = name.as_str(), seconds = pause.as_secs(), "crawl: the registry answered 429; pausing");
+                        tracing::info!(
+                            registry = self.registry,
+                            repository = name.as_str(),
+                            seconds = pause.as_secs(),
+                            "crawl: the registry answered 429; pausing"
+                        );
                         state.state = "paused".into();
                         state.paused_until = Some(until);
-                        state.message = Some(format!("The registry asked to slow down (429) while reading {name}; resuming after {} s.", pause.as_secs()));
+                        state.message = Some(format!(
+                            "The registry asked to slow down (429) while reading {name}; resuming after {} s.",
+                            pause.as_secs()
+                        ));
                         state.requests = self.budget.taken() - taken_before;
                         self.save(&mut state).await;
                         tokio::select! {

@@ -65,6 +65,15 @@ impl NameFilter {
         }
     }
 
+    /// For repository names: a glob matches the whole name or its last parts (`api*` finds
+    /// `team/api-server`; `team/*` finds `team/api`), a substring anywhere.
+    pub fn matches_repository(&self, name: &str) -> bool {
+        match self {
+            NameFilter::Glob(g) => g.is_match(name) || name.match_indices('/').any(|(i, _)| g.is_match(&name[i + 1..])),
+            other => other.matches(name),
+        }
+    }
+
     pub fn is_all(&self) -> bool {
         matches!(self, NameFilter::All)
     }
@@ -101,6 +110,16 @@ mod tests {
         assert!(m("Team/API", "api"));
         assert!(!m("a", "[a]*"));
         assert!(NameFilter::new(&"x".repeat(MAX_FILTER + 1)).is_err());
+    }
+
+    #[test]
+    fn repository_globs_match_the_name_or_its_last_parts() {
+        let m = |name: &str, f: &str| NameFilter::new(f).unwrap().matches_repository(name);
+        assert!(m("team/api-server", "api*"));
+        assert!(m("team/api-server", "team/*"));
+        assert!(m("org/team/api", "team/a?i"));
+        assert!(!m("team/api-server", "eam/api*"));
+        assert!(m("team/api-server", "eam/api"), "a substring anywhere");
     }
 
     #[test]

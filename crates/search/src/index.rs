@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use portolan_inventory::read::{TagRead, parse_date, platform_name};
 use portolan_inventory::ManifestInfo;
+use portolan_inventory::read::{TagRead, parse_date, platform_name};
 use portolan_oci::{ArtifactKind, Manifest, ManifestDoc};
 use portolan_store::{IndexRef, IndexedManifest, RefRole};
 
@@ -59,7 +59,11 @@ fn from_info(m: &ManifestInfo, platforms: &HashMap<&str, &str>) -> IndexedManife
         m.blobs
             .iter()
             .enumerate()
-            .map(|(i, b)| IndexRef { digest: b.digest.clone(), role: if i == 0 { RefRole::Config } else { RefRole::Layer }, platform: None })
+            .map(|(i, b)| IndexRef {
+                digest: b.digest.clone(),
+                role: if i == 0 { RefRole::Config } else { RefRole::Layer },
+                platform: None,
+            })
             .collect()
     } else {
         m.children

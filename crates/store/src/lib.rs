@@ -42,7 +42,7 @@ pub use ids::{from_millis, millis, new_id};
 pub use policies::PolicyRecord;
 pub use runs::{NewRun, RunCounts, RunItem, RunRecord, RunState, Trigger};
 pub use search::{
-    CrawlState, IndexCoverage, IndexRef, IndexedManifest, IndexedReferrer, RefRole, RepoSummaryRecord, UseStep, Usage, WhereUsed,
+    CrawlState, IndexCoverage, IndexRef, IndexedManifest, IndexedReferrer, RefRole, RepoSummaryRecord, Usage, UseStep, WhereUsed,
 };
 pub use trash::{ManifestRole, NewTrash, TrashEntry, TrashKind, TrashManifest, TrashState};
 

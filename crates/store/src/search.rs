@@ -303,10 +303,7 @@ impl Store {
     pub async fn index_set_tags(&self, registry: &str, repository: &str, tags: &[(String, String)], now: OffsetDateTime) -> Result<()> {
         let at = millis(now);
         for chunk in tags.chunks(CHUNK) {
-            let values = (0..chunk.len())
-                .map(|i| format!("($1, $2, ${}, ${}, $3)", 4 + i * 2, 5 + i * 2))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let values = (0..chunk.len()).map(|i| format!("($1, $2, ${}, ${}, $3)", 4 + i * 2, 5 + i * 2)).collect::<Vec<_>>().join(", ");
             let sql = format!(
                 "INSERT INTO index_tags (registry, repository, tag, digest, since) VALUES {values} \
                  ON CONFLICT (registry, repository, tag) DO UPDATE SET digest = excluded.digest, since = excluded.since \
@@ -324,7 +321,8 @@ impl Store {
     /// Forgets tags (gone from the repository).
     pub async fn index_remove_tags(&self, registry: &str, repository: &str, tags: &[String]) -> Result<()> {
         for chunk in tags.chunks(CHUNK) {
-            let sql = format!("DELETE FROM index_tags WHERE registry = $1 AND repository = $2 AND tag IN ({})", placeholders(3, chunk.len()));
+            let sql =
+                format!("DELETE FROM index_tags WHERE registry = $1 AND repository = $2 AND tag IN ({})", placeholders(3, chunk.len()));
             let mut q = sqlx::query(&sql).bind(registry).bind(repository);
             for t in chunk {
                 q = q.bind(t.as_str());
@@ -431,8 +429,10 @@ impl Store {
         type Place = (String, String, String);
         let mut out = WhereUsed::default();
         let mut paths: BTreeMap<Place, Vec<UseStep>> = BTreeMap::new();
-        let direct: Vec<(String, String)> =
-            sqlx::query_as("SELECT registry, repository FROM index_manifests WHERE digest = $1").bind(digest).fetch_all(self.pool()).await?;
+        let direct: Vec<(String, String)> = sqlx::query_as("SELECT registry, repository FROM index_manifests WHERE digest = $1")
+            .bind(digest)
+            .fetch_all(self.pool())
+            .await?;
         for (reg, repo) in direct {
             paths.insert((reg, repo, digest.to_owned()), Vec::new());
         }
@@ -504,7 +504,8 @@ impl Store {
         let mut tags: HashMap<Place, Vec<String>> = HashMap::new();
         let mut kinds: HashMap<Place, String> = HashMap::new();
         for chunk in all.chunks(CHUNK) {
-            let sql = format!("SELECT registry, repository, digest, tag FROM index_tags WHERE digest IN ({})", placeholders(1, chunk.len()));
+            let sql =
+                format!("SELECT registry, repository, digest, tag FROM index_tags WHERE digest IN ({})", placeholders(1, chunk.len()));
             let mut q = sqlx::query_as::<_, (String, String, String, String)>(&sql);
             for d in chunk {
                 q = q.bind(d.as_str());
@@ -512,7 +513,10 @@ impl Store {
             for (reg, repo, d, tag) in q.fetch_all(self.pool()).await? {
                 tags.entry((reg, repo, d)).or_default().push(tag);
             }
-            let sql = format!("SELECT registry, repository, digest, kind FROM index_manifests WHERE digest IN ({})", placeholders(1, chunk.len()));
+            let sql = format!(
+                "SELECT registry, repository, digest, kind FROM index_manifests WHERE digest IN ({})",
+                placeholders(1, chunk.len())
+            );
             let mut q = sqlx::query_as::<_, (String, String, String, String)>(&sql);
             for d in chunk {
                 q = q.bind(d.as_str());
@@ -537,11 +541,12 @@ impl Store {
             });
         }
         // Referrers of the digest.
-        let refs: Vec<(String, String, String, String)> =
-            sqlx::query_as("SELECT registry, repository, digest, kind FROM index_manifests WHERE subject = $1 ORDER BY registry, repository, digest")
-                .bind(digest)
-                .fetch_all(self.pool())
-                .await?;
+        let refs: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT registry, repository, digest, kind FROM index_manifests WHERE subject = $1 ORDER BY registry, repository, digest",
+        )
+        .bind(digest)
+        .fetch_all(self.pool())
+        .await?;
         for (registry, repository, d, kind) in refs.into_iter().take(max_places) {
             let tags: Vec<String> =
                 sqlx::query_scalar("SELECT tag FROM index_tags WHERE registry = $1 AND repository = $2 AND digest = $3 ORDER BY tag")
@@ -560,14 +565,13 @@ impl Store {
     pub async fn index_digests_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
         let end = prefix_end(prefix).unwrap_or_else(|| format!("{prefix}\u{7f}"));
         let n = limit as i64;
-        let mut out: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT digest FROM index_manifests WHERE digest >= $1 AND digest < $2 ORDER BY digest LIMIT $3",
-        )
-        .bind(prefix)
-        .bind(&end)
-        .bind(n)
-        .fetch_all(self.pool())
-        .await?;
+        let mut out: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT digest FROM index_manifests WHERE digest >= $1 AND digest < $2 ORDER BY digest LIMIT $3")
+                .bind(prefix)
+                .bind(&end)
+                .bind(n)
+                .fetch_all(self.pool())
+                .await?;
         out.extend(
             sqlx::query_scalar::<_, String>(
                 "SELECT DISTINCT child FROM index_refs WHERE child >= $1 AND child < $2 ORDER BY child LIMIT $3",
@@ -589,7 +593,9 @@ impl Store {
     pub async fn index_coverage(&self) -> Result<Vec<IndexCoverage>> {
         let mut by: BTreeMap<String, IndexCoverage> = BTreeMap::new();
         let tags: Vec<(String, i64, i64)> =
-            sqlx::query_as("SELECT registry, COUNT(DISTINCT repository), COUNT(*) FROM index_tags GROUP BY registry").fetch_all(self.pool()).await?;
+            sqlx::query_as("SELECT registry, COUNT(DISTINCT repository), COUNT(*) FROM index_tags GROUP BY registry")
+                .fetch_all(self.pool())
+                .await?;
         for (r, repos, n) in tags {
             let c = by.entry(r.clone()).or_insert_with(|| IndexCoverage { registry: r, ..Default::default() });
             c.repositories = repos.max(0) as u64;
@@ -601,7 +607,9 @@ impl Store {
             by.entry(r.clone()).or_insert_with(|| IndexCoverage { registry: r, ..Default::default() }).manifests = n.max(0) as u64;
         }
         let crawled: Vec<(String, i64, Option<i64>)> =
-            sqlx::query_as("SELECT registry, COUNT(*), MIN(crawled_at) FROM crawl_repositories GROUP BY registry").fetch_all(self.pool()).await?;
+            sqlx::query_as("SELECT registry, COUNT(*), MIN(crawled_at) FROM crawl_repositories GROUP BY registry")
+                .fetch_all(self.pool())
+                .await?;
         for (r, n, oldest) in crawled {
             let c = by.entry(r.clone()).or_insert_with(|| IndexCoverage { registry: r, ..Default::default() });
             c.crawled = n.max(0) as u64;
@@ -687,10 +695,12 @@ impl Store {
     pub async fn repo_summaries(&self, registry: &str, repositories: Option<&[String]>) -> Result<HashMap<String, RepoSummaryRecord>> {
         const COLUMNS: &str = "registry, repository, tags, newest, pushed, pushed_source, checked_at";
         let rows: Vec<SummaryRow> = match repositories {
-            None => sqlx::query_as(&format!("SELECT {COLUMNS} FROM repository_summaries WHERE registry = $1"))
-                .bind(registry)
-                .fetch_all(self.pool())
-                .await?,
+            None => {
+                sqlx::query_as(&format!("SELECT {COLUMNS} FROM repository_summaries WHERE registry = $1"))
+                    .bind(registry)
+                    .fetch_all(self.pool())
+                    .await?
+            }
             Some(names) => {
                 let mut rows = Vec::new();
                 for chunk in names.chunks(CHUNK) {
@@ -731,7 +741,14 @@ impl Store {
 
     /// Updates a repository's tag count and newest version, keeping its last push as known
     /// (the tag list alone says nothing about dates).
-    pub async fn repo_summary_tags(&self, registry: &str, repository: &str, tags: u64, newest: Option<&str>, at: OffsetDateTime) -> Result<()> {
+    pub async fn repo_summary_tags(
+        &self,
+        registry: &str,
+        repository: &str,
+        tags: u64,
+        newest: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO repository_summaries (registry, repository, tags, newest, pushed, pushed_source, checked_at) VALUES ($1, $2, $3, $4, NULL, NULL, $5) \
              ON CONFLICT (registry, repository) DO UPDATE SET tags = excluded.tags, newest = excluded.newest",
