@@ -87,6 +87,7 @@ pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, config: &
         }),
         background: Arc::new(portolan_app::ssr::tags::Background::new(BACKGROUND_READS)),
         inventories: Arc::new(portolan_app::ssr::retention::Inventories::default()),
+        runs: Arc::new(portolan_app::ssr::retention::LocalRuns::default()),
         replica: replica_name().into(),
         search: Arc::new(search_state(config)),
     }
@@ -135,12 +136,10 @@ impl Parts {
         let auth = auth::Auth::new(&config.auth, public_url, store, STYLESHEET.clone()).map_err(StartError)?;
         Ok(Self {
             auth: Arc::new(auth),
-            guard: Arc::new(security::Guard::new(
-                listen,
-                config.public_url.as_ref(),
-                &config.allowed_hosts,
-                config.trusted_proxies.clone(),
-            )),
+            guard: Arc::new(
+                security::Guard::new(listen, config.public_url.as_ref(), &config.allowed_hosts, config.trusted_proxies.clone())
+                    .metrics_from(config.metrics_from.clone()),
+            ),
             secure_cookies: config.secure_cookies(),
             idle_timeout: config.auth.idle_timeout,
         })

@@ -12,9 +12,17 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let json = cli.log_format.as_deref() == Some("json");
-    init_logs(json);
-    match run(cli).await {
+    let check = cli.check;
+    let config = match Config::load(cli) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("portolan: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // The format comes from the command line, the environment or the file (in that order).
+    init_logs(config.log_format == LogFormat::Json);
+    match run(config, check).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("portolan: {e}");
@@ -32,12 +40,7 @@ fn init_logs(json: bool) {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), StartError> {
-    let check = cli.check;
-    let config = Config::load(cli).map_err(|e| StartError(e.to_string()))?;
-    if config.log_format == LogFormat::Json {
-        tracing::debug!("logging as JSON lines");
-    }
+async fn run(config: Config, check: bool) -> Result<(), StartError> {
     let path = config.leptos_config.display().to_string();
     let mut leptos_options =
         leptos_config::get_configuration(Some(&path)).map_err(|e| StartError(format!("reading {path}: {e}")))?.leptos_options;
@@ -75,6 +78,11 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| StartError(format!("serving: {e}")));
+    // Retention runs of this replica stop at their next repository and hand back their leases.
+    let left = state.runs.stop_all(Duration::from_secs(20)).await;
+    if left > 0 {
+        tracing::warn!(runs = left, "retention runs still going at shutdown: their leases run out and another replica marks them interrupted");
+    }
     let _ = stop_tx.send(true);
     let _ = upkeep.await;
     let _ = scheduler.await;

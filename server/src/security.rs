@@ -70,6 +70,30 @@ impl Guard {
         self
     }
 
+    /// The visitor's address: the peer's, or — when the peer is a trusted proxy — the nearest
+    /// address in `X-Forwarded-For` that is not itself a trusted proxy (read from the right,
+    /// since a client can put anything on the left).
+    pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        if !self.trusted(peer) {
+            return peer;
+        }
+        let forwarded: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        let mut client = peer;
+        for address in forwarded.into_iter().rev() {
+            client = Some(address);
+            if !self.trusted(client) {
+                break;
+            }
+        }
+        client
+    }
+
     fn trusted(&self, peer: Option<IpAddr>) -> bool {
         peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)))
     }
@@ -115,9 +139,16 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
         let scheme = if trusted { header_text(headers, "x-forwarded-proto").filter(|p| matches!(*p, "http" | "https")) } else { None };
         format!("{}://{}", scheme.unwrap_or("http"), host.clone().unwrap_or_default())
     });
+    let client = guard.client(peer, headers);
     request.extensions_mut().insert(RequestId(id.clone()));
     request.extensions_mut().insert(RequestOrigin(origin));
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %path);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        client = client.map(|c| c.to_string()).unwrap_or_default(),
+        method = %request.method(),
+        path = %path
+    );
     let started = std::time::Instant::now();
     let route = route_label(&path);
     let response = next.run(request).instrument(span.clone()).await;
@@ -190,6 +221,21 @@ fn with_headers(mut response: Response, guard: &Guard, id: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_address_comes_from_trusted_proxies_only() {
+        let g = Guard::new("127.0.0.1:3000".parse().unwrap(), None, &[], vec!["10.0.0.0/8".parse().unwrap()]);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.1.1.1"));
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        // Through the proxies: the nearest address they did not add themselves.
+        assert_eq!(g.client(Some(proxy), &headers), Some("203.0.113.7".parse().unwrap()));
+        // From anyone else the header is ignored.
+        assert_eq!(g.client(Some(stranger), &headers), Some(stranger));
+        // A trusted proxy without the header is the client.
+        assert_eq!(g.client(Some(proxy), &HeaderMap::new()), Some(proxy));
+    }
 
     #[test]
     fn hosts_from_the_listener_and_the_public_url() {

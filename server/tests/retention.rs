@@ -348,6 +348,20 @@ async fn dry_run_then_capped_run(kind: Kind) {
     assert!(done_items.iter().all(|i| i.outcome == "done" || i.outcome == "deferred"), "no failure, nothing skipped");
     assert_eq!((real.counts.done, real.counts.failed, real.counts.tags_deleted), (CAP as i64, 0, CAP as i64));
 
+    // Operators see it in /metrics: the run, its deletions, when one last succeeded.
+    let mut request = Request::builder().uri("/metrics").header("host", "portolan.test").body(Body::empty()).unwrap();
+    request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let metrics = w.app.clone().oneshot(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
+    let metrics = String::from_utf8_lossy(&metrics);
+    for line in [
+        r#"portolan_retention_runs_total{registry="reg",kind="run",state="done"}"#,
+        r#"portolan_retention_deleted_tags_total{registry="reg"}"#,
+        r#"portolan_retention_last_success_timestamp_seconds{registry="reg",kind="run"}"#,
+    ] {
+        let value = metrics.lines().find_map(|l| l.strip_prefix(line)).map(str::trim);
+        assert!(value.is_some_and(|v| v.parse::<f64>().is_ok_and(|v| v >= 1.0)), "{line} missing or zero in:\n{metrics}");
+    }
+
     let after = tags_now(&registry.url, REPO).await;
     let deleted: BTreeSet<String> = before.keys().filter(|t| !after.contains_key(*t)).cloned().collect();
     assert_eq!(deleted, planned, "deleted = planned (so deleted ⊆ planned)");

@@ -41,6 +41,7 @@ fn run<F: std::future::Future<Output = ()>>(test: F) {
 
 const CONFIG: &str = r#"
 public_url = "http://portolan.test"
+metrics_from = ["127.0.0.0/8", "10.20.0.0/16"]
 [auth.proxy]
 trusted = ["127.0.0.1"]
 [[grants]]
@@ -469,6 +470,11 @@ fn metrics_are_for_allowed_peers() {
         request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 1, 2, 3], 40000))));
         let response = w.app.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), 403);
+        // A network named in metrics_from may.
+        let mut request = Request::builder().uri("/metrics").header("host", "portolan.test").body(Body::empty()).unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 20, 3, 4], 40000))));
+        let response = w.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200);
     })
 }
 

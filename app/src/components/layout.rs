@@ -69,15 +69,19 @@ fn session_view(s: SessionView, path: String) -> AnyView {
     match s.name {
         Some(name) => {
             let role = s.role.clone().unwrap_or_else(|| "no role".into());
-            let admin_links = matches!(s.role.as_deref(), Some("maintainer") | Some("admin")).then(|| {
+            // Links to the admin pages the caller may open somewhere (each page checks itself).
+            let highest = s.highest.as_deref();
+            let admin_links = matches!(highest, Some("maintainer") | Some("admin")).then(|| {
                 view! {
                     <a href="/admin/policies" class="text-sky-700 hover:underline dark:text-sky-400">"Retention"</a>
                     <a href="/admin/trash" class="text-sky-700 hover:underline dark:text-sky-400">"Trash"</a>
-                    <a href="/admin/audit" class="text-sky-700 hover:underline dark:text-sky-400">"Audit"</a>
                 }
             });
+            let audit_link = (highest == Some("admin"))
+                .then(|| view! { <a href="/admin/audit" class="text-sky-700 hover:underline dark:text-sky-400">"Audit"</a> });
             view! {
                 {admin_links}
+                {audit_link}
                 <span data-testid="user" data-role=s.role.clone().unwrap_or_default()>
                     <span class="font-medium">{name}</span>
                     <span class="ml-1 rounded-sm bg-sky-100 px-1.5 py-0.5 text-xs text-sky-900 dark:bg-sky-900 dark:text-sky-100" title="your role where this page is">{role}</span>

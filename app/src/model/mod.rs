@@ -47,6 +47,8 @@ pub struct SessionView {
     pub provider: Option<String>,
     /// `viewer`, `maintainer`, `admin`, or None (no access here).
     pub role: Option<String>,
+    /// The caller's highest role anywhere (which admin pages to link).
+    pub highest: Option<String>,
     /// False: Portolan is an open read-only browser.
     pub sign_in_enabled: bool,
     pub proxy: bool,

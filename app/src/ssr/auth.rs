@@ -143,6 +143,7 @@ pub fn session_view(state: &AppState, registry: Option<&str>, repository: Option
         name: who.as_ref().map(|i| i.display_name().to_owned()),
         provider: who.as_ref().map(|i| i.provider.clone()),
         role: role.map(|r| r.as_str().to_owned()),
+        highest: state.access.highest_role(who.as_ref()).map(|r| r.as_str().to_owned()),
         sign_in_enabled: !state.access.is_open(),
         proxy: state.sign_in.proxy,
     }

@@ -22,7 +22,7 @@ use crate::ssr::Registry;
 const READ_CONCURRENCY: usize = 16;
 
 /// How space comes back, said next to every delete.
-pub const GC_HINT: &str = "Deleting removes manifests and tags; the space their layers take returns only when the registry's garbage collection runs (CNCF distribution: `registry garbage-collect --delete-untagged <config.yml>`, with the registry read-only or stopped; Harbor, zot, GHCR and Docker Hub: their own garbage collection). Until then, everything deleted here can be restored from Portolan's trash.";
+pub const GC_HINT: &str = "Deleting removes manifests and tags; the space their layers take returns only when the registry's garbage collection runs (CNCF distribution: `registry garbage-collect <config.yml>`, with the registry read-only or stopped — not `--delete-untagged`, which on distribution 2.x also removes the untagged platform manifests of multi-platform images and their referrers; Harbor, zot, GHCR and Docker Hub: their own garbage collection). Until then, everything deleted here can be restored from Portolan's trash.";
 
 /// Who deletes, and on whose behalf (a person's request or a retention run).
 pub struct Deleter<'a> {

@@ -82,6 +82,9 @@ pub struct AppState {
     pub background: Arc<tags::Background>,
     /// Repositories read for retention previews, kept a few minutes.
     pub inventories: Arc<retention::Inventories>,
+    /// The retention runs this replica is working on (shutdown stops them and hands back
+    /// their leases).
+    pub runs: Arc<retention::LocalRuns>,
     /// This replica's name (leases, runs).
     pub replica: Arc<str>,
     /// Repository lists, the search box, the where-used index.

@@ -6,7 +6,7 @@
 //! every item audited — until done, stopped, the cap, or the error budget.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use portolan_oci::RepoName;
@@ -70,7 +70,52 @@ pub struct RunRequest {
 /// Starts a run in the background; answers at once with its record. Refused (Conflict) when a
 /// run of the policy is going on anywhere in the cluster, or when another replica claimed the
 /// schedule fire.
+/// The runs this replica is working on: shutdown asks them to stop (each ends as interrupted at
+/// its next repository and hands back its lease at once, so another replica need not wait for
+/// the lease to run out), and waits for them.
+#[derive(Default)]
+pub struct LocalRuns {
+    stopping: AtomicBool,
+    active: AtomicUsize,
+}
+
+impl LocalRuns {
+    /// Asks every run of this replica to stop, and waits up to `wait` for them to record their
+    /// end. Returns how many were still going when the wait ran out.
+    pub async fn stop_all(&self, wait: Duration) -> usize {
+        self.stopping.store(true, Ordering::SeqCst);
+        let until = std::time::Instant::now() + wait;
+        while self.active.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.active.load(Ordering::SeqCst)
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a run as active for as long as it lives (also when its task is cancelled).
+struct Active(Arc<LocalRuns>);
+
+impl Active {
+    fn new(runs: &Arc<LocalRuns>) -> Self {
+        runs.active.fetch_add(1, Ordering::SeqCst);
+        Self(runs.clone())
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<RunRecord, AppError> {
+    if state.runs.stopping() {
+        return Err(AppError::Unavailable("this replica is shutting down; try again on another".into()));
+    }
     let policy = policy_of(state, &req.record)?;
     let lease = lease_name(req.record.id);
     // The claim is this run's own, not the replica's: a lease is re-acquired by its holder, so
@@ -112,7 +157,9 @@ pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<Run
         .request(req.request_id.as_deref());
     state.store.audit(entry).await?;
     let (state, record) = (state.clone(), run.clone());
+    let active = Active::new(&state.runs);
     tokio::spawn(async move {
+        let _active = active;
         let id = record.id;
         let outcome = execute(&state, &claim, record, policy, req).await;
         if let Err(e) = outcome {
@@ -166,6 +213,19 @@ async fn execute(state: &AppState, owner: &str, run: RunRecord, policy: Policy, 
     let counts = work.counts;
     state.store.run_finish(run.id, end, &counts, message.as_deref()).await?;
     let _ = state.store.lease_release(&lease, owner).await;
+    let kind = if run.dry_run { "dry-run" } else { "run" };
+    metrics::counter!("portolan_retention_runs_total", "registry" => policy.registry().to_owned(), "kind" => kind, "state" => end.as_str())
+        .increment(1);
+    if !run.dry_run {
+        metrics::counter!("portolan_retention_deleted_tags_total", "registry" => policy.registry().to_owned())
+            .increment(counts.tags_deleted.max(0) as u64);
+        metrics::counter!("portolan_retention_freed_bytes_total", "registry" => policy.registry().to_owned())
+            .increment(counts.bytes_freed.max(0) as u64);
+    }
+    if end == RunState::Done {
+        metrics::gauge!("portolan_retention_last_success_timestamp_seconds", "registry" => policy.registry().to_owned(), "kind" => kind)
+            .set(OffsetDateTime::now_utc().unix_timestamp() as f64);
+    }
     let outcome = match end {
         RunState::Done => Outcome::Done,
         RunState::Stopped => Outcome::Skipped,
@@ -250,6 +310,9 @@ impl Work<'_> {
     async fn should_stop(&self) -> Option<(RunState, Option<String>)> {
         if self.lost.load(Ordering::SeqCst) {
             return Some((RunState::Interrupted, Some("this replica lost the run's lease; it stopped".into())));
+        }
+        if self.state.runs.stopping() {
+            return Some((RunState::Interrupted, Some("this replica shut down; the next run picks up what is left".into())));
         }
         match self.state.store.run_stop_requested(self.run.id).await {
             Ok(true) => Some((RunState::Stopped, Some("stopped on request".into()))),
