@@ -335,6 +335,108 @@ test('a static bearer token (a password without a username) reads a token-auth r
   }
 });
 
+/** Waits until the run page at the current URL says the run ended; returns its state. */
+async function runEnded(page) {
+  const url = page.url();
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const state = await page.getByTestId('run-progress').getAttribute('data-state');
+    if (state !== 'running') return state;
+    if (Date.now() > deadline) throw new Error(`the run at ${url} did not end within two minutes`);
+    await new Promise((r) => setTimeout(r, 500));
+    await page.goto(url);
+  }
+}
+
+const runItems = (page) =>
+  page.locator('[data-testid=run-items] tbody tr').evaluateAll((rows) => rows.map((r) => `${r.dataset.action}:${r.dataset.outcome}:${r.innerText.includes('0.1.0') ? '0.1.0' : r.innerText.includes('0.2.0') ? '0.2.0' : ''}`));
+
+test('a retention policy: the what-if follows each edit, a dry run, a run, its history, and a restore from the trash', async () => {
+  const alice = await session('alice');
+  const { page } = alice;
+  const api = registryApi(stack, 'ferro');
+  const charts = 'charts/portolan-demo';
+  const digest010 = seed.ferro['chart:0.1.0'];
+  assert.equal((await api.manifest(charts, '0.1.0')).digest, digest010);
+
+  // A new policy: keep the two highest versions of every chart. The what-if, computed as one
+  // types, deletes nothing; keeping one deletes 0.1.0 — before anything is saved.
+  await page.goto(`${stack.baseUrl}/admin/policies/new`);
+  await hydrated(page);
+  const form = page.getByTestId('policy-form');
+  await form.locator('[data-field=name]').fill('charts: keep the newest');
+  await form.locator('select[data-field=registry]').selectOption('ferro');
+  await form.locator('[data-field=repositories]').fill('charts/*');
+  await form.locator('[data-field=most_recent_count]').fill('2');
+  await form.locator('select[data-field=most_recent_by]').selectOption('version');
+  const summary = page.getByTestId('what-if-summary');
+  await page.locator('[data-testid=what-if-summary][data-deleted="0"][data-kept="2"]').waitFor({ timeout: 60_000 });
+  await form.locator('[data-field=most_recent_count]').fill('1');
+  await page.locator('[data-testid=what-if-summary][data-deleted="1"]').waitFor({ timeout: 30_000 });
+  assert.match(await summary.innerText(), /1 tags kept, 1 deleted/);
+  const decisions = await page.locator('[data-testid=what-if-tags] tbody tr').evaluateAll((rows) => rows.map((r) => `${r.dataset.tag}=${r.dataset.decision}`));
+  assert.deepEqual(decisions.sort(), [`${charts}:0.1.0=delete`, `${charts}:0.2.0=keep`]);
+  // A mistake is reported with where it is, and nothing is computed from it.
+  await form.locator('[data-field=schedule]').fill('every tuesday');
+  await page.getByTestId('policy-errors').waitFor({ timeout: 30_000 });
+  assert.match(await page.getByTestId('policy-errors').innerText(), /schedule/);
+  await form.locator('[data-field=schedule]').fill('');
+  await page.locator('[data-testid=what-if-summary][data-deleted="1"]').waitFor({ timeout: 30_000 });
+
+  // Saved: new policies start as dry runs. Against the saved version the editor shows the
+  // difference an edit would make.
+  assert.equal(await form.locator('select[data-field=dry_run]').inputValue(), 'true');
+  await page.getByTestId('save-policy').click();
+  await page.waitForURL(/\/admin\/policies\/\d+$/);
+  const policyUrl = page.url();
+  await hydrated(page);
+  await page.locator('[data-testid=what-if-summary][data-deleted="1"]').waitFor({ timeout: 60_000 });
+  await page.getByTestId('policy-form').locator('[data-field=most_recent_count]').fill('2');
+  await page.getByTestId('what-if-diff').waitFor({ timeout: 30_000 });
+  assert.match(await page.getByTestId('what-if-diff').innerText(), new RegExp(`No longer deleted: ${charts}:0\\.1\\.0`));
+
+  // A dry run plans 0.1.0's deletion and deletes nothing.
+  await page.goto(policyUrl);
+  await page.getByTestId('dry-run').first().click();
+  await page.waitForURL(/\/admin\/runs\/\d+$/);
+  assert.equal(await runEnded(page), 'done');
+  assert.ok((await runItems(page)).includes('plan-delete:planned:0.1.0'), (await runItems(page)).join(' '));
+  assert.equal((await api.manifest(charts, '0.1.0')).status, 200, 'a dry run deletes nothing');
+
+  // Switched to deleting, and run now: 0.1.0 goes, 0.2.0 stays.
+  await page.goto(policyUrl);
+  await hydrated(page);
+  await page.getByTestId('policy-form').locator('select[data-field=dry_run]').selectOption('false');
+  await page.getByTestId('save-policy').click();
+  await page.waitForURL(/\/admin\/policies\/\d+$/);
+  await page.getByTestId('run-now').first().click();
+  await page.waitForURL(/\/admin\/runs\/\d+$/);
+  assert.equal(await runEnded(page), 'done');
+  const items = await runItems(page);
+  assert.ok(items.some((i) => i.endsWith(':done:0.1.0')), items.join(' '));
+  assert.ok(!items.some((i) => i.endsWith(':0.2.0') && !i.includes('keep')), items.join(' '));
+  assert.equal((await api.manifest(charts, '0.1.0')).status, 404, 'the run deleted 0.1.0');
+  assert.equal((await api.manifest(charts, '0.2.0')).status, 200, 'and kept 0.2.0');
+
+  // The history: both runs, newest first, and the plot.
+  await page.goto(policyUrl);
+  const runs = await page.locator('[data-testid=runs] tbody tr').count();
+  assert.equal(runs, 2);
+  assert.equal(await page.getByTestId('history-chart').count(), 1);
+
+  // The trash holds what the run deleted; restoring brings 0.1.0 back, byte for byte the same.
+  await page.goto(`${stack.baseUrl}/admin/trash`);
+  const entry = page.locator('[data-testid=trash] > li[data-state=deleted]');
+  assert.equal(await entry.count(), 1);
+  assert.match(await entry.innerText(), /0\.1\.0/);
+  await entry.getByTestId('restore').click();
+  await page.waitForURL(/\/admin\/trash\?request=/);
+  const restored = await api.manifest(charts, '0.1.0');
+  assert.equal(restored.status, 200);
+  assert.equal(restored.digest, digest010);
+  assert.deepEqual(alice.errors(), []);
+});
+
 test('no configured secret in any response or in the server log', async () => {
   await noSecretsTest(stack, assert);
 });

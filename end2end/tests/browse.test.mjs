@@ -254,6 +254,77 @@ test('pages read without JavaScript', async () => {
   }
 });
 
+test('one search box across registries, and where a digest is used — as you type, and without JavaScript', async () => {
+  const { page, context, errors } = await newPage(stack.browser);
+  try {
+    // Opening the artifact in two registries puts its manifest in the index (no crawl here).
+    const digests = {};
+    for (const registry of ['anonymous', 'ferro']) {
+      await page.goto(`${stack.baseUrl}/r/${registry}/library/hello:1.1.0`);
+      digests[registry] = await page.getByTestId('permalink').getAttribute('href').then((h) => h.split('@')[1]);
+    }
+    assert.equal(digests.anonymous, digests.ferro, 'the same image in both registries');
+    const digest = digests.anonymous;
+
+    // `/` anywhere focuses the box; typing lists repositories of every registry, grouped.
+    await page.goto(`${stack.baseUrl}/`);
+    await hydrated(page);
+    await page.keyboard.press('/');
+    const box = page.locator('#search-box');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'search-box');
+    await box.pressSequentially('hello', { delay: 20 });
+    await page.getByTestId('box-hit').first().waitFor({ timeout: 30_000 });
+    const hits = await page.getByTestId('box-hit').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    for (const registry of ['anonymous', 'ferro']) assert.ok(hits.includes(`/r/${registry}/library/hello`), hits.join(' '));
+    // Enter goes to the results page, grouped by registry, each hit a link.
+    await box.press('Enter');
+    await page.waitForURL(/\/search\?q=hello$/);
+    const groups = await page.locator('[data-testid=search-results] section[data-registry]').evaluateAll((s) => s.map((e) => e.dataset.registry));
+    assert.ok(groups.includes('anonymous') && groups.includes('ferro'), groups.join(' '));
+
+    // repository:tag.
+    await page.goto(`${stack.baseUrl}/search?q=${encodeURIComponent('library/hello:1.1.0')}`);
+    const tagHits = await page.getByTestId('hit').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    assert.ok(tagHits.includes('/r/ferro/library/hello:1.1.0'), tagHits.join(' '));
+
+    // A digest, by its first 12 digits: where it is used, in both registries.
+    await hydrated(page);
+    await box.fill(digest.slice(0, 7 + 12));
+    await box.press('Enter');
+    await page.waitForURL(/\/search\?q=sha256/);
+    const summary = await page.getByTestId('used-summary').innerText();
+    assert.match(summary, /in [2-9] registries/);
+    const places = await page.locator('[data-testid=used-places] section[data-registry]').evaluateAll((s) => s.map((e) => e.dataset.registry));
+    assert.ok(places.includes('anonymous') && places.includes('ferro'), places.join(' '));
+    assert.ok((await page.getByTestId('use-tag').allInnerTexts()).some((t) => t.includes('1.1.0')));
+    assert.equal(await page.getByTestId('coverage').count(), 1, 'the page says what the index covers');
+
+    // The artifact page says who else uses it.
+    await page.goto(`${stack.baseUrl}/r/anonymous/library/hello@${digest}`);
+    const also = page.getByTestId('also-used');
+    await also.locator('section[data-registry=ferro]').waitFor({ timeout: 30_000 });
+    assert.deepEqual(errors(), [], 'no console errors');
+  } finally {
+    await context.close();
+  }
+
+  // Without JavaScript: the box is a plain form, the results a plain page.
+  const plain = await newPage(stack.browser, { javaScriptEnabled: false });
+  try {
+    await plain.page.goto(`${stack.baseUrl}/r/anonymous`);
+    await plain.page.locator('#search-box').fill('platform');
+    await plain.page.locator('#search-box').press('Enter');
+    await plain.page.waitForURL(/\/search\?q=platform$/);
+    const hits = await plain.page.getByTestId('hit').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+    assert.ok(hits.includes('/r/anonymous/team/platform/api'), hits.join(' '));
+    await plain.page.goto(`${stack.baseUrl}/search?q=no-such-thing-anywhere`);
+    assert.match(await plain.page.getByTestId('no-results').innerText(), /Nothing matches/);
+    assert.deepEqual(plain.errors(), [], 'no console errors');
+  } finally {
+    await plain.context.close();
+  }
+});
+
 test('no configured secret in any response or in the server log', async () => {
   await noSecretsTest(stack, assert);
 });

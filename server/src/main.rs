@@ -81,7 +81,10 @@ async fn run(config: Config, check: bool) -> Result<(), StartError> {
     // Retention runs of this replica stop at their next repository and hand back their leases.
     let left = state.runs.stop_all(Duration::from_secs(20)).await;
     if left > 0 {
-        tracing::warn!(runs = left, "retention runs still going at shutdown: their leases run out and another replica marks them interrupted");
+        tracing::warn!(
+            runs = left,
+            "retention runs still going at shutdown: their leases run out and another replica marks them interrupted"
+        );
     }
     let _ = stop_tx.send(true);
     let _ = upkeep.await;

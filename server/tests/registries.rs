@@ -3,7 +3,8 @@
 //! pull-only and wrong credentials, a registry answering 403, a catalog longer than a page, no
 //! catalog at all, a tag pushed again while it is cached, blobs over the blob cap and binary
 //! blobs, an index whose child is gone; bad input to server functions and the JSON API; and
-//! static files served alongside pages without taking their headers.
+//! static files served alongside pages without taking their headers, compressed (their
+//! precompressed copies sent as they are).
 //!
 //! The real router (pages, server functions, routes) is called in process; the registries are
 //! the test kit's (CNCF distribution, its token server, its proxies), seeded by its own pusher.
@@ -515,5 +516,51 @@ fn static_files_never_take_the_headers_of_a_page_served_meanwhile() {
         let a = portolan.get("/no/such/file.js").await;
         assert_eq!(a.status, 404);
         assert!(a.body.contains("There is no page at this address."));
+    })
+}
+
+#[test]
+fn static_files_go_out_compressed_precompressed_copies_as_they_are() {
+    run(async {
+        // What `cargo leptos build --release --precompress` leaves: the WebAssembly with .br and
+        // .gz copies beside it (stand-ins here, told apart by their bytes); the script without.
+        let site = tempfile::tempdir().unwrap();
+        let pkg = site.path().join("pkg");
+        std::fs::create_dir_all(&pkg).unwrap();
+        let wasm = b"\0asm\x01\0\0\0".repeat(4000);
+        std::fs::write(pkg.join("portolan.wasm"), &wasm).unwrap();
+        std::fs::write(pkg.join("portolan.wasm.br"), b"brotli copy").unwrap();
+        std::fs::write(pkg.join("portolan.wasm.gz"), b"gzip copy").unwrap();
+        std::fs::write(pkg.join("portolan.js"), "export default function init() {}\n".repeat(2000)).unwrap();
+        let portolan = Portolan::with_site(&registry("reg", "http://127.0.0.1:9", ""), Some(site.path())).await;
+        let get = |path: &'static str, accept: &'static str| {
+            let app = portolan.app.clone();
+            async move {
+                let mut b = Request::builder().uri(path).header("host", "127.0.0.1:3000");
+                if !accept.is_empty() {
+                    b = b.header("accept-encoding", accept);
+                }
+                let mut request = b.body(Body::empty()).unwrap();
+                request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+                let response = app.oneshot(request).await.unwrap();
+                assert_eq!(response.status(), 200, "{path}");
+                let encoding = response.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+                (encoding, response.into_body().collect().await.unwrap().to_bytes())
+            }
+        };
+        // What Chromium asks with: the brotli copy, as it is.
+        let (encoding, body) = get("/pkg/portolan.wasm", "gzip, deflate, br, zstd").await;
+        assert_eq!((encoding.as_deref(), &body[..]), (Some("br"), &b"brotli copy"[..]));
+        let (encoding, body) = get("/pkg/portolan.wasm", "gzip").await;
+        assert_eq!((encoding.as_deref(), &body[..]), (Some("gzip"), &b"gzip copy"[..]));
+        let (encoding, body) = get("/pkg/portolan.wasm", "").await;
+        assert_eq!((encoding, body.len()), (None, wasm.len()), "no compression asked for, none given");
+        // A file without copies, and the stylesheet: compressed as they are sent.
+        for path in ["/pkg/portolan.js", "/style/portolan.css"] {
+            let (encoding, body) = get(path, "br, gzip").await;
+            assert_eq!(encoding.as_deref(), Some("gzip"), "{path}");
+            let (_, plain) = get(path, "").await;
+            assert!(body.len() < plain.len() / 2, "{path}: {} bytes compressed, {} plain", body.len(), plain.len());
+        }
     })
 }

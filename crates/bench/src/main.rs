@@ -4,9 +4,11 @@
 //!   portolan-bench oci [--tags 5000] [--rounds 5]
 //!   portolan-bench web [--tags 5000] [--rounds 5]
 //!   portolan-bench retention [--tags 10000] [--rounds 5] [--deletions 100]
+//!   portolan-bench search [--repositories 10000] [--copies 100] [--manifests 100000] [--rounds 5]
 
 mod oci;
 mod retention;
+mod search;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +29,10 @@ enum What {
     /// Retention: a dry run over 10,000 tags vs its registry requests, peak memory, the what-if
     /// preview after an edit, deletions per second vs bare DELETEs.
     Retention(retention::Options),
+    /// Search: the catalog filter over 10,000 repositories vs a plain scan, a full crawl vs the
+    /// requests it needs, where-used lookups with 100,000 indexed manifests vs a primary-key
+    /// lookup.
+    Search(search::Options),
 }
 
 #[tokio::main]
@@ -35,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         What::Oci(options) => oci::run(options).await,
         What::Web(options) => web::run(options).await,
         What::Retention(options) => retention::run(options).await,
+        What::Search(options) => search::run(options).await,
     }
 }
 
