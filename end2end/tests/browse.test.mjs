@@ -318,7 +318,10 @@ test('one search box across registries, and where a digest is used — as you ty
     const hits = await plain.page.getByTestId('hit').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
     assert.ok(hits.includes('/r/anonymous/team/platform/api'), hits.join(' '));
     await plain.page.goto(`${stack.baseUrl}/search?q=no-such-thing-anywhere`);
-    assert.match(await plain.page.getByTestId('no-results').innerText(), /Nothing matches/);
+    // Nothing found (registries that could not be asked — this stack has one that is down —
+    // are named with why, instead of a bare "nothing").
+    await plain.page.getByTestId('search-results').waitFor();
+    assert.equal(await plain.page.getByTestId('hit').count(), 0);
     assert.deepEqual(plain.errors(), [], 'no console errors');
   } finally {
     await plain.context.close();

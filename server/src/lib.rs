@@ -88,6 +88,7 @@ pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, config: &
         background: Arc::new(portolan_app::ssr::tags::Background::new(BACKGROUND_READS)),
         inventories: Arc::new(portolan_app::ssr::retention::Inventories::default()),
         runs: Arc::new(portolan_app::ssr::retention::LocalRuns::default()),
+        tag_lists: Arc::new(portolan_app::ssr::tags::SortedTags::default()),
         replica: replica_name().into(),
         search: Arc::new(search_state(config)),
     }

@@ -64,8 +64,13 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
     let filter = tags::TagFilter::new(&query.filter)?;
     let context = format!("tags of {registry}/{repository}");
     let all = reg.client.tags(&repo).await.map_err(|e| logged(&context, e.into()))?;
-    crate::ssr::search::record_opened(&state.store, &registry, &repository, &all);
-    let (mut matching, total, hidden) = tags::visible(&all, &query, &filter);
+    if state.tag_lists.should_record(&registry, &repository, &all) {
+        crate::ssr::search::record_opened(&state.store, &registry, &repository, &all);
+    }
+    // Version order (the default) is kept per tag list; filtering keeps the order.
+    let presorted = query.sort == crate::model::TagSort::Version;
+    let source = if presorted { state.tag_lists.by_version(&registry, &repository, &all) } else { all.clone() };
+    let (mut matching, total, hidden) = tags::visible(&source, &query, &filter);
     let mut created = std::collections::HashMap::new();
     let mut notice = all.is_empty().then(|| {
         "This repository has no tags: the registry still lists it, but every tag is gone. Artifacts deleted through Portolan can be restored from the trash until the registry's garbage collection removes their blobs.".to_owned()
@@ -85,7 +90,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
             &state.store,
             &state.background,
             &repo,
-            matching.clone(),
+            matching.iter().map(|t| (*t).to_owned()).collect(),
             Some(CREATED_SORT_BUDGET),
             DETAIL_CONCURRENCY,
         )
@@ -105,7 +110,11 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
             }
         }
     }
-    tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
+    if !presorted {
+        tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
+    } else if query.reverse {
+        matching.reverse();
+    }
     let page = tags::page(&matching, &query);
     let budget = std::time::Duration::from_millis(crate::model::DETAILS_BUDGET_MS.into());
     let rows = tags::rows_within(&reg, &state.store, &state.background, &repo, page, Some(budget), DETAIL_CONCURRENCY)

@@ -82,6 +82,8 @@ pub struct AppState {
     pub background: Arc<tags::Background>,
     /// Repositories read for retention previews, kept a few minutes.
     pub inventories: Arc<retention::Inventories>,
+    /// Tag lists in version order, per repository, while the cached list is unchanged.
+    pub tag_lists: Arc<tags::SortedTags>,
     /// The retention runs this replica is working on (shutdown stops them and hands back
     /// their leases).
     pub runs: Arc<retention::LocalRuns>,

@@ -31,21 +31,23 @@ pub type TagFilter = portolan_search::NameFilter;
 
 /// Orders tags for `sort` (natural direction: newest or A→Z first; `reverse` flips it).
 /// `created` gives Unix times for [`TagSort::Created`]; tags without one go last.
-pub fn sort_tags(tags: &mut [String], sort: TagSort, reverse: bool, created: &HashMap<String, i64>) {
+pub fn sort_tags<T: AsRef<str> + Ord + Clone>(tags: &mut [T], sort: TagSort, reverse: bool, created: &HashMap<String, i64>) {
     match sort {
         TagSort::Name => tags.sort(),
         TagSort::Version => {
-            let versions: HashMap<&str, semver::Version> = tags.iter().filter_map(|t| Some((t.as_str(), semver_of(t)?))).collect();
-            let mut owned: Vec<String> = tags.to_vec();
-            owned.sort_by(|a, b| match (versions.get(a.as_str()), versions.get(b.as_str())) {
+            // Each version parsed once, not once per comparison.
+            let mut keyed: Vec<(Option<semver::Version>, T)> = tags.iter().map(|t| (semver_of(t.as_ref()), t.clone())).collect();
+            keyed.sort_by(|(va, a), (vb, b)| match (va, vb) {
                 (Some(x), Some(y)) => y.cmp(x).then_with(|| a.cmp(b)),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
                 (None, None) => a.cmp(b),
             });
-            tags.clone_from_slice(&owned);
+            for (slot, (_, t)) in tags.iter_mut().zip(keyed) {
+                *slot = t;
+            }
         }
-        TagSort::Created => tags.sort_by(|a, b| match (created.get(a), created.get(b)) {
+        TagSort::Created => tags.sort_by(|a, b| match (created.get(a.as_ref()), created.get(b.as_ref())) {
             (Some(x), Some(y)) => y.cmp(x).then_with(|| a.cmp(b)),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
@@ -57,9 +59,9 @@ pub fn sort_tags(tags: &mut [String], sort: TagSort, reverse: bool, created: &Ha
     }
 }
 
-/// The visible tags (referrer tags set aside unless asked for), filtered; and how many were
-/// set aside.
-pub fn visible(tags: &[String], query: &TagQuery, filter: &TagFilter) -> (Vec<String>, usize, usize) {
+/// The visible tags (referrer tags set aside unless asked for), filtered, in the order of
+/// `tags`; and how many there are in all, and how many were set aside.
+pub fn visible<'a>(tags: &'a [String], query: &TagQuery, filter: &TagFilter) -> (Vec<&'a str>, usize, usize) {
     let mut hidden = 0;
     let mut total = 0;
     let mut out = Vec::new();
@@ -70,16 +72,83 @@ pub fn visible(tags: &[String], query: &TagQuery, filter: &TagFilter) -> (Vec<St
         }
         total += 1;
         if filter.matches(tag) {
-            out.push(tag.clone());
+            out.push(tag.as_str());
         }
     }
     (out, total, hidden)
 }
 
 /// One page of `sorted`.
-pub fn page(sorted: &[String], query: &TagQuery) -> Vec<String> {
+pub fn page<T: AsRef<str>>(sorted: &[T], query: &TagQuery) -> Vec<String> {
     let start = (query.page - 1).saturating_mul(query.per_page);
-    sorted.iter().skip(start).take(query.per_page).cloned().collect()
+    sorted.iter().skip(start).take(query.per_page).map(|t| t.as_ref().to_owned()).collect()
+}
+
+/// Tag lists in version order, kept per repository for as long as the client's cached list is
+/// the same one (so a cached page sorts nothing), and when each repository's opening was last
+/// recorded in the store (once per tag list, at most once a minute: not a write per view).
+#[derive(Default)]
+pub struct SortedTags {
+    entries: Mutex<HashMap<(String, String), SortedEntry>>,
+}
+
+struct SortedEntry {
+    /// The list as the client cached it (held, so its address cannot be reused meanwhile).
+    source: Arc<Vec<String>>,
+    by_version: Arc<Vec<String>>,
+    recorded: Option<std::time::Instant>,
+}
+
+/// Repositories whose sorted lists are kept at most (then the oldest half goes).
+const SORTED_REPOSITORIES: usize = 64;
+/// An unchanged tag list is recorded as opened at most this often.
+const RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl SortedTags {
+    /// `all` (the client's list of `registry`/`repository`) in version order.
+    pub fn by_version(&self, registry: &str, repository: &str, all: &Arc<Vec<String>>) -> Arc<Vec<String>> {
+        let key = (registry.to_owned(), repository.to_owned());
+        if let Some(e) = self.lock().get(&key)
+            && Arc::ptr_eq(&e.source, all)
+        {
+            return e.by_version.clone();
+        }
+        let mut sorted = all.to_vec();
+        sort_tags(&mut sorted, TagSort::Version, false, &HashMap::new());
+        let sorted = Arc::new(sorted);
+        let mut entries = self.lock();
+        if entries.len() >= SORTED_REPOSITORIES && !entries.contains_key(&key) {
+            let mut ages: Vec<(Option<std::time::Instant>, (String, String))> =
+                entries.iter().map(|(k, e)| (e.recorded, k.clone())).collect();
+            ages.sort();
+            for (_, k) in ages.into_iter().take(SORTED_REPOSITORIES / 2) {
+                entries.remove(&k);
+            }
+        }
+        let recorded = entries.get(&key).and_then(|e| e.recorded);
+        entries.insert(key, SortedEntry { source: all.clone(), by_version: sorted.clone(), recorded });
+        sorted
+    }
+
+    /// Whether opening `registry`/`repository` with the list `all` should be recorded now.
+    pub fn should_record(&self, registry: &str, repository: &str, all: &Arc<Vec<String>>) -> bool {
+        let key = (registry.to_owned(), repository.to_owned());
+        let mut entries = self.lock();
+        let now = std::time::Instant::now();
+        match entries.get_mut(&key) {
+            Some(e) if Arc::ptr_eq(&e.source, all) && e.recorded.is_some_and(|t| now.duration_since(t) < RECORD_EVERY) => false,
+            Some(e) if Arc::ptr_eq(&e.source, all) => {
+                e.recorded = Some(now);
+                true
+            }
+            // Not kept (yet): by_version keeps it; recorded then.
+            _ => true,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), SortedEntry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// A tag page row from what the inventory reader read.
@@ -330,6 +399,25 @@ mod tests {
     }
 
     #[test]
+    fn a_sorted_list_is_kept_while_the_list_is_the_same() {
+        let sorted = SortedTags::default();
+        let list = Arc::new(strings(&["1.0.0", "2.0.0", "latest"]));
+        let first = sorted.by_version("r", "a/b", &list);
+        assert_eq!(*first, strings(&["2.0.0", "1.0.0", "latest"]));
+        assert!(Arc::ptr_eq(&first, &sorted.by_version("r", "a/b", &list)), "the same list: sorted once");
+        let newer = Arc::new(strings(&["1.0.0", "3.0.0"]));
+        assert_eq!(*sorted.by_version("r", "a/b", &newer), strings(&["3.0.0", "1.0.0"]), "a new list: sorted again");
+        // Recorded once per list, not per view.
+        assert!(sorted.should_record("r", "a/b", &newer));
+        assert!(!sorted.should_record("r", "a/b", &newer));
+        // Bounded.
+        for i in 0..200 {
+            sorted.by_version("r", &format!("repo/{i}"), &list);
+        }
+        assert!(sorted.lock().len() <= SORTED_REPOSITORIES);
+    }
+
+    #[test]
     fn created_sort_puts_undated_last() {
         let mut tags = strings(&["a", "b", "c"]);
         let created: HashMap<String, i64> = [("a".to_owned(), 1_704_067_200), ("c".to_owned(), 1_735_689_600)].into();
@@ -344,6 +432,7 @@ mod tests {
         let q = TagQuery { filter: "a".into(), per_page: 1, page: 2, ..Default::default() };
         let (matching, total, hidden) = visible(&tags, &q, &TagFilter::new(&q.filter).unwrap());
         assert_eq!((matching.len(), total, hidden), (2, 3, 2));
+        assert_eq!(matching, vec!["a1", "a2"]);
         assert_eq!(page(&matching, &q), strings(&["a2"]));
         let all = TagQuery { show_referrer_tags: true, ..Default::default() };
         assert_eq!(visible(&tags, &all, &TagFilter::All).1, 5);
