@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use portolan_testkit::oidc::{OidcConfig, OidcProvider, browser_client};
 use portolan_testkit::postgres::Postgres;
 use portolan_testkit::process::free_addr;
+use portolan_testkit::slow::SlowProxy;
 use portolan_testkit::{Kind, Registry};
 
 /// A running replica; killed (SIGKILL) when dropped.
@@ -91,6 +92,8 @@ async fn two_replicas_on_one_postgres() {
     let mut pg = Postgres::start().await.unwrap();
     let db = pg.new_database("replicas").unwrap();
     let registry = Registry::start(Kind::Anonymous, 0).await.unwrap();
+    // The same registry, every answer 400 ms late: a run long enough to be killed in the middle.
+    let slow = SlowProxy::start(&registry.url, Duration::from_millis(400)).await.unwrap();
     let (port_a, port_b) = (free_addr().unwrap().port(), free_addr().unwrap().port());
     let public = format!("http://127.0.0.1:{port_a}");
     let provider = OidcProvider::start(OidcConfig::default().redirect_uri(&format!("{public}/auth/callback/sso"))).await.unwrap();
@@ -121,11 +124,17 @@ groups = ["sso:/platform/admins"]
 name = "reg"
 url = "{registry}"
 anonymous_read = true
+
+[[registries]]
+name = "slow"
+url = "{slow}"
+anonymous_read = true
 "#,
             issuer = provider.issuer(),
             client_id = provider.client_id(),
             client_secret = provider.client_secret().unwrap(),
             registry = registry.url,
+            slow = slow.url,
         ),
     )
     .unwrap();
@@ -239,10 +248,55 @@ anonymous_read = true
     let audit: portolan_app::model::AuditPage = serde_json::from_str(&body).unwrap();
     assert!(audit.rows.iter().any(|r| r.action == "delete-manifest"), "nothing lost: {body}");
 
-    // A replica killed mid-run: the other takes the policy over once the lease expires.
+    // A replica killed (SIGKILL) mid-run: while its lease holds, the policy cannot run again;
+    // once the lease is out, the other replica marks the run interrupted and runs the policy.
+    let form = portolan_app::model::PolicyForm {
+        name: "long".into(),
+        registry: "slow".into(),
+        repositories: "**".into(),
+        most_recent_count: "1".into(),
+        ..Default::default()
+    };
+    let (status, body) = call(&browser, &a.url, &public, "save_policy", qs(&portolan_app::api::SavePolicy { form })).await;
+    assert_eq!(status, 200, "{body}");
+    let long: i64 = serde_json::from_str(&body).unwrap();
+    let (status, body) = call(&browser, &b.url, &public, "run_policy", qs(&portolan_app::api::RunPolicy { id: long, dry_run: true })).await;
+    assert_eq!(status, 200, "{body}");
+    let killed_run: i64 = serde_json::from_str(&body).unwrap();
+    let run_state = |id: i64| {
+        let (browser, url, public) = (browser.clone(), a.url.clone(), public.clone());
+        async move {
+            let (_, body) = call(&browser, &url, &public, "get_run", qs(&portolan_app::api::GetRun { id, from: 0 })).await;
+            let view: portolan_app::model::RunView = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+            view.run.state
+        }
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let state = run_state(killed_run).await;
+    assert_eq!(state, "running", "the run is going on B; its log:\n{}", std::fs::read_to_string(&b.log).unwrap_or_default());
     b.kill();
-    let _ = std::fs::read_to_string(&b.log);
-    let (status, _) = call(&browser, &a.url, &public, "run_policy", qs(&portolan_app::api::RunPolicy { id: policy, dry_run: true })).await;
-    assert!(status == 200 || status == 409, "a run starts or one is going: {status}");
+    let (status, body) = call(&browser, &a.url, &public, "run_policy", qs(&portolan_app::api::RunPolicy { id: long, dry_run: true })).await;
+    assert_eq!(status, 409, "the dead replica's lease still holds: {body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run_state(killed_run).await == "running" {
+        assert!(Instant::now() < deadline, "the run of the killed replica was marked within a minute");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(run_state(killed_run).await, "interrupted");
+    let (status, body) = call(&browser, &a.url, &public, "run_policy", qs(&portolan_app::api::RunPolicy { id: long, dry_run: true })).await;
+    assert_eq!(status, 200, "A takes the policy over: {body}");
+    let taken: i64 = serde_json::from_str(&body).unwrap();
+    assert_ne!(taken, killed_run);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match run_state(taken).await.as_str() {
+            "running" => assert!(Instant::now() < deadline, "A's run ends"),
+            state => {
+                assert_eq!(state, "done");
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     drop(a);
 }
