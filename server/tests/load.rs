@@ -9,8 +9,6 @@
 //!
 //! `PORTOLAN_LOAD_SECS` shortens or lengthens the run.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,46 +21,9 @@ const CLIENTS: usize = 100;
 const MAX_REQUESTS: u64 = 200_000;
 const TAGS: usize = 300;
 
-/// A running replica; killed when dropped.
-struct Replica {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Replica {
-    async fn start(config: &Path, port: u16, dir: &Path, name: &str) -> Replica {
-        let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_portolan"))
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .args(["--config", config.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-            .env("PORTOLAN_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if client.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{name} did not get ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Replica { child, url, log }
-    }
-}
+#[path = "support/replica.rs"]
+mod replica;
+use replica::Replica;
 
 /// One kind of request: its path, whether it is sent as the admin (the proxy's headers), and
 /// the status it must get.
@@ -135,7 +96,8 @@ anonymous_read = true
         ),
     )
     .unwrap();
-    let (a, b) = tokio::join!(Replica::start(&config, port_a, dir.path(), "a"), Replica::start(&config, port_b, dir.path(), "b"));
+    let (a, b) =
+        tokio::join!(Replica::start(&config, port_a, dir.path(), "a", "warn"), Replica::start(&config, port_b, dir.path(), "b", "warn"));
     let replicas = Arc::new([a.url.clone(), b.url.clone()]);
 
     let http = reqwest::Client::builder()

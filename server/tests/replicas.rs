@@ -4,8 +4,6 @@
 //! killed mid-run is taken over after its lease, and Postgres stopped and started again under
 //! load gives 503s, then recovery, and nothing lost.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use portolan_testkit::oidc::{OidcConfig, OidcProvider, browser_client};
@@ -14,51 +12,9 @@ use portolan_testkit::process::free_addr;
 use portolan_testkit::slow::SlowProxy;
 use portolan_testkit::{Kind, Registry};
 
-/// A running replica; killed (SIGKILL) when dropped.
-struct Replica {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Replica {
-    async fn start(config: &Path, port: u16, dir: &Path, name: &str) -> Replica {
-        let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_portolan"))
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .args(["--config", config.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-            .env("PORTOLAN_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if client.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{name} did not get ready: {}", std::fs::read_to_string(&log).unwrap_or_default());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Replica { child, url, log }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/replica.rs"]
+mod replica;
+use replica::Replica;
 
 fn fn_path(name: &str) -> String {
     leptos::server_fn::axum::server_fn_paths()
@@ -138,8 +94,8 @@ anonymous_read = true
         ),
     )
     .unwrap();
-    let a = Replica::start(&config, port_a, dir.path(), "a").await;
-    let mut b = Replica::start(&config, port_b, dir.path(), "b").await;
+    let a = Replica::start(&config, port_a, dir.path(), "a", "info").await;
+    let mut b = Replica::start(&config, port_b, dir.path(), "b", "info").await;
 
     // Sign in on A (through the provider's login form)…
     let browser = browser_client().unwrap();
