@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod crawler;
 pub mod files;
+pub mod page_cache;
 pub mod scheduler;
 pub mod security;
 
@@ -173,6 +174,7 @@ pub fn app(state: AppState, parts: Parts) -> Router {
         .fallback_service(files::site(&state))
         .layer(axum::middleware::from_fn(server_fn_status))
         .layer(axum::middleware::from_fn(auth::same_origin_changes))
+        .layer(axum::middleware::from_fn_with_state((state.clone(), page_cache::PageCache::default()), page_cache::serve))
         .layer(axum::middleware::from_fn_with_state(parts.auth.clone(), auth::identify))
         .layer(session_layer)
         .layer(CompressionLayer::new())

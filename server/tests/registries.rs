@@ -91,6 +91,39 @@ impl Portolan {
         Self { app: portolan_server::app(state, parts), _dir: dir }
     }
 
+    /// A GET as browsers send it (`Accept-Encoding: gzip`); the body decoded.
+    async fn get_gzip(&self, uri: &str) -> Answer {
+        use std::io::Read;
+        let mut request = Request::builder()
+            .uri(uri)
+            .header("host", "127.0.0.1:3000")
+            .header("accept", "text/html")
+            .header("accept-encoding", "br;q=0, gzip")
+            .body(Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(headers.get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"), "{uri} was sent compressed");
+        let mut body = String::new();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut body).expect("valid gzip");
+        Answer { status, headers, body }
+    }
+
+    /// How many pages the page cache sent again, and how many it rendered (`/metrics`).
+    async fn page_cache_counts(&self) -> (u64, u64) {
+        let text = self.get("/metrics").await.body;
+        let count = |outcome: &str| {
+            text.lines()
+                .find(|l| l.starts_with("portolan_page_cache_requests_total") && l.contains(&format!("outcome=\"{outcome}\"")))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        (count("hit"), count("miss"))
+    }
+
     async fn request(&self, method: &str, uri: &str, body: Option<String>) -> Answer {
         let mut b = Request::builder().method(method).uri(uri).header("host", "127.0.0.1:3000").header("accept", "text/html");
         if method == "POST" {
@@ -341,6 +374,23 @@ fn a_tag_pushed_again_shows_its_new_digest_once_its_ttl_is_over() {
         let row = portolan.get("/r/ttl/library/moving").await;
         assert!(row.body.contains(&format!("data-digest=\"{}\"", old.digest)), "{}", row.body);
 
+        // The tag page as browsers ask for it is kept and sent again while its data is cached —
+        // the same page, each time with a nonce of its own, in the body and the policy alike.
+        let first = portolan.get_gzip("/r/ttl/library/moving").await;
+        let (hits, _) = portolan.page_cache_counts().await;
+        let again = portolan.get_gzip("/r/ttl/library/moving").await;
+        assert_eq!(portolan.page_cache_counts().await.0, hits + 1, "the second view was the kept page");
+        let nonce = |a: &Answer| {
+            let policy = a.headers.get("content-security-policy").unwrap().to_str().unwrap().to_owned();
+            let start = policy.find("'nonce-").unwrap() + 7;
+            policy[start..start + policy[start..].find('\'').unwrap()].to_owned()
+        };
+        let (n1, n2) = (nonce(&first), nonce(&again));
+        assert_ne!(n1, n2, "every response has its own nonce");
+        assert!(again.body.contains(&format!("nonce=\"{n2}\"")) && !again.body.contains(&n1), "the page carries its response's nonce");
+        assert_eq!(first.body.replace(&n1, "N"), again.body.replace(&n2, "N"), "the same page otherwise");
+        assert!(again.body.contains(&format!("data-digest=\"{}\"", old.digest)));
+
         // Pushed again: `stable` is now the other image.
         let bytes = pusher.get_manifest("library/moving", &new.digest).await.unwrap().unwrap();
         pusher.manifest("library/moving", "stable", OCI_MANIFEST, &bytes).await.unwrap();
@@ -366,6 +416,10 @@ fn a_tag_pushed_again_shows_its_new_digest_once_its_ttl_is_over() {
         );
         let row = portolan.get("/r/ttl/library/moving").await;
         assert!(row.body.contains(&format!("data-digest=\"{}\"", new.digest)), "{}", row.body);
+        // The kept page too: its tag list and digests are no longer what the caches hold.
+        let kept = portolan.get_gzip("/r/ttl/library/moving").await;
+        assert!(kept.body.contains(&format!("data-digest=\"{}\"", new.digest)), "{}", kept.body);
+        assert!(!kept.body.contains(&old.digest));
     })
 }
 

@@ -121,6 +121,27 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
         .await
         .map_err(|e| logged(&context, e.into()))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (delete, lasting) = crate::ssr::auth::delete_ability_lasting(&state, &reg, &repo).await;
+    // A page of rows read whole, in an order that needs no dates, can be sent again while
+    // what it was read from is still cached (the server's page cache; ssr/reuse.rs).
+    let resolved: Option<Vec<(String, String)>> = rows
+        .iter()
+        .map(|r| match r {
+            TagRow::Ok(d) => Some((d.tag.clone(), d.digest.clone())),
+            _ => None,
+        })
+        .collect();
+    if let Some(resolved) = resolved
+        && lasting
+        && query.sort != crate::model::TagSort::Created
+    {
+        crate::ssr::reuse::offer(crate::ssr::reuse::BuiltFrom {
+            registry: registry.clone(),
+            repository: repo.clone(),
+            tags: all,
+            resolved,
+        });
+    }
     Ok(TagPage {
         registry: reg.info.clone(),
         repository,
@@ -132,7 +153,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
         public_url: crate::ssr::public_url(&state),
         notice,
         now,
-        delete: crate::ssr::auth::delete_ability(&state, &reg, &repo).await,
+        delete,
     })
 }
 

@@ -156,15 +156,25 @@ pub async fn delete_ability(
     registry: &crate::ssr::Registry,
     repository: &portolan_oci::RepoName,
 ) -> crate::model::DeleteAbility {
+    delete_ability_lasting(state, registry, repository).await.0
+}
+
+/// [`delete_ability`], and whether the answer lasts (false: the registry could not be asked
+/// just now, and the next page asks again).
+pub async fn delete_ability_lasting(
+    state: &AppState,
+    registry: &crate::ssr::Registry,
+    repository: &portolan_oci::RepoName,
+) -> (crate::model::DeleteAbility, bool) {
     use crate::model::DeleteAbility;
     match role_here(state, &registry.info.name, Some(repository.as_str())) {
         Some(role) if role >= Role::Maintainer && !state.access.is_open() => match registry.client.capabilities(repository).await {
             Ok(caps) => match caps.manifest_delete {
-                Some(portolan_oci::Support::No(reason)) => DeleteAbility::Disabled(reason),
-                _ => DeleteAbility::Allowed,
+                Some(portolan_oci::Support::No(reason)) => (DeleteAbility::Disabled(reason), true),
+                _ => (DeleteAbility::Allowed, true),
             },
-            Err(e) => DeleteAbility::Disabled(format!("whether deleting is possible could not be found out: {}", e.message())),
+            Err(e) => (DeleteAbility::Disabled(format!("whether deleting is possible could not be found out: {}", e.message())), false),
         },
-        _ => DeleteAbility::Hidden,
+        _ => (DeleteAbility::Hidden, true),
     }
 }

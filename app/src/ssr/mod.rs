@@ -14,6 +14,7 @@ pub mod json;
 pub mod panels;
 pub mod policy_form;
 pub mod retention;
+pub mod reuse;
 pub mod search;
 pub mod seen;
 pub mod tags;

@@ -476,6 +476,27 @@ impl Client {
         .accept(media::MANIFEST_ACCEPT)
     }
 
+    /// Whether `list` is still the cached tag list of `repo`, each (tag, digest) of `resolved`
+    /// still the cached resolution of that tag, and each digest's referrer list still cached —
+    /// that is, whether a page built from them would be built the same from the caches now.
+    /// Asks the registry nothing.
+    pub async fn still_cached(&self, repo: &RepoName, list: &Arc<Vec<String>>, resolved: &[(String, String)]) -> bool {
+        match self.inner.tag_lists.get(repo.as_str()).await {
+            Some(current) if Arc::ptr_eq(&current, list) => {}
+            _ => return false,
+        }
+        for (tag, digest) in resolved {
+            match self.inner.tags.get(&(repo.as_str().to_owned(), tag.clone())).await {
+                Some(r) if r.digest == *digest => {}
+                _ => return false,
+            }
+            if !self.inner.referrer_lists.contains_key(&(repo.as_str().to_owned(), digest.clone(), None)) {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Where a tag or digest points, by a manifest HEAD (tags cached for `tag_ttl`).
     pub async fn resolve(&self, repo: &RepoName, reference: &Reference) -> Result<Resolved> {
         if let Reference::Digest(d) = reference {

@@ -59,6 +59,14 @@ pub trait RegistryVerbs: Send + Sync + 'static {
     async fn put_manifest(&self, repo: &RepoName, reference: &Reference, media_type: &str, bytes: Bytes) -> Result<String>;
     /// Forgets what is cached about a repository's tags (after a change).
     async fn invalidate_repo(&self, repo: &RepoName);
+    /// Whether what a page was built from is all still cached, so building it again now would
+    /// give the same page: `list` is still the cached tag list, each (tag, digest) of `resolved`
+    /// still resolves to that digest, and each digest's referrers are still listed. Asks the
+    /// registry nothing. Without caches: false.
+    async fn still_cached(&self, repo: &RepoName, list: &Arc<Vec<String>>, resolved: &[(String, String)]) -> bool {
+        let _ = (repo, list, resolved);
+        false
+    }
     /// The client's settings (limits, TTLs).
     fn settings(&self) -> &ClientConfig;
     /// What the content cache holds: (entries, bytes) — for metrics.
@@ -132,6 +140,9 @@ impl RegistryVerbs for Client {
     }
     async fn invalidate_repo(&self, repo: &RepoName) {
         Client::invalidate_repo(self, repo).await
+    }
+    async fn still_cached(&self, repo: &RepoName, list: &Arc<Vec<String>>, resolved: &[(String, String)]) -> bool {
+        Client::still_cached(self, repo, list, resolved).await
     }
     fn settings(&self) -> &ClientConfig {
         self.config()
