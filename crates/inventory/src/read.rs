@@ -286,6 +286,10 @@ async fn reach(
                 let artifact = read_artifact(verbs, repo, &digest).await;
                 let referrers = match &artifact {
                     Ok(a) if !a.manifest.missing => {
+                        // The tag list kept cached through a long read (one list read per tag
+                        // TTL): without it, on a registry without the referrers API, each
+                        // artifact's referrer tags are asked for one by one (four requests).
+                        let _ = verbs.tags(repo).await;
                         verbs.referrers(repo, &digest, None).await.map(|(r, _)| r.iter().take(MAX_REFERRERS).map(|x| x.digest()).collect())
                     }
                     _ => Ok(Vec::new()),

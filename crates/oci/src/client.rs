@@ -184,6 +184,8 @@ pub(crate) struct Inner {
     pub tags: Cache<(String, String), Resolved>,
     /// Whole tag lists, for `tag_ttl`.
     pub tag_lists: Cache<String, Arc<Vec<String>>>,
+    /// The cached tag lists as sets, for asking whether a tag exists (see [`TagSet`]).
+    pub tag_sets: Cache<String, Arc<TagSet>>,
     /// Probed capabilities, per repository.
     pub capabilities: Cache<String, crate::capabilities::Capabilities>,
     /// Whether each repository has the referrers API (probes merged, cached apart so browsing
@@ -199,6 +201,32 @@ pub(crate) struct Inner {
     /// The outcome of verifying the registry's tag DELETE, and when (see
     /// [`Client::verify_tag_delete`]); the lock also makes concurrent callers share one run.
     pub tag_delete_verified: tokio::sync::Mutex<Option<crate::capabilities::Verified>>,
+}
+
+/// A cached tag list as a set of hashes: whether a tag may exist, without a pass over the list.
+/// A collision only makes a tag look present, and the registry is then asked.
+pub(crate) struct TagSet {
+    /// The list this was made from (the set is remade when the cached list is another).
+    pub list: Arc<Vec<String>>,
+    hashes: HashSet<u64>,
+}
+
+impl TagSet {
+    pub fn new(list: Arc<Vec<String>>) -> Self {
+        let hashes = list.iter().map(|t| Self::hash(t)).collect();
+        Self { list, hashes }
+    }
+
+    pub fn may_contain(&self, tag: &str) -> bool {
+        self.hashes.contains(&Self::hash(tag))
+    }
+
+    fn hash(tag: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        tag.hash(&mut h);
+        h.finish()
+    }
 }
 
 /// A client for one registry. Cheap to clone; clones share caches and limits.
@@ -240,6 +268,11 @@ impl Client {
             })
             .time_to_live(config.tag_ttl)
             .build();
+        let tag_sets = Cache::builder()
+            .max_capacity(4_000_000)
+            .weigher(|_: &String, v: &Arc<TagSet>| u32::try_from(1 + v.list.len()).unwrap_or(u32::MAX))
+            .time_to_live(config.tag_ttl)
+            .build();
         let capabilities = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build();
         let referrers_api = Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build();
         let referrer_lists = Cache::builder()
@@ -257,6 +290,7 @@ impl Client {
                 capabilities,
                 referrers_api,
                 referrer_lists,
+                tag_sets,
                 manifest_flights: Flights::default(),
                 limits,
                 tag_delete_scratch,

@@ -270,10 +270,16 @@ impl Client {
     /// Browsing lists a repository's tags first, so the fallback and legacy tags of every artifact
     /// on a page are then checked here instead of with a request each (3 or 4 per artifact).
     async fn may_have_tag(&self, repo: &RepoName, tag: &str) -> bool {
-        match self.inner.tag_lists.get(repo.as_str()).await {
-            Some(list) => list.iter().any(|t| t == tag),
-            None => true,
-        }
+        let Some(list) = self.inner.tag_lists.get(repo.as_str()).await else { return true };
+        // One set per cached list, made once however many ask at the same time.
+        let set = self
+            .inner
+            .tag_sets
+            .entry(repo.as_str().to_owned())
+            .or_insert_with_if(async { Arc::new(crate::client::TagSet::new(list.clone())) }, |s| !Arc::ptr_eq(&s.list, &list))
+            .await
+            .into_value();
+        set.may_contain(tag)
     }
 
     /// The whole referrer graph below `digest` (see [`walk_graph`]).
