@@ -9,12 +9,6 @@ use portolan_server::config::{Cli, Config, LogFormat};
 use portolan_server::{Parts, StartError, app, registries, state};
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc rather than the C library's allocator: rendering pages allocates a great deal in
-/// short bursts on every worker thread, and glibc's per-thread arenas kept what they freed
-/// (more than twice the idle memory after browsing); mimalloc gives freed pages back.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

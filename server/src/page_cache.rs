@@ -215,12 +215,12 @@ pub async fn serve(State((state, cache)): State<(AppState, PageCache)>, mut requ
     let key = format!("{}\n{origin}\n{}", request.uri(), who.unwrap_or_default());
     if let Some(page) = cache.pages.get(&key) {
         if page.built_from.still_current(&state).await {
-            metrics::counter!("portolan_page_cache_requests_total", "outcome" => "hit").increment(1);
+            metrics::counter!("portolan_cache_lookups_total", "cache" => "pages", "result" => "hit").increment(1);
             return page.response(&fresh_nonce());
         }
         cache.pages.invalidate(&key);
     }
-    metrics::counter!("portolan_page_cache_requests_total", "outcome" => "miss").increment(1);
+    metrics::counter!("portolan_cache_lookups_total", "cache" => "pages", "result" => "miss").increment(1);
     let slot = Arc::new(Reuse::default());
     request.extensions_mut().insert(slot.clone());
     let response = next.run(request).await;

@@ -116,7 +116,11 @@ impl Portolan {
         let text = self.get("/metrics").await.body;
         let count = |outcome: &str| {
             text.lines()
-                .find(|l| l.starts_with("portolan_page_cache_requests_total") && l.contains(&format!("outcome=\"{outcome}\"")))
+                .find(|l| {
+                    l.starts_with("portolan_cache_lookups_total")
+                        && l.contains("cache=\"pages\"")
+                        && l.contains(&format!("result=\"{outcome}\""))
+                })
                 .and_then(|l| l.rsplit(' ').next())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0)
