@@ -80,8 +80,14 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
+    /// Pools of 10 connections on Postgres, 4 on SQLite (it writes one at a time whatever the
+    /// pool, and each connection is a thread with its own caches).
     pub fn new(location: Location) -> Self {
-        Self { location, max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+        let max_connections = match location {
+            Location::Sqlite(_) => 4,
+            Location::Postgres(_) => 10,
+        };
+        Self { location, max_connections, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
