@@ -486,6 +486,28 @@ pub const WHAT_IF_REPOSITORIES: usize = 50;
 pub const WHAT_IF_TAGS: usize = 400;
 
 /// What `policy` would do now, and how that differs from `saved`, from cached repositories.
+/// The plan of `policy` over `inventory` and, when given, of `saved` — side by side on blocking
+/// threads: each is a pass over every tag of the repository, and the runtime's workers serve
+/// other requests meanwhile.
+async fn plans(
+    policy: &Policy,
+    saved: Option<&Policy>,
+    inventory: Arc<portolan_inventory::Inventory>,
+    now: OffsetDateTime,
+) -> Result<(portolan_retention::Plan, Option<portolan_retention::Plan>), AppError> {
+    let failed = |e: tokio::task::JoinError| AppError::Internal(format!("planning stopped: {e}"));
+    let (edited, inv) = (policy.clone(), inventory.clone());
+    let edited = tokio::task::spawn_blocking(move || plan(&edited, &inv, now));
+    let before = match saved {
+        Some(saved) => {
+            let saved = saved.clone();
+            Some(tokio::task::spawn_blocking(move || plan(&saved, &inventory, now)).await.map_err(failed)?)
+        }
+        None => None,
+    };
+    Ok((edited.await.map_err(failed)?, before))
+}
+
 pub async fn what_if(state: &AppState, policy: &Policy, saved: Option<&Policy>) -> Result<crate::model::WhatIf, AppError> {
     use crate::model::{WhatIf, WhatIfTag};
     let started = std::time::Instant::now();
@@ -503,6 +525,7 @@ pub async fn what_if(state: &AppState, policy: &Policy, saved: Option<&Policy>) 
     let now = OffsetDateTime::now_utc();
     let mut deleted_rows = Vec::new();
     let mut kept_rows = Vec::new();
+    let mut total = 0;
     for name in repositories {
         let Ok(repo) = RepoName::parse(&name) else { continue };
         let inventory = match state.inventories.get(state, &registry, &repo).await {
@@ -512,9 +535,8 @@ pub async fn what_if(state: &AppState, policy: &Policy, saved: Option<&Policy>) 
                 continue;
             }
         };
-        let p = plan(policy, &inventory, now);
-        if let Some(saved) = saved {
-            let before = plan(saved, &inventory, now);
+        let (p, before) = plans(policy, saved, inventory, now).await?;
+        if let Some(before) = before {
             let d = portolan_retention::diff(&before, &p);
             out.newly_deleted.extend(d.newly_deleted.into_iter().map(|t| format!("{name}:{t}")));
             out.no_longer_deleted.extend(d.no_longer_deleted.into_iter().map(|t| format!("{name}:{t}")));
@@ -527,7 +549,13 @@ pub async fn what_if(state: &AppState, policy: &Policy, saved: Option<&Policy>) 
         out.bytes_freed += p.summary.bytes_freed;
         out.notes.extend(p.notes.iter().map(|n| format!("{name}: {n}")));
         for t in &p.tags {
-            let row = WhatIfTag {
+            // Only the rows that can be shown are made (deleted ones first, then kept ones).
+            let rows = if t.decision.is_keep() { &mut kept_rows } else { &mut deleted_rows };
+            total += 1;
+            if rows.len() >= WHAT_IF_TAGS {
+                continue;
+            }
+            rows.push(WhatIfTag {
                 repository: name.clone(),
                 tag: t.tag.clone(),
                 digest: t.digest.clone(),
@@ -540,11 +568,9 @@ pub async fn what_if(state: &AppState, policy: &Policy, saved: Option<&Policy>) 
                 reason: t.decision.describe(),
                 age: t.age.map(|a| a.at.unix_timestamp()),
                 age_source: t.age.map(|a| a.source.label().to_owned()),
-            };
-            if t.decision.is_keep() { kept_rows.push(row) } else { deleted_rows.push(row) }
+            });
         }
     }
-    let total = deleted_rows.len() + kept_rows.len();
     out.tags = deleted_rows.into_iter().chain(kept_rows).take(WHAT_IF_TAGS).collect();
     out.truncated = total > out.tags.len();
     out.newly_deleted.truncate(WHAT_IF_TAGS);
