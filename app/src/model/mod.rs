@@ -161,41 +161,7 @@ impl TagQuery {
     }
 }
 
-/// Whether `name` is a repository name by the OCI reference grammar (path components of
-/// lowercase letters and digits, joined inside by `.`, `_`, `__` or runs of `-`, separated by
-/// `/`; at most 255 characters). Checked before a name goes into a redirect or a header.
-pub fn is_repository_name(name: &str) -> bool {
-    fn component(c: &str) -> bool {
-        let b = c.as_bytes();
-        if b.is_empty() || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
-            return false;
-        }
-        let mut i = 0;
-        while i < b.len() {
-            if b[i].is_ascii_lowercase() || b[i].is_ascii_digit() {
-                i += 1;
-                continue;
-            }
-            // A separator: ".", "_", "__" or one or more "-", followed by an alphanumeric.
-            let start = i;
-            match b[i] {
-                b'.' => i += 1,
-                b'_' => i += if b.get(i + 1) == Some(&b'_') { 2 } else { 1 },
-                b'-' => {
-                    while b.get(i) == Some(&b'-') {
-                        i += 1;
-                    }
-                }
-                _ => return false,
-            }
-            if i == start || !b.get(i).is_some_and(|x| x.is_ascii_lowercase() || x.is_ascii_digit()) {
-                return false;
-            }
-        }
-        true
-    }
-    !name.is_empty() && name.len() <= 255 && name.split('/').all(component)
-}
+pub use portolan_names::is_repository_name;
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
 pub fn encode_component(s: &str) -> String {

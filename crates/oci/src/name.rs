@@ -1,9 +1,5 @@
 //! Repository names, tags, digests and references, validated with the OCI distribution
-//! grammar, with messages a person can act on.
-//!
-//! Names are checked by hand rather than with oci-spec's `Reference` parser: that parser builds
-//! a Unicode regex whose automaton alone holds 8 MB for the life of the process (and a search
-//! cache per thread), the largest thing in Portolan's memory, for a grammar of a few lines.
+//! grammar (names: `portolan_names`), with messages a person can act on.
 
 use std::fmt;
 
@@ -40,7 +36,7 @@ impl RepoName {
         if name.contains(['@', ':']) {
             return Err(Error::invalid(format!("{name:?} is a reference, not a repository name")));
         }
-        if name.split('/').all(path_component) {
+        if portolan_names::is_repository_name(name) {
             Ok(Self(name.to_owned()))
         } else {
             Err(Error::invalid(format!(
@@ -51,37 +47,6 @@ impl RepoName {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// One path component of a repository name, as the distribution spec has it:
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
-fn path_component(part: &str) -> bool {
-    let b = part.as_bytes();
-    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let mut i = 0;
-    loop {
-        // A run of letters and digits, at the start and after every separator.
-        let run = i;
-        while i < b.len() && alnum(b[i]) {
-            i += 1;
-        }
-        if i == run {
-            return false;
-        }
-        if i == b.len() {
-            return true;
-        }
-        match b[i] {
-            b'.' => i += 1,
-            b'_' => i += if b.get(i + 1) == Some(&b'_') { 2 } else { 1 },
-            b'-' => {
-                while b.get(i) == Some(&b'-') {
-                    i += 1;
-                }
-            }
-            _ => return false,
-        }
     }
 }
 
