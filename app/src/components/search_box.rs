@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::search;
+use crate::components::latest::Latest;
 use crate::components::usage::digest_href;
 use crate::model::{SearchKind, SearchResults, encode_component, short_digest};
 
@@ -38,34 +39,24 @@ pub fn SearchBox(#[prop(into)] initial: String) -> impl IntoView {
         }
     });
     // As you type: the newest answer wins.
-    let generation = StoredValue::new(0u64);
-    let timer = StoredValue::new(None::<TimeoutHandle>);
+    let latest = Latest::new(std::time::Duration::from_millis(150));
     let on_input = move |ev: leptos::ev::Event| {
         let q = event_target_value(&ev);
-        if let Some(h) = timer.get_value() {
-            h.clear();
-        }
         if q.trim().is_empty() {
+            latest.cancel();
             results.set(None);
             open.set(false);
             return;
         }
-        let handle = set_timeout_with_handle(
-            move || {
-                generation.update_value(|g| *g += 1);
-                let mine = generation.get_value();
-                leptos::task::spawn_local(async move {
-                    if let Ok(r) = search(q, BOX_HITS).await
-                        && generation.get_value() == mine
-                    {
-                        results.set(Some(r));
-                        open.set(true);
-                    }
-                });
+        latest.ask(
+            move || search(q, BOX_HITS),
+            move |answer| {
+                if let Ok(r) = answer {
+                    results.set(Some(r));
+                    open.set(true);
+                }
             },
-            std::time::Duration::from_millis(150),
         );
-        timer.set_value(handle.ok());
     };
     let on_keydown = move |e: leptos::ev::KeyboardEvent| {
         if e.key() == "Escape" {

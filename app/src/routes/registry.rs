@@ -13,6 +13,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{list_repositories, repository_summaries};
 use crate::components::layout::Breadcrumbs;
+use crate::components::live_list::{complete_pending, filter_as_you_type, filter_form, sort_link, with_completed};
 use crate::components::page::page_view;
 use crate::components::pager::pager;
 use crate::model::{DateSource, Listing, RepoPage, RepoQuery, RepoRow, RepoSort, format_utc, is_repository_name, relative_seconds};
@@ -90,103 +91,30 @@ pub fn RepoBrowser(page: RepoPage) -> impl IntoView {
     let shown = RwSignal::new(page);
     let problem = RwSignal::new(None::<String>);
     let completed = RwSignal::new(Vec::<RepoRow>::new());
-    {
-        let registry = registry.clone();
-        // Rows the server had no time for, read now (effects run only in the browser).
-        Effect::new(move |_| {
-            let pending: Vec<String> =
-                shown.with(|p| p.rows.iter().filter(|r| matches!(r, RepoRow::Pending { .. })).map(|r| r.name().to_owned()).collect());
-            if pending.is_empty() {
-                return;
-            }
-            let r = registry.clone();
-            leptos::task::spawn_local(async move {
-                if let Ok(rows) = repository_summaries(r, pending, 0).await {
-                    completed.update(|c| c.extend(rows));
-                }
-            });
-        });
+    let r = registry.clone();
+    complete_pending(shown, |p: &RepoPage| &p.rows, move |names| repository_summaries(r.clone(), names, 0), completed);
+    let on_input = filter_as_you_type(
+        base.clone(),
+        move || shown.with_untracked(|p| p.query.clone()),
+        move |query| list_repositories(registry.clone(), query),
+        move |page| {
+            completed.set(Vec::new());
+            shown.set(page);
+        },
+        problem,
+    );
+    let mut hidden = Vec::new();
+    if initial.sort != RepoSort::default() {
+        hidden.push(("sort", initial.sort.key()));
     }
-    // Filtering as you type: the newest answer wins; the URL follows.
-    let generation = StoredValue::new(0u64);
-    let timer = StoredValue::new(None::<TimeoutHandle>);
-    let filter_base = base.clone();
-    let on_input = move |ev: leptos::ev::Event| {
-        let filter = event_target_value(&ev);
-        let query = RepoQuery { filter, page: 1, ..shown.with_untracked(|p| p.query.clone()) };
-        let (r, base) = (registry.clone(), filter_base.clone());
-        if let Some(h) = timer.get_value() {
-            h.clear();
-        }
-        let handle = set_timeout_with_handle(
-            move || {
-                generation.update_value(|g| *g += 1);
-                let mine = generation.get_value();
-                leptos::task::spawn_local(async move {
-                    let url = format!("{base}{}", query.to_query_string());
-                    match list_repositories(r, query).await {
-                        Ok(page) if generation.get_value() == mine => {
-                            replace_url(&url);
-                            problem.set(None);
-                            completed.set(Vec::new());
-                            shown.set(page);
-                        }
-                        Ok(_) => {}
-                        Err(e) => problem.set(Some(e.to_string())),
-                    }
-                });
-            },
-            std::time::Duration::from_millis(200),
-        );
-        timer.set_value(handle.ok());
-    };
+    if initial.reverse {
+        hidden.push(("reverse", "1"));
+    }
     view! {
-        <form method="get" action=base.clone() role="search" class="mb-3 flex items-center gap-2" on:submit=|ev| ev.prevent_default()>
-            <label for="repo-filter" class="text-sm text-slate-600 dark:text-slate-400">"Filter"</label>
-            <input
-                id="repo-filter"
-                type="search"
-                name="q"
-                value=initial.filter.clone()
-                placeholder="name, or a pattern like team/*"
-                autocomplete="off"
-                on:input=on_input
-                class="w-72 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900"
-            />
-            {(initial.sort != RepoSort::default()).then(|| view! { <input type="hidden" name="sort" value=initial.sort.key() /> })}
-            {initial.reverse.then(|| view! { <input type="hidden" name="reverse" value="1" /> })}
-            <noscript><button type="submit" class="rounded-md border border-slate-300 px-3 py-1.5 text-sm">"Filter"</button></noscript>
-        </form>
+        {filter_form(base, "repo-filter", "name, or a pattern like team/*", initial.filter, hidden, on_input)}
         {move || problem.get().map(|p| view! { <p role="status" class="mb-3 text-sm text-rose-700 dark:text-rose-400">{p}</p> })}
         {move || repo_table(shown.get(), completed.get())}
     }
-}
-
-/// Replaces the address bar's URL without navigating.
-fn replace_url(url: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = url;
-}
-
-fn sort_link(base: &str, query: &RepoQuery, sort: RepoSort) -> impl IntoView + use<> {
-    let active = query.sort == sort;
-    let next = RepoQuery { sort, reverse: active && !query.reverse, page: 1, ..query.clone() };
-    let href = format!("{base}{}", next.to_query_string());
-    let arrow = match (active, query.reverse) {
-        (false, _) => "",
-        (true, false) => " ↓",
-        (true, true) => " ↑",
-    };
-    let class = if active {
-        "rounded-md bg-sky-100 px-2 py-1 font-medium text-sky-900 dark:bg-sky-900 dark:text-sky-100"
-    } else {
-        "rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
-    };
-    view! { <a href=href class=class aria-current=active.then_some("true")>{sort.label()}{arrow}</a> }
 }
 
 /// The table of one page of repositories, rows the server left pending taken from `completed`.
@@ -194,13 +122,7 @@ fn repo_table(page: RepoPage, completed: Vec<RepoRow>) -> impl IntoView {
     let pages = page.pages();
     let RepoPage { registry, query, total, matching, rows, listing, recent, configured, notice, now } = page;
     let base = format!("/r/{}", registry.name);
-    let rows: Vec<RepoRow> = rows
-        .into_iter()
-        .map(|r| match r {
-            RepoRow::Pending { name } => completed.iter().find(|c| c.name() == name).cloned().unwrap_or(RepoRow::Pending { name }),
-            other => other,
-        })
-        .collect();
+    let rows = with_completed(rows, &completed);
     let empty = match (&listing, total) {
         (_, 0) if !matches!(listing, Listing::NoCatalog { .. }) => {
             Some("This registry lists no repositories (or none Portolan's credentials, or your role, may see).")

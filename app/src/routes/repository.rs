@@ -13,6 +13,7 @@ use crate::api::{list_tags, tag_details};
 use crate::components::badges::badges;
 use crate::components::copy::{CopyField, copy_button};
 use crate::components::layout::Breadcrumbs;
+use crate::components::live_list::{complete_pending, filter_as_you_type, filter_form, sort_link, with_completed};
 use crate::components::page::page_view;
 use crate::components::pager::pager;
 use crate::model::{DateSource, DeleteAbility, TagPage, TagQuery, TagRow, TagSort, format_utc, human_size, relative_seconds, short_digest};
@@ -66,105 +67,34 @@ pub fn TagBrowser(page: TagPage) -> impl IntoView {
     let initial = page.query.clone();
     let shown = RwSignal::new(page);
     let problem = RwSignal::new(None::<String>);
-    // Rows the server had no time for, read now (effects run only in the browser).
     let completed = RwSignal::new(Vec::<TagRow>::new());
-    {
-        let (registry, repository) = (registry.clone(), repository.clone());
-        Effect::new(move |_| {
-            let pending: Vec<String> =
-                shown.with(|p| p.rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).map(|r| r.tag().to_owned()).collect());
-            if pending.is_empty() {
-                return;
-            }
-            let (r, p) = (registry.clone(), repository.clone());
-            leptos::task::spawn_local(async move {
-                if let Ok(rows) = tag_details(r, p, pending, 0).await {
-                    completed.update(|c| c.extend(rows));
-                }
-            });
-        });
+    let (r, p) = (registry.clone(), repository.clone());
+    complete_pending(shown, |page: &TagPage| &page.rows, move |tags| tag_details(r.clone(), p.clone(), tags, 0), completed);
+    let on_input = filter_as_you_type(
+        base.clone(),
+        move || shown.with_untracked(|p| p.query.clone()),
+        move |query| list_tags(registry.clone(), repository.clone(), query),
+        move |page| {
+            completed.set(Vec::new());
+            shown.set(page);
+        },
+        problem,
+    );
+    let mut hidden = Vec::new();
+    if initial.sort != TagSort::default() {
+        hidden.push(("sort", initial.sort.key()));
     }
-    // Filtering as you type: the newest answer wins; the URL follows.
-    let generation = StoredValue::new(0u64);
-    let timer = StoredValue::new(None::<TimeoutHandle>);
-    let filter_base = base.clone();
-    let on_input = move |ev: leptos::ev::Event| {
-        let filter = event_target_value(&ev);
-        let query = TagQuery { filter, page: 1, ..shown.with_untracked(|p| p.query.clone()) };
-        let (r, p, base) = (registry.clone(), repository.clone(), filter_base.clone());
-        if let Some(h) = timer.get_value() {
-            h.clear();
-        }
-        let handle = set_timeout_with_handle(
-            move || {
-                generation.update_value(|g| *g += 1);
-                let mine = generation.get_value();
-                leptos::task::spawn_local(async move {
-                    let url = format!("{base}{}", query.to_query_string());
-                    match list_tags(r, p, query).await {
-                        Ok(page) if generation.get_value() == mine => {
-                            replace_url(&url);
-                            problem.set(None);
-                            completed.set(Vec::new());
-                            shown.set(page);
-                        }
-                        Ok(_) => {}
-                        Err(e) => problem.set(Some(e.to_string())),
-                    }
-                });
-            },
-            std::time::Duration::from_millis(200),
-        );
-        timer.set_value(handle.ok());
-    };
+    if initial.reverse {
+        hidden.push(("reverse", "1"));
+    }
+    if initial.show_referrer_tags {
+        hidden.push(("all", "1"));
+    }
     view! {
-        <form method="get" action=base.clone() role="search" class="mb-3 flex items-center gap-2" on:submit=|ev| ev.prevent_default()>
-            <label for="tag-filter" class="text-sm text-slate-600 dark:text-slate-400">"Filter"</label>
-            <input
-                id="tag-filter"
-                type="search"
-                name="q"
-                value=initial.filter.clone()
-                placeholder="tag, or a pattern like v1.*"
-                autocomplete="off"
-                on:input=on_input
-                class="w-64 rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900"
-            />
-            {(initial.sort != TagSort::default()).then(|| view! { <input type="hidden" name="sort" value=initial.sort.key() /> })}
-            {initial.reverse.then(|| view! { <input type="hidden" name="reverse" value="1" /> })}
-            {initial.show_referrer_tags.then(|| view! { <input type="hidden" name="all" value="1" /> })}
-            <noscript><button type="submit" class="rounded-md border border-slate-300 px-3 py-1.5 text-sm">"Filter"</button></noscript>
-        </form>
+        {filter_form(base, "tag-filter", "tag, or a pattern like v1.*", initial.filter, hidden, on_input)}
         {move || problem.get().map(|p| view! { <p role="status" class="mb-3 text-sm text-rose-700 dark:text-rose-400">{p}</p> })}
         {move || tag_table(shown.get(), completed.get())}
     }
-}
-
-/// Replaces the address bar's URL without navigating.
-fn replace_url(url: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = url;
-}
-
-fn sort_link(base: &str, query: &TagQuery, sort: TagSort) -> impl IntoView + use<> {
-    let active = query.sort == sort;
-    let next = TagQuery { sort, reverse: active && !query.reverse, page: 1, ..query.clone() };
-    let href = format!("{base}{}", next.to_query_string());
-    let arrow = match (active, query.reverse) {
-        (false, _) => "",
-        (true, false) => " ↓",
-        (true, true) => " ↑",
-    };
-    let class = if active {
-        "rounded-md bg-sky-100 px-2 py-1 font-medium text-sky-900 dark:bg-sky-900 dark:text-sky-100"
-    } else {
-        "rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
-    };
-    view! { <a href=href class=class aria-current=active.then_some("true")>{sort.label()}{arrow}</a> }
 }
 
 /// The table of one page of tags, rows the server left pending taken from `completed`.
@@ -177,13 +107,7 @@ fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
     let pager_base = base.clone();
     let pager_query = query.clone();
     // Pending rows the browser has since read replace their placeholders.
-    let rows: Vec<TagRow> = rows
-        .into_iter()
-        .map(|r| match r {
-            TagRow::Pending { tag } => completed.iter().find(|c| c.tag() == tag).cloned().unwrap_or(TagRow::Pending { tag }),
-            other => other,
-        })
-        .collect();
+    let rows = with_completed(rows, &completed);
     view! {
         {notice.map(|n| view! {
             <p class="mb-3 rounded-md border border-amber-300 bg-amber-50 p-3 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200">{n}</p>

@@ -9,6 +9,7 @@ use leptos_meta::{Meta, Title};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{DeletePolicy, RunPolicy, SavePolicy, StopRun, get_policies, get_policy, get_run, preview_policy};
+use crate::components::latest::Latest;
 use crate::components::page::page_view;
 use crate::model::{PoliciesPage, PolicyForm, PolicyPage, RunRow, RunView, WhatIf, format_utc, human_size, relative_seconds, short_digest};
 
@@ -198,35 +199,24 @@ pub fn PolicyEditor(page: PolicyPage) -> impl IntoView {
     let preview = RwSignal::new(None::<WhatIf>);
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let generation = StoredValue::new(0u64);
-    let timer = StoredValue::new(None::<TimeoutHandle>);
+    let latest = Latest::new(std::time::Duration::from_millis(350));
     let recompute = move || {
-        if let Some(h) = timer.get_value() {
-            h.clear();
-        }
-        let handle = set_timeout_with_handle(
+        latest.ask(
             move || {
-                generation.update_value(|g| *g += 1);
-                let mine = generation.get_value();
                 busy.set(true);
-                let current = form.get_untracked();
-                leptos::task::spawn_local(async move {
-                    let answer = preview_policy(current).await;
-                    if generation.get_value() == mine {
-                        busy.set(false);
-                        match answer {
-                            Ok(w) => {
-                                problem.set(None);
-                                preview.set(Some(w));
-                            }
-                            Err(e) => problem.set(Some(e.to_string())),
-                        }
-                    }
-                });
+                preview_policy(form.get_untracked())
             },
-            std::time::Duration::from_millis(350),
+            move |answer| {
+                busy.set(false);
+                match answer {
+                    Ok(w) => {
+                        problem.set(None);
+                        preview.set(Some(w));
+                    }
+                    Err(e) => problem.set(Some(e.to_string())),
+                }
+            },
         );
-        timer.set_value(handle.ok());
     };
     // The first preview as soon as the page runs in the browser.
     Effect::new(move |_| recompute());
