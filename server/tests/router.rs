@@ -55,6 +55,11 @@ groups = ["maintainers"]
 [[grants]]
 role = "admin"
 groups = ["admins"]
+[[grants]]
+role = "admin"
+registry = "mem"
+repositories = ["team/**"]
+groups = ["team-admins"]
 [[registries]]
 name = "mem"
 url = "http://mem.invalid"
@@ -70,6 +75,8 @@ enum Who {
     Viewer,
     Maintainer,
     Admin,
+    /// Admin of `team/**` in `mem` only.
+    TeamAdmin,
 }
 
 const EVERYONE: [Who; 4] = [Who::Anonymous, Who::Viewer, Who::Maintainer, Who::Admin];
@@ -186,6 +193,7 @@ async fn call(app: &Router, method: &str, uri: &str, who: Who, form: Option<Stri
         Who::Viewer => (Some("vera"), Some("viewers")),
         Who::Maintainer => (Some("max"), Some("maintainers")),
         Who::Admin => (Some("ada"), Some("admins")),
+        Who::TeamAdmin => (Some("tia"), Some("team-admins")),
     };
     if let (Some(u), Some(g)) = (user, group) {
         b = b.header("x-forwarded-user", u).header("x-forwarded-groups", g);
@@ -580,5 +588,174 @@ fn a_registry_refusing_portolans_credentials_is_not_a_sign_in_problem() {
         assert_eq!(a.status, 502);
         assert!(a.body.contains("refused Portolan&#x27;s credentials") || a.body.contains("refused Portolan's credentials"), "{}", a.body);
         assert!(!a.body.contains("data-testid=\"sign-in-link\""));
+    })
+}
+
+fn server_fn(name: &str) -> &'static str {
+    leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == name).unwrap_or_else(|| panic!("{name}"))
+}
+
+/// A grant on part of a registry reaches no further through what acts on a scope of
+/// repositories: policies, their runs, the audit log.
+#[test]
+fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_the_audit() {
+    use portolan_app::api::*;
+    use portolan_store::{NewAudit, Outcome};
+    run(async {
+        let w = world().await;
+        // A registry-wide policy, and a run of it that touched two teams' repositories.
+        let body = serde_json::json!({"name": "everything", "registry": "mem", "repositories": ["**"], "keep": {"most_recent": {"count": 1, "by": "version"}}});
+        let everything = w.store.policy_create("everything", "mem", &body.to_string(), Some("ada")).await.unwrap();
+        let new_run = |policy: &portolan_store::PolicyRecord| portolan_store::NewRun {
+            policy_id: policy.id,
+            policy_version: 1,
+            policy_name: policy.name.clone(),
+            registry: "mem".into(),
+            trigger: portolan_store::Trigger::Manual,
+            started_by: Some("ada".into()),
+            dry_run: true,
+            owner: "test".into(),
+            scheduled_for: None,
+        };
+        let run = w.store.run_start(&new_run(&everything)).await.unwrap().unwrap();
+        let item = |position: i64, repository: &str| portolan_store::RunItem {
+            position,
+            repository: repository.into(),
+            action: "plan-untag".into(),
+            tag: Some("old".into()),
+            digest: w.image.clone(),
+            outcome: "planned".into(),
+            reason: None,
+            bytes: 0,
+            at: time::OffsetDateTime::now_utc(),
+        };
+        w.store.run_items_add(run.id, &[item(0, "team/app"), item(1, "other/lib")]).await.unwrap();
+        for repository in ["team/app", "other/lib"] {
+            let entry = NewAudit::new(Actor::system(), "delete-tag", Outcome::Done).at("mem", Some(repository));
+            w.store.audit(entry).await.unwrap();
+        }
+        let form = |id: Option<i64>, version: i64, name: &str, repositories: &str| portolan_app::model::PolicyForm {
+            id,
+            version,
+            name: name.into(),
+            registry: "mem".into(),
+            repositories: repositories.into(),
+            most_recent_count: "1".into(),
+            ..Default::default()
+        };
+        let policies_before = w.store.policies().await.unwrap().len();
+
+        // Saving, previewing, deleting or running beyond team/** is refused, and nothing changes.
+        let refused = [
+            ("save_policy", qs(&SavePolicy { form: form(None, 0, "all", "**") })),
+            ("save_policy", qs(&SavePolicy { form: form(Some(everything.id), everything.version, "everything", "team/*") })),
+            ("save_policy", qs(&SavePolicy { form: form(Some(w.policy.id), w.policy.version, "keep-one", "team/**\nother/*") })),
+            ("preview_policy", qs(&PreviewPolicy { form: form(None, 0, "all", "*/*") })),
+            ("preview_policy", qs(&PreviewPolicy { form: form(Some(everything.id), everything.version, "everything", "team/*") })),
+            ("delete_policy", qs(&DeletePolicy { id: everything.id })),
+            ("run_policy", qs(&RunPolicy { id: everything.id, dry_run: true })),
+            ("stop_run", qs(&StopRun { id: run.id })),
+        ];
+        for (name, body) in refused {
+            let a = call(&w.app, "POST", server_fn(name), Who::TeamAdmin, Some(body.clone()), &[]).await;
+            assert_eq!(a.status, 403, "{name} {body}: {}", a.body);
+            assert!(a.body.contains("every repository of"), "the refusal says why: {}", a.body);
+        }
+        assert_eq!(w.store.policies().await.unwrap().len(), policies_before);
+        assert_eq!(w.store.policy(everything.id).await.unwrap().version, everything.version);
+        assert_eq!(w.store.policy(w.policy.id).await.unwrap().version, w.policy.version);
+        assert!(!w.store.run(run.id).await.unwrap().stop_requested);
+        let refusals = w
+            .store
+            .audit_entries(&portolan_store::AuditFilter { outcome: Some(Outcome::Refused), ..Default::default() }, 50)
+            .await
+            .unwrap();
+        assert_eq!(refusals.len(), 6, "every refused change is audited (previews are reads): {refusals:?}");
+        assert!(refusals.iter().all(|e| e.entry.actor.subject.as_deref() == Some("tia")));
+
+        // Inside team/**: allowed.
+        let a = call(
+            &w.app,
+            "POST",
+            server_fn("preview_policy"),
+            Who::TeamAdmin,
+            Some(qs(&PreviewPolicy { form: form(None, 0, "t", "team/*") })),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let a = call(
+            &w.app,
+            "POST",
+            server_fn("save_policy"),
+            Who::TeamAdmin,
+            Some(qs(&SavePolicy { form: form(None, 0, "team-only", "team/*") })),
+            &[],
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(w.store.policies().await.unwrap().len(), policies_before + 1);
+
+        // The list offers only what the caller may do.
+        let a = call(&w.app, "POST", server_fn("get_policies"), Who::TeamAdmin, Some(String::new()), &[]).await;
+        let page: portolan_app::model::PoliciesPage = serde_json::from_str(&a.body).unwrap();
+        let row = |name: &str| page.policies.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("{name}")).clone();
+        assert_eq!((row("everything").can_edit, row("everything").can_run), (false, false));
+        assert_eq!((row("keep-one").can_edit, row("keep-one").can_run), (true, true));
+
+        // A run's items: only the repositories the caller maintains; no stop button for a scope beyond them.
+        let a = call(&w.app, "POST", server_fn("get_run"), Who::TeamAdmin, Some(qs(&GetRun { id: run.id, from: 0 })), &[]).await;
+        let view: portolan_app::model::RunView = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(view.items.iter().map(|i| i.repository.as_str()).collect::<Vec<_>>(), ["team/app"]);
+        assert!(!view.can_stop);
+        let a = call(&w.app, "POST", server_fn("get_run"), Who::Admin, Some(qs(&GetRun { id: run.id, from: 0 })), &[]).await;
+        let view: portolan_app::model::RunView = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(view.items.len(), 2);
+        assert!(view.can_stop);
+
+        // The audit log: entries about other repositories stay hidden.
+        let a =
+            call(&w.app, "POST", server_fn("audit_list"), Who::TeamAdmin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
+        let audit: portolan_app::model::AuditPage = serde_json::from_str(&a.body).unwrap();
+        let repositories: Vec<_> = audit.rows.iter().filter_map(|r| r.repository.as_deref()).collect();
+        assert!(repositories.contains(&"team/app") && !repositories.contains(&"other/lib"), "{repositories:?}");
+        let a = call(&w.app, "POST", server_fn("audit_list"), Who::Admin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
+        let audit: portolan_app::model::AuditPage = serde_json::from_str(&a.body).unwrap();
+        assert!(audit.rows.iter().any(|r| r.repository.as_deref() == Some("other/lib")));
+    })
+}
+
+/// Visitors without an account cannot write to the audit log, and a registry name from the
+/// request never reaches a header.
+#[test]
+fn refusals_of_visitors_and_unknown_registries_are_not_audited() {
+    use portolan_app::api::*;
+    run(async {
+        let w = world().await;
+        let count = || async { w.store.audit_entries(&Default::default(), 100).await.unwrap().len() };
+        let before = count().await;
+        let selection = portolan_app::model::DeleteSelection { tags: vec!["1.0".into()], ..Default::default() };
+        let html: &[(&str, &str)] = &[("accept", "text/html")];
+        let cases = [("mem", Who::Anonymous, 401), ("mem\nx-evil: 1", Who::Maintainer, 404), (&*"n".repeat(100_000), Who::Maintainer, 404)];
+        for ((registry, who, status), form_post) in cases.iter().flat_map(|c| [(c, false), (c, true)]) {
+            // A form post (asking for HTML) that fails goes back to the page it came from.
+            let expected = |got: StatusCode| got == *status || (form_post && got == 302);
+            let headers = if form_post { html } else { &[] };
+            let body = qs(&PreviewDelete { registry: (*registry).into(), repository: "team/app".into(), selection: selection.clone() });
+            let a = call(&w.app, "POST", server_fn("preview_delete"), *who, Some(body), headers).await;
+            assert!(expected(a.status), "{registry:.20}: {} {}", a.status, a.body);
+            assert!(a.body.len() < 2_000, "the name is not echoed whole");
+            let body = qs(&ApplyDelete { registry: (*registry).into(), repository: "team/app".into(), confirmation: "{}".into() });
+            let a = call(&w.app, "POST", server_fn("apply_delete"), *who, Some(body), headers).await;
+            assert!(expected(a.status), "{registry:.20}: {} {}", a.status, a.body);
+            assert!(a.headers.get("x-evil").is_none());
+        }
+        assert_eq!(count().await, before, "nothing was written to the audit log");
+        assert_eq!(w.mem.tag_digest("team/app", "1.0").as_deref(), Some(w.image.as_str()));
+        // A signed-in person's refusal on a configured registry is recorded.
+        let body = qs(&PreviewDelete { registry: "mem".into(), repository: "team/app".into(), selection });
+        let a = call(&w.app, "POST", server_fn("preview_delete"), Who::Viewer, Some(body), &[]).await;
+        assert_eq!(a.status, 403);
+        assert_eq!(count().await, before + 1);
     })
 }

@@ -135,7 +135,9 @@ pub async fn apply_delete(registry: String, repository: String, confirmation: St
     let state = crate::ssr::state()?;
     let request = crate::ssr::request_id();
     let repo = portolan_oci::RepoName::parse(&repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-    let outcome_page = format!("/r/{registry}/{repository}/-/deleted?request={}", request.clone().unwrap_or_default());
+    // Only checked names go into the redirect (a raw one could carry a newline into a header).
+    let reg = state.registry(&registry)?;
+    let outcome_page = format!("/r/{}/{repo}/-/deleted?request={}", reg.info.name, request.clone().unwrap_or_default());
     let caller = match require_change(&state, Role::Maintainer, &registry, Some(repo.as_str()), "delete").await {
         Ok(c) => c,
         Err(e) => {
@@ -146,7 +148,6 @@ pub async fn apply_delete(registry: String, repository: String, confirmation: St
     let confirmation: Confirmation = serde_json::from_str(&confirmation)
         .map_err(|_| AppError::BadRequest("the confirmation is not one a preview made: preview again".into()))?;
     check_selection(&confirmation.selection)?;
-    let reg = state.registry(&registry)?;
     let deleter = Deleter { registry: reg, store: &state.store, actor: caller.actor(), request_id: request.clone(), run_id: None };
     match deleter.apply_confirmation(&repo, &confirmation).await {
         Ok(_) => {

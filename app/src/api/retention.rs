@@ -1,5 +1,9 @@
 //! Retention: policies (admins edit them, maintainers see and run them), the what-if preview,
-//! runs (start, stop, follow). Each function checks the caller's role on the policy's registry.
+//! runs (start, stop, follow). Each function checks the caller's role itself: to see policies
+//! and runs, maintainer somewhere on the registry; to preview, run or stop a policy,
+//! maintainer over every repository its globs can match; to save or delete one, admin over
+//! every repository of its scope (before and after an edit). A run's items show only the
+//! repositories the caller maintains.
 
 use leptos::prelude::*;
 
@@ -8,7 +12,7 @@ use crate::model::{PoliciesPage, PolicyForm, PolicyPage, RunView, WhatIf};
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use crate::ssr::auth::{require_anywhere, require_change, role_here};
+    pub use crate::ssr::auth::{require_anywhere, require_change_over, require_over, role_here};
     pub use crate::ssr::policy_form::{form_of, item_row, raw_of, run_row};
     pub use crate::ssr::retention::{RunRequest, policy_of, start};
     pub use portolan_access::Role;
@@ -28,6 +32,22 @@ mod ssr {
         let raw = raw_of(form)?;
         let names: Vec<&str> = state.registries.iter().map(|r| r.info.name.as_str()).collect();
         portolan_retention::validate(raw, &names).map_err(|errors| errors.into_iter().map(|e| (e.at, e.message)).collect())
+    }
+
+    /// The repository globs of a stored policy: what acting on it needs a role over. A body
+    /// that no longer reads (or names no repository) counts as every repository.
+    pub fn scope_of(record: &portolan_store::PolicyRecord) -> Vec<String> {
+        serde_json::from_str::<portolan_retention::RawPolicy>(&record.body)
+            .ok()
+            .map(|raw| raw.repositories)
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| vec!["**".to_owned()])
+    }
+
+    /// The role of the current user over a stored policy's scope.
+    pub fn role_over(state: &AppState, record: &portolan_store::PolicyRecord) -> Option<Role> {
+        let who = crate::ssr::auth::current_user();
+        state.access.role_over(who.as_ref(), &record.registry, &scope_of(record))
     }
 
     /// Plain form posts go on to a page; scripts get the answer.
@@ -72,8 +92,8 @@ pub async fn get_policies() -> Result<PoliciesPage, AppError> {
             updated_by: record.updated_by.clone(),
             last_run,
             problem,
-            can_edit: role.is_some_and(|r| r >= Role::Admin),
-            can_run: true,
+            can_edit: role_over(&state, &record).is_some_and(|r| r >= Role::Admin),
+            can_run: role_over(&state, &record).is_some_and(|r| r >= Role::Maintainer),
         });
     }
     let recent_runs = state
@@ -109,11 +129,13 @@ pub async fn get_policy(id: Option<i64>) -> Result<PolicyPage, AppError> {
         Some(id) => {
             require_anywhere(&state, Role::Maintainer)?;
             let record = state.store.policy(id).await?;
-            let caller = crate::ssr::auth::require(&state, Role::Maintainer, &record.registry, None)?;
+            crate::ssr::auth::require(&state, Role::Maintainer, &record.registry, None)?;
             let runs = state.store.runs(Some(id), None, 50).await?.iter().map(run_row).collect();
             let form = form_of(&record);
             let next_run = next_fire(Some(form.schedule.as_str()).filter(|s| !s.is_empty()));
-            Ok(PolicyPage { form, registries, runs, can_edit: caller.role >= Role::Admin, can_run: true, next_run, now })
+            let over = role_over(&state, &record);
+            let (can_edit, can_run) = (over.is_some_and(|r| r >= Role::Admin), over.is_some_and(|r| r >= Role::Maintainer));
+            Ok(PolicyPage { form, registries, runs, can_edit, can_run, next_run, now })
         }
     }
 }
@@ -129,10 +151,14 @@ pub async fn preview_policy(form: PolicyForm) -> Result<WhatIf, AppError> {
         Ok(p) => p,
         Err(errors) => return Ok(WhatIf { errors, ..Default::default() }),
     };
-    crate::ssr::auth::require(&state, Role::Maintainer, policy.registry(), None)?;
+    require_over(&state, Role::Maintainer, policy.registry(), &policy.raw().repositories)?;
     let saved = match form.id {
         Some(id) => match state.store.policy(id).await {
-            Ok(record) => policy_of(&state, &record).ok(),
+            Ok(record) => {
+                // The saved version's plan shows its repositories too.
+                require_over(&state, Role::Maintainer, &record.registry, &scope_of(&record))?;
+                policy_of(&state, &record).ok()
+            }
             Err(_) => None,
         },
         None => None,
@@ -152,14 +178,14 @@ pub async fn save_policy(form: PolicyForm) -> Result<i64, AppError> {
             errors.iter().map(|(at, m)| if at.is_empty() { m.clone() } else { format!("{at}: {m}") }).collect::<Vec<_>>().join("; "),
         )
     })?;
-    let caller = require_change(&state, Role::Admin, policy.registry(), None, "policy-save").await?;
+    let caller = require_change_over(&state, Role::Admin, policy.registry(), &policy.raw().repositories, "policy-save").await?;
     let body = serde_json::to_string(policy.raw()).map_err(|e| AppError::Internal(e.to_string()))?;
     let by = caller.actor().label();
     let (record, action, before) = match form.id {
         None => (state.store.policy_create(policy.name(), policy.registry(), &body, Some(&by)).await?, "policy-create", None),
         Some(id) => {
             let old = state.store.policy(id).await?;
-            require_change(&state, Role::Admin, &old.registry, None, "policy-save").await?;
+            require_change_over(&state, Role::Admin, &old.registry, &scope_of(&old), "policy-save").await?;
             let record = state.store.policy_update(id, form.version, policy.name(), policy.registry(), &body, Some(&by)).await?;
             (record, "policy-update", Some(old.body))
         }
@@ -187,7 +213,7 @@ pub async fn delete_policy(id: i64) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     require_anywhere(&state, Role::Admin)?;
     let record = state.store.policy(id).await?;
-    let caller = require_change(&state, Role::Admin, &record.registry, None, "policy-delete").await?;
+    let caller = require_change_over(&state, Role::Admin, &record.registry, &scope_of(&record), "policy-delete").await?;
     state.store.policy_delete(id).await?;
     let entry = portolan_store::NewAudit::new(caller.actor(), "policy-delete", portolan_store::Outcome::Done)
         .at(&record.registry, None)
@@ -207,7 +233,7 @@ pub async fn run_policy(id: i64, dry_run: bool) -> Result<i64, AppError> {
     let state = crate::ssr::state()?;
     require_anywhere(&state, Role::Maintainer)?;
     let record = state.store.policy(id).await?;
-    let caller = require_change(&state, Role::Maintainer, &record.registry, None, "policy-run").await?;
+    let caller = require_change_over(&state, Role::Maintainer, &record.registry, &scope_of(&record), "policy-run").await?;
     let policy = policy_of(&state, &record)?;
     let req = RunRequest {
         record,
@@ -229,7 +255,12 @@ pub async fn stop_run(id: i64) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     require_anywhere(&state, Role::Maintainer)?;
     let run = state.store.run(id).await?;
-    require_change(&state, Role::Maintainer, &run.registry, None, "policy-run-stop").await?;
+    // The policy's scope now; a deleted policy's run needs the registry as a whole.
+    let scope = match state.store.policy(run.policy_id).await {
+        Ok(record) => scope_of(&record),
+        Err(_) => vec!["**".to_owned()],
+    };
+    require_change_over(&state, Role::Maintainer, &run.registry, &scope, "policy-run-stop").await?;
     state.store.run_request_stop(id).await?;
     redirect_to(&format!("/admin/runs/{id}"));
     Ok(())
@@ -242,15 +273,28 @@ pub async fn get_run(id: i64, from: i64) -> Result<RunView, AppError> {
     let state = crate::ssr::state()?;
     require_anywhere(&state, Role::Maintainer)?;
     let run = state.store.run(id).await?;
-    crate::ssr::auth::require(&state, Role::Maintainer, &run.registry, None)?;
-    let items: Vec<_> = state.store.run_items(id, from.max(0), 501).await?.into_iter().map(item_row).collect();
-    let next_from = (items.len() > 500).then(|| items[500].position);
+    let caller = crate::ssr::auth::require(&state, Role::Maintainer, &run.registry, None)?;
+    // Items of repositories the caller does not maintain are left out (their positions stay).
+    let batch = state.store.run_items(id, from.max(0), 501).await?;
+    let next_from = batch.get(500).map(|item| item.position);
+    let items: Vec<_> = batch
+        .into_iter()
+        .take(500)
+        .filter(|item| {
+            state.access.role_for(caller.identity.as_ref(), &run.registry, Some(&item.repository)).is_some_and(|r| r >= Role::Maintainer)
+        })
+        .map(item_row)
+        .collect();
     let running = run.state == portolan_store::RunState::Running;
+    let may_stop = match state.store.policy(run.policy_id).await {
+        Ok(record) => role_over(&state, &record).is_some_and(|r| r >= Role::Maintainer),
+        Err(_) => false,
+    };
     Ok(RunView {
         run: run_row(&run),
-        items: items.into_iter().take(500).collect(),
+        items,
         next_from,
-        can_stop: running && !run.stop_requested,
+        can_stop: running && !run.stop_requested && may_stop,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
     })
 }

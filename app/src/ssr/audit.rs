@@ -53,8 +53,8 @@ fn filter_of(q: &AuditQuery) -> Result<AuditFilter, AppError> {
     })
 }
 
-/// Entries for `caller` (an admin somewhere): those about registries they are admin of, and
-/// those about no registry.
+/// Entries for `caller` (an admin somewhere): those about repositories they are admin of, those
+/// about a registry as a whole where they are admin somewhere on it, and those about no registry.
 pub async fn rows(state: &AppState, caller: &Caller, q: &AuditQuery, limit: usize) -> Result<Vec<AuditRow>, AppError> {
     let mut filter = filter_of(q)?;
     let mut out = Vec::new();
@@ -64,7 +64,12 @@ pub async fn rows(state: &AppState, caller: &Caller, q: &AuditQuery, limit: usiz
         filter.before = batch.last().map(|e| e.id);
         for e in batch {
             let visible = match &e.entry.registry {
-                Some(r) => state.access.role_for(caller.identity.as_ref(), r, None).is_some_and(|role| role >= Role::Admin),
+                // About a repository: admin of that repository; about the registry as a whole
+                // (a policy saved, a run), admin anywhere on it.
+                Some(r) => state
+                    .access
+                    .role_for(caller.identity.as_ref(), r, e.entry.repository.as_deref())
+                    .is_some_and(|role| role >= Role::Admin),
                 None => true,
             };
             if visible {
@@ -92,10 +97,10 @@ pub async fn of_request(state: &AppState, who: &Identity, request: &str) -> Resu
     Ok(entries.into_iter().map(row).collect())
 }
 
-/// One CSV field, quoted when needed; a leading `=`, `+`, `-` or `@` is defused so a
+/// One CSV field, quoted when needed; a leading `=`, `+`, `-`, `@`, tab or carriage return is defused so a
 /// spreadsheet does not run it as a formula.
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() };
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
@@ -136,5 +141,7 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=cmd()"), "'=cmd()");
+        assert_eq!(csv_field("\t=cmd()"), "'\t=cmd()");
+        assert_eq!(csv_field("\r=cmd()"), "\"'\r=cmd()\"");
     }
 }

@@ -61,8 +61,8 @@ pub fn require_for(
     }
 }
 
-/// [`require`] for a change (maintainer or admin actions): a refusal is written to the audit
-/// log too, as `action`.
+/// [`require`] for a change (maintainer or admin actions): a signed-in person's refusal is
+/// written to the audit log too, as `action`.
 pub async fn require_change(
     state: &AppState,
     needed: Role,
@@ -71,20 +71,79 @@ pub async fn require_change(
     action: &str,
 ) -> Result<Caller, AppError> {
     let who = current_user();
-    match require_for(state, who.clone(), needed, registry, repository) {
-        Ok(caller) => Ok(caller),
-        Err(e) => {
-            let entry = NewAudit::new(actor_of(who.as_ref()), action, Outcome::Refused)
-                .at(registry, repository)
-                .reason(e.to_string())
-                .request(request_id().as_deref());
-            // The refusal stands even if it cannot be recorded; the failure is logged.
-            if let Err(store) = state.store.audit(entry).await {
-                tracing::warn!(error = %store, "recording a refused attempt");
-            }
-            Err(e)
-        }
+    let result = require_for(state, who.clone(), needed, registry, repository);
+    audit_refusal(state, who, registry, repository, action, result).await
+}
+
+/// At least `needed` over every repository the globs `scope` can match in `registry` (a
+/// retention policy's scope: see [`portolan_access::Access::role_over`]); a signed-in
+/// person's refusal is audited as `action`.
+pub async fn require_change_over(
+    state: &AppState,
+    needed: Role,
+    registry: &str,
+    scope: &[String],
+    action: &str,
+) -> Result<Caller, AppError> {
+    let who = current_user();
+    let result = require_over_for(state, who.clone(), needed, registry, scope);
+    audit_refusal(state, who, registry, None, action, result).await
+}
+
+/// [`require_change_over`] without the audit, for reading (a preview).
+pub fn require_over(state: &AppState, needed: Role, registry: &str, scope: &[String]) -> Result<Caller, AppError> {
+    require_over_for(state, current_user(), needed, registry, scope)
+}
+
+fn require_over_for(state: &AppState, who: Option<Identity>, needed: Role, registry: &str, scope: &[String]) -> Result<Caller, AppError> {
+    state.registry(registry)?;
+    match state.access.require_over(who.as_ref(), registry, scope, needed) {
+        Ok(role) => Ok(Caller { identity: who, role }),
+        Err(denied) => Err(refusal_here(denied, &scope_label(registry, scope))),
     }
+}
+
+/// Where a scope is, as a refusal says it: its patterns (a long list shortened).
+fn scope_label(registry: &str, scope: &[String]) -> String {
+    let shown: Vec<&str> = scope.iter().take(5).map(String::as_str).collect();
+    let more = scope.len().saturating_sub(shown.len());
+    let list = shown.join(", ");
+    let list = if more > 0 { format!("{list} and {more} more") } else { list };
+    format!(" on every repository of {list} in {registry}")
+}
+
+/// Writes a refused change to the audit log when someone signed in asked for it on a
+/// configured registry. Unknown registries are a 404 (nothing to record, and the name is
+/// whatever the request said); refusals of visitors who are not signed in are logged, not
+/// audited, so nobody can fill the audit log without an account.
+async fn audit_refusal(
+    state: &AppState,
+    who: Option<Identity>,
+    registry: &str,
+    repository: Option<&str>,
+    action: &str,
+    result: Result<Caller, AppError>,
+) -> Result<Caller, AppError> {
+    let e = match result {
+        Ok(caller) => return Ok(caller),
+        Err(e) => e,
+    };
+    if state.registry(registry).is_err() {
+        return Err(e);
+    }
+    let Some(who) = who else {
+        tracing::info!(action, registry, "a change refused to a visitor who is not signed in");
+        return Err(e);
+    };
+    let entry = NewAudit::new(actor_of(Some(&who)), action, Outcome::Refused)
+        .at(registry, repository)
+        .reason(e.to_string())
+        .request(request_id().as_deref());
+    // The refusal stands even if it cannot be recorded; the failure is logged.
+    if let Err(store) = state.store.audit(entry).await {
+        tracing::warn!(error = %store, "recording a refused attempt");
+    }
+    Err(e)
 }
 
 /// Checks a role that is not about one registry (the audit log, the trash, policies): the
@@ -112,6 +171,11 @@ fn refusal(denied: Denied, registry: &str, repository: Option<&str>) -> AppError
         (r, Some(repo)) => format!(" on {r}/{repo}"),
         (r, None) => format!(" on {r}"),
     };
+    refusal_here(denied, &here)
+}
+
+/// A refusal; `here` says where (" on hub/team/api"), or is empty.
+fn refusal_here(denied: Denied, here: &str) -> AppError {
     match denied {
         Denied::SignInRequired => AppError::SignInRequired(format!("Sign in to see or change this{here}.")),
         Denied::Forbidden { needed, have: Some(have) } => {

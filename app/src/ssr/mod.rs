@@ -102,10 +102,12 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn registry(&self, name: &str) -> Result<&Registry, AppError> {
-        self.registries
-            .iter()
-            .find(|r| r.info.name == name)
-            .ok_or_else(|| AppError::NotFound(format!("no registry named {name:?} is configured")))
+        self.registries.iter().find(|r| r.info.name == name).ok_or_else(|| {
+            // The name is whatever the request said: echoed back only in part.
+            let shown: String = name.chars().take(64).collect();
+            let more = if shown.len() < name.len() { "…" } else { "" };
+            AppError::NotFound(format!("no registry named {shown:?}{more} is configured"))
+        })
     }
 }
 

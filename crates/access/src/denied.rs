@@ -30,6 +30,19 @@ impl Access {
             have => Err(Denied::Forbidden { needed, have }),
         }
     }
+
+    /// At least `needed` over every repository the globs `patterns` can match (see
+    /// [`Access::role_over`]), or why not.
+    pub fn require_over(&self, who: Option<&Identity>, registry: &str, patterns: &[String], needed: Role) -> Result<Role, Denied> {
+        if self.open {
+            return if needed <= Role::Viewer { Ok(Role::Viewer) } else { Err(Denied::ReadOnly) };
+        }
+        match self.role_over(who, registry, patterns) {
+            Some(have) if have >= needed => Ok(have),
+            _ if who.is_none() => Err(Denied::SignInRequired),
+            have => Err(Denied::Forbidden { needed, have }),
+        }
+    }
 }
 
 impl fmt::Display for Denied {

@@ -44,6 +44,26 @@ impl Grant {
         self.registry_glob.is_match(registry) && repository.is_none_or(|repository| self.repository_globs.is_match(repository))
     }
 
+    /// Whether the grant applies on this registry to every repository the glob `pattern` can
+    /// match (a retention policy's scope). Answered conservatively: yes when the grant has the
+    /// pattern itself, or `**`, or `prefix/**` and the pattern starts with that literal
+    /// `prefix/`, or when the pattern is a plain name the grant's globs match; no otherwise,
+    /// even where a finer analysis might say yes.
+    pub fn covers_pattern(&self, registry: &str, pattern: &str) -> bool {
+        if !self.registry_glob.is_match(registry) {
+            return false;
+        }
+        if is_literal(pattern) {
+            return self.repository_globs.is_match(pattern);
+        }
+        self.repositories.iter().any(|g| {
+            g == pattern
+                || g == "**"
+                || g.strip_suffix("/**")
+                    .is_some_and(|prefix| is_literal(prefix) && pattern.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/')))
+        })
+    }
+
     /// Whether any of the grant's subjects names `who`.
     pub fn names(&self, who: &Identity) -> bool {
         self.evidence(who).is_some()
@@ -57,4 +77,9 @@ impl Grant {
     fn evidence<'a>(&self, who: &'a Identity) -> Option<Evidence<'a>> {
         self.subjects.iter().find_map(|subject| subject.evidence(who))
     }
+}
+
+/// Whether a glob matches only itself (no wildcard, class, alternative or escape).
+fn is_literal(pattern: &str) -> bool {
+    !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
 }

@@ -9,9 +9,11 @@
 //! - [`subject`]: [`Subject`], whom a grant names, and [`Reason`], how someone matched.
 //! - [`grant`]: [`Grant`], validated, with its globs compiled.
 //! - [`validate`]: [`validate_grants`], every mistake at once as [`GrantError`]s.
-//! - [`policy`]: [`Access`], the policy and [`Access::role_for`] / [`Access::highest_role`].
+//! - [`policy`]: [`Access`], the policy and [`Access::role_for`] / [`Access::role_over`] /
+//!   [`Access::highest_role`].
 //! - [`explain`]: [`Access::explain`] and [`Explanation`], the reasons behind a role.
-//! - [`denied`]: [`Access::require`] and [`Denied`], refusals a caller turns into responses.
+//! - [`denied`]: [`Access::require`], [`Access::require_over`] and [`Denied`], refusals a caller
+//!   turns into responses.
 //!
 //! # Rules in short
 //! - Roles only add up: the highest role of any grant covering the place and naming the
@@ -20,6 +22,8 @@
 //!   `team/api` but not `team/a/b`; `team/**` matches both; `**` matches every repository.
 //! - For a registry as a whole (no repository), a grant counts if its registry pattern matches,
 //!   whatever its repositories: see [`Access::role_for`].
+//! - Over a scope of repository globs (a retention policy's), the role is the lowest over its
+//!   globs of the highest role of a grant surely covering each: see [`Access::role_over`].
 //! - Emails and domains match only verified emails ([`Identity::email_verified`]), ignoring
 //!   case; domains match exactly (no subdomains). Groups are case-sensitive, with a leading
 //!   `/` ignored. See [`subject`].

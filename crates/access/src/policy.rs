@@ -61,6 +61,31 @@ impl Access {
         granted.max(self.anonymous_read(registry).then_some(Role::Viewer))
     }
 
+    /// The role `who` has over every repository of `registry` that the globs `patterns` can
+    /// match — what acting on a whole scope (a retention policy) needs, where
+    /// [`role_for`](Access::role_for) with no repository only says the registry may be seen.
+    /// For each pattern, the highest role of a grant naming `who` that surely covers it (see
+    /// [`Grant::covers_pattern`]); over the patterns, the lowest. No patterns: no role.
+    pub fn role_over(&self, who: Option<&Identity>, registry: &str, patterns: &[String]) -> Option<Role> {
+        if patterns.is_empty() {
+            return None;
+        }
+        if self.open {
+            return Some(Role::Viewer);
+        }
+        let anonymous = self.anonymous_read(registry).then_some(Role::Viewer);
+        patterns
+            .iter()
+            .map(|pattern| {
+                let granted = who.and_then(|who| {
+                    self.grants.iter().filter(|g| g.covers_pattern(registry, pattern) && g.names(who)).map(Grant::role).max()
+                });
+                granted.max(anonymous)
+            })
+            .min()
+            .flatten()
+    }
+
     /// The highest role `who` has anywhere, e.g. to decide which links the header shows.
     pub fn highest_role(&self, who: Option<&Identity>) -> Option<Role> {
         if self.open {

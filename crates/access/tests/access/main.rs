@@ -4,6 +4,7 @@ mod combine;
 mod explain;
 mod globs;
 mod require;
+mod scopes;
 mod subjects;
 mod validate;
 
