@@ -692,6 +692,7 @@ fn a_tag_pushed_again_between_plan_and_apply_is_skipped_not_deleted() {
             actor: Actor::user("proxy", "ada", Some("ada")),
             request_id: None,
             run_id: None,
+            known_tags: portolan_app::ssr::deletion::KnownTags::of(&inventory),
         };
         let tags = portolan_app::ssr::deletion::unit_tags(&deletion, &inventory);
         let (outcome, _) = deleter.apply_unit(&repo, &deletion, &tags).await;

@@ -759,3 +759,54 @@ fn refusals_of_visitors_and_unknown_registries_are_not_audited() {
         assert_eq!(count().await, before + 1);
     })
 }
+
+/// Deleting a manifest removes every tag on it: a tag pushed onto it after the plan (a build
+/// promoted under a new name) stops the delete, so nothing that was not previewed goes.
+#[test]
+fn a_tag_pushed_onto_a_digest_after_its_plan_stops_the_delete() {
+    use portolan_app::ssr::deletion::{Deleter, KnownTags, fresh_inventory, plan, unit_tags};
+    run(async {
+        let w = world().await;
+        let registry = Registry {
+            info: RegistryInfo { name: "mem".into(), title: "mem".into(), host: "mem.invalid".into() },
+            client: Arc::new(w.mem.clone()),
+        };
+        let repo = portolan_oci::RepoName::parse("team/app").unwrap();
+        let inventory = fresh_inventory(&registry, &repo, &[]).await.unwrap();
+        let selection = portolan_app::model::DeleteSelection { digests: vec![w.image.clone()], ..Default::default() };
+        let planned = plan(&selection, &inventory);
+        let unit = planned.deletions.iter().find(|u| u.digest() == w.image).expect("the image is planned");
+        let tags = unit_tags(unit, &inventory);
+        assert_eq!(tags.len(), 2, "1.0 and latest: {tags:?}");
+        let deleter = Deleter {
+            registry: &registry,
+            store: &w.store,
+            actor: Actor::system(),
+            request_id: None,
+            run_id: None,
+            known_tags: KnownTags::of(&inventory),
+        };
+        // After the plan, the same image is pushed under a new name.
+        let config = serde_json::json!({"created": "2025-01-01T00:00:00Z", "os": "linux", "architecture": "amd64"});
+        w.mem.put_image("team/app", &["promoted"], &config, b"layer", None);
+        assert_eq!(w.mem.tag_digest("team/app", "promoted").as_deref(), Some(w.image.as_str()));
+        let (items, trash) = deleter.apply_unit(&repo, unit, &tags).await;
+        assert_eq!(trash, None, "nothing went to the trash: {items:?}");
+        assert!(items.iter().all(|i| i.outcome == "skipped"), "{items:?}");
+        assert!(items.iter().any(|i| i.reason.as_deref().is_some_and(|r| r.contains("promoted"))), "{items:?}");
+        assert!(w.mem.has_manifest("team/app", &w.image));
+        assert_eq!(w.mem.tag_digest("team/app", "1.0").as_deref(), Some(w.image.as_str()));
+        // Planned again, the new tag is known and shown: the same delete now goes through.
+        let inventory = fresh_inventory(&registry, &repo, &[]).await.unwrap();
+        let planned = plan(&selection, &inventory);
+        let unit = planned.deletions.iter().find(|u| u.digest() == w.image).unwrap();
+        let tags = unit_tags(unit, &inventory);
+        assert!(tags.iter().any(|(t, _)| t == "promoted"));
+        let deleter = Deleter { known_tags: KnownTags::of(&inventory), ..deleter };
+        let (items, trash) = deleter.apply_unit(&repo, unit, &tags).await;
+        assert!(trash.is_some(), "{items:?}");
+        assert!(!w.mem.has_manifest("team/app", &w.image));
+        let entry = w.store.trash_entry(trash.unwrap()).await.unwrap();
+        assert!(entry.tags.iter().any(|(t, _)| t == "promoted"), "the trash can put every tag back: {:?}", entry.tags);
+    })
+}

@@ -148,7 +148,14 @@ pub async fn apply_delete(registry: String, repository: String, confirmation: St
     let confirmation: Confirmation = serde_json::from_str(&confirmation)
         .map_err(|_| AppError::BadRequest("the confirmation is not one a preview made: preview again".into()))?;
     check_selection(&confirmation.selection)?;
-    let deleter = Deleter { registry: reg, store: &state.store, actor: caller.actor(), request_id: request.clone(), run_id: None };
+    let mut deleter = Deleter {
+        registry: reg,
+        store: &state.store,
+        actor: caller.actor(),
+        request_id: request.clone(),
+        run_id: None,
+        known_tags: Default::default(),
+    };
     match deleter.apply_confirmation(&repo, &confirmation).await {
         Ok(_) => {
             redirect_to(&outcome_page);
@@ -239,7 +246,14 @@ pub async fn trash_restore(id: i64) -> Result<(), AppError> {
         }
     };
     let reg = state.registry(&entry.registry)?;
-    let deleter = Deleter { registry: reg, store: &state.store, actor: caller.actor(), request_id: request, run_id: None };
+    let deleter = Deleter {
+        registry: reg,
+        store: &state.store,
+        actor: caller.actor(),
+        request_id: request,
+        run_id: None,
+        known_tags: Default::default(),
+    };
     let result = deleter.restore(&entry).await;
     redirect_to(&outcome_page);
     result.map(|_| ())

@@ -31,6 +31,34 @@ pub struct Deleter<'a> {
     pub actor: Actor,
     pub request_id: Option<String>,
     pub run_id: Option<i64>,
+    /// The repository's tags as the plan saw them ([`KnownTags::of`]); empty for restores.
+    pub known_tags: KnownTags,
+}
+
+/// How old the tag list may be when a manifest is deleted.
+const TAG_LIST_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The tags of a repository as a plan saw them, and those pushed since. Deleting a manifest
+/// removes every tag on its digest, so a tag pushed onto a unit's digest after the plan (a
+/// build promoted under a new name) must stop that unit: it was not previewed and would not be
+/// in the trash. Before each manifest delete the tag list is read again (at most
+/// [`TAG_LIST_FRESH`] old) and names the plan did not know are resolved. A tag the plan knew
+/// that is moved onto the digest during the run is not seen: finding it would take a request
+/// per tag per deletion.
+#[derive(Default)]
+pub struct KnownTags {
+    names: HashSet<String>,
+    since: tokio::sync::Mutex<Option<NewTags>>,
+}
+
+/// When the tag list was last read, and its names the plan did not know, each with the digest
+/// it pointed at.
+type NewTags = (std::time::Instant, Vec<(String, String)>);
+
+impl KnownTags {
+    pub fn of(inventory: &Inventory) -> Self {
+        Self { names: inventory.tags.iter().map(|t| t.tag.clone()).collect(), since: Default::default() }
+    }
 }
 
 /// A unit as the preview showed it, with the digest each of its tags pointed at.
@@ -136,8 +164,13 @@ impl Deleter<'_> {
     /// Applies a person's confirmation: the repository is read again and planned again for the
     /// same selection; a unit is applied only when it removes exactly what the preview showed,
     /// else it is skipped and reported. Nothing that was not previewed is deleted.
-    pub async fn apply_confirmation(&self, repo: &RepoName, confirmation: &Confirmation) -> Result<(Vec<ItemOutcome>, Vec<i64>), AppError> {
+    pub async fn apply_confirmation(
+        &mut self,
+        repo: &RepoName,
+        confirmation: &Confirmation,
+    ) -> Result<(Vec<ItemOutcome>, Vec<i64>), AppError> {
         let inventory = fresh_inventory(self.registry, repo, &confirmation.selection.digests).await?;
+        self.known_tags = KnownTags::of(&inventory);
         let fresh = plan(&confirmation.selection, &inventory);
         let mut items = Vec::new();
         let mut trash = Vec::new();
@@ -169,6 +202,32 @@ impl Deleter<'_> {
             Deletion::Untag { tag, digest } => self.untag(repo, tag, digest).await,
             Deletion::DeleteManifest { digest, children, referrers, .. } => self.delete(repo, digest, children, referrers, tags).await,
         }
+    }
+
+    /// Tags the plan did not know that now point at one of `members` (see [`KnownTags`]).
+    async fn unplanned_tags(&self, repo: &RepoName, members: &HashSet<&str>) -> portolan_oci::Result<Vec<String>> {
+        let client = &self.registry.client;
+        let mut since = self.known_tags.since.lock().await;
+        if since.as_ref().is_none_or(|(at, _)| at.elapsed() > TAG_LIST_FRESH) {
+            let listed = client.tags(repo).await?;
+            let new: Vec<Tag> =
+                listed.iter().filter(|t| !self.known_tags.names.contains(t.as_str())).filter_map(|t| Tag::parse(t).ok()).collect();
+            let resolved: Vec<portolan_oci::Result<Option<(String, String)>>> = futures::stream::iter(new)
+                .map(|tag| async move {
+                    match client.resolve(repo, &Reference::Tag(tag.clone())).await {
+                        Ok(r) => Ok(Some((tag.to_string(), r.digest))),
+                        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                })
+                .buffered(8)
+                .collect()
+                .await;
+            let resolved = resolved.into_iter().filter_map(Result::transpose).collect::<portolan_oci::Result<Vec<_>>>()?;
+            *since = Some((std::time::Instant::now(), resolved));
+        }
+        let new = since.as_ref().map(|(_, new)| new.as_slice()).unwrap_or_default();
+        Ok(new.iter().filter(|(_, d)| members.contains(d.as_str())).map(|(t, _)| t.clone()).collect())
     }
 
     async fn untag(&self, repo: &RepoName, tag: &str, digest: &str) -> (Vec<ItemOutcome>, Option<i64>) {
@@ -280,6 +339,24 @@ impl Deleter<'_> {
                     self.record(repo, &mut items, item("delete-manifest", Some(tag), root, Outcome::Skipped, Some(reason)), None).await;
                     return (items, None);
                 }
+            }
+        }
+        match self.unplanned_tags(repo, &members).await {
+            Ok(found) if found.is_empty() => {}
+            Ok(found) => {
+                let reason = format!(
+                    "{} now point{} at it and {} not in the plan: nothing of this artifact was deleted",
+                    found.join(", "),
+                    if found.len() == 1 { "s" } else { "" },
+                    if found.len() == 1 { "was" } else { "were" }
+                );
+                self.record(repo, &mut items, item("delete-manifest", None, root, Outcome::Skipped, Some(reason)), None).await;
+                return (items, None);
+            }
+            Err(e) => {
+                let reason = format!("the tag list could not be read ({}): nothing of this artifact was deleted", e.message());
+                self.record(repo, &mut items, item("delete-manifest", None, root, Outcome::Skipped, Some(reason)), None).await;
+                return (items, None);
             }
         }
         // Byte for byte, in the order a restore puts them back: children, the root, referrers.

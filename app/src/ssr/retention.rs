@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::error::AppError;
 use crate::ssr::AppState;
-use crate::ssr::deletion::{Deleter, fresh_inventory, unit_tags};
+use crate::ssr::deletion::{Deleter, KnownTags, fresh_inventory, unit_tags};
 
 /// How long a run's lease lasts without renewal, by default (`retention_lease_secs`): a replica
 /// that dies mid-run loses its claim after this, and another may run the policy.
@@ -378,6 +378,7 @@ impl Work<'_> {
             actor: self.req.actor.clone(),
             request_id: self.req.request_id.clone(),
             run_id: Some(self.run.id),
+            known_tags: KnownTags::of(&inventory),
         };
         for unit in plan.deletions.iter().chain(plan.deferred.iter()) {
             if self.budget_left <= 0 {

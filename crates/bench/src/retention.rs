@@ -279,6 +279,7 @@ pub async fn run(o: Options) -> Result<()> {
         actor: Actor::system(),
         request_id: None,
         run_id: None,
+        known_tags: portolan_app::ssr::deletion::KnownTags::of(&inventory),
     };
     let (mut ours_apply, mut floor_apply) = (Vec::new(), Vec::new());
     for (round, batch) in deletions.chunks(o.deletions).take(o.rounds).enumerate() {
