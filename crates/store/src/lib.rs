@@ -46,8 +46,8 @@ pub use search::{
 };
 pub use trash::{ManifestRole, NewTrash, TrashEntry, TrashKind, TrashManifest, TrashState};
 
-/// Where the store lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where the store lives. Its `Debug` form is [`Location::redacted`]'s.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Location {
     /// `<dir>/portolan.db`, created (readable by its owner only) when missing.
     Sqlite(PathBuf),
@@ -61,6 +61,15 @@ impl Location {
         match self {
             Location::Sqlite(dir) => dir.join(DB_FILE).display().to_string(),
             Location::Postgres(url) => redact_url(url),
+        }
+    }
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(dir) => f.debug_tuple("Sqlite").field(dir).finish(),
+            Location::Postgres(_) => f.debug_tuple("Postgres").field(&self.redacted()).finish(),
         }
     }
 }
@@ -258,15 +267,33 @@ fn sqlite_url(dir: &Path) -> Result<String> {
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    // A password may also come as a query parameter (`?password=…`, as libpq reads it).
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
+            let userinfo = &base[scheme_end + 3..at];
             match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
+                Some((user, _)) => format!("{}{user}:***{}", &base[..scheme_end + 3], &base[at..]),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    match query {
+        Some(query) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => base,
     }
 }
 
@@ -284,6 +311,10 @@ mod tests {
         assert_eq!(redact_url("postgres://portolan:s3cret@db:5432/portolan"), "postgres://portolan:***@db:5432/portolan");
         assert_eq!(redact_url("postgres://db/portolan"), "postgres://db/portolan");
         assert_eq!(redact_url("postgres://u@db/p"), "postgres://u@db/p");
+        assert_eq!(redact_url("postgres://u@db/p?sslmode=require&password=x@y"), "postgres://u@db/p?sslmode=require&password=***");
+        assert_eq!(redact_url("postgres://u:pw@db/p?sslmode=require"), "postgres://u:***@db/p?sslmode=require");
+        let location = Location::Postgres("postgres://u:pw@db/p".into());
+        assert_eq!(format!("{location:?}"), r#"Postgres("postgres://u:***@db/p")"#);
     }
 
     #[test]

@@ -190,9 +190,15 @@ impl OidcProvider {
         if !response.status().is_success() {
             return Err(Failure::refused(format!("userinfo answered {}", response.status())));
         }
-        let bytes = response.bytes().await.map_err(|e| Failure::provider(format!("userinfo: {e}")))?;
-        if bytes.len() > 1024 * 1024 {
-            return Err(Failure::provider("userinfo is larger than 1 MiB"));
+        // Read piece by piece, so a provider sending more than the cap is stopped at it.
+        const CAP: usize = 1024 * 1024;
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| Failure::provider(format!("userinfo: {e}")))? {
+            if bytes.len() + chunk.len() > CAP {
+                return Err(Failure::provider("userinfo is larger than 1 MiB"));
+            }
+            bytes.extend_from_slice(&chunk);
         }
         serde_json::from_slice(&bytes).map_err(|_| Failure::provider("userinfo is not JSON (signed userinfo is not supported)"))
     }
