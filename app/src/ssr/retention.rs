@@ -445,9 +445,22 @@ pub struct Inventories {
     cache: moka::future::Cache<(String, String), Arc<portolan_inventory::Inventory>>,
 }
 
+/// What the kept inventories may hold together, in tags, manifests and references (about
+/// 100 bytes each): a few large repositories or many small ones, not 500 of the largest.
+const INVENTORIES_WEIGHT: u64 = 1_000_000;
+
 impl Default for Inventories {
     fn default() -> Self {
-        Self { cache: moka::future::Cache::builder().max_capacity(500).time_to_live(Duration::from_secs(300)).build() }
+        let weigh = |_: &(String, String), inv: &Arc<portolan_inventory::Inventory>| -> u32 {
+            u32::try_from(inv.tags.len() + inv.manifests.len() + inv.references()).unwrap_or(u32::MAX)
+        };
+        Self {
+            cache: moka::future::Cache::builder()
+                .max_capacity(INVENTORIES_WEIGHT)
+                .weigher(weigh)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+        }
     }
 }
 

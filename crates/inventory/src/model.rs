@@ -115,6 +115,12 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// The references it holds: index children and referrers (what its size grows with, beside
+    /// tags and manifests).
+    pub fn references(&self) -> usize {
+        self.manifests.values().map(|m| m.children.len()).sum::<usize>() + self.referrers.values().map(Vec::len).sum::<usize>()
+    }
+
     /// The tags pointing at `digest`.
     pub fn tags_of<'a>(&'a self, digest: &'a str) -> impl Iterator<Item = &'a TagInfo> + 'a {
         self.tags.iter().filter(move |t| t.digest == digest)

@@ -20,8 +20,14 @@ pub const MAX_INDEX_CHILDREN: usize = 256;
 const CHILD_CONCURRENCY: usize = 8;
 /// Largest image config read for its date and platform.
 const CONFIG_CAP: u64 = 4 * 1024 * 1024;
-/// Referrers followed per subject, and nodes per repository, at most.
+/// Referrers followed per subject, at most.
 const MAX_REFERRERS: usize = 1_000;
+/// Manifests one repository's inventory reaches, at most.
+pub const MAX_MANIFESTS: usize = 200_000;
+/// References (index children and referrers) one inventory holds, at most: a registry serving
+/// indexes that list tens of thousands of children each is stopped here, not when memory is
+/// gone (each reference is a digest, about 100 bytes held).
+pub const MAX_REFERENCES: usize = 1_000_000;
 
 /// An RFC 3339 date worth using: parsed, and after 1970 (tools write the epoch for "unknown").
 pub fn parse_date(text: &str) -> Option<OffsetDateTime> {
@@ -250,7 +256,7 @@ pub async fn read_inventory(
             Err(e) => inventory.unreadable.push(Unreadable { tag, message: e.message().to_owned() }),
         }
     }
-    reach(verbs, repo, &mut inventory, pending, queued, concurrency).await?;
+    reach(verbs, repo, &mut inventory, pending, queued, concurrency, Limits::default()).await?;
     Ok(inventory)
 }
 
@@ -266,7 +272,20 @@ pub async fn extend(
 ) -> portolan_oci::Result<()> {
     let mut queued: HashSet<String> = inventory.manifests.keys().cloned().collect();
     let pending: Vec<String> = digests.iter().filter(|d| queued.insert((*d).clone())).cloned().collect();
-    reach(verbs, repo, inventory, pending, queued, concurrency).await
+    reach(verbs, repo, inventory, pending, queued, concurrency, Limits::default()).await
+}
+
+/// How much one inventory may reach.
+#[derive(Clone, Copy)]
+struct Limits {
+    manifests: usize,
+    references: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { manifests: MAX_MANIFESTS, references: MAX_REFERENCES }
+    }
 }
 
 /// Reads `pending` and what they reach, breadth first: the manifests, then their children and
@@ -278,10 +297,15 @@ async fn reach(
     mut pending: Vec<String>,
     mut queued: HashSet<String>,
     concurrency: usize,
+    limits: Limits,
 ) -> portolan_oci::Result<()> {
+    let too_large = |what: String| portolan_oci::Error::new(portolan_oci::ErrorKind::TooLarge, format!("{repo} {what}"));
+    let mut references = inventory.references();
     while !pending.is_empty() {
         let batch: Vec<String> = std::mem::take(&mut pending);
-        let read: Vec<(String, portolan_oci::Result<Artifact>, portolan_oci::Result<Vec<String>>)> = futures::stream::iter(batch)
+        // Taken as they come, so the caps stop a hostile registry after one artifact too many,
+        // not after a whole layer of them is held.
+        let mut read = futures::stream::iter(batch)
             .map(|digest| async move {
                 let artifact = read_artifact(verbs, repo, &digest).await;
                 let referrers = match &artifact {
@@ -296,12 +320,11 @@ async fn reach(
                 };
                 (digest, artifact, referrers)
             })
-            .buffered(concurrency.max(1))
-            .collect()
-            .await;
-        for (digest, artifact, referrers) in read {
+            .buffered(concurrency.max(1));
+        while let Some((digest, artifact, referrers)) = read.next().await {
             match artifact {
                 Ok(a) => {
+                    references += a.manifest.children.len() + a.children.iter().map(|c| c.children.len()).sum::<usize>();
                     for child in a.children {
                         queued.insert(child.digest.clone());
                         inventory.manifests.entry(child.digest.clone()).or_insert(child);
@@ -325,6 +348,7 @@ async fn reach(
             }
             match referrers {
                 Ok(list) if !list.is_empty() => {
+                    references += list.len();
                     for r in &list {
                         if queued.insert(r.clone()) {
                             pending.push(r.clone());
@@ -335,9 +359,12 @@ async fn reach(
                 Ok(_) => {}
                 Err(e) => tracing::debug!(error = %e, %repo, %digest, "listing referrers for the inventory"),
             }
-        }
-        if inventory.manifests.len() > 200_000 {
-            return Err(portolan_oci::Error::new(portolan_oci::ErrorKind::TooLarge, format!("{repo} reaches more than 200,000 manifests")));
+            if queued.len() > limits.manifests {
+                return Err(too_large(format!("reaches more than {} manifests", limits.manifests)));
+            }
+            if references > limits.references {
+                return Err(too_large(format!("holds more than {} index children and referrers", limits.references)));
+            }
         }
     }
     Ok(())
@@ -382,5 +409,42 @@ mod tests {
         assert_eq!(read.artifact.manifest.created.unwrap().at.unix_timestamp(), 1_740_787_200);
         assert_eq!(read.artifact.manifest.platforms, vec!["linux/amd64".to_owned(), "linux/arm64".to_owned()]);
         assert_eq!(read.referrers, vec![sig]);
+    }
+
+    #[tokio::test]
+    async fn a_repository_reaching_too_much_is_refused_as_soon_as_it_does() {
+        let reg = MemoryRegistry::new();
+        // Indexes listing children that do not exist (each read answers 404): only the lists
+        // cost memory, which is what a hostile registry would use.
+        let fake = |i: usize, j: usize| portolan_oci::manifest::sha256_digest(format!("{i}/{j}").as_bytes());
+        let mut indexes = Vec::new();
+        for i in 0..6 {
+            let children: Vec<String> = (0..10).map(|j| fake(i, j)).collect();
+            let pairs: Vec<(&str, &str)> = children.iter().map(|c| (c.as_str(), "linux/amd64")).collect();
+            indexes.push(reg.put_index("a", &[&format!("t{i}")], &pairs));
+        }
+        let repo = RepoName::parse("a").unwrap();
+        let whole = read_inventory(&reg, "mem", &repo, 1).await.unwrap();
+        assert_eq!(whole.manifests.len(), 6 + 60);
+        for (limits, what) in [
+            (Limits { manifests: MAX_MANIFESTS, references: 25 }, "index children and referrers"),
+            (Limits { manifests: 30, references: MAX_REFERENCES }, "manifests"),
+        ] {
+            let mut inventory = Inventory {
+                registry: "mem".into(),
+                repository: "a".into(),
+                taken_at: OffsetDateTime::now_utc(),
+                tags: Vec::new(),
+                manifests: BTreeMap::new(),
+                referrers: BTreeMap::new(),
+                unreadable: Vec::new(),
+            };
+            let pending = indexes.clone();
+            let queued: HashSet<String> = pending.iter().cloned().collect();
+            let e = reach(&reg, &repo, &mut inventory, pending, queued, 1, limits).await.unwrap_err();
+            assert_eq!(e.kind(), portolan_oci::ErrorKind::TooLarge);
+            assert!(e.message().contains(what), "{}", e.message());
+            assert!(inventory.manifests.len() < whole.manifests.len(), "stopped before reading everything");
+        }
     }
 }
