@@ -40,6 +40,26 @@ mod ssr {
         Ok(())
     }
 
+    /// A trash entry the caller may act on with `needed` on its repository (a refusal is
+    /// audited as `action`). To someone with no role at all there, the entry does not exist:
+    /// trying ids tells them nothing about where deletions happened.
+    pub async fn trash_entry_for(
+        state: &crate::ssr::AppState,
+        id: i64,
+        needed: Role,
+        action: &str,
+    ) -> Result<(portolan_store::TrashEntry, crate::ssr::auth::Caller), AppError> {
+        require_anywhere(state, needed)?;
+        let entry = state.store.trash_entry(id).await?;
+        match require_change(state, needed, &entry.registry, Some(&entry.repository), action).await {
+            Ok(caller) => Ok((entry, caller)),
+            Err(_) if crate::ssr::auth::role_here(state, &entry.registry, Some(&entry.repository)).is_none() => {
+                Err(AppError::NotFound(format!("no trash entry {id}")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends a plain form post (a browser asking for HTML) on to the page showing what the
     /// request did; scripts calling the function get its answer instead.
     pub fn redirect_to(path: &str) {
@@ -233,13 +253,8 @@ pub async fn trash_restore(id: i64) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     let request = crate::ssr::request_id();
     let outcome_page = format!("/admin/trash?request={}", request.clone().unwrap_or_default());
-    if let Err(e) = require_anywhere(&state, Role::Maintainer) {
-        redirect_to(&outcome_page);
-        return Err(e);
-    }
-    let entry = state.store.trash_entry(id).await?;
-    let caller = match require_change(&state, Role::Maintainer, &entry.registry, Some(&entry.repository), "restore").await {
-        Ok(c) => c,
+    let (entry, caller) = match trash_entry_for(&state, id, Role::Maintainer, "restore").await {
+        Ok(found) => found,
         Err(e) => {
             redirect_to(&outcome_page);
             return Err(e);
@@ -266,13 +281,8 @@ pub async fn trash_purge(id: i64) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     let request = crate::ssr::request_id();
     let outcome_page = format!("/admin/trash?request={}", request.clone().unwrap_or_default());
-    if let Err(e) = require_anywhere(&state, Role::Admin) {
-        redirect_to(&outcome_page);
-        return Err(e);
-    }
-    let entry = state.store.trash_entry(id).await?;
-    let caller = match require_change(&state, Role::Admin, &entry.registry, Some(&entry.repository), "purge").await {
-        Ok(c) => c,
+    let (entry, caller) = match trash_entry_for(&state, id, Role::Admin, "purge").await {
+        Ok(found) => found,
         Err(e) => {
             redirect_to(&outcome_page);
             return Err(e);
