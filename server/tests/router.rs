@@ -810,3 +810,56 @@ fn a_tag_pushed_onto_a_digest_after_its_plan_stops_the_delete() {
         assert!(entry.tags.iter().any(|(t, _)| t == "promoted"), "the trash can put every tag back: {:?}", entry.tags);
     })
 }
+
+/// A hostile index: thousands of entries for one platform manifest, and hundreds of
+/// attestations all about it. The page lists each entry with a few attestations (the rest with
+/// the other entries), instead of copying every attestation into every row.
+#[test]
+fn an_index_of_one_platform_repeated_with_its_attestations_stays_bounded() {
+    use portolan_app::model::ArtifactBody;
+    run(async {
+        let w = world().await;
+        let platform = serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": w.image, "size": 100,
+            "platform": {"os": "linux", "architecture": "amd64"},
+        });
+        let attestation = |i: usize| {
+            serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": portolan_oci::manifest::sha256_digest(format!("attestation {i}").as_bytes()), "size": 100,
+                "platform": {"os": "unknown", "architecture": "unknown"},
+                "annotations": {"vnd.docker.reference.digest": w.image, "vnd.docker.reference.type": "attestation-manifest"},
+            })
+        };
+        let manifests: Vec<serde_json::Value> = std::iter::repeat_n(platform, 2_000).chain((0..500).map(attestation)).collect();
+        let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
+        w.mem.put_raw("team/app", &["hostile"], "application/vnd.oci.image.index.v1+json", index.to_string().into_bytes());
+        let body =
+            qs(&portolan_app::api::GetArtifact { registry: "mem".into(), repository: "team/app".into(), reference: "hostile".into() });
+        let a = call(&w.app, "POST", server_fn("get_artifact"), Who::Viewer, Some(body), &[]).await;
+        assert_eq!(a.status, 200, "{}", &a.body[..a.body.len().min(500)]);
+        let view: portolan_app::model::ArtifactView = serde_json::from_str(&a.body).unwrap();
+        let ArtifactBody::Index { platforms, others } = view.body else { panic!("an index") };
+        assert_eq!(platforms.len(), 2_000);
+        assert!(platforms.iter().all(|p| p.attestations.len() == 8), "a few attestations with each platform");
+        assert_eq!(others.len(), 492, "the rest are listed once, with the other entries");
+        // The page itself renders.
+        let a = call(&w.app, "GET", "/r/mem/team/app:hostile", Who::Viewer, None, &[]).await;
+        assert_eq!(a.status, 200);
+    })
+}
+
+/// A registry name from the address never reaches a redirect unchecked.
+#[test]
+fn a_newline_in_a_registry_name_is_a_clear_error() {
+    run(async {
+        let w = world().await;
+        for uri in ["/r/a%0Ab?open=team/app", "/r/a%0D%0Ax-evil:%201?open=team/app"] {
+            let a = call(&w.app, "GET", uri, Who::Admin, None, &[]).await;
+            assert_eq!(a.status, 404, "{uri}: {}", &a.body[..a.body.len().min(300)]);
+            assert!(a.headers.get("x-evil").is_none() && a.headers.get("location").is_none());
+        }
+        let a = call(&w.app, "GET", "/r/mem?open=team/app", Who::Admin, None, &[]).await;
+        assert_eq!(a.headers.get("location").and_then(|l| l.to_str().ok()), Some("/r/mem/team/app"));
+    })
+}

@@ -18,6 +18,7 @@ pub const MAX_SELECTION: usize = 1_000;
 mod ssr {
     pub use crate::ssr::auth::{require_anywhere, require_change};
     pub use crate::ssr::deletion::{Confirmation, ConfirmedUnit, Deleter, GC_HINT, fresh_inventory, manifest_line, plan, unit_tags};
+    pub use crate::ssr::redirect_to;
     pub use portolan_access::Role;
 
     use crate::error::AppError;
@@ -57,17 +58,6 @@ mod ssr {
                 Err(AppError::NotFound(format!("no trash entry {id}")))
             }
             Err(e) => Err(e),
-        }
-    }
-
-    /// Sends a plain form post (a browser asking for HTML) on to the page showing what the
-    /// request did; scripts calling the function get its answer instead.
-    pub fn redirect_to(path: &str) {
-        let wants_html = crate::ssr::request_parts()
-            .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
-            .unwrap_or(false);
-        if wants_html {
-            leptos_axum::redirect(path);
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::model::{PoliciesPage, PolicyForm, PolicyPage, RunView, WhatIf};
 mod ssr {
     pub use crate::ssr::auth::{require_anywhere, require_change_over, require_over, role_here};
     pub use crate::ssr::policy_form::{form_of, item_row, raw_of, run_row};
+    pub use crate::ssr::redirect_to;
     pub use crate::ssr::retention::{RunRequest, policy_of, start};
     pub use portolan_access::Role;
     pub use portolan_store::Trigger;
@@ -48,16 +49,6 @@ mod ssr {
     pub fn role_over(state: &AppState, record: &portolan_store::PolicyRecord) -> Option<Role> {
         let who = crate::ssr::auth::current_user();
         state.access.role_over(who.as_ref(), &record.registry, &scope_of(record))
-    }
-
-    /// Plain form posts go on to a page; scripts get the answer.
-    pub fn redirect_to(path: &str) {
-        let wants_html = crate::ssr::request_parts()
-            .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
-            .unwrap_or(false);
-        if wants_html {
-            leptos_axum::redirect(path);
-        }
     }
 }
 

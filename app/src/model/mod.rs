@@ -161,7 +161,7 @@ impl TagQuery {
     }
 }
 
-pub use portolan_names::is_repository_name;
+pub use portolan_names::{is_config_name, is_repository_name};
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
 pub fn encode_component(s: &str) -> String {

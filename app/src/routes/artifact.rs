@@ -237,7 +237,7 @@ fn body_view(body: ArtifactBody) -> AnyView {
             section("Platforms", "platforms", table.into_any()).into_any()
         }
         ArtifactBody::Manifest { config, image_config, layers } => {
-            let total: u64 = layers.iter().map(|l| l.size).sum();
+            let total: u64 = layers.iter().map(|l| l.size).fold(0, u64::saturating_add);
             let count = layers.len();
             let layers_table = view! {
                 <div class=FRAME>

@@ -93,7 +93,7 @@ fn preview_view(p: DeletePreview) -> impl IntoView {
     let n = p.units.len();
     let tags: usize = p.units.iter().map(|u| u.tags.len()).sum();
     let manifests: usize = p.units.iter().filter(|u| u.op == "delete").map(|u| 1 + u.children.len() + u.referrers.len()).sum();
-    let bytes: u64 = p.units.iter().map(|u| u.bytes_freed).sum();
+    let bytes: u64 = p.units.iter().map(|u| u.bytes_freed).fold(0, u64::saturating_add);
     let action = ApplyDelete::PATH;
     let blocked = p.blocked.clone();
     view! {

@@ -16,7 +16,9 @@ use crate::components::layout::Breadcrumbs;
 use crate::components::live_list::{complete_pending, filter_as_you_type, filter_form, sort_link, with_completed};
 use crate::components::page::page_view;
 use crate::components::pager::pager;
-use crate::model::{DateSource, Listing, RepoPage, RepoQuery, RepoRow, RepoSort, format_utc, is_repository_name, relative_seconds};
+use crate::model::{
+    DateSource, Listing, RepoPage, RepoQuery, RepoRow, RepoSort, format_utc, is_config_name, is_repository_name, relative_seconds,
+};
 
 #[component]
 pub fn RegistryPage() -> impl IntoView {
@@ -30,13 +32,19 @@ pub fn RegistryPage() -> impl IntoView {
     let open = move || query_map.read().get("open").map(|o| o.trim().trim_matches('/').to_owned()).filter(|o| !o.is_empty());
     let page = Resource::new_blocking(move || (registry.get(), query.get()), |(r, q)| list_repositories(r, q));
 
-    // Only a valid repository name goes into the redirect (a raw value could carry a newline
-    // into the Location header).
+    // Only valid names go into the redirect (a raw value could carry a newline into the
+    // Location header).
     view! {
         {move || match open() {
-            Some(repo) if is_repository_name(&repo) => view! { <Redirect path=format!("/r/{}/{}", registry.get(), repo) /> }.into_any(),
-            Some(repo) => {
+            Some(repo) if is_repository_name(&repo) && is_config_name(&registry.get()) => {
+                view! { <Redirect path=format!("/r/{}/{}", registry.get(), repo) /> }.into_any()
+            }
+            Some(repo) if !is_repository_name(&repo) => {
                 let error = crate::error::AppError::BadRequest(format!("{repo:?} is not a valid repository name"));
+                view! { <crate::components::error_view::ErrorView error /> }.into_any()
+            }
+            Some(_) => {
+                let error = crate::error::AppError::NotFound("no registry by that name is configured".into());
                 view! { <crate::components::error_view::ErrorView error /> }.into_any()
             }
             None => page_view(page, registry_view).into_any(),

@@ -1,6 +1,8 @@
 //! The artifact page's content: the manifest or index read leniently, the image config, the
 //! platforms with their attestations, the artifact-aware panel, and the first level of referrers.
 
+use std::collections::{HashMap, HashSet};
+
 use portolan_oci::spec::Descriptor;
 use portolan_oci::{ArtifactKind, Manifest, ManifestDoc, Referrer, ReferrerSource, RepoName};
 use serde_json::Value;
@@ -18,6 +20,10 @@ fn valid_date(s: &str) -> bool {
 /// Config blobs larger than this are not read (real configs are a few KiB), nor larger than the
 /// registry's blob cap (`max_blob_mb`) when that is lower.
 const CONFIG_CAP: u64 = 4 * 1024 * 1024;
+
+/// Attestations shown with one platform at most (BuildKit writes one or two); more are listed
+/// with the index's other entries.
+const ATTESTATIONS_PER_PLATFORM: usize = 8;
 
 pub fn kind_key(kind: ArtifactKind) -> String {
     serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
@@ -136,7 +142,9 @@ pub fn is_image_config(media_type: &str) -> bool {
 /// Compressed size of an image manifest: itself, its config and its layers.
 pub fn image_size(manifest_size: u64, manifest: &Manifest) -> Option<u64> {
     match manifest {
-        Manifest::Image(m) => Some(manifest_size + m.config().size() + m.layers().iter().map(Descriptor::size).sum::<u64>()),
+        Manifest::Image(m) => {
+            Some(std::iter::once(m.config()).chain(m.layers()).map(Descriptor::size).fold(manifest_size, u64::saturating_add))
+        }
         Manifest::Index(_) => None,
     }
 }
@@ -217,25 +225,35 @@ pub async fn artifact_view(
         Manifest::Index(index) => {
             let (platform_descs, rest): (Vec<&Descriptor>, Vec<&Descriptor>) =
                 index.manifests().iter().partition(|d| !is_attestation_entry(d));
-            let mut attestations: Vec<(String, DescriptorView)> = Vec::new();
+            // Attestations by the platform manifest they are about (a few per platform at most
+            // are shown with it: an index can name any number, all about one digest).
+            let mut attestations: HashMap<&str, Vec<DescriptorView>> = HashMap::new();
             let mut others = Vec::new();
             for d in rest {
                 match d.annotations().as_ref().and_then(|a| a.get("vnd.docker.reference.digest")) {
-                    Some(target) => attestations.push((target.clone(), descriptor_view(&base, d))),
+                    Some(target) => {
+                        let here = attestations.entry(target.as_str()).or_default();
+                        if here.len() < ATTESTATIONS_PER_PLATFORM {
+                            here.push(descriptor_view(&base, d));
+                        } else {
+                            others.push(descriptor_view(&base, d));
+                        }
+                    }
                     None => others.push(descriptor_view(&base, d)),
                 }
             }
-            // A few at a time, at most MAX_INDEX_CHILDREN: an index can name any number.
-            let read = portolan_oci::index_children(client.as_ref(), repo, platform_descs.iter().copied()).await;
+            // A few at a time, at most MAX_INDEX_CHILDREN: an index can name any number. Each
+            // child is reduced to its size as it arrives (not held whole).
+            let size_of = |child: portolan_oci::Result<portolan_oci::ManifestDoc>| match child {
+                Ok(doc) => Ok(doc.manifest().ok().and_then(|m| image_size(doc.size(), m))),
+                Err(e) if e.kind() == portolan_oci::ErrorKind::NotFound => {
+                    Err("missing (404): the registry does not have this platform's manifest".to_owned())
+                }
+                Err(e) => Err(e.message().to_owned()),
+            };
+            let read = portolan_oci::index_children(client.as_ref(), repo, platform_descs.iter().copied(), size_of).await;
             let sizes: Vec<Result<Option<u64>, String>> = read
                 .into_iter()
-                .map(|child| match child {
-                    Ok(doc) => Ok(doc.manifest().ok().and_then(|m| image_size(doc.size(), m))),
-                    Err(e) if e.kind() == portolan_oci::ErrorKind::NotFound => {
-                        Err("missing (404): the registry does not have this platform's manifest".to_owned())
-                    }
-                    Err(e) => Err(e.message().to_owned()),
-                })
                 .chain(std::iter::repeat_with(|| Err("not read: the index lists too many manifests".to_owned())))
                 .take(platform_descs.len())
                 .collect();
@@ -253,14 +271,15 @@ pub async fn artifact_view(
                         manifest: descriptor_view(&base, d),
                         image_size,
                         problem,
-                        attestations: attestations.iter().filter(|(t, _)| *t == digest).map(|(_, a)| a.clone()).collect(),
+                        attestations: attestations.get(digest.as_str()).cloned().unwrap_or_default(),
                     }
                 })
                 .collect();
             // Attestations naming no listed platform are shown with the others.
-            for (target, a) in &attestations {
-                if !platforms.iter().any(|p| &p.manifest.digest == target) {
-                    others.push(a.clone());
+            let listed: HashSet<&str> = platforms.iter().map(|p| p.manifest.digest.as_str()).collect();
+            for (target, a) in attestations {
+                if !listed.contains(target) {
+                    others.extend(a);
                 }
             }
             let total = platforms.iter().filter_map(|p| p.image_size).max();

@@ -113,6 +113,7 @@ impl Catalogs {
 async fn read_catalog(registry: &Registry) -> Result<Snapshot, portolan_oci::Error> {
     let mut names: Vec<String> = Vec::new();
     let mut last: Option<String> = None;
+    let mut cursors = std::collections::HashSet::new();
     let mut complete = true;
     loop {
         let page = match registry.client.catalog_page(CATALOG_PAGE, last.as_deref()).await {
@@ -133,15 +134,16 @@ async fn read_catalog(registry: &Registry) -> Result<Snapshot, portolan_oci::Err
             }
             Err(e) => return Err(e),
         };
+        let next = page.next_cursor(&mut cursors);
         names.extend(page.repositories);
         if names.len() >= MAX_CATALOG {
             names.truncate(MAX_CATALOG);
             complete = false;
             break;
         }
-        match page.next {
-            Some(next) if last.as_deref() != Some(next.as_str()) => last = Some(next),
-            _ => break,
+        match next {
+            Some(next) => last = Some(next),
+            None => break,
         }
     }
     names.sort();

@@ -138,6 +138,18 @@ pub struct RequestOrigin(pub String);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
+/// Sends a plain form post (a browser asking for HTML) on to the page showing what the
+/// request did; scripts calling a server function get its answer instead. `path` must be built
+/// from checked names only: it becomes a header.
+pub fn redirect_to(path: &str) {
+    let wants_html = request_parts()
+        .and_then(|p| p.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
+        .unwrap_or(false);
+    if wants_html {
+        leptos_axum::redirect(path);
+    }
+}
+
 /// The request being served, during rendering and in server functions.
 pub fn request_parts() -> Option<http::request::Parts> {
     use_context::<http::request::Parts>()

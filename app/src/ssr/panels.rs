@@ -43,6 +43,13 @@ async fn read(registry: &Registry, repo: &RepoName, d: &Descriptor, title: &'sta
     registry.client.blob(repo, d.digest().as_ref(), None).await.map_err(|e| (title, e.message().to_owned()))
 }
 
+/// Parses a layer as JSON off the async runtime (an SBOM can be many megabytes).
+async fn json_of(bytes: bytes::Bytes) -> Result<Value, String> {
+    tokio::task::spawn_blocking(move || serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string()))
+        .await
+        .unwrap_or_else(|e| Err(format!("reading it failed ({e})")))
+}
+
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
 }
@@ -108,8 +115,7 @@ async fn sbom(registry: &Registry, repo: &RepoName, layers: &[Descriptor]) -> Pa
         .or_else(|| layers.first())
         .ok_or((T, "the SBOM has no layer".to_owned()))?;
     let bytes = read(registry, repo, layer, T).await?;
-    let doc: Value =
-        serde_json::from_slice(&bytes).map_err(|e| (T, format!("the SBOM is not JSON ({e}); only JSON SBOMs are summarised")))?;
+    let doc = json_of(bytes).await.map_err(|e| (T, format!("the SBOM is not JSON ({e}); only JSON SBOMs are summarised")))?;
     let doc = unwrap_statement(doc);
     let (format, spec_version, name, list): SbomSummary = if doc.get("spdxVersion").is_some() {
         let pkgs = items(&doc, "packages", "name", "versionInfo");
@@ -175,7 +181,7 @@ async fn signature(registry: &Registry, repo: &RepoName, manifest: &Manifest, la
     let mut annotations = sorted_annotations(layer.annotations().as_ref());
     annotations.extend(sorted_annotations(manifest.annotations()));
     let bytes = read(registry, repo, layer, T).await?;
-    let json: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let json: Option<Value> = json_of(bytes).await.ok();
     let (format, signed_digest, payload) = if layer_type == media::COSIGN_SIMPLESIGNING {
         let signed =
             json.as_ref().and_then(|p| p.pointer("/critical/image/docker-manifest-digest")).and_then(Value::as_str).map(str::to_owned);
@@ -213,7 +219,7 @@ async fn attestation(registry: &Registry, repo: &RepoName, layers: &[Descriptor]
         .or_else(|| layers.first())
         .ok_or((T, "the attestation has no layer".to_owned()))?;
     let bytes = read(registry, repo, layer, T).await?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| (T, format!("the statement is not JSON ({e})")))?;
+    let doc = json_of(bytes).await.map_err(|e| (T, format!("the statement is not JSON ({e})")))?;
     let statement = open_envelope(doc);
     let subjects = statement
         .get("subject")

@@ -158,6 +158,17 @@ fn visible(state: &AppState, who: Option<&Identity>, registry: &str, repository:
     state.access.role_for(who, registry, Some(repository)).is_some()
 }
 
+/// Places looked at to tell whether a digest shows anywhere for the caller.
+const CANDIDATE_PLACES: usize = 50;
+
+/// Whether `digest` is used, or has referrers, somewhere the caller may see (a search candidate:
+/// a bounded look, not the whole where-used answer).
+async fn seen_anywhere(state: &AppState, who: Option<&Identity>, digest: &str) -> Result<bool, AppError> {
+    let used = state.store.where_used(digest, CANDIDATE_PLACES).await?;
+    let shown = |registry: &str, repository: &str| state.registry(registry).is_ok() && visible(state, who, registry, repository);
+    Ok(used.uses.iter().any(|u| shown(&u.registry, &u.repository)) || used.referrers.iter().any(|r| shown(&r.registry, &r.repository)))
+}
+
 /// The registries the caller may see; none at all for someone not signed in: sign in.
 fn visible_registries(state: &AppState, who: Option<&Identity>) -> Result<Vec<Registry>, AppError> {
     let list: Vec<Registry> =
@@ -262,8 +273,7 @@ pub async fn search(state: &AppState, who: Option<&Identity>, query: &str, per_r
             } else {
                 let candidates = state.store.index_digests_with_prefix(&prefix, 50).await?;
                 for d in candidates {
-                    let used = where_used(state, who, &d).await?;
-                    if used.places() > 0 || !used.referrers.is_empty() {
+                    if seen_anywhere(state, who, &d).await? {
                         out.digests.push(d);
                     }
                     if out.digests.len() >= per_registry.max(10) {

@@ -99,8 +99,10 @@ struct SortedEntry {
     recorded: Option<std::time::Instant>,
 }
 
-/// Repositories whose sorted lists are kept at most (then the oldest half goes).
+/// Repositories whose sorted lists are kept at most, and tags in them together (about 100
+/// bytes each, counting the client's list they hold).
 const SORTED_REPOSITORIES: usize = 64;
+const SORTED_TAGS: usize = 400_000;
 /// An unchanged tag list is recorded as opened at most this often.
 const RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -117,16 +119,26 @@ impl SortedTags {
         sort_tags(&mut sorted, TagSort::Version, false, &HashMap::new());
         let sorted = Arc::new(sorted);
         let mut entries = self.lock();
-        if entries.len() >= SORTED_REPOSITORIES && !entries.contains_key(&key) {
+        let recorded = entries.remove(&key).and_then(|e| e.recorded);
+        // Bounded in repositories and in tags held (each kept list holds the client's list too,
+        // which may have left its cache): the least recently recorded go first.
+        let mut held: usize = entries.values().map(|e| e.by_version.len()).sum();
+        if entries.len() >= SORTED_REPOSITORIES || held + sorted.len() > SORTED_TAGS {
             let mut ages: Vec<(Option<std::time::Instant>, (String, String))> =
                 entries.iter().map(|(k, e)| (e.recorded, k.clone())).collect();
             ages.sort();
-            for (_, k) in ages.into_iter().take(SORTED_REPOSITORIES / 2) {
-                entries.remove(&k);
+            for (_, k) in ages {
+                if entries.len() < SORTED_REPOSITORIES && held + sorted.len() <= SORTED_TAGS {
+                    break;
+                }
+                if let Some(gone) = entries.remove(&k) {
+                    held -= gone.by_version.len();
+                }
             }
         }
-        let recorded = entries.get(&key).and_then(|e| e.recorded);
-        entries.insert(key, SortedEntry { source: all.clone(), by_version: sorted.clone(), recorded });
+        if sorted.len() <= SORTED_TAGS {
+            entries.insert(key, SortedEntry { source: all.clone(), by_version: sorted.clone(), recorded });
+        }
         sorted
     }
 

@@ -71,9 +71,15 @@ pub struct ManifestInfo {
 
 impl ManifestInfo {
     /// Compressed size: the manifest, its config and layers (an index: just itself; see
-    /// [`Inventory::total_size`] for an index with its children).
+    /// [`Inventory::total_size`] for an index with its children). Sizes are what the registry
+    /// says, so the sum saturates rather than overflow.
     pub fn own_size(&self) -> u64 {
-        self.manifest_size + self.blobs.iter().map(|b| b.size).sum::<u64>()
+        self.blobs.iter().fold(self.manifest_size, |sum, b| sum.saturating_add(b.size))
+    }
+
+    /// The blobs and index children it lists.
+    pub fn references(&self) -> usize {
+        self.blobs.len() + self.children.len()
     }
 }
 
@@ -115,10 +121,10 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// The references it holds: index children and referrers (what its size grows with, beside
-    /// tags and manifests).
+    /// The references it holds: blobs, index children and referrers (what its size grows with,
+    /// beside tags and manifests).
     pub fn references(&self) -> usize {
-        self.manifests.values().map(|m| m.children.len()).sum::<usize>() + self.referrers.values().map(Vec::len).sum::<usize>()
+        self.manifests.values().map(ManifestInfo::references).sum::<usize>() + self.referrers.values().map(Vec::len).sum::<usize>()
     }
 
     /// The tags pointing at `digest`.
@@ -142,7 +148,7 @@ impl Inventory {
     /// A manifest's size with its index children (counted once each).
     pub fn total_size(&self, digest: &str) -> u64 {
         let Some(m) = self.manifests.get(digest) else { return 0 };
-        m.own_size() + m.children.iter().filter_map(|c| self.manifests.get(c)).map(ManifestInfo::own_size).sum::<u64>()
+        m.children.iter().filter_map(|c| self.manifests.get(c)).map(ManifestInfo::own_size).fold(m.own_size(), u64::saturating_add)
     }
 }
 

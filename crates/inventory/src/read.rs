@@ -24,10 +24,12 @@ const CONFIG_CAP: u64 = 4 * 1024 * 1024;
 const MAX_REFERRERS: usize = 1_000;
 /// Manifests one repository's inventory reaches, at most.
 pub const MAX_MANIFESTS: usize = 200_000;
-/// References (index children and referrers) one inventory holds, at most: a registry serving
-/// indexes that list tens of thousands of children each is stopped here, not when memory is
-/// gone (each reference is a digest, about 100 bytes held).
-pub const MAX_REFERENCES: usize = 1_000_000;
+/// References (blobs, index children and referrers) one inventory holds, at most: a registry
+/// serving manifests that list tens of thousands of layers or children each is stopped here,
+/// not when memory is gone (each reference is a digest, about 100 bytes held).
+pub const MAX_REFERENCES: usize = 2_000_000;
+/// References one artifact (a manifest, or an index with its platform manifests) holds, at most.
+pub const MAX_ARTIFACT_REFERENCES: usize = 100_000;
 
 /// An RFC 3339 date worth using: parsed, and after 1970 (tools write the epoch for "unknown").
 pub fn parse_date(text: &str) -> Option<OffsetDateTime> {
@@ -167,18 +169,27 @@ pub async fn read_artifact(verbs: &dyn RegistryVerbs, repo: &RepoName, digest: &
     let mut children = Vec::new();
     if !manifest.children.is_empty() {
         let wanted: Vec<String> = manifest.children.iter().take(MAX_INDEX_CHILDREN).cloned().collect();
-        let read: Vec<portolan_oci::Result<ManifestInfo>> = futures::stream::iter(wanted)
+        let mut read = futures::stream::iter(wanted)
             .map(|d| async move {
                 match read_manifest(verbs, repo, &d).await {
                     Err(e) if e.kind() == portolan_oci::ErrorKind::NotFound => Ok(missing(&d)),
                     other => other,
                 }
             })
-            .buffered(CHILD_CONCURRENCY)
-            .collect()
-            .await;
-        for child in read {
-            children.push(child?);
+            .buffered(CHILD_CONCURRENCY);
+        // Counted as they come: an index of manifests listing tens of thousands of layers each
+        // is refused before all are held.
+        let mut references = manifest.references();
+        while let Some(child) = read.next().await {
+            let child = child?;
+            references += child.references();
+            if references > MAX_ARTIFACT_REFERENCES {
+                return Err(portolan_oci::Error::new(
+                    portolan_oci::ErrorKind::TooLarge,
+                    format!("{repo}@{digest} and its platform manifests list more than {MAX_ARTIFACT_REFERENCES} blobs and manifests"),
+                ));
+            }
+            children.push(child);
         }
         if manifest.created.is_none() {
             manifest.created = children.iter().filter_map(|c| c.created).max_by_key(|d| d.at);
@@ -324,7 +335,7 @@ async fn reach(
         while let Some((digest, artifact, referrers)) = read.next().await {
             match artifact {
                 Ok(a) => {
-                    references += a.manifest.children.len() + a.children.iter().map(|c| c.children.len()).sum::<usize>();
+                    references += a.manifest.references() + a.children.iter().map(ManifestInfo::references).sum::<usize>();
                     for child in a.children {
                         queued.insert(child.digest.clone());
                         inventory.manifests.entry(child.digest.clone()).or_insert(child);
@@ -363,7 +374,7 @@ async fn reach(
                 return Err(too_large(format!("reaches more than {} manifests", limits.manifests)));
             }
             if references > limits.references {
-                return Err(too_large(format!("holds more than {} index children and referrers", limits.references)));
+                return Err(too_large(format!("holds more than {} blobs, index children and referrers", limits.references)));
             }
         }
     }
@@ -427,7 +438,7 @@ mod tests {
         let whole = read_inventory(&reg, "mem", &repo, 1).await.unwrap();
         assert_eq!(whole.manifests.len(), 6 + 60);
         for (limits, what) in [
-            (Limits { manifests: MAX_MANIFESTS, references: 25 }, "index children and referrers"),
+            (Limits { manifests: MAX_MANIFESTS, references: 25 }, "blobs, index children and referrers"),
             (Limits { manifests: 30, references: MAX_REFERENCES }, "manifests"),
         ] {
             let mut inventory = Inventory {

@@ -1,7 +1,18 @@
-//! The OCI distribution grammar of repository names, in one place for the server (the OCI
-//! client's `RepoName`) and the browser build (checking names before a redirect), which cannot
-//! share a crate with dependencies. Checked by hand: oci-spec's reference parser builds a
+//! The OCI distribution grammar of repository names, and the names Portolan's configuration
+//! gives, in one place for the server (the OCI client's `RepoName`, the config check) and the
+//! browser build (checking names before a redirect), which cannot share a crate with
+//! dependencies. Checked by hand: oci-spec's reference parser builds a
 //! Unicode regex whose automaton alone holds 8 MB for the life of the process.
+
+/// Whether `name` is a name Portolan's configuration gives (a registry, a sign-in provider):
+/// 1 to 64 lowercase letters, digits or `-`, not starting with `-`. Such names are URL
+/// segments, so a page checks one before it goes into a redirect.
+pub fn is_config_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        && !name.starts_with('-')
+}
 
 /// Whether `name` is a repository name by the OCI reference grammar (path components of
 /// lowercase letters and digits, joined inside by `.`, `_`, `__` or runs of `-`, separated by
@@ -53,6 +64,16 @@ mod tests {
             ["", "Hello", "hello/", "/hello", "a//b", "-a", "a:b", "héllo", "a b", "a___b", "a._b", "a.", "_a", "a/b-", long.as_str()]
         {
             assert!(!is_repository_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn config_names() {
+        for ok in ["hub", "ghcr-2", "0", &"a".repeat(64)] {
+            assert!(is_config_name(ok), "{ok}");
+        }
+        for bad in ["", "-hub", "Hub", "a_b", "a.b", "a/b", "a\nb", "hüb", &"a".repeat(65)] {
+            assert!(!is_config_name(bad), "{bad:?}");
         }
     }
 }

@@ -38,6 +38,16 @@ pub struct CatalogPage {
     pub next: Option<String>,
 }
 
+impl CatalogPage {
+    /// The `last` to ask for the next page with, or `None` where paging must stop: no next
+    /// page, an empty page, or a cursor given before (`seen` holds those used so far) — a
+    /// registry going round in circles stops after one round.
+    pub fn next_cursor(&self, seen: &mut std::collections::HashSet<String>) -> Option<String> {
+        let next = self.next.as_ref()?;
+        (!self.repositories.is_empty() && seen.insert(next.clone())).then(|| next.clone())
+    }
+}
+
 #[derive(Deserialize)]
 struct TagList {
     #[serde(default)]
@@ -833,6 +843,21 @@ mod tests {
 
     fn client(url: &str, limits: Limits) -> Client {
         Client::with_limits(ClientConfig::new(url), limits).unwrap()
+    }
+
+    #[test]
+    fn catalog_paging_stops_on_a_cursor_seen_before_or_an_empty_page() {
+        let page = |names: &[&str], next: Option<&str>| CatalogPage {
+            repositories: names.iter().map(|n| (*n).to_owned()).collect(),
+            next: next.map(str::to_owned),
+        };
+        let mut seen = std::collections::HashSet::new();
+        assert_eq!(page(&["a"], Some("a")).next_cursor(&mut seen).as_deref(), Some("a"));
+        assert_eq!(page(&["b"], Some("b")).next_cursor(&mut seen).as_deref(), Some("b"));
+        // Round in circles: A, B, A…
+        assert_eq!(page(&["a"], Some("a")).next_cursor(&mut seen), None);
+        assert_eq!(page(&[], Some("c")).next_cursor(&mut seen), None, "an empty page ends it");
+        assert_eq!(page(&["c"], None).next_cursor(&mut seen), None);
     }
 
     #[tokio::test]

@@ -5,6 +5,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use futures::StreamExt;
+
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 use reqwest::Method;
 use serde::Serialize;
@@ -288,6 +290,9 @@ impl Client {
     }
 }
 
+/// Subjects whose referrers a graph walk lists at once.
+const LIST_FAN_OUT: usize = 8;
+
 /// The whole referrer graph below `digest`: referrers, their referrers, and so on, each node
 /// once (cycles and duplicates are harmless), at most `max_nodes` nodes, one level at a time.
 pub async fn walk_graph(verbs: &(impl RegistryVerbs + ?Sized), repo: &RepoName, digest: &str, max_nodes: usize) -> Result<ReferrerGraph> {
@@ -296,26 +301,38 @@ pub async fn walk_graph(verbs: &(impl RegistryVerbs + ?Sized), repo: &RepoName, 
     let mut known: HashMap<String, usize> = HashMap::new();
     let mut frontier: VecDeque<(String, usize)> = VecDeque::from([(digest.to_owned(), 0)]);
     let mut expanded = HashSet::new();
-    while !frontier.is_empty() {
-        // One level at a time, its subjects listed concurrently.
+    while !frontier.is_empty() && !graph.truncated {
+        // One level at a time, a few subjects listed at once, each list taken as it comes (not
+        // a whole level of lists held); once the graph is full, nothing more is listed.
         let level: Vec<(String, usize)> = frontier.drain(..).filter(|(d, _)| expanded.insert(d.clone())).collect();
-        let lists = futures::future::join_all(level.iter().map(|(d, _)| verbs.referrers(repo, d, None))).await;
-        for ((subject, depth), list) in level.into_iter().zip(lists) {
+        let mut lists = futures::stream::iter(level)
+            .map(|(subject, depth)| async move {
+                let list = verbs.referrers(repo, &subject, None).await;
+                (subject, depth, list)
+            })
+            .buffered(LIST_FAN_OUT);
+        while let Some((subject, depth, list)) = lists.next().await {
             let (referrers, mode) = list?;
             graph.mode.get_or_insert(mode);
             for r in referrers {
                 let child = r.digest();
-                graph.edges.push((subject.clone(), child.clone()));
+                // Edges only between drawn nodes: a subject with thousands of referrers past
+                // the cap adds none.
                 if child == graph.root || known.contains_key(&child) {
+                    graph.edges.push((subject.clone(), child));
                     continue;
                 }
                 if graph.nodes.len() >= max_nodes {
                     graph.truncated = true;
-                    continue;
+                    break;
                 }
                 known.insert(child.clone(), graph.nodes.len());
                 graph.nodes.push(GraphNode { subject: subject.clone(), depth: depth + 1, referrer: r });
+                graph.edges.push((subject.clone(), child.clone()));
                 frontier.push_back((child, depth + 1));
+            }
+            if graph.truncated {
+                break;
             }
         }
     }
@@ -357,4 +374,44 @@ pub struct ReferrerGraph {
     pub truncated: bool,
     /// How the registry lists referrers (None if there was nothing to ask).
     pub mode: Option<ReferrersMode>,
+}
+
+/// With the in-memory registry (the `memory` feature, which the workspace's tests turn on).
+#[cfg(all(test, feature = "memory"))]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryRegistry;
+
+    #[tokio::test]
+    async fn a_full_graph_stops_listing_and_draws_edges_only_between_its_nodes() {
+        let reg = MemoryRegistry::new();
+        let config = serde_json::json!({"os": "linux", "architecture": "amd64"});
+        let root = reg.put_image("a", &["1.0"], &config, b"root", None);
+        let sig = |n: usize, subject: &str| {
+            reg.put_artifact(
+                "a",
+                &[],
+                "application/vnd.oci.empty.v1+json",
+                &serde_json::json!({}),
+                format!("sig {n} of {subject}").as_bytes(),
+                Some("application/vnd.dev.cosign.artifact.sig.v1+json"),
+                Some((subject, 1)),
+            )
+        };
+        let firsts: Vec<String> = (0..10).map(|n| sig(n, &root)).collect();
+        for f in &firsts {
+            sig(0, f);
+        }
+        let repo = RepoName::parse("a").unwrap();
+        let whole = walk_graph(&reg, &repo, &root, 100).await.unwrap();
+        assert_eq!((whole.nodes.len(), whole.edges.len(), whole.truncated), (20, 20, false));
+        let capped = walk_graph(&reg, &repo, &root, 4).await.unwrap();
+        assert_eq!(capped.nodes.len(), 4);
+        assert!(capped.truncated);
+        let drawn: HashSet<String> = capped.nodes.iter().map(|n| n.referrer.digest()).chain(std::iter::once(root.clone())).collect();
+        assert!(!capped.edges.is_empty());
+        for (from, to) in &capped.edges {
+            assert!(drawn.contains(from) && drawn.contains(to), "{from} → {to} leaves the graph");
+        }
+    }
 }

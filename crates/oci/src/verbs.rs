@@ -77,20 +77,23 @@ pub trait RegistryVerbs: Send + Sync + 'static {
 
 /// Fetches the manifests `children` name (an index's entries), at most
 /// [`MAX_INDEX_CHILDREN`](crate::client::MAX_INDEX_CHILDREN) of them and
-/// [`INDEX_FAN_OUT`](crate::client::INDEX_FAN_OUT) at a time, in order: one answer per child
-/// fetched. An index can name any number of children, so callers must not fetch them all at once;
-/// `children.len() > answers.len()` tells that some were left out.
-pub async fn index_children<'a, V: RegistryVerbs + ?Sized>(
+/// [`INDEX_FAN_OUT`](crate::client::INDEX_FAN_OUT) at a time, in order, and reduces each as it
+/// arrives with `keep` (so no more than the fan-out of whole manifests is held at once): one
+/// answer per child fetched. An index can name any number of children, so callers must not
+/// fetch them all at once; `children.len() > answers.len()` tells that some were left out.
+pub async fn index_children<'a, V: RegistryVerbs + ?Sized, T>(
     verbs: &V,
     repo: &RepoName,
     children: impl IntoIterator<Item = &'a oci_spec::image::Descriptor>,
-) -> Vec<Result<ManifestDoc>> {
+    keep: impl Fn(Result<ManifestDoc>) -> T + Sync,
+) -> Vec<T> {
     use futures::StreamExt;
     let references: Vec<Reference> =
         children.into_iter().take(crate::client::MAX_INDEX_CHILDREN).map(|d| Reference::Digest(d.digest().clone())).collect();
     // Owned references in `async move` blocks: a closure over borrowed ones makes the future
     // not `Send` for callers that need it to be.
-    let reads: Vec<_> = references.into_iter().map(|r| async move { verbs.manifest(repo, &r).await }).collect();
+    let keep = &keep;
+    let reads: Vec<_> = references.into_iter().map(|r| async move { keep(verbs.manifest(repo, &r).await) }).collect();
     futures::stream::iter(reads).buffered(crate::client::INDEX_FAN_OUT).collect().await
 }
 

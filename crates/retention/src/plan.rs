@@ -752,7 +752,7 @@ impl<'a> Planner<'a> {
                 Decision::Deferred { .. } => s.manifests_deferred += 1,
             }
         }
-        s.bytes_freed = plan.deletions.iter().map(Deletion::bytes_freed).sum();
+        s.bytes_freed = plan.deletions.iter().map(Deletion::bytes_freed).fold(0, u64::saturating_add);
         s.deferred = plan.deferred.len();
 
         self.notes(&mut plan);

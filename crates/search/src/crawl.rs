@@ -103,17 +103,19 @@ impl Crawl<'_> {
     pub async fn catalog(&self) -> Result<(Vec<String>, bool), CrawlError> {
         let mut names = Vec::new();
         let mut last: Option<String> = None;
+        let mut cursors = std::collections::HashSet::new();
         loop {
             self.budget.take().await;
             let page = self.verbs.catalog_page(CATALOG_PAGE, last.as_deref()).await?;
+            let next = page.next_cursor(&mut cursors);
             names.extend(page.repositories);
             if names.len() >= MAX_REPOSITORIES {
                 names.truncate(MAX_REPOSITORIES);
                 return Ok((names, false));
             }
-            match page.next {
-                Some(next) if last.as_deref() != Some(next.as_str()) => last = Some(next),
-                _ => break,
+            match next {
+                Some(next) => last = Some(next),
+                None => break,
             }
         }
         names.sort();

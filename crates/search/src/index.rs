@@ -32,7 +32,7 @@ pub fn from_doc(doc: &ManifestDoc) -> Option<IndexedManifest> {
             let refs = std::iter::once(IndexRef { digest: m.config().digest().to_string(), role: RefRole::Config, platform: None })
                 .chain(m.layers().iter().map(|l| IndexRef { digest: l.digest().to_string(), role: RefRole::Layer, platform: None }))
                 .collect();
-            (refs, m.config().size() + m.layers().iter().map(|l| l.size()).sum::<u64>())
+            (refs, std::iter::once(m.config()).chain(m.layers()).map(|l| l.size()).fold(0, u64::saturating_add))
         }
         Manifest::Index(i) => (
             i.manifests()
@@ -47,7 +47,7 @@ pub fn from_doc(doc: &ManifestDoc) -> Option<IndexedManifest> {
         media_type: doc.media_type.clone(),
         kind: kind_key(manifest.kind(&doc.media_type)).to_owned(),
         subject: manifest.subject().map(|s| s.digest().to_string()),
-        size: doc.size() + blobs,
+        size: doc.size().saturating_add(blobs),
         created,
         refs,
     })

@@ -540,21 +540,30 @@ impl Store {
                 tags: t,
             });
         }
-        // Referrers of the digest.
+        // Referrers of the digest (at most `max_places`), with their tags read in chunks.
         let refs: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT registry, repository, digest, kind FROM index_manifests WHERE subject = $1 ORDER BY registry, repository, digest",
+            "SELECT registry, repository, digest, kind FROM index_manifests WHERE subject = $1 ORDER BY registry, repository, digest LIMIT $2",
         )
         .bind(digest)
+        .bind(i64::try_from(max_places).unwrap_or(i64::MAX))
         .fetch_all(self.pool())
         .await?;
-        for (registry, repository, d, kind) in refs.into_iter().take(max_places) {
-            let tags: Vec<String> =
-                sqlx::query_scalar("SELECT tag FROM index_tags WHERE registry = $1 AND repository = $2 AND digest = $3 ORDER BY tag")
-                    .bind(&registry)
-                    .bind(&repository)
-                    .bind(&d)
-                    .fetch_all(self.pool())
-                    .await?;
+        let digests: Vec<&str> = refs.iter().map(|r| r.2.as_str()).collect::<HashSet<_>>().into_iter().collect();
+        let mut referrer_tags: HashMap<Place, Vec<String>> = HashMap::new();
+        for chunk in digests.chunks(CHUNK) {
+            let sql =
+                format!("SELECT registry, repository, digest, tag FROM index_tags WHERE digest IN ({})", placeholders(1, chunk.len()));
+            let mut q = sqlx::query_as::<_, (String, String, String, String)>(&sql);
+            for d in chunk {
+                q = q.bind(*d);
+            }
+            for (reg, repo, d, tag) in q.fetch_all(self.pool()).await? {
+                referrer_tags.entry((reg, repo, d)).or_default().push(tag);
+            }
+        }
+        for (registry, repository, d, kind) in refs {
+            let mut tags = referrer_tags.remove(&(registry.clone(), repository.clone(), d.clone())).unwrap_or_default();
+            tags.sort();
             out.referrers.push(IndexedReferrer { registry, repository, digest: d, kind, tags });
         }
         Ok(out)

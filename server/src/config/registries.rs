@@ -60,12 +60,7 @@ pub struct RegistryConfig {
     pub crawl_interval: Duration,
 }
 
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-}
+pub use portolan_names::is_config_name as valid_name;
 
 /// The URL with any `user:password@` removed, for messages.
 fn redacted(url: &str) -> String {
