@@ -23,49 +23,35 @@ pub trait ListQuery: Clone + 'static {
     fn to_query_string(&self) -> String;
 }
 
-impl ListQuery for RepoQuery {
-    type Sort = RepoSort;
-    fn sort(&self) -> RepoSort {
-        self.sort
-    }
-    fn reverse(&self) -> bool {
-        self.reverse
-    }
-    fn label(sort: RepoSort) -> &'static str {
-        sort.label()
-    }
-    fn filtered(&self, filter: String) -> Self {
-        Self { filter, page: 1, ..self.clone() }
-    }
-    fn sorted(&self, sort: RepoSort) -> Self {
-        Self { sort, reverse: self.sort == sort && !self.reverse, page: 1, ..self.clone() }
-    }
-    fn to_query_string(&self) -> String {
-        RepoQuery::to_query_string(self)
-    }
+/// The two lists' queries have the same fields for this.
+macro_rules! list_query {
+    ($query:ty, $sort:ty) => {
+        impl ListQuery for $query {
+            type Sort = $sort;
+            fn sort(&self) -> $sort {
+                self.sort
+            }
+            fn reverse(&self) -> bool {
+                self.reverse
+            }
+            fn label(sort: $sort) -> &'static str {
+                sort.label()
+            }
+            fn filtered(&self, filter: String) -> Self {
+                Self { filter, page: 1, ..self.clone() }
+            }
+            fn sorted(&self, sort: $sort) -> Self {
+                Self { sort, reverse: self.sort == sort && !self.reverse, page: 1, ..self.clone() }
+            }
+            fn to_query_string(&self) -> String {
+                <$query>::to_query_string(self)
+            }
+        }
+    };
 }
 
-impl ListQuery for TagQuery {
-    type Sort = TagSort;
-    fn sort(&self) -> TagSort {
-        self.sort
-    }
-    fn reverse(&self) -> bool {
-        self.reverse
-    }
-    fn label(sort: TagSort) -> &'static str {
-        sort.label()
-    }
-    fn filtered(&self, filter: String) -> Self {
-        Self { filter, page: 1, ..self.clone() }
-    }
-    fn sorted(&self, sort: TagSort) -> Self {
-        Self { sort, reverse: self.sort == sort && !self.reverse, page: 1, ..self.clone() }
-    }
-    fn to_query_string(&self) -> String {
-        TagQuery::to_query_string(self)
-    }
-}
+list_query!(RepoQuery, RepoSort);
+list_query!(TagQuery, TagSort);
 
 /// A row of a list that the server may leave pending (not read within its time budget).
 pub trait ListRow: Clone {

@@ -21,23 +21,21 @@ impl Access {
     /// At least `needed` on `registry` (and `repository`, see [`Access::role_for`] for `None`),
     /// or why not. On success, the role `who` actually has.
     pub fn require(&self, who: Option<&Identity>, registry: &str, repository: Option<&str>, needed: Role) -> Result<Role, Denied> {
-        if self.open {
-            return if needed <= Role::Viewer { Ok(Role::Viewer) } else { Err(Denied::ReadOnly) };
-        }
-        match self.role_for(who, registry, repository) {
-            Some(have) if have >= needed => Ok(have),
-            _ if who.is_none() => Err(Denied::SignInRequired),
-            have => Err(Denied::Forbidden { needed, have }),
-        }
+        self.decide(who, needed, || self.role_for(who, registry, repository))
     }
 
     /// At least `needed` over every repository the globs `patterns` can match (see
     /// [`Access::role_over`]), or why not.
     pub fn require_over(&self, who: Option<&Identity>, registry: &str, patterns: &[String], needed: Role) -> Result<Role, Denied> {
+        self.decide(who, needed, || self.role_over(who, registry, patterns))
+    }
+
+    /// The decision once the role `who` has is known (`have`, not asked in read-only mode).
+    fn decide(&self, who: Option<&Identity>, needed: Role, have: impl FnOnce() -> Option<Role>) -> Result<Role, Denied> {
         if self.open {
             return if needed <= Role::Viewer { Ok(Role::Viewer) } else { Err(Denied::ReadOnly) };
         }
-        match self.role_over(who, registry, patterns) {
+        match have() {
             Some(have) if have >= needed => Ok(have),
             _ if who.is_none() => Err(Denied::SignInRequired),
             have => Err(Denied::Forbidden { needed, have }),
