@@ -19,6 +19,7 @@ pub mod page_cache;
 pub mod scheduler;
 pub mod security;
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use axum::extract::{Path, Query, State};
@@ -159,7 +160,7 @@ pub fn app(state: AppState, parts: Parts) -> Router {
     let options = state.leptos_options.clone();
     let idle = time::Duration::try_from(parts.idle_timeout).unwrap_or(time::Duration::hours(12));
     let session_layer = SessionManagerLayer::new(state.store.sessions())
-        .with_name("portolan_session")
+        .with_name(security::SESSION_COOKIE)
         .with_secure(parts.secure_cookies)
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)
@@ -374,12 +375,20 @@ async fn audit_json(
     }
 }
 
-async fn stylesheet() -> impl IntoResponse {
+/// The stylesheet: kept for good under the address of this version (`?v=` its hash), checked
+/// each time under any other (a replica of another version answering during a rolling
+/// deploy must not have its sheet kept under the new address).
+async fn stylesheet(Query(q): Query<HashMap<String, String>>) -> impl IntoResponse {
+    let cache = if q.get("v").map(String::as_str) == Some(portolan_style::HASH) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, no-cache"
+    };
     (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
         portolan_style::CSS,
     )

@@ -249,7 +249,9 @@ pub async fn serve(State((state, cache)): State<(AppState, PageCache)>, mut requ
     headers.remove(header::CONTENT_LENGTH);
     headers.remove(header::CONTENT_SECURITY_POLICY);
     headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if !headers.get_all(header::VARY).iter().any(|v| v.to_str().is_ok_and(|v| v.to_ascii_lowercase().contains("accept-encoding"))) {
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     let page = Arc::new(KeptPage {
         headers,
         policy: policy.split(nonce.as_str()).map(str::to_owned).collect(),

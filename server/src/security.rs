@@ -77,16 +77,15 @@ impl Guard {
         if !self.trusted(peer) {
             return peer;
         }
-        let forwarded: Vec<IpAddr> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse().ok())
-            .collect();
+        let forwarded: Vec<&str> =
+            headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).collect();
         let mut client = peer;
-        for address in forwarded.into_iter().rev() {
-            client = Some(address);
+        // From the nearest hop outwards, while the hops are trusted proxies. An entry that is
+        // not an address ends the walk: what stands left of it cannot be told apart from
+        // something the client wrote.
+        for entry in forwarded.into_iter().rev() {
+            let Ok(address) = entry.trim().parse::<IpAddr>() else { break };
+            client = Some(address.to_canonical());
             if !self.trusted(client) {
                 break;
             }
@@ -95,7 +94,7 @@ impl Guard {
     }
 
     fn trusted(&self, peer: Option<IpAddr>) -> bool {
-        peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip)))
+        peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip.to_canonical())))
     }
 }
 
@@ -109,7 +108,8 @@ fn valid_id(id: &str) -> bool {
 }
 
 pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    // An IPv4 client on a dual-stack listener arrives as `::ffff:a.b.c.d`: compared as IPv4.
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical());
     let trusted = guard.trusted(peer);
     let headers = request.headers();
     let id = match header_text(headers, "x-request-id") {
@@ -132,14 +132,17 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
             &id,
         );
     }
-    if path == "/metrics" && !peer.is_some_and(|ip| guard.metrics_from.iter().any(|n| n.contains(&ip))) {
+    // The client as the trusted proxies saw it: behind an ingress inside `metrics_from`, the
+    // internet is not.
+    let client = guard.client(peer, headers);
+    if path == "/metrics" && !client.is_some_and(|ip| guard.metrics_from.iter().any(|n| n.contains(&ip))) {
         return with_headers((StatusCode::FORBIDDEN, "Metrics are for the networks in metrics_from.").into_response(), &guard, &id);
     }
+
     let origin = guard.public_origin.clone().unwrap_or_else(|| {
         let scheme = if trusted { header_text(headers, "x-forwarded-proto").filter(|p| matches!(*p, "http" | "https")) } else { None };
         format!("{}://{}", scheme.unwrap_or("http"), host.clone().unwrap_or_default())
     });
-    let client = guard.client(peer, headers);
     request.extensions_mut().insert(RequestId(id.clone()));
     request.extensions_mut().insert(RequestOrigin(origin));
     let span = tracing::info_span!(
@@ -165,6 +168,9 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     });
     with_headers(response, &guard, &id)
 }
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "portolan_session";
 
 /// A path as a metrics label: a small fixed set, never a repository or tag name.
 pub fn route_label(path: &str) -> &'static str {
@@ -212,6 +218,11 @@ fn with_headers(mut response: Response, guard: &Guard, id: &str) -> Response {
     h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
     h.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
     h.entry("cross-origin-opener-policy").or_insert(HeaderValue::from_static("same-origin"));
+    // Pages and answers depend on who asks (and a signed-in request carries no Set-Cookie to
+    // warn a shared cache off): kept by the browser only, and checked with the server before
+    // reuse. Responses meant to be shared (badges of public registries, the stylesheet) say so
+    // themselves.
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("private, no-cache"));
     if guard.hsts {
         h.entry(header::STRICT_TRANSPORT_SECURITY).or_insert(HeaderValue::from_static("max-age=31536000"));
     }
@@ -235,6 +246,13 @@ mod tests {
         assert_eq!(g.client(Some(stranger), &headers), Some(stranger));
         // A trusted proxy without the header is the client.
         assert_eq!(g.client(Some(proxy), &HeaderMap::new()), Some(proxy));
+        // An entry that is not an address ends the walk: the forged one left of it is not taken.
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, unknown, 10.1.1.1"));
+        assert_eq!(g.client(Some(proxy), &headers), Some("10.1.1.1".parse().unwrap()));
+        // IPv4 clients of a dual-stack listener are compared as IPv4.
+        let mapped: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
+        assert_eq!(g.client(Some(mapped), &headers), Some("203.0.113.7".parse().unwrap()));
     }
 
     #[test]

@@ -722,6 +722,77 @@ fn a_session_older_than_its_absolute_lifetime_is_anonymous() {
     })
 }
 
+/// Sessions last as long as they are used (the idle timeout slides), a sign-in start makes only a
+/// short-lived session, a request that loaded a session before sign-out cannot bring it back,
+/// and what a signed-in person sees is kept by no cache.
+#[test]
+fn sessions_slide_with_use_start_short_and_stay_signed_out() {
+    run(async {
+        let (listener, base) = Portolan::bind().await;
+        let op = start_op(&base, false).await;
+        let p = Portolan::serve(listener, &base, &oidc_toml(&op, "idle_timeout_minutes = 60")).await;
+        let sessions = p.store.sessions();
+        let now = || time::OffsetDateTime::now_utc();
+        let b = Browser::new();
+
+        // A sign-in started by someone not signed in: a session for ten minutes, not an hour.
+        let start = b.client.get(p.url(&format!("/auth/login/{SSO}"))).send().await.unwrap();
+        assert_eq!(start.status(), 303);
+        let pending: tower_sessions::session::Id = b.session(&p).unwrap().parse().unwrap();
+        let record = sessions.load(&pending).await.unwrap().expect("the sign-in in progress");
+        assert!(record.expiry_date <= now() + time::Duration::minutes(10), "{}", record.expiry_date);
+
+        // Signed in: the idle timeout.
+        sign_in(&p, &op, &b, "alice").await;
+        let id: tower_sessions::session::Id = b.session(&p).unwrap().parse().unwrap();
+        let expiry = sessions.load(&id).await.unwrap().unwrap().expiry_date;
+        assert!(expiry > now() + time::Duration::minutes(55) && expiry <= now() + time::Duration::minutes(61), "{expiry}");
+
+        // Used again after a while: written again, so its expiry moves on with use.
+        let mut record = sessions.load(&id).await.unwrap().unwrap();
+        record.data.insert("seen".into(), (now().unix_timestamp() - 600).into());
+        record.expiry_date = now() + time::Duration::minutes(5);
+        sessions.save(&record).await.unwrap();
+        let response = b
+            .client
+            .post(p.url(server_fn_path("session_info")))
+            .header("origin", &p.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("private, no-store"),
+            "a signed-in answer is kept by no cache"
+        );
+        let expiry = sessions.load(&id).await.unwrap().unwrap().expiry_date;
+        assert!(expiry > now() + time::Duration::minutes(55), "the idle expiry slid: {expiry}");
+        let anonymous_page = plain_client().get(p.url("/")).send().await.unwrap();
+        assert_eq!(anonymous_page.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("private, no-cache"));
+
+        // Starting a sign-in from a signed-in session does not write into it: it is replaced.
+        let start = b.client.get(p.url(&format!("/auth/login/{SSO}"))).send().await.unwrap();
+        assert_eq!(start.status(), 303);
+        assert!(sessions.load(&id).await.unwrap().is_none(), "the signed-in session is gone");
+        assert_ne!(b.session(&p).as_deref(), Some(id.to_string().as_str()), "under a new id");
+        anonymous(&who(&p, &b, None).await, "a sign-in started");
+        sign_in(&p, &op, &b, "alice").await;
+
+        // A request that read the session before the sign-out and saves after it brings nothing back.
+        let id: tower_sessions::session::Id = b.session(&p).unwrap().parse().unwrap();
+        let before = sessions.load(&id).await.unwrap().unwrap();
+        let response = b.client.post(p.url("/auth/logout")).header("origin", &p.base).send().await.unwrap();
+        assert_eq!(response.status(), 303);
+        sessions.save(&before).await.unwrap();
+        assert!(sessions.load(&id).await.unwrap().is_none(), "a signed-out session stays out");
+        anonymous(&who_with(&p, &plain_client(), Some(&id.to_string()), None).await, "the old cookie replayed");
+        p.stop().await;
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // GitHub
 

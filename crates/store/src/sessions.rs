@@ -49,16 +49,18 @@ impl SessionStore for Sessions {
         }
     }
 
+    /// Updates a live session, never brings one back: a request that loaded the session
+    /// before a sign-out deleted it (or before it expired) saves into nothing. New sessions
+    /// come through [`create`](Self::create).
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET data = $2, expires_at = $3",
-        )
-        .bind(record.id.to_string())
-        .bind(encode(record)?)
-        .bind(millis(record.expiry_date))
-        .execute(self.store.pool())
-        .await
-        .map_err(|e| backend(e.into()))?;
+        sqlx::query("UPDATE sessions SET data = $2, expires_at = $3 WHERE id = $1 AND expires_at > $4")
+            .bind(record.id.to_string())
+            .bind(encode(record)?)
+            .bind(millis(record.expiry_date))
+            .bind(millis(OffsetDateTime::now_utc()))
+            .execute(self.store.pool())
+            .await
+            .map_err(|e| backend(e.into()))?;
         Ok(())
     }
 

@@ -36,7 +36,7 @@ use portolan_app::ssr::{RequestId, RequestOrigin};
 use portolan_store::{NewAudit, Outcome, Store};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tower_sessions::Session;
+use tower_sessions::{Expiry, Session};
 
 use crate::config::{AuthConfig, ProxyConfig};
 use github::GithubProvider;
@@ -69,6 +69,8 @@ pub struct Auth {
     pub providers: Vec<Provider>,
     pub proxy: Option<ProxyConfig>,
     pub session_max: Duration,
+    /// How long a signed-in session lasts unused.
+    pub idle_timeout: Duration,
     /// Where Portolan is reached, when configured (else each request's origin).
     pub public_url: Option<String>,
     pub store: Store,
@@ -100,6 +102,7 @@ impl Auth {
             providers,
             proxy: config.proxy.clone(),
             session_max: config.session_max,
+            idle_timeout: config.idle_timeout,
             public_url,
             store,
             stylesheet,
@@ -241,7 +244,20 @@ async fn login(
     match started {
         Ok((url, mut pending)) => {
             pending.redirect = redirect;
-            if let Err(e) = session.insert(PENDING_KEY, &pending).await {
+            let saved = async {
+                // A sign-in starts in a session of its own, which lasts only as long as a
+                // sign-in may take: repeated starts cannot fill the store with long-lived
+                // sessions, nor write into a signed-in one (a stolen cookie kept fresh).
+                if session.get::<SessionUser>(USER_KEY).await?.is_some() {
+                    session.flush().await?;
+                    session.cycle_id().await?;
+                }
+                session
+                    .set_expiry(Some(Expiry::OnInactivity(time::Duration::try_from(PENDING_TTL).unwrap_or(time::Duration::MINUTE * 10))));
+                session.insert(PENDING_KEY, &pending).await
+            }
+            .await;
+            if let Err(e) = saved {
                 tracing::warn!(error = %e, "saving a sign-in in progress");
                 return page::failure(&auth.stylesheet, StatusCode::SERVICE_UNAVAILABLE, "Portolan cannot reach its database right now.");
             }
@@ -280,6 +296,9 @@ async fn callback(
             // A new session id for the signed-in session (no fixation), then the user.
             let saved = async {
                 session.cycle_id().await?;
+                session.set_expiry(Some(Expiry::OnInactivity(
+                    time::Duration::try_from(auth.idle_timeout).unwrap_or(time::Duration::HOUR * 12),
+                )));
                 session.insert(USER_KEY, &user).await
             }
             .await;
@@ -389,7 +408,7 @@ async fn logout(State(auth): State<Arc<Auth>>, session: Session, request: Reques
 /// trusted proxy's headers (only from its addresses), else the session's user (while within
 /// the absolute lifetime).
 pub async fn identify(State(auth): State<Arc<Auth>>, session: Session, mut request: Request, next: Next) -> Response {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical());
     let mut who = None;
     if let Some(proxy) = &auth.proxy {
         who = from_proxy(proxy, peer, request.headers());
@@ -400,6 +419,7 @@ pub async fn identify(State(auth): State<Arc<Auth>>, session: Session, mut reque
                 let age = OffsetDateTime::now_utc().unix_timestamp() - user.signed_in_at;
                 if age >= 0 && (age as u64) < auth.session_max.as_secs() {
                     who = Some(user.identity);
+                    keep_alive(&session).await;
                 } else {
                     let _ = session.flush().await;
                 }
@@ -413,8 +433,32 @@ pub async fn identify(State(auth): State<Arc<Auth>>, session: Session, mut reque
             }
         }
     }
+    let signed_in = who.is_some();
     request.extensions_mut().insert(CurrentUser(who));
-    next.run(request).await
+    let mut response = next.run(request).await;
+    // What a signed-in person sees is kept by no cache, not even for the back button after
+    // signing out (unless the answer says otherwise itself).
+    if signed_in && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+    }
+    response
+}
+
+/// The session key holding when a signed-in session was last used (seconds since the epoch).
+const SEEN_KEY: &str = "seen";
+/// How often a session in use is written again, pushing its idle expiry back.
+const KEEP_ALIVE_EVERY: i64 = 5 * 60;
+
+/// Keeps a session in use alive: its expiry is idle time, counted from its last write, so it
+/// is written again (at most every few minutes) while someone uses it.
+async fn keep_alive(session: &Session) {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let seen = session.get::<i64>(SEEN_KEY).await.ok().flatten().unwrap_or(0);
+    if now - seen >= KEEP_ALIVE_EVERY
+        && let Err(e) = session.insert(SEEN_KEY, now).await
+    {
+        tracing::warn!(error = %e, "keeping a session alive");
+    }
 }
 
 /// The identity a trusted proxy asserts, if the peer is one and it asserts one.
@@ -427,6 +471,13 @@ fn from_proxy(proxy: &ProxyConfig, peer: Option<IpAddr>, headers: &HeaderMap) ->
             tracing::warn!(peer = ?peer, "identity headers from a peer that is not a trusted proxy: ignored");
             return None;
         }
+    }
+    // A proxy that adds its header to one the client sent (instead of replacing it) passes
+    // two: which is whose cannot be told, so neither counts.
+    let names = [&proxy.user_header, &proxy.email_header, &proxy.name_header, &proxy.groups_header];
+    if names.iter().any(|name| headers.get_all(name.as_str()).iter().count() > 1) {
+        tracing::warn!(peer = ?peer, "an identity header came more than once: the proxy must replace, not add; ignored");
+        return None;
     }
     let email = header(&proxy.email_header);
     Some(Identity {
@@ -493,6 +544,9 @@ mod tests {
         assert_eq!(who.groups, vec!["ops".to_owned(), "dev".to_owned()]);
         assert!(from_proxy(&proxy, Some("192.168.1.1".parse().unwrap()), &h).is_none());
         assert!(from_proxy(&proxy, None, &h).is_none());
+        // A header the client sent and the proxy added to (instead of replacing): nobody.
+        h.append("x-forwarded-groups", "admins".parse().unwrap());
+        assert!(from_proxy(&proxy, Some("10.1.2.3".parse().unwrap()), &h).is_none());
     }
 
     #[test]

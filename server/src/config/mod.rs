@@ -321,7 +321,10 @@ impl Config {
             w.push("no sign-in is configured: Portolan is an open read-only browser (nothing can be deleted)".into());
         }
         if self.auth.enabled() && self.public_url.is_none() {
-            w.push("sign-in is configured but public_url is not: redirect URLs and cookie security follow each request's Host".into());
+            w.push(
+                "sign-in is configured but public_url is not: redirect URLs follow each request's Host, and the session cookie is not marked Secure (set public_url = \"https://…\" when Portolan is reached over https)"
+                    .into(),
+            );
         }
         w
     }
