@@ -47,8 +47,21 @@ mod ssr {
 
     /// The role of the current user over a stored policy's scope.
     pub fn role_over(state: &AppState, record: &portolan_store::PolicyRecord) -> Option<Role> {
-        let who = crate::ssr::auth::current_user();
-        state.access.role_over(who.as_ref(), &record.registry, &scope_of(record))
+        role_over_scope(state, &record.registry, &scope_of(record))
+    }
+
+    /// The role of the current user over `scope` in `registry`.
+    pub fn role_over_scope(state: &AppState, registry: &str, scope: &[String]) -> Option<Role> {
+        state.access.role_over(crate::ssr::auth::current_user().as_ref(), registry, scope)
+    }
+
+    /// What stopping a run needs a role over: its policy's scope now, or the whole registry
+    /// once the policy is deleted.
+    pub async fn run_scope(state: &AppState, run: &portolan_store::RunRecord) -> Vec<String> {
+        match state.store.policy(run.policy_id).await {
+            Ok(record) => scope_of(&record),
+            Err(_) => vec!["**".to_owned()],
+        }
     }
 }
 
@@ -70,6 +83,7 @@ pub async fn get_policies() -> Result<PoliciesPage, AppError> {
         };
         let last_run = state.store.runs(Some(record.id), None, 1).await?.first().map(run_row);
         let schedule = raw.as_ref().and_then(|r| r.schedule.clone());
+        let over = role_over(&state, &record);
         policies.push(crate::model::PolicyRow {
             id: record.id,
             name: record.name.clone(),
@@ -83,8 +97,8 @@ pub async fn get_policies() -> Result<PoliciesPage, AppError> {
             updated_by: record.updated_by.clone(),
             last_run,
             problem,
-            can_edit: role_over(&state, &record).is_some_and(|r| r >= Role::Admin),
-            can_run: role_over(&state, &record).is_some_and(|r| r >= Role::Maintainer),
+            can_edit: over.is_some_and(|r| r >= Role::Admin),
+            can_run: over.is_some_and(|r| r >= Role::Maintainer),
         });
     }
     let recent_runs = state
@@ -246,11 +260,7 @@ pub async fn stop_run(id: i64) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     require_anywhere(&state, Role::Maintainer)?;
     let run = state.store.run(id).await?;
-    // The policy's scope now; a deleted policy's run needs the registry as a whole.
-    let scope = match state.store.policy(run.policy_id).await {
-        Ok(record) => scope_of(&record),
-        Err(_) => vec!["**".to_owned()],
-    };
+    let scope = run_scope(&state, &run).await;
     require_change_over(&state, Role::Maintainer, &run.registry, &scope, "policy-run-stop").await?;
     state.store.run_request_stop(id).await?;
     redirect_to(&format!("/admin/runs/{id}"));
@@ -277,10 +287,7 @@ pub async fn get_run(id: i64, from: i64) -> Result<RunView, AppError> {
         .map(item_row)
         .collect();
     let running = run.state == portolan_store::RunState::Running;
-    let may_stop = match state.store.policy(run.policy_id).await {
-        Ok(record) => role_over(&state, &record).is_some_and(|r| r >= Role::Maintainer),
-        Err(_) => false,
-    };
+    let may_stop = role_over_scope(&state, &run.registry, &run_scope(&state, &run).await).is_some_and(|r| r >= Role::Maintainer);
     Ok(RunView {
         run: run_row(&run),
         items,
