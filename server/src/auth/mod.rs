@@ -69,8 +69,6 @@ pub struct Auth {
     pub providers: Vec<Provider>,
     pub proxy: Option<ProxyConfig>,
     pub session_max: Duration,
-    /// How long a signed-in session lasts unused.
-    pub idle_timeout: Duration,
     /// Where Portolan is reached, when configured (else each request's origin).
     pub public_url: Option<String>,
     pub store: Store,
@@ -102,7 +100,6 @@ impl Auth {
             providers,
             proxy: config.proxy.clone(),
             session_max: config.session_max,
-            idle_timeout: config.idle_timeout,
             public_url,
             store,
             stylesheet,
@@ -246,7 +243,8 @@ async fn login(
             pending.redirect = redirect;
             let saved = async {
                 // A sign-in starts in a session of its own, which lasts only as long as a
-                // sign-in may take: repeated starts cannot fill the store with long-lived
+                // sign-in may take (the next request, the callback, gives it the usual idle
+                // expiry again): repeated starts cannot fill the store with long-lived
                 // sessions, nor write into a signed-in one (a stolen cookie kept fresh).
                 if session.get::<SessionUser>(USER_KEY).await?.is_some() {
                     session.flush().await?;
@@ -296,9 +294,6 @@ async fn callback(
             // A new session id for the signed-in session (no fixation), then the user.
             let saved = async {
                 session.cycle_id().await?;
-                session.set_expiry(Some(Expiry::OnInactivity(
-                    time::Duration::try_from(auth.idle_timeout).unwrap_or(time::Duration::HOUR * 12),
-                )));
                 session.insert(USER_KEY, &user).await
             }
             .await;
