@@ -160,7 +160,7 @@ pub fn app(state: AppState, parts: Parts) -> Router {
     let options = state.leptos_options.clone();
     let idle = time::Duration::try_from(parts.idle_timeout).unwrap_or(time::Duration::hours(12));
     let session_layer = SessionManagerLayer::new(state.store.sessions())
-        .with_name(security::SESSION_COOKIE)
+        .with_name("portolan_session")
         .with_secure(parts.secure_cookies)
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)

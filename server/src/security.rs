@@ -169,9 +169,6 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     with_headers(response, &guard, &id)
 }
 
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "portolan_session";
-
 /// A path as a metrics label: a small fixed set, never a repository or tag name.
 pub fn route_label(path: &str) -> &'static str {
     let views = ["/-/referrers", "/-/blob/", "/-/diff", "/-/delete", "/-/deleted"];

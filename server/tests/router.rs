@@ -863,3 +863,21 @@ fn a_newline_in_a_registry_name_is_a_clear_error() {
         assert_eq!(a.headers.get("location").and_then(|l| l.to_str().ok()), Some("/r/mem/team/app"));
     })
 }
+
+/// The stylesheet is kept for good only under its own version's address: an old replica
+/// answering a newer `?v=` during a rolling deploy must not have its sheet kept under it.
+#[test]
+fn the_stylesheet_is_immutable_only_under_its_own_hash() {
+    run(async {
+        let w = world().await;
+        let cache = |a: &Answer| a.headers.get("cache-control").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let a = call(&w.app, "GET", &portolan_server::STYLESHEET, Who::Anonymous, None, &[]).await;
+        assert_eq!(a.status, 200);
+        assert_eq!(cache(&a).as_deref(), Some("public, max-age=31536000, immutable"));
+        let a = call(&w.app, "GET", "/style/portolan.css?v=0123456789abcdef", Who::Anonymous, None, &[]).await;
+        assert_eq!(cache(&a).as_deref(), Some("public, no-cache"));
+        // Pages say nothing of their own: kept by the browser only, checked before reuse.
+        let a = call(&w.app, "GET", "/r/pub", Who::Anonymous, None, &[]).await;
+        assert_eq!(cache(&a).as_deref(), Some("private, no-cache"));
+    })
+}
