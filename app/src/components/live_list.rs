@@ -13,6 +13,7 @@ use crate::model::{RepoQuery, RepoRow, RepoSort, TagQuery, TagRow, TagSort};
 /// A list's view as carried in the URL: filter, order, direction, page.
 pub trait ListQuery: Clone + 'static {
     type Sort: Copy + PartialEq;
+    fn filter(&self) -> &str;
     fn sort(&self) -> Self::Sort;
     fn reverse(&self) -> bool;
     fn label(sort: Self::Sort) -> &'static str;
@@ -28,6 +29,9 @@ macro_rules! list_query {
     ($query:ty, $sort:ty) => {
         impl ListQuery for $query {
             type Sort = $sort;
+            fn filter(&self) -> &str {
+                &self.filter
+            }
             fn sort(&self) -> $sort {
                 self.sort
             }
@@ -150,16 +154,30 @@ where
     }
 }
 
-/// The filter box: a plain GET form without JavaScript (`hidden` keeps the rest of the view),
-/// filtering as you type with it.
-pub fn filter_form(
+/// The query parameters of `query` a filter form keeps as hidden fields: all but the filter
+/// itself and the page (a new filter starts at the first page). Taken from the query string,
+/// so a parameter added to a view is kept without a change here.
+pub fn kept_fields<Q: ListQuery>(query: &Q) -> Vec<(String, String)> {
+    let string = query.to_query_string();
+    string
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .filter(|(k, _)| !matches!(*k, "q" | "page"))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The filter box of the view `query`: a plain GET form without JavaScript (hidden fields keep
+/// the rest of the view), filtering as you type with it.
+pub fn filter_form<Q: ListQuery>(
     base: String,
     id: &'static str,
     placeholder: &'static str,
-    value: String,
-    hidden: Vec<(&'static str, &'static str)>,
+    query: &Q,
     on_input: impl Fn(leptos::ev::Event) + 'static,
 ) -> impl IntoView {
+    let (value, hidden) = (query.filter().to_owned(), kept_fields(query));
     view! {
         <form method="get" action=base role="search" class="mb-3 flex items-center gap-2" on:submit=|ev| ev.prevent_default()>
             <label for=id class="text-sm text-slate-600 dark:text-slate-400">"Filter"</label>
@@ -222,6 +240,15 @@ mod tests {
         assert_eq!((other.sort, other.reverse), (TagSort::Created, false));
         let repos = RepoQuery { page: 2, ..RepoQuery::default() }.filtered("team/*".into());
         assert_eq!((repos.filter.as_str(), repos.page), ("team/*", 1));
+    }
+
+    #[test]
+    fn a_filter_form_keeps_the_rest_of_the_view_but_the_page() {
+        let q = TagQuery { filter: "v1".into(), sort: TagSort::Name, reverse: true, page: 3, per_page: 100, show_referrer_tags: true };
+        let kept = kept_fields(&q);
+        let kept: Vec<(&str, &str)> = kept.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(kept, [("sort", "name"), ("reverse", "1"), ("per_page", "100"), ("all", "1")]);
+        assert!(kept_fields(&RepoQuery { filter: "a".into(), page: 2, ..RepoQuery::default() }).is_empty());
     }
 
     #[test]

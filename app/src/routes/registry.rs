@@ -111,15 +111,8 @@ pub fn RepoBrowser(page: RepoPage) -> impl IntoView {
         },
         problem,
     );
-    let mut hidden = Vec::new();
-    if initial.sort != RepoSort::default() {
-        hidden.push(("sort", initial.sort.key()));
-    }
-    if initial.reverse {
-        hidden.push(("reverse", "1"));
-    }
     view! {
-        {filter_form(base, "repo-filter", "name, or a pattern like team/*", initial.filter, hidden, on_input)}
+        {filter_form(base, "repo-filter", "name, or a pattern like team/*", &initial, on_input)}
         {move || problem.get().map(|p| view! { <p role="status" class="mb-3 text-sm text-rose-700 dark:text-rose-400">{p}</p> })}
         {move || repo_table(shown.get(), completed.get())}
     }

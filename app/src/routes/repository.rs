@@ -80,18 +80,8 @@ pub fn TagBrowser(page: TagPage) -> impl IntoView {
         },
         problem,
     );
-    let mut hidden = Vec::new();
-    if initial.sort != TagSort::default() {
-        hidden.push(("sort", initial.sort.key()));
-    }
-    if initial.reverse {
-        hidden.push(("reverse", "1"));
-    }
-    if initial.show_referrer_tags {
-        hidden.push(("all", "1"));
-    }
     view! {
-        {filter_form(base, "tag-filter", "tag, or a pattern like v1.*", initial.filter, hidden, on_input)}
+        {filter_form(base, "tag-filter", "tag, or a pattern like v1.*", &initial, on_input)}
         {move || problem.get().map(|p| view! { <p role="status" class="mb-3 text-sm text-rose-700 dark:text-rose-400">{p}</p> })}
         {move || tag_table(shown.get(), completed.get())}
     }
