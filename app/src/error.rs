@@ -176,6 +176,28 @@ impl From<portolan_store::StoreError> for AppError {
 }
 
 #[cfg(feature = "ssr")]
+impl From<portolan_service::Error> for AppError {
+    fn from(e: portolan_service::Error) -> Self {
+        use portolan_service::Error as E;
+        match e {
+            E::Registry(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::NotFound(m) => AppError::NotFound(m),
+            E::Invalid(m) => AppError::BadRequest(m),
+            E::Conflict(m) => AppError::Conflict(m),
+            E::SignInRequired(m) => AppError::SignInRequired(m),
+            E::Unavailable(m) => AppError::Unavailable(m),
+            E::Internal(m) => {
+                tracing::error!(error = %m, "a service failed");
+                AppError::Internal(m)
+            }
+            // A kind added later: a fault of ours until it is mapped.
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl From<portolan_search::FilterError> for AppError {
     fn from(e: portolan_search::FilterError) -> Self {
         AppError::BadRequest(e.0)

@@ -7,7 +7,7 @@
 //! - [`components`]: reusable pieces (layout, error view, copy button, pager…).
 //! - [`api`]: `#[server]` functions: look up the registry, call the OCI client, answer a small
 //!   [`model`] value. Every one is a public endpoint and checks what it must itself.
-//! - [`model`]: the values shared with the browser build.
+//! - [`model`]: the values shared with the browser build (the `portolan-model` crate).
 //! - [`error`]: [`AppError`](error::AppError), with HTTP statuses and words for people.
 //! - `ssr` (server build only): the state server functions use.
 
@@ -16,7 +16,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
-pub mod model;
+pub use portolan_model as model;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod ssr;

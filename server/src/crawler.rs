@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use portolan_app::ssr::{AppState, Registry};
 use portolan_oci::ErrorKind;
 use portolan_search::crawl::{DEFAULT_PAUSE, PassReport};
 use portolan_search::{Budget, Crawl, CrawlError};
+use portolan_service::{Registry, Services};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -25,7 +25,7 @@ const FIRST_WAIT: Duration = Duration::from_secs(2);
 const LEASE_RETRY: Duration = Duration::from_secs(60);
 
 /// Runs every registry's crawl until `stop` says so.
-pub async fn run(state: AppState, stop: watch::Receiver<bool>) {
+pub async fn run(state: Services, stop: watch::Receiver<bool>) {
     let tasks: Vec<_> = state
         .registries
         .iter()
@@ -48,7 +48,7 @@ async fn rest(wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
-async fn registry_loop(state: AppState, registry: Registry, mut stop: watch::Receiver<bool>) {
+async fn registry_loop(state: Services, registry: Registry, mut stop: watch::Receiver<bool>) {
     let name = registry.info.name.clone();
     let settings = state.search.settings(&name);
     let budget = Budget::per_minute(settings.crawl_requests_per_minute);
@@ -84,7 +84,7 @@ async fn registry_loop(state: AppState, registry: Registry, mut stop: watch::Rec
 
 /// Runs `work` while renewing the lease; `work` is told to stop when the server stops or the
 /// lease is lost.
-async fn with_lease<F, Fut>(state: &AppState, lease: &str, stop: &mut watch::Receiver<bool>, work: F) -> PassReport
+async fn with_lease<F, Fut>(state: &Services, lease: &str, stop: &mut watch::Receiver<bool>, work: F) -> PassReport
 where
     F: FnOnce(watch::Receiver<bool>) -> Fut,
     Fut: std::future::Future<Output = PassReport>,
@@ -121,12 +121,12 @@ where
 
 /// The repositories a pass reads: the whole catalog (forgetting those gone from it), else the
 /// configured ones, those people opened and those the index knows. Waits out 429s.
-async fn repositories(crawl: &Crawl<'_>, state: &AppState, stop: &mut watch::Receiver<bool>) -> Result<Vec<String>, CrawlError> {
+async fn repositories(crawl: &Crawl<'_>, state: &Services, stop: &mut watch::Receiver<bool>) -> Result<Vec<String>, CrawlError> {
     let registry = crawl.registry;
     let configured = state.search.settings(registry).repositories;
     loop {
         match crawl.catalog().await {
-            Ok((mut names, complete)) => {
+            Ok((names, complete)) => {
                 if complete {
                     for gone in state.store.index_repositories(registry).await?.into_iter().filter(|r| names.binary_search(r).is_err()) {
                         if !configured.contains(&gone) {
@@ -134,18 +134,11 @@ async fn repositories(crawl: &Crawl<'_>, state: &AppState, stop: &mut watch::Rec
                         }
                     }
                 }
-                names.extend(configured);
-                names.sort();
-                names.dedup();
-                return Ok(names);
+                return Ok(portolan_service::catalog::with_configured(&names, &configured).into_owned());
             }
-            // No catalog (or none for anonymous clients, as on Docker Hub).
-            Err(CrawlError::Registry(e))
-                if e.kind() == ErrorKind::Unsupported
-                    || (e.kind() == ErrorKind::Unauthorized
-                        && crawl.verbs.settings().credentials == portolan_oci::Credentials::Anonymous) =>
-            {
-                let (names, _) = portolan_app::ssr::catalog::listed_without_catalog(&state.store, registry, &configured).await;
+            // No catalog (the client says so for Docker Hub's refusal of anonymous clients too).
+            Err(CrawlError::Registry(e)) if e.kind() == ErrorKind::Unsupported => {
+                let (names, _) = portolan_service::catalog::listed_without_catalog(&state.store, registry, &configured).await;
                 return Ok(names);
             }
             Err(e) => match e.pause(DEFAULT_PAUSE) {
@@ -163,7 +156,7 @@ async fn repositories(crawl: &Crawl<'_>, state: &AppState, stop: &mut watch::Rec
 }
 
 /// One pass over a registry.
-pub async fn pass(state: &AppState, registry: &Registry, budget: &Budget, mut stop: watch::Receiver<bool>) -> PassReport {
+pub async fn pass(state: &Services, registry: &Registry, budget: &Budget, mut stop: watch::Receiver<bool>) -> PassReport {
     let crawl = Crawl {
         registry: &registry.info.name,
         verbs: registry.client.as_ref(),

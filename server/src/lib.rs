@@ -9,6 +9,7 @@
 //!   a time per registry.
 //! - this file: the state and the router — pages and server functions (leptos_axum), the
 //!   stylesheet, static files, badges, the JSON API, health — with their layers.
+//! - [`testing`] (feature `testing`): Portolan built in process, for tests and benchmarks.
 //! - `main.rs`: reads the configuration, opens the store, serves until interrupted.
 
 pub mod auth;
@@ -18,6 +19,8 @@ pub mod files;
 pub mod page_cache;
 pub mod scheduler;
 pub mod security;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -30,9 +33,10 @@ use axum::{Extension, Json, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use portolan_app::model::{ProviderInfo, RegistryInfo, SignInOptions};
+use portolan_app::ssr::AppState;
 use portolan_app::ssr::auth::CurrentUser;
-use portolan_app::ssr::{AppState, Registry, Settings};
 use portolan_app::{App, shell};
+use portolan_service::{Registry, Services, Settings};
 use tower_http::compression::CompressionLayer;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -77,28 +81,21 @@ pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, config: &
     };
     AppState {
         leptos_options,
-        registries: Arc::new(registries),
         public_url: config.public_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned()),
-        store,
-        access: Arc::new(config.access.clone()),
         sign_in: Arc::new(sign_in),
-        settings: Arc::new(Settings {
-            trash_days: config.trash_days,
-            audit_days: config.audit_days,
-            retention_lease: config.retention_lease,
-        }),
-        background: Arc::new(portolan_app::ssr::tags::Background::new(BACKGROUND_READS)),
-        inventories: Arc::new(portolan_app::ssr::retention::Inventories::default()),
-        runs: Arc::new(portolan_app::ssr::retention::LocalRuns::default()),
-        tag_lists: Arc::new(portolan_app::ssr::tags::SortedTags::default()),
-        replica: replica_name().into(),
-        search: Arc::new(search_state(config)),
+        services: services(registries, config, store),
     }
 }
 
+/// The services (what Portolan does, for pages, the scheduler and the crawl alike).
+pub fn services(registries: Vec<Registry>, config: &Config, store: portolan_store::Store) -> Services {
+    let settings = Settings { trash_days: config.trash_days, audit_days: config.audit_days, retention_lease: config.retention_lease };
+    Services::new(registries, store, Arc::new(config.access.clone()), settings, &replica_name(), search_state(config), BACKGROUND_READS)
+}
+
 /// Each registry's search settings (configured repositories, the crawl), from the configuration.
-pub fn search_state(config: &Config) -> portolan_app::ssr::search::SearchState {
-    use portolan_app::ssr::search::{RegistrySearch, SearchState};
+pub fn search_state(config: &Config) -> portolan_service::search::SearchState {
+    use portolan_service::search::{RegistrySearch, SearchState};
     let settings = config
         .registries
         .iter()

@@ -72,8 +72,8 @@ async fn run(config: Config, check: bool) -> Result<(), StartError> {
     let state = state(leptos_options, registries, &config, store.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let upkeep = tokio::spawn(upkeep(store.clone(), config.trash_days, config.audit_days, stop_rx.clone()));
-    let scheduler = tokio::spawn(portolan_server::scheduler::run(state.clone(), stop_rx.clone()));
-    let crawler = tokio::spawn(portolan_server::crawler::run(state.clone(), stop_rx));
+    let scheduler = tokio::spawn(portolan_server::scheduler::run(state.services.clone(), stop_rx.clone()));
+    let crawler = tokio::spawn(portolan_server::crawler::run(state.services.clone(), stop_rx));
     let served = axum::serve(listener, app(state.clone(), parts).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown())
         .await

@@ -658,12 +658,12 @@ fn a_tag_pushed_again_between_plan_and_apply_is_skipped_not_deleted() {
         let w = world(&registry.url, 60).await;
         let id = save_policy(&w.app, form("repush", KEEP as u32, 1000)).await;
         let record = w.store.policy(id).await.unwrap();
-        let policy = portolan_app::ssr::retention::policy_of(&w.state, &record).unwrap();
+        let policy = portolan_service::runs::policy_of(&w.state, &record).unwrap();
         let reg = w.state.registry("reg").unwrap().clone();
         let repo = RepoName::parse(REPO).unwrap();
 
         // The plan, as a run makes it.
-        let inventory = portolan_app::ssr::deletion::fresh_inventory(&reg, &repo, &[]).await.unwrap();
+        let inventory = portolan_service::trash::fresh_inventory(&reg, &repo, &[]).await.unwrap();
         let plan = portolan_retention::plan(&policy, &inventory, time::OffsetDateTime::now_utc());
         assert_eq!(plan.deletions.len(), TAGS - KEEP);
         let deletion = plan
@@ -686,15 +686,15 @@ fn a_tag_pushed_again_between_plan_and_apply_is_skipped_not_deleted() {
         let shared_to = retag(&pusher, target, &shared).await;
         assert_ne!(moved_to, before[&moved]);
 
-        let deleter = portolan_app::ssr::deletion::Deleter {
+        let deleter = portolan_service::trash::Deleter {
             registry: &reg,
             store: &w.store,
             actor: Actor::user("proxy", "ada", Some("ada")),
             request_id: None,
             run_id: None,
-            known_tags: portolan_app::ssr::deletion::KnownTags::of(&inventory),
+            known_tags: portolan_service::trash::KnownTags::of(&inventory),
         };
-        let tags = portolan_app::ssr::deletion::unit_tags(&deletion, &inventory);
+        let tags = portolan_service::trash::unit_tags(&deletion, &inventory);
         let (outcome, _) = deleter.apply_unit(&repo, &deletion, &tags).await;
         let skipped = outcome.iter().find(|i| i.tag.as_deref() == Some(moved.as_str())).expect("an item for the moved tag");
         assert_eq!((skipped.action.as_str(), skipped.outcome.as_str()), ("delete-tag", "skipped"));
@@ -703,7 +703,7 @@ fn a_tag_pushed_again_between_plan_and_apply_is_skipped_not_deleted() {
         let root = outcome.iter().find(|i| i.action == "delete-manifest").expect("the manifest's delete");
         assert_eq!((root.digest.as_str(), root.outcome.as_str(), root.tag.as_deref()), (before[&moved].as_str(), "done", None));
 
-        let tags = portolan_app::ssr::deletion::unit_tags(&untag, &inventory);
+        let tags = portolan_service::trash::unit_tags(&untag, &inventory);
         let (outcome, _) = deleter.apply_unit(&repo, &untag, &tags).await;
         assert_eq!(outcome.len(), 1);
         assert_eq!((outcome[0].action.as_str(), outcome[0].outcome.as_str()), ("delete-tag", "skipped"));
@@ -750,7 +750,7 @@ fn a_run_keeps_the_policy_version_it_started_with() {
         // heartbeat keeps it from being taken for a dead replica's.
         tokio::time::sleep(Duration::from_millis(2600)).await;
         assert_eq!(w.store.run(first).await.unwrap().state, RunState::Running, "still reading");
-        portolan_server::scheduler::tick(&w.state).await;
+        portolan_service::runs::tick(&w.state).await;
 
         let first = finished(&w.store, first, Duration::from_secs(120)).await;
         assert_eq!(first.state, RunState::Done, "{:?}", first.message);
@@ -791,10 +791,10 @@ fn a_second_run_of_a_running_policy_is_refused() {
         }
         // Nor from another replica sharing the store.
         let record = w.store.policy(id).await.unwrap();
-        let other = portolan_app::ssr::retention::start(
+        let other = portolan_service::runs::start(
             &w.state,
             "another-replica",
-            portolan_app::ssr::retention::RunRequest {
+            portolan_service::runs::RunRequest {
                 record,
                 trigger: portolan_store::Trigger::Manual,
                 actor: Actor::user("proxy", "ada", Some("ada")),
@@ -804,7 +804,7 @@ fn a_second_run_of_a_running_policy_is_refused() {
             },
         )
         .await;
-        assert!(matches!(other, Err(portolan_app::error::AppError::Conflict(_))), "{other:?}");
+        assert!(matches!(other, Err(portolan_service::Error::Conflict(_))), "{other:?}");
         assert_eq!(w.store.runs(Some(id), None, 10).await.unwrap().len(), 1, "no second run was recorded");
         let started =
             w.store.audit_entries(&AuditFilter { action: Some("policy-dry-run".into()), ..Default::default() }, 10).await.unwrap();

@@ -764,7 +764,7 @@ fn refusals_of_visitors_and_unknown_registries_are_not_audited() {
 /// promoted under a new name) stops the delete, so nothing that was not previewed goes.
 #[test]
 fn a_tag_pushed_onto_a_digest_after_its_plan_stops_the_delete() {
-    use portolan_app::ssr::deletion::{Deleter, KnownTags, fresh_inventory, plan, unit_tags};
+    use portolan_service::trash::{Deleter, KnownTags, fresh_inventory, plan, unit_tags};
     run(async {
         let w = world().await;
         let registry = Registry {

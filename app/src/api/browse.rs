@@ -5,17 +5,6 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::model::{RegistryInfo, TagPage, TagQuery, TagRow};
 
-/// Tag details read at once, at most (the registry's own concurrency limit applies too).
-#[cfg(feature = "ssr")]
-const DETAIL_CONCURRENCY: usize = 16;
-/// How long sorting by date waits for dates before answering with those it has.
-#[cfg(feature = "ssr")]
-const CREATED_SORT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
-/// Sorting by date reads every matching tag's config: past this many, it is refused with a
-/// word on filtering first (each visitor could otherwise make Portolan read thousands of
-/// manifests).
-pub const DATE_SORT_LIMIT: usize = 2_000;
-
 /// The state, the registry named `registry` and the validated repository name, once the caller
 /// is known to be a viewer there: what every server function about a repository starts from.
 #[cfg(feature = "ssr")]
@@ -58,110 +47,28 @@ pub async fn list_registries() -> Result<Vec<RegistryInfo>, AppError> {
 /// within [`crate::model::DETAILS_BUDGET_MS`] (the others come back pending).
 #[server]
 pub async fn list_tags(registry: String, repository: String, query: TagQuery) -> Result<TagPage, AppError> {
-    use crate::ssr::{logged, tags};
+    use crate::ssr::logged;
     let (state, reg, repo) = lookup(&registry, &repository)?;
-    let query = TagQuery { page: query.page.max(1), per_page: query.per_page.clamp(1, crate::model::MAX_PER_PAGE), ..query };
-    let filter = tags::TagFilter::new(&query.filter)?;
-    let context = format!("tags of {registry}/{repository}");
-    let all = reg.client.tags(&repo).await.map_err(|e| logged(&context, e.into()))?;
-    if state.tag_lists.should_record(&registry, &repository, &all) {
-        crate::ssr::search::record_opened(&state.store, &registry, &repository, &all);
-    }
-    // Version order (the default) is kept per tag list; filtering keeps the order.
-    let presorted = query.sort == crate::model::TagSort::Version;
-    let source = if presorted { state.tag_lists.by_version(&registry, &repository, &all) } else { all.clone() };
-    let (mut matching, total, hidden) = tags::visible(&source, &query, &filter);
-    let mut created = std::collections::HashMap::new();
-    let mut notice = all.is_empty().then(|| {
-        "This repository has no tags: the registry still lists it, but every tag is gone. Artifacts deleted through Portolan can be restored from the trash until the registry's garbage collection removes their blobs.".to_owned()
-    });
-    let mut query = query;
-    if query.sort == crate::model::TagSort::Created && matching.len() > DATE_SORT_LIMIT {
-        notice = Some(format!(
-            "Sorting by date reads every tag's config, and {} tags match: more than the {DATE_SORT_LIMIT} Portolan sorts by date. Filter the list first (e.g. a version prefix); shown by version meanwhile.",
-            matching.len()
-        ));
-        query.sort = crate::model::TagSort::Version;
-    }
-    if query.sort == crate::model::TagSort::Created {
-        // Dates come from each tag's config: read them all, through the caches, for a while.
-        let rows = tags::rows_within(
-            &reg,
-            &state.store,
-            &state.background,
-            &repo,
-            matching.iter().map(|t| (*t).to_owned()).collect(),
-            Some(CREATED_SORT_BUDGET),
-            DETAIL_CONCURRENCY,
-        )
+    let (mut page, built_from) = portolan_service::tags::list(&state, &reg, &repo, query)
         .await
-        .map_err(|e| logged(&context, e.into()))?;
-        let pending = rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).count();
-        if pending > 0 {
-            notice = Some(format!(
-                "Dates of {pending} tags are still being read; they are listed last for now. Reload in a moment for the full order."
-            ));
-        }
-        for row in rows {
-            if let TagRow::Ok(d) = row
-                && let Some(c) = d.created
-            {
-                created.insert(d.tag, c);
-            }
-        }
-    }
-    if !presorted {
-        tags::sort_tags(&mut matching, query.sort, query.reverse, &created);
-    } else if query.reverse {
-        matching.reverse();
-    }
-    let page = tags::page(&matching, &query);
-    let budget = std::time::Duration::from_millis(crate::model::DETAILS_BUDGET_MS.into());
-    let rows = tags::rows_within(&reg, &state.store, &state.background, &repo, page, Some(budget), DETAIL_CONCURRENCY)
-        .await
-        .map_err(|e| logged(&context, e.into()))?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))?;
     let (delete, lasting) = crate::ssr::auth::delete_ability_lasting(&state, &reg, &repo).await;
-    // A page of rows read whole, in an order that needs no dates, can be sent again while
-    // what it was read from is still cached (the server's page cache; ssr/reuse.rs).
-    let resolved: Option<Vec<(String, String)>> = rows
-        .iter()
-        .map(|r| match r {
-            TagRow::Ok(d) => Some((d.tag.clone(), d.digest.clone())),
-            _ => None,
-        })
-        .collect();
-    if let Some(resolved) = resolved
-        && lasting
-        && query.sort != crate::model::TagSort::Created
-    {
-        crate::ssr::reuse::offer(crate::ssr::reuse::BuiltFrom {
-            registry: registry.clone(),
-            repository: repo.clone(),
-            tags: all,
-            resolved,
-        });
+    // The page can be sent again while what it was built from is cached (the server's page
+    // cache; ssr/reuse.rs), unless what the caller may do here could change meanwhile.
+    if let Some(built_from) = built_from.filter(|_| lasting) {
+        crate::ssr::reuse::offer(built_from);
     }
-    Ok(TagPage {
-        registry: reg.info.clone(),
-        repository,
-        total,
-        matching: matching.len(),
-        hidden_referrer_tags: hidden,
-        query,
-        rows,
-        public_url: crate::ssr::public_url(&state),
-        notice,
-        now,
-        delete,
-    })
+    page.delete = delete;
+    page.public_url = crate::ssr::public_url(&state);
+    Ok(page)
 }
 
 /// The details of `tags` (digest, kind, platforms, size, date, referrers), in the same order;
 /// those not read within `budget_ms` (0: no limit) come back pending.
 #[server]
 pub async fn tag_details(registry: String, repository: String, tags: Vec<String>, budget_ms: u32) -> Result<Vec<TagRow>, AppError> {
-    use crate::ssr::{logged, tags as t};
+    use crate::ssr::logged;
+    use portolan_service::tags as t;
     let (state, reg, repo) = lookup(&registry, &repository)?;
     if tags.len() > crate::model::MAX_PER_PAGE {
         return Err(AppError::BadRequest(format!("at most {} tags at once", crate::model::MAX_PER_PAGE)));
@@ -177,7 +84,7 @@ pub async fn tag_details(registry: String, repository: String, tags: Vec<String>
         &repo,
         tags,
         budget.map(|b| b.min(std::time::Duration::from_secs(30))),
-        DETAIL_CONCURRENCY,
+        t::DETAIL_CONCURRENCY,
     )
     .await
     .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
@@ -195,8 +102,8 @@ pub async fn get_artifact(registry: String, repository: String, reference: Strin
         .await
         .map_err(|e| logged(&format!("manifest {registry}/{repository} {reference}"), e.into()))?;
     let tag = matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference);
-    crate::ssr::search::record_doc(&state.store, &registry, &repository, tag.as_deref(), &doc);
-    let mut view = crate::ssr::artifact::artifact_view(&reg, &repo, tag, doc, crate::ssr::public_url(&state)).await;
+    portolan_service::search::record_doc(&state.store, &registry, &repository, tag.as_deref(), &doc);
+    let mut view = portolan_service::artifact::artifact_view(&state.store, &reg, &repo, tag, doc, crate::ssr::public_url(&state)).await;
     view.delete = crate::ssr::auth::delete_ability(&state, &reg, &repo).await;
     Ok(view)
 }
@@ -210,7 +117,7 @@ pub async fn get_blob(
     media_type: Option<String>,
 ) -> Result<crate::model::BlobView, AppError> {
     use crate::model::BlobPreview;
-    use crate::ssr::json::{Links, render_bytes};
+    use portolan_service::json::{Links, render_bytes};
     let (_, reg, repo) = lookup(&registry, &repository)?;
     portolan_oci::name::parse_digest(&digest).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
     let media_type = media_type.filter(|t| !t.is_empty());
@@ -275,5 +182,7 @@ pub async fn get_diff(registry: String, repository: String, from: String, to: St
     if from.is_empty() || to.is_empty() {
         return Err(AppError::BadRequest("name two tags or digests to compare: ?from=…&to=…".into()));
     }
-    crate::ssr::diff::diff_view(&reg, &repo, &from, &to).await.map_err(|e| logged(&format!("diff of {registry}/{repository}"), e.into()))
+    portolan_service::diff::diff_view(&reg, &repo, &from, &to)
+        .await
+        .map_err(|e| logged(&format!("diff of {registry}/{repository}"), e.into()))
 }

@@ -15,8 +15,8 @@ mod ssr {
     pub use crate::ssr::auth::{require_anywhere, require_change_over, require_over, role_here};
     pub use crate::ssr::policy_form::{form_of, item_row, raw_of, run_row};
     pub use crate::ssr::redirect_to;
-    pub use crate::ssr::retention::{RunRequest, policy_of, start};
     pub use portolan_access::Role;
+    pub use portolan_service::runs::{RunRequest, policy_of, start};
     pub use portolan_store::Trigger;
 
     use crate::ssr::AppState;
@@ -168,7 +168,7 @@ pub async fn preview_policy(form: PolicyForm) -> Result<WhatIf, AppError> {
         },
         None => None,
     };
-    crate::ssr::retention::what_if(&state, &policy, saved.as_ref()).await
+    Ok(portolan_service::whatif::what_if(&state, &policy, saved.as_ref()).await?)
 }
 
 /// Saves a policy (admins of its registry): created, or updated if nobody changed it since

@@ -14,87 +14,13 @@ pub const MAX_SEARCH_HITS: usize = 50;
 /// may see.
 #[server]
 pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<RepoPage, AppError> {
-    use crate::model::{Listing, MAX_REPO_PER_PAGE, RepoSort, SUMMARY_BUDGET_MS};
-    use crate::ssr::catalog::{MAX_CATALOG, PUSHED_WARM_LIMIT, listed_without_catalog, row_of, rows_within};
-    use crate::ssr::logged;
-    use portolan_search::catalog::{Order, select};
     let state = crate::ssr::state()?;
     crate::ssr::auth::require(&state, portolan_access::Role::Viewer, &registry, None)?;
-    let reg = state.registry(&registry)?.clone();
-    let query = RepoQuery { page: query.page.max(1), per_page: query.per_page.clamp(1, MAX_REPO_PER_PAGE), ..query };
-    let filter = portolan_search::NameFilter::new(&query.filter)?;
+    let reg = state.registry(&registry)?;
     let who = crate::ssr::auth::current_user();
-    let configured = state.search.settings(&registry).repositories;
-    let snapshot = state.search.catalogs.get(&reg).await.map_err(|e| logged(&format!("catalog of {registry}"), AppError::from(e)))?;
-    let mut recent = Vec::new();
-    let mut listed_configured = Vec::new();
-    let (names, listing): (std::borrow::Cow<'_, [String]>, Listing) = match &snapshot.unsupported {
-        None => {
-            let listing = if snapshot.complete { Listing::Catalog } else { Listing::CatalogCapped { limit: MAX_CATALOG } };
-            if configured.iter().all(|c| snapshot.names.binary_search(c).is_ok()) {
-                (std::borrow::Cow::Borrowed(&snapshot.names[..]), listing)
-            } else {
-                let mut names = snapshot.names.clone();
-                names.extend(configured.iter().cloned());
-                names.sort();
-                names.dedup();
-                (std::borrow::Cow::Owned(names), listing)
-            }
-        }
-        Some(reason) => {
-            let (names, opened) = listed_without_catalog(&state.store, &registry, &configured).await;
-            recent = opened;
-            listed_configured = configured.clone();
-            (std::borrow::Cow::Owned(names), Listing::NoCatalog { reason: reason.clone() })
-        }
-    };
-    let visible = |n: &str| state.access.role_for(who.as_ref(), &registry, Some(n)).is_some();
-    let mut notice = None;
-    let selection = match query.sort {
-        RepoSort::Name => select(&names, &filter, visible, Order::Name, query.reverse, query.page, query.per_page),
-        RepoSort::Pushed => {
-            let kept = state.store.repo_summaries(&registry, None).await?;
-            let pushed: std::collections::HashMap<String, i64> =
-                kept.values().filter_map(|r| Some((r.repository.clone(), r.pushed?.unix_timestamp()))).collect();
-            let all = select(&names, &filter, visible, Order::Pushed(&pushed), query.reverse, 1, usize::MAX);
-            let unread: Vec<String> =
-                all.page.iter().filter(|n| kept.get(*n).and_then(row_of).is_none()).take(PUSHED_WARM_LIMIT).cloned().collect();
-            let unknown = all.page.iter().filter(|n| !pushed.contains_key(*n)).count();
-            if !unread.is_empty() {
-                notice = Some(format!(
-                    "The last push is known for {} of {} repositories; the others are listed after them, by name, while Portolan reads them a few at a time. Reload in a moment for more.",
-                    all.matching - unknown,
-                    all.matching
-                ));
-                state.search.summaries.warm(&reg, &state.store, unread);
-            }
-            let start = (query.page - 1).saturating_mul(query.per_page);
-            portolan_search::catalog::Selection {
-                page: all.page.iter().skip(start).take(query.per_page).cloned().collect(),
-                matching: all.matching,
-                total: all.total,
-            }
-        }
-    };
-    let budget = std::time::Duration::from_millis(SUMMARY_BUDGET_MS.into());
-    let rows = rows_within(&reg, &state.store, &state.search.summaries, selection.page, Some(budget)).await?;
-    if let Listing::CatalogCapped { limit } = &listing {
-        notice.get_or_insert_with(|| {
-            format!("This registry lists more than {limit} repositories: only the first {limit} are shown and searched.")
-        });
-    }
-    Ok(RepoPage {
-        registry: reg.info.clone(),
-        query,
-        total: selection.total,
-        matching: selection.matching,
-        rows,
-        listing,
-        recent,
-        configured: listed_configured,
-        notice,
-        now: time::OffsetDateTime::now_utc().unix_timestamp(),
-    })
+    portolan_service::catalog::list(&state, reg, who.as_ref(), query)
+        .await
+        .map_err(|e| crate::ssr::logged(&format!("repositories of {registry}"), e.into()))
 }
 
 /// The columns of `repositories` of `registry` (tag count, newest version, last push), in the
@@ -112,7 +38,7 @@ pub async fn repository_summaries(registry: String, repositories: Vec<String>, b
     }
     let reg = state.registry(&registry)?.clone();
     let budget = if budget_ms == 0 { std::time::Duration::from_secs(30) } else { std::time::Duration::from_millis(budget_ms.into()) };
-    crate::ssr::catalog::rows_within(
+    portolan_service::catalog::rows_within(
         &reg,
         &state.store,
         &state.search.summaries,
@@ -120,6 +46,7 @@ pub async fn repository_summaries(registry: String, repositories: Vec<String>, b
         Some(budget.min(std::time::Duration::from_secs(30))),
     )
     .await
+    .map_err(AppError::from)
 }
 
 /// The search box: repository names in every registry the caller may see (a substring, or a
@@ -132,7 +59,7 @@ pub async fn search(query: String, limit: usize) -> Result<SearchResults, AppErr
         return Err(AppError::BadRequest(format!("the search is longer than {} characters", portolan_search::MAX_FILTER)));
     }
     let who = crate::ssr::auth::current_user();
-    crate::ssr::search::search(&state, who.as_ref(), &query, limit.clamp(1, MAX_SEARCH_HITS)).await
+    Ok(portolan_service::search::search(&state, who.as_ref(), &query, limit.clamp(1, MAX_SEARCH_HITS)).await?)
 }
 
 /// Where a digest (a manifest or a blob) is used: every place the caller may see whose artifact
@@ -145,7 +72,7 @@ pub async fn where_used(digest: String) -> Result<WhereUsedView, AppError> {
         return Err(AppError::BadRequest(format!("{digest:?} is not a digest (sha256: and 64 hex digits)")));
     }
     let who = crate::ssr::auth::current_user();
-    crate::ssr::search::where_used(&state, who.as_ref(), &digest).await
+    Ok(portolan_service::search::where_used(&state, who.as_ref(), &digest).await?)
 }
 
 /// The other places an artifact (by tag or digest) or a blob (by digest) of a repository is
@@ -164,5 +91,5 @@ pub async fn also_used_by(registry: String, repository: String, reference: Strin
         }
     };
     let who = crate::ssr::auth::current_user();
-    crate::ssr::search::also_used(&state, who.as_ref(), &registry, repo.as_str(), &digest).await
+    Ok(portolan_service::search::also_used(&state, who.as_ref(), &registry, repo.as_str(), &digest).await?)
 }

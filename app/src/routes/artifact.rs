@@ -15,8 +15,8 @@ use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
 use crate::components::usage::also_used_view;
 use crate::model::{
-    AlsoUsed, ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, human_size,
-    relative_time, short_digest,
+    AlsoUsed, ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, format_utc,
+    human_size, relative_seconds, relative_time, short_digest,
 };
 
 #[component]
@@ -66,9 +66,14 @@ fn delete_links(a: &ArtifactView, base: &str) -> impl IntoView + use<> {
     }
 }
 
+/// What it is, for people ("unreadable manifest" when it does not parse).
+fn kind_label(a: &ArtifactView) -> &'static str {
+    if a.problem.is_some() { "unreadable manifest" } else { a.kind.label() }
+}
+
 fn description(a: &ArtifactView) -> String {
     let size = a.total_size.map(|s| format!(", {}", human_size(s))).unwrap_or_default();
-    format!("{} {}{size} in {}/{}", a.kind_label, short_digest(&a.digest), a.registry.host, a.repository)
+    format!("{} {}{size} in {}/{}", kind_label(a), short_digest(&a.digest), a.registry.host, a.repository)
 }
 
 /// How to fetch it, by kind: (label, command).
@@ -76,7 +81,7 @@ fn pull_commands(a: &ArtifactView) -> Vec<(&'static str, String)> {
     let name = format!("{}/{}", a.registry.host, a.repository);
     let pinned = format!("{name}@{}", a.digest);
     let tagged = a.tag.as_ref().map(|t| format!("{name}:{t}"));
-    match a.kind.as_str() {
+    match a.kind.key() {
         "image" | "index" => {
             let mut v = Vec::new();
             if let Some(t) = &tagged {
@@ -125,9 +130,10 @@ fn artifact_view(a: ArtifactView, also: Option<AlsoUsed>) -> impl IntoView {
         (label.clone(), None),
     ];
     let now = a.now;
-    let created = a.created.clone().map(|c| {
+    let created = a.created.map(|t| {
         let source = a.created_source.map(DateSource::label).unwrap_or_default();
-        view! { " · created " <time datetime=c.clone() title=format!("{c} ({source})")>{relative_time(&c, now)}</time> }
+        let exact = format_utc(t);
+        view! { " · created " <time datetime=exact.clone() title=format!("{exact} ({source})")>{relative_seconds(t, now)}</time> }
     });
     let commands = pull_commands(&a);
     let graph_href = format!("{pinned}/-/referrers");
@@ -144,7 +150,7 @@ fn artifact_view(a: ArtifactView, also: Option<AlsoUsed>) -> impl IntoView {
         <Breadcrumbs items=crumbs />
         <h1 class="mb-1 break-all font-mono text-2xl font-semibold">{a.repository.clone()}{label}</h1>
         <p class="mb-4 text-sm text-slate-600 dark:text-slate-400" data-testid="summary">
-            <span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-slate-800 dark:bg-slate-800 dark:text-slate-200" data-kind=a.kind.clone()>{a.kind_label.clone()}</span>
+            <span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-slate-800 dark:bg-slate-800 dark:text-slate-200" data-kind=a.kind.key()>{kind_label(&a)}</span>
             " · " <span class="font-mono">{a.media_type.clone()}</span>
             {a.artifact_type.clone().map(|t| view! { " · artifact type " <span class="font-mono">{t}</span> })}
             {a.total_size.map(|s| format!(" · {} compressed", human_size(s)))}
@@ -365,7 +371,7 @@ fn referrers_view(referrers: Vec<ReferrerEntry>, problem: Option<String>, now: i
                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
                     {referrers.into_iter().map(|r| view! {
                         <tr data-referrer=r.digest.clone()>
-                            <td class="px-3 py-1.5"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=r.kind>{r.kind_label}</span></td>
+                            <td class="px-3 py-1.5"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=r.kind.key()>{r.kind.label()}</span></td>
                             <td class="px-3 py-1.5 font-mono text-xs break-anywhere">{r.artifact_type}</td>
                             <td class="px-3 py-1.5 font-mono text-xs"><a href=r.href class="text-sky-700 hover:underline dark:text-sky-400">{short_digest(&r.digest)}</a></td>
                             <td class="px-3 py-1.5 text-xs whitespace-nowrap">{r.created.map(|c| relative_time(&c, now))}</td>

@@ -10,7 +10,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{ApplyDelete, preview_delete, request_outcome};
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
-use crate::model::{AuditRow, DeletePreview, DeleteSelection, DeleteUnit, ManifestLine, encode_component, human_size, short_digest};
+use crate::model::{
+    ArtifactKind, AuditRow, DeletePreview, DeleteSelection, DeleteUnit, ManifestLine, encode_component, human_size, short_digest,
+};
 
 #[component]
 pub fn DeletePage() -> impl IntoView {
@@ -54,7 +56,7 @@ fn manifest_rows(title: &'static str, lines: Vec<ManifestLine>) -> impl IntoView
                         let platforms = m.platforms.join(", ");
                         view! {
                             <li class="font-mono text-xs" data-digest=m.digest.clone()>
-                                {short_digest(&m.digest)} " · " {m.kind_label} {(!platforms.is_empty()).then(|| format!(" · {platforms}"))} " · "
+                                {short_digest(&m.digest)} " · " {m.kind.map(ArtifactKind::label).unwrap_or("unknown")} {(!platforms.is_empty()).then(|| format!(" · {platforms}"))} " · "
                                 {human_size(m.size)}
                             </li>
                         }
@@ -70,7 +72,7 @@ fn unit_view(u: DeleteUnit) -> impl IntoView {
     let label = if untag { "Remove the tag only" } else { "Delete the artifact" };
     view! {
         <li class="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900" data-unit=u.op.clone() data-digest=u.digest.clone()>
-            <p class="font-medium">{label} <span class="ml-2 font-mono text-sm text-slate-600 dark:text-slate-400">{short_digest(&u.digest)}</span> <span class="ml-2 text-sm text-slate-500">{u.kind_label.clone()}</span></p>
+            <p class="font-medium">{label} <span class="ml-2 font-mono text-sm text-slate-600 dark:text-slate-400">{short_digest(&u.digest)}</span> <span class="ml-2 text-sm text-slate-500">{u.kind.map(ArtifactKind::label).unwrap_or("unknown")}</span></p>
             <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">{u.describe.clone()}</p>
             {(!u.tags.is_empty()).then(|| view! {
                 <p class="mt-2 text-xs font-semibold uppercase tracking-wide text-slate-500">"Tags removed"</p>

@@ -9,7 +9,7 @@ use crate::api::get_diff;
 use crate::components::fold::folded;
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
-use crate::model::{Change, DiffSide, DiffView, human_size, short_digest};
+use crate::model::{ArtifactKind, Change, DiffSide, DiffView, human_size, short_digest};
 
 #[component]
 pub fn DiffPage() -> impl IntoView {
@@ -44,7 +44,7 @@ fn side(s: DiffSide, base: &str) -> impl IntoView + use<> {
     view! {
         <div class="rounded-lg border border-slate-200 bg-white p-3 text-sm dark:border-slate-800 dark:bg-slate-900">
             <p class="font-mono font-medium break-all">{s.reference}</p>
-            <p class="text-slate-600 dark:text-slate-400">{s.kind_label} {s.size.map(|x| format!(" · {}", human_size(x)))} {s.created.map(|c| format!(" · {c}"))}</p>
+            <p class="text-slate-600 dark:text-slate-400">{s.kind.map(ArtifactKind::label).unwrap_or("unreadable")} {s.size.map(|x| format!(" · {}", human_size(x)))} {s.created.map(|c| format!(" · {c}"))}</p>
             <a href=href class="font-mono text-xs text-sky-700 hover:underline dark:text-sky-400">{short_digest(&s.digest)}</a>
         </div>
     }

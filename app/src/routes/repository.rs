@@ -203,7 +203,7 @@ fn detail_cells(row: Option<TagRow>, page: &[TagRow], now: i64) -> AnyView {
                     <span class="inline-block h-2 w-2 rounded-full align-middle" style=format!("background:{}", digest_color(&d.digest)) aria-hidden="true"></span>
                     " "{short_digest(&d.digest)}{group}{copy_button(d.digest.clone(), "digest")}
                 </td>
-                <td class="px-3 py-2"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=d.kind.clone()>{d.kind_label.clone()}</span></td>
+                <td class="px-3 py-2"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=d.kind.key()>{d.kind.label()}</span></td>
                 <td class="px-3 py-2 text-xs text-slate-600 dark:text-slate-400">
                     {d.platforms.join(", ")}
                     {(d.missing_children > 0).then(|| view! {

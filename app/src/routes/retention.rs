@@ -11,7 +11,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{DeletePolicy, RunPolicy, SavePolicy, StopRun, get_policies, get_policy, get_run, preview_policy};
 use crate::components::latest::Latest;
 use crate::components::page::page_view;
-use crate::model::{PoliciesPage, PolicyForm, PolicyPage, RunRow, RunView, WhatIf, format_utc, human_size, relative_seconds, short_digest};
+use crate::model::{
+    DateSource, PoliciesPage, PolicyForm, PolicyPage, RunRow, RunView, WhatIf, format_utc, human_size, relative_seconds, short_digest,
+};
 
 fn state_badge(state: &str) -> impl IntoView + use<> {
     let class = match state {
@@ -346,7 +348,7 @@ fn what_if_view(w: WhatIf) -> impl IntoView {
                         <tr data-tag=format!("{}:{}", t.repository, t.tag) data-decision=t.decision.clone()>
                             <td class="py-1 pr-2 font-mono">{format!("{}:{}", t.repository, t.tag)}</td>
                             <td class=format!("py-1 pr-2 font-medium {color}")>{t.decision.clone()}</td>
-                            <td class="py-1 pr-2" title=t.age_source.clone().unwrap_or_default()>{date.map(|d| d[..10].to_owned())}</td>
+                            <td class="py-1 pr-2" title=t.age_source.map(DateSource::label).unwrap_or_default()>{date.map(|d| d[..10].to_owned())}</td>
                             <td class="py-1 text-slate-600 dark:text-slate-400">{t.reason.clone()}</td>
                         </tr>
                     }

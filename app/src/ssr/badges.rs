@@ -6,8 +6,8 @@ use portolan_oci::{ArtifactKind, Reference, RepoName};
 
 use crate::model::human_size;
 use crate::ssr::AppState;
-use crate::ssr::json::escape;
-use crate::ssr::tags::{is_referrer_tag, semver_of};
+use portolan_service::json::escape;
+use portolan_service::tags::{is_referrer_tag, semver_of};
 
 /// A badge: label, value and colour.
 #[derive(Clone, Debug, PartialEq, Eq)]

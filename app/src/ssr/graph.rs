@@ -9,8 +9,8 @@ use portolan_oci::{ReferrersMode, RepoName};
 use crate::model::ReferrerEntry;
 use crate::model::{GraphView, short_digest};
 use crate::ssr::Registry;
-use crate::ssr::artifact::{kind_key, referrer_entry, source_label};
-use crate::ssr::json::escape;
+use portolan_service::artifact::{referrer_entry, source_label};
+use portolan_service::json::escape;
 
 pub const NODE_WIDTH: i32 = 250;
 pub const NODE_HEIGHT: i32 = 64;
@@ -112,8 +112,7 @@ pub async fn graph_view(
     }
     let root = ReferrerEntry {
         digest: digest.to_owned(),
-        kind: kind_key(root_kind),
-        kind_label: root_kind.label().to_owned(),
+        kind: root_kind,
         artifact_type: root_type,
         created: None,
         source: "this artifact".into(),
@@ -199,7 +198,7 @@ fn graph_svg(nodes: &[Node], edges: &[(usize, usize)], width: i32, height: i32) 
     for (i, n) in nodes.iter().enumerate() {
         let title = format!(
             "{}\n{}\n{}{}",
-            n.entry.kind_label,
+            n.entry.kind.label(),
             n.entry.digest,
             n.entry.artifact_type.clone().unwrap_or_default(),
             n.entry.created.clone().map(|c| format!("\ncreated {c}")).unwrap_or_default()
@@ -214,16 +213,16 @@ fn graph_svg(nodes: &[Node], edges: &[(usize, usize)], width: i32, height: i32) 
             r##"<a href="{href}" data-node="{digest}" data-kind="{kind}"><title>{title}</title><rect x="{x}" y="{y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="8" fill="{fill}" stroke="{stroke}" stroke-width="{width}"/><text x="{tx}" y="{y1}" font-size="13" font-weight="600" fill="#0f172a">{label}{suffix}</text><text x="{tx}" y="{y2}" font-size="11" fill="#334155" font-family="ui-monospace, monospace">{line2}</text><text x="{tx}" y="{y3}" font-size="11" fill="#475569" font-family="ui-monospace, monospace">{line3}</text></a>"##,
             href = escape(&n.entry.href),
             digest = escape(&n.entry.digest),
-            kind = escape(&n.entry.kind),
+            kind = n.entry.kind.key(),
             title = escape(&title),
             x = n.x,
             y = n.y,
-            fill = fill(&n.entry.kind),
+            fill = fill(n.entry.kind.key()),
             tx = n.x + 10,
             y1 = n.y + 20,
             y2 = n.y + 38,
             y3 = n.y + 54,
-            label = escape(&n.entry.kind_label),
+            label = escape(n.entry.kind.label()),
             line2 = escape(&line2),
             line3 = escape(&line3),
         );
@@ -254,7 +253,7 @@ pub async fn referrers_json(
                 "artifactType": n.referrer.artifact_type(),
                 "size": n.referrer.descriptor.size(),
                 "annotations": n.referrer.descriptor.annotations(),
-                "kind": kind_key(n.referrer.kind()),
+                "kind": n.referrer.kind().key(),
                 "foundThrough": source_label(&n.referrer.source),
                 "subject": n.subject,
                 "depth": n.depth,
@@ -295,8 +294,7 @@ mod tests {
         let node = |digest: &str, t: &str| Node {
             entry: ReferrerEntry {
                 digest: digest.into(),
-                kind: "other".into(),
-                kind_label: "artifact".into(),
+                kind: portolan_oci::ArtifactKind::Other,
                 artifact_type: Some(t.into()),
                 created: Some("<b>2025</b>".into()),
                 source: "x".into(),

@@ -1,97 +1,45 @@
-//! Server-side state shared by the server functions: the configured registries with their
-//! clients, the store, who may do what. The server binary builds it from its configuration and
-//! provides it as the router state (leptos_axum passes it to every server function as context).
+//! Server-side state of the pages: the services (registries, store, caches: the
+//! `portolan-service` crate) plus what only pages need — Leptos' options, the public URL, how
+//! people sign in — and the view builders that turn service answers into pages (SVG graphs,
+//! badges, the policy form, audit rows). The server binary builds the state from its
+//! configuration and provides it as the router state (leptos_axum passes it to every server
+//! function as context).
 
-pub mod artifact;
 pub mod audit;
 pub mod auth;
 pub mod badges;
-pub mod catalog;
-pub mod deletion;
-pub mod diff;
 pub mod graph;
-pub mod json;
-pub mod panels;
 pub mod policy_form;
-pub mod retention;
 pub mod reuse;
-pub mod search;
-pub mod seen;
-pub mod tags;
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
-use portolan_access::Access;
-use portolan_oci::RegistryVerbs;
+pub use portolan_service::{Registry, Services, Settings};
 
 use crate::error::AppError;
-use crate::model::{RegistryInfo, SignInOptions};
+use crate::model::SignInOptions;
 
-/// One configured registry.
-#[derive(Clone)]
-pub struct Registry {
-    pub info: RegistryInfo,
-    /// The registry verbs: a real client, or a registry in memory in tests.
-    pub client: Arc<dyn RegistryVerbs>,
-}
-
-impl std::fmt::Debug for Registry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("name", &self.info.name).finish_non_exhaustive()
-    }
-}
-
-/// Settings server functions need besides the registries.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Days a trash entry stays restorable.
-    pub trash_days: u32,
-    /// Days audit entries are kept.
-    pub audit_days: u32,
-    /// How long a retention run's lease lasts without renewal (renewed every quarter of it): a
-    /// replica that dies mid-run loses its claim after this, and its run is marked interrupted
-    /// once its heartbeat is older than this plus one renewal.
-    pub retention_lease: std::time::Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self { trash_days: 30, audit_days: 365, retention_lease: retention::LEASE_TTL }
-    }
-}
-
-/// The state every request sees.
+/// The state every request sees: the services, and what pages add to them.
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub registries: Arc<Vec<Registry>>,
     /// The URL Portolan is reached at (for absolute links: badges' Markdown). None: from the
     /// request (see [`RequestOrigin`]).
     pub public_url: Option<String>,
-    /// The store (first-seen dates, sessions, audit, trash…): always there, so nothing that
-    /// must be recorded can be skipped.
-    pub store: portolan_store::Store,
-    /// Who may do what.
-    pub access: Arc<Access>,
     /// How people sign in (for the sign-in page and the header).
     pub sign_in: Arc<SignInOptions>,
-    pub settings: Arc<Settings>,
-    /// Bounded background reads on behalf of visitors.
-    pub background: Arc<tags::Background>,
-    /// Repositories read for retention previews, kept a few minutes.
-    pub inventories: Arc<retention::Inventories>,
-    /// Tag lists in version order, per repository, while the cached list is unchanged.
-    pub tag_lists: Arc<tags::SortedTags>,
-    /// The retention runs this replica is working on (shutdown stops them and hands back
-    /// their leases).
-    pub runs: Arc<retention::LocalRuns>,
-    /// This replica's name (leases, runs).
-    pub replica: Arc<str>,
-    /// Repository lists, the search box, the where-used index.
-    pub search: Arc<search::SearchState>,
+    pub services: Services,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -102,12 +50,7 @@ impl FromRef<AppState> for LeptosOptions {
 
 impl AppState {
     pub fn registry(&self, name: &str) -> Result<&Registry, AppError> {
-        self.registries.iter().find(|r| r.info.name == name).ok_or_else(|| {
-            // The name is whatever the request said: echoed back only in part.
-            let shown: String = name.chars().take(64).collect();
-            let more = if shown.len() < name.len() { "…" } else { "" };
-            AppError::NotFound(format!("no registry named {shown:?}{more} is configured"))
-        })
+        Ok(self.services.registry(name)?)
     }
 }
 

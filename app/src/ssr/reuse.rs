@@ -11,30 +11,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use portolan_oci::RepoName;
-
-use crate::ssr::AppState;
-
-/// What a page was built from.
-#[derive(Clone, Debug)]
-pub struct BuiltFrom {
-    pub registry: String,
-    pub repository: RepoName,
-    /// The tag list, as the client cached it (compared by identity).
-    pub tags: Arc<Vec<String>>,
-    /// (tag, digest) of each row shown.
-    pub resolved: Vec<(String, String)>,
-}
-
-impl BuiltFrom {
-    /// Whether rendering the page now would read the same things from the caches.
-    pub async fn still_current(&self, state: &AppState) -> bool {
-        match state.registry(&self.registry) {
-            Ok(registry) => registry.client.still_cached(&self.repository, &self.tags, &self.resolved).await,
-            Err(_) => false,
-        }
-    }
-}
+pub use portolan_service::tags::BuiltFrom;
 
 /// The slot a page request carries in its extensions; empty unless the render offered.
 #[derive(Debug, Default)]

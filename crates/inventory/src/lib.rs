@@ -5,8 +5,8 @@
 //!
 //! # Layout
 //! - [`model`]: the inventory's types, plain data (the planner's input).
-//! - [`read`] (feature `read`, on by default): reading one tag or a whole repository through
-//!   the registry verbs.
+//! - [`read`] (feature `read`, opt-in): reading one tag or a whole repository through the
+//!   registry verbs.
 
 pub mod model;
 #[cfg(feature = "read")]

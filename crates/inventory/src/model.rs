@@ -2,40 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use portolan_oci::ArtifactKind;
+use portolan_types::ArtifactKind;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// Where a date came from. The chain is fixed: the image config's `created`, else the
-/// `org.opencontainers.image.created` annotation, else when Portolan first saw the digest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DateSource {
-    /// The image config's `created`.
-    Config,
-    /// The `org.opencontainers.image.created` annotation.
-    Annotation,
-    /// When Portolan first saw the digest (from the background scan or a read).
-    FirstSeen,
-}
-
-impl DateSource {
-    pub fn label(self) -> &'static str {
-        match self {
-            DateSource::Config => "the image config's created field",
-            DateSource::Annotation => "the org.opencontainers.image.created annotation",
-            DateSource::FirstSeen => "when Portolan first saw it (the artifact carries no date)",
-        }
-    }
-}
-
-/// A date and where it came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Dated {
-    #[serde(with = "time::serde::timestamp")]
-    pub at: OffsetDateTime,
-    pub source: DateSource,
-}
+pub use portolan_types::{DateSource, Dated};
 
 /// A blob a manifest references (config or layer), for bytes-freed estimates.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

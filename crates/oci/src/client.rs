@@ -345,12 +345,21 @@ impl Client {
         }
         let request = Request::new(Method::GET, url.clone(), Scope::catalog(), "the repository catalog").accept("application/json");
         // Docker Hub and GHCR have no catalog: 404, 405, or a 401 even with a valid token.
+        // Docker Hub also asks anonymous clients to authenticate for it, then refuses the token
+        // it gave them: no catalog for anyone. (With credentials configured, a refusal of the
+        // first page is about them, and reported as such.)
+        let anonymous = self.config().credentials == crate::auth::Credentials::Anonymous;
         let body = self.inner.transport.fetch(&request, LIST_PAGE_CAP).await.map_err(|e| match e.kind() {
             ErrorKind::NotFound | ErrorKind::Unsupported | ErrorKind::Denied => Error::new(
                 ErrorKind::Unsupported,
                 "this registry does not list its repositories (no catalog, or none for these credentials); open a repository by name instead",
             )
             .with_status(e.status().unwrap_or(404)),
+            ErrorKind::Unauthorized if anonymous && last.is_none() => Error::new(
+                ErrorKind::Unsupported,
+                "it asks for credentials to list its repositories, and Portolan has none for it — Docker Hub does this for everyone",
+            )
+            .with_status(e.status().unwrap_or(401)),
             _ => e,
         })?;
         let catalog: Catalog =

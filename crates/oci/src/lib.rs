@@ -79,7 +79,8 @@ pub mod error;
 mod flight;
 mod guard;
 pub mod manifest;
-pub mod media;
+/// Media types and artifact kinds live in `portolan-types` (the browser build shares them).
+pub use portolan_types::media;
 #[cfg(feature = "memory")]
 pub mod memory;
 pub mod name;

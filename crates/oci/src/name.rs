@@ -1,5 +1,5 @@
 //! Repository names, tags, digests and references, validated with the OCI distribution
-//! grammar (names: `portolan_names`), with messages a person can act on.
+//! grammar (names: `portolan_types::names`), with messages a person can act on.
 
 use std::fmt;
 
@@ -36,7 +36,7 @@ impl RepoName {
         if name.contains(['@', ':']) {
             return Err(Error::invalid(format!("{name:?} is a reference, not a repository name")));
         }
-        if portolan_names::is_repository_name(name) {
+        if portolan_types::names::is_repository_name(name) {
             Ok(Self(name.to_owned()))
         } else {
             Err(Error::invalid(format!(

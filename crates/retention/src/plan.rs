@@ -4,7 +4,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use portolan_inventory::{DateSource, Dated, Inventory, ManifestInfo, TagInfo};
-use portolan_oci::ArtifactKind;
+use portolan_types::ArtifactKind;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 

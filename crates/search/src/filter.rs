@@ -123,6 +123,17 @@ mod tests {
     }
 
     #[test]
+    fn a_pathological_filter_is_cheap() {
+        // 200 stars and a letter over 5,000 tags of 128 characters: a compiled pattern, linear.
+        let filter = NameFilter::new(&format!("{}z", "*".repeat(199))).unwrap();
+        let tags: Vec<String> = (0..5000).map(|i| format!("{i:0>128}")).collect();
+        let started = std::time::Instant::now();
+        let n = tags.iter().filter(|t| filter.matches(t)).count();
+        assert_eq!(n, 0);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+
+    #[test]
     fn case_folding_needs_no_allocation() {
         assert!(contains_ignoring_case("Library/Hello", "hello"));
         assert!(!contains_ignoring_case("hel", "hello"));

@@ -60,7 +60,7 @@ pub struct RegistryConfig {
     pub crawl_interval: Duration,
 }
 
-pub use portolan_names::is_config_name as valid_name;
+pub use portolan_types::names::is_config_name as valid_name;
 
 /// The URL with any `user:password@` removed, for messages.
 fn redacted(url: &str) -> String {

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use portolan_inventory::{BlobRef, DateSource, Dated, Inventory, ManifestInfo, TagInfo, Unreadable, semver_of};
-use portolan_oci::ArtifactKind;
 use portolan_retention::{Policy, RawPolicy, validate};
+use portolan_types::ArtifactKind;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -47,8 +47,12 @@ impl Inv {
             digest.into(),
             ManifestInfo {
                 digest: digest.into(),
-                media_type: if kind == ArtifactKind::Index { portolan_oci::media::OCI_INDEX } else { portolan_oci::media::OCI_MANIFEST }
-                    .into(),
+                media_type: if kind == ArtifactKind::Index {
+                    portolan_types::media::OCI_INDEX
+                } else {
+                    portolan_types::media::OCI_MANIFEST
+                }
+                .into(),
                 kind,
                 manifest_size: 100,
                 blobs: blobs.iter().map(|&(d, size)| BlobRef { digest: d.into(), size }).collect(),

@@ -1,8 +1,8 @@
 //! Table tests: one small repository per rule, with a fixed `now`.
 
 use portolan_inventory::DateSource;
-use portolan_oci::ArtifactKind;
 use portolan_retention::{Decision, DeleteReason, Deletion, KeepReason, MostRecent, OrphanMode, Plan, RankBy, diff, plan, simulate_apply};
+use portolan_types::ArtifactKind;
 
 use crate::builder::{Inv, NOW, policy};
 

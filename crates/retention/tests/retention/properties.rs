@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use globset::Glob;
 use portolan_inventory::{BlobRef, DateSource, Dated, Inventory, ManifestInfo, TagInfo, Unreadable, semver_of};
-use portolan_oci::ArtifactKind;
 use portolan_retention::{Decision, Deletion, MostRecent, OrphanMode, Plan, Policy, RankBy, RawPolicy, plan, simulate_apply, validate};
+use portolan_types::ArtifactKind;
 use proptest::prelude::*;
 
 use crate::builder::{NOW, REGISTRY, REPOSITORY, days_ago};

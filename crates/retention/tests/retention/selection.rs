@@ -1,7 +1,7 @@
 //! Deletes picked by hand use the same unit rules as policies.
 
-use portolan_oci::ArtifactKind;
 use portolan_retention::{Deletion, Selection, plan_selection};
+use portolan_types::ArtifactKind;
 
 use crate::builder::Inv;
 

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use portolan_app::ssr::AppState;
-use portolan_app::ssr::retention::{RunRequest, policy_of, start};
 use portolan_oci::RepoName;
 use portolan_retention::{Deletion, Policy};
+use portolan_service::runs::{RunRequest, policy_of, start};
 use portolan_store::{Actor, RunState, Trigger};
 use portolan_testkit::{Kind, Registry};
 
@@ -53,29 +53,14 @@ const EDITED: &str = r#"{"name": "bench", "registry": "bench", "repositories": [
 struct Portolan {
     state: AppState,
     policy: portolan_store::PolicyRecord,
-    _dir: tempfile::TempDir,
+    _app: portolan_server::testing::TestApp,
 }
 
 async fn portolan(registry: &str, concurrency: usize) -> Result<Portolan> {
-    use clap::Parser;
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("portolan.toml");
-    std::fs::write(&path, format!("[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\nmax_concurrency = {concurrency}\n"))?;
-    let data = dir.path().join("data");
-    let cli = portolan_server::config::Cli::parse_from([
-        "portolan",
-        "--config",
-        path.to_str().context("a path")?,
-        "--data-dir",
-        data.to_str().context("a path")?,
-    ]);
-    let config = portolan_server::config::Config::load_with(cli, &|_| None)?;
-    let leptos = leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Leptos.toml")))?.leptos_options;
-    let store = portolan_store::Store::open(&config.store).await?;
-    let registries = portolan_server::registries(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let state = portolan_server::state(leptos, registries, &config, store.clone());
-    let policy = store.policy_create("bench", "bench", POLICY, Some("bench")).await?;
-    Ok(Portolan { state, policy, _dir: dir })
+    let toml = format!("[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\nmax_concurrency = {concurrency}\n");
+    let app = portolan_server::testing::TestApp::new(&toml).await?;
+    let policy = app.store.policy_create("bench", "bench", POLICY, Some("bench")).await?;
+    Ok(Portolan { state: app.state.clone(), policy, _app: app })
 }
 
 impl Portolan {
@@ -83,7 +68,7 @@ impl Portolan {
         policy_of(&self.state, &self.policy).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
-    fn registry(&self) -> Result<portolan_app::ssr::Registry> {
+    fn registry(&self) -> Result<portolan_service::Registry> {
         Ok(self.state.registry("bench").map_err(|e| anyhow::anyhow!("{e}"))?.clone())
     }
 
@@ -92,7 +77,7 @@ impl Portolan {
     async fn read_and_plan(&self) -> Result<usize> {
         let registry = self.registry()?;
         let repo = RepoName::parse(REPO)?;
-        let mut inventory = portolan_app::ssr::deletion::fresh_inventory(&registry, &repo, &[]).await?;
+        let mut inventory = portolan_service::trash::fresh_inventory(&registry, &repo, &[]).await?;
         let digests: Vec<String> = inventory.manifests.keys().cloned().collect();
         let seen = self.state.store.first_seen("bench", REPO, &digests, time::OffsetDateTime::now_utc()).await?;
         inventory.apply_first_seen(&seen);
@@ -131,19 +116,7 @@ impl Portolan {
 async fn floor_read(http: &reqwest::Client, url: &str, concurrency: usize) -> Result<usize> {
     let list: serde_json::Value = http.get(format!("{url}/v2/{REPO}/tags/list?n=1000")).send().await?.json().await?;
     let tags: Vec<String> = list["tags"].as_array().context("a tag list")?.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect();
-    let digests: Vec<Option<String>> = futures::stream::iter(tags.iter())
-        .map(|t| async move {
-            let r = http
-                .head(format!("{url}/v2/{REPO}/manifests/{t}"))
-                .header("accept", portolan_oci::media::MANIFEST_ACCEPT)
-                .send()
-                .await
-                .ok()?;
-            r.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned)
-        })
-        .buffered(concurrency)
-        .collect()
-        .await;
+    let digests = crate::floor::head_digests(http, url, REPO, &tags, concurrency).await;
     let mut digests: Vec<String> = digests.into_iter().collect::<Option<Vec<_>>>().context("a tag without a digest")?;
     digests.sort();
     digests.dedup();
@@ -247,7 +220,7 @@ pub async fn run(o: Options) -> Result<()> {
     let saved = p.policy()?;
     let edited_raw: portolan_retention::RawPolicy = serde_json::from_str(EDITED)?;
     let edited = portolan_retention::validate(edited_raw, &["bench"]).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let first = portolan_app::ssr::retention::what_if(&p.state, &edited, Some(&saved)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let first = portolan_service::whatif::what_if(&p.state, &edited, Some(&saved)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     if first.no_longer_deleted.len() != 50 {
         bail!("the edit should keep 50 more tags; the preview says {}", first.no_longer_deleted.len());
     }
@@ -261,7 +234,7 @@ pub async fn run(o: Options) -> Result<()> {
         planner.push(t.elapsed().as_secs_f64());
         std::hint::black_box(plan);
         let t = Instant::now();
-        let w = portolan_app::ssr::retention::what_if(&p.state, &edited, Some(&saved)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let w = portolan_service::whatif::what_if(&p.state, &edited, Some(&saved)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         preview.push(t.elapsed().as_secs_f64());
         std::hint::black_box(w);
     }
@@ -273,20 +246,20 @@ pub async fn run(o: Options) -> Result<()> {
     if deletions.len() < o.rounds * o.deletions {
         bail!("{} units to delete, {} needed", deletions.len(), o.rounds * o.deletions);
     }
-    let deleter = portolan_app::ssr::deletion::Deleter {
+    let deleter = portolan_service::trash::Deleter {
         registry: &registry,
         store: &p.state.store,
         actor: Actor::system(),
         request_id: None,
         run_id: None,
-        known_tags: portolan_app::ssr::deletion::KnownTags::of(&inventory),
+        known_tags: portolan_service::trash::KnownTags::of(&inventory),
     };
     let (mut ours_apply, mut floor_apply) = (Vec::new(), Vec::new());
     for (round, batch) in deletions.chunks(o.deletions).take(o.rounds).enumerate() {
         let measure_ours = async {
             let t = Instant::now();
             for unit in batch {
-                let tags = portolan_app::ssr::deletion::unit_tags(unit, &inventory);
+                let tags = portolan_service::trash::unit_tags(unit, &inventory);
                 let (items, _) = deleter.apply_unit(&repo, unit, &tags).await;
                 if items.iter().any(|i| i.outcome != "done") {
                     bail!("a unit was not applied: {items:?}");

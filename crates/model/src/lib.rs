@@ -1,5 +1,14 @@
-//! What server functions send to pages: small serializable values, shared with the browser
-//! build (no OCI or HTTP types here).
+//! What Portolan's services answer and its pages show: small serializable values (DTOs),
+//! shared by the server crates and the browser build (no OCI or HTTP types here, and no date
+//! library: dates travel as seconds since the epoch).
+//!
+//! # Layout
+//! - this file: registries, sign-in, tag lists and their rows, formatting helpers (sizes,
+//!   digests, dates) that also run in the browser;
+//! - `artifact`: artifact pages, diffs, referrer graphs, panels;
+//! - `admin`: deleting, the trash, the audit log;
+//! - `retention`: policies, runs, what-if previews;
+//! - `search`: repository lists, the search box, where-used.
 
 use serde::{Deserialize, Serialize};
 
@@ -161,7 +170,7 @@ impl TagQuery {
     }
 }
 
-pub use portolan_names::{is_config_name, is_repository_name};
+pub use portolan_types::names::{is_config_name, is_repository_name};
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
 pub fn encode_component(s: &str) -> String {
@@ -206,26 +215,7 @@ impl TagPage {
     }
 }
 
-/// Where a creation date came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DateSource {
-    /// The image config's `created`.
-    Config,
-    /// The `org.opencontainers.image.created` annotation.
-    Annotation,
-    /// When Portolan first saw the digest.
-    FirstSeen,
-}
-
-impl DateSource {
-    pub fn label(self) -> &'static str {
-        match self {
-            DateSource::Config => "from the image config's created field",
-            DateSource::Annotation => "from the org.opencontainers.image.created annotation",
-            DateSource::FirstSeen => "when Portolan first saw it (the artifact carries no date)",
-        }
-    }
-}
+pub use portolan_types::{ArtifactKind, DateSource};
 
 /// The details of one tag, as the tag table shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,8 +224,7 @@ pub struct TagDetail {
     pub digest: String,
     pub media_type: String,
     /// `image`, `index`, `helm-chart`, `sbom`, `signature`, `attestation`, `other`…
-    pub kind: String,
-    pub kind_label: String,
+    pub kind: ArtifactKind,
     /// `linux/amd64`, `linux/arm64/v8`… (attestation manifests excluded).
     pub platforms: Vec<String>,
     /// Compressed size: manifest + config + layers (for an index: the largest platform).

@@ -11,13 +11,13 @@ use portolan_inventory::read::TagRead;
 use portolan_search::NameFilter;
 use portolan_store::{IndexCoverage, RefRole, Store};
 
-use crate::error::AppError;
-use crate::model::{
+use crate::Error;
+use crate::catalog::{Catalogs, Summaries, listed_without_catalog};
+use crate::{Registry, Services};
+use portolan_model::{
     AlsoUsed, CoverageRow, RegistryInfo, SearchGroup, SearchHit, SearchKind, SearchResults, UseRow, UseStep, UsedReferrer, UsedRegistry,
     UsedRepository, WhereUsedView, encode_component, is_digest,
 };
-use crate::ssr::catalog::{Catalogs, Summaries, listed_without_catalog};
-use crate::ssr::{AppState, Registry};
 
 /// Places of a digest read from the index at most.
 pub const MAX_PLACES: usize = 2000;
@@ -141,7 +141,7 @@ pub fn record_doc(store: &Store, registry: &str, repository: &str, tag: Option<&
 /// and what its tag list says (the repository list's tag count and newest version), in the
 /// background.
 pub fn record_opened(store: &Store, registry: &str, repository: &str, tags: &[String]) {
-    let (count, newest) = crate::ssr::catalog::count_and_newest(tags);
+    let (count, newest) = crate::catalog::count_and_newest(tags);
     let (store, registry, repository) = (store.clone(), registry.to_owned(), repository.to_owned());
     tokio::spawn(async move {
         let now = time::OffsetDateTime::now_utc();
@@ -154,7 +154,7 @@ pub fn record_opened(store: &Store, registry: &str, repository: &str, tags: &[St
     });
 }
 
-fn visible(state: &AppState, who: Option<&Identity>, registry: &str, repository: &str) -> bool {
+fn visible(state: &Services, who: Option<&Identity>, registry: &str, repository: &str) -> bool {
     state.access.role_for(who, registry, Some(repository)).is_some()
 }
 
@@ -163,18 +163,18 @@ const CANDIDATE_PLACES: usize = 50;
 
 /// Whether `digest` is used, or has referrers, somewhere the caller may see (a search candidate:
 /// a bounded look, not the whole where-used answer).
-async fn seen_anywhere(state: &AppState, who: Option<&Identity>, digest: &str) -> Result<bool, AppError> {
+async fn seen_anywhere(state: &Services, who: Option<&Identity>, digest: &str) -> Result<bool, Error> {
     let used = state.store.where_used(digest, CANDIDATE_PLACES).await?;
     let shown = |registry: &str, repository: &str| state.registry(registry).is_ok() && visible(state, who, registry, repository);
     Ok(used.uses.iter().any(|u| shown(&u.registry, &u.repository)) || used.referrers.iter().any(|r| shown(&r.registry, &r.repository)))
 }
 
 /// The registries the caller may see; none at all for someone not signed in: sign in.
-fn visible_registries(state: &AppState, who: Option<&Identity>) -> Result<Vec<Registry>, AppError> {
+fn visible_registries(state: &Services, who: Option<&Identity>) -> Result<Vec<Registry>, Error> {
     let list: Vec<Registry> =
         state.registries.iter().filter(|r| state.access.role_for(who, &r.info.name, None).is_some()).cloned().collect();
     if list.is_empty() && who.is_none() && !state.registries.is_empty() {
-        return Err(AppError::SignInRequired("Sign in to search the registries.".into()));
+        return Err(Error::SignInRequired("Sign in to search the registries.".into()));
     }
     Ok(list)
 }
@@ -220,7 +220,7 @@ fn rank(name: &str, q: &str) -> u8 {
 
 /// The repositories of a registry as search sees them (its catalog if held or read in time,
 /// else its configured and recently opened ones), and a note when that is not everything.
-async fn names_of(state: &AppState, registry: &Registry) -> (Vec<String>, Option<String>) {
+async fn names_of(state: &Services, registry: &Registry) -> (Vec<String>, Option<String>) {
     let search = &state.search;
     let snapshot = match search.catalogs.peek(&registry.info.name) {
         Some(s) => {
@@ -244,10 +244,7 @@ async fn names_of(state: &AppState, registry: &Registry) -> (Vec<String>, Option
     let configured = search.settings(&registry.info.name).repositories;
     match snapshot {
         Some(s) if s.unsupported.is_none() => {
-            let mut names = s.names.clone();
-            names.extend(configured);
-            names.sort();
-            names.dedup();
+            let names = crate::catalog::with_configured(&s.names, &configured).into_owned();
             let note = (!s.complete).then(|| format!("only its first {} repositories are searched", s.names.len()));
             (names, note)
         }
@@ -259,7 +256,7 @@ async fn names_of(state: &AppState, registry: &Registry) -> (Vec<String>, Option
 }
 
 /// Answers the search box: `per_registry` hits at most in each registry.
-pub async fn search(state: &AppState, who: Option<&Identity>, query: &str, per_registry: usize) -> Result<SearchResults, AppError> {
+pub async fn search(state: &Services, who: Option<&Identity>, query: &str, per_registry: usize) -> Result<SearchResults, Error> {
     let q = query.trim().to_owned();
     let kind = classify(&q);
     let mut out = SearchResults { query: q.clone(), kind, ..Default::default() };
@@ -378,7 +375,7 @@ fn role_label(role: RefRole) -> &'static str {
 
 /// Where `digest` is used, as far as the index knows, in the places the caller may see; with
 /// what the index covers and how fresh it is.
-pub async fn where_used(state: &AppState, who: Option<&Identity>, digest: &str) -> Result<WhereUsedView, AppError> {
+pub async fn where_used(state: &Services, who: Option<&Identity>, digest: &str) -> Result<WhereUsedView, Error> {
     let registries = visible_registries(state, who)?;
     let info: HashMap<&str, &RegistryInfo> = registries.iter().map(|r| (r.info.name.as_str(), &r.info)).collect();
     let used = state.store.where_used(digest, MAX_PLACES).await?;
@@ -451,7 +448,7 @@ pub async fn where_used(state: &AppState, who: Option<&Identity>, digest: &str) 
 }
 
 /// What the index holds for each of `registries`, and where their crawls stand.
-pub async fn coverage(state: &AppState, registries: &[Registry]) -> Vec<CoverageRow> {
+pub async fn coverage(state: &Services, registries: &[Registry]) -> Vec<CoverageRow> {
     let held = state.search.coverage(&state.store).await;
     let crawls = state.store.crawl_states().await.unwrap_or_default();
     registries
@@ -480,12 +477,12 @@ pub async fn coverage(state: &AppState, registries: &[Registry]) -> Vec<Coverage
 
 /// The other places `digest` is used (the repository it was opened in left out).
 pub async fn also_used(
-    state: &AppState,
+    state: &Services,
     who: Option<&Identity>,
     registry: &str,
     repository: &str,
     digest: &str,
-) -> Result<AlsoUsed, AppError> {
+) -> Result<AlsoUsed, Error> {
     let mut view = where_used(state, who, digest).await?;
     let everywhere = view.places();
     for r in &mut view.registries {

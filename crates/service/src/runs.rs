@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use portolan_oci::RepoName;
+use futures::StreamExt;
+use portolan_oci::{Reference, RepoName, Tag};
 use portolan_retention::{Deletion, Policy, RawPolicy, plan, validate};
 use portolan_store::{Actor, NewAudit, NewRun, Outcome, PolicyRecord, RunCounts, RunItem, RunRecord, RunState, Trigger};
 use time::OffsetDateTime;
 
-use crate::error::AppError;
-use crate::ssr::AppState;
-use crate::ssr::deletion::{Deleter, KnownTags, fresh_inventory, unit_tags};
+use crate::trash::{Deleter, KnownTags, fresh_inventory, unit_tags};
+use crate::{Error, Registry, Result, Services};
 
 /// How long a run's lease lasts without renewal, by default (`retention_lease_secs`): a replica
 /// that dies mid-run loses its claim after this, and another may run the policy.
@@ -25,22 +25,25 @@ pub const LEASE_TTL: Duration = Duration::from_secs(60);
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Items that may fail in one run before it stops.
 pub const ERROR_BUDGET: i64 = 10;
+/// How often first-seen dates are recorded for every repository in a policy's scope (the
+/// scheduler's [`scan`]).
+pub const SCAN_EVERY: Duration = Duration::from_secs(15 * 60);
 /// Repositories one run covers at most.
 const MAX_REPOSITORIES: usize = 10_000;
 
 /// How long a run's lease lasts without renewal (the configured `retention_lease_secs`).
-pub fn lease_ttl(state: &AppState) -> Duration {
+pub fn lease_ttl(state: &Services) -> Duration {
     state.settings.retention_lease
 }
 
 /// How often a running run renews its lease and records its heartbeat: a quarter of the lease.
-pub fn heartbeat(state: &AppState) -> Duration {
+pub fn heartbeat(state: &Services) -> Duration {
     (lease_ttl(state) / 4).max(Duration::from_millis(250))
 }
 
 /// How old a running run's heartbeat is when its replica is taken for gone: the lease and one
 /// renewal more.
-pub fn stale_after(state: &AppState) -> Duration {
+pub fn stale_after(state: &Services) -> Duration {
     lease_ttl(state) + heartbeat(state)
 }
 
@@ -50,11 +53,11 @@ pub fn lease_name(policy: i64) -> String {
 }
 
 /// The validated policy of a stored record.
-pub fn policy_of(state: &AppState, record: &PolicyRecord) -> Result<Policy, AppError> {
+pub fn policy_of(state: &Services, record: &PolicyRecord) -> Result<Policy, Error> {
     let raw: RawPolicy =
-        serde_json::from_str(&record.body).map_err(|e| AppError::BadRequest(format!("the stored policy is not valid JSON: {e}")))?;
+        serde_json::from_str(&record.body).map_err(|e| Error::Invalid(format!("the stored policy is not valid JSON: {e}")))?;
     let names: Vec<&str> = state.registries.iter().map(|r| r.info.name.as_str()).collect();
-    validate(raw, &names).map_err(|errors| AppError::BadRequest(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
+    validate(raw, &names).map_err(|errors| Error::Invalid(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
 }
 
 /// What asks for a run.
@@ -112,9 +115,9 @@ impl Drop for Active {
     }
 }
 
-pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<RunRecord, AppError> {
+pub async fn start(state: &Services, owner: &str, req: RunRequest) -> Result<RunRecord, Error> {
     if state.runs.stopping() {
-        return Err(AppError::Unavailable("this replica is shutting down; try again on another".into()));
+        return Err(Error::Unavailable("this replica is shutting down; try again on another".into()));
     }
     let policy = policy_of(state, &req.record)?;
     let lease = lease_name(req.record.id);
@@ -124,7 +127,7 @@ pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<Run
     if !state.store.lease_acquire(&lease, &claim, lease_ttl(state), OffsetDateTime::now_utc()).await? {
         let holder = state.store.lease_holder(&lease, OffsetDateTime::now_utc()).await?.map(|h| h.0).unwrap_or_default();
         let holder = holder.split('#').next().unwrap_or_default();
-        return Err(AppError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "a run of {:?} is going on already (on {holder}); runs of one policy never overlap",
             req.record.name
         )));
@@ -144,7 +147,7 @@ pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<Run
         Ok(Some(run)) => run,
         Ok(None) => {
             state.store.lease_release(&lease, &claim).await?;
-            return Err(AppError::Conflict("another replica took this schedule fire".into()));
+            return Err(Error::Conflict("another replica took this schedule fire".into()));
         }
         Err(e) => {
             let _ = state.store.lease_release(&lease, &claim).await;
@@ -170,7 +173,7 @@ pub async fn start(state: &AppState, owner: &str, req: RunRequest) -> Result<Run
 }
 
 /// The run itself (in a task of its own), holding the policy's lease as `owner` (its claim).
-async fn execute(state: &AppState, owner: &str, run: RunRecord, policy: Policy, req: RunRequest) -> Result<(), AppError> {
+async fn execute(state: &Services, owner: &str, run: RunRecord, policy: Policy, req: RunRequest) -> Result<(), Error> {
     let lease = lease_name(run.policy_id);
     let lost = Arc::new(AtomicBool::new(false));
     // The heartbeat: the lease renewed and the run's heartbeat recorded while the run works —
@@ -253,7 +256,7 @@ async fn execute(state: &AppState, owner: &str, run: RunRecord, policy: Policy, 
 }
 
 struct Work<'a> {
-    state: &'a AppState,
+    state: &'a Services,
     run: &'a RunRecord,
     policy: &'a Policy,
     req: &'a RunRequest,
@@ -348,7 +351,7 @@ impl Work<'_> {
         }
     }
 
-    async fn repository(&mut self, registry: &crate::ssr::Registry, repo: &RepoName) -> Result<(), AppError> {
+    async fn repository(&mut self, registry: &Registry, repo: &RepoName) -> Result<(), Error> {
         let mut inventory = fresh_inventory(registry, repo, &[]).await?;
         let digests: Vec<String> = inventory.manifests.keys().cloned().collect();
         let seen = self.state.store.first_seen(&registry.info.name, repo.as_str(), &digests, OffsetDateTime::now_utc()).await?;
@@ -413,7 +416,7 @@ impl Work<'_> {
 }
 
 /// The repositories a policy covers: the catalog's (every page), else those Portolan has seen.
-pub async fn repositories_in_scope(state: &AppState, registry: &crate::ssr::Registry, policy: &Policy) -> Result<Vec<String>, AppError> {
+pub async fn repositories_in_scope(state: &Services, registry: &Registry, policy: &Policy) -> Result<Vec<String>, Error> {
     let mut names = Vec::new();
     let mut last: Option<String> = None;
     loop {
@@ -439,156 +442,123 @@ pub async fn repositories_in_scope(state: &AppState, registry: &crate::ssr::Regi
     Ok(names)
 }
 
-/// Repositories read for what-if previews, kept a few minutes so an editor's every keystroke
-/// replans from memory (the planner takes milliseconds; reading a repository takes seconds).
-pub struct Inventories {
-    cache: moka::future::Cache<(String, String), Arc<portolan_inventory::Inventory>>,
-}
-
-/// What the kept inventories may hold together, in tags, manifests and references (about
-/// 100 bytes each): a few large repositories or many small ones, not 500 of the largest.
-const INVENTORIES_WEIGHT: u64 = 1_000_000;
-
-impl Default for Inventories {
-    fn default() -> Self {
-        let weigh = |_: &(String, String), inv: &Arc<portolan_inventory::Inventory>| -> u32 {
-            u32::try_from(inv.tags.len() + inv.manifests.len() + inv.references()).unwrap_or(u32::MAX)
-        };
-        Self {
-            cache: moka::future::Cache::builder()
-                .max_capacity(INVENTORIES_WEIGHT)
-                .weigher(weigh)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
-        }
-    }
-}
-
-impl Inventories {
-    /// The inventory of `repo` (read once for concurrent askers), first-seen dates applied.
-    pub async fn get(
-        &self,
-        state: &AppState,
-        registry: &crate::ssr::Registry,
-        repo: &RepoName,
-    ) -> Result<Arc<portolan_inventory::Inventory>, AppError> {
-        let key = (registry.info.name.clone(), repo.to_string());
-        let (state, registry, repo) = (state.clone(), registry.clone(), repo.clone());
-        self.cache
-            .try_get_with(key, async move {
-                let client: &dyn portolan_oci::RegistryVerbs = registry.client.as_ref();
-                let mut inv =
-                    portolan_inventory::read::read_inventory(client, &registry.info.name, &repo, 16).await.map_err(AppError::from)?;
-                let digests: Vec<String> = inv.manifests.keys().cloned().collect();
-                let seen = state.store.first_seen(&registry.info.name, repo.as_str(), &digests, OffsetDateTime::now_utc()).await?;
-                inv.apply_first_seen(&seen);
-                Ok::<_, AppError>(Arc::new(inv))
-            })
-            .await
-            .map_err(|e| (*e).clone())
-    }
-
-    /// Forgets a repository (after a run changed it).
-    pub async fn forget(&self, registry: &str, repo: &str) {
-        self.cache.invalidate(&(registry.to_owned(), repo.to_owned())).await;
-    }
-}
-
-/// Repositories a what-if preview reads at most.
-pub const WHAT_IF_REPOSITORIES: usize = 50;
-/// Tags a what-if preview lists at most.
-pub const WHAT_IF_TAGS: usize = 400;
-
-/// What `policy` would do now, and how that differs from `saved`, from cached repositories.
-/// The plan of `policy` over `inventory` and, when given, of `saved` — side by side on blocking
-/// threads: each is a pass over every tag of the repository, and the runtime's workers serve
-/// other requests meanwhile.
-async fn plans(
-    policy: &Policy,
-    saved: Option<&Policy>,
-    inventory: Arc<portolan_inventory::Inventory>,
-    now: OffsetDateTime,
-) -> Result<(portolan_retention::Plan, Option<portolan_retention::Plan>), AppError> {
-    let failed = |e: tokio::task::JoinError| AppError::Internal(format!("planning stopped: {e}"));
-    let (edited, inv) = (policy.clone(), inventory.clone());
-    let edited = tokio::task::spawn_blocking(move || plan(&edited, &inv, now));
-    let before = match saved {
-        Some(saved) => {
-            let saved = saved.clone();
-            Some(tokio::task::spawn_blocking(move || plan(&saved, &inventory, now)).await.map_err(failed)?)
-        }
-        None => None,
-    };
-    Ok((edited.await.map_err(failed)?, before))
-}
-
-pub async fn what_if(state: &AppState, policy: &Policy, saved: Option<&Policy>) -> Result<crate::model::WhatIf, AppError> {
-    use crate::model::{WhatIf, WhatIfTag};
-    let started = std::time::Instant::now();
-    let registry = state.registry(policy.registry())?.clone();
-    let mut repositories = repositories_in_scope(state, &registry, policy).await?;
-    let mut out = WhatIf::default();
-    if repositories.len() > WHAT_IF_REPOSITORIES {
-        out.notes.push(format!(
-            "the policy covers {} repositories; this preview reads the first {WHAT_IF_REPOSITORIES} (a run covers them all)",
-            repositories.len()
-        ));
-        repositories.truncate(WHAT_IF_REPOSITORIES);
-    }
-    out.repositories = repositories.len();
+/// One look: stale runs, due fires.
+pub async fn tick(state: &Services) {
     let now = OffsetDateTime::now_utc();
-    let mut deleted_rows = Vec::new();
-    let mut kept_rows = Vec::new();
-    let mut total = 0;
-    for name in repositories {
-        let Ok(repo) = RepoName::parse(&name) else { continue };
-        let inventory = match state.inventories.get(state, &registry, &repo).await {
-            Ok(i) => i,
+    // A run whose heartbeat is older than its lease: its replica is gone.
+    let stale = now - time::Duration::try_from(stale_after(state)).unwrap_or(time::Duration::minutes(2));
+    match state.store.runs_interrupt_stale(stale).await {
+        Ok(ids) if !ids.is_empty() => tracing::warn!(?ids, "runs whose replica stopped were marked interrupted"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "checking for interrupted runs"),
+    }
+    crate::trash::settle_trash(state, stale).await;
+    let policies = match state.store.policies().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the policies");
+            return;
+        }
+    };
+    for record in policies {
+        let Ok(policy) = policy_of(state, &record) else { continue };
+        let Some(schedule) = policy.schedule() else { continue };
+        let since = match state.store.last_fire(record.id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => record.created_at,
             Err(e) => {
-                out.notes.push(format!("{name}: could not be read ({e})"));
+                tracing::warn!(error = %e, "reading a policy's last fire");
                 continue;
             }
         };
-        let (p, before) = plans(policy, saved, inventory, now).await?;
-        if let Some(before) = before {
-            let d = portolan_retention::diff(&before, &p);
-            out.newly_deleted.extend(d.newly_deleted.into_iter().map(|t| format!("{name}:{t}")));
-            out.no_longer_deleted.extend(d.no_longer_deleted.into_iter().map(|t| format!("{name}:{t}")));
-        }
-        out.tags_kept += p.summary.tags_kept;
-        out.tags_deleted += p.summary.tags_deleted;
-        out.tags_deferred += p.summary.tags_deferred;
-        out.manifests_deleted += p.summary.manifests_deleted;
-        out.units += p.deletions.len();
-        out.bytes_freed += p.summary.bytes_freed;
-        out.notes.extend(p.notes.iter().map(|n| format!("{name}: {n}")));
-        for t in &p.tags {
-            // Only the rows that can be shown are made (deleted ones first, then kept ones).
-            let rows = if t.decision.is_keep() { &mut kept_rows } else { &mut deleted_rows };
-            total += 1;
-            if rows.len() >= WHAT_IF_TAGS {
+        let (fires, more) = match portolan_retention::fires_between(schedule, since, now, 10_000) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(policy = %record.name, error = %e, "a stored schedule does not parse");
                 continue;
             }
-            rows.push(WhatIfTag {
-                repository: name.clone(),
-                tag: t.tag.clone(),
-                digest: t.digest.clone(),
-                decision: match t.decision {
-                    portolan_retention::Decision::Keep(_) => "keep",
-                    portolan_retention::Decision::Delete(_) => "delete",
-                    portolan_retention::Decision::Deferred { .. } => "deferred",
+        };
+        let Some(&fire) = fires.last() else { continue };
+        let missed = fires.len() - 1 + more;
+        let req = RunRequest {
+            record: record.clone(),
+            trigger: Trigger::Schedule,
+            actor: Actor::schedule(&record.name),
+            dry_run: policy.dry_run(),
+            scheduled_for: Some(fire),
+            request_id: None,
+        };
+        match start(state, &state.replica, req).await {
+            Ok(run) => {
+                tracing::info!(policy = %record.name, run = run.id, %fire, "scheduled run started");
+                if missed > 0 {
+                    let entry = NewAudit::new(Actor::schedule(&record.name), "policy-schedule-missed", Outcome::Skipped)
+                        .at(policy.registry(), None)
+                        .reason(format!("{missed} scheduled run(s) before {fire} were missed (no replica was running); ran once now"));
+                    let _ = state.store.audit(entry).await;
                 }
-                .into(),
-                reason: t.decision.describe(),
-                age: t.age.map(|a| a.at.unix_timestamp()),
-                age_source: t.age.map(|a| a.source.label().to_owned()),
-            });
+            }
+            Err(Error::Conflict(why)) => {
+                // Another replica took the fire, or the policy is still running: record the
+                // fire as skipped (once: the fire's row is unique), so it shows in the history.
+                let skipped = NewRun {
+                    policy_id: record.id,
+                    policy_version: record.version,
+                    policy_name: record.name.clone(),
+                    registry: record.registry.clone(),
+                    trigger: Trigger::Schedule,
+                    started_by: Some(Actor::schedule(&record.name).label()),
+                    dry_run: policy.dry_run(),
+                    owner: state.replica.to_string(),
+                    scheduled_for: Some(fire),
+                };
+                if let Ok(Some(run)) = state.store.run_start(&skipped).await {
+                    let _ = state.store.run_finish(run.id, RunState::Failed, &RunCounts::default(), Some(&format!("skipped: {why}"))).await;
+                }
+            }
+            Err(e) => tracing::warn!(policy = %record.name, error = %e, "a scheduled run could not start"),
         }
     }
-    out.tags = deleted_rows.into_iter().chain(kept_rows).take(WHAT_IF_TAGS).collect();
-    out.truncated = total > out.tags.len();
-    out.newly_deleted.truncate(WHAT_IF_TAGS);
-    out.no_longer_deleted.truncate(WHAT_IF_TAGS);
-    out.elapsed_ms = started.elapsed().as_millis() as u64;
-    Ok(out)
+}
+
+/// Records first-seen dates for every tagged digest of every repository a policy covers (tags
+/// resolved with HEAD requests, through the client's caches), once per policy scope per scan.
+pub async fn scan(state: &Services) {
+    let Ok(policies) = state.store.policies().await else { return };
+    for record in policies {
+        let Ok(policy) = policy_of(state, &record) else { continue };
+        let Ok(registry) = state.registry(policy.registry()) else { continue };
+        let registry = registry.clone();
+        // One replica scans a policy's scope at a time.
+        let lease = format!("scan:{}", record.id);
+        match state.store.lease_acquire(&lease, &state.replica, SCAN_EVERY, OffsetDateTime::now_utc()).await {
+            Ok(true) => {}
+            _ => continue,
+        }
+        let repositories = match repositories_in_scope(state, &registry, &policy).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(policy = %record.name, error = %e, "listing repositories to scan");
+                continue;
+            }
+        };
+        for name in repositories {
+            let Ok(repo) = RepoName::parse(&name) else { continue };
+            let Ok(tags) = registry.client.tags(&repo).await else { continue };
+            let client = registry.client.clone();
+            let reads: Vec<_> = tags
+                .iter()
+                .filter_map(|t| Tag::parse(t).ok())
+                .map(|t| {
+                    let (client, repo) = (client.clone(), repo.clone());
+                    async move { client.resolve(&repo, &Reference::Tag(t)).await.ok().map(|r| r.digest) }
+                })
+                .collect();
+            let digests: Vec<String> = futures::stream::iter(reads).buffer_unordered(4).filter_map(|d| async move { d }).collect().await;
+            if let Err(e) = state.store.first_seen(&registry.info.name, repo.as_str(), &digests, OffsetDateTime::now_utc()).await {
+                tracing::warn!(error = %e, "recording first-seen dates");
+                break;
+            }
+        }
+    }
 }

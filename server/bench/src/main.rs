@@ -6,6 +6,7 @@
 //!   portolan-bench retention [--tags 10000] [--rounds 5] [--deletions 100]
 //!   portolan-bench search [--repositories 10000] [--copies 100] [--manifests 100000] [--rounds 5]
 
+mod floor;
 mod oci;
 mod retention;
 mod search;

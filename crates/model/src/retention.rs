@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::RegistryInfo;
+use super::{DateSource, RegistryInfo};
 
 /// A policy as the editor's form holds it: text fields, lists one item per line. The server
 /// turns it into a raw policy and validates it (every mistake at once, with where).
@@ -164,7 +164,7 @@ pub struct WhatIfTag {
     pub reason: String,
     /// The date the rules used (seconds since the epoch), and where it came from.
     pub age: Option<i64>,
-    pub age_source: Option<String>,
+    pub age_source: Option<DateSource>,
 }
 
 /// What a policy would do now, computed from the cached repositories, before it is saved.

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use portolan_oci::{Manifest, ManifestDoc, Reference, RepoName};
 
-use crate::model::{Change, ConfigView, DiffSide, DiffView, LayerChange};
-use crate::ssr::Registry;
-use crate::ssr::artifact::{config_view, image_size};
-use crate::ssr::json::Links;
+use crate::Registry;
+use crate::artifact::{config_view, image_size};
+use crate::json::Links;
 use portolan_inventory::read::{is_attestation_entry, platform_name};
+use portolan_model::{Change, ConfigView, DiffSide, DiffView, LayerChange};
 
 struct Side {
     reference: String,
@@ -51,14 +51,14 @@ async fn read_image(registry: &Registry, repo: &RepoName, side: &mut Side, platf
 }
 
 fn diff_side(side: &Side) -> DiffSide {
-    let (kind_label, size) = match side.doc.manifest() {
-        Ok(m) => (m.kind(&side.doc.media_type).label().to_owned(), image_size(side.doc.size(), m)),
-        Err(_) => ("unreadable".to_owned(), None),
+    let (kind, size) = match side.doc.manifest() {
+        Ok(m) => (Some(m.kind(&side.doc.media_type)), image_size(side.doc.size(), m)),
+        Err(_) => (None, None),
     };
     DiffSide {
         reference: side.reference.clone(),
         digest: side.doc.digest.clone(),
-        kind_label,
+        kind,
         size: size.or_else(|| side.image.as_ref().and_then(|i| image_size(i.size(), i.manifest().ok()?))),
         created: side.config.as_ref().and_then(|c| c.created.clone()),
     }

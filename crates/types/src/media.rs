@@ -70,6 +70,21 @@ pub enum ArtifactKind {
 }
 
 impl ArtifactKind {
+    /// The stable name sent in JSON and put in `data-kind` attributes (`helm-chart`, `sbom`…).
+    pub fn key(self) -> &'static str {
+        match self {
+            ArtifactKind::Index => "index",
+            ArtifactKind::Image => "image",
+            ArtifactKind::HelmChart => "helm-chart",
+            ArtifactKind::Sbom => "sbom",
+            ArtifactKind::Signature => "signature",
+            ArtifactKind::Attestation => "attestation",
+            ArtifactKind::BuildAttestation => "build-attestation",
+            ArtifactKind::Other => "other",
+        }
+    }
+
+    /// Said to people.
     pub fn label(self) -> &'static str {
         match self {
             ArtifactKind::Index => "index",
@@ -157,6 +172,14 @@ mod tests {
         assert_eq!(ArtifactKind::classify(OCI_MANIFEST, Some(IN_TOTO), Some(OCI_EMPTY), &[]), Attestation);
         assert_eq!(ArtifactKind::classify(OCI_MANIFEST, Some("application/x.example"), Some(OCI_EMPTY), &[]), Other);
         assert_eq!(ArtifactKind::classify(OCI_MANIFEST, None, Some("application/vnd.unknown.config+json"), &["x/y"]), Other);
+    }
+
+    #[test]
+    fn keys_are_the_json_names() {
+        use ArtifactKind::*;
+        for k in [Index, Image, HelmChart, Sbom, Signature, Attestation, BuildAttestation, Other] {
+            assert_eq!(serde_json::to_value(k).unwrap(), serde_json::Value::String(k.key().to_owned()));
+        }
     }
 
     #[test]

@@ -76,31 +76,13 @@ pub struct Options {
 /// SQLite store in a temporary directory).
 struct Portolan {
     state: AppState,
-    _dir: tempfile::TempDir,
+    _app: portolan_server::testing::TestApp,
 }
 
 async fn portolan(registry: &str, store: Option<Store>) -> Result<Portolan> {
-    use clap::Parser;
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("portolan.toml");
-    std::fs::write(&path, format!("[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\n"))?;
-    let data = dir.path().join("data");
-    let cli = portolan_server::config::Cli::parse_from([
-        "portolan",
-        "--config",
-        path.to_str().context("a path")?,
-        "--data-dir",
-        data.to_str().context("a path")?,
-    ]);
-    let config = portolan_server::config::Config::load_with(cli, &|_| None)?;
-    let leptos = leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Leptos.toml")))?.leptos_options;
-    let store = match store {
-        Some(s) => s,
-        None => Store::open(&config.store).await?,
-    };
-    let registries = portolan_server::registries(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let state = portolan_server::state(leptos, registries, &config, store);
-    Ok(Portolan { state, _dir: dir })
+    let toml = format!("[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\n");
+    let app = portolan_server::testing::TestApp::with(&toml, None, store).await?;
+    Ok(Portolan { state: app.state.clone(), _app: app })
 }
 
 fn ms(seconds: f64) -> String {
@@ -513,7 +495,7 @@ async fn crawl(o: &Options) -> Result<Vec<String>> {
     lines.push(format!(
         "the crawl's own pace: {pace:.0} requests/s; its budget allows {:.0}/s at most ({MAX_BUDGET} a minute), {:.0}/s by default — {}",
         f64::from(MAX_BUDGET) / 60.0,
-        f64::from(portolan_app::ssr::search::RegistrySearch::default().crawl_requests_per_minute) / 60.0,
+        f64::from(portolan_service::search::RegistrySearch::default().crawl_requests_per_minute) / 60.0,
         if pace > f64::from(MAX_BUDGET) / 60.0 {
             "the budget, not the crawl, sets how long a pass takes"
         } else {
@@ -653,7 +635,7 @@ async fn where_used_in(o: &Options, engine: &str, store: Store, postgres: Option
         ),
     ];
     for (what, d, places) in cases {
-        let used = store.where_used(&d, portolan_app::ssr::search::MAX_PLACES).await?;
+        let used = store.where_used(&d, portolan_service::search::MAX_PLACES).await?;
         if used.uses.len() != places || used.truncated {
             bail!("{what}: {} places (truncated: {}), {places} expected", used.uses.len(), used.truncated);
         }
@@ -663,12 +645,12 @@ async fn where_used_in(o: &Options, engine: &str, store: Store, postgres: Option
         for i in 0..warm + o.lookups.max(1) {
             let time_walk = async {
                 let t = Instant::now();
-                std::hint::black_box(store.where_used(&d, portolan_app::ssr::search::MAX_PLACES).await?);
+                std::hint::black_box(store.where_used(&d, portolan_service::search::MAX_PLACES).await?);
                 Ok::<_, anyhow::Error>(t.elapsed().as_secs_f64())
             };
             let time_view = async {
                 let t = Instant::now();
-                let v = portolan_app::ssr::search::where_used(&p.state, None, &d).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let v = portolan_service::search::where_used(&p.state, None, &d).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                 let elapsed = t.elapsed().as_secs_f64();
                 if v.places() != places {
                     bail!("{what}: the page lists {} places, {places} expected", v.places());

@@ -57,19 +57,7 @@ async fn resolve_all(client: &Client, tags: &[String], concurrency: usize) -> Re
 /// The floor: the same HEAD requests, with the same Accept header and concurrency, on a plain
 /// reqwest client — no cache, no auth logic, no retries, no parsing beyond the digest header.
 async fn floor_all(http: &reqwest::Client, url: &str, tags: &[String], concurrency: usize) -> Result<usize> {
-    let results: Vec<Option<String>> = futures::stream::iter(tags.iter())
-        .map(|t| async move {
-            let r = http
-                .head(format!("{url}/v2/{REPO}/manifests/{t}"))
-                .header("accept", portolan_oci::media::MANIFEST_ACCEPT)
-                .send()
-                .await
-                .ok()?;
-            r.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::to_owned)
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+    let results = crate::floor::head_digests(http, url, REPO, tags, concurrency).await;
     let ok = results.iter().flatten().count();
     if ok != tags.len() {
         bail!("the floor loop resolved {ok} of {} tags", tags.len());

@@ -1,8 +1,7 @@
 //! The OCI distribution grammar of repository names, and the names Portolan's configuration
 //! gives, in one place for the server (the OCI client's `RepoName`, the config check) and the
-//! browser build (checking names before a redirect), which cannot share a crate with
-//! dependencies. Checked by hand: oci-spec's reference parser builds a
-//! Unicode regex whose automaton alone holds 8 MB for the life of the process.
+//! browser build (checking names before a redirect). Checked by hand: oci-spec's reference
+//! parser builds a Unicode regex whose automaton alone holds 8 MB for the life of the process.
 
 /// Whether `name` is a name Portolan's configuration gives (a registry, a sign-in provider):
 /// 1 to 64 lowercase letters, digits or `-`, not starting with `-`. Such names are URL

@@ -1,6 +1,6 @@
-//! Repository lists: each registry's catalog kept whole in memory for a minute (read page by
-//! page, one read at a time per registry, served stale while it is read again), filtered and
-//! paged per request; and each repository's columns — tag count, newest version, last push —
+//! Repository lists ([`list`]): each registry's catalog kept whole in memory for a minute (read
+//! page by page, one read at a time per registry, served stale while it is read again), filtered
+//! and paged per request, showing only what the caller may see; and each repository's columns — tag count, newest version, last push —
 //! read lazily like the tag page's rows: within a time budget, the rest by the browser, kept in
 //! the store, refreshed in the background once old.
 
@@ -8,15 +8,18 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::borrow::Cow;
+
+use portolan_access::Identity;
 use portolan_inventory::read::{TagRead, read_artifact, tag_info};
+use portolan_model::{DateSource, Listing, RepoPage, RepoQuery, RepoRow, RepoSort, RepoSummary};
 use portolan_oci::{ErrorKind, Reference, RepoName, Tag};
+use portolan_search::catalog::{Order, select};
 use portolan_store::{RepoSummaryRecord, Store};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use crate::error::AppError;
-use crate::model::{DateSource, RepoRow, RepoSummary};
-use crate::ssr::Registry;
+use crate::{Registry, Result, Services};
 
 /// How long a catalog read is served before it is read again (in the background: the old one
 /// is served meanwhile).
@@ -118,19 +121,9 @@ async fn read_catalog(registry: &Registry) -> Result<Snapshot, portolan_oci::Err
     loop {
         let page = match registry.client.catalog_page(CATALOG_PAGE, last.as_deref()).await {
             Ok(p) => p,
+            // No catalog (the client says why: Docker Hub's refusal of anonymous clients included).
             Err(e) if e.kind() == ErrorKind::Unsupported && last.is_none() => {
                 return Ok(Snapshot { names: Vec::new(), complete: true, unsupported: Some(e.message().to_owned()), at: Instant::now() });
-            }
-            // Docker Hub asks anonymous clients to authenticate for the catalog, then refuses
-            // the token it gave them: no catalog for anyone. (With credentials configured, a
-            // refusal is about them, and shown as such.)
-            Err(e)
-                if e.kind() == ErrorKind::Unauthorized
-                    && last.is_none()
-                    && registry.client.settings().credentials == portolan_oci::Credentials::Anonymous =>
-            {
-                let reason = "it asks for credentials to list them, and Portolan has none for it — Docker Hub does this for everyone";
-                return Ok(Snapshot { names: Vec::new(), complete: true, unsupported: Some(reason.to_owned()), at: Instant::now() });
             }
             Err(e) => return Err(e),
         };
@@ -151,6 +144,31 @@ async fn read_catalog(registry: &Registry) -> Result<Snapshot, portolan_oci::Err
     Ok(Snapshot { names, complete, unsupported: None, at: Instant::now() })
 }
 
+/// A catalog's names with the configured repositories it does not list, sorted and unique
+/// (borrowed when the catalog lists them all: the usual case, and a 10,000-name copy saved).
+pub fn with_configured<'a>(catalog: &'a [String], configured: &[String]) -> Cow<'a, [String]> {
+    if configured.iter().all(|c| catalog.binary_search(c).is_ok()) {
+        return Cow::Borrowed(catalog);
+    }
+    let mut names = catalog.to_vec();
+    names.extend(configured.iter().cloned());
+    names.sort();
+    names.dedup();
+    Cow::Owned(names)
+}
+
+/// The repositories a registry lists: its whole catalog with the configured ones, or — where
+/// there is none — the configured ones, those people opened and those the index knows; and why
+/// there is no catalog.
+pub async fn names(services: &Services, registry: &Registry) -> Result<(Vec<String>, Option<String>)> {
+    let configured = services.search.settings(&registry.info.name).repositories;
+    let snapshot = services.search.catalogs.get(registry).await?;
+    Ok(match &snapshot.unsupported {
+        None => (with_configured(&snapshot.names, &configured).into_owned(), None),
+        Some(reason) => (listed_without_catalog(&services.store, &registry.info.name, &configured).await.0, Some(reason.clone())),
+    })
+}
+
 /// The list of a registry without a catalog: the configured repositories, those people opened
 /// recently, and those the index knows; sorted, unique. Also says which were opened.
 pub async fn listed_without_catalog(store: &Store, registry: &str, configured: &[String]) -> (Vec<String>, Vec<String>) {
@@ -166,6 +184,79 @@ pub async fn listed_without_catalog(store: &Store, registry: &str, configured: &
     names.sort();
     names.dedup();
     (names, recent)
+}
+
+/// One page of a registry's repositories — filtered, ordered, with their columns read within
+/// [`portolan_model::SUMMARY_BUDGET_MS`] (the others come back pending) — among those `who` may
+/// see. Every list in the answer (the page, the repositories listed because someone opened them
+/// or the configuration names them) holds only names `who` may see.
+pub async fn list(services: &Services, registry: &Registry, who: Option<&Identity>, query: RepoQuery) -> Result<RepoPage> {
+    let name = &registry.info.name;
+    let query = RepoQuery { page: query.page.max(1), per_page: query.per_page.clamp(1, portolan_model::MAX_REPO_PER_PAGE), ..query };
+    let filter = portolan_search::NameFilter::new(&query.filter)?;
+    let visible = |n: &str| services.access.role_for(who, name, Some(n)).is_some();
+    let configured = services.search.settings(name).repositories;
+    let snapshot = services.search.catalogs.get(registry).await?;
+    let mut recent = Vec::new();
+    let mut listed_configured = Vec::new();
+    let (names, listing): (Cow<'_, [String]>, Listing) = match &snapshot.unsupported {
+        None => {
+            let listing = if snapshot.complete { Listing::Catalog } else { Listing::CatalogCapped { limit: MAX_CATALOG } };
+            (with_configured(&snapshot.names, &configured), listing)
+        }
+        Some(reason) => {
+            let (names, opened) = listed_without_catalog(&services.store, name, &configured).await;
+            recent = opened.into_iter().filter(|n| visible(n)).collect();
+            listed_configured = configured.iter().filter(|n| visible(n)).cloned().collect();
+            (Cow::Owned(names), Listing::NoCatalog { reason: reason.clone() })
+        }
+    };
+    let mut notice = None;
+    let selection = match query.sort {
+        RepoSort::Name => select(&names, &filter, visible, Order::Name, query.reverse, query.page, query.per_page),
+        RepoSort::Pushed => {
+            let kept = services.store.repo_summaries(name, None).await?;
+            let pushed: HashMap<String, i64> =
+                kept.values().filter_map(|r| Some((r.repository.clone(), r.pushed?.unix_timestamp()))).collect();
+            let all = select(&names, &filter, visible, Order::Pushed(&pushed), query.reverse, 1, usize::MAX);
+            let unread: Vec<String> =
+                all.page.iter().filter(|n| kept.get(*n).and_then(row_of).is_none()).take(PUSHED_WARM_LIMIT).cloned().collect();
+            let unknown = all.page.iter().filter(|n| !pushed.contains_key(*n)).count();
+            if !unread.is_empty() {
+                notice = Some(format!(
+                    "The last push is known for {} of {} repositories; the others are listed after them, by name, while Portolan reads them a few at a time. Reload in a moment for more.",
+                    all.matching - unknown,
+                    all.matching
+                ));
+                services.search.summaries.warm(registry, &services.store, unread);
+            }
+            let start = (query.page - 1).saturating_mul(query.per_page);
+            portolan_search::catalog::Selection {
+                page: all.page.iter().skip(start).take(query.per_page).cloned().collect(),
+                matching: all.matching,
+                total: all.total,
+            }
+        }
+    };
+    let budget = Duration::from_millis(portolan_model::SUMMARY_BUDGET_MS.into());
+    let rows = rows_within(registry, &services.store, &services.search.summaries, selection.page, Some(budget)).await?;
+    if let Listing::CatalogCapped { limit } = &listing {
+        notice.get_or_insert_with(|| {
+            format!("This registry lists more than {limit} repositories: only the first {limit} are shown and searched.")
+        });
+    }
+    Ok(RepoPage {
+        registry: registry.info.clone(),
+        query,
+        total: selection.total,
+        matching: selection.matching,
+        rows,
+        listing,
+        recent,
+        configured: listed_configured,
+        notice,
+        now: OffsetDateTime::now_utc().unix_timestamp(),
+    })
 }
 
 /// Background reads of repositories' columns, bounded: at most `permits` at once in all, and
@@ -228,15 +319,6 @@ impl Summaries {
     }
 }
 
-fn date_source(s: Option<&str>) -> Option<DateSource> {
-    match s? {
-        "config" => Some(DateSource::Config),
-        "annotation" => Some(DateSource::Annotation),
-        "first-seen" => Some(DateSource::FirstSeen),
-        _ => None,
-    }
-}
-
 /// A kept summary as a row; None when its dates were never read (only its tag list was).
 pub fn row_of(r: &RepoSummaryRecord) -> Option<RepoRow> {
     r.pushed_source.as_ref()?;
@@ -245,7 +327,7 @@ pub fn row_of(r: &RepoSummaryRecord) -> Option<RepoRow> {
         tags: r.tags,
         newest: r.newest.clone(),
         pushed: r.pushed.map(|t| t.unix_timestamp()),
-        pushed_source: date_source(r.pushed_source.as_deref()),
+        pushed_source: r.pushed_source.as_deref().and_then(DateSource::from_key),
     }))
 }
 
@@ -294,11 +376,7 @@ pub async fn read_summary(registry: &Registry, store: &Store, name: &str) -> Rep
         digests.push(resolved.digest.clone());
         if let Ok(artifact) = read_artifact(registry.client.as_ref(), &repo, &resolved.digest).await {
             if let Some(d) = artifact.manifest.created {
-                let source = match d.source {
-                    portolan_inventory::DateSource::Config => "config",
-                    portolan_inventory::DateSource::Annotation => "annotation",
-                    portolan_inventory::DateSource::FirstSeen => "first-seen",
-                };
+                let source = d.source.key();
                 if best.is_none_or(|(b, _)| d.at > b) {
                     best = Some((d.at, source));
                 }
@@ -309,11 +387,11 @@ pub async fn read_summary(registry: &Registry, store: &Store, name: &str) -> Rep
     let now = OffsetDateTime::now_utc();
     if best.is_none() && !digests.is_empty() {
         match store.first_seen(&registry.info.name, name, &digests, now).await {
-            Ok(seen) => best = seen.values().max().map(|t| (*t, "first-seen")),
+            Ok(seen) => best = seen.values().max().map(|t| (*t, DateSource::FirstSeen.key())),
             Err(e) => tracing::warn!(error = %e, "reading first-seen dates"),
         }
     }
-    crate::ssr::search::record_reads(store, &registry.info.name, name, &reads).await;
+    crate::search::record_reads(store, &registry.info.name, name, &reads).await;
     let record = RepoSummaryRecord {
         registry: registry.info.name.clone(),
         repository: name.to_owned(),
@@ -338,9 +416,9 @@ pub async fn rows_within(
     summaries: &Arc<Summaries>,
     names: Vec<String>,
     budget: Option<Duration>,
-) -> Result<Vec<RepoRow>, AppError> {
+) -> Result<Vec<RepoRow>> {
     use futures::StreamExt;
-    let kept = store.repo_summaries(&registry.info.name, Some(&names)).await.map_err(AppError::from)?;
+    let kept = store.repo_summaries(&registry.info.name, Some(&names)).await?;
     let now = OffsetDateTime::now_utc();
     let mut rows: HashMap<String, RepoRow> = HashMap::new();
     let mut stale = Vec::new();

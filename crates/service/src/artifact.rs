@@ -1,5 +1,8 @@
 //! The artifact page's content: the manifest or index read leniently, the image config, the
 //! platforms with their attestations, the artifact-aware panel, and the first level of referrers.
+//! Its kind, size and date come from the inventory reader — the one the tag list and the
+//! retention planner use — so the pages never disagree about them (an undated index takes its
+//! newest platform's date on every page).
 
 use std::collections::{HashMap, HashSet};
 
@@ -7,15 +10,11 @@ use portolan_oci::spec::Descriptor;
 use portolan_oci::{ArtifactKind, Manifest, ManifestDoc, Referrer, ReferrerSource, RepoName};
 use serde_json::Value;
 
-use crate::model::{ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, HistoryEntry, PlatformEntry, ReferrerEntry};
-use crate::ssr::Registry;
-use crate::ssr::json::{Links, render_bytes};
-use portolan_inventory::read::{is_attestation_entry, platform_name};
+use portolan_inventory::read::{is_attestation_entry, is_image_config, platform_name, platform_of, read_artifact};
+use portolan_model::{ArtifactBody, ArtifactView, ConfigView, DescriptorView, HistoryEntry, PlatformEntry, ReferrerEntry};
 
-/// A date worth showing: RFC 3339 and after 1970 (tools write the epoch for "unknown").
-fn valid_date(s: &str) -> bool {
-    portolan_inventory::read::parse_date(s).is_some()
-}
+use crate::Registry;
+use crate::json::{Links, render_bytes};
 
 /// Config blobs larger than this are not read (real configs are a few KiB), nor larger than the
 /// registry's blob cap (`max_blob_mb`) when that is lower.
@@ -24,10 +23,6 @@ const CONFIG_CAP: u64 = 4 * 1024 * 1024;
 /// Attestations shown with one platform at most (BuildKit writes one or two); more are listed
 /// with the index's other entries.
 const ATTESTATIONS_PER_PLATFORM: usize = 8;
-
-pub fn kind_key(kind: ArtifactKind) -> String {
-    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
 
 pub fn sorted_annotations(map: Option<&std::collections::HashMap<String, String>>) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = map.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
@@ -41,7 +36,7 @@ pub fn descriptor_view(base: &str, d: &Descriptor) -> DescriptorView {
     let href = if portolan_oci::media::is_manifest(&media_type) {
         format!("{base}@{digest}")
     } else {
-        format!("{base}/-/blob/{digest}?type={}", crate::model::encode_component(&media_type))
+        format!("{base}/-/blob/{digest}?type={}", portolan_model::encode_component(&media_type))
     };
     DescriptorView {
         media_type,
@@ -125,20 +120,6 @@ pub fn config_view(digest: &str, media_type: &str, bytes: &[u8], links: &Links<'
     }
 }
 
-/// `os/architecture[/variant]` of an image config, when it says.
-pub fn platform_of(config: &Value) -> Option<String> {
-    let text = |k: &str| config.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-    let (os, arch) = (text("os")?, text("architecture")?);
-    Some(match text("variant") {
-        Some(v) => format!("{os}/{arch}/{v}"),
-        None => format!("{os}/{arch}"),
-    })
-}
-
-pub fn is_image_config(media_type: &str) -> bool {
-    matches!(media_type, portolan_oci::media::OCI_CONFIG | portolan_oci::media::DOCKER_CONFIG)
-}
-
 /// Compressed size of an image manifest: itself, its config and its layers.
 pub fn image_size(manifest_size: u64, manifest: &Manifest) -> Option<u64> {
     match manifest {
@@ -158,11 +139,9 @@ pub fn source_label(source: &ReferrerSource) -> String {
 }
 
 pub fn referrer_entry(base: &str, r: &Referrer) -> ReferrerEntry {
-    let kind = r.kind();
     ReferrerEntry {
         digest: r.digest(),
-        kind: kind_key(kind),
-        kind_label: kind.label().to_owned(),
+        kind: r.kind(),
         artifact_type: r.artifact_type(),
         created: r.descriptor.annotations().as_ref().and_then(|a| a.get("org.opencontainers.image.created")).cloned(),
         source: source_label(&r.source),
@@ -170,8 +149,10 @@ pub fn referrer_entry(base: &str, r: &Referrer) -> ReferrerEntry {
     }
 }
 
-/// Builds the whole page for a fetched manifest.
+/// Builds the whole page for a fetched manifest. An artifact that carries no date gets the
+/// date Portolan first saw it (from `store`), as in the tag list.
 pub async fn artifact_view(
+    store: &portolan_store::Store,
     registry: &Registry,
     repo: &RepoName,
     tag: Option<String>,
@@ -183,10 +164,23 @@ pub async fn artifact_view(
     let client = &registry.client;
     let manifest_json = render_bytes(&doc.bytes, &links);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let (referrers, referrers_problem) = match client.referrers(repo, &doc.digest, None).await {
+    // The inventory's reading of it (through the client's caches, which the rest of the page
+    // reads from too): its date as the tag list and the planner see it.
+    let (read, referrers) = futures::join!(read_artifact(client.as_ref(), repo, &doc.digest), client.referrers(repo, &doc.digest, None));
+    let (referrers, referrers_problem) = match referrers {
         Ok((list, _)) => (list.iter().map(|r| referrer_entry(&base, r)).collect(), None),
         Err(e) => (Vec::new(), Some(e.message().to_owned())),
     };
+    let mut created = read.ok().and_then(|a| a.manifest.created);
+    if created.is_none() {
+        let seen = store.first_seen(&registry.info.name, repo.as_str(), std::slice::from_ref(&doc.digest), time::OffsetDateTime::now_utc());
+        match seen.await {
+            Ok(seen) => {
+                created = seen.get(&doc.digest).map(|&at| portolan_types::Dated { at, source: portolan_types::DateSource::FirstSeen })
+            }
+            Err(e) => tracing::warn!(error = %e, "reading first-seen dates"),
+        }
+    }
     let manifest = match doc.manifest() {
         Ok(m) => m.clone(),
         Err(e) => {
@@ -196,8 +190,7 @@ pub async fn artifact_view(
                 tag,
                 digest: doc.digest.clone(),
                 media_type: doc.media_type.clone(),
-                kind: kind_key(ArtifactKind::Other),
-                kind_label: "unreadable manifest".into(),
+                kind: ArtifactKind::Other,
                 artifact_type: None,
                 manifest_size: doc.size(),
                 total_size: None,
@@ -219,9 +212,8 @@ pub async fn artifact_view(
     };
     let kind = manifest.kind(&doc.media_type);
     let annotations = sorted_annotations(manifest.annotations());
-    let annotation_date = manifest.annotations().and_then(|a| a.get("org.opencontainers.image.created")).filter(|c| valid_date(c)).cloned();
     let subject = manifest.subject().map(|s| descriptor_view(&base, s));
-    let (body, total_size, config_date) = match &manifest {
+    let (body, total_size) = match &manifest {
         Manifest::Index(index) => {
             let (platform_descs, rest): (Vec<&Descriptor>, Vec<&Descriptor>) =
                 index.manifests().iter().partition(|d| !is_attestation_entry(d));
@@ -283,7 +275,7 @@ pub async fn artifact_view(
                 }
             }
             let total = platforms.iter().filter_map(|p| p.image_size).max();
-            (ArtifactBody::Index { platforms, others }, total, None)
+            (ArtifactBody::Index { platforms, others }, total)
         }
         Manifest::Image(m) => {
             let config_desc = descriptor_view(&base, m.config());
@@ -302,30 +294,23 @@ pub async fn artifact_view(
             } else {
                 None
             };
-            let date = image_config.as_ref().and_then(|c| c.created.clone()).filter(|c| valid_date(c));
             let layers = m.layers().iter().map(|l| descriptor_view(&base, l)).collect();
-            (ArtifactBody::Manifest { config: config_desc, image_config, layers }, image_size(doc.size(), &manifest), date)
+            (ArtifactBody::Manifest { config: config_desc, image_config, layers }, image_size(doc.size(), &manifest))
         }
     };
-    let (created, created_source) = match (config_date, annotation_date) {
-        (Some(c), _) => (Some(c), Some(DateSource::Config)),
-        (None, Some(a)) => (Some(a), Some(DateSource::Annotation)),
-        (None, None) => (None, None),
-    };
-    let panel = crate::ssr::panels::panel(registry, repo, &manifest, kind, &links).await;
+    let panel = crate::panels::panel(registry, repo, &manifest, kind, &links).await;
     ArtifactView {
         registry: registry.info.clone(),
         repository: repo.to_string(),
         tag,
         digest: doc.digest.clone(),
         media_type: doc.media_type.clone(),
-        kind: kind_key(kind),
-        kind_label: kind.label().to_owned(),
+        kind,
         artifact_type: manifest.artifact_type(),
         manifest_size: doc.size(),
         total_size,
-        created,
-        created_source,
+        created: created.map(|d| d.unix()),
+        created_source: created.map(|d| d.source),
         annotations,
         subject,
         body,

@@ -1,18 +1,136 @@
 //! Tag lists as the repository page shows them: referrer tags set aside, filtered (a pattern
-//! compiled once), sorted (semantic version, name, creation date) and paged; and each tag's
-//! details, read through the inventory reader — the same one the retention planner uses — with
-//! bounded, de-duplicated background work.
+//! compiled once), sorted (semantic version, name, creation date) and paged ([`list`]); and
+//! each tag's details, read through the inventory reader — the same one the retention planner
+//! uses — with bounded, de-duplicated background work.
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use portolan_inventory::read::{TagRead, read_tag};
+use portolan_model::{DateSource, TagDetail, TagPage, TagQuery, TagRow, TagSort};
 use portolan_oci::RepoName;
 use tokio::sync::Semaphore;
 
-use crate::model::{DateSource, TagDetail, TagQuery, TagRow, TagSort};
-use crate::ssr::Registry;
+use crate::{Registry, Result, Services};
+
+/// Tag details read at once, at most (the registry's own concurrency limit applies too).
+pub const DETAIL_CONCURRENCY: usize = 16;
+/// How long sorting by date waits for dates before answering with those it has.
+const CREATED_SORT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+/// Sorting by date reads every matching tag's config: past this many, it is refused with a
+/// word on filtering first (each visitor could otherwise make Portolan read thousands of
+/// manifests).
+pub const DATE_SORT_LIMIT: usize = 2_000;
+
+/// What a tag page was built from: while the same things are what the registry client's
+/// caches hold ([`BuiltFrom::still_current`]), rendering the page again would give the same
+/// page, so the server may send the one it kept.
+#[derive(Clone, Debug)]
+pub struct BuiltFrom {
+    pub registry: String,
+    pub repository: RepoName,
+    /// The tag list, as the client cached it (compared by identity).
+    pub tags: Arc<Vec<String>>,
+    /// (tag, digest) of each row shown.
+    pub resolved: Vec<(String, String)>,
+}
+
+impl BuiltFrom {
+    /// Whether rendering the page now would read the same things from the caches.
+    pub async fn still_current(&self, services: &Services) -> bool {
+        match services.registry(&self.registry) {
+            Ok(registry) => registry.client.still_cached(&self.repository, &self.tags, &self.resolved).await,
+            Err(_) => false,
+        }
+    }
+}
+
+/// One page of a repository's tags, filtered and sorted as `query` says, with the details read
+/// within [`portolan_model::DETAILS_BUDGET_MS`] (the others come back pending), and — when every
+/// row was read whole and the order needs no dates — what the page was built from. The page's
+/// `delete` and `public_url` are the caller's to fill.
+pub async fn list(services: &Services, registry: &Registry, repo: &RepoName, query: TagQuery) -> Result<(TagPage, Option<BuiltFrom>)> {
+    let name = &registry.info.name;
+    let query = TagQuery { page: query.page.max(1), per_page: query.per_page.clamp(1, portolan_model::MAX_PER_PAGE), ..query };
+    let filter = TagFilter::new(&query.filter)?;
+    let all = registry.client.tags(repo).await?;
+    if services.tag_lists.should_record(name, repo.as_str(), &all) {
+        crate::search::record_opened(&services.store, name, repo.as_str(), &all);
+    }
+    // Version order (the default) is kept per tag list; filtering keeps the order.
+    let presorted = query.sort == TagSort::Version;
+    let source = if presorted { services.tag_lists.by_version(name, repo.as_str(), &all) } else { all.clone() };
+    let (mut matching, total, hidden) = visible(&source, &query, &filter);
+    let mut created = HashMap::new();
+    let mut notice = all.is_empty().then(|| {
+        "This repository has no tags: the registry still lists it, but every tag is gone. Artifacts deleted through Portolan can be restored from the trash until the registry's garbage collection removes their blobs.".to_owned()
+    });
+    let mut query = query;
+    if query.sort == TagSort::Created && matching.len() > DATE_SORT_LIMIT {
+        notice = Some(format!(
+            "Sorting by date reads every tag's config, and {} tags match: more than the {DATE_SORT_LIMIT} Portolan sorts by date. Filter the list first (e.g. a version prefix); shown by version meanwhile.",
+            matching.len()
+        ));
+        query.sort = TagSort::Version;
+    }
+    if query.sort == TagSort::Created {
+        // Dates come from each tag's config: read them all, through the caches, for a while.
+        let tags = matching.iter().map(|t| (*t).to_owned()).collect();
+        let rows =
+            rows_within(registry, &services.store, &services.background, repo, tags, Some(CREATED_SORT_BUDGET), DETAIL_CONCURRENCY).await?;
+        let pending = rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).count();
+        if pending > 0 {
+            notice = Some(format!(
+                "Dates of {pending} tags are still being read; they are listed last for now. Reload in a moment for the full order."
+            ));
+        }
+        for row in rows {
+            if let TagRow::Ok(d) = row
+                && let Some(c) = d.created
+            {
+                created.insert(d.tag, c);
+            }
+        }
+    }
+    if !presorted {
+        sort_tags(&mut matching, query.sort, query.reverse, &created);
+    } else if query.reverse {
+        matching.reverse();
+    }
+    let shown = page(&matching, &query);
+    let budget = std::time::Duration::from_millis(portolan_model::DETAILS_BUDGET_MS.into());
+    let rows = rows_within(registry, &services.store, &services.background, repo, shown, Some(budget), DETAIL_CONCURRENCY).await?;
+    // A page of rows read whole, in an order that needs no dates, can be sent again while
+    // what it was read from is still cached.
+    let resolved: Option<Vec<(String, String)>> = rows
+        .iter()
+        .map(|r| match r {
+            TagRow::Ok(d) => Some((d.tag.clone(), d.digest.clone())),
+            _ => None,
+        })
+        .collect();
+    let built_from = resolved.filter(|_| query.sort != TagSort::Created).map(|resolved| BuiltFrom {
+        registry: name.clone(),
+        repository: repo.clone(),
+        tags: all,
+        resolved,
+    });
+    let page = TagPage {
+        registry: registry.info.clone(),
+        repository: repo.to_string(),
+        total,
+        matching: matching.len(),
+        hidden_referrer_tags: hidden,
+        query,
+        rows,
+        public_url: String::new(),
+        notice,
+        now: time::OffsetDateTime::now_utc().unix_timestamp(),
+        delete: Default::default(),
+    };
+    Ok((page, built_from))
+}
 
 pub use portolan_inventory::semver_of;
 
@@ -170,16 +288,11 @@ pub fn detail_of(read: &TagRead) -> TagDetail {
         tag: read.tag.tag.clone(),
         digest: m.digest.clone(),
         media_type: m.media_type.clone(),
-        kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-        kind_label: m.kind.label().to_owned(),
+        kind: m.kind,
         platforms: m.platforms.clone(),
         size: read.artifact.size(),
         created: m.created.map(|d| d.at.unix_timestamp()),
-        created_source: m.created.map(|d| match d.source {
-            portolan_inventory::DateSource::Config => DateSource::Config,
-            portolan_inventory::DateSource::Annotation => DateSource::Annotation,
-            portolan_inventory::DateSource::FirstSeen => DateSource::FirstSeen,
-        }),
+        created_source: m.created.map(|d| d.source),
         referrers: read.referrers.len(),
         missing_children: read.artifact.children.iter().filter(|c| c.missing).count(),
     }
@@ -232,7 +345,7 @@ impl Background {
         }
         let (store, registry, repository) = (store.clone(), registry.to_owned(), repository.to_owned());
         tokio::spawn(async move {
-            crate::ssr::search::record_reads(&store, &registry, &repository, &fresh).await;
+            crate::search::record_reads(&store, &registry, &repository, &fresh).await;
         });
     }
 
@@ -373,32 +486,6 @@ mod tests {
         assert!(is_referrer_tag(&format!("sha256-{hex}.sig")));
         assert!(!is_referrer_tag("sha256-short"));
         assert!(!is_referrer_tag("latest"));
-    }
-
-    #[test]
-    fn filters_by_substring_or_glob() {
-        let m = |tag: &str, f: &str| TagFilter::new(f).unwrap().matches(tag);
-        assert!(m("v1.2.3", "1.2"));
-        assert!(m("V1.2.3", "v1"));
-        assert!(m("build-00017", "build-*7"));
-        assert!(m("release-2024-01", "*2024*"));
-        assert!(!m("release-2024-01", "2023*"));
-        assert!(m("anything", "  "));
-        assert!(m("v1.0", "v?.0"));
-        // Characters with a meaning in globs are literal.
-        assert!(!m("a", "[a]*"));
-        assert!(TagFilter::new(&"x".repeat(MAX_FILTER + 1)).is_err());
-    }
-
-    #[test]
-    fn a_pathological_filter_is_cheap() {
-        // 200 stars and a letter over 5,000 tags of 128 characters: a compiled pattern, linear.
-        let filter = TagFilter::new(&format!("{}z", "*".repeat(199))).unwrap();
-        let tags: Vec<String> = (0..5000).map(|i| format!("{i:0>128}")).collect();
-        let started = std::time::Instant::now();
-        let n = tags.iter().filter(|t| filter.matches(t)).count();
-        assert_eq!(n, 0);
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     #[test]

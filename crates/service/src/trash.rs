@@ -1,8 +1,11 @@
-//! Deleting safely, for a person's confirmed preview and for retention runs alike: every unit
-//! is re-checked against the registry as it is now, saved byte for byte in the trash, then
-//! deleted, and each step goes to the audit log. And restoring from the trash: every blob is
-//! checked first, manifests are put back in dependency order (children, index, referrers),
-//! then the tags — never over a tag that was pushed again since.
+//! The whole trash lifecycle, for a person's request and for retention runs alike:
+//! - previewing a deletion ([`preview`]) and applying exactly what was previewed ([`apply`]):
+//!   every unit is re-checked against the registry as it is now, saved byte for byte in the
+//!   trash, then deleted, and each step goes to the audit log ([`Deleter`]);
+//! - restoring ([`Deleter::restore`]): every blob is checked first, manifests are put back in
+//!   dependency order (children, index, referrers), then the tags — never over a tag that was
+//!   pushed again since; purging ([`purge`]); listing what someone may act on ([`list`]);
+//! - settling deletes a stopped replica left half-recorded ([`settle_trash`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -14,9 +17,15 @@ use portolan_retention::{Deletion, Plan, Selection, plan_selection};
 use portolan_store::{Actor, ManifestRole, NewAudit, NewTrash, Outcome, Store, TrashEntry, TrashKind, TrashManifest, TrashState};
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
-use crate::model::{DeleteSelection, ItemOutcome, ManifestLine};
-use crate::ssr::Registry;
+use portolan_access::{Identity, Role};
+use portolan_model::{DeletePreview, DeleteSelection, DeleteUnit, ItemOutcome, ManifestLine, TrashPage, TrashRow};
+use portolan_store::{RunState, TrashState as State};
+use time::OffsetDateTime;
+
+use crate::{Error, Registry, Result, Services};
+
+/// Tags or digests picked at once, at most.
+pub const MAX_SELECTION: usize = 1_000;
 
 /// Registry requests in flight while reading a repository for a deletion.
 const READ_CONCURRENCY: usize = 16;
@@ -85,6 +94,210 @@ pub async fn fresh_inventory(registry: &Registry, repo: &RepoName, extra: &[Stri
     Ok(inv)
 }
 
+/// Checks a selection's size and grammar.
+pub fn check_selection(s: &DeleteSelection) -> Result<()> {
+    if s.tags.is_empty() && s.digests.is_empty() {
+        return Err(Error::Invalid("pick at least one tag or artifact to delete".into()));
+    }
+    if s.tags.len() + s.digests.len() > MAX_SELECTION {
+        return Err(Error::Invalid(format!("at most {MAX_SELECTION} tags and artifacts at once")));
+    }
+    for t in &s.tags {
+        Tag::parse(t).map_err(|e| Error::Invalid(e.message().to_owned()))?;
+    }
+    for d in &s.digests {
+        portolan_oci::name::parse_digest(d).map_err(|e| Error::Invalid(e.message().to_owned()))?;
+    }
+    Ok(())
+}
+
+/// What deleting `selection` would remove: every tag, every child manifest no other tag needs,
+/// every referrer (recursively), with sizes — nothing is deleted. The answer carries the
+/// confirmation [`apply`] takes back.
+pub async fn preview(registry: &Registry, repo: &RepoName, selection: DeleteSelection) -> Result<DeletePreview> {
+    check_selection(&selection)?;
+    let blocked = match registry.client.capabilities(repo).await {
+        Ok(caps) => match caps.manifest_delete {
+            Some(portolan_oci::Support::No(reason)) => Some(format!("Nothing can be deleted here: {reason}.")),
+            _ => None,
+        },
+        Err(e) => Some(format!("Whether deleting is possible here could not be found out: {}", e.message())),
+    };
+    let inventory = fresh_inventory(registry, repo, &selection.digests).await?;
+    let plan = plan(&selection, &inventory);
+    let units: Vec<ConfirmedUnit> =
+        plan.deletions.iter().map(|u| ConfirmedUnit { unit: u.clone(), tags: unit_tags(u, &inventory) }).collect();
+    let view = units
+        .iter()
+        .map(|c| {
+            let (op, children, referrers) = match &c.unit {
+                Deletion::Untag { .. } => ("untag", Vec::new(), Vec::new()),
+                Deletion::DeleteManifest { children, referrers, .. } => (
+                    "delete",
+                    children.iter().map(|d| manifest_line(&inventory, d)).collect(),
+                    referrers.iter().map(|d| manifest_line(&inventory, d)).collect(),
+                ),
+            };
+            DeleteUnit {
+                op: op.into(),
+                digest: c.unit.digest().to_owned(),
+                kind: inventory.manifests.get(c.unit.digest()).map(|m| m.kind),
+                tags: c.tags.clone(),
+                children,
+                referrers,
+                bytes_freed: c.unit.bytes_freed(),
+                describe: c.unit.describe(),
+            }
+        })
+        .collect();
+    // Tags that stay although they share a digest with a selected one.
+    let deleted_tags: HashSet<&str> = plan.deletions.iter().flat_map(|u| u.tags()).collect();
+    let touched: HashSet<&str> = plan.deletions.iter().map(|u| u.digest()).collect();
+    let kept = inventory
+        .tags
+        .iter()
+        .filter(|t| touched.contains(t.digest.as_str()) && !deleted_tags.contains(t.tag.as_str()))
+        .map(|t| (t.tag.clone(), format!("shares {} and stays", portolan_model::short_digest(&t.digest))))
+        .collect();
+    let mut notes = plan.notes.clone();
+    for t in &selection.tags {
+        if !inventory.tags.iter().any(|x| &x.tag == t) {
+            notes.push(format!("the tag {t:?} does not exist (any more)"));
+        }
+    }
+    let confirmation =
+        serde_json::to_string(&Confirmation { selection: selection.clone(), units }).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(DeletePreview {
+        registry: registry.info.clone(),
+        repository: repo.to_string(),
+        selection,
+        units: view,
+        kept,
+        notes,
+        blocked,
+        gc_hint: GC_HINT.into(),
+        confirmation,
+    })
+}
+
+/// A confirmation as [`preview`] made it, read back and checked.
+pub fn confirmation(text: &str) -> Result<Confirmation> {
+    let confirmation: Confirmation =
+        serde_json::from_str(text).map_err(|_| Error::Invalid("the confirmation is not one a preview made: preview again".into()))?;
+    check_selection(&confirmation.selection)?;
+    Ok(confirmation)
+}
+
+/// Applies a confirmed preview (see [`confirmation`]) on behalf of `actor`:
+/// only units that still remove exactly what was shown are applied; the others are skipped and
+/// reported. Each item is saved in the trash first and audited; a failure before any item is
+/// audited too. Nothing that was not previewed is deleted.
+pub async fn apply(
+    services: &Services,
+    registry: &Registry,
+    repo: &RepoName,
+    actor: Actor,
+    request_id: Option<String>,
+    confirmation: &Confirmation,
+) -> Result<(Vec<ItemOutcome>, Vec<i64>)> {
+    let mut deleter = Deleter {
+        registry,
+        store: &services.store,
+        actor: actor.clone(),
+        request_id: request_id.clone(),
+        run_id: None,
+        known_tags: Default::default(),
+    };
+    match deleter.apply_confirmation(repo, confirmation).await {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            let entry = NewAudit::new(actor, "delete", Outcome::Failed)
+                .at(&registry.info.name, Some(repo.as_str()))
+                .reason(format!("nothing was deleted: {e}"))
+                .request(request_id.as_deref());
+            services.store.audit(entry).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Restores trash entry `entry` on behalf of `actor` (see [`Deleter::restore`]).
+pub async fn restore(
+    services: &Services,
+    entry: &TrashEntry,
+    actor: Actor,
+    request_id: Option<String>,
+) -> Result<(Vec<ItemOutcome>, Vec<String>)> {
+    let registry = services.registry(&entry.registry)?;
+    let deleter = Deleter { registry, store: &services.store, actor, request_id, run_id: None, known_tags: Default::default() };
+    deleter.restore(entry).await
+}
+
+/// Purges trash entry `entry`'s content for good, on behalf of `actor`, and audits it.
+pub async fn purge(services: &Services, entry: &TrashEntry, actor: Actor, request_id: Option<String>) -> Result<()> {
+    services.store.trash_purge(entry.id, Some(&actor.label()), "purged by hand").await?;
+    let audit = NewAudit::new(actor, "purge", Outcome::Done)
+        .at(&entry.registry, Some(&entry.repository))
+        .digests(entry.manifests.iter().map(|m| m.digest.clone()))
+        .tags(entry.tags.iter().map(|(t, _)| t.clone()))
+        .reason(format!("trash entry {}: {}", entry.id, entry.summary))
+        .request(request_id.as_deref());
+    services.store.audit(audit).await?;
+    Ok(())
+}
+
+/// Trash entries per page.
+const TRASH_PAGE: usize = 50;
+
+/// The trash entries `who` may act on (maintainer of their repository), newest first, from
+/// before entry `before`.
+pub async fn list(services: &Services, who: Option<&Identity>, before: Option<i64>) -> Result<TrashPage> {
+    let filter = portolan_store::trash::TrashFilter { before, ..Default::default() };
+    let mut rows = Vec::new();
+    let mut cursor = filter.clone();
+    let mut next = None;
+    // Entries of repositories the caller may not touch are skipped (a few store pages at most).
+    for _ in 0..10 {
+        let batch = services.store.trash_entries(&cursor, 100).await?;
+        let last = batch.last().map(|e| e.id);
+        for e in batch {
+            let role = services.access.role_for(who, &e.registry, Some(&e.repository));
+            if role.is_none_or(|r| r < Role::Maintainer) {
+                continue;
+            }
+            rows.push(TrashRow {
+                id: e.id,
+                at: e.at.unix_timestamp(),
+                who: e.actor.label(),
+                registry: e.registry,
+                repository: e.repository,
+                kind: if e.kind == TrashKind::Tag { "tag".into() } else { "artifact".into() },
+                summary: e.summary,
+                state: e.state.as_str().into(),
+                state_at: e.state_at.unix_timestamp(),
+                state_by: e.state_by,
+                state_reason: e.state_reason,
+                manifests: e.manifests.len(),
+                tags: e.tags,
+                can_restore: e.state.restorable(),
+                can_purge: role.is_some_and(|r| r >= Role::Admin) && e.state != State::Purged,
+            });
+            if rows.len() >= TRASH_PAGE {
+                break;
+            }
+        }
+        match last {
+            Some(id) if rows.len() < TRASH_PAGE => cursor.before = Some(id),
+            Some(id) => {
+                next = Some(rows.last().map(|r| r.id).unwrap_or(id));
+                break;
+            }
+            None => break,
+        }
+    }
+    Ok(TrashPage { rows, next, trash_days: services.settings.trash_days, now: time::OffsetDateTime::now_utc().unix_timestamp() })
+}
+
 /// The plan of a hand-picked deletion.
 pub fn plan(selection: &DeleteSelection, inventory: &Inventory) -> Plan {
     let selection = Selection {
@@ -106,14 +319,11 @@ pub fn manifest_line(inventory: &Inventory, digest: &str) -> ManifestLine {
     match inventory.manifests.get(digest) {
         Some(m) => ManifestLine {
             digest: digest.to_owned(),
-            kind: serde_json::to_value(m.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-            kind_label: m.kind.label().to_owned(),
+            kind: Some(m.kind),
             platforms: m.platforms.clone(),
             size: inventory.total_size(digest),
         },
-        None => {
-            ManifestLine { digest: digest.to_owned(), kind: String::new(), kind_label: "unknown".into(), platforms: Vec::new(), size: 0 }
-        }
+        None => ManifestLine { digest: digest.to_owned(), kind: None, platforms: Vec::new(), size: 0 },
     }
 }
 
@@ -164,11 +374,7 @@ impl Deleter<'_> {
     /// Applies a person's confirmation: the repository is read again and planned again for the
     /// same selection; a unit is applied only when it removes exactly what the preview showed,
     /// else it is skipped and reported. Nothing that was not previewed is deleted.
-    pub async fn apply_confirmation(
-        &mut self,
-        repo: &RepoName,
-        confirmation: &Confirmation,
-    ) -> Result<(Vec<ItemOutcome>, Vec<i64>), AppError> {
+    pub async fn apply_confirmation(&mut self, repo: &RepoName, confirmation: &Confirmation) -> Result<(Vec<ItemOutcome>, Vec<i64>)> {
         let inventory = fresh_inventory(self.registry, repo, &confirmation.selection.digests).await?;
         self.known_tags = KnownTags::of(&inventory);
         let fresh = plan(&confirmation.selection, &inventory);
@@ -255,7 +461,7 @@ impl Deleter<'_> {
             registry: self.registry.info.name.clone(),
             repository: repo.to_string(),
             kind: TrashKind::Tag,
-            summary: format!("{repo}:{tag} ({})", crate::model::short_digest(digest)),
+            summary: format!("{repo}:{tag} ({})", portolan_model::short_digest(digest)),
             manifests: vec![TrashManifest {
                 digest: digest.to_owned(),
                 media_type: root.media_type.clone(),
@@ -322,7 +528,7 @@ impl Deleter<'_> {
             match now {
                 Ok(d) if members.contains(d.as_str()) => still.push((tag.clone(), d)),
                 Ok(d) => {
-                    let reason = format!("moved to {} since the preview: left alone", crate::model::short_digest(&d));
+                    let reason = format!("moved to {} since the preview: left alone", portolan_model::short_digest(&d));
                     self.record(repo, &mut items, item("delete-tag", Some(tag), expected, Outcome::Skipped, Some(reason)), None).await;
                 }
                 Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -395,7 +601,7 @@ impl Deleter<'_> {
                 Err(e) => {
                     let reason = format!(
                         "{} could not be read ({}): nothing of this artifact was deleted",
-                        crate::model::short_digest(d),
+                        portolan_model::short_digest(d),
                         e.message()
                     );
                     self.record(repo, &mut items, item("delete-manifest", None, root, Outcome::Skipped, Some(reason)), None).await;
@@ -415,7 +621,7 @@ impl Deleter<'_> {
             kind: TrashKind::Artifact,
             summary: format!(
                 "{repo}@{}{}{}",
-                crate::model::short_digest(root),
+                portolan_model::short_digest(root),
                 if tag_list.is_empty() { String::new() } else { format!(" ({tag_list})") },
                 match (children.len(), referrers.len()) {
                     (0, 0) => String::new(),
@@ -484,7 +690,7 @@ impl Deleter<'_> {
                     item("delete-manifest", None, d, Outcome::Skipped, Some("already gone".into()))
                 }
                 Err(e) => {
-                    failures.push(format!("{}: {}", crate::model::short_digest(d), e.message()));
+                    failures.push(format!("{}: {}", portolan_model::short_digest(d), e.message()));
                     item("delete-manifest", None, d, Outcome::Failed, Some(e.message().to_owned()))
                 }
             };
@@ -500,10 +706,10 @@ impl Deleter<'_> {
 
     /// Restores a trash entry. Refused (nothing written) when a blob is gone — the registry's
     /// garbage collection ran — with the list of what is missing.
-    pub async fn restore(&self, entry: &TrashEntry) -> Result<(Vec<ItemOutcome>, Vec<String>), AppError> {
-        let repo = RepoName::parse(&entry.repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+    pub async fn restore(&self, entry: &TrashEntry) -> Result<(Vec<ItemOutcome>, Vec<String>)> {
+        let repo = RepoName::parse(&entry.repository).map_err(|e| Error::Invalid(e.message().to_owned()))?;
         if !entry.state.restorable() {
-            return Err(AppError::Conflict(format!("trash entry {} is {} and cannot be restored", entry.id, entry.state.as_str())));
+            return Err(Error::Conflict(format!("trash entry {} is {} and cannot be restored", entry.id, entry.state.as_str())));
         }
         let client = &self.registry.client;
         let in_entry: HashSet<&str> = entry.manifests.iter().map(|m| m.digest.as_str()).collect();
@@ -529,7 +735,7 @@ impl Deleter<'_> {
                         }
                     }
                 }
-                Err(e) => return Err(AppError::Internal(format!("a saved manifest does not parse: {}", e.message()))),
+                Err(e) => return Err(Error::Internal(format!("a saved manifest does not parse: {}", e.message()))),
             }
         }
         let probes: Vec<_> = blobs
@@ -588,7 +794,7 @@ impl Deleter<'_> {
         for m in ordered {
             let digest = match portolan_oci::name::parse_digest(&m.digest) {
                 Ok(d) => d,
-                Err(e) => return Err(AppError::Internal(e.message().to_owned())),
+                Err(e) => return Err(Error::Internal(e.message().to_owned())),
             };
             let put = client.put_manifest(&repo, &Reference::Digest(digest), &m.media_type, bytes::Bytes::from(m.content.clone())).await;
             let it = match put {
@@ -613,7 +819,7 @@ impl Deleter<'_> {
                     Some(tag),
                     digest,
                     Outcome::Skipped,
-                    Some(format!("the tag points at {} now (pushed again since): left alone", crate::model::short_digest(&now.digest))),
+                    Some(format!("the tag points at {} now (pushed again since): left alone", portolan_model::short_digest(&now.digest))),
                 ),
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     match client.put_manifest(&repo, &Reference::Tag(t), &m.media_type, bytes::Bytes::from(m.content.clone())).await {
@@ -631,5 +837,118 @@ impl Deleter<'_> {
         }
         client.invalidate_repo(&repo).await;
         Ok((items, Vec::new()))
+    }
+}
+
+/// Settles the trash entries left `saved` since before `stale`: a delete was under way when its
+/// process died (between saving the manifests and recording how the delete ended), so neither
+/// the entry nor the audit log says what happened. The registry is asked, bypassing caches:
+/// - an artifact some of whose saved manifests are gone was (at least partly) deleted: the
+///   entry becomes `deleted`, restorable; one whose manifests are all still there was not: it
+///   becomes `failed`;
+/// - a tag that no longer points at its saved manifest was deleted (`deleted`); one that still
+///   does was not (`failed`).
+///
+/// Each is audited (`delete-manifest` / `delete-tag`, by Portolan). Entries of a run still
+/// going on are left alone, as are those the registry cannot be asked about now (next tick).
+pub async fn settle_trash(services: &Services, stale: OffsetDateTime) {
+    let entries = match services.store.trash_unsettled(stale, 100).await {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing unsettled trash entries");
+            return;
+        }
+    };
+    for entry in entries {
+        if let Some(run) = entry.run_id
+            && matches!(services.store.run(run).await, Ok(r) if r.state == RunState::Running)
+        {
+            continue;
+        }
+        let entry = match services.store.trash_entry(entry.id).await {
+            Ok(full) => full,
+            Err(e) => {
+                tracing::warn!(error = %e, id = entry.id, "reading an unsettled trash entry");
+                continue;
+            }
+        };
+        match settle(services, &entry).await {
+            Ok(Some((to, action, reason))) => {
+                if let Err(e) = services.store.trash_set_state(entry.id, to, Some(&Actor::system().label()), Some(&reason)).await {
+                    tracing::warn!(error = %e, id = entry.id, "settling a trash entry");
+                    continue;
+                }
+                let outcome = if to == TrashState::Deleted { Outcome::Done } else { Outcome::Failed };
+                let root = entry.manifests.iter().find(|m| m.role == portolan_store::ManifestRole::Root).map(|m| m.digest.clone());
+                let tags = entry.tags.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ");
+                let audit = NewAudit::new(Actor::system(), action, outcome)
+                    .at(&entry.registry, Some(&entry.repository))
+                    .digests(root)
+                    .tags((!tags.is_empty()).then_some(tags))
+                    .reason(reason)
+                    .request(entry.request_id.as_deref())
+                    .detail(serde_json::json!({"trash": entry.id, "run": entry.run_id, "settled": true}));
+                if let Err(e) = services.store.audit(audit).await {
+                    tracing::error!(error = %e, id = entry.id, "the audit log could not record a settled delete");
+                }
+                tracing::warn!(id = entry.id, state = to.as_str(), "an interrupted delete was settled");
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, id = entry.id, "an unsettled trash entry could not be checked; next time"),
+        }
+    }
+}
+
+/// What became of an interrupted delete: the entry's new state, the audit action and why.
+async fn settle(services: &Services, entry: &TrashEntry) -> Result<Option<(TrashState, &'static str, String)>, portolan_oci::Error> {
+    let Ok(registry) = services.registry(&entry.registry) else { return Ok(None) };
+    let repo = RepoName::parse(&entry.repository)?;
+    const PREFIX: &str = "settled after an interruption (the delete was under way when Portolan stopped)";
+    match entry.kind {
+        TrashKind::Artifact => {
+            let mut gone = Vec::new();
+            for m in &entry.manifests {
+                let digest = portolan_oci::name::parse_digest(&m.digest)?;
+                if registry.client.resolve_now(&repo, &Reference::Digest(digest)).await?.is_none() {
+                    gone.push(portolan_model::short_digest(&m.digest));
+                }
+            }
+            Ok(Some(if gone.is_empty() {
+                (
+                    TrashState::Failed,
+                    "delete-manifest",
+                    format!("{PREFIX}: every saved manifest is still in the registry; nothing was deleted"),
+                )
+            } else {
+                (
+                    TrashState::Deleted,
+                    "delete-manifest",
+                    format!(
+                        "{PREFIX}: {} of {} saved manifests are gone from the registry ({})",
+                        gone.len(),
+                        entry.manifests.len(),
+                        gone.join(", ")
+                    ),
+                )
+            }))
+        }
+        TrashKind::Tag => {
+            let mut still = Vec::new();
+            for (tag, digest) in &entry.tags {
+                let now = registry.client.resolve_now(&repo, &Reference::Tag(Tag::parse(tag)?)).await?;
+                if now.is_some_and(|r| &r.digest == digest) {
+                    still.push(tag.as_str());
+                }
+            }
+            Ok(Some(if still.is_empty() {
+                (TrashState::Deleted, "delete-tag", format!("{PREFIX}: the tag no longer points at the saved manifest"))
+            } else {
+                (
+                    TrashState::Failed,
+                    "delete-tag",
+                    format!("{PREFIX}: {} still points at the saved manifest; nothing was deleted", still.join(", ")),
+                )
+            }))
+        }
     }
 }

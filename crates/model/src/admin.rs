@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::RegistryInfo;
+use super::{ArtifactKind, RegistryInfo};
 
 /// Said after every deletion.
 pub const GC_NOTE: &str =
@@ -34,9 +34,8 @@ pub struct DeleteSelection {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestLine {
     pub digest: String,
-    /// `image`, `index`, `signature`, `sbom`…
-    pub kind: String,
-    pub kind_label: String,
+    /// None: the registry does not have it (any more).
+    pub kind: Option<ArtifactKind>,
     pub platforms: Vec<String>,
     pub size: u64,
 }
@@ -48,7 +47,7 @@ pub struct DeleteUnit {
     /// digest, with the tags on it, the index children nothing else uses, and referrers).
     pub op: String,
     pub digest: String,
-    pub kind_label: String,
+    pub kind: Option<ArtifactKind>,
     /// Every tag this unit removes, with the digest it points at now.
     pub tags: Vec<(String, String)>,
     pub children: Vec<ManifestLine>,

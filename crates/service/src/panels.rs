@@ -9,10 +9,10 @@ use portolan_oci::spec::Descriptor;
 use portolan_oci::{ArtifactKind, Manifest, RepoName, media};
 use serde_json::Value;
 
-use crate::model::Panel;
-use crate::ssr::Registry;
-use crate::ssr::artifact::sorted_annotations;
-use crate::ssr::json::{Links, render};
+use crate::Registry;
+use crate::artifact::sorted_annotations;
+use crate::json::{Links, render};
+use portolan_model::Panel;
 
 /// values.yaml beyond this is cut.
 const VALUES_CAP: usize = 64 * 1024;

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::model::JsonDoc;
+use portolan_model::JsonDoc;
 
 /// Text beyond this is cut (huge indexes, SBOMs): the page says so.
 pub const MAX_TEXT: usize = 512 * 1024;
@@ -21,7 +21,7 @@ impl Links<'_> {
         let media_type = object.and_then(|o| o.get("mediaType")).and_then(Value::as_str);
         match media_type {
             Some(t) if portolan_oci::media::is_manifest(t) => Some(format!("{}@{digest}", self.base)),
-            Some(t) => Some(format!("{}/-/blob/{digest}?type={}", self.base, crate::model::encode_component(t))),
+            Some(t) => Some(format!("{}/-/blob/{digest}?type={}", self.base, portolan_model::encode_component(t))),
             // Digests outside descriptors: annotations naming a manifest (buildx's
             // vnd.docker.reference.digest, cosign's payloads) and config `diff_ids`
             // (uncompressed layer digests, which are nowhere to be fetched).

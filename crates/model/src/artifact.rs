@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DateSource, RegistryInfo};
+use super::{ArtifactKind, DateSource, RegistryInfo};
 
 /// Pretty-printed JSON as HTML made on the server — keys, strings and numbers in spans, digests
 /// as links, every text from the registry escaped — shown as is (it is sent as one string, so
@@ -131,8 +131,7 @@ pub enum Panel {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReferrerEntry {
     pub digest: String,
-    pub kind: String,
-    pub kind_label: String,
+    pub kind: ArtifactKind,
     pub artifact_type: Option<String>,
     pub created: Option<String>,
     /// `referrers API`, `fallback tag`, `cosign .sig tag`…
@@ -149,14 +148,16 @@ pub struct ArtifactView {
     pub tag: Option<String>,
     pub digest: String,
     pub media_type: String,
-    pub kind: String,
-    pub kind_label: String,
+    /// What it is (`Other` also for a manifest that does not parse: see `problem`).
+    pub kind: ArtifactKind,
     pub artifact_type: Option<String>,
     /// Size of the manifest itself.
     pub manifest_size: u64,
     /// Manifest + config + layers (for an index: the largest platform).
     pub total_size: Option<u64>,
-    pub created: Option<String>,
+    /// When it was created (seconds since the epoch) — the same date the tag list shows — and
+    /// where that date came from.
+    pub created: Option<i64>,
     pub created_source: Option<DateSource>,
     pub annotations: Vec<(String, String)>,
     /// What this artifact refers to (signatures, SBOMs… point at their subject).
@@ -243,7 +244,8 @@ pub struct DiffView {
 pub struct DiffSide {
     pub reference: String,
     pub digest: String,
-    pub kind_label: String,
+    /// None: the manifest does not parse.
+    pub kind: Option<ArtifactKind>,
     pub size: Option<u64>,
     pub created: Option<String>,
 }
