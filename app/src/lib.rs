@@ -5,11 +5,15 @@
 //! # Layout
 //! - [`routes`]: one page per file (registries, catalog, repository, artifact, search).
 //! - [`components`]: reusable pieces (layout, error view, copy button, pager…).
-//! - [`api`]: `#[server]` functions: look up the registry, call the OCI client, answer a small
-//!   [`model`] value. Every one is a public endpoint and checks what it must itself.
+//! - [`api`]: `#[server]` functions, thin adapters: check the caller's role, call one service of
+//!   `portolan-service`, answer a small [`model`] value. Every one is a public endpoint and
+//!   checks what it must itself.
 //! - [`model`]: the values shared with the browser build (the `portolan-model` crate).
 //! - [`error`]: [`AppError`](error::AppError), with HTTP statuses and words for people.
-//! - `ssr` (server build only): the state server functions use.
+//! - `ssr` (server build only): the page state (the services, plus Leptos' options and how
+//!   people sign in), role checks (`ssr::auth`), and view builders that need the server (the
+//!   SVG referrer graph, badges, the policy form, audit rows). Nothing here runs without a
+//!   request: background work lives in `portolan-service`.
 
 #![recursion_limit = "256"]
 

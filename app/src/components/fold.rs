@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::table::framed;
+
 /// Characters shown before a value is folded.
 pub const FOLD_AT: usize = 160;
 
@@ -26,10 +28,8 @@ pub fn folded(text: String) -> AnyView {
 /// A two-column table of (key, value) pairs, values folded.
 pub fn pairs_table(pairs: Vec<(String, String)>, testid: &'static str) -> impl IntoView {
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm" data-testid=testid>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {pairs
+        {framed(Some(testid), Vec::new(),
+                    pairs
                         .into_iter()
                         .map(|(k, v)| view! {
                             <tr>
@@ -37,9 +37,6 @@ pub fn pairs_table(pairs: Vec<(String, String)>, testid: &'static str) -> impl I
                                 <td class="px-3 py-1.5 font-mono text-xs">{folded(v)}</td>
                             </tr>
                         })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                        .collect_view(), None)}
     }
 }

@@ -11,4 +11,5 @@ pub mod live_list;
 pub mod page;
 pub mod pager;
 pub mod search_box;
+pub mod table;
 pub mod usage;

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::table::{Col, framed};
+
 use crate::model::{AlsoUsed, CoverageRow, UseRow, UsedReferrer, UsedRegistry, WhereUsedView, format_utc, relative_seconds, short_digest};
 
 const LINK: &str = "text-sky-700 hover:underline dark:text-sky-400";
@@ -97,20 +99,8 @@ pub fn coverage_view(rows: Vec<CoverageRow>, now: i64) -> impl IntoView {
         None => view! { <span class="text-slate-500">"never"</span> }.into_any(),
     };
     view! {
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm" data-testid="coverage">
-                <thead class="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-600 dark:border-slate-800 dark:bg-slate-800/50 dark:text-slate-400">
-                    <tr>
-                        <th scope="col" class="px-3 py-2">"Registry"</th>
-                        <th scope="col" class="px-3 py-2">"Crawl"</th>
-                        <th scope="col" class="px-3 py-2 text-right">"Repositories"</th>
-                        <th scope="col" class="px-3 py-2 text-right">"Tags"</th>
-                        <th scope="col" class="px-3 py-2 text-right">"Manifests"</th>
-                        <th scope="col" class="px-3 py-2">"Last complete pass"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {rows.into_iter().map(|c| {
+        {framed(Some("coverage"), vec![Col::text("Registry"), Col::text("Crawl"), Col::num("Repositories"), Col::num("Tags"), Col::num("Manifests"), Col::text("Last complete pass")],
+                    rows.into_iter().map(|c| {
                         let crawl = if !c.crawl {
                             "off: only what people opened".to_owned()
                         } else {
@@ -135,10 +125,7 @@ pub fn coverage_view(rows: Vec<CoverageRow>, now: i64) -> impl IntoView {
                                 <td class="px-3 py-2 whitespace-nowrap">{when(c.last_pass)}</td>
                             </tr>
                         }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                    }).collect_view(), None)}
     }
 }
 

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{TrashPurge, TrashRestore, audit_list, request_outcome, trash_list};
 use crate::components::page::page_view;
+use crate::components::table::{cols, framed};
 use crate::model::{AuditPage, AuditQuery, AuditRow, TrashPage, format_utc, relative_seconds, short_digest};
 use crate::routes::delete::outcome_table;
 
@@ -139,13 +140,8 @@ fn audit_view(page: AuditPage) -> impl IntoView {
             <a href=format!("/admin/audit.csv{downloads}") class="text-sm text-sky-700 hover:underline dark:text-sky-400" data-testid="audit-csv">"CSV"</a>
             <a href=format!("/admin/audit.json{downloads}") class="text-sm text-sky-700 hover:underline dark:text-sky-400">"JSON"</a>
         </form>
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm" data-testid="audit">
-                <thead class="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-600 dark:border-slate-800 dark:bg-slate-800/50 dark:text-slate-400">
-                    <tr><th class="px-3 py-2">"When"</th><th class="px-3 py-2">"Who"</th><th class="px-3 py-2">"Action"</th><th class="px-3 py-2">"Where"</th><th class="px-3 py-2">"What"</th><th class="px-3 py-2">"Outcome"</th><th class="px-3 py-2">"Why"</th></tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {page.rows.into_iter().map(|r| {
+        {framed(Some("audit"), cols(&["When", "Who", "Action", "Where", "What", "Outcome", "Why"]),
+                    page.rows.into_iter().map(|r| {
                         let when = format_utc(r.at);
                         let place = match (&r.registry, &r.repository) {
                             (Some(reg), Some(repo)) => format!("{reg}/{repo}"),
@@ -165,10 +161,7 @@ fn audit_view(page: AuditPage) -> impl IntoView {
                                 <td class="px-3 py-2 text-slate-600 dark:text-slate-400">{r.reason.clone().unwrap_or_default()}</td>
                             </tr>
                         }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                    }).collect_view(), None)}
         {page.next.map(|n| {
             let next = AuditQuery { before: Some(n), ..q.clone() }.to_query_string();
             view! { <p class="mt-4 text-sm"><a href=format!("/admin/audit{next}") rel="next" class="text-sky-700 hover:underline dark:text-sky-400">"Older entries →"</a></p> }

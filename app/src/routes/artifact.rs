@@ -13,6 +13,7 @@ use crate::components::fold::{folded, pairs_table};
 use crate::components::json::json_view;
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
+use crate::components::table::{cols, framed};
 use crate::components::usage::also_used_view;
 use crate::model::{
     AlsoUsed, ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, format_utc,
@@ -206,38 +207,14 @@ fn descriptor_row(d: DescriptorView, index: usize) -> impl IntoView {
     }
 }
 
-fn table_head(cols: &[&'static str]) -> impl IntoView + use<> {
-    let cols = cols.to_vec();
-    view! {
-        <thead class="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-600 dark:border-slate-800 dark:bg-slate-800/50 dark:text-slate-400">
-            <tr>{cols.into_iter().map(|c| view! { <th scope="col" class="px-3 py-2">{c}</th> }).collect_view()}</tr>
-        </thead>
-    }
-}
-
-const TABLE: &str = "w-full text-left text-sm";
-const FRAME: &str = "overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900";
-
 fn body_view(body: ArtifactBody) -> AnyView {
     match body {
         ArtifactBody::Index { platforms, others } => {
             let table = view! {
-                <div class=FRAME>
-                    <table class=TABLE data-testid="platforms">
-                        {table_head(&["Platform", "Manifest", "Size", "Attestations"])}
-                        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                            {platforms.into_iter().map(platform_row).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+                {framed(Some("platforms"), cols(&["Platform", "Manifest", "Size", "Attestations"]), platforms.into_iter().map(platform_row).collect_view(), None)}
                 {(!others.is_empty()).then(|| view! {
                     <h3 class="mt-4 mb-2 font-semibold">"Other entries"</h3>
-                    <div class=FRAME>
-                        <table class=TABLE>
-                            {table_head(&["#", "Media type", "Size", "Digest"])}
-                            <tbody>{others.into_iter().enumerate().map(|(i, d)| descriptor_row(d, i + 1)).collect_view()}</tbody>
-                        </table>
-                    </div>
+                    {framed(None, cols(&["#", "Media type", "Size", "Digest"]), others.into_iter().enumerate().map(|(i, d)| descriptor_row(d, i + 1)).collect_view(), None)}
                 })}
             };
             section("Platforms", "platforms", table.into_any()).into_any()
@@ -245,19 +222,15 @@ fn body_view(body: ArtifactBody) -> AnyView {
         ArtifactBody::Manifest { config, image_config, layers } => {
             let total: u64 = layers.iter().map(|l| l.size).fold(0, u64::saturating_add);
             let count = layers.len();
-            let layers_table = view! {
-                <div class=FRAME>
-                    <table class=TABLE data-testid="layers">
-                        {table_head(&["#", "Media type", "Size", "Digest"])}
-                        <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                            {layers.into_iter().enumerate().map(|(i, d)| descriptor_row(d, i + 1)).collect_view()}
-                        </tbody>
-                        <tfoot class="border-t border-slate-200 text-slate-600 dark:border-slate-800 dark:text-slate-400">
-                            <tr><td class="px-3 py-1.5"></td><td class="px-3 py-1.5">{format!("{count} layers")}</td><td class="px-3 py-1.5 text-right tabular-nums">{human_size(total)}</td><td></td></tr>
-                        </tfoot>
-                    </table>
-                </div>
+            let foot = view! {
+                <tr><td class="px-3 py-1.5"></td><td class="px-3 py-1.5">{format!("{count} layers")}</td><td class="px-3 py-1.5 text-right tabular-nums">{human_size(total)}</td><td></td></tr>
             };
+            let layers_table = framed(
+                Some("layers"),
+                cols(&["#", "Media type", "Size", "Digest"]),
+                layers.into_iter().enumerate().map(|(i, d)| descriptor_row(d, i + 1)).collect_view(),
+                Some(foot.into_any()),
+            );
             let config_section = match image_config {
                 Some(c) => section("Config", "config", config_view(*c).into_any()).into_any(),
                 None => section(
@@ -336,21 +309,15 @@ fn config_view(c: ConfigView) -> impl IntoView {
         {(!c.labels.is_empty()).then(|| view! { <h3 class="mt-4 mb-2 font-semibold">"Labels"</h3> {pairs_table(c.labels.clone(), "labels")} })}
         {(!c.history.is_empty()).then(|| view! {
             <h3 class="mt-4 mb-2 font-semibold">"History"</h3>
-            <div class=FRAME>
-                <table class=TABLE data-testid="history">
-                    {table_head(&["#", "Created by", "Created", "Layer"])}
-                    <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                        {c.history.clone().into_iter().enumerate().map(|(i, h)| view! {
+            {framed(Some("history"), cols(&["#", "Created by", "Created", "Layer"]),
+                        c.history.clone().into_iter().enumerate().map(|(i, h)| view! {
                             <tr>
                                 <td class="px-3 py-1.5 text-right tabular-nums text-slate-500">{i + 1}</td>
                                 <td class="px-3 py-1.5 font-mono text-xs">{folded(h.created_by)}{h.comment.map(|c| view! { <span class="ml-2 text-slate-500">{c}</span> })}</td>
                                 <td class="px-3 py-1.5 text-xs whitespace-nowrap">{h.created}</td>
                                 <td class="px-3 py-1.5 text-xs">{if h.empty_layer { "no" } else { "yes" }}</td>
                             </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+                        }).collect_view(), None)}
         })}
         <h3 id="config-json" class="mt-4 mb-2 font-semibold">"Config JSON"</h3>
         {json_view(c.raw, "config-json")}
@@ -365,11 +332,8 @@ fn referrers_view(referrers: Vec<ReferrerEntry>, problem: Option<String>, now: i
         return view! { <p class="text-sm text-slate-600 dark:text-slate-400">"Nothing refers to this artifact (no signature, SBOM or attestation)."</p> }.into_any();
     }
     view! {
-        <div class=FRAME>
-            <table class=TABLE data-testid="referrers">
-                {table_head(&["Kind", "Artifact type", "Digest", "Created", "Found through"])}
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {referrers.into_iter().map(|r| view! {
+        {framed(Some("referrers"), cols(&["Kind", "Artifact type", "Digest", "Created", "Found through"]),
+                    referrers.into_iter().map(|r| view! {
                         <tr data-referrer=r.digest.clone()>
                             <td class="px-3 py-1.5"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=r.kind.key()>{r.kind.label()}</span></td>
                             <td class="px-3 py-1.5 font-mono text-xs break-anywhere">{r.artifact_type}</td>
@@ -377,10 +341,7 @@ fn referrers_view(referrers: Vec<ReferrerEntry>, problem: Option<String>, now: i
                             <td class="px-3 py-1.5 text-xs whitespace-nowrap">{r.created.map(|c| relative_time(&c, now))}</td>
                             <td class="px-3 py-1.5 text-xs text-slate-600 dark:text-slate-400">{r.source}</td>
                         </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                    }).collect_view(), None)}
     }
     .into_any()
 }

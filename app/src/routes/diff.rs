@@ -9,6 +9,7 @@ use crate::api::get_diff;
 use crate::components::fold::folded;
 use crate::components::layout::Breadcrumbs;
 use crate::components::page::page_view;
+use crate::components::table::{Col, framed};
 use crate::model::{ArtifactKind, Change, DiffSide, DiffView, human_size, short_digest};
 
 #[component]
@@ -59,8 +60,6 @@ fn diff_view(d: DiffView) -> impl IntoView {
         ("diff".to_owned(), None),
     ];
     let same = d.from.digest == d.to.digest;
-    let frame = "overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900";
-    let head = "border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-600 dark:border-slate-800 dark:bg-slate-800/50 dark:text-slate-400";
     view! {
         <Title text=format!("{} → {} · {} · Portolan", d.from.reference, d.to.reference, d.repository) />
         <Breadcrumbs items=crumbs />
@@ -75,37 +74,25 @@ fn diff_view(d: DiffView) -> impl IntoView {
         })}
         {d.compared_platform.clone().map(|p| view! { <p class="mt-2 text-sm text-slate-600 dark:text-slate-400">"Layers and config compared on " <span class="font-mono">{p}</span></p> })}
         <h2 class="mt-4 mb-2 text-lg font-semibold">"Layers"</h2>
-        <div class=frame>
-            <table class="w-full text-left text-sm" data-testid="diff-layers">
-                <thead class=head><tr><th scope="col" class="px-3 py-2">"Change"</th><th scope="col" class="px-3 py-2">"Digest"</th><th scope="col" class="px-3 py-2">"Media type"</th><th scope="col" class="px-3 py-2 text-right">"Size"</th></tr></thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {d.layers.clone().into_iter().map(|l| view! {
+        {framed(Some("diff-layers"), vec![Col::text("Change"), Col::text("Digest"), Col::text("Media type"), Col::num("Size")],
+                    d.layers.clone().into_iter().map(|l| view! {
                         <tr>
                             <td class="px-3 py-1.5">{change_badge(l.change)}</td>
                             <td class="px-3 py-1.5 font-mono text-xs" title=l.digest.clone()>{short_digest(&l.digest)}</td>
                             <td class="px-3 py-1.5 font-mono text-xs">{l.media_type}</td>
                             <td class="px-3 py-1.5 text-right tabular-nums">{human_size(l.size)}</td>
                         </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                    }).collect_view(), None)}
         {(!d.config.is_empty() || !d.labels.is_empty()).then(|| view! {
             <h2 class="mt-4 mb-2 text-lg font-semibold">"Config and labels"</h2>
-            <div class=frame>
-                <table class="w-full text-left text-sm" data-testid="diff-config">
-                    <thead class=head><tr><th scope="col" class="px-3 py-2">"Field"</th><th scope="col" class="px-3 py-2">{d.from.reference.clone()}</th><th scope="col" class="px-3 py-2">{d.to.reference.clone()}</th></tr></thead>
-                    <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                        {d.config.clone().into_iter().chain(d.labels.clone().into_iter().map(|(k, a, b)| (format!("label {k}"), a, b))).map(|(k, a, b)| view! {
+            {framed(Some("diff-config"), vec![Col::text("Field"), Col::text(d.from.reference.clone()), Col::text(d.to.reference.clone())],
+                        d.config.clone().into_iter().chain(d.labels.clone().into_iter().map(|(k, a, b)| (format!("label {k}"), a, b))).map(|(k, a, b)| view! {
                             <tr>
                                 <th scope="row" class="px-3 py-1.5 font-mono text-xs font-normal">{k}</th>
                                 <td class="px-3 py-1.5 font-mono text-xs text-rose-800 dark:text-rose-300">{folded(a)}</td>
                                 <td class="px-3 py-1.5 font-mono text-xs text-emerald-800 dark:text-emerald-300">{folded(b)}</td>
                             </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+                        }).collect_view(), None)}
         })}
     }
 }

@@ -16,6 +16,7 @@ use crate::components::layout::Breadcrumbs;
 use crate::components::live_list::{complete_pending, filter_as_you_type, filter_form, sort_link, with_completed};
 use crate::components::page::page_view;
 use crate::components::pager::pager;
+use crate::components::table::{Col, framed};
 use crate::model::{
     DateSource, Listing, RepoPage, RepoQuery, RepoRow, RepoSort, format_utc, is_config_name, is_repository_name, relative_seconds,
 };
@@ -150,18 +151,8 @@ fn repo_table(page: RepoPage, completed: Vec<RepoRow>) -> impl IntoView {
             </div>
         </div>
         {empty.map(|e| view! { <p class="mb-3 text-slate-600 dark:text-slate-400" data-testid="repo-empty">{e}</p> })}
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm" data-testid="repositories">
-                <thead class="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-600 dark:border-slate-800 dark:bg-slate-800/50 dark:text-slate-400">
-                    <tr>
-                        <th scope="col" class="px-3 py-2">"Repository"</th>
-                        <th scope="col" class="px-3 py-2 text-right">"Tags"</th>
-                        <th scope="col" class="px-3 py-2">"Newest version"</th>
-                        <th scope="col" class="px-3 py-2">"Last push"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {rows.into_iter().map(|row| {
+        {framed(Some("repositories"), vec![Col::text("Repository"), Col::num("Tags"), Col::text("Newest version"), Col::text("Last push")],
+                    rows.into_iter().map(|row| {
                         let name = row.name().to_owned();
                         let href = format!("{base}/{name}");
                         let origin = if recent.contains(&name) {
@@ -180,10 +171,7 @@ fn repo_table(page: RepoPage, completed: Vec<RepoRow>) -> impl IntoView {
                                 {summary_cells(row, now)}
                             </tr>
                         }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                    }).collect_view(), None)}
         <div class="mt-4">
             {pager(query.page, pages, move |p| format!("{pager_base}{}", RepoQuery { page: p, ..pager_query.clone() }.to_query_string()))}
         </div>

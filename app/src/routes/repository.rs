@@ -16,6 +16,7 @@ use crate::components::layout::Breadcrumbs;
 use crate::components::live_list::{complete_pending, filter_as_you_type, filter_form, sort_link, with_completed};
 use crate::components::page::page_view;
 use crate::components::pager::pager;
+use crate::components::table::{Col, framed};
 use crate::model::{DateSource, DeleteAbility, TagPage, TagQuery, TagRow, TagSort, format_utc, human_size, relative_seconds, short_digest};
 
 #[component]
@@ -133,22 +134,8 @@ fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
             }.into_any(),
             DeleteAbility::Hidden => ().into_any(),
         }}
-        <div class="overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm" data-testid="tags">
-                <thead class="border-b border-slate-200 bg-slate-50 text-xs uppercase tracking-wide text-slate-600 dark:border-slate-800 dark:bg-slate-800/50 dark:text-slate-400">
-                    <tr>
-                        {selectable.then(|| view! { <th scope="col" class="w-8 px-3 py-2"><span class="sr-only">"Select"</span></th> })}
-                        <th scope="col" class="px-3 py-2">"Tag"</th>
-                        <th scope="col" class="px-3 py-2">"Digest"</th>
-                        <th scope="col" class="px-3 py-2">"Kind"</th>
-                        <th scope="col" class="px-3 py-2">"Platforms"</th>
-                        <th scope="col" class="px-3 py-2 text-right">"Size"</th>
-                        <th scope="col" class="px-3 py-2">"Created"</th>
-                        <th scope="col" class="px-3 py-2 text-right">"Referrers"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {rows.iter().map(|row| {
+        {framed(Some("tags"), selectable.then_some(Col::Narrow("Select")).into_iter().chain([Col::text("Tag"), Col::text("Digest"), Col::text("Kind"), Col::text("Platforms"), Col::num("Size"), Col::text("Created"), Col::num("Referrers")]).collect(),
+                    rows.iter().map(|row| {
                         let tag = row.tag().to_owned();
                         let href = format!("{base}:{tag}");
                         let name = tag.clone();
@@ -166,10 +153,7 @@ fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
                                 {cells}
                             </tr>
                         }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                    }).collect_view(), None)}
         </form>
         <div class="mt-4">
             {pager(query.page, pages, move |p| format!("{pager_base}{}", TagQuery { page: p, ..pager_query.clone() }.to_query_string()))}
