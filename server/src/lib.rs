@@ -5,6 +5,7 @@
 //! - [`security`]: request ids, the `Host` check, trusted proxies, security headers.
 //! - [`auth`]: sign-in routes, sessions, who is asking.
 //! - [`scheduler`]: scheduled retention runs, agreed on through the store by every replica.
+//! - [`limit`]: rate limits per client address (the sign-in routes).
 //! - [`crawler`]: the opt-in crawl of each registry into the where-used index, one replica at
 //!   a time per registry.
 //! - this file: the state and the router — pages and server functions (leptos_axum), the
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod crawler;
 pub mod files;
+pub mod limit;
 pub mod page_cache;
 pub mod scheduler;
 pub mod security;
@@ -133,7 +135,7 @@ impl Parts {
     /// From the configuration (the listener's address decides the `Host` check's defaults).
     pub fn new(config: &Config, listen: std::net::SocketAddr, store: portolan_store::Store) -> Result<Self, StartError> {
         let public_url = config.public_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned());
-        let auth = auth::Auth::new(&config.auth, public_url, store, STYLESHEET.clone()).map_err(StartError)?;
+        let auth = auth::Auth::new(&config.auth, public_url, store, STYLESHEET.clone(), config.secure_cookies()).map_err(StartError)?;
         Ok(Self {
             auth: Arc::new(auth),
             guard: Arc::new(
@@ -156,8 +158,10 @@ pub fn app(state: AppState, parts: Parts) -> Router {
     routes.dedup_by(|a, b| a.path() == b.path());
     let options = state.leptos_options.clone();
     let idle = time::Duration::try_from(parts.idle_timeout).unwrap_or(time::Duration::hours(12));
+    // Over https the cookie carries the `__Host-` prefix: browsers then take it only from this
+    // origin, Secure, for the whole site, never set by a sibling subdomain.
     let session_layer = SessionManagerLayer::new(state.store.sessions())
-        .with_name("portolan_session")
+        .with_name(if parts.secure_cookies { "__Host-portolan_session" } else { "portolan_session" })
         .with_secure(parts.secure_cookies)
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)

@@ -18,6 +18,11 @@ use tracing::Instrument;
 /// Paths probes and scrapers reach by address, whatever `Host` they send.
 const HOSTLESS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
+/// The visitor's address as [`Guard::client`] worked it out, in each request's extensions (for
+/// rate limits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
 /// What the checks need, worked out once at start.
 #[derive(Clone, Debug)]
 pub struct Guard {
@@ -93,6 +98,29 @@ impl Guard {
         client
     }
 
+    /// Whether this request may read `/metrics`: its client (see [`Guard::client`]) is in
+    /// `metrics_from`, and it did not come through a proxy Portolan does not know. A request
+    /// carrying `X-Forwarded-For` from a peer that is not a trusted proxy was forwarded by
+    /// something — on the same host, every request of a reverse proxy comes from 127.0.0.1,
+    /// inside the default `metrics_from` — so its real client is unknown: refused, and the
+    /// first such request logs a warning naming the setting to fix.
+    pub fn metrics_allowed(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> bool {
+        let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+        if forwarded && !self.trusted(peer) {
+            static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    peer = peer.map(|p| p.to_string()).unwrap_or_default(),
+                    "/metrics was asked through a proxy that is not in trusted_proxies; such requests are refused. \
+                     If a reverse proxy runs in front of Portolan (on this host every request it forwards comes from \
+                     127.0.0.1), list it in trusted_proxies so the real client decides."
+                );
+            }
+            return false;
+        }
+        self.client(peer, headers).is_some_and(|ip| self.metrics_from.iter().any(|n| n.contains(&ip)))
+    }
+
     fn trusted(&self, peer: Option<IpAddr>) -> bool {
         peer.is_some_and(|ip| self.trusted_proxies.iter().any(|n| n.contains(&ip.to_canonical())))
     }
@@ -135,7 +163,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     // The client as the trusted proxies saw it: behind an ingress inside `metrics_from`, the
     // internet is not.
     let client = guard.client(peer, headers);
-    if path == "/metrics" && !client.is_some_and(|ip| guard.metrics_from.iter().any(|n| n.contains(&ip))) {
+    if path == "/metrics" && !guard.metrics_allowed(peer, headers) {
         return with_headers((StatusCode::FORBIDDEN, "Metrics are for the networks in metrics_from.").into_response(), &guard, &id);
     }
 
@@ -145,6 +173,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, mut request: Request, next: 
     });
     request.extensions_mut().insert(RequestId(id.clone()));
     request.extensions_mut().insert(RequestOrigin(origin));
+    request.extensions_mut().insert(ClientAddr(client));
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -250,6 +279,26 @@ mod tests {
         let mapped: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
         headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
         assert_eq!(g.client(Some(mapped), &headers), Some("203.0.113.7".parse().unwrap()));
+    }
+
+    #[test]
+    fn metrics_through_a_proxy_portolan_does_not_know_are_refused() {
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut forwarded = HeaderMap::new();
+        forwarded.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7"));
+        // No trusted proxies: a local request is allowed, one a local proxy forwarded is not.
+        let g = Guard::new("127.0.0.1:3000".parse().unwrap(), None, &[], vec![]);
+        assert!(g.metrics_allowed(Some(loopback), &HeaderMap::new()));
+        assert!(!g.metrics_allowed(Some(loopback), &forwarded), "a reverse proxy on this host does not make /metrics public");
+        let mut rfc7239 = HeaderMap::new();
+        rfc7239.insert("forwarded", HeaderValue::from_static("for=203.0.113.7"));
+        assert!(!g.metrics_allowed(Some(loopback), &rfc7239));
+        // The proxy listed as trusted: its client decides.
+        let g = Guard::new("127.0.0.1:3000".parse().unwrap(), None, &[], vec!["127.0.0.1/32".parse().unwrap()]);
+        assert!(!g.metrics_allowed(Some(loopback), &forwarded), "the internet is not in metrics_from");
+        let mut internal = HeaderMap::new();
+        internal.insert("x-forwarded-for", HeaderValue::from_static("127.0.0.1"));
+        assert!(g.metrics_allowed(Some(loopback), &internal));
     }
 
     #[test]

@@ -164,6 +164,7 @@ async fn world() -> World {
             dry_run: true,
             owner: "test".into(),
             scheduled_for: None,
+            scope: vec!["team/**".into()],
         })
         .await
         .unwrap()
@@ -616,8 +617,10 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
             dry_run: true,
             owner: "test".into(),
             scheduled_for: None,
+            scope: portolan_service::runs::scope_of(policy),
         };
         let run = w.store.run_start(&new_run(&everything)).await.unwrap().unwrap();
+        let team_run = w.store.run_start(&new_run(&w.policy)).await.unwrap().unwrap();
         let item = |position: i64, repository: &str| portolan_store::RunItem {
             position,
             repository: repository.into(),
@@ -630,10 +633,21 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
             at: time::OffsetDateTime::now_utc(),
         };
         w.store.run_items_add(run.id, &[item(0, "team/app"), item(1, "other/lib")]).await.unwrap();
+        w.store.run_items_add(team_run.id, &[item(0, "team/app"), item(1, "other/lib")]).await.unwrap();
         for repository in ["team/app", "other/lib"] {
             let entry = NewAudit::new(Actor::system(), "delete-tag", Outcome::Done).at("mem", Some(repository));
             w.store.audit(entry).await.unwrap();
         }
+        // Entries about part of the registry (a policy, a run) say their scope; a sign-in is
+        // about no registry and carries the person's groups.
+        for (action, scope) in [("policy-run", "**"), ("policy-dry-run", "team/*")] {
+            let entry = NewAudit::new(Actor::system(), action, Outcome::Done).at("mem", None).detail(serde_json::json!({"scope": [scope]}));
+            w.store.audit(entry).await.unwrap();
+        }
+        w.store
+            .audit(NewAudit::new(Actor::system(), "sign-in", Outcome::Done).detail(serde_json::json!({"groups": ["secret-team"]})))
+            .await
+            .unwrap();
         let form = |id: Option<i64>, version: i64, name: &str, repositories: &str| portolan_app::model::PolicyForm {
             id,
             version,
@@ -645,21 +659,28 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
         };
         let policies_before = w.store.policies().await.unwrap().len();
 
-        // Saving, previewing, deleting or running beyond team/** is refused, and nothing changes.
+        // Saving, previewing, deleting or running beyond team/** is refused, and nothing changes;
+        // a policy or run beyond it does not exist for the caller (its name and scope stay hidden).
         let refused = [
-            ("save_policy", qs(&SavePolicy { form: form(None, 0, "all", "**") })),
-            ("save_policy", qs(&SavePolicy { form: form(Some(everything.id), everything.version, "everything", "team/*") })),
-            ("save_policy", qs(&SavePolicy { form: form(Some(w.policy.id), w.policy.version, "keep-one", "team/**\nother/*") })),
-            ("preview_policy", qs(&PreviewPolicy { form: form(None, 0, "all", "*/*") })),
-            ("preview_policy", qs(&PreviewPolicy { form: form(Some(everything.id), everything.version, "everything", "team/*") })),
-            ("delete_policy", qs(&DeletePolicy { id: everything.id })),
-            ("run_policy", qs(&RunPolicy { id: everything.id, dry_run: true })),
-            ("stop_run", qs(&StopRun { id: run.id })),
+            ("save_policy", qs(&SavePolicy { form: form(None, 0, "all", "**") }), 403),
+            ("save_policy", qs(&SavePolicy { form: form(Some(everything.id), everything.version, "everything", "team/*") }), 404),
+            ("save_policy", qs(&SavePolicy { form: form(Some(w.policy.id), w.policy.version, "keep-one", "team/**\nother/*") }), 403),
+            ("preview_policy", qs(&PreviewPolicy { form: form(None, 0, "all", "*/*") }), 403),
+            ("preview_policy", qs(&PreviewPolicy { form: form(Some(everything.id), everything.version, "everything", "team/*") }), 404),
+            ("delete_policy", qs(&DeletePolicy { id: everything.id }), 404),
+            ("run_policy", qs(&RunPolicy { id: everything.id, dry_run: true }), 404),
+            ("stop_run", qs(&StopRun { id: run.id }), 404),
+            ("get_run", qs(&GetRun { id: run.id, from: 0 }), 404),
+            ("get_policy", qs(&GetPolicy { id: Some(everything.id) }), 404),
         ];
-        for (name, body) in refused {
+        for (name, body, status) in refused {
             let a = call(&w.app, "POST", server_fn(name), Who::TeamAdmin, Some(body.clone()), &[]).await;
-            assert_eq!(a.status, 403, "{name} {body}: {}", a.body);
-            assert!(a.body.contains("every repository of"), "the refusal says why: {}", a.body);
+            assert_eq!(a.status, status, "{name} {body}: {}", a.body);
+            if status == 403 {
+                assert!(a.body.contains("every repository of"), "the refusal says why: {}", a.body);
+            } else {
+                assert!(!a.body.contains("everything") && !a.body.contains("**"), "nothing about the hidden policy: {}", a.body);
+            }
         }
         assert_eq!(w.store.policies().await.unwrap().len(), policies_before);
         assert_eq!(w.store.policy(everything.id).await.unwrap().version, everything.version);
@@ -670,7 +691,7 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
             .audit_entries(&portolan_store::AuditFilter { outcome: Some(Outcome::Refused), ..Default::default() }, 50)
             .await
             .unwrap();
-        assert_eq!(refusals.len(), 6, "every refused change is audited (previews are reads): {refusals:?}");
+        assert_eq!(refusals.len(), 2, "every refused change is audited (previews are reads): {refusals:?}");
         assert!(refusals.iter().all(|e| e.entry.actor.subject.as_deref() == Some("tia")));
 
         // Inside team/**: allowed.
@@ -696,32 +717,43 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
         assert_eq!(a.status, 200, "{}", a.body);
         assert_eq!(w.store.policies().await.unwrap().len(), policies_before + 1);
 
-        // The list offers only what the caller may do.
+        // The list shows only policies and runs within the caller's scope, and offers only what
+        // the caller may do.
         let a = call(&w.app, "POST", server_fn("get_policies"), Who::TeamAdmin, Some(String::new()), &[]).await;
         let page: portolan_app::model::PoliciesPage = serde_json::from_str(&a.body).unwrap();
+        assert!(page.policies.iter().all(|p| p.name != "everything"), "{:?}", page.policies);
         let row = |name: &str| page.policies.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("{name}")).clone();
-        assert_eq!((row("everything").can_edit, row("everything").can_run), (false, false));
         assert_eq!((row("keep-one").can_edit, row("keep-one").can_run), (true, true));
+        let runs: Vec<i64> = page.recent_runs.iter().map(|r| r.id).collect();
+        assert!(runs.contains(&team_run.id) && !runs.contains(&run.id), "{runs:?}");
+        let a = call(&w.app, "POST", server_fn("get_policies"), Who::Admin, Some(String::new()), &[]).await;
+        let page: portolan_app::model::PoliciesPage = serde_json::from_str(&a.body).unwrap();
+        assert!(page.policies.iter().any(|p| p.name == "everything"));
 
-        // A run's items: only the repositories the caller maintains; no stop button for a scope beyond them.
-        let a = call(&w.app, "POST", server_fn("get_run"), Who::TeamAdmin, Some(qs(&GetRun { id: run.id, from: 0 })), &[]).await;
+        // A run's items: only the repositories the caller maintains.
+        let a = call(&w.app, "POST", server_fn("get_run"), Who::TeamAdmin, Some(qs(&GetRun { id: team_run.id, from: 0 })), &[]).await;
         let view: portolan_app::model::RunView = serde_json::from_str(&a.body).unwrap();
         assert_eq!(view.items.iter().map(|i| i.repository.as_str()).collect::<Vec<_>>(), ["team/app"]);
-        assert!(!view.can_stop);
+        assert!(view.can_stop);
         let a = call(&w.app, "POST", server_fn("get_run"), Who::Admin, Some(qs(&GetRun { id: run.id, from: 0 })), &[]).await;
         let view: portolan_app::model::RunView = serde_json::from_str(&a.body).unwrap();
         assert_eq!(view.items.len(), 2);
         assert!(view.can_stop);
 
-        // The audit log: entries about other repositories stay hidden.
+        // The audit log: entries about other repositories, scopes beyond the caller's, and
+        // sign-ins (about no registry) stay hidden.
         let a =
             call(&w.app, "POST", server_fn("audit_list"), Who::TeamAdmin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
         let audit: portolan_app::model::AuditPage = serde_json::from_str(&a.body).unwrap();
         let repositories: Vec<_> = audit.rows.iter().filter_map(|r| r.repository.as_deref()).collect();
         assert!(repositories.contains(&"team/app") && !repositories.contains(&"other/lib"), "{repositories:?}");
+        let actions: Vec<_> = audit.rows.iter().map(|r| r.action.as_str()).collect();
+        assert!(actions.contains(&"policy-dry-run") && !actions.contains(&"policy-run") && !actions.contains(&"sign-in"), "{actions:?}");
         let a = call(&w.app, "POST", server_fn("audit_list"), Who::Admin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
         let audit: portolan_app::model::AuditPage = serde_json::from_str(&a.body).unwrap();
         assert!(audit.rows.iter().any(|r| r.repository.as_deref() == Some("other/lib")));
+        let actions: Vec<_> = audit.rows.iter().map(|r| r.action.as_str()).collect();
+        assert!(actions.contains(&"policy-run") && actions.contains(&"sign-in"), "{actions:?}");
     })
 }
 
@@ -808,6 +840,46 @@ fn a_tag_pushed_onto_a_digest_after_its_plan_stops_the_delete() {
         assert!(!w.mem.has_manifest("team/app", &w.image));
         let entry = w.store.trash_entry(trash.unwrap()).await.unwrap();
         assert!(entry.tags.iter().any(|(t, _)| t == "promoted"), "the trash can put every tag back: {:?}", entry.tags);
+    })
+}
+
+/// A tag the plan kept, moved onto the digest being deleted after the plan (a rolled-back
+/// `latest`), stops the delete: it would go with the manifest without being in the trash.
+#[test]
+fn a_kept_tag_moved_onto_a_digest_after_its_plan_stops_the_delete() {
+    use portolan_service::trash::{Deleter, KnownTags, fresh_inventory, plan, unit_tags};
+    run(async {
+        let w = world().await;
+        let registry = Registry {
+            info: RegistryInfo { name: "mem".into(), title: "mem".into(), host: "mem.invalid".into() },
+            client: Arc::new(w.mem.clone()),
+        };
+        let repo = portolan_oci::RepoName::parse("team/app").unwrap();
+        let config = serde_json::json!({"created": "2024-01-01T00:00:00Z", "os": "linux", "architecture": "amd64"});
+        let old = w.mem.put_image("team/app", &["0.9"], &config, b"old layer", None);
+        let inventory = fresh_inventory(&registry, &repo, &[]).await.unwrap();
+        let selection = portolan_app::model::DeleteSelection { digests: vec![old.clone()], ..Default::default() };
+        let planned = plan(&selection, &inventory);
+        let unit = planned.deletions.iter().find(|u| u.digest() == old).expect("the old image is planned");
+        let tags = unit_tags(unit, &inventory);
+        assert_eq!(tags, [("0.9".to_owned(), old.clone())]);
+        let deleter = Deleter {
+            registry: &registry,
+            store: &w.store,
+            actor: Actor::system(),
+            request_id: None,
+            run_id: None,
+            known_tags: KnownTags::of(&inventory),
+        };
+        // After the plan, latest (kept: it pointed at the current image) is rolled back onto it.
+        assert_eq!(w.mem.tag_digest("team/app", "latest").as_deref(), Some(w.image.as_str()));
+        w.mem.put_image("team/app", &["latest"], &config, b"old layer", None);
+        assert_eq!(w.mem.tag_digest("team/app", "latest").as_deref(), Some(old.as_str()));
+        let (items, trash) = deleter.apply_unit(&repo, unit, &tags).await;
+        assert_eq!(trash, None, "nothing went to the trash: {items:?}");
+        assert!(items.iter().any(|i| i.outcome == "skipped" && i.reason.as_deref().is_some_and(|r| r.contains("latest"))), "{items:?}");
+        assert!(w.mem.has_manifest("team/app", &old), "the rolled-back image is still there");
+        assert_eq!(w.mem.tag_digest("team/app", "latest").as_deref(), Some(old.as_str()));
     })
 }
 

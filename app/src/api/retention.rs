@@ -1,9 +1,10 @@
 //! Retention: policies (admins edit them, maintainers see and run them), the what-if preview,
-//! runs (start, stop, follow). Each function checks the caller's role itself: to see policies
-//! and runs, maintainer somewhere on the registry; to preview, run or stop a policy,
-//! maintainer over every repository its globs can match; to save or delete one, admin over
-//! every repository of its scope (before and after an edit). A run's items show only the
-//! repositories the caller maintains.
+//! runs (start, stop, follow). Each function checks the caller's role itself, always over a
+//! scope — every repository a policy's globs can match, or those a run covered (its policy's
+//! scope when it started): to see a policy or a run, or to preview, run or stop one,
+//! maintainer over its scope; to save or delete a policy, admin over its scope (before and
+//! after an edit). A grant on part of a registry shows nothing of policies reaching further.
+//! To someone without the role over it, a policy or a run does not exist.
 
 use leptos::prelude::*;
 
@@ -12,11 +13,11 @@ use crate::model::{PoliciesPage, PolicyForm, PolicyPage, RunView, WhatIf};
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use crate::ssr::auth::{require_anywhere, require_change_over, require_over, role_here};
+    pub use crate::ssr::auth::{require_anywhere, require_change_over, require_over};
     pub use crate::ssr::policy_form::{form_of, item_row, raw_of, run_row};
     pub use crate::ssr::redirect_to;
     pub use portolan_access::Role;
-    pub use portolan_service::runs::{RunRequest, policy_of, start};
+    pub use portolan_service::runs::{RunRequest, policy_of, scope_of, start};
     pub use portolan_store::Trigger;
 
     use crate::ssr::AppState;
@@ -35,16 +36,6 @@ mod ssr {
         portolan_retention::validate(raw, &names).map_err(|errors| errors.into_iter().map(|e| (e.at, e.message)).collect())
     }
 
-    /// The repository globs of a stored policy: what acting on it needs a role over. A body
-    /// that no longer reads (or names no repository) counts as every repository.
-    pub fn scope_of(record: &portolan_store::PolicyRecord) -> Vec<String> {
-        serde_json::from_str::<portolan_retention::RawPolicy>(&record.body)
-            .ok()
-            .map(|raw| raw.repositories)
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| vec!["**".to_owned()])
-    }
-
     /// The role of the current user over a stored policy's scope.
     pub fn role_over(state: &AppState, record: &portolan_store::PolicyRecord) -> Option<Role> {
         role_over_scope(state, &record.registry, &scope_of(record))
@@ -55,12 +46,23 @@ mod ssr {
         state.access.role_over(crate::ssr::auth::current_user().as_ref(), registry, scope)
     }
 
-    /// What stopping a run needs a role over: its policy's scope now, or the whole registry
-    /// once the policy is deleted.
-    pub async fn run_scope(state: &AppState, run: &portolan_store::RunRecord) -> Vec<String> {
-        match state.store.policy(run.policy_id).await {
-            Ok(record) => scope_of(&record),
-            Err(_) => vec!["**".to_owned()],
+    /// The policy `id` when the caller is maintainer over its scope; to anyone else it does not
+    /// exist (its name and scope stay hidden).
+    pub async fn visible_policy(state: &AppState, id: i64) -> Result<portolan_store::PolicyRecord, crate::error::AppError> {
+        let record = state.store.policy(id).await?;
+        match role_over(state, &record) {
+            Some(r) if r >= Role::Maintainer => Ok(record),
+            _ => Err(crate::error::AppError::NotFound(format!("no policy {id}"))),
+        }
+    }
+
+    /// The run `id` when the caller is maintainer over the repositories it covered; to anyone
+    /// else it does not exist.
+    pub async fn visible_run(state: &AppState, id: i64) -> Result<portolan_store::RunRecord, crate::error::AppError> {
+        let run = state.store.run(id).await?;
+        match role_over_scope(state, &run.registry, &run.scope) {
+            Some(r) if r >= Role::Maintainer => Ok(run),
+            _ => Err(crate::error::AppError::NotFound(format!("no run {id}"))),
         }
     }
 }
@@ -73,8 +75,8 @@ pub async fn get_policies() -> Result<PoliciesPage, AppError> {
     let caller = require_anywhere(&state, Role::Maintainer)?;
     let mut policies = Vec::new();
     for record in state.store.policies().await? {
-        let role = role_here(&state, &record.registry, None);
-        if role.is_none_or(|r| r < Role::Maintainer) {
+        let over = role_over(&state, &record);
+        if over.is_none_or(|r| r < Role::Maintainer) {
             continue;
         }
         let (raw, problem) = match policy_of(&state, &record) {
@@ -83,7 +85,6 @@ pub async fn get_policies() -> Result<PoliciesPage, AppError> {
         };
         let last_run = state.store.runs(Some(record.id), None, 1).await?.first().map(run_row);
         let schedule = raw.as_ref().and_then(|r| r.schedule.clone());
-        let over = role_over(&state, &record);
         policies.push(crate::model::PolicyRow {
             id: record.id,
             name: record.name.clone(),
@@ -106,7 +107,7 @@ pub async fn get_policies() -> Result<PoliciesPage, AppError> {
         .runs(None, None, 20)
         .await?
         .iter()
-        .filter(|r| role_here(&state, &r.registry, None).is_some_and(|role| role >= Role::Maintainer))
+        .filter(|r| role_over_scope(&state, &r.registry, &r.scope).is_some_and(|role| role >= Role::Maintainer))
         .map(run_row)
         .collect();
     Ok(PoliciesPage {
@@ -133,8 +134,7 @@ pub async fn get_policy(id: Option<i64>) -> Result<PolicyPage, AppError> {
         }
         Some(id) => {
             require_anywhere(&state, Role::Maintainer)?;
-            let record = state.store.policy(id).await?;
-            crate::ssr::auth::require(&state, Role::Maintainer, &record.registry, None)?;
+            let record = visible_policy(&state, id).await?;
             let runs = state.store.runs(Some(id), None, 50).await?.iter().map(run_row).collect();
             let form = form_of(&record);
             let next_run = next_fire(Some(form.schedule.as_str()).filter(|s| !s.is_empty()));
@@ -158,12 +158,10 @@ pub async fn preview_policy(form: PolicyForm) -> Result<WhatIf, AppError> {
     };
     require_over(&state, Role::Maintainer, policy.registry(), &policy.raw().repositories)?;
     let saved = match form.id {
-        Some(id) => match state.store.policy(id).await {
-            Ok(record) => {
-                // The saved version's plan shows its repositories too.
-                require_over(&state, Role::Maintainer, &record.registry, &scope_of(&record))?;
-                policy_of(&state, &record).ok()
-            }
+        // The saved version's plan shows its repositories too: it must be the caller's to see.
+        Some(id) => match visible_policy(&state, id).await {
+            Ok(record) => policy_of(&state, &record).ok(),
+            Err(AppError::NotFound(m)) => return Err(AppError::NotFound(m)),
             Err(_) => None,
         },
         None => None,
@@ -189,15 +187,22 @@ pub async fn save_policy(form: PolicyForm) -> Result<i64, AppError> {
     let (record, action, before) = match form.id {
         None => (state.store.policy_create(policy.name(), policy.registry(), &body, Some(&by)).await?, "policy-create", None),
         Some(id) => {
-            let old = state.store.policy(id).await?;
+            let old = visible_policy(&state, id).await?;
             require_change_over(&state, Role::Admin, &old.registry, &scope_of(&old), "policy-save").await?;
             let record = state.store.policy_update(id, form.version, policy.name(), policy.registry(), &body, Some(&by)).await?;
-            (record, "policy-update", Some(old.body))
+            (record, "policy-update", Some(old))
         }
     };
+    // Who may read this entry: admins over the scope before and after.
+    let mut scope = scope_of(&record);
+    scope.extend(before.as_ref().map(scope_of).unwrap_or_default());
+    scope.sort();
+    scope.dedup();
+    let before = before.map(|old| old.body);
     let detail = serde_json::json!({
         "policy": record.id,
         "version": record.version,
+        "scope": scope,
         "before": before.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
         "after": serde_json::from_str::<serde_json::Value>(&record.body).ok(),
     });
@@ -217,13 +222,13 @@ pub async fn delete_policy(id: i64) -> Result<(), AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
     require_anywhere(&state, Role::Admin)?;
-    let record = state.store.policy(id).await?;
+    let record = visible_policy(&state, id).await?;
     let caller = require_change_over(&state, Role::Admin, &record.registry, &scope_of(&record), "policy-delete").await?;
     state.store.policy_delete(id).await?;
     let entry = portolan_store::NewAudit::new(caller.actor(), "policy-delete", portolan_store::Outcome::Done)
         .at(&record.registry, None)
         .reason(format!("{:?}", record.name))
-        .detail(serde_json::json!({"policy": id, "before": serde_json::from_str::<serde_json::Value>(&record.body).ok()}))
+        .detail(serde_json::json!({"policy": id, "scope": scope_of(&record), "before": serde_json::from_str::<serde_json::Value>(&record.body).ok()}))
         .request(crate::ssr::request_id().as_deref());
     state.store.audit(entry).await?;
     redirect_to("/admin/policies");
@@ -237,7 +242,7 @@ pub async fn run_policy(id: i64, dry_run: bool) -> Result<i64, AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
     require_anywhere(&state, Role::Maintainer)?;
-    let record = state.store.policy(id).await?;
+    let record = visible_policy(&state, id).await?;
     let caller = require_change_over(&state, Role::Maintainer, &record.registry, &scope_of(&record), "policy-run").await?;
     let policy = policy_of(&state, &record)?;
     let req = RunRequest {
@@ -259,9 +264,8 @@ pub async fn stop_run(id: i64) -> Result<(), AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
     require_anywhere(&state, Role::Maintainer)?;
-    let run = state.store.run(id).await?;
-    let scope = run_scope(&state, &run).await;
-    require_change_over(&state, Role::Maintainer, &run.registry, &scope, "policy-run-stop").await?;
+    let run = visible_run(&state, id).await?;
+    require_change_over(&state, Role::Maintainer, &run.registry, &run.scope, "policy-run-stop").await?;
     state.store.run_request_stop(id).await?;
     redirect_to(&format!("/admin/runs/{id}"));
     Ok(())
@@ -272,9 +276,8 @@ pub async fn stop_run(id: i64) -> Result<(), AppError> {
 pub async fn get_run(id: i64, from: i64) -> Result<RunView, AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
-    require_anywhere(&state, Role::Maintainer)?;
-    let run = state.store.run(id).await?;
-    let caller = crate::ssr::auth::require(&state, Role::Maintainer, &run.registry, None)?;
+    let caller = require_anywhere(&state, Role::Maintainer)?;
+    let run = visible_run(&state, id).await?;
     // Items of repositories the caller does not maintain are left out (their positions stay).
     let batch = state.store.run_items(id, from.max(0), 501).await?;
     let next_from = batch.get(500).map(|item| item.position);
@@ -287,12 +290,12 @@ pub async fn get_run(id: i64, from: i64) -> Result<RunView, AppError> {
         .map(item_row)
         .collect();
     let running = run.state == portolan_store::RunState::Running;
-    let may_stop = role_over_scope(&state, &run.registry, &run_scope(&state, &run).await).is_some_and(|r| r >= Role::Maintainer);
     Ok(RunView {
         run: run_row(&run),
         items,
         next_from,
-        can_stop: running && !run.stop_requested && may_stop,
+        // Seeing a run already needs maintainer over its scope, which is what stopping it needs.
+        can_stop: running && !run.stop_requested,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
     })
 }

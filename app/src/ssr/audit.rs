@@ -53,9 +53,16 @@ fn filter_of(q: &AuditQuery) -> Result<AuditFilter, AppError> {
     })
 }
 
-/// Entries for `caller` (an admin somewhere): those about repositories they are admin of, those
-/// about a registry as a whole where they are admin somewhere on it, and those about no registry.
+/// Entries for `caller` (an admin somewhere), each only to those who administer what it is
+/// about: an entry about a repository to admins of that repository; one about part of a
+/// registry (a policy saved, a run: the repository globs it covered are in its detail as
+/// `scope`) to admins over that scope (`**` when it names none); one about no registry (a
+/// sign-in, with the person's groups) to admins of every repository of every registry.
 pub async fn rows(state: &AppState, caller: &Caller, q: &AuditQuery, limit: usize) -> Result<Vec<AuditRow>, AppError> {
+    let who = caller.identity.as_ref();
+    let everything = vec!["**".to_owned()];
+    let admin_over = |registry: &str, scope: &[String]| state.access.role_over(who, registry, scope).is_some_and(|r| r >= Role::Admin);
+    let admin_everywhere = state.registries.iter().all(|r| admin_over(&r.info.name, &everything));
     let mut filter = filter_of(q)?;
     let mut out = Vec::new();
     for _ in 0..20 {
@@ -63,14 +70,10 @@ pub async fn rows(state: &AppState, caller: &Caller, q: &AuditQuery, limit: usiz
         let done = batch.len() < 500;
         filter.before = batch.last().map(|e| e.id);
         for e in batch {
-            let visible = match &e.entry.registry {
-                // About a repository: admin of that repository; about the registry as a whole
-                // (a policy saved, a run), admin anywhere on it.
-                Some(r) => state
-                    .access
-                    .role_for(caller.identity.as_ref(), r, e.entry.repository.as_deref())
-                    .is_some_and(|role| role >= Role::Admin),
-                None => true,
+            let visible = match (&e.entry.registry, &e.entry.repository) {
+                (Some(r), Some(repo)) => state.access.role_for(who, r, Some(repo)).is_some_and(|role| role >= Role::Admin),
+                (Some(r), None) => admin_over(r, &scope_in(e.entry.detail.as_ref()).unwrap_or_else(|| everything.clone())),
+                (None, _) => admin_everywhere,
             };
             if visible {
                 out.push(row(e));
@@ -84,6 +87,12 @@ pub async fn rows(state: &AppState, caller: &Caller, q: &AuditQuery, limit: usiz
         }
     }
     Ok(out)
+}
+
+/// The repository globs an entry's detail says it covered (`"scope": [...]`).
+fn scope_in(detail: Option<&serde_json::Value>) -> Option<Vec<String>> {
+    let globs: Vec<String> = detail?.get("scope")?.as_array()?.iter().filter_map(|g| g.as_str().map(str::to_owned)).collect();
+    (!globs.is_empty()).then_some(globs)
 }
 
 /// The entries of one request made by `who` (the outcome page of a form).

@@ -125,7 +125,8 @@ pub async fn read_manifest(verbs: &dyn RegistryVerbs, repo: &RepoName, digest: &
                 .map(|d| BlobRef { digest: d.digest().to_string(), size: d.size() })
                 .collect();
             if is_image_config(m.config().media_type().as_ref())
-                && let Ok(bytes) = verbs.blob(repo, m.config().digest().as_ref(), Some(CONFIG_CAP)).await
+                && let Ok(bytes) =
+                    verbs.blob(repo, m.config().digest().as_ref(), Some(CONFIG_CAP.min(verbs.settings().max_blob_bytes))).await
                 && let Ok(config) = serde_json::from_slice::<Value>(&bytes)
             {
                 if let Some(at) = config.get("created").and_then(Value::as_str).and_then(parse_date) {

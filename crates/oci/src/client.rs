@@ -650,12 +650,16 @@ impl Client {
     /// configured blob cap), verified against its digest and cached.
     pub async fn blob(&self, repo: &RepoName, digest: &str, cap: Option<u64>) -> Result<Bytes> {
         crate::name::parse_digest(digest)?;
+        let cap = cap.unwrap_or(self.config().max_blob_bytes);
         if let Some(bytes) = self.inner.content.get(&content_key(repo, digest)).await {
             cache_lookup("blobs", true);
+            // Kept for a caller that allowed more: this caller's cap still holds.
+            if bytes.len() as u64 > cap {
+                return Err(crate::transport::too_large(&format!("blob {repo}@{digest}"), bytes.len() as u64, cap));
+            }
             return Ok(bytes);
         }
         cache_lookup("blobs", false);
-        let cap = cap.unwrap_or(self.config().max_blob_bytes);
         let request = Request::new(
             Method::GET,
             self.url(&format!("{repo}/blobs/{digest}")),

@@ -97,7 +97,7 @@ async fn read_capped(mut response: reqwest::Response, cap: u64, what: &str) -> R
     }
 }
 
-fn too_large(what: &str, size: u64, cap: u64) -> Error {
+pub(crate) fn too_large(what: &str, size: u64, cap: u64) -> Error {
     Error::new(
         ErrorKind::TooLarge,
         format!("{what}: the response is larger than the {} limit (at least {})", human_bytes(cap), human_bytes(size)),

@@ -52,6 +52,17 @@ pub fn lease_name(policy: i64) -> String {
     format!("policy:{policy}")
 }
 
+/// The repository globs of a stored policy: what acting on it, or seeing it and its runs,
+/// needs a role over. A body that no longer reads (or names no repository) counts as every
+/// repository.
+pub fn scope_of(record: &PolicyRecord) -> Vec<String> {
+    serde_json::from_str::<RawPolicy>(&record.body)
+        .ok()
+        .map(|raw| raw.repositories)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| vec!["**".to_owned()])
+}
+
 /// The validated policy of a stored record.
 pub fn policy_of(state: &Services, record: &PolicyRecord) -> Result<Policy, Error> {
     let raw: RawPolicy =
@@ -142,6 +153,7 @@ pub async fn start(state: &Services, owner: &str, req: RunRequest) -> Result<Run
         dry_run: req.dry_run,
         owner: owner.to_owned(),
         scheduled_for: req.scheduled_for,
+        scope: scope_of(&req.record),
     };
     let run = match state.store.run_start(&new).await {
         Ok(Some(run)) => run,
@@ -157,6 +169,7 @@ pub async fn start(state: &Services, owner: &str, req: RunRequest) -> Result<Run
     let entry = NewAudit::new(req.actor.clone(), if req.dry_run { "policy-dry-run" } else { "policy-run" }, Outcome::Done)
         .at(policy.registry(), None)
         .reason(format!("run {} of {:?} (version {}) started ({})", run.id, req.record.name, req.record.version, req.trigger.as_str()))
+        .detail(serde_json::json!({"run": run.id, "policy": run.policy_id, "scope": run.scope}))
         .request(req.request_id.as_deref());
     state.store.audit(entry).await?;
     let (state, record) = (state.clone(), run.clone());
@@ -250,6 +263,7 @@ async fn execute(state: &Services, owner: &str, run: RunRecord, policy: Policy, 
     let entry = NewAudit::new(req.actor.clone(), if run.dry_run { "policy-dry-run-end" } else { "policy-run-end" }, outcome)
         .at(policy.registry(), None)
         .reason(summary)
+        .detail(serde_json::json!({"run": run.id, "policy": run.policy_id, "scope": run.scope}))
         .request(req.request_id.as_deref());
     state.store.audit(entry).await?;
     Ok(())
@@ -494,6 +508,7 @@ pub async fn tick(state: &Services) {
                 if missed > 0 {
                     let entry = NewAudit::new(Actor::schedule(&record.name), "policy-schedule-missed", Outcome::Skipped)
                         .at(policy.registry(), None)
+                        .detail(serde_json::json!({"policy": record.id, "scope": scope_of(&record)}))
                         .reason(format!("{missed} scheduled run(s) before {fire} were missed (no replica was running); ran once now"));
                     let _ = state.store.audit(entry).await;
                 }
@@ -511,6 +526,7 @@ pub async fn tick(state: &Services) {
                     dry_run: policy.dry_run(),
                     owner: state.replica.to_string(),
                     scheduled_for: Some(fire),
+                    scope: scope_of(&record),
                 };
                 if let Ok(Some(run)) = state.store.run_start(&skipped).await {
                     let _ = state.store.run_finish(run.id, RunState::Failed, &RunCounts::default(), Some(&format!("skipped: {why}"))).await;

@@ -47,26 +47,49 @@ pub struct Deleter<'a> {
 /// How old the tag list may be when a manifest is deleted.
 const TAG_LIST_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The tags of a repository as a plan saw them, and those pushed since. Deleting a manifest
-/// removes every tag on its digest, so a tag pushed onto a unit's digest after the plan (a
-/// build promoted under a new name) must stop that unit: it was not previewed and would not be
-/// in the trash. Before each manifest delete the tag list is read again (at most
-/// [`TAG_LIST_FRESH`] old) and names the plan did not know are resolved. A tag the plan knew
-/// that is moved onto the digest during the run is not seen: finding it would take a request
-/// per tag per deletion.
+/// Tags the plan kept that are resolved again before a manifest delete, at most (floating
+/// names such as `latest` first, then the newest versions).
+pub const KEPT_RECHECK: usize = 32;
+
+/// The tags of a repository as a plan saw them, and what they point at now. Deleting a
+/// manifest removes every tag on its digest, so a tag that points at a unit's manifests now
+/// but did not when the plan was made must stop that unit: it was not previewed and would not
+/// be in the trash. That is a tag pushed since (a build promoted under a new name), or a tag
+/// the plan kept that was moved onto the digest (a rolled-back `latest`). Before each manifest
+/// delete the tag list is read again (at most [`TAG_LIST_FRESH`] old), the names the plan did
+/// not know are resolved, and so are up to [`KEPT_RECHECK`] of the tags the plan kept: in a
+/// repository with more kept tags, one of the others moved onto the digest in those seconds is
+/// not seen (finding every one would take a request per tag per deletion).
 #[derive(Default)]
 pub struct KnownTags {
-    names: HashSet<String>,
-    since: tokio::sync::Mutex<Option<NewTags>>,
+    /// Each tag the plan saw, with the digest it pointed at then.
+    planned: HashMap<String, String>,
+    since: tokio::sync::Mutex<Option<Checked>>,
 }
 
-/// When the tag list was last read, and its names the plan did not know, each with the digest
-/// it pointed at.
-type NewTags = (std::time::Instant, Vec<(String, String)>);
+/// When the tag list was last read, and where the tags checked then pointed.
+type Checked = (std::time::Instant, Vec<(String, String)>);
 
 impl KnownTags {
     pub fn of(inventory: &Inventory) -> Self {
-        Self { names: inventory.tags.iter().map(|t| t.tag.clone()).collect(), since: Default::default() }
+        Self { planned: inventory.tags.iter().map(|t| (t.tag.clone(), t.digest.clone())).collect(), since: Default::default() }
+    }
+
+    /// Which of the listed tags the plan knew to check again: floating names (not versions)
+    /// first, then versions newest first; referrer tags follow their subject and are left out.
+    fn recheck<'a>(&self, listed: &'a [String]) -> Vec<&'a String> {
+        let mut kept: Vec<(Option<semver::Version>, &String)> = listed
+            .iter()
+            .filter(|t| self.planned.contains_key(t.as_str()) && portolan_oci::name::subject_of_tag(t).is_none())
+            .map(|t| (portolan_inventory::semver_of(t), t))
+            .collect();
+        kept.sort_by(|(va, a), (vb, b)| match (va, vb) {
+            (None, None) => a.cmp(b),
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => y.cmp(x),
+        });
+        kept.into_iter().take(KEPT_RECHECK).map(|(_, t)| t).collect()
     }
 }
 
@@ -410,18 +433,20 @@ impl Deleter<'_> {
         }
     }
 
-    /// Tags the plan did not know that now point at one of `members` (see [`KnownTags`]).
+    /// Tags that now point at one of `members` but did not when the plan was made: new ones,
+    /// and kept ones moved onto them (see [`KnownTags`]).
     async fn unplanned_tags(&self, repo: &RepoName, members: &HashSet<&str>) -> portolan_oci::Result<Vec<String>> {
         let client = &self.registry.client;
-        let mut since = self.known_tags.since.lock().await;
+        let known = &self.known_tags;
+        let mut since = known.since.lock().await;
         if since.as_ref().is_none_or(|(at, _)| at.elapsed() > TAG_LIST_FRESH) {
             let listed = client.tags(repo).await?;
-            let new: Vec<Tag> =
-                listed.iter().filter(|t| !self.known_tags.names.contains(t.as_str())).filter_map(|t| Tag::parse(t).ok()).collect();
-            let resolved: Vec<portolan_oci::Result<Option<(String, String)>>> = futures::stream::iter(new)
+            let new = listed.iter().filter(|t| !known.planned.contains_key(t.as_str()));
+            let asked: Vec<Tag> = new.chain(known.recheck(&listed)).filter_map(|t| Tag::parse(t).ok()).collect();
+            let resolved: Vec<portolan_oci::Result<Option<(String, String)>>> = futures::stream::iter(asked)
                 .map(|tag| async move {
-                    match client.resolve(repo, &Reference::Tag(tag.clone())).await {
-                        Ok(r) => Ok(Some((tag.to_string(), r.digest))),
+                    match client.resolve_now(repo, &Reference::Tag(tag.clone())).await {
+                        Ok(r) => Ok(r.map(|r| (tag.to_string(), r.digest))),
                         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
                         Err(e) => Err(e),
                     }
@@ -432,8 +457,12 @@ impl Deleter<'_> {
             let resolved = resolved.into_iter().filter_map(Result::transpose).collect::<portolan_oci::Result<Vec<_>>>()?;
             *since = Some((std::time::Instant::now(), resolved));
         }
-        let new = since.as_ref().map(|(_, new)| new.as_slice()).unwrap_or_default();
-        Ok(new.iter().filter(|(_, d)| members.contains(d.as_str())).map(|(t, _)| t.clone()).collect())
+        let checked = since.as_ref().map(|(_, c)| c.as_slice()).unwrap_or_default();
+        Ok(checked
+            .iter()
+            .filter(|(t, d)| members.contains(d.as_str()) && known.planned.get(t).is_none_or(|then| !members.contains(then.as_str())))
+            .map(|(t, _)| t.clone())
+            .collect())
     }
 
     async fn untag(&self, repo: &RepoName, tag: &str, digest: &str) -> (Vec<ItemOutcome>, Option<i64>) {

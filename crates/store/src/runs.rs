@@ -82,6 +82,8 @@ pub struct NewRun {
     pub owner: String,
     /// The schedule fire it is for.
     pub scheduled_for: Option<OffsetDateTime>,
+    /// The repository globs the run covers (its policy's, when it starts).
+    pub scope: Vec<String>,
 }
 
 /// A run's counters.
@@ -122,6 +124,9 @@ pub struct RunRecord {
     pub stop_requested: bool,
     pub counts: RunCounts,
     pub message: Option<String>,
+    /// The repository globs the run covers, as its policy said when it started (`**` for runs
+    /// recorded before Portolan kept them).
+    pub scope: Vec<String>,
 }
 
 /// One item of a run.
@@ -144,7 +149,7 @@ pub struct RunItem {
 /// A `run_items` row: position, repository, action, tag, digest, outcome, reason, bytes, at.
 type ItemRow = (i64, String, String, Option<String>, String, String, Option<String>, i64, i64);
 
-const COLUMNS: &str = "id, policy_id, policy_version, policy_name, registry, trigger_kind, started_by, dry_run, state, started_at, finished_at, heartbeat_at, owner, scheduled_for, stop_requested, repositories, planned, done, skipped, failed, tags_kept, tags_deleted, bytes_freed, message";
+const COLUMNS: &str = "id, policy_id, policy_version, policy_name, registry, trigger_kind, started_by, dry_run, state, started_at, finished_at, heartbeat_at, owner, scheduled_for, stop_requested, repositories, planned, done, skipped, failed, tags_kept, tags_deleted, bytes_freed, message, scope";
 
 fn run_of(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
     use sqlx::Row as _;
@@ -179,6 +184,10 @@ fn run_of(row: &sqlx::any::AnyRow) -> Result<RunRecord> {
             bytes_freed: row.try_get(22)?,
         },
         message: row.try_get(23)?,
+        scope: match row.try_get::<Option<String>, _>(24)? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Internal(format!("a run's scope does not read: {e}")))?,
+            None => vec!["**".to_owned()],
+        },
     })
 }
 
@@ -189,8 +198,8 @@ impl Store {
         let id = new_id();
         let now = millis(OffsetDateTime::now_utc());
         let inserted = sqlx::query(
-            "INSERT INTO runs (id, policy_id, policy_version, policy_name, registry, trigger_kind, started_by, dry_run, state, started_at, heartbeat_at, owner, scheduled_for, stop_requested, repositories, planned, done, skipped, failed, tags_kept, tags_deleted, bytes_freed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, 0, 0, 0, 0, 0, 0, 0, 0, 0)",
+            "INSERT INTO runs (id, policy_id, policy_version, policy_name, registry, trigger_kind, started_by, dry_run, state, started_at, heartbeat_at, owner, scheduled_for, stop_requested, repositories, planned, done, skipped, failed, tags_kept, tags_deleted, bytes_freed, scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, 0, 0, 0, 0, 0, 0, 0, 0, 0, $13)",
         )
         .bind(id)
         .bind(run.policy_id)
@@ -204,6 +213,7 @@ impl Store {
         .bind(now)
         .bind(&run.owner)
         .bind(run.scheduled_for.map(millis))
+        .bind(serde_json::to_string(&run.scope).map_err(|e| StoreError::Internal(e.to_string()))?)
         .execute(self.pool())
         .await;
         match inserted {

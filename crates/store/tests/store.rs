@@ -208,6 +208,7 @@ async fn policies_runs_and_leases(store: &Store) {
         dry_run: false,
         owner: owner.into(),
         scheduled_for: fire,
+        scope: vec!["team/**".into()],
     };
     let run = store.run_start(&new("replica-a", Some(fire))).await.unwrap().expect("claimed");
     assert!(store.run_start(&new("replica-b", Some(fire))).await.unwrap().is_none(), "the same fire twice");
@@ -235,6 +236,7 @@ async fn policies_runs_and_leases(store: &Store) {
     let back = store.run(run.id).await.unwrap();
     assert_eq!(back.state, RunState::Stopped);
     assert_eq!(back.counts, counts, "8 GiB fits");
+    assert_eq!(back.scope, ["team/**"], "the scope the run started with is kept");
     // A run whose heartbeat stopped is marked interrupted by whoever notices.
     let manual = store.run_start(&new("replica-c", None)).await.unwrap().unwrap();
     let ids = store.runs_interrupt_stale(OffsetDateTime::now_utc() + time::Duration::seconds(1)).await.unwrap();

@@ -5,9 +5,17 @@
 //! Sessions live in the store (tower-sessions): the id is rotated at sign-in, sign-out deletes
 //! the session server-side, and a session ends after the idle timeout (tower-sessions' expiry)
 //! or the absolute lifetime since sign-in (checked here), whichever comes first. What a sign-in
-//! in progress needs (state, nonce, PKCE verifier, where to go next) is kept in the session too,
-//! taken out exactly once by the callback — also when the browser sends the callback twice at
-//! once (each request reads the session before either saves it), which [`Auth::claim`] settles.
+//! in progress needs (state, nonce, PKCE verifier, where to go next) is kept apart from the
+//! session — a record of its own in the store, named by a cookie of its own that lasts ten
+//! minutes — so starting a sign-in (a link anyone can send) leaves a signed-in session alone
+//! until the callback succeeds. The callback takes it out exactly once — also when the browser
+//! sends the callback twice at once (both read the record before either deletes it), which
+//! [`Auth::claim`] settles.
+//!
+//! Nobody fills the audit log without an account: only the callback of a sign-in actually in
+//! progress for a configured provider is audited (with the provider's configured id, and a
+//! bounded reason); everything else refused here is only logged. Every route here is rate
+//! limited per client address.
 //!
 //! # Layout
 //! - this file: [`Auth`], the routes and the middleware.
@@ -36,7 +44,7 @@ use portolan_app::ssr::{RequestId, RequestOrigin};
 use portolan_store::{NewAudit, Outcome, Store};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tower_sessions::{Expiry, Session};
+use tower_sessions::Session;
 
 use crate::config::{AuthConfig, ProxyConfig};
 use github::GithubProvider;
@@ -44,10 +52,17 @@ use oidc::OidcProvider;
 
 /// The session key of the signed-in user.
 const USER_KEY: &str = "portolan.user";
-/// The session key of a sign-in in progress.
+/// The key of a sign-in in progress in its record.
 const PENDING_KEY: &str = "portolan.pending";
 /// A sign-in must come back within this long.
 const PENDING_TTL: Duration = Duration::from_secs(600);
+/// The cookie naming a sign-in in progress (with the `__Host-` prefix over https).
+const PENDING_COOKIE: &str = "portolan_signin";
+/// Requests to the sign-in routes one address may make at once, then a minute.
+const AUTH_BURST: u32 = 20;
+const AUTH_PER_MINUTE: u32 = 20;
+/// Longest refusal reason kept in the audit log.
+const REASON_MAX: usize = 500;
 
 /// A sign-in provider.
 pub enum Provider {
@@ -73,13 +88,23 @@ pub struct Auth {
     pub public_url: Option<String>,
     pub store: Store,
     pub stylesheet: String,
+    /// Cookies are `Secure` and `__Host-` prefixed (Portolan is reached over https).
+    pub secure_cookies: bool,
     /// The states of the sign-ins whose callback has been taken, with when they started: a
     /// second callback of the same sign-in is refused before its code is sent (see [`Auth::claim`]).
     claimed: Mutex<HashMap<String, i64>>,
+    /// Requests to the sign-in routes, per client address.
+    limit: crate::limit::RateLimit,
 }
 
 impl Auth {
-    pub fn new(config: &AuthConfig, public_url: Option<String>, store: Store, stylesheet: String) -> Result<Self, String> {
+    pub fn new(
+        config: &AuthConfig,
+        public_url: Option<String>,
+        store: Store,
+        stylesheet: String,
+        secure_cookies: bool,
+    ) -> Result<Self, String> {
         // Providers are called from the server: no redirects (SSRF), bounded time.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -103,8 +128,41 @@ impl Auth {
             public_url,
             store,
             stylesheet,
+            secure_cookies,
             claimed: Mutex::new(HashMap::new()),
+            limit: crate::limit::RateLimit::new(AUTH_BURST, AUTH_PER_MINUTE),
         })
+    }
+
+    /// The name of the cookie naming a sign-in in progress.
+    fn pending_cookie(&self) -> String {
+        if self.secure_cookies { format!("__Host-{PENDING_COOKIE}") } else { PENDING_COOKIE.to_owned() }
+    }
+
+    /// The `Set-Cookie` value naming the sign-in record `id` (None: clearing it).
+    fn pending_set_cookie(&self, id: Option<&tower_sessions::session::Id>) -> String {
+        let (value, age) = match id {
+            Some(id) => (id.to_string(), PENDING_TTL.as_secs()),
+            None => (String::new(), 0),
+        };
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={age}{secure}", self.pending_cookie())
+    }
+
+    /// Refuses a request past its address's rate.
+    fn limited(&self, parts: &axum::http::Extensions) -> Option<Response> {
+        let client = parts.get::<crate::security::ClientAddr>().and_then(|c| c.0);
+        let wait = self.limit.take(client).err()?;
+        tracing::info!(client = ?client, "sign-in route rate limited");
+        let mut response = page::failure(
+            &self.stylesheet,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in requests from your address; wait a little and try again.",
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        Some(response)
     }
 
     /// Takes the callback of a sign-in in progress for this request alone: false when another
@@ -220,14 +278,11 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-async fn login(
-    State(auth): State<Arc<Auth>>,
-    Path(provider): Path<String>,
-    Query(q): Query<LoginQuery>,
-    session: Session,
-    request: Request,
-) -> Response {
-    let (rid, origin) = context(&auth, &request);
+async fn login(State(auth): State<Arc<Auth>>, Path(provider): Path<String>, Query(q): Query<LoginQuery>, request: Request) -> Response {
+    if let Some(refused) = auth.limited(request.extensions()) {
+        return refused;
+    }
+    let (_, origin) = context(&auth, &request);
     drop(request);
     let Some(p) = auth.provider(&provider) else {
         return page::failure(&auth.stylesheet, StatusCode::NOT_FOUND, "There is no such sign-in provider.");
@@ -241,31 +296,69 @@ async fn login(
     match started {
         Ok((url, mut pending)) => {
             pending.redirect = redirect;
-            let saved = async {
-                // A sign-in starts in a session of its own, which lasts only as long as a
-                // sign-in may take (the next request, the callback, gives it the usual idle
-                // expiry again): repeated starts cannot fill the store with long-lived
-                // sessions, nor write into a signed-in one (a stolen cookie kept fresh).
-                if session.get::<SessionUser>(USER_KEY).await?.is_some() {
-                    session.flush().await?;
-                    session.cycle_id().await?;
+            // A record of its own, lasting only as long as a sign-in may take: a signed-in
+            // session is not touched until the callback succeeds, and repeated starts cannot
+            // fill the store with long-lived records.
+            let record = match pending_record(&auth, &pending).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "saving a sign-in in progress");
+                    return page::failure(
+                        &auth.stylesheet,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Portolan cannot reach its database right now.",
+                    );
                 }
-                session
-                    .set_expiry(Some(Expiry::OnInactivity(time::Duration::try_from(PENDING_TTL).unwrap_or(time::Duration::MINUTE * 10))));
-                session.insert(PENDING_KEY, &pending).await
+            };
+            let mut response = Redirect::to(url.as_str()).into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&auth.pending_set_cookie(Some(&record))) {
+                response.headers_mut().append(header::SET_COOKIE, v);
             }
-            .await;
-            if let Err(e) = saved {
-                tracing::warn!(error = %e, "saving a sign-in in progress");
-                return page::failure(&auth.stylesheet, StatusCode::SERVICE_UNAVAILABLE, "Portolan cannot reach its database right now.");
-            }
-            Redirect::to(url.as_str()).into_response()
+            response
         }
+        // The provider could not be asked: nothing was started, so nothing is audited (anyone
+        // can open this URL); the log says why.
         Err(f) => {
-            audit_refusal(&auth, rid.as_deref(), Some(&provider), &f.reason).await;
+            tracing::warn!(%provider, reason = %f.reason, "a sign-in could not start");
             page::failure(&auth.stylesheet, f.status, &f.reason)
         }
     }
+}
+
+/// Saves a sign-in in progress as a record of its own in the session store; its id goes in the
+/// sign-in cookie.
+async fn pending_record(auth: &Auth, pending: &Pending) -> Result<tower_sessions::session::Id, String> {
+    use tower_sessions::SessionStore;
+    let value = serde_json::to_value(pending).map_err(|e| e.to_string())?;
+    let mut record = tower_sessions::session::Record {
+        id: tower_sessions::session::Id::default(),
+        data: HashMap::from([(PENDING_KEY.to_owned(), value)]),
+        expiry_date: OffsetDateTime::now_utc() + time::Duration::try_from(PENDING_TTL).unwrap_or(time::Duration::MINUTE * 10),
+    };
+    auth.store.sessions().create(&mut record).await.map_err(|e| e.to_string())?;
+    Ok(record.id)
+}
+
+/// Takes the sign-in in progress named by the request's sign-in cookie out of the store (once:
+/// a replayed callback finds nothing).
+async fn take_pending(auth: &Auth, headers: &HeaderMap) -> Result<Option<Pending>, String> {
+    use tower_sessions::SessionStore;
+    let name = auth.pending_cookie();
+    let Some(id) = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| v.parse::<tower_sessions::session::Id>().ok())
+    else {
+        return Ok(None);
+    };
+    let sessions = auth.store.sessions();
+    let Some(record) = sessions.load(&id).await.map_err(|e| e.to_string())? else { return Ok(None) };
+    sessions.delete(&id).await.map_err(|e| e.to_string())?;
+    Ok(record.data.get(PENDING_KEY).and_then(|v| serde_json::from_value(v.clone()).ok()))
 }
 
 /// The request's id and origin (the request itself cannot be held across awaits).
@@ -287,12 +380,41 @@ async fn callback(
     session: Session,
     request: Request,
 ) -> Response {
+    if let Some(refused) = auth.limited(request.extensions()) {
+        return refused;
+    }
     let (rid, _) = context(&auth, &request);
+    let headers = request.headers().clone();
     drop(request);
-    match finish(&auth, &provider, q, &session).await {
+    if auth.provider(&provider).is_none() {
+        return page::failure(&auth.stylesheet, StatusCode::NOT_FOUND, "There is no such sign-in provider.");
+    }
+    let pending = match take_pending(&auth, &headers).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading a sign-in in progress");
+            return page::failure(&auth.stylesheet, StatusCode::SERVICE_UNAVAILABLE, "Portolan cannot reach its database right now.");
+        }
+    };
+    let clear = auth.pending_set_cookie(None);
+    let with_cleared = |mut response: Response| {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&clear) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+        response
+    };
+    let Some(pending) = pending else {
+        // No sign-in in progress here: nothing to audit (anyone can open this URL).
+        let reason = "no sign-in is in progress in this browser (it was finished already, expired, or started elsewhere): the PKCE verifier is missing";
+        tracing::info!(%provider, reason, "sign-in callback refused");
+        return with_cleared(page::failure(&auth.stylesheet, StatusCode::UNAUTHORIZED, reason));
+    };
+    match finish(&auth, &provider, q, pending.clone()).await {
         Ok((user, next)) => {
-            // A new session id for the signed-in session (no fixation), then the user.
+            // The signed-in session replaces whatever this browser had, under a new id (no
+            // fixation); until now a session signed in before was left alone.
             let saved = async {
+                session.clear().await;
                 session.cycle_id().await?;
                 session.insert(USER_KEY, &user).await
             }
@@ -313,34 +435,26 @@ async fn callback(
             if let Err(e) = auth.store.audit(entry).await {
                 tracing::warn!(error = %e, "auditing a sign-in");
             }
-            Redirect::to(&next).into_response()
+            with_cleared(Redirect::to(&next).into_response())
         }
         Err(f) => {
-            // Nothing of the attempt stays in the session: `finish` took it out before any check
-            // could fail (and leaves the session alone when another request has the callback).
-            audit_refusal(&auth, rid.as_deref(), Some(&provider), &f.reason).await;
-            page::failure(&auth.stylesheet, f.status, &f.reason)
+            // A sign-in was in progress with a configured provider: the refusal is audited,
+            // under that provider's configured id.
+            audit_refusal(&auth, rid.as_deref(), Some(&pending.provider), &f.reason).await;
+            with_cleared(page::failure(&auth.stylesheet, f.status, &f.reason))
         }
     }
 }
 
-async fn finish(auth: &Auth, provider: &str, q: CallbackQuery, session: &Session) -> Result<(SessionUser, String), Failure> {
-    let p = auth.provider(provider).ok_or_else(|| Failure::refused("there is no such sign-in provider"))?;
-    let unavailable = |_| Failure::provider("Portolan cannot reach its database right now");
-    let pending: Pending = session.get(PENDING_KEY).await.map_err(unavailable)?.ok_or_else(|| {
-        Failure::refused(
-            "no sign-in is in progress in this browser (it was finished already, expired, or started elsewhere): the PKCE verifier is missing",
-        )
-    })?;
-    // Taken out once: a replayed callback finds nothing, and one sent twice at once is refused
-    // here without touching the session (the first request is finishing the sign-in with it).
+async fn finish(auth: &Auth, provider: &str, q: CallbackQuery, pending: Pending) -> Result<(SessionUser, String), Failure> {
+    // Once: a callback sent twice at once is refused here before its code is sent a second time.
     if !auth.claim(&pending) {
         return Err(Failure::refused("this sign-in is being finished already (its callback arrived twice)"));
     }
-    session.remove::<Pending>(PENDING_KEY).await.map_err(unavailable)?;
     if pending.provider != provider {
         return Err(Failure::refused("the sign-in was started with another provider"));
     }
+    let p = auth.provider(provider).ok_or_else(|| Failure::refused("there is no such sign-in provider"))?;
     if OffsetDateTime::now_utc().unix_timestamp() - pending.started_at > PENDING_TTL.as_secs() as i64 {
         return Err(Failure::refused("the sign-in took too long; start again"));
     }
@@ -365,15 +479,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn audit_refusal(auth: &Auth, rid: Option<&str>, provider: Option<&str>, reason: &str) {
-    let mut entry = NewAudit::new(portolan_store::Actor::anonymous(), "sign-in", Outcome::Refused).reason(reason.to_owned()).request(rid);
+    // Bounded: parts of a reason can come from the provider's answer.
+    let reason: String = reason.chars().take(REASON_MAX).collect();
+    let mut entry = NewAudit::new(portolan_store::Actor::anonymous(), "sign-in", Outcome::Refused).reason(reason.clone()).request(rid);
     entry.actor.provider = provider.map(str::to_owned);
-    tracing::info!(provider = provider.unwrap_or(""), reason, "sign-in refused");
+    tracing::info!(provider = provider.unwrap_or(""), %reason, "sign-in refused");
     if let Err(e) = auth.store.audit(entry).await {
         tracing::warn!(error = %e, "auditing a refused sign-in");
     }
 }
 
 async fn logout(State(auth): State<Arc<Auth>>, session: Session, request: Request) -> Response {
+    if let Some(refused) = auth.limited(request.extensions()) {
+        return refused;
+    }
     let (rid, origin) = context(&auth, &request);
     drop(request);
     let user: Option<SessionUser> = session.get(USER_KEY).await.ok().flatten();
