@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use portolan_testkit::postgres::Postgres;
-use portolan_testkit::process::free_addr;
+use portolan_testkit::process::start_on_free_ports;
 use portolan_testkit::{Kind, Registry};
 
 const CLIENTS: usize = 100;
@@ -70,14 +70,16 @@ async fn two_replicas_under_load() {
     let pg = Postgres::start().await.unwrap();
     let db = pg.new_database("load").unwrap();
     let registry = Registry::start(Kind::Anonymous, TAGS).await.unwrap();
-    let (port_a, port_b) = (free_addr().unwrap().port(), free_addr().unwrap().port());
     let config = dir.path().join("portolan.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-public_url = "http://127.0.0.1:{port_a}"
-allowed_hosts = ["127.0.0.1:{port_b}"]
+    let (a, b) = start_on_free_ports("two replicas", 2, |addrs| {
+        let (config, dir, db, registry) = (&config, dir.path(), &db, &registry);
+        async move {
+            std::fs::write(
+                config,
+                format!(
+                    r#"
+public_url = "http://{a}"
+allowed_hosts = ["{b}"]
 database_url = "{db}"
 
 [auth.proxy]
@@ -92,12 +94,18 @@ name = "reg"
 url = "{registry}"
 anonymous_read = true
 "#,
-            registry = registry.url,
-        ),
-    )
+                    a = addrs[0],
+                    b = addrs[1],
+                    registry = registry.url,
+                ),
+            )?;
+            let (a, b) =
+                tokio::join!(Replica::start(config, addrs[0], dir, "a", "warn"), Replica::start(config, addrs[1], dir, "b", "warn"));
+            Ok((a?, b?))
+        }
+    })
+    .await
     .unwrap();
-    let (a, b) =
-        tokio::join!(Replica::start(&config, port_a, dir.path(), "a", "warn"), Replica::start(&config, port_b, dir.path(), "b", "warn"));
     let replicas = Arc::new([a.url.clone(), b.url.clone()]);
 
     let http = reqwest::Client::builder()

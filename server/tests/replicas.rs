@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use portolan_testkit::oidc::{OidcConfig, OidcProvider, browser_client};
 use portolan_testkit::postgres::Postgres;
-use portolan_testkit::process::free_addr;
+use portolan_testkit::process::start_on_free_ports;
 use portolan_testkit::slow::SlowProxy;
 use portolan_testkit::{Kind, Registry};
 
@@ -50,16 +50,20 @@ async fn two_replicas_on_one_postgres() {
     let registry = Registry::start(Kind::Anonymous, 0).await.unwrap();
     // The same registry, every answer 400 ms late: a run long enough to be killed in the middle.
     let slow = SlowProxy::start(&registry.url, Duration::from_millis(400)).await.unwrap();
-    let (port_a, port_b) = (free_addr().unwrap().port(), free_addr().unwrap().port());
-    let public = format!("http://127.0.0.1:{port_a}");
-    let provider = OidcProvider::start(OidcConfig::default().redirect_uri(&format!("{public}/auth/callback/sso"))).await.unwrap();
+    // Both replicas' ports are known first: the provider sends people back to A, which
+    // allows B's address. A port taken meanwhile starts all three again on others.
     let config = dir.path().join("portolan.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let (public, provider, a, mut b) = start_on_free_ports("two replicas and their OpenID provider", 2, |addrs| {
+        let (config, dir, db, registry, slow) = (&config, dir.path(), &db, &registry, &slow);
+        async move {
+            let public = format!("http://{}", addrs[0]);
+            let provider = OidcProvider::start(OidcConfig::default().redirect_uri(&format!("{public}/auth/callback/sso"))).await?;
+            std::fs::write(
+                config,
+                format!(
+                    r#"
 public_url = "{public}"
-allowed_hosts = ["127.0.0.1:{port_b}"]
+allowed_hosts = ["{b}"]
 database_url = "{db}"
 database_timeout_secs = 2
 retention_lease_secs = 6
@@ -86,16 +90,22 @@ name = "slow"
 url = "{slow}"
 anonymous_read = true
 "#,
-            issuer = provider.issuer(),
-            client_id = provider.client_id(),
-            client_secret = provider.client_secret().unwrap(),
-            registry = registry.url,
-            slow = slow.url,
-        ),
-    )
+                    b = addrs[1],
+                    db = db,
+                    issuer = provider.issuer(),
+                    client_id = provider.client_id(),
+                    client_secret = provider.client_secret().unwrap(),
+                    registry = registry.url,
+                    slow = slow.url,
+                ),
+            )?;
+            let a = Replica::start(config, addrs[0], dir, "a", "info").await?;
+            let b = Replica::start(config, addrs[1], dir, "b", "info").await?;
+            Ok((public, provider, a, b))
+        }
+    })
+    .await
     .unwrap();
-    let a = Replica::start(&config, port_a, dir.path(), "a", "info").await;
-    let mut b = Replica::start(&config, port_b, dir.path(), "b", "info").await;
 
     // Sign in on A (through the provider's login form)…
     let browser = browser_client().unwrap();
@@ -191,9 +201,10 @@ anonymous_read = true
     let statuses = load.await.unwrap();
     assert!(statuses.contains(&503), "readiness failed while the database was away");
     let deadline = Instant::now() + Duration::from_secs(30);
+    let http = portolan_testkit::runner::http_client();
     loop {
-        let ready = reqwest::get(format!("{}/readyz", a.url)).await.is_ok_and(|r| r.status() == 200)
-            && reqwest::get(format!("{}/readyz", b.url)).await.is_ok_and(|r| r.status() == 200);
+        let ready = http.get(format!("{}/readyz", a.url)).send().await.is_ok_and(|r| r.status() == 200)
+            && http.get(format!("{}/readyz", b.url)).send().await.is_ok_and(|r| r.status() == 200);
         if ready {
             break;
         }

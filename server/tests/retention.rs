@@ -203,7 +203,7 @@ fn run_of(entry: &portolan_store::AuditEntry) -> Option<i64> {
 /// Every tag of `repo` with the digest it points at: the tag list (following `Link` pages), then
 /// a manifest HEAD per tag, 16 at a time.
 async fn tags_now(base: &str, repo: &str) -> BTreeMap<String, String> {
-    let http = reqwest::Client::new();
+    let http = portolan_testkit::runner::http_client();
     let mut tags: Vec<String> = Vec::new();
     let mut url = format!("{base}/v2/{repo}/tags/list?n=1000");
     loop {
@@ -251,7 +251,7 @@ async fn tags_now(base: &str, repo: &str) -> BTreeMap<String, String> {
 
 /// Whether a manifest is in the registry (a HEAD by digest).
 async fn manifest_exists(base: &str, repo: &str, digest: &str) -> bool {
-    let r = reqwest::Client::new()
+    let r = portolan_testkit::runner::http_client()
         .head(format!("{base}/v2/{repo}/manifests/{digest}"))
         .header("accept", portolan_oci::media::MANIFEST_ACCEPT)
         .send()
@@ -483,23 +483,26 @@ struct Process {
 }
 
 async fn start_portolan(dir: &std::path::Path, registry_url: &str, lease_secs: u64, n: usize) -> Process {
-    let addr = portolan_testkit::process::free_addr().unwrap();
-    let url = format!("http://{addr}");
-    let config = dir.join("portolan.toml");
-    std::fs::write(&config, format!("listen = \"{addr}\"\n{}", config_toml(&url, registry_url, lease_secs))).unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portolan"));
-    cmd.args(["--config", config.to_str().unwrap(), "--data-dir", dir.join("data").to_str().unwrap()])
-        .args(["--leptos-config", concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml")])
-        .env("PORTOLAN_LOG", "warn");
-    let log = dir.join(format!("portolan-{n}.log"));
-    let mut guard = portolan_testkit::process::ChildGuard::spawn("portolan", cmd, &log).unwrap();
-    portolan_testkit::process::wait_http(&format!("{url}/healthz"), &mut guard, &log).await.unwrap();
-    Process { url, guard }
+    portolan_testkit::process::start_on_free_port("portolan", |addr| async move {
+        let url = format!("http://{addr}");
+        let config = dir.join("portolan.toml");
+        std::fs::write(&config, format!("listen = \"{addr}\"\n{}", config_toml(&url, registry_url, lease_secs)))?;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portolan"));
+        cmd.args(["--config", config.to_str().unwrap(), "--data-dir", dir.join("data").to_str().unwrap()])
+            .args(["--leptos-config", concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml")])
+            .env("PORTOLAN_LOG", "warn");
+        let log = dir.join(format!("portolan-{n}.log"));
+        let mut guard = portolan_testkit::process::ChildGuard::spawn("portolan", cmd, &log)?;
+        portolan_testkit::process::wait_http(&format!("{url}/healthz"), &mut guard, &log).await?;
+        Ok(Process { url, guard })
+    })
+    .await
+    .unwrap()
 }
 
 impl Process {
     async fn call(&self, name: &str, body: String) -> (u16, String) {
-        let r = reqwest::Client::new()
+        let r = portolan_testkit::runner::http_client()
             .post(format!("{}{}", self.url, server_fn(name)))
             .header("origin", &self.url)
             .header("content-type", "application/x-www-form-urlencoded")

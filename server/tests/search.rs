@@ -23,9 +23,8 @@ use portolan_app::model::{RepoPage, RepoQuery, RepoRow, SearchKind, SearchResult
 use portolan_app::ssr::AppState;
 use portolan_search::Budget;
 use portolan_server::config::{Cli, Config};
-use portolan_testkit::distribution::{Distribution, DistributionAuth};
+use portolan_testkit::distribution::{Distribution, DistributionAuth, Ferro};
 use portolan_testkit::fixtures::{ImageSpec, OCI_CONFIG, OCI_MANIFEST, Seeder};
-use portolan_testkit::process::{ChildGuard, free_addr, wait_http};
 use portolan_testkit::pusher::{PushAuth, Pusher};
 use tower::ServiceExt;
 
@@ -155,7 +154,7 @@ where
 /// on the same storage: what Portolan then talks to is ferro itself, serving 10,000 repositories.
 struct SeededFerro {
     url: String,
-    _guard: ChildGuard,
+    _ferro: Ferro,
     _dir: tempfile::TempDir,
 }
 
@@ -163,21 +162,13 @@ impl SeededFerro {
     async fn start(names: &[String]) -> Self {
         let dir = tempfile::Builder::new().prefix("portolan-ferro-10k-").tempdir().unwrap();
         let storage = dir.path().join("storage");
-        let spawn = |log: &str| {
-            let addr = free_addr().unwrap();
-            let mut cmd = std::process::Command::new("ferro-oci-server");
-            cmd.env("FERRO_OCI_LISTEN", addr.to_string()).env("FERRO_OCI_STORAGE_DIR", &storage);
-            let log = dir.path().join(log);
-            (format!("http://{addr}"), ChildGuard::spawn("ferro-oci-server", cmd, &log).unwrap(), log)
-        };
-        let (url, mut guard, log) = spawn("first.log");
-        wait_http(&format!("{url}/v2/"), &mut guard, &log).await.unwrap();
-        let pusher = Pusher::new(&url, PushAuth::None);
+        let mut first = Ferro::start_on(&storage, &dir.path().join("first.log")).await.unwrap();
+        let pusher = Pusher::new(&first.url, PushAuth::None);
         let config =
             pusher.blob(&names[0], OCI_CONFIG, br#"{"architecture":"amd64","os":"linux","created":"2025-05-01T00:00:00Z"}"#).await.unwrap();
         let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": []});
         pusher.manifest(&names[0], "1.0.0", OCI_MANIFEST, &serde_json::to_vec(&manifest).unwrap()).await.unwrap();
-        guard.kill();
+        first.kill();
         let path = storage.join("metadata.json");
         let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("ferro's metadata file")).unwrap();
         for section in ["manifests", "tags"] {
@@ -189,9 +180,8 @@ impl SeededFerro {
             }
         }
         std::fs::write(&path, serde_json::to_vec(&meta).unwrap()).unwrap();
-        let (url, mut guard, log) = spawn("second.log");
-        wait_http(&format!("{url}/v2/"), &mut guard, &log).await.unwrap();
-        Self { url, _guard: guard, _dir: dir }
+        let ferro = Ferro::start_on(&storage, &dir.path().join("second.log")).await.unwrap();
+        Self { url: ferro.url.clone(), _ferro: ferro, _dir: dir }
     }
 }
 
@@ -293,7 +283,7 @@ impl HubCatalog {
     async fn start(upstream: &str) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = (url.clone(), upstream.to_owned(), reqwest::Client::new());
+        let state = (url.clone(), upstream.to_owned(), portolan_testkit::runner::http_client());
         let app = axum::Router::new().fallback(hub).with_state(Arc::new(state));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -425,7 +415,8 @@ impl Quota {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen: Arc<Mutex<Vec<_>>> = Arc::default();
-        let state: Arc<QuotaState> = Arc::new((upstream.to_owned(), reqwest::Client::new(), every, retry_after, seen.clone()));
+        let state: Arc<QuotaState> =
+            Arc::new((upstream.to_owned(), portolan_testkit::runner::http_client(), every, retry_after, seen.clone()));
         let app = axum::Router::new().fallback(quota).with_state(state);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
