@@ -224,7 +224,7 @@ async fn catalog(o: &Options) -> Result<Vec<String>> {
 /// A ferro-oci-server holding the sample content in `copies` × 4 repositories. Ferro rewrites
 /// its whole metadata file at each push, so the content is pushed once through the API, then,
 /// ferro stopped, its entries (manifests, tags, referrers) are copied under other names in that
-/// file, and ferro started again on the same storage (as `server/tests/search.rs` does).
+/// file, and ferro started again on the same storage (as `server/tests/it/search.rs` does).
 struct Ferro {
     url: String,
     repositories: Vec<String>,

@@ -1,6 +1,6 @@
 //! A Portolan replica for tests: the real binary, started on a port with a configuration,
 //! ready once `/readyz` answers, its output in a log file, killed (SIGKILL) when dropped.
-//! Used by the replicas and load tests (`#[path]`-included: not a test target of its own).
+//! Used by the replicas and load tests.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,7 +43,6 @@ impl Replica {
         Ok(Replica { guard, url, log })
     }
 
-    #[allow(dead_code)] // the load test never kills one
     pub fn kill(&mut self) {
         self.guard.kill();
     }
