@@ -9,6 +9,7 @@ use portolan_store::{
     Actor, AuditFilter, CrawlState, IndexRef, IndexedManifest, Location, ManifestRole, NewAudit, NewTrash, Outcome, RefRole,
     RepoSummaryRecord, Store, StoreConfig, TrashKind, TrashManifest, TrashState,
 };
+use portolan_testkit::runner::run;
 use time::OffsetDateTime;
 use time::macros::datetime;
 use tower_sessions::session::{Id, Record};
@@ -397,63 +398,71 @@ async fn search_index(store: &Store) {
     assert_eq!(store.recent_repositories("hub", 1).await.unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let store = Store::open(&StoreConfig::new(Location::Sqlite(data.clone()))).await.unwrap();
-    suite(&store).await;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("portolan.db")).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "the store file is readable by its owner only: {mode:o}");
-        let mode = std::fs::metadata(&data).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "and so is its directory: {mode:o}");
-    }
-}
-
-#[tokio::test]
-async fn postgres() {
-    let pg = portolan_testkit::postgres::Postgres::start().await.unwrap();
-    let url = pg.new_database("store_suite").unwrap();
-    let store = Store::open(&StoreConfig::new(Location::Postgres(url))).await.unwrap();
-    assert_eq!(store.engine(), portolan_store::Engine::Postgres);
-    suite(&store).await;
-}
-
-#[tokio::test]
-async fn postgres_away_is_unavailable_then_recovers() {
-    let mut pg = portolan_testkit::postgres::Postgres::start().await.unwrap();
-    let url = pg.new_database("away").unwrap();
-    let mut config = StoreConfig::new(Location::Postgres(url));
-    config.acquire_timeout = Duration::from_secs(2);
-    let store = Store::open(&config).await.unwrap();
-    store.audit(NewAudit::new(Actor::system(), "probe", Outcome::Done)).await.unwrap();
-    pg.stop();
-    let e = store.ready().await.unwrap_err();
-    assert!(matches!(e, portolan_store::StoreError::Unavailable(_)), "{e:?}");
-    pg.restart().await.unwrap();
-    // The pool reconnects by itself; the data is still there.
-    let mut ok = false;
-    for _ in 0..50 {
-        if store.ready().await.is_ok() {
-            ok = true;
-            break;
+#[test]
+fn sqlite() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let store = Store::open(&StoreConfig::new(Location::Sqlite(data.clone()))).await.unwrap();
+        suite(&store).await;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(data.join("portolan.db")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the store file is readable by its owner only: {mode:o}");
+            let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "and so is its directory: {mode:o}");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ok, "the store came back");
-    assert_eq!(store.audit_entries(&AuditFilter::default(), 10).await.unwrap().len(), 1);
+    })
 }
 
-#[tokio::test]
-async fn a_postgres_that_is_not_there_is_unavailable() {
-    let port = portolan_testkit::process::free_addr().unwrap().port();
-    let mut config = StoreConfig::new(Location::Postgres(format!("postgres://portolan:hunter2@127.0.0.1:{port}/p")));
-    config.acquire_timeout = Duration::from_secs(1);
-    let e = Store::open(&config).await.unwrap_err();
-    let text = e.to_string();
-    assert!(matches!(e, portolan_store::StoreError::Unavailable(_)), "{e:?}");
-    assert!(!text.contains("hunter2"), "no password in messages: {text}");
+#[test]
+fn postgres() {
+    run(async {
+        let pg = portolan_testkit::postgres::Postgres::start().await.unwrap();
+        let url = pg.new_database("store_suite").unwrap();
+        let store = Store::open(&StoreConfig::new(Location::Postgres(url))).await.unwrap();
+        assert_eq!(store.engine(), portolan_store::Engine::Postgres);
+        suite(&store).await;
+    })
+}
+
+#[test]
+fn postgres_away_is_unavailable_then_recovers() {
+    run(async {
+        let mut pg = portolan_testkit::postgres::Postgres::start().await.unwrap();
+        let url = pg.new_database("away").unwrap();
+        let mut config = StoreConfig::new(Location::Postgres(url));
+        config.acquire_timeout = Duration::from_secs(2);
+        let store = Store::open(&config).await.unwrap();
+        store.audit(NewAudit::new(Actor::system(), "probe", Outcome::Done)).await.unwrap();
+        pg.stop();
+        let e = store.ready().await.unwrap_err();
+        assert!(matches!(e, portolan_store::StoreError::Unavailable(_)), "{e:?}");
+        pg.restart().await.unwrap();
+        // The pool reconnects by itself; the data is still there.
+        let mut ok = false;
+        for _ in 0..50 {
+            if store.ready().await.is_ok() {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ok, "the store came back");
+        assert_eq!(store.audit_entries(&AuditFilter::default(), 10).await.unwrap().len(), 1);
+    })
+}
+
+#[test]
+fn a_postgres_that_is_not_there_is_unavailable() {
+    run(async {
+        let port = portolan_testkit::process::unused_addr().unwrap().port();
+        let mut config = StoreConfig::new(Location::Postgres(format!("postgres://portolan:hunter2@127.0.0.1:{port}/p")));
+        config.acquire_timeout = Duration::from_secs(1);
+        let e = Store::open(&config).await.unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, portolan_store::StoreError::Unavailable(_)), "{e:?}");
+        assert!(!text.contains("hunter2"), "no password in messages: {text}");
+    })
 }

@@ -1,11 +1,13 @@
-//! CNCF distribution (Debian's `docker-registry`, 2.8.x) on a free loopback port.
+//! CNCF distribution (Debian's `docker-registry`, 2.8.x) and ferro-oci-server, each on a free
+//! loopback port (see [`crate::process`]).
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use crate::process::{ChildGuard, free_addr, wait_http};
+use crate::process::{ChildGuard, start_on_free_port, wait_http};
 use crate::tls::ServerCert;
 use crate::token::{ISSUER, SERVICE, TokenServer};
 
@@ -34,7 +36,6 @@ impl Distribution {
     /// when given: the URL is then `https://127.0.0.1:<port>`.
     pub async fn start_with(auth: DistributionAuth<'_>, tls: Option<&ServerCert>) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("portolan-distribution-").tempdir()?;
-        let addr = free_addr()?;
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage)?;
         let auth_yaml = match auth {
@@ -67,18 +68,9 @@ impl Distribution {
             }
             None => String::new(),
         };
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: {addr}\n  secret: portolan-testkit\n{tls_yaml}{auth_yaml}",
-            storage.display()
-        );
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config)?;
-        let log: PathBuf = dir.path().join("registry.log");
-        let mut cmd = Command::new("docker-registry");
-        cmd.arg("serve").arg(&config_path);
-        let mut guard = ChildGuard::spawn("docker-registry", cmd, &log)?;
-        let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
-        wait_http(&format!("{url}/v2/"), &mut guard, &log).await.context("starting docker-registry")?;
+        let rest = format!("{tls_yaml}{auth_yaml}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let (url, guard) = start_on_free_port("docker-registry", |addr| serve(dir.path(), &storage, addr, &rest, scheme)).await?;
         Ok(Self { url, guard, _dir: dir })
     }
 
@@ -93,27 +85,54 @@ impl Distribution {
     }
 }
 
+/// Starts `docker-registry serve` on `addr` with the configuration `rest` adds to (TLS, auth),
+/// its configuration and log in `dir`; ready once `/v2/` answers.
+pub(crate) async fn serve(dir: &Path, storage: &Path, addr: SocketAddr, rest: &str, scheme: &str) -> Result<(String, ChildGuard)> {
+    let config = format!(
+        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: {addr}\n  secret: portolan-testkit\n{rest}",
+        storage.display()
+    );
+    let config_path = dir.join("config.yml");
+    std::fs::write(&config_path, config)?;
+    let log: PathBuf = dir.join("registry.log");
+    let mut cmd = Command::new("docker-registry");
+    cmd.arg("serve").arg(&config_path);
+    let mut guard = ChildGuard::spawn("docker-registry", cmd, &log)?;
+    let url = format!("{scheme}://{addr}");
+    wait_http(&format!("{url}/v2/"), &mut guard, &log).await?;
+    Ok((url, guard))
+}
+
 /// ferro-oci-server (crates.io): OCI 1.1 with the referrers API, no auth.
 pub struct Ferro {
     pub url: String,
     guard: ChildGuard,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Ferro {
+    /// On a storage of its own, removed when it is dropped.
     pub async fn start() -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("portolan-ferro-").tempdir()?;
-        let addr = free_addr()?;
-        let log = dir.path().join("ferro.log");
-        let mut cmd = Command::new("ferro-oci-server");
-        cmd.env("FERRO_OCI_LISTEN", addr.to_string()).env("FERRO_OCI_STORAGE_DIR", dir.path().join("storage"));
-        let mut guard = ChildGuard::spawn("ferro-oci-server", cmd, &log)?;
-        let url = format!("http://{addr}");
-        wait_http(&format!("{url}/v2/"), &mut guard, &log).await.context("starting ferro-oci-server")?;
-        Ok(Self { url, guard, _dir: dir })
+        let ferro = Self::start_on(&dir.path().join("storage"), &dir.path().join("ferro.log")).await?;
+        Ok(Self { _dir: Some(dir), ..ferro })
     }
 
-    /// Stops the registry now; its storage goes when it is dropped.
+    /// On `storage` (kept when it stops: it can be started again on it), its output in `log`.
+    pub async fn start_on(storage: &Path, log: &Path) -> Result<Self> {
+        let (url, guard) = start_on_free_port("ferro-oci-server", |addr| async move {
+            let mut cmd = Command::new("ferro-oci-server");
+            cmd.env("FERRO_OCI_LISTEN", addr.to_string()).env("FERRO_OCI_STORAGE_DIR", storage);
+            let mut guard = ChildGuard::spawn("ferro-oci-server", cmd, log)?;
+            let url = format!("http://{addr}");
+            wait_http(&format!("{url}/v2/"), &mut guard, log).await?;
+            Ok((url, guard))
+        })
+        .await?;
+        Ok(Self { url, guard, _dir: None })
+    }
+
+    /// Stops the registry now; its own storage goes when it is dropped.
     pub fn kill(&mut self) {
         self.guard.kill();
     }

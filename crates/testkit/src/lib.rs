@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - [`postgres`]: a real Postgres cluster (Debian's), stopped and restarted at will.
-//! - [`process`]: child processes killed on drop, free loopback ports, readiness polling.
+//! - [`process`]: child processes killed on drop, loopback ports for them without a race
+//!   ([`process::start_on_free_port`]), readiness polling.
+//! - [`runner`]: tests within a time limit, HTTP clients that time out.
 //! - [`distribution`]: CNCF distribution (Debian `docker-registry`) with anonymous, htpasswd or
 //!   token auth, and ferro-oci-server (the OCI 1.1 referrers API).
 //! - [`token`]: a Docker token server issuing ES256 JWTs the registry trusts.
@@ -30,6 +32,7 @@ pub mod oidc;
 pub mod postgres;
 pub mod process;
 pub mod pusher;
+pub mod runner;
 pub mod seed;
 pub mod slow;
 pub mod tls;

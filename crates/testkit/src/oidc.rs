@@ -21,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::process::{ChildGuard, free_addr, wait_http};
+use crate::process::{ChildGuard, start_on_free_port, wait_http};
 
 /// The confidential client configured by default.
 pub const CLIENT_ID: &str = "portolan";
@@ -312,30 +312,37 @@ impl OidcProvider {
         let key_id = format!("testkit-{:08x}", rand::random::<u32>());
 
         let dir = tempfile::tempdir()?;
-        let addr = free_addr()?;
-        let issuer = format!("http://{addr}");
-        let wire = WireConfig {
-            port: addr.port(),
-            issuer: &issuer,
-            clients: &config.clients,
-            users: config
-                .users
-                .iter()
-                .map(|u| WireUser { login: u.login.clone(), password: u.password.clone(), claims: u.claims() })
-                .collect(),
-            scope_claims_in_id_token: config.scope_claims_in_id_token,
-            access_token_ttl: config.access_token_ttl.as_secs().max(1),
-            id_token_ttl: config.id_token_ttl.as_secs().max(1),
-            signing_key: WireKey { pem: &key_pem, kid: &key_id },
-        };
         let config_path = dir.path().join("config.json");
-        std::fs::write(&config_path, serde_json::to_vec_pretty(&wire)?)?;
         let log = dir.path().join("oidc-provider.log");
-
-        let mut cmd = std::process::Command::new("node");
-        cmd.arg(&script).arg(&config_path).env("PORTOLAN_NODE_MODULES", &modules);
-        let mut guard = ChildGuard::spawn_with_stdin_pipe("oidc-provider (node)", cmd, &log)?;
-        wait_http(&format!("{issuer}/.well-known/openid-configuration"), &mut guard, &log).await?;
+        let (issuer, guard) = start_on_free_port("oidc-provider", |addr| {
+            let issuer = format!("http://{addr}");
+            let wire = WireConfig {
+                port: addr.port(),
+                issuer: &issuer,
+                clients: &config.clients,
+                users: config
+                    .users
+                    .iter()
+                    .map(|u| WireUser { login: u.login.clone(), password: u.password.clone(), claims: u.claims() })
+                    .collect(),
+                scope_claims_in_id_token: config.scope_claims_in_id_token,
+                access_token_ttl: config.access_token_ttl.as_secs().max(1),
+                id_token_ttl: config.id_token_ttl.as_secs().max(1),
+                signing_key: WireKey { pem: &key_pem, kid: &key_id },
+            };
+            let written =
+                serde_json::to_vec_pretty(&wire).map_err(anyhow::Error::from).and_then(|json| Ok(std::fs::write(&config_path, json)?));
+            let (script, modules, config_path, log) = (&script, &modules, &config_path, &log);
+            async move {
+                written?;
+                let mut cmd = std::process::Command::new("node");
+                cmd.arg(script).arg(config_path).env("PORTOLAN_NODE_MODULES", modules);
+                let mut guard = ChildGuard::spawn_with_stdin_pipe("oidc-provider (node)", cmd, log)?;
+                wait_http(&format!("{issuer}/.well-known/openid-configuration"), &mut guard, log).await?;
+                Ok((issuer, guard))
+            }
+        })
+        .await?;
 
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
         Ok(Self { issuer, config, key_pem, key_id, http, log, _guard: guard, _dir: dir })

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::process::free_addr;
+use crate::process::{ExitedDuringStart, start_on_free_port};
 
 /// A running Postgres cluster.
 pub struct Postgres {
@@ -88,52 +88,25 @@ impl Postgres {
         if !out.status.success() {
             bail!("initdb failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         }
-        let port = free_addr()?.port();
-        let mut pg =
-            Self { url: format!("postgres://postgres@127.0.0.1:{port}/postgres"), port, bin, data, log, user, child: None, _dir: dir };
-        pg.start_server().await?;
-        Ok(pg)
+        let (port, child) = start_on_free_port("postgres", |addr| {
+            let server = Server { bin: &bin, data: &data, log: &log, user, port: addr.port() };
+            async move { Ok((server.port, server.start().await?)) }
+        })
+        .await?;
+        Ok(Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            port,
+            bin,
+            data,
+            log,
+            user,
+            child: Some(child),
+            _dir: dir,
+        })
     }
 
-    async fn start_server(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        #[cfg(unix)]
-        if let Some((uid, gid)) = self.user {
-            std::os::unix::fs::chown(&self.log, Some(uid), Some(gid))?;
-        }
-        let child = command(&self.bin, "postgres", self.user)
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-k"])
-            .arg(&self.data)
-            // A test database: durability off, so it starts and works fast.
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .context("starting postgres")?;
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                bail!("postgres exited with {status}: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
-            }
-            let ready = Command::new(self.bin.join("pg_isready"))
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-t", "1"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            if ready.is_ok_and(|s| s.success()) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("postgres did not accept connections within 30 s: {}", std::fs::read_to_string(&self.log).unwrap_or_default());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    fn server(&self) -> Server<'_> {
+        Server { bin: &self.bin, data: &self.data, log: &self.log, user: self.user, port: self.port }
     }
 
     /// A new, empty database; returns its URL.
@@ -167,7 +140,65 @@ impl Postgres {
     /// Starts the server again on the same port and data.
     pub async fn restart(&mut self) -> Result<()> {
         self.stop();
-        self.start_server().await
+        self.child = Some(self.server().start().await?);
+        Ok(())
+    }
+}
+
+/// What starts the server of a cluster.
+struct Server<'a> {
+    bin: &'a Path,
+    data: &'a Path,
+    log: &'a Path,
+    user: Option<(u32, u32)>,
+    port: u16,
+}
+
+impl Server<'_> {
+    /// Starts `postgres` and waits until it accepts connections.
+    async fn start(&self) -> Result<Child> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log)?;
+        #[cfg(unix)]
+        if let Some((uid, gid)) = self.user {
+            std::os::unix::fs::chown(self.log, Some(uid), Some(gid))?;
+        }
+        // The log of this start alone says why it failed (the file keeps earlier starts').
+        let from = std::fs::metadata(self.log).map(|m| m.len()).unwrap_or(0);
+        let mut child = command(self.bin, "postgres", self.user)
+            .arg("-D")
+            .arg(self.data)
+            .args(["-p", &self.port.to_string(), "-c", "listen_addresses=127.0.0.1", "-k"])
+            .arg(self.data)
+            // A test database: durability off, so it starts and works fast.
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .context("starting postgres")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                let mut exited = ExitedDuringStart::new("postgres", status, self.log);
+                let text = std::fs::read(self.log).unwrap_or_default();
+                exited.log_tail = String::from_utf8_lossy(text.get(from as usize..).unwrap_or_default()).into_owned();
+                return Err(exited.into());
+            }
+            let ready = Command::new(self.bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-t", "1"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            if ready.is_ok_and(|s| s.success()) {
+                return Ok(child);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("postgres did not accept connections within 30 s: {}", std::fs::read_to_string(self.log).unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 

@@ -27,8 +27,8 @@ use portolan_app::ssr::AppState;
 use portolan_search::NameFilter;
 use portolan_search::catalog::{Order, Selection, select};
 use portolan_store::{IndexRef, IndexedManifest, Location, RefRole, Store, StoreConfig};
+use portolan_testkit::distribution::Ferro as FerroServer;
 use portolan_testkit::fixtures::Seeder;
-use portolan_testkit::process::{ChildGuard, free_addr, wait_http};
 use portolan_testkit::pusher::{PushAuth, Pusher};
 use tokio::sync::Semaphore;
 
@@ -206,11 +206,11 @@ async fn catalog(o: &Options) -> Result<Vec<String>> {
 /// A ferro-oci-server holding the sample content in `copies` × 4 repositories. Ferro rewrites
 /// its whole metadata file at each push, so the content is pushed once through the API, then,
 /// ferro stopped, its entries (manifests, tags, referrers) are copied under other names in that
-/// file, and ferro started again on the same storage (as `server/tests/search.rs` does).
+/// file, and ferro started again on the same storage (as `server/tests/it/search.rs` does).
 struct Ferro {
     url: String,
     repositories: Vec<String>,
-    _guard: ChildGuard,
+    _server: FerroServer,
     _dir: tempfile::TempDir,
 }
 
@@ -218,19 +218,11 @@ impl Ferro {
     async fn start(copies: usize, many_tags: usize) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("portolan-bench-ferro-").tempdir()?;
         let storage = dir.path().join("storage");
-        let spawn = |log: &str| -> Result<(String, ChildGuard, std::path::PathBuf)> {
-            let addr = free_addr()?;
-            let mut cmd = std::process::Command::new("ferro-oci-server");
-            cmd.env("FERRO_OCI_LISTEN", addr.to_string()).env("FERRO_OCI_STORAGE_DIR", &storage);
-            let log = dir.path().join(log);
-            let guard = ChildGuard::spawn("ferro-oci-server", cmd, &log)
-                .context("starting ferro-oci-server (scripts/tools.sh ferro installs it)")?;
-            Ok((format!("http://{addr}"), guard, log))
-        };
-        let (url, mut guard, log) = spawn("first.log")?;
-        wait_http(&format!("{url}/v2/"), &mut guard, &log).await?;
-        portolan_testkit::seed::seed_demo(&Seeder::new(Pusher::new(&url, PushAuth::None), false), many_tags).await?;
-        guard.kill();
+        let mut first = FerroServer::start_on(&storage, &dir.path().join("first.log"))
+            .await
+            .context("starting ferro-oci-server (scripts/tools.sh ferro installs it)")?;
+        portolan_testkit::seed::seed_demo(&Seeder::new(Pusher::new(&first.url, PushAuth::None), false), many_tags).await?;
+        first.kill();
         let path = storage.join("metadata.json");
         let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).context("ferro's metadata file")?)?;
         let templates: Vec<String> = meta["manifests"].as_object().context("ferro's manifests")?.keys().cloned().collect();
@@ -249,9 +241,8 @@ impl Ferro {
         }
         repositories.sort();
         std::fs::write(&path, serde_json::to_vec(&meta)?)?;
-        let (url, mut guard, log) = spawn("second.log")?;
-        wait_http(&format!("{url}/v2/"), &mut guard, &log).await?;
-        Ok(Self { url, repositories, _guard: guard, _dir: dir })
+        let server = FerroServer::start_on(&storage, &dir.path().join("second.log")).await?;
+        Ok(Self { url: server.url.clone(), repositories, _server: server, _dir: dir })
     }
 
     /// The registry's own request counts, by method and endpoint (its `/metrics`, itself left

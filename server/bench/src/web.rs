@@ -97,30 +97,37 @@ async fn start_server(binary: &Path, registry: &str, extra: &str) -> Result<Serv
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("portolan.toml");
     std::fs::write(&config, format!("{extra}\n[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\n"))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new(binary)
-        .args([
-            "--config",
-            &config.display().to_string(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-            &dir.path().join("data").display().to_string(),
-        ])
-        .env("PORTOLAN_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {} (build it: cargo leptos build --release)", binary.display()))?;
-    let server = Server { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
-    let http = reqwest::Client::new();
-    for _ in 0..400 {
-        if http.get(format!("{}/readyz", server.url)).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Ok(server);
+    // Its log goes to a file: a start that fails says why (a port taken: tried on another).
+    let log = dir.path().join("portolan.log");
+    let (child, url) = portolan_testkit::process::start_on_free_port("portolan", |addr| {
+        let (config, data, log) = (&config, dir.path().join("data"), &log);
+        async move {
+            let out = std::fs::File::create(log)?;
+            let mut child = Command::new(binary)
+                .args(["--config", &config.display().to_string(), "--listen", &addr.to_string(), "--data-dir", &data.display().to_string()])
+                .env("PORTOLAN_LOG", "warn")
+                .stdout(Stdio::from(out.try_clone()?))
+                .stderr(Stdio::from(out))
+                .spawn()
+                .with_context(|| format!("starting {} (build it: cargo leptos build --release)", binary.display()))?;
+            let url = format!("http://{addr}");
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+            for _ in 0..400 {
+                if let Some(status) = child.try_wait()? {
+                    return Err(portolan_testkit::process::ExitedDuringStart::new("portolan", status, log).into());
+                }
+                if http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                    return Ok((child, url));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("Portolan did not start: {}", std::fs::read_to_string(log).unwrap_or_default())
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("Portolan did not start")
+    })
+    .await?;
+    Ok(Server { child, url, _dir: dir })
 }
 
 /// (time to first byte, time to last byte, rows with details) of one page load.

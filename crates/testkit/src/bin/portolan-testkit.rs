@@ -159,7 +159,7 @@ async fn main() -> Result<()> {
         limited = Some(proxy);
     }
     if args.with_unreachable {
-        let addr = portolan_testkit::process::free_addr()?;
+        let addr = portolan_testkit::process::unused_addr()?;
         toml.push_str(&format!(
             "\n[[registries]]\nname = \"down\"\ntitle = \"Unreachable (nothing listens there)\"\nurl = \"http://{addr}\"\ntimeout_secs = 5\n{anonymous_read}"
         ));

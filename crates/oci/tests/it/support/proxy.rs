@@ -63,7 +63,7 @@ impl Proxy {
     pub async fn start(upstream: &str) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_gzip().build().unwrap();
+        let http = portolan_testkit::runner::http_builder().redirect(reqwest::redirect::Policy::none()).no_gzip().build().unwrap();
         let inner = Arc::new(Inner {
             upstream: upstream.trim_end_matches('/').to_owned(),
             base: base.clone(),

@@ -9,18 +9,10 @@
 //! The real router (pages, server functions, routes) is called in process; the registries are
 //! the test kit's (CNCF distribution, its token server, its proxies), seeded by its own pusher.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode};
-use clap::Parser;
-use http_body_util::BodyExt;
-use portolan_server::config::{Cli, Config};
 use portolan_testkit::distribution::{Distribution, DistributionAuth};
 use portolan_testkit::fixtures::{ImageSpec, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, Seeder};
 use portolan_testkit::pusher::{PushAuth, Pusher};
@@ -29,86 +21,32 @@ use portolan_testkit::slow::SlowProxy;
 use portolan_testkit::tls::{TestCa, client_trusting};
 use portolan_testkit::token::{Grant, TokenServer};
 use portolan_testkit::{ADMIN, READER};
-use tower::ServiceExt;
 
-/// One runtime for every test, as in production (one runtime serves everything).
-static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
-    std::sync::LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("a runtime"));
-
-/// One test at a time, each within a bound: Leptos keeps process-wide state (see router.rs),
-/// and a hang must fail rather than block the run.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn run<F: std::future::Future<Output = ()>>(test: F) {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    RUNTIME.block_on(async {
-        tokio::time::timeout(Duration::from_secs(240), test).await.expect("the test finished within 4 minutes");
-    })
-}
+use crate::support::{Answer, TestApp, Who, registry, run};
 
 /// Portolan's router, in process, with a configuration of `[[registries]]`.
 struct Portolan {
-    app: Router,
-    _dir: tempfile::TempDir,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    /// The value of the first `attribute="…"` after `marker` in the body.
-    fn attribute_after(&self, marker: &str, attribute: &str) -> Option<String> {
-        let rest = &self.body[self.body.find(marker)?..];
-        let start = rest.find(&format!("{attribute}=\""))? + attribute.len() + 2;
-        Some(rest[start..start + rest[start..].find('"')?].to_owned())
-    }
+    app: TestApp,
 }
 
 impl Portolan {
     async fn new(registries: &str) -> Self {
-        Self::with_site(registries, None).await
+        Self { app: TestApp::new(registries).await }
     }
 
-    async fn with_site(registries: &str, site_root: Option<&Path>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("portolan.toml");
-        std::fs::write(&path, registries).unwrap();
-        let data = dir.path().join("data");
-        let cli = Cli::parse_from(["portolan", "--config", path.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
-        let config = Config::load_with(cli, &|_| None).unwrap_or_else(|e| panic!("{e}\n{registries}"));
-        let mut leptos =
-            leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap().leptos_options;
-        if let Some(root) = site_root {
-            leptos.site_root = Arc::from(root.to_str().unwrap());
-        }
-        let clients = portolan_server::registries(&config).unwrap();
-        let store = portolan_store::Store::open(&config.store).await.unwrap();
-        let state = portolan_server::state(leptos, clients, &config, store.clone());
-        let parts = portolan_server::Parts::new(&config, "127.0.0.1:3000".parse().unwrap(), store).unwrap();
-        Self { app: portolan_server::app(state, parts), _dir: dir }
+    async fn with_site(registries: &str, site_root: &Path) -> Self {
+        Self { app: TestApp::build(registries).site_root(site_root).start().await }
     }
 
     /// A GET as browsers send it (`Accept-Encoding: gzip`); the body decoded.
     async fn get_gzip(&self, uri: &str) -> Answer {
         use std::io::Read;
-        let mut request = Request::builder()
-            .uri(uri)
-            .header("host", "127.0.0.1:3000")
-            .header("accept", "text/html")
-            .header("accept-encoding", "br;q=0, gzip")
-            .body(Body::empty())
-            .unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let (status, headers) = (response.status(), response.headers().clone());
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(headers.get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"), "{uri} was sent compressed");
+        let mut a = self.app.request("GET", uri).header("accept", "text/html").header("accept-encoding", "br;q=0, gzip").send().await;
+        assert_eq!(a.header("content-encoding"), Some("gzip"), "{uri} was sent compressed");
         let mut body = String::new();
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut body).expect("valid gzip");
-        Answer { status, headers, body }
+        flate2::read::GzDecoder::new(&a.bytes[..]).read_to_string(&mut body).expect("valid gzip");
+        a.body = body;
+        a
     }
 
     /// How many pages the page cache sent again, and how many it rendered (`/metrics`).
@@ -128,50 +66,14 @@ impl Portolan {
         (count("hit"), count("miss"))
     }
 
-    async fn request(&self, method: &str, uri: &str, body: Option<String>) -> Answer {
-        let mut b = Request::builder().method(method).uri(uri).header("host", "127.0.0.1:3000").header("accept", "text/html");
-        if method == "POST" {
-            b = b.header("origin", "http://127.0.0.1:3000").header("content-type", "application/x-www-form-urlencoded");
-        }
-        let mut request = b.body(body.map(Body::from).unwrap_or_default()).unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
-    }
-
     async fn get(&self, uri: &str) -> Answer {
-        self.request("GET", uri, None).await
+        self.app.get(uri).await
     }
 
     /// Calls the server function `name` with a form body.
     async fn server_fn(&self, name: &str, form: String) -> Answer {
-        let path = leptos::server_fn::axum::server_fn_paths()
-            .map(|(p, _)| p)
-            .find(|p| p.trim_start_matches("/api/").trim_end_matches(|c: char| c.is_ascii_digit()) == name)
-            .unwrap_or_else(|| panic!("no server function {name}"));
-        let mut request = Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("host", "127.0.0.1:3000")
-            .header("origin", "http://127.0.0.1:3000")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(form))
-            .unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        self.app.server_fn(name, Who::Anonymous, form).await
     }
-}
-
-/// A `[[registries]]` table; `extra` is more TOML lines.
-fn registry(name: &str, url: &str, extra: &str) -> String {
-    format!("\n[[registries]]\nname = \"{name}\"\nurl = \"{url}\"\n{extra}\n")
 }
 
 /// The `href` of the link (`<a …>`) whose tag contains `marker`.
@@ -545,7 +447,7 @@ fn static_files_never_take_the_headers_of_a_page_served_meanwhile() {
         std::fs::create_dir_all(site.path().join("pkg")).unwrap();
         std::fs::write(site.path().join("pkg/portolan.js"), "export default function init() {}\n".repeat(2000)).unwrap();
         std::fs::write(site.path().join("favicon.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").unwrap();
-        let portolan = Arc::new(Portolan::with_site(&registry("reg", &registry_.url, ""), Some(site.path())).await);
+        let portolan = Arc::new(Portolan::with_site(&registry("reg", &registry_.url, ""), site.path()).await);
 
         // Pages and files at the same time, from several worker threads.
         let mut tasks = Vec::new();
@@ -590,20 +492,17 @@ fn static_files_go_out_compressed_precompressed_copies_as_they_are() {
         std::fs::write(pkg.join("portolan.wasm.br"), b"brotli copy").unwrap();
         std::fs::write(pkg.join("portolan.wasm.gz"), b"gzip copy").unwrap();
         std::fs::write(pkg.join("portolan.js"), "export default function init() {}\n".repeat(2000)).unwrap();
-        let portolan = Portolan::with_site(&registry("reg", "http://127.0.0.1:9", ""), Some(site.path())).await;
+        let portolan = Portolan::with_site(&registry("reg", "http://127.0.0.1:9", ""), site.path()).await;
         let get = |path: &'static str, accept: &'static str| {
-            let app = portolan.app.clone();
+            let portolan = &portolan.app;
             async move {
-                let mut b = Request::builder().uri(path).header("host", "127.0.0.1:3000");
+                let mut call = portolan.request("GET", path);
                 if !accept.is_empty() {
-                    b = b.header("accept-encoding", accept);
+                    call = call.header("accept-encoding", accept);
                 }
-                let mut request = b.body(Body::empty()).unwrap();
-                request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-                let response = app.oneshot(request).await.unwrap();
-                assert_eq!(response.status(), 200, "{path}");
-                let encoding = response.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
-                (encoding, response.into_body().collect().await.unwrap().to_bytes())
+                let a = call.send().await;
+                assert_eq!(a.status, 200, "{path}");
+                (a.header("content-encoding").map(str::to_owned), a.bytes)
             }
         };
         // What Chromium asks with: the brotli copy, as it is.

@@ -9,54 +9,25 @@
 //! HTTP requests, independent of Portolan's client.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::Request;
-use clap::Parser;
 use futures::StreamExt;
-use http_body_util::BodyExt;
 use portolan_app::model::PolicyForm;
-use portolan_app::ssr::AppState;
 use portolan_oci::RepoName;
-use portolan_server::config::{Cli, Config};
 use portolan_store::trash::TrashFilter;
 use portolan_store::{Actor, AuditFilter, Outcome, RunItem, RunRecord, RunState, Store, TrashKind, TrashState};
 use portolan_testkit::faulty::FaultyProxy;
 use portolan_testkit::fixtures::many_tag_name;
 use portolan_testkit::pusher::{PushAuth, Pusher};
 use portolan_testkit::{Kind, Registry};
-use tower::ServiceExt;
 
-/// One runtime for every test, as in production.
-static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
-    std::sync::LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime"));
-
-/// The tests of this file run one at a time (see server/tests/router.rs: routers built and
-/// driven from several test threads at once sometimes never wake; Leptos keeps process-wide
-/// state). Each also starts registries of its own, which two cores would rather not do at once.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn run<F: std::future::Future<Output = ()>>(test: F) {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    RUNTIME.block_on(test)
-}
+use crate::support::{TestApp, Who, qs, run, run_in_parallel, server_fn, service};
 
 const REPO: &str = "stress/many-tags";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 // ---------------------------------------------------------------------------------------------
 // Portolan in process.
-
-struct World {
-    state: AppState,
-    app: Router,
-    store: Store,
-    _dir: tempfile::TempDir,
-}
 
 /// Portolan's configuration: one admin group through a trusted proxy, one registry.
 fn config_toml(public_url: &str, registry_url: &str, lease_secs: u64) -> String {
@@ -76,52 +47,17 @@ url = "{registry_url}"
     )
 }
 
-async fn world(registry_url: &str, lease_secs: u64) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("portolan.toml");
-    std::fs::write(&path, config_toml("http://portolan.test", registry_url, lease_secs)).unwrap();
-    let data = dir.path().join("data");
-    let cli = Cli::parse_from(["portolan", "--config", path.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
-    let config = Config::load_with(cli, &|_| None).unwrap();
-    assert_eq!(config.retention_lease, Duration::from_secs(lease_secs));
-    let leptos = leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap().leptos_options;
-    let store = Store::open(&config.store).await.unwrap();
-    let registries = portolan_server::registries(&config).unwrap();
-    let state = portolan_server::state(leptos, registries, &config, store.clone());
-    let parts = portolan_server::Parts::new(&config, "127.0.0.1:3000".parse().unwrap(), store.clone()).unwrap();
-    let app = portolan_server::app(state.clone(), parts);
-    World { state, app, store, _dir: dir }
-}
-
-/// A server function's path (its name plus the hash the macro appends).
-fn server_fn(name: &str) -> &'static str {
-    leptos::server_fn::axum::server_fn_paths()
-        .map(|(p, _)| p)
-        .find(|p| p.trim_start_matches("/api/").trim_end_matches(|c: char| c.is_ascii_digit()) == name)
-        .unwrap_or_else(|| panic!("no server function {name}"))
-}
-
-fn qs<T: serde::Serialize>(value: &T) -> String {
-    serde_qs::to_string(value).unwrap()
+/// Portolan in process on the registry at `registry_url`.
+async fn world(registry_url: &str, lease_secs: u64) -> TestApp {
+    let w = TestApp::new(&config_toml("http://portolan.test", registry_url, lease_secs)).await;
+    assert_eq!(w.config.retention_lease, Duration::from_secs(lease_secs));
+    w
 }
 
 /// Calls a server function as the admin "ada", through the trusted proxy's headers.
-async fn call(app: &Router, name: &str, body: String) -> (u16, String) {
-    let mut request = Request::builder()
-        .method("POST")
-        .uri(server_fn(name))
-        .header("host", "portolan.test")
-        .header("origin", "http://portolan.test")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-forwarded-user", "ada")
-        .header("x-forwarded-groups", "admins")
-        .body(Body::from(body))
-        .unwrap();
-    request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+async fn call(w: &TestApp, name: &str, body: String) -> (u16, String) {
+    let a = w.server_fn(name, Who::Admin, body).await;
+    (a.status.as_u16(), a.body)
 }
 
 /// A policy on `stress/many-tags` of "reg": keep the `keep` highest versions, protect `latest`.
@@ -139,13 +75,13 @@ fn form(name: &str, keep: u32, max_deletions: u32) -> PolicyForm {
     }
 }
 
-async fn save_policy(app: &Router, form: PolicyForm) -> i64 {
+async fn save_policy(app: &TestApp, form: PolicyForm) -> i64 {
     let (status, body) = call(app, "save_policy", qs(&portolan_app::api::SavePolicy { form })).await;
     assert_eq!(status, 200, "save_policy: {body}");
     body.trim().parse().unwrap_or_else(|_| panic!("a policy id: {body}"))
 }
 
-async fn run_policy(app: &Router, id: i64, dry_run: bool) -> Result<i64, (u16, String)> {
+async fn run_policy(app: &TestApp, id: i64, dry_run: bool) -> Result<i64, (u16, String)> {
     let (status, body) = call(app, "run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run })).await;
     if status == 200 { Ok(body.trim().parse().unwrap_or_else(|_| panic!("a run id: {body}"))) } else { Err((status, body)) }
 }
@@ -203,7 +139,7 @@ fn run_of(entry: &portolan_store::AuditEntry) -> Option<i64> {
 /// Every tag of `repo` with the digest it points at: the tag list (following `Link` pages), then
 /// a manifest HEAD per tag, 16 at a time.
 async fn tags_now(base: &str, repo: &str) -> BTreeMap<String, String> {
-    let http = reqwest::Client::new();
+    let http = portolan_testkit::runner::http_client();
     let mut tags: Vec<String> = Vec::new();
     let mut url = format!("{base}/v2/{repo}/tags/list?n=1000");
     loop {
@@ -251,7 +187,7 @@ async fn tags_now(base: &str, repo: &str) -> BTreeMap<String, String> {
 
 /// Whether a manifest is in the registry (a HEAD by digest).
 async fn manifest_exists(base: &str, repo: &str, digest: &str) -> bool {
-    let r = reqwest::Client::new()
+    let r = portolan_testkit::runner::http_client()
         .head(format!("{base}/v2/{repo}/manifests/{digest}"))
         .header("accept", portolan_oci::media::MANIFEST_ACCEPT)
         .send()
@@ -312,11 +248,11 @@ async fn dry_run_then_capped_run(kind: Kind) {
     assert_eq!(targeted.len(), TAGS - KEEP);
 
     let w = world(&registry.url, 60).await;
-    let id = save_policy(&w.app, form("keep-100", KEEP as u32, CAP as u32)).await;
+    let id = save_policy(&w, form("keep-100", KEEP as u32, CAP as u32)).await;
 
     // The dry run: a planned item per unit, the first CAP of them planned now, the rest
     // deferred; nothing deleted.
-    let dry = run_policy(&w.app, id, true).await.unwrap();
+    let dry = run_policy(&w, id, true).await.unwrap();
     let dry = finished(&w.store, dry, Duration::from_secs(300)).await;
     assert_eq!(dry.state, RunState::Done, "{:?}", dry.message);
     eprintln!("TIMING dry {:?}", t0.elapsed());
@@ -336,7 +272,7 @@ async fn dry_run_then_capped_run(kind: Kind) {
     assert!(trash_of(&w.store, dry.id).await.is_empty());
 
     // The real run: exactly the units the dry run planned, the rest deferred to a later run.
-    let real = run_policy(&w.app, id, false).await.unwrap();
+    let real = run_policy(&w, id, false).await.unwrap();
     let real = finished(&w.store, real, Duration::from_secs(300)).await;
     assert_eq!(real.state, RunState::Done, "{:?}", real.message);
     eprintln!("TIMING real {:?}", t0.elapsed());
@@ -349,10 +285,7 @@ async fn dry_run_then_capped_run(kind: Kind) {
     assert_eq!((real.counts.done, real.counts.failed, real.counts.tags_deleted), (CAP as i64, 0, CAP as i64));
 
     // Operators see it in /metrics: the run, its deletions, when one last succeeded.
-    let mut request = Request::builder().uri("/metrics").header("host", "portolan.test").body(Body::empty()).unwrap();
-    request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let metrics = w.app.clone().oneshot(request).await.unwrap().into_body().collect().await.unwrap().to_bytes();
-    let metrics = String::from_utf8_lossy(&metrics);
+    let metrics = w.request("GET", "/metrics").send().await.body;
     for line in [
         r#"portolan_retention_runs_total{registry="reg",kind="run",state="done"}"#,
         r#"portolan_retention_deleted_tags_total{registry="reg"}"#,
@@ -393,7 +326,7 @@ async fn dry_run_then_capped_run(kind: Kind) {
     assert!(audited(&w.store, Outcome::Failed).await.is_empty());
 
     // Planning again deletes only what was deferred: nothing new.
-    let again = run_policy(&w.app, id, true).await.unwrap();
+    let again = run_policy(&w, id, true).await.unwrap();
     let again = finished(&w.store, again, Duration::from_secs(300)).await;
     assert_eq!(again.state, RunState::Done);
     eprintln!("TIMING again {:?}", t0.elapsed());
@@ -418,14 +351,14 @@ fn deletes_failing_spend_the_error_budget_and_the_run_fails() {
         let before = tags_now(&registry.url, REPO).await;
         let kept = highest_versions(&before, KEEP);
         let w = world(&proxy.url, 60).await;
-        let id = save_policy(&w.app, form("budget", KEEP as u32, 1000)).await;
-        let dry = run_policy(&w.app, id, true).await.unwrap();
+        let id = save_policy(&w, form("budget", KEEP as u32, 1000)).await;
+        let dry = run_policy(&w, id, true).await.unwrap();
         let dry = finished(&w.store, dry, Duration::from_secs(120)).await;
         let plan = item_tags(&items(&w.store, dry.id).await, "planned");
         assert_eq!(plan.len(), TAGS - KEEP);
 
         proxy.fail_deletes_after(SUCCEEDING);
-        let real = run_policy(&w.app, id, false).await.unwrap();
+        let real = run_policy(&w, id, false).await.unwrap();
         let real = finished(&w.store, real, Duration::from_secs(120)).await;
         assert_eq!(real.state, RunState::Failed);
         assert_eq!(real.message.as_deref(), Some("stopped after 10 failures (the error budget)"));
@@ -483,23 +416,26 @@ struct Process {
 }
 
 async fn start_portolan(dir: &std::path::Path, registry_url: &str, lease_secs: u64, n: usize) -> Process {
-    let addr = portolan_testkit::process::free_addr().unwrap();
-    let url = format!("http://{addr}");
-    let config = dir.join("portolan.toml");
-    std::fs::write(&config, format!("listen = \"{addr}\"\n{}", config_toml(&url, registry_url, lease_secs))).unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portolan"));
-    cmd.args(["--config", config.to_str().unwrap(), "--data-dir", dir.join("data").to_str().unwrap()])
-        .args(["--leptos-config", concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml")])
-        .env("PORTOLAN_LOG", "warn");
-    let log = dir.join(format!("portolan-{n}.log"));
-    let mut guard = portolan_testkit::process::ChildGuard::spawn("portolan", cmd, &log).unwrap();
-    portolan_testkit::process::wait_http(&format!("{url}/healthz"), &mut guard, &log).await.unwrap();
-    Process { url, guard }
+    portolan_testkit::process::start_on_free_port("portolan", |addr| async move {
+        let url = format!("http://{addr}");
+        let config = dir.join("portolan.toml");
+        std::fs::write(&config, format!("listen = \"{addr}\"\n{}", config_toml(&url, registry_url, lease_secs)))?;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portolan"));
+        cmd.args(["--config", config.to_str().unwrap(), "--data-dir", dir.join("data").to_str().unwrap()])
+            .args(["--leptos-config", concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml")])
+            .env("PORTOLAN_LOG", "warn");
+        let log = dir.join(format!("portolan-{n}.log"));
+        let mut guard = portolan_testkit::process::ChildGuard::spawn("portolan", cmd, &log)?;
+        portolan_testkit::process::wait_http(&format!("{url}/healthz"), &mut guard, &log).await?;
+        Ok(Process { url, guard })
+    })
+    .await
+    .unwrap()
 }
 
 impl Process {
     async fn call(&self, name: &str, body: String) -> (u16, String) {
-        let r = reqwest::Client::new()
+        let r = portolan_testkit::runner::http_client()
             .post(format!("{}{}", self.url, server_fn(name)))
             .header("origin", &self.url)
             .header("content-type", "application/x-www-form-urlencoded")
@@ -528,7 +464,8 @@ impl Process {
 
 #[test]
 fn portolan_killed_mid_run_and_restarted_leaves_nothing_unaccounted() {
-    run(async {
+    // Portolan runs as other processes only: beside the tests of Portolan in process.
+    run_in_parallel(async {
         const TAGS: usize = 40;
         const KEEP: usize = 10;
         const LEASE: u64 = 2;
@@ -656,14 +593,14 @@ fn a_tag_pushed_again_between_plan_and_apply_is_skipped_not_deleted() {
         let before = tags_now(&registry.url, REPO).await;
         let kept = highest_versions(&before, KEEP);
         let w = world(&registry.url, 60).await;
-        let id = save_policy(&w.app, form("repush", KEEP as u32, 1000)).await;
+        let id = save_policy(&w, form("repush", KEEP as u32, 1000)).await;
         let record = w.store.policy(id).await.unwrap();
-        let policy = portolan_service::runs::policy_of(&w.state, &record).unwrap();
+        let policy = service::runs::policy_of(&w.state, &record).unwrap();
         let reg = w.state.registry("reg").unwrap().clone();
         let repo = RepoName::parse(REPO).unwrap();
 
         // The plan, as a run makes it.
-        let inventory = portolan_service::trash::fresh_inventory(&reg, &repo, &[]).await.unwrap();
+        let inventory = service::trash::fresh_inventory(&reg, &repo, &[]).await.unwrap();
         let plan = portolan_retention::plan(&policy, &inventory, time::OffsetDateTime::now_utc());
         assert_eq!(plan.deletions.len(), TAGS - KEEP);
         let deletion = plan
@@ -686,15 +623,15 @@ fn a_tag_pushed_again_between_plan_and_apply_is_skipped_not_deleted() {
         let shared_to = retag(&pusher, target, &shared).await;
         assert_ne!(moved_to, before[&moved]);
 
-        let deleter = portolan_service::trash::Deleter {
+        let deleter = service::trash::Deleter {
             registry: &reg,
             store: &w.store,
             actor: Actor::user("proxy", "ada", Some("ada")),
             request_id: None,
             run_id: None,
-            known_tags: portolan_service::trash::KnownTags::of(&inventory),
+            known_tags: service::trash::KnownTags::of(&inventory),
         };
-        let tags = portolan_service::trash::unit_tags(&deletion, &inventory);
+        let tags = service::trash::unit_tags(&deletion, &inventory);
         let (outcome, _) = deleter.apply_unit(&repo, &deletion, &tags).await;
         let skipped = outcome.iter().find(|i| i.tag.as_deref() == Some(moved.as_str())).expect("an item for the moved tag");
         assert_eq!((skipped.action.as_str(), skipped.outcome.as_str()), ("delete-tag", "skipped"));
@@ -703,7 +640,7 @@ fn a_tag_pushed_again_between_plan_and_apply_is_skipped_not_deleted() {
         let root = outcome.iter().find(|i| i.action == "delete-manifest").expect("the manifest's delete");
         assert_eq!((root.digest.as_str(), root.outcome.as_str(), root.tag.as_deref()), (before[&moved].as_str(), "done", None));
 
-        let tags = portolan_service::trash::unit_tags(&untag, &inventory);
+        let tags = service::trash::unit_tags(&untag, &inventory);
         let (outcome, _) = deleter.apply_unit(&repo, &untag, &tags).await;
         assert_eq!(outcome.len(), 1);
         assert_eq!((outcome[0].action.as_str(), outcome[0].outcome.as_str()), ("delete-tag", "skipped"));
@@ -737,27 +674,27 @@ fn a_run_keeps_the_policy_version_it_started_with() {
         // Slow reads: the run lasts a few seconds, longer than its lease (2 s).
         proxy.delay_reads(Duration::from_millis(600));
         let w = world(&proxy.url, 2).await;
-        let id = save_policy(&w.app, form("edited", 10, 1000)).await;
-        let first = run_policy(&w.app, id, true).await.unwrap();
+        let id = save_policy(&w, form("edited", 10, 1000)).await;
+        let first = run_policy(&w, id, true).await.unwrap();
 
         let mut edit = form("edited", 20, 1000);
         edit.id = Some(id);
         edit.version = 1;
-        assert_eq!(save_policy(&w.app, edit).await, id);
+        assert_eq!(save_policy(&w, edit).await, id);
         assert_eq!(w.store.policy(id).await.unwrap().version, 2);
         assert_eq!(w.store.run(first).await.unwrap().state, RunState::Running, "edited while it runs");
         // The scheduler looks while the run reads the repository, past its lease: the run's
         // heartbeat keeps it from being taken for a dead replica's.
         tokio::time::sleep(Duration::from_millis(2600)).await;
         assert_eq!(w.store.run(first).await.unwrap().state, RunState::Running, "still reading");
-        portolan_service::runs::tick(&w.state).await;
+        service::runs::tick(&w.state).await;
 
         let first = finished(&w.store, first, Duration::from_secs(120)).await;
         assert_eq!(first.state, RunState::Done, "{:?}", first.message);
         assert_eq!(first.policy_version, 1);
         assert_eq!(items(&w.store, first.id).await.len(), TAGS - 10, "planned with version 1: keep 10");
         proxy.delay_reads(Duration::ZERO);
-        let second = run_policy(&w.app, id, true).await.unwrap();
+        let second = run_policy(&w, id, true).await.unwrap();
         let second = finished(&w.store, second, Duration::from_secs(120)).await;
         assert_eq!(second.state, RunState::Done);
         assert_eq!(second.policy_version, 2);
@@ -779,10 +716,10 @@ fn a_second_run_of_a_running_policy_is_refused() {
         let proxy = FaultyProxy::start(&registry.url).await.unwrap();
         proxy.delay_reads(Duration::from_millis(300));
         let w = world(&proxy.url, 60).await;
-        let id = save_policy(&w.app, form("once", 10, 1000)).await;
-        let first = run_policy(&w.app, id, true).await.unwrap();
+        let id = save_policy(&w, form("once", 10, 1000)).await;
+        let first = run_policy(&w, id, true).await.unwrap();
         for dry_run in [true, false] {
-            let (status, body) = run_policy(&w.app, id, dry_run).await.unwrap_err();
+            let (status, body) = run_policy(&w, id, dry_run).await.unwrap_err();
             assert_eq!(status, 409, "{body}");
             assert!(
                 body.contains("is going on already") && body.contains("once") && body.contains("runs of one policy never overlap"),
@@ -791,10 +728,10 @@ fn a_second_run_of_a_running_policy_is_refused() {
         }
         // Nor from another replica sharing the store.
         let record = w.store.policy(id).await.unwrap();
-        let other = portolan_service::runs::start(
+        let other = service::runs::start(
             &w.state,
             "another-replica",
-            portolan_service::runs::RunRequest {
+            service::runs::RunRequest {
                 record,
                 trigger: portolan_store::Trigger::Manual,
                 actor: Actor::user("proxy", "ada", Some("ada")),
@@ -804,7 +741,7 @@ fn a_second_run_of_a_running_policy_is_refused() {
             },
         )
         .await;
-        assert!(matches!(other, Err(portolan_service::Error::Conflict(_))), "{other:?}");
+        assert!(matches!(other, Err(service::Error::Conflict(_))), "{other:?}");
         assert_eq!(w.store.runs(Some(id), None, 10).await.unwrap().len(), 1, "no second run was recorded");
         let started =
             w.store.audit_entries(&AuditFilter { action: Some("policy-dry-run".into()), ..Default::default() }, 10).await.unwrap();
@@ -814,7 +751,7 @@ fn a_second_run_of_a_running_policy_is_refused() {
         assert_eq!(first.state, RunState::Done);
         // Once it ended, the policy runs again.
         proxy.delay_reads(Duration::ZERO);
-        let next = run_policy(&w.app, id, true).await.unwrap();
+        let next = run_policy(&w, id, true).await.unwrap();
         assert_eq!(finished(&w.store, next, Duration::from_secs(120)).await.state, RunState::Done);
     })
 }

@@ -16,11 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use clap::Parser;
 use portolan_app::model::SessionView;
-use portolan_app::ssr::Registry;
 use portolan_oci::memory::MemoryRegistry;
-use portolan_server::config::{Cli, Config};
 use portolan_store::{ActorKind, AuditEntry, AuditFilter, Outcome, Store};
 use portolan_testkit::github::{GithubConfig, GithubEmail, GithubOrg, GithubServer, GithubTeam};
 use portolan_testkit::oidc::{OidcConfig, OidcProvider, Tamper};
@@ -30,24 +27,7 @@ use serde_json::Value;
 use tower_sessions::SessionStore;
 use url::Url;
 
-/// One runtime for every test, as in production (one runtime serves everything).
-static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
-    std::sync::LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("a runtime"));
-
-/// The tests of this file run one at a time: routers built or rendering from several test
-/// threads at once sometimes never wake (Leptos keeps process-wide state; see router.rs).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Leptos works out the route list with process-wide state: one router is built at a time.
-static ROUTER_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Runs a test on the shared runtime, alone, within a bound (a hang fails instead of blocking).
-fn run<F: std::future::Future<Output = ()>>(test: F) {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    RUNTIME.block_on(async {
-        tokio::time::timeout(Duration::from_secs(240), test).await.expect("the test finished within 4 minutes");
-    })
-}
+use crate::support::{Registry, TestApp, run, server_fn};
 
 const SESSION_COOKIE: &str = "portolan_session";
 
@@ -84,18 +64,8 @@ impl Portolan {
 
     /// Serves the real router on `listener`, configured by `toml` (after `public_url`).
     async fn serve(listener: tokio::net::TcpListener, base: &str, toml: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("portolan.toml");
-        std::fs::write(&path, format!("public_url = \"{base}\"\n{toml}")).unwrap();
-        let data = dir.path().join("data");
-        let cli = Cli::parse_from(["portolan", "--config", path.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
-        let config = match Config::load_with(cli, &|_| None) {
-            Ok(c) => c,
-            Err(e) => panic!("the test's configuration: {e}"),
-        };
-        let leptos = leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap().leptos_options;
-        let store = Store::open(&config.store).await.unwrap();
-        let app = build_app(leptos, &config, listener.local_addr().unwrap(), store.clone());
+        let portolan = with_mem(&format!("public_url = \"{base}\"\n{toml}"), listener.local_addr().unwrap()).await;
+        let (store, app, dir) = (portolan.store, portolan.app, portolan.dir);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -132,8 +102,8 @@ impl Portolan {
     }
 }
 
-/// The router with one in-memory registry `mem`, built one at a time.
-fn build_app(leptos: leptos::config::LeptosOptions, config: &Config, listen: SocketAddr, store: Store) -> axum::Router {
+/// Portolan configured by `toml`, listening on `listen`, with one in-memory registry `mem`.
+async fn with_mem(toml: &str, listen: SocketAddr) -> TestApp {
     let mem = MemoryRegistry::new();
     let config_json = serde_json::json!({"created": "2025-01-01T00:00:00Z", "os": "linux", "architecture": "amd64"});
     mem.put_image("team/app", &["1.0"], &config_json, b"layer", None);
@@ -141,10 +111,7 @@ fn build_app(leptos: leptos::config::LeptosOptions, config: &Config, listen: Soc
         info: portolan_app::model::RegistryInfo { name: "mem".into(), title: "mem".into(), host: "mem.invalid".into() },
         client: Arc::new(mem),
     }];
-    let state = portolan_server::state(leptos, registries, config, store.clone());
-    let parts = portolan_server::Parts::new(config, listen, store).unwrap();
-    let _one_at_a_time = ROUTER_BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    portolan_server::app(state, parts)
+    TestApp::build(toml).registries(registries).listen(listen).start().await
 }
 
 /// A browser: keeps cookies (its jar can be read), does not follow redirects, times out.
@@ -216,19 +183,12 @@ fn with_query_param(url: &str, name: &str, value: &str) -> String {
     u.to_string()
 }
 
-fn server_fn_path(name: &str) -> &'static str {
-    leptos::server_fn::axum::server_fn_paths()
-        .map(|(p, _)| p)
-        .find(|p| p.trim_start_matches("/api/").trim_end_matches(|c: char| c.is_ascii_digit()) == name)
-        .unwrap_or_else(|| panic!("the server function {name}"))
-}
-
 /// Who Portolan says is signed in (the `session_info` server function), and their role on
 /// `registry` (or anywhere), as seen by `client` (with `cookie` added by hand if given).
 async fn who_with(p: &Portolan, client: &reqwest::Client, cookie: Option<&str>, registry: Option<&str>) -> SessionView {
     let body = serde_qs::to_string(&portolan_app::api::SessionInfo { registry: registry.map(str::to_owned), repository: None }).unwrap();
     let mut request = client
-        .post(p.url(server_fn_path("session_info")))
+        .post(p.url(server_fn("session_info")))
         .header("origin", &p.base)
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body);
@@ -473,8 +433,6 @@ fn oidc_sign_in_with_scope_claims_in_the_id_token() {
 #[test]
 fn the_session_cookie_is_secure_when_public_url_is_https() {
     run(async {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("portolan.toml");
         let toml = r#"
 public_url = "https://portolan.example.com"
 [[auth.providers]]
@@ -483,27 +441,15 @@ kind = "github"
 client_id = "Iv1.abc"
 client_secret = "secret"
 "#;
-        std::fs::write(&path, toml).unwrap();
-        let data = dir.path().join("data");
-        let cli = Cli::parse_from(["portolan", "--config", path.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
-        let config = Config::load_with(cli, &|_| None).unwrap_or_else(|e| panic!("{e}"));
-        let leptos = leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap().leptos_options;
-        let store = Store::open(&config.store).await.unwrap();
-        let app = build_app(leptos, &config, "127.0.0.1:3000".parse().unwrap(), store.clone());
+        let portolan = with_mem(toml, "127.0.0.1:3000".parse().unwrap()).await;
         // A GitHub sign-in starts without calling GitHub: the redirect and the cookie only.
-        let mut request = axum::http::Request::builder()
-            .uri("/auth/login/github")
-            .header("host", "portolan.example.com")
-            .body(axum::body::Body::empty())
-            .unwrap();
-        request.extensions_mut().insert(axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
-        assert_eq!(response.status(), 303);
-        let to = response.headers().get(LOCATION).unwrap().to_str().unwrap();
+        let response = portolan.request("GET", "/auth/login/github").send().await;
+        assert_eq!(response.status, 303);
+        let to = response.header("location").unwrap();
         assert!(to.starts_with("https://github.com/login/oauth/authorize?"), "{to}");
         assert_eq!(query_param(to, "redirect_uri").as_deref(), Some("https://portolan.example.com/auth/callback/github"));
         let cookie = response
-            .headers()
+            .headers
             .get_all(SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -514,7 +460,7 @@ client_secret = "secret"
         for wanted in ["secure", "httponly", "samesite=lax"] {
             assert!(attrs.contains(&wanted.to_owned()), "{wanted} in {cookie}");
         }
-        store.close().await;
+        portolan.store.close().await;
     })
 }
 
@@ -755,7 +701,7 @@ fn sessions_slide_with_use_start_short_and_stay_signed_out() {
         sessions.save(&record).await.unwrap();
         let response = b
             .client
-            .post(p.url(server_fn_path("session_info")))
+            .post(p.url(server_fn("session_info")))
             .header("origin", &p.base)
             .header("content-type", "application/x-www-form-urlencoded")
             .body("")

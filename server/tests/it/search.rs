@@ -8,129 +8,60 @@
 //! The real router (pages, server functions) is called in process; the registries are the test
 //! kit's, seeded by its own pusher.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use clap::Parser;
-use http_body_util::BodyExt;
 use portolan_app::model::{RepoPage, RepoQuery, RepoRow, SearchKind, SearchResults, WhereUsedView};
-use portolan_app::ssr::AppState;
 use portolan_search::Budget;
-use portolan_server::config::{Cli, Config};
-use portolan_testkit::distribution::{Distribution, DistributionAuth};
+use portolan_testkit::distribution::{Distribution, DistributionAuth, Ferro};
 use portolan_testkit::fixtures::{ImageSpec, OCI_CONFIG, OCI_MANIFEST, Seeder};
-use portolan_testkit::process::{ChildGuard, free_addr, wait_http};
 use portolan_testkit::pusher::{PushAuth, Pusher};
-use tower::ServiceExt;
 
-/// One runtime for every test, as in production.
-static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
-    std::sync::LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().expect("a runtime"));
-
-/// One test at a time, each within a bound (Leptos keeps process-wide state: see router.rs).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn run<F: std::future::Future<Output = ()>>(test: F) {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    RUNTIME.block_on(async {
-        tokio::time::timeout(Duration::from_secs(240), test).await.expect("the test finished within 4 minutes");
-    })
-}
+use crate::support::{Answer, TestApp, Who, qs, run, server_fn};
 
 /// Portolan's router in process, and its state (for running crawl passes).
 struct Portolan {
-    app: Router,
-    state: AppState,
-    _dir: tempfile::TempDir,
-}
-
-struct Answer {
-    status: StatusCode,
-    body: String,
-}
-
-/// Who asks (through the trusted-proxy sign-in, when the configuration has one).
-#[derive(Clone, Copy)]
-enum Who<'a> {
-    Anonymous,
-    User(&'a str, &'a str),
+    app: TestApp,
 }
 
 impl Portolan {
     async fn new(toml: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("portolan.toml");
-        std::fs::write(&path, toml).unwrap();
-        let data = dir.path().join("data");
-        let cli = Cli::parse_from(["portolan", "--config", path.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
-        let config = Config::load_with(cli, &|_| None).unwrap_or_else(|e| panic!("{e}\n{toml}"));
-        let leptos = leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap().leptos_options;
-        let clients = portolan_server::registries(&config).unwrap();
-        let store = portolan_store::Store::open(&config.store).await.unwrap();
-        let state = portolan_server::state(leptos, clients, &config, store.clone());
-        let parts = portolan_server::Parts::new(&config, "127.0.0.1:3000".parse().unwrap(), store).unwrap();
-        Self { app: portolan_server::app(state.clone(), parts), state, _dir: dir }
+        Self { app: TestApp::new(toml).await }
     }
 
-    async fn send(&self, method: &str, uri: &str, body: Option<String>, who: Who<'_>) -> Answer {
+    async fn send(&self, method: &str, uri: &str, body: Option<String>, who: Who) -> Answer {
         // Pages are asked for as a browser does; server functions as the island does (with
         // text/html, a server function answers a form post with a redirect back).
         let accept = if uri.starts_with("/api/") { "application/json" } else { "text/html" };
-        let mut b = Request::builder().method(method).uri(uri).header("host", "127.0.0.1:3000").header("accept", accept);
-        if method == "POST" {
-            b = b.header("origin", "http://127.0.0.1:3000").header("content-type", "application/x-www-form-urlencoded");
-        }
-        if let Who::User(user, groups) = who {
-            b = b.header("x-forwarded-user", user).header("x-forwarded-groups", groups);
-        }
-        let mut request = b.body(body.map(Body::from).unwrap_or_default()).unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        Answer { status, body: String::from_utf8_lossy(&bytes).into_owned() }
+        self.app.request(method, uri).who(who).body(body).header("accept", accept).send().await
     }
 
     async fn get(&self, uri: &str) -> Answer {
         self.send("GET", uri, None, Who::Anonymous).await
     }
 
-    async fn get_as(&self, uri: &str, who: Who<'_>) -> Answer {
+    async fn get_as(&self, uri: &str, who: Who) -> Answer {
         self.send("GET", uri, None, who).await
     }
 
     /// Calls the server function `name` with a form body; its answer, decoded.
-    async fn call<T: serde::de::DeserializeOwned>(&self, name: &str, form: String, who: Who<'_>) -> Result<T, (StatusCode, String)> {
-        let path = leptos::server_fn::axum::server_fn_paths()
-            .map(|(p, _)| p)
-            .find(|p| p.trim_start_matches("/api/").trim_end_matches(|c: char| c.is_ascii_digit()) == name)
-            .unwrap_or_else(|| panic!("no server function {name}"));
-        let a = self.send("POST", path, Some(form), who).await;
+    async fn call<T: serde::de::DeserializeOwned>(&self, name: &str, form: String, who: Who) -> Result<T, (StatusCode, String)> {
+        let a = self.send("POST", server_fn(name), Some(form), who).await;
         if a.status != StatusCode::OK {
             return Err((a.status, a.body));
         }
         Ok(serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{name}: {e}: {}", a.body)))
     }
 
-    fn registry(&self, name: &str) -> portolan_app::ssr::Registry {
-        self.state.registry(name).unwrap().clone()
-    }
-
     /// One crawl pass over a registry, without a budget.
     async fn crawl(&self, name: &str) -> portolan_search::PassReport {
         let (_tx, stop) = tokio::sync::watch::channel(false);
-        portolan_server::crawler::pass(&self.state, &self.registry(name), &Budget::unlimited(), stop).await
+        portolan_server::crawler::pass(&self.app.state, &self.app.registry(name), &Budget::unlimited(), stop).await
     }
-}
-
-fn qs<T: serde::Serialize>(value: &T) -> String {
-    serde_qs::to_string(value).unwrap()
 }
 
 /// Waits (up to 10 s) until `check` holds: writes that pages make in the background.
@@ -155,7 +86,7 @@ where
 /// on the same storage: what Portolan then talks to is ferro itself, serving 10,000 repositories.
 struct SeededFerro {
     url: String,
-    _guard: ChildGuard,
+    _ferro: Ferro,
     _dir: tempfile::TempDir,
 }
 
@@ -163,21 +94,13 @@ impl SeededFerro {
     async fn start(names: &[String]) -> Self {
         let dir = tempfile::Builder::new().prefix("portolan-ferro-10k-").tempdir().unwrap();
         let storage = dir.path().join("storage");
-        let spawn = |log: &str| {
-            let addr = free_addr().unwrap();
-            let mut cmd = std::process::Command::new("ferro-oci-server");
-            cmd.env("FERRO_OCI_LISTEN", addr.to_string()).env("FERRO_OCI_STORAGE_DIR", &storage);
-            let log = dir.path().join(log);
-            (format!("http://{addr}"), ChildGuard::spawn("ferro-oci-server", cmd, &log).unwrap(), log)
-        };
-        let (url, mut guard, log) = spawn("first.log");
-        wait_http(&format!("{url}/v2/"), &mut guard, &log).await.unwrap();
-        let pusher = Pusher::new(&url, PushAuth::None);
+        let mut first = Ferro::start_on(&storage, &dir.path().join("first.log")).await.unwrap();
+        let pusher = Pusher::new(&first.url, PushAuth::None);
         let config =
             pusher.blob(&names[0], OCI_CONFIG, br#"{"architecture":"amd64","os":"linux","created":"2025-05-01T00:00:00Z"}"#).await.unwrap();
         let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": []});
         pusher.manifest(&names[0], "1.0.0", OCI_MANIFEST, &serde_json::to_vec(&manifest).unwrap()).await.unwrap();
-        guard.kill();
+        first.kill();
         let path = storage.join("metadata.json");
         let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("ferro's metadata file")).unwrap();
         for section in ["manifests", "tags"] {
@@ -189,9 +112,8 @@ impl SeededFerro {
             }
         }
         std::fs::write(&path, serde_json::to_vec(&meta).unwrap()).unwrap();
-        let (url, mut guard, log) = spawn("second.log");
-        wait_http(&format!("{url}/v2/"), &mut guard, &log).await.unwrap();
-        Self { url, _guard: guard, _dir: dir }
+        let ferro = Ferro::start_on(&storage, &dir.path().join("second.log")).await.unwrap();
+        Self { url: ferro.url.clone(), _ferro: ferro, _dir: dir }
     }
 }
 
@@ -293,7 +215,7 @@ impl HubCatalog {
     async fn start(upstream: &str) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = (url.clone(), upstream.to_owned(), reqwest::Client::new());
+        let state = (url.clone(), upstream.to_owned(), portolan_testkit::runner::http_client());
         let app = axum::Router::new().fallback(hub).with_state(Arc::new(state));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -425,7 +347,8 @@ impl Quota {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen: Arc<Mutex<Vec<_>>> = Arc::default();
-        let state: Arc<QuotaState> = Arc::new((upstream.to_owned(), reqwest::Client::new(), every, retry_after, seen.clone()));
+        let state: Arc<QuotaState> =
+            Arc::new((upstream.to_owned(), portolan_testkit::runner::http_client(), every, retry_after, seen.clone()));
         let app = axum::Router::new().fallback(quota).with_state(state);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -532,7 +455,7 @@ fn the_crawl_pauses_on_429_and_reads_only_what_changed() {
             assert!(within < portolan_server::crawler::CONCURRENCY, "{within} requests arrived less than a second after a 429");
         }
         assert!(started.elapsed() >= Duration::from_secs(first.pauses as u64), "each pause lasted Retry-After");
-        let state = portolan.state.store.crawl_state("q").await.unwrap().unwrap();
+        let state = portolan.app.state.store.crawl_state("q").await.unwrap().unwrap();
         assert_eq!(state.state, "waiting");
         assert!(state.pass_finished.is_some());
 
@@ -568,7 +491,7 @@ fn the_crawl_pauses_on_429_and_reads_only_what_changed() {
         let read: Vec<String> =
             limited.seen().iter().filter(|s| s.1 == "GET" && s.2.contains("/manifests/") && s.3 == 200).map(|s| s.2.clone()).collect();
         assert_eq!(read, vec![format!("/v2/apps/app-2/manifests/{}", moved.digest)]);
-        assert_eq!(portolan.state.store.index_tags("q", "apps/app-2").await.unwrap()["debug"], moved.digest);
+        assert_eq!(portolan.app.state.store.index_tags("q", "apps/app-2").await.unwrap()["debug"], moved.digest);
         let form = qs(&portolan_app::api::WhereUsed { digest: gone_layer });
         let used: WhereUsedView = portolan.call("where_used", form, Who::Anonymous).await.unwrap();
         assert_eq!(used.places(), 0, "a deleted image leaves the index: {used:?}");
@@ -600,7 +523,7 @@ fn where_a_digest_is_used_across_registries_for_each_caller() {
         // a: known because someone opened its tag list; b: because the crawl read it.
         assert_eq!(portolan.get_as("/r/a/team/app", everyone).await.status, 200);
         eventually("the opened tag is indexed", || async {
-            portolan.state.store.index_tags("a", "team/app").await.unwrap().contains_key("1.0")
+            portolan.app.state.store.index_tags("a", "team/app").await.unwrap().contains_key("1.0")
         })
         .await;
         assert_eq!(portolan.crawl("b").await.done, 1);

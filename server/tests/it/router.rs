@@ -10,34 +10,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, StatusCode};
-use clap::Parser;
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use portolan_app::model::{RegistryInfo, TagQuery};
-use portolan_app::ssr::Registry;
 use portolan_oci::RegistryVerbs;
 use portolan_oci::memory::MemoryRegistry;
-use portolan_server::config::{Cli, Config};
 use portolan_store::{Actor, ManifestRole, NewTrash, TrashKind, TrashManifest, TrashState};
-use tower::ServiceExt;
 
-/// One runtime for every test, as in production (one runtime serves everything).
-static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> =
-    std::sync::LazyLock::new(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime"));
-
-/// The tests of this file run one at a time: several routers rendering pages from several
-/// test threads at once (each test thread driving its own `block_on`) sometimes never wake
-/// (Leptos' rendering keeps process-wide state). The server itself serves concurrent requests
-/// on one runtime; the load test checks that.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn run<F: std::future::Future<Output = ()>>(test: F) {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    RUNTIME.block_on(test)
-}
+use crate::support::{Answer, Registry, TestApp, Who, fn_name, one_router_at_a_time, qs, run, server_fn};
 
 const CONFIG: &str = r#"
 public_url = "http://portolan.test"
@@ -69,39 +48,19 @@ url = "http://pub.invalid"
 anonymous_read = true
 "#;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Who {
-    Anonymous,
-    Viewer,
-    Maintainer,
-    Admin,
-    /// Admin of `team/**` in `mem` only.
-    TeamAdmin,
-}
-
 const EVERYONE: [Who; 4] = [Who::Anonymous, Who::Viewer, Who::Maintainer, Who::Admin];
 
-static ROUTER_BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 struct World {
-    app: Router,
+    portolan: TestApp,
     mem: MemoryRegistry,
     store: portolan_store::Store,
     image: String,
     trash_id: i64,
     policy: portolan_store::PolicyRecord,
     run_id: i64,
-    _dir: tempfile::TempDir,
 }
 
 async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("portolan.toml");
-    std::fs::write(&path, CONFIG).unwrap();
-    let data = dir.path().join("data");
-    let cli = Cli::parse_from(["portolan", "--config", path.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
-    let config = Config::load_with(cli, &|_| None).unwrap();
-    let leptos = leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap().leptos_options;
     let mem = MemoryRegistry::new();
     let config_json = serde_json::json!({"created": "2025-01-01T00:00:00Z", "os": "linux", "architecture": "amd64"});
     let image = mem.put_image("team/app", &["1.0", "latest"], &config_json, b"layer", None);
@@ -124,7 +83,8 @@ async fn world() -> World {
         },
         Registry { info: RegistryInfo { name: "pub".into(), title: "pub".into(), host: "pub.invalid".into() }, client: Arc::new(public) },
     ];
-    let store = portolan_store::Store::open(&config.store).await.unwrap();
+    let portolan = TestApp::build(CONFIG).registries(registries).start().await;
+    let store = portolan.store.clone();
     // A deleted artifact in the trash: "2.0", gone from the registry, restorable.
     let repo = portolan_oci::RepoName::parse("team/app").unwrap();
     let doc = mem.manifest(&repo, &portolan_oci::Reference::Digest(portolan_oci::name::parse_digest(&other).unwrap())).await.unwrap();
@@ -170,60 +130,19 @@ async fn world() -> World {
         .unwrap()
         .unwrap();
     store.run_finish(run.id, portolan_store::RunState::Done, &Default::default(), None).await.unwrap();
-    let state = portolan_server::state(leptos, registries, &config, store.clone());
-    let parts = portolan_server::Parts::new(&config, "127.0.0.1:3000".parse().unwrap(), store.clone()).unwrap();
-    // Leptos works out the route list with process-wide state: two at once (two tests building
-    // their router in parallel) leave a router that never answers. Production builds one.
-    let app = {
-        let _one_at_a_time = ROUTER_BUILD.lock().unwrap_or_else(|e| e.into_inner());
-        portolan_server::app(state, parts)
-    };
-    World { app, mem, store, image, trash_id, policy, run_id: run.id, _dir: dir }
+    World { portolan, mem, store, image, trash_id, policy, run_id: run.id }
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn call(app: &Router, method: &str, uri: &str, who: Who, form: Option<String>, extra: &[(&str, &str)]) -> Answer {
-    let mut b = Request::builder().method(method).uri(uri).header("host", "portolan.test");
-    let (user, group) = match who {
-        Who::Anonymous => (None, None),
-        Who::Viewer => (Some("vera"), Some("viewers")),
-        Who::Maintainer => (Some("max"), Some("maintainers")),
-        Who::Admin => (Some("ada"), Some("admins")),
-        Who::TeamAdmin => (Some("tia"), Some("team-admins")),
-    };
-    if let (Some(u), Some(g)) = (user, group) {
-        b = b.header("x-forwarded-user", u).header("x-forwarded-groups", g);
-    }
-    if method == "POST" {
-        b = b.header("origin", "http://portolan.test").header("content-type", "application/x-www-form-urlencoded");
-    }
-    let mut request = b.body(form.map(Body::from).unwrap_or_default()).unwrap();
+/// `method uri` as `who` with a form body and more headers.
+async fn call(portolan: &TestApp, method: &str, uri: &str, who: Who, form: Option<String>, extra: &[(&str, &str)]) -> Answer {
+    let mut call = portolan.request(method, uri).who(who).body(form);
     for (k, v) in extra {
-        request.headers_mut().insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        call = call.header(k, v);
     }
-    request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
-}
-
-fn qs<T: serde::Serialize>(value: &T) -> String {
-    serde_qs::to_string(value).unwrap()
+    call.send().await
 }
 
 const OK: u16 = 200;
-
-/// A server function's name (its path without `/api/` and the hash the macro appends).
-fn fn_name(path: &str) -> &str {
-    path.trim_start_matches("/api/").trim_end_matches(|c: char| c.is_ascii_digit())
-}
 
 /// The body and expected statuses (anonymous, viewer, maintainer, admin) of each server function.
 async fn server_fn_cases(w: &World) -> BTreeMap<&'static str, (String, [u16; 4])> {
@@ -236,7 +155,7 @@ async fn server_fn_cases(w: &World) -> BTreeMap<&'static str, (String, [u16; 4])
     let confirmation = {
         // A real confirmation, as the preview page would send it.
         let a = call(
-            &w.app,
+            &w.portolan,
             "POST",
             &preview_path(),
             Who::Admin,
@@ -314,7 +233,7 @@ async fn server_fn_cases(w: &World) -> BTreeMap<&'static str, (String, [u16; 4])
 }
 
 fn preview_path() -> String {
-    leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == "preview_delete").expect("preview_delete").to_owned()
+    server_fn("preview_delete").to_owned()
 }
 
 #[test]
@@ -335,7 +254,7 @@ fn every_server_function_checks_the_callers_role() {
                 // A fresh world each time: a delete or a restore changes it.
                 let w = world().await;
                 let body = server_fn_cases(&w).await.remove(name).unwrap().0;
-                let a = call(&w.app, "POST", path, *who, Some(body), &[]).await;
+                let a = call(&w.portolan, "POST", path, *who, Some(body), &[]).await;
                 assert_eq!(a.status.as_u16(), expected[i], "{name} as {who:?}: {}", a.body);
             }
         }
@@ -346,11 +265,11 @@ fn every_server_function_checks_the_callers_role() {
 fn anonymous_visitors_see_only_public_registries() {
     run(async {
         let w = world().await;
-        let path = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == "list_registries").unwrap();
-        let a = call(&w.app, "POST", path, Who::Anonymous, Some(String::new()), &[]).await;
+        let path = server_fn("list_registries");
+        let a = call(&w.portolan, "POST", path, Who::Anonymous, Some(String::new()), &[]).await;
         let list: Vec<RegistryInfo> = serde_json::from_str(&a.body).unwrap();
         assert_eq!(list.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), vec!["pub"]);
-        let a = call(&w.app, "POST", path, Who::Viewer, Some(String::new()), &[]).await;
+        let a = call(&w.portolan, "POST", path, Who::Viewer, Some(String::new()), &[]).await;
         let list: Vec<RegistryInfo> = serde_json::from_str(&a.body).unwrap();
         assert_eq!(list.len(), 2);
     })
@@ -438,7 +357,7 @@ fn every_route_checks_the_callers_role() {
         let w = world().await;
         let cases = route_cases(&w.image, w.policy.id, w.run_id);
         let mut paths: Vec<String> = {
-            let _one_at_a_time = ROUTER_BUILD.lock().unwrap_or_else(|e| e.into_inner());
+            let _one = one_router_at_a_time();
             leptos_axum::generate_route_list(portolan_app::App).iter().map(|r| r.path().to_owned()).collect()
         };
         paths.extend(portolan_server::routes_of_the_server().into_iter().map(|(p, _)| p.to_owned()));
@@ -452,7 +371,7 @@ fn every_route_checks_the_callers_role() {
             assert!(paths.iter().any(|p| p == route), "{route} is listed here but not served");
             for (uri, method, expected) in samples {
                 for (i, who) in EVERYONE.iter().enumerate() {
-                    let a = call(&w.app, method, uri, *who, None, &[("accept", "text/html")]).await;
+                    let a = call(&w.portolan, method, uri, *who, None, &[("accept", "text/html")]).await;
                     assert_eq!(a.status.as_u16(), expected[i], "{method} {uri} as {who:?}: {}", &a.body[..a.body.len().min(300)]);
                 }
             }
@@ -465,8 +384,8 @@ fn metrics_are_for_allowed_peers() {
     run(async {
         let w = world().await;
         // Some traffic first, so counters exist.
-        call(&w.app, "GET", "/r/mem/team/app", Who::Viewer, None, &[("accept", "text/html")]).await;
-        let a = call(&w.app, "GET", "/metrics", Who::Anonymous, None, &[]).await;
+        call(&w.portolan, "GET", "/r/mem/team/app", Who::Viewer, None, &[("accept", "text/html")]).await;
+        let a = call(&w.portolan, "GET", "/metrics", Who::Anonymous, None, &[]).await;
         assert_eq!(a.status, 200);
         for name in
             ["portolan_http_requests_total", "portolan_http_request_duration_seconds", "portolan_store_connections", "portolan_cache_bytes"]
@@ -475,15 +394,11 @@ fn metrics_are_for_allowed_peers() {
         }
         // No repository name in a label.
         assert!(!a.body.contains("team/app"));
-        let mut request = Request::builder().uri("/metrics").header("host", "portolan.test").body(Body::empty()).unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 1, 2, 3], 40000))));
-        let response = w.app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), 403);
+        let a = w.portolan.request("GET", "/metrics").peer(SocketAddr::from(([10, 1, 2, 3], 40000))).send().await;
+        assert_eq!(a.status, 403);
         // A network named in metrics_from may.
-        let mut request = Request::builder().uri("/metrics").header("host", "portolan.test").body(Body::empty()).unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 20, 3, 4], 40000))));
-        let response = w.app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), 200);
+        let a = w.portolan.request("GET", "/metrics").peer(SocketAddr::from(([10, 20, 3, 4], 40000))).send().await;
+        assert_eq!(a.status, 200);
     })
 }
 
@@ -493,11 +408,11 @@ fn cross_site_changes_are_refused() {
         let w = world().await;
         let path = preview_path();
         let body = "registry=mem&repository=team%2Fapp&selection[tags][0]=1.0".to_owned();
-        let a = call(&w.app, "POST", &path, Who::Admin, Some(body.clone()), &[("origin", "http://evil.example")]).await;
+        let a = call(&w.portolan, "POST", &path, Who::Admin, Some(body.clone()), &[("origin", "http://evil.example")]).await;
         assert_eq!(a.status, 403, "{}", a.body);
-        let a = call(&w.app, "POST", &path, Who::Admin, Some(body.clone()), &[("sec-fetch-site", "cross-site")]).await;
+        let a = call(&w.portolan, "POST", &path, Who::Admin, Some(body.clone()), &[("sec-fetch-site", "cross-site")]).await;
         assert_eq!(a.status, 403, "{}", a.body);
-        let a = call(&w.app, "POST", "/auth/logout", Who::Admin, None, &[("origin", "null")]).await;
+        let a = call(&w.portolan, "POST", "/auth/logout", Who::Admin, None, &[("origin", "null")]).await;
         assert_eq!(a.status, 403);
         // Nothing was deleted.
         assert!(w.mem.tag_digest("team/app", "1.0").is_some());
@@ -508,17 +423,15 @@ fn cross_site_changes_are_refused() {
 fn identity_headers_from_an_untrusted_peer_are_ignored() {
     run(async {
         let w = world().await;
-        let mut request = Request::builder()
-            .uri("/r/mem/team/app")
-            .header("host", "portolan.test")
+        let a = w
+            .portolan
+            .request("GET", "/r/mem/team/app")
             .header("accept", "text/html")
-            .header("x-forwarded-user", "mallory")
-            .header("x-forwarded-groups", "admins")
-            .body(Body::empty())
-            .unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([10, 9, 8, 7], 40000))));
-        let response = w.app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), 401);
+            .who(Who::User("mallory", "admins"))
+            .peer(SocketAddr::from(([10, 9, 8, 7], 40000)))
+            .send()
+            .await;
+        assert_eq!(a.status, 401);
     })
 }
 
@@ -526,7 +439,7 @@ fn identity_headers_from_an_untrusted_peer_are_ignored() {
 fn a_foreign_host_is_refused_and_every_answer_carries_security_headers() {
     run(async {
         let w = world().await;
-        let a = call(&w.app, "GET", "/", Who::Anonymous, None, &[]).await;
+        let a = call(&w.portolan, "GET", "/", Who::Anonymous, None, &[]).await;
         assert_eq!(a.status, 200);
         let csp = a.headers.get("content-security-policy").unwrap().to_str().unwrap();
         assert!(csp.contains("'nonce-") && csp.contains("frame-ancestors 'none'"), "{csp}");
@@ -535,12 +448,10 @@ fn a_foreign_host_is_refused_and_every_answer_carries_security_headers() {
         assert_eq!(a.headers.get("x-content-type-options").unwrap(), "nosniff");
         assert!(a.headers.get("referrer-policy").is_some());
         assert!(a.headers.get("x-request-id").is_some());
-        let a = call(&w.app, "GET", "/badge/pub/open/app/tags.svg", Who::Anonymous, None, &[]).await;
+        let a = call(&w.portolan, "GET", "/badge/pub/open/app/tags.svg", Who::Anonymous, None, &[]).await;
         assert!(a.headers.get("content-security-policy").unwrap().to_str().unwrap().starts_with("default-src 'none'"));
-        let mut request = Request::builder().uri("/").header("host", "evil.example").body(Body::empty()).unwrap();
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let response = w.app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST);
+        let a = w.portolan.request("GET", "/").header("host", "evil.example").send().await;
+        assert_eq!(a.status, StatusCode::MISDIRECTED_REQUEST);
     })
 }
 
@@ -551,15 +462,15 @@ fn a_maintainer_deletes_one_of_two_tags_and_restores_it() {
         let preview = preview_path();
         let selection = portolan_app::model::DeleteSelection { tags: vec!["1.0".into()], ..Default::default() };
         let body = qs(&portolan_app::api::PreviewDelete { registry: "mem".into(), repository: "team/app".into(), selection });
-        let a = call(&w.app, "POST", &preview, Who::Maintainer, Some(body), &[]).await;
+        let a = call(&w.portolan, "POST", &preview, Who::Maintainer, Some(body), &[]).await;
         let p: portolan_app::model::DeletePreview = serde_json::from_str(&a.body).unwrap();
         assert_eq!(p.units.len(), 1);
         assert_eq!(p.units[0].op, "untag", "1.0 shares its digest with latest: only the tag goes");
         assert_eq!(p.kept, vec![("latest".to_string(), format!("shares {} and stays", portolan_app::model::short_digest(&w.image)))]);
-        let apply = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == "apply_delete").unwrap();
+        let apply = server_fn("apply_delete");
         let body =
             qs(&portolan_app::api::ApplyDelete { registry: "mem".into(), repository: "team/app".into(), confirmation: p.confirmation });
-        let a = call(&w.app, "POST", apply, Who::Maintainer, Some(body), &[]).await;
+        let a = call(&w.portolan, "POST", apply, Who::Maintainer, Some(body), &[]).await;
         assert_eq!(a.status, 200, "{}", a.body);
         assert_eq!(w.mem.tag_digest("team/app", "1.0"), None);
         assert_eq!(w.mem.tag_digest("team/app", "latest").as_deref(), Some(w.image.as_str()));
@@ -573,8 +484,8 @@ fn a_maintainer_deletes_one_of_two_tags_and_restores_it() {
             .unwrap();
         assert_eq!(audit.len(), 1);
         assert_eq!(audit[0].entry.actor.subject.as_deref(), Some("max"));
-        let restore = leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == "trash_restore").unwrap();
-        let a = call(&w.app, "POST", restore, Who::Maintainer, Some(qs(&portolan_app::api::TrashRestore { id: entry.id })), &[]).await;
+        let restore = server_fn("trash_restore");
+        let a = call(&w.portolan, "POST", restore, Who::Maintainer, Some(qs(&portolan_app::api::TrashRestore { id: entry.id })), &[]).await;
         assert_eq!(a.status, 200, "{}", a.body);
         assert_eq!(w.mem.tag_digest("team/app", "1.0").as_deref(), Some(w.image.as_str()), "restored to the same digest");
     })
@@ -585,15 +496,11 @@ fn a_registry_refusing_portolans_credentials_is_not_a_sign_in_problem() {
     run(async {
         let w = world().await;
         w.mem.refuse_with(Some(portolan_oci::Error::new(portolan_oci::ErrorKind::Denied, "the configured credentials are not allowed")));
-        let a = call(&w.app, "GET", "/r/mem/team/app", Who::Viewer, None, &[("accept", "text/html")]).await;
+        let a = call(&w.portolan, "GET", "/r/mem/team/app", Who::Viewer, None, &[("accept", "text/html")]).await;
         assert_eq!(a.status, 502);
         assert!(a.body.contains("refused Portolan&#x27;s credentials") || a.body.contains("refused Portolan's credentials"), "{}", a.body);
         assert!(!a.body.contains("data-testid=\"sign-in-link\""));
     })
-}
-
-fn server_fn(name: &str) -> &'static str {
-    leptos::server_fn::axum::server_fn_paths().map(|(p, _)| p).find(|p| fn_name(p) == name).unwrap_or_else(|| panic!("{name}"))
 }
 
 /// A grant on part of a registry reaches no further through what acts on a scope of
@@ -617,7 +524,7 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
             dry_run: true,
             owner: "test".into(),
             scheduled_for: None,
-            scope: portolan_service::runs::scope_of(policy),
+            scope: crate::support::service::runs::scope_of(policy),
         };
         let run = w.store.run_start(&new_run(&everything)).await.unwrap().unwrap();
         let team_run = w.store.run_start(&new_run(&w.policy)).await.unwrap().unwrap();
@@ -674,7 +581,7 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
             ("get_policy", qs(&GetPolicy { id: Some(everything.id) }), 404),
         ];
         for (name, body, status) in refused {
-            let a = call(&w.app, "POST", server_fn(name), Who::TeamAdmin, Some(body.clone()), &[]).await;
+            let a = call(&w.portolan, "POST", server_fn(name), Who::TeamAdmin, Some(body.clone()), &[]).await;
             assert_eq!(a.status, status, "{name} {body}: {}", a.body);
             if status == 403 {
                 assert!(a.body.contains("every repository of"), "the refusal says why: {}", a.body);
@@ -696,7 +603,7 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
 
         // Inside team/**: allowed.
         let a = call(
-            &w.app,
+            &w.portolan,
             "POST",
             server_fn("preview_policy"),
             Who::TeamAdmin,
@@ -706,7 +613,7 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
         .await;
         assert_eq!(a.status, 200, "{}", a.body);
         let a = call(
-            &w.app,
+            &w.portolan,
             "POST",
             server_fn("save_policy"),
             Who::TeamAdmin,
@@ -719,23 +626,23 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
 
         // The list shows only policies and runs within the caller's scope, and offers only what
         // the caller may do.
-        let a = call(&w.app, "POST", server_fn("get_policies"), Who::TeamAdmin, Some(String::new()), &[]).await;
+        let a = call(&w.portolan, "POST", server_fn("get_policies"), Who::TeamAdmin, Some(String::new()), &[]).await;
         let page: portolan_app::model::PoliciesPage = serde_json::from_str(&a.body).unwrap();
         assert!(page.policies.iter().all(|p| p.name != "everything"), "{:?}", page.policies);
         let row = |name: &str| page.policies.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("{name}")).clone();
         assert_eq!((row("keep-one").can_edit, row("keep-one").can_run), (true, true));
         let runs: Vec<i64> = page.recent_runs.iter().map(|r| r.id).collect();
         assert!(runs.contains(&team_run.id) && !runs.contains(&run.id), "{runs:?}");
-        let a = call(&w.app, "POST", server_fn("get_policies"), Who::Admin, Some(String::new()), &[]).await;
+        let a = call(&w.portolan, "POST", server_fn("get_policies"), Who::Admin, Some(String::new()), &[]).await;
         let page: portolan_app::model::PoliciesPage = serde_json::from_str(&a.body).unwrap();
         assert!(page.policies.iter().any(|p| p.name == "everything"));
 
         // A run's items: only the repositories the caller maintains.
-        let a = call(&w.app, "POST", server_fn("get_run"), Who::TeamAdmin, Some(qs(&GetRun { id: team_run.id, from: 0 })), &[]).await;
+        let a = call(&w.portolan, "POST", server_fn("get_run"), Who::TeamAdmin, Some(qs(&GetRun { id: team_run.id, from: 0 })), &[]).await;
         let view: portolan_app::model::RunView = serde_json::from_str(&a.body).unwrap();
         assert_eq!(view.items.iter().map(|i| i.repository.as_str()).collect::<Vec<_>>(), ["team/app"]);
         assert!(view.can_stop);
-        let a = call(&w.app, "POST", server_fn("get_run"), Who::Admin, Some(qs(&GetRun { id: run.id, from: 0 })), &[]).await;
+        let a = call(&w.portolan, "POST", server_fn("get_run"), Who::Admin, Some(qs(&GetRun { id: run.id, from: 0 })), &[]).await;
         let view: portolan_app::model::RunView = serde_json::from_str(&a.body).unwrap();
         assert_eq!(view.items.len(), 2);
         assert!(view.can_stop);
@@ -743,13 +650,13 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
         // The audit log: entries about other repositories, scopes beyond the caller's, and
         // sign-ins (about no registry) stay hidden.
         let a =
-            call(&w.app, "POST", server_fn("audit_list"), Who::TeamAdmin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
+            call(&w.portolan, "POST", server_fn("audit_list"), Who::TeamAdmin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
         let audit: portolan_app::model::AuditPage = serde_json::from_str(&a.body).unwrap();
         let repositories: Vec<_> = audit.rows.iter().filter_map(|r| r.repository.as_deref()).collect();
         assert!(repositories.contains(&"team/app") && !repositories.contains(&"other/lib"), "{repositories:?}");
         let actions: Vec<_> = audit.rows.iter().map(|r| r.action.as_str()).collect();
         assert!(actions.contains(&"policy-dry-run") && !actions.contains(&"policy-run") && !actions.contains(&"sign-in"), "{actions:?}");
-        let a = call(&w.app, "POST", server_fn("audit_list"), Who::Admin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
+        let a = call(&w.portolan, "POST", server_fn("audit_list"), Who::Admin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
         let audit: portolan_app::model::AuditPage = serde_json::from_str(&a.body).unwrap();
         assert!(audit.rows.iter().any(|r| r.repository.as_deref() == Some("other/lib")));
         let actions: Vec<_> = audit.rows.iter().map(|r| r.action.as_str()).collect();
@@ -774,11 +681,11 @@ fn refusals_of_visitors_and_unknown_registries_are_not_audited() {
             let expected = |got: StatusCode| got == *status || (form_post && got == 302);
             let headers = if form_post { html } else { &[] };
             let body = qs(&PreviewDelete { registry: (*registry).into(), repository: "team/app".into(), selection: selection.clone() });
-            let a = call(&w.app, "POST", server_fn("preview_delete"), *who, Some(body), headers).await;
+            let a = call(&w.portolan, "POST", server_fn("preview_delete"), *who, Some(body), headers).await;
             assert!(expected(a.status), "{registry:.20}: {} {}", a.status, a.body);
             assert!(a.body.len() < 2_000, "the name is not echoed whole");
             let body = qs(&ApplyDelete { registry: (*registry).into(), repository: "team/app".into(), confirmation: "{}".into() });
-            let a = call(&w.app, "POST", server_fn("apply_delete"), *who, Some(body), headers).await;
+            let a = call(&w.portolan, "POST", server_fn("apply_delete"), *who, Some(body), headers).await;
             assert!(expected(a.status), "{registry:.20}: {} {}", a.status, a.body);
             assert!(a.headers.get("x-evil").is_none());
         }
@@ -786,7 +693,7 @@ fn refusals_of_visitors_and_unknown_registries_are_not_audited() {
         assert_eq!(w.mem.tag_digest("team/app", "1.0").as_deref(), Some(w.image.as_str()));
         // A signed-in person's refusal on a configured registry is recorded.
         let body = qs(&PreviewDelete { registry: "mem".into(), repository: "team/app".into(), selection });
-        let a = call(&w.app, "POST", server_fn("preview_delete"), Who::Viewer, Some(body), &[]).await;
+        let a = call(&w.portolan, "POST", server_fn("preview_delete"), Who::Viewer, Some(body), &[]).await;
         assert_eq!(a.status, 403);
         assert_eq!(count().await, before + 1);
     })
@@ -796,7 +703,7 @@ fn refusals_of_visitors_and_unknown_registries_are_not_audited() {
 /// promoted under a new name) stops the delete, so nothing that was not previewed goes.
 #[test]
 fn a_tag_pushed_onto_a_digest_after_its_plan_stops_the_delete() {
-    use portolan_service::trash::{Deleter, KnownTags, fresh_inventory, plan, unit_tags};
+    use crate::support::service::trash::{Deleter, KnownTags, fresh_inventory, plan, unit_tags};
     run(async {
         let w = world().await;
         let registry = Registry {
@@ -847,7 +754,7 @@ fn a_tag_pushed_onto_a_digest_after_its_plan_stops_the_delete() {
 /// `latest`), stops the delete: it would go with the manifest without being in the trash.
 #[test]
 fn a_kept_tag_moved_onto_a_digest_after_its_plan_stops_the_delete() {
-    use portolan_service::trash::{Deleter, KnownTags, fresh_inventory, plan, unit_tags};
+    use crate::support::service::trash::{Deleter, KnownTags, fresh_inventory, plan, unit_tags};
     run(async {
         let w = world().await;
         let registry = Registry {
@@ -908,7 +815,7 @@ fn an_index_of_one_platform_repeated_with_its_attestations_stays_bounded() {
         w.mem.put_raw("team/app", &["hostile"], "application/vnd.oci.image.index.v1+json", index.to_string().into_bytes());
         let body =
             qs(&portolan_app::api::GetArtifact { registry: "mem".into(), repository: "team/app".into(), reference: "hostile".into() });
-        let a = call(&w.app, "POST", server_fn("get_artifact"), Who::Viewer, Some(body), &[]).await;
+        let a = call(&w.portolan, "POST", server_fn("get_artifact"), Who::Viewer, Some(body), &[]).await;
         assert_eq!(a.status, 200, "{}", &a.body[..a.body.len().min(500)]);
         let view: portolan_app::model::ArtifactView = serde_json::from_str(&a.body).unwrap();
         let ArtifactBody::Index { platforms, others } = view.body else { panic!("an index") };
@@ -916,7 +823,7 @@ fn an_index_of_one_platform_repeated_with_its_attestations_stays_bounded() {
         assert!(platforms.iter().all(|p| p.attestations.len() == 8), "a few attestations with each platform");
         assert_eq!(others.len(), 492, "the rest are listed once, with the other entries");
         // The page itself renders.
-        let a = call(&w.app, "GET", "/r/mem/team/app:hostile", Who::Viewer, None, &[]).await;
+        let a = call(&w.portolan, "GET", "/r/mem/team/app:hostile", Who::Viewer, None, &[]).await;
         assert_eq!(a.status, 200);
     })
 }
@@ -927,11 +834,11 @@ fn a_newline_in_a_registry_name_is_a_clear_error() {
     run(async {
         let w = world().await;
         for uri in ["/r/a%0Ab?open=team/app", "/r/a%0D%0Ax-evil:%201?open=team/app"] {
-            let a = call(&w.app, "GET", uri, Who::Admin, None, &[]).await;
+            let a = call(&w.portolan, "GET", uri, Who::Admin, None, &[]).await;
             assert_eq!(a.status, 404, "{uri}: {}", &a.body[..a.body.len().min(300)]);
             assert!(a.headers.get("x-evil").is_none() && a.headers.get("location").is_none());
         }
-        let a = call(&w.app, "GET", "/r/mem?open=team/app", Who::Admin, None, &[]).await;
+        let a = call(&w.portolan, "GET", "/r/mem?open=team/app", Who::Admin, None, &[]).await;
         assert_eq!(a.headers.get("location").and_then(|l| l.to_str().ok()), Some("/r/mem/team/app"));
     })
 }
@@ -943,13 +850,13 @@ fn the_stylesheet_is_immutable_only_under_its_own_hash() {
     run(async {
         let w = world().await;
         let cache = |a: &Answer| a.headers.get("cache-control").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let a = call(&w.app, "GET", &portolan_server::STYLESHEET, Who::Anonymous, None, &[]).await;
+        let a = call(&w.portolan, "GET", &portolan_server::STYLESHEET, Who::Anonymous, None, &[]).await;
         assert_eq!(a.status, 200);
         assert_eq!(cache(&a).as_deref(), Some("public, max-age=31536000, immutable"));
-        let a = call(&w.app, "GET", "/style/portolan.css?v=0123456789abcdef", Who::Anonymous, None, &[]).await;
+        let a = call(&w.portolan, "GET", "/style/portolan.css?v=0123456789abcdef", Who::Anonymous, None, &[]).await;
         assert_eq!(cache(&a).as_deref(), Some("public, no-cache"));
         // Pages say nothing of their own: kept by the browser only, checked before reuse.
-        let a = call(&w.app, "GET", "/r/pub", Who::Anonymous, None, &[]).await;
+        let a = call(&w.portolan, "GET", "/r/pub", Who::Anonymous, None, &[]).await;
         assert_eq!(cache(&a).as_deref(), Some("private, no-cache"));
     })
 }
