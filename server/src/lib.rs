@@ -148,6 +148,12 @@ impl Parts {
     }
 }
 
+/// The session cookie's name: with the `__Host-` prefix over https, so browsers take it only
+/// from Portolan's own origin, Secure, for the whole site, never set by a sibling subdomain.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure { "__Host-portolan_session" } else { "portolan_session" }
+}
+
 /// The whole router: pages, server functions, sign-in, stylesheet, static files, badges, the
 /// JSON API, health.
 pub fn app(state: AppState, parts: Parts) -> Router {
@@ -158,10 +164,8 @@ pub fn app(state: AppState, parts: Parts) -> Router {
     routes.dedup_by(|a, b| a.path() == b.path());
     let options = state.leptos_options.clone();
     let idle = time::Duration::try_from(parts.idle_timeout).unwrap_or(time::Duration::hours(12));
-    // Over https the cookie carries the `__Host-` prefix: browsers then take it only from this
-    // origin, Secure, for the whole site, never set by a sibling subdomain.
     let session_layer = SessionManagerLayer::new(state.store.sessions())
-        .with_name(if parts.secure_cookies { "__Host-portolan_session" } else { "portolan_session" })
+        .with_name(session_cookie_name(parts.secure_cookies))
         .with_secure(parts.secure_cookies)
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)

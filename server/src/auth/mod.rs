@@ -59,8 +59,8 @@ const PENDING_TTL: Duration = Duration::from_secs(600);
 /// The cookie naming a sign-in in progress (with the `__Host-` prefix over https).
 const PENDING_COOKIE: &str = "portolan_signin";
 /// Requests to the sign-in routes one address may make at once, then a minute.
-const AUTH_BURST: u32 = 20;
-const AUTH_PER_MINUTE: u32 = 20;
+const AUTH_BURST: u32 = 60;
+const AUTH_PER_MINUTE: u32 = 60;
 /// Longest refusal reason kept in the audit log.
 const REASON_MAX: usize = 500;
 

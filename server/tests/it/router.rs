@@ -346,7 +346,7 @@ fn route_cases(image: &str, policy: i64, run: i64) -> BTreeMap<&'static str, Sam
     m.insert("/admin/audit.json", vec![("/admin/audit.json".into(), "GET", [401, 403, 403, OK])]);
     // No OpenID or GitHub provider here: their routes answer 404; signing out redirects.
     m.insert("/auth/login/{provider}", vec![("/auth/login/nope".into(), "GET", [404, 404, 404, 404])]);
-    m.insert("/auth/callback/{provider}", vec![("/auth/callback/nope?code=x&state=y".into(), "GET", [401, 401, 401, 401])]);
+    m.insert("/auth/callback/{provider}", vec![("/auth/callback/nope?code=x&state=y".into(), "GET", [404, 404, 404, 404])]);
     m.insert("/auth/logout", vec![("/auth/logout".into(), "POST", [303, 303, 303, 303])]);
     m
 }
@@ -649,14 +649,15 @@ fn a_grant_on_part_of_a_registry_reaches_no_further_through_policies_runs_and_th
 
         // The audit log: entries about other repositories, scopes beyond the caller's, and
         // sign-ins (about no registry) stay hidden.
-        let a =
-            call(&w.portolan, "POST", server_fn("audit_list"), Who::TeamAdmin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
+        let a = call(&w.portolan, "POST", server_fn("audit_list"), Who::TeamAdmin, Some(qs(&AuditList { query: Default::default() })), &[])
+            .await;
         let audit: portolan_app::model::AuditPage = serde_json::from_str(&a.body).unwrap();
         let repositories: Vec<_> = audit.rows.iter().filter_map(|r| r.repository.as_deref()).collect();
         assert!(repositories.contains(&"team/app") && !repositories.contains(&"other/lib"), "{repositories:?}");
         let actions: Vec<_> = audit.rows.iter().map(|r| r.action.as_str()).collect();
         assert!(actions.contains(&"policy-dry-run") && !actions.contains(&"policy-run") && !actions.contains(&"sign-in"), "{actions:?}");
-        let a = call(&w.portolan, "POST", server_fn("audit_list"), Who::Admin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
+        let a =
+            call(&w.portolan, "POST", server_fn("audit_list"), Who::Admin, Some(qs(&AuditList { query: Default::default() })), &[]).await;
         let audit: portolan_app::model::AuditPage = serde_json::from_str(&a.body).unwrap();
         assert!(audit.rows.iter().any(|r| r.repository.as_deref() == Some("other/lib")));
         let actions: Vec<_> = audit.rows.iter().map(|r| r.action.as_str()).collect();

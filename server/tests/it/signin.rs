@@ -30,6 +30,8 @@ use url::Url;
 use crate::support::{Registry, TestApp, run, server_fn};
 
 const SESSION_COOKIE: &str = "portolan_session";
+/// The cookie naming a sign-in in progress (kept apart from the session).
+const SIGNIN_COOKIE: &str = "portolan_signin";
 
 /// The OpenID provider's id in Portolan's configuration (its URL segment and grant prefix).
 const SSO: &str = "sso";
@@ -148,14 +150,19 @@ fn cookie_value(header: &str, name: &str) -> Option<String> {
     header.split(';').map(str::trim).find_map(|c| c.strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
 }
 
-/// Portolan's `Set-Cookie` on a response, whole (with its attributes).
+/// Portolan's session `Set-Cookie` on a response, whole (with its attributes).
 fn session_set_cookie(response: &reqwest::Response) -> Option<String> {
+    cookie_set(response, SESSION_COOKIE)
+}
+
+/// The `Set-Cookie` of cookie `name` on a response, whole.
+fn cookie_set(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{SESSION_COOKIE}=")))
+        .find(|v| v.starts_with(&format!("{name}=")))
         .map(str::to_owned)
 }
 
@@ -269,13 +276,18 @@ async fn start_op(base: &str, claims_in_id_token: bool) -> OidcProvider {
     OidcProvider::start(config).await.expect("the OpenID provider starts (needs node and end2end/node_modules)")
 }
 
-/// A sign-in up to the callback: starts it at Portolan (checking the redirect and the cookie it
-/// sets), signs in at the provider; returns the start's `Set-Cookie` and the callback URL, not
-/// visited yet.
+/// A sign-in up to the callback: starts it at Portolan (checking the redirect and the sign-in
+/// cookie it sets, and that it sets no session cookie), signs in at the provider; returns the
+/// start's sign-in `Set-Cookie` and the callback URL, not visited yet.
 async fn to_callback(p: &Portolan, op: &OidcProvider, b: &Browser, login: &str, next: &str) -> (String, String) {
     let start = b.client.get(p.url(&format!("/auth/login/{SSO}?next={next}"))).send().await.unwrap();
     assert_eq!(start.status(), 303, "{:?}", start.text().await);
-    let set_cookie = session_set_cookie(&start).expect("the sign-in start sets the session cookie");
+    assert_eq!(session_set_cookie(&start), None, "a sign-in start leaves the session alone");
+    let set_cookie = cookie_set(&start, SIGNIN_COOKIE).expect("the sign-in start sets the sign-in cookie");
+    let attrs = attributes(&set_cookie);
+    for wanted in ["httponly", "samesite=lax", "path=/", "max-age=600"] {
+        assert!(attrs.contains(&wanted.to_owned()), "{wanted} in {set_cookie}");
+    }
     let authorize = location(&start);
     assert!(authorize.starts_with(op.issuer()), "{authorize}");
     for (param, expected) in [
@@ -304,6 +316,20 @@ async fn sign_in(p: &Portolan, op: &OidcProvider, b: &Browser, login: &str) -> S
     let done = b.client.get(&callback).send().await.unwrap();
     assert_eq!(done.status(), 303, "{login}: {:?}", done.text().await);
     session_set_cookie(&done).expect("the callback sets the session cookie")
+}
+
+/// Checks a refused callback that was not a sign-in in progress in this browser (none started
+/// here, or spent already): the refusal page with 401 saying `reason`, nothing audited (anyone
+/// can open a callback URL), and nobody signed in in this browser.
+async fn assert_refused_unaudited(p: &Portolan, b: &Browser, response: reqwest::Response, reason: &str) {
+    let status = response.status();
+    let rid = request_id(&response);
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 401, "{reason}: {body}");
+    assert!(body.contains(r#"data-signin-refused="true""#), "{reason}: {body}");
+    assert!(body.contains(reason), "{reason}: {body}");
+    assert!(p.audit_of(&rid).await.is_empty(), "{reason}: not audited");
+    anonymous(&who(p, b, None).await, reason);
 }
 
 /// Checks a refused callback: the refusal page with 401, an audit entry `sign-in` refused for
@@ -335,18 +361,22 @@ async fn oidc_sign_in_end_to_end(claims_in_id_token: bool) {
     let alice = Browser::new();
     anonymous(&who(&p, &alice, Some("mem")).await, "before signing in");
 
-    // The start puts the sign-in in progress in a session: its cookie.
+    // The start puts the sign-in in progress in a record of its own, named by its own cookie.
     let (started, callback) = to_callback(&p, &op, &alice, "alice", "/r/mem").await;
-    let before = cookie_value(&started, SESSION_COOKIE).unwrap();
-    assert_eq!(alice.session(&p).as_deref(), Some(before.as_str()));
+    let before = cookie_value(&started, SIGNIN_COOKIE).unwrap();
+    assert_eq!(alice.session(&p), None, "no session until the sign-in succeeds");
     let done = alice.client.get(&callback).send().await.unwrap();
     assert_eq!(done.status(), 303);
     assert_eq!(location(&done), "/r/mem", "back where the sign-in started");
     let rid = request_id(&done);
     let set_cookie = session_set_cookie(&done).expect("the callback sets the session cookie");
     let after = cookie_value(&set_cookie, SESSION_COOKIE).unwrap();
-    assert_ne!(after, before, "the session id is rotated at sign-in");
+    assert_ne!(after, before, "the session is not the sign-in's record");
     assert_eq!(alice.session(&p).as_deref(), Some(after.as_str()));
+    let spent = cookie_set(&done, SIGNIN_COOKIE).expect("the callback clears the sign-in cookie");
+    assert!(attributes(&spent).iter().any(|a| a == "max-age=0"), "{spent}");
+    let record: tower_sessions::session::Id = before.parse().unwrap();
+    assert!(p.store.sessions().load(&record).await.unwrap().is_none(), "the sign-in's record is spent");
     for cookie in [&started, &set_cookie] {
         let attrs = attributes(cookie);
         assert!(attrs.contains(&"httponly".to_owned()), "{cookie}");
@@ -380,8 +410,8 @@ async fn oidc_sign_in_end_to_end(claims_in_id_token: bool) {
         assert!(claims.get("groups").is_none() && claims.get("email").is_none(), "{claims}");
     }
 
-    // The pre-sign-in session id is dead: replaying it is anonymous.
-    anonymous(&who_with(&p, &plain_client(), Some(&before), None).await, "the session id from before the sign-in");
+    // The sign-in record's id is no session: replaying it as one is anonymous.
+    anonymous(&who_with(&p, &plain_client(), Some(&before), None).await, "the sign-in's record replayed as a session");
     // The new one, replayed by hand, is alice (the cookie is the whole credential).
     assert_eq!(who_with(&p, &plain_client(), Some(&after), None).await.name.as_deref(), Some("Alice Admin"));
 
@@ -453,13 +483,55 @@ client_secret = "secret"
             .get_all(SET_COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(SESSION_COOKIE))
-            .expect("a session cookie")
+            .find(|v| v.starts_with(&format!("__Host-{SIGNIN_COOKIE}=")))
+            .expect("the sign-in cookie, with the __Host- prefix over https")
             .to_owned();
         let attrs = attributes(&cookie);
-        for wanted in ["secure", "httponly", "samesite=lax"] {
+        for wanted in ["secure", "httponly", "samesite=lax", "path=/"] {
             assert!(attrs.contains(&wanted.to_owned()), "{wanted} in {cookie}");
         }
+        assert!(!attrs.iter().any(|a| a.starts_with("domain")), "a __Host- cookie names no domain: {cookie}");
+        assert_eq!(portolan_server::session_cookie_name(true), "__Host-portolan_session");
+        assert_eq!(portolan_server::session_cookie_name(false), SESSION_COOKIE);
+        portolan.store.close().await;
+    })
+}
+
+/// The sign-in routes are open to anyone: each address gets a burst, then a rate (429 with
+/// Retry-After); another address is not slowed down by it.
+#[test]
+fn sign_in_routes_are_rate_limited_per_address() {
+    run(async {
+        let toml = r#"
+[[auth.providers]]
+id = "github"
+kind = "github"
+client_id = "Iv1.abc"
+client_secret = "secret"
+"#;
+        let portolan = with_mem(toml, "127.0.0.1:3000".parse().unwrap()).await;
+        let knocker: SocketAddr = "203.0.113.7:40000".parse().unwrap();
+        let mut statuses = Vec::new();
+        for _ in 0..61 {
+            statuses.push(portolan.request("GET", "/auth/callback/github?code=x&state=y").peer(knocker).send().await.status.as_u16());
+        }
+        assert!(statuses[..60].iter().all(|s| *s == 401), "{statuses:?}");
+        let limited = portolan.request("GET", "/auth/login/github").peer(knocker).send().await;
+        assert_eq!(limited.status, 429);
+        assert!(limited.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n >= 1)), "{:?}", limited.headers);
+        // Its neighbour in the same IPv6 /64 counts as the same address; another address does not.
+        let other = portolan.request("GET", "/auth/login/github").peer("198.51.100.1:40000".parse().unwrap()).send().await;
+        assert_eq!(other.status, 303);
+        for (a, b, same) in [("2001:db8:1:2::1", "2001:db8:1:2::ffff", true), ("2001:db8:1:3::1", "2001:db8:1:4::1", false)] {
+            let a: SocketAddr = SocketAddr::new(a.parse().unwrap(), 40000);
+            for _ in 0..60 {
+                portolan.request("GET", "/auth/callback/github").peer(a).send().await;
+            }
+            let next = portolan.request("GET", "/auth/callback/github").peer(SocketAddr::new(b.parse().unwrap(), 40000)).send().await;
+            assert_eq!(next.status == 429, same, "{a} then {b}");
+        }
+        // Nothing of this reached the audit log.
+        assert!(portolan.store.audit_entries(&AuditFilter::default(), 10).await.unwrap().is_empty());
         portolan.store.close().await;
     })
 }
@@ -477,9 +549,10 @@ fn oidc_refusals_sign_nobody_in_and_are_audited() {
         let forged = with_query_param(&callback, "state", "forged-state-0123456789abcdef");
         let response = b.client.get(&forged).send().await.unwrap();
         assert_refused(&p, &b, response, SSO, "the state does not match").await;
-        // The attempt is spent: the genuine callback arriving after it is refused too.
+        // The attempt is spent: the genuine callback arriving after it is refused too (no sign-in
+        // is in progress any more: only logged).
         let response = b.client.get(&callback).send().await.unwrap();
-        assert_refused(&p, &b, response, SSO, "no sign-in is in progress").await;
+        assert_refused_unaudited(&p, &b, response, "no sign-in is in progress").await;
 
         // A replayed code: the same callback twice. The first signs alice in; the second is
         // refused before the code reaches the provider again (the sign-in in progress was
@@ -495,16 +568,14 @@ fn oidc_refusals_sign_nobody_in_and_are_audited() {
         let body = again.text().await.unwrap();
         assert_eq!(status, 401, "{body}");
         assert!(body.contains(r#"data-signin-refused="true""#));
-        let entries = p.audit_of(&rid).await;
-        assert_eq!(entries.len(), 1);
-        assert_eq!(entries[0].entry.outcome, Outcome::Refused);
-        assert!(entries[0].entry.reason.as_deref().unwrap().contains("no sign-in is in progress"), "{entries:?}");
+        assert!(body.contains("no sign-in is in progress"), "{body}");
+        assert!(p.audit_of(&rid).await.is_empty(), "no sign-in was in progress: only logged");
         assert_eq!(b.session(&p).as_deref(), Some(session.as_str()), "the refusal leaves the signed-in session alone");
         assert_eq!(who(&p, &b, None).await.name.as_deref(), Some("Alice Admin"));
         // Replayed from another browser (a leaked callback URL): refused, nobody signed in.
         let thief = Browser::new();
         let response = thief.client.get(&callback).send().await.unwrap();
-        assert_refused(&p, &thief, response, SSO, "the PKCE verifier is missing").await;
+        assert_refused_unaudited(&p, &thief, response, "the PKCE verifier is missing").await;
         assert_eq!(thief.session(&p), None, "no session is left behind");
 
         // ID tokens that fail exactly one check. The provider's session lets each sign-in
@@ -533,22 +604,26 @@ fn oidc_refusals_sign_nobody_in_and_are_audited() {
         let (_, callback) = to_callback(&p, &op, &victim, "bob", "/").await;
         let stranger = Browser::new();
         let response = stranger.client.get(&callback).send().await.unwrap();
-        assert_refused(&p, &stranger, response, SSO, "the PKCE verifier is missing").await;
+        assert_refused_unaudited(&p, &stranger, response, "the PKCE verifier is missing").await;
         let done = victim.client.get(&callback).send().await.unwrap();
         assert_eq!(done.status(), 303);
         assert_eq!(who(&p, &victim, None).await.name.as_deref(), Some("Bob Builder"));
 
-        // A callback for a provider that does not exist.
+        // A callback for a provider that does not exist: 404, only logged (any text fits in a
+        // URL; none of it reaches the audit log).
         let response = stranger.client.get(p.url("/auth/callback/nope?code=x&state=y")).send().await.unwrap();
-        assert_refused(&p, &stranger, response, "nope", "there is no such sign-in provider").await;
+        assert_eq!(response.status(), 404);
+        assert!(p.audit_of(&request_id(&response)).await.is_empty());
 
-        // Every refusal above is in the log, with its reason.
+        // Every refusal of a sign-in in progress above is in the log, with its reason; the
+        // others (callbacks nobody started here) are not.
         let refused = p
             .store
             .audit_entries(&AuditFilter { action: Some("sign-in".into()), outcome: Some(Outcome::Refused), ..Default::default() }, 100)
             .await
             .unwrap();
-        assert_eq!(refused.len(), 11, "{refused:#?}");
+        assert_eq!(refused.len(), 6, "the forged state and the five tampered ID tokens: {refused:#?}");
+        assert!(refused.iter().all(|e| e.entry.actor.provider.as_deref() == Some(SSO)), "{refused:#?}");
         assert!(refused.iter().all(|e| e.entry.reason.as_deref().is_some_and(|r| !r.is_empty())));
         p.stop().await;
     })
@@ -681,10 +756,12 @@ fn sessions_slide_with_use_start_short_and_stay_signed_out() {
         let now = || time::OffsetDateTime::now_utc();
         let b = Browser::new();
 
-        // A sign-in started by someone not signed in: a session for ten minutes, not an hour.
+        // A sign-in started by someone not signed in: a record for ten minutes, no session.
         let start = b.client.get(p.url(&format!("/auth/login/{SSO}"))).send().await.unwrap();
         assert_eq!(start.status(), 303);
-        let pending: tower_sessions::session::Id = b.session(&p).unwrap().parse().unwrap();
+        assert_eq!(b.session(&p), None);
+        let pending: tower_sessions::session::Id =
+            cookie_value(&cookie_set(&start, SIGNIN_COOKIE).unwrap(), SIGNIN_COOKIE).unwrap().parse().unwrap();
         let record = sessions.load(&pending).await.unwrap().expect("the sign-in in progress");
         assert!(record.expiry_date <= now() + time::Duration::minutes(10), "{}", record.expiry_date);
 
@@ -719,13 +796,19 @@ fn sessions_slide_with_use_start_short_and_stay_signed_out() {
         let anonymous_page = plain_client().get(p.url("/")).send().await.unwrap();
         assert_eq!(anonymous_page.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("private, no-cache"));
 
-        // Starting a sign-in from a signed-in session does not write into it: it is replaced.
+        // Starting a sign-in from a signed-in session (a link anyone can send) leaves it alone:
+        // nobody is signed out by a link. It is replaced only when the new sign-in succeeds.
+        let before = sessions.load(&id).await.unwrap().expect("the signed-in session");
         let start = b.client.get(p.url(&format!("/auth/login/{SSO}"))).send().await.unwrap();
         assert_eq!(start.status(), 303);
-        assert!(sessions.load(&id).await.unwrap().is_none(), "the signed-in session is gone");
-        assert_ne!(b.session(&p).as_deref(), Some(id.to_string().as_str()), "under a new id");
-        anonymous(&who(&p, &b, None).await, "a sign-in started");
+        assert_eq!(session_set_cookie(&start), None);
+        assert_eq!(sessions.load(&id).await.unwrap().expect("still there").data, before.data, "not written into");
+        assert_eq!(b.session(&p).as_deref(), Some(id.to_string().as_str()));
+        assert_eq!(who(&p, &b, None).await.name.as_deref(), Some("Alice Admin"), "still signed in");
         sign_in(&p, &op, &b, "alice").await;
+        assert!(sessions.load(&id).await.unwrap().is_none(), "replaced once the new sign-in succeeded");
+        assert_ne!(b.session(&p).as_deref(), Some(id.to_string().as_str()), "under a new id");
+        assert_eq!(who(&p, &b, None).await.name.as_deref(), Some("Alice Admin"));
 
         // A request that read the session before the sign-out and saves after it brings nothing back.
         let id: tower_sessions::session::Id = b.session(&p).unwrap().parse().unwrap();
@@ -820,15 +903,15 @@ url = "http://mem.invalid"
 
         // alice: identity from /user, every org and team over several pages, admin by a team.
         let alice = Browser::new();
-        let before = {
-            let start = alice.client.get(p.url("/auth/login/github")).send().await.unwrap();
-            cookie_value(&session_set_cookie(&start).unwrap(), SESSION_COOKIE).unwrap()
-        };
         let done = github_sign_in(&p, &gh, &alice).await;
         assert_eq!(done.status(), 303, "{:?}", done.text().await);
         let rid = request_id(&done);
+        let first = alice.session(&p).unwrap();
+        // Signing in again (a signed-in browser) gives the session a new id.
+        let done = github_sign_in(&p, &gh, &alice).await;
+        assert_eq!(done.status(), 303, "{:?}", done.text().await);
         let after = alice.session(&p).unwrap();
-        assert_ne!(after, before, "the session id is rotated at sign-in");
+        assert_ne!(after, first, "the session id is rotated at sign-in");
         let view = who(&p, &alice, None).await;
         assert_eq!(
             (view.name.as_deref(), view.provider.as_deref(), view.role.as_deref()),
@@ -925,20 +1008,26 @@ fn a_callback_sent_twice_at_once_signs_in_once() {
             for r in [one.unwrap(), two.unwrap()] {
                 let rid = request_id(&r);
                 let entries = p.audit_of(&rid).await;
-                assert_eq!(entries.len(), 1, "round {round}: {entries:?}");
-                let e = entries[0].entry.clone();
                 match r.status().as_u16() {
-                    303 => done.push(e),
+                    303 => {
+                        assert_eq!(entries.len(), 1, "round {round}: {entries:?}");
+                        done.push(entries[0].entry.clone());
+                    }
                     401 => {
-                        assert!(r.text().await.unwrap().contains(r#"data-signin-refused="true""#));
-                        refused.push(e);
+                        let body = r.text().await.unwrap();
+                        assert!(body.contains(r#"data-signin-refused="true""#));
+                        // Either it found the sign-in being finished by the other request
+                        // (audited), or already spent (no sign-in in progress: only logged).
+                        let why = entries.first().and_then(|e| e.entry.reason.clone()).unwrap_or_else(|| body.clone());
+                        assert!(entries.len() <= 1, "round {round}: {entries:?}");
+                        refused.push(why);
                     }
                     other => panic!("round {round}: {other}"),
                 }
             }
             assert_eq!((done.len(), refused.len()), (1, 1), "round {round}: done {done:?}, refused {refused:?}");
             assert_eq!(done[0].outcome, Outcome::Done);
-            let why = refused[0].reason.clone().unwrap_or_default();
+            let why = &refused[0];
             assert!(
                 why.contains("being finished already") || why.contains("no sign-in is in progress"),
                 "round {round}: the second request must not send the code again: {why}"
@@ -1002,11 +1091,11 @@ client_secret = "s"
         let start = b.client.get(p.url("/auth/login/mangled")).send().await.unwrap();
         assert_eq!(start.status(), 502);
         let rid = request_id(&start);
-        assert!(start.text().await.unwrap().contains("Sign-in is not available"));
-        let entries = p.audit_of(&rid).await;
-        assert_eq!(entries.len(), 1);
-        let why = entries[0].entry.reason.clone().unwrap_or_default();
-        assert!(why.contains("unexpected issuer"), "{why}");
+        let body = start.text().await.unwrap();
+        assert!(body.contains("Sign-in is not available"));
+        assert!(body.contains("unexpected issuer"), "{body}");
+        // Nothing was started, so nothing is audited (anyone can open a sign-in link).
+        assert!(p.audit_of(&rid).await.is_empty());
         p.stop().await;
         documents.abort();
         let _ = documents.await;
