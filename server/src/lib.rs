@@ -36,7 +36,7 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use portolan_app::model::{ProviderInfo, RegistryInfo, SignInOptions};
 use portolan_app::ssr::AppState;
-use portolan_app::ssr::auth::CurrentUser;
+use portolan_app::ssr::auth::{CurrentUser, needed};
 use portolan_app::{App, shell};
 use portolan_service::{Registry, Services, Settings};
 use tower_http::compression::CompressionLayer;
@@ -321,7 +321,13 @@ async fn referrers_json(
             }
         };
         let repo = portolan_oci::RepoName::parse(repo).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-        portolan_app::ssr::auth::require_for(&state, user.0, portolan_access::Role::Viewer, &registry, Some(repo.as_str()))?;
+        portolan_app::ssr::auth::require_for(
+            &state,
+            user.0,
+            needed("/api/v1/referrers/{registry}/{*path}"),
+            &registry,
+            Some(repo.as_str()),
+        )?;
         let reg = state.registry(&registry)?;
         if let Some(t) = &q.artifact_type
             && (t.len() > 255 || t.chars().any(|c| c.is_control()))
@@ -343,7 +349,7 @@ async fn audit_rows(
     user: CurrentUser,
     q: &portolan_app::model::AuditQuery,
 ) -> Result<Vec<portolan_app::model::AuditRow>, Response> {
-    let caller = portolan_app::ssr::auth::require_anywhere_for(state, user.0, portolan_access::Role::Admin)
+    let caller = portolan_app::ssr::auth::require_anywhere_for(state, user.0, needed("/admin/audit.csv"))
         .map_err(|e| (e.status_code(), e.to_string()).into_response())?;
     portolan_app::ssr::audit::rows(state, &caller, q, 10_000).await.map_err(|e| (e.status_code(), e.to_string()).into_response())
 }

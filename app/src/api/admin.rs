@@ -13,7 +13,7 @@ use crate::model::{AuditPage, AuditQuery, DeletePreview, DeleteSelection, TrashP
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use crate::ssr::auth::{require_anywhere, require_change};
+    pub use crate::ssr::auth::{action, needed, require_anywhere, require_change};
     pub use crate::ssr::redirect_to;
     pub use portolan_access::Role;
 
@@ -47,7 +47,7 @@ pub async fn preview_delete(registry: String, repository: String, selection: Del
     use self::ssr::*;
     let state = crate::ssr::state()?;
     let repo = portolan_oci::RepoName::parse(&repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-    require_change(&state, Role::Maintainer, &registry, Some(repo.as_str()), "delete-preview").await?;
+    require_change(&state, needed("preview_delete"), &registry, Some(repo.as_str()), action("preview_delete")).await?;
     let reg = state.registry(&registry)?;
     Ok(portolan_service::trash::preview(reg, &repo, selection).await?)
 }
@@ -64,7 +64,7 @@ pub async fn apply_delete(registry: String, repository: String, confirmation: St
     // Only checked names go into the redirect (a raw one could carry a newline into a header).
     let reg = state.registry(&registry)?;
     let outcome_page = format!("/r/{}/{repo}/-/deleted?request={}", reg.info.name, request.clone().unwrap_or_default());
-    let caller = match require_change(&state, Role::Maintainer, &registry, Some(repo.as_str()), "delete").await {
+    let caller = match require_change(&state, needed("apply_delete"), &registry, Some(repo.as_str()), action("apply_delete")).await {
         Ok(c) => c,
         Err(e) => {
             redirect_to(&outcome_page);
@@ -82,7 +82,7 @@ pub async fn apply_delete(registry: String, repository: String, confirmation: St
 pub async fn trash_list(before: Option<i64>) -> Result<TrashPage, AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
-    let caller = require_anywhere(&state, Role::Maintainer)?;
+    let caller = require_anywhere(&state, needed("trash_list"))?;
     Ok(portolan_service::trash::list(&state, caller.identity.as_ref(), before).await?)
 }
 
@@ -94,7 +94,7 @@ pub async fn trash_restore(id: i64) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     let request = crate::ssr::request_id();
     let outcome_page = format!("/admin/trash?request={}", request.clone().unwrap_or_default());
-    let (entry, caller) = match trash_entry_for(&state, id, Role::Maintainer, "restore").await {
+    let (entry, caller) = match trash_entry_for(&state, id, needed("trash_restore"), action("trash_restore")).await {
         Ok(found) => found,
         Err(e) => {
             redirect_to(&outcome_page);
@@ -113,7 +113,7 @@ pub async fn trash_purge(id: i64) -> Result<(), AppError> {
     let state = crate::ssr::state()?;
     let request = crate::ssr::request_id();
     let outcome_page = format!("/admin/trash?request={}", request.clone().unwrap_or_default());
-    let (entry, caller) = match trash_entry_for(&state, id, Role::Admin, "purge").await {
+    let (entry, caller) = match trash_entry_for(&state, id, needed("trash_purge"), action("trash_purge")).await {
         Ok(found) => found,
         Err(e) => {
             redirect_to(&outcome_page);
@@ -130,7 +130,7 @@ pub async fn trash_purge(id: i64) -> Result<(), AppError> {
 #[server]
 pub async fn audit_list(query: AuditQuery) -> Result<AuditPage, AppError> {
     let state = crate::ssr::state()?;
-    let caller = crate::ssr::auth::require_anywhere(&state, portolan_access::Role::Admin)?;
+    let caller = crate::ssr::auth::require_anywhere(&state, crate::ssr::auth::needed("audit_list"))?;
     let rows = crate::ssr::audit::rows(&state, &caller, &query, 100).await?;
     let next = (rows.len() == 100).then(|| rows.last().map(|r| r.id)).flatten();
     Ok(AuditPage { query, rows, next, audit_days: state.settings.audit_days, now: time::OffsetDateTime::now_utc().unix_timestamp() })

@@ -6,15 +6,17 @@ use crate::error::AppError;
 use crate::model::{RegistryInfo, TagPage, TagQuery, TagRow};
 
 /// The state, the registry named `registry` and the validated repository name, once the caller
-/// is known to be a viewer there: what every server function about a repository starts from.
+/// is known to have what the server function `name` needs there: what every server function
+/// about a repository starts from.
 #[cfg(feature = "ssr")]
 pub(crate) fn lookup(
+    name: &str,
     registry: &str,
     repository: &str,
 ) -> Result<(crate::ssr::AppState, crate::ssr::Registry, portolan_oci::RepoName), AppError> {
     let state = crate::ssr::state()?;
     let repo = portolan_oci::RepoName::parse(repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-    crate::ssr::auth::require(&state, portolan_access::Role::Viewer, registry, Some(repo.as_str()))?;
+    crate::ssr::auth::require(&state, crate::ssr::auth::needed(name), registry, Some(repo.as_str()))?;
     let reg = state.registry(registry)?.clone();
     Ok((state, reg, repo))
 }
@@ -48,7 +50,7 @@ pub async fn list_registries() -> Result<Vec<RegistryInfo>, AppError> {
 #[server]
 pub async fn list_tags(registry: String, repository: String, query: TagQuery) -> Result<TagPage, AppError> {
     use crate::ssr::logged;
-    let (state, reg, repo) = lookup(&registry, &repository)?;
+    let (state, reg, repo) = lookup("list_tags", &registry, &repository)?;
     let (mut page, built_from) = portolan_service::tags::list(&state, &reg, &repo, query)
         .await
         .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))?;
@@ -69,7 +71,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
 pub async fn tag_details(registry: String, repository: String, tags: Vec<String>, budget_ms: u32) -> Result<Vec<TagRow>, AppError> {
     use crate::ssr::logged;
     use portolan_service::tags as t;
-    let (state, reg, repo) = lookup(&registry, &repository)?;
+    let (state, reg, repo) = lookup("tag_details", &registry, &repository)?;
     if tags.len() > crate::model::MAX_PER_PAGE {
         return Err(AppError::BadRequest(format!("at most {} tags at once", crate::model::MAX_PER_PAGE)));
     }
@@ -94,7 +96,7 @@ pub async fn tag_details(registry: String, repository: String, tags: Vec<String>
 #[server]
 pub async fn get_artifact(registry: String, repository: String, reference: String) -> Result<crate::model::ArtifactView, AppError> {
     use crate::ssr::logged;
-    let (state, reg, repo) = lookup(&registry, &repository)?;
+    let (state, reg, repo) = lookup("get_artifact", &registry, &repository)?;
     let parsed = reference_of(&reference)?;
     let doc = reg
         .client
@@ -118,7 +120,7 @@ pub async fn get_blob(
 ) -> Result<crate::model::BlobView, AppError> {
     use crate::model::BlobPreview;
     use portolan_service::json::{Links, render_bytes};
-    let (_, reg, repo) = lookup(&registry, &repository)?;
+    let (_, reg, repo) = lookup("get_blob", &registry, &repository)?;
     portolan_oci::name::parse_digest(&digest).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
     let media_type = media_type.filter(|t| !t.is_empty());
     let size = reg
@@ -160,7 +162,7 @@ pub async fn get_graph(
     artifact_type: Option<String>,
 ) -> Result<crate::model::GraphView, AppError> {
     use crate::ssr::logged;
-    let (_, reg, repo) = lookup(&registry, &repository)?;
+    let (_, reg, repo) = lookup("get_graph", &registry, &repository)?;
     let parsed = reference_of(&reference)?;
     let context = format!("referrers of {registry}/{repository} {reference}");
     let doc = reg.client.manifest(&repo, &parsed).await.map_err(|e| logged(&context, e.into()))?;
@@ -178,7 +180,7 @@ pub async fn get_graph(
 #[server]
 pub async fn get_diff(registry: String, repository: String, from: String, to: String) -> Result<crate::model::DiffView, AppError> {
     use crate::ssr::logged;
-    let (_, reg, repo) = lookup(&registry, &repository)?;
+    let (_, reg, repo) = lookup("get_diff", &registry, &repository)?;
     if from.is_empty() || to.is_empty() {
         return Err(AppError::BadRequest("name two tags or digests to compare: ?from=…&to=…".into()));
     }

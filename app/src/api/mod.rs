@@ -8,9 +8,11 @@
 //! - [`admin`]: deleting, the trash, the audit log (maintainer, admin).
 //! - [`retention`]: policies, what-if previews, runs (maintainer, admin).
 //! - [`search`]: repository lists, the search box, where a digest is used (viewer).
+//! - [`needs`]: the table of what each server function and route needs of its caller.
 
 pub mod admin;
 pub mod browse;
+pub mod needs;
 pub mod retention;
 pub mod search;
 pub mod session;

@@ -13,7 +13,7 @@ use crate::model::{PoliciesPage, PolicyForm, PolicyPage, RunView, WhatIf};
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use crate::ssr::auth::{require_anywhere, require_change_over, require_over};
+    pub use crate::ssr::auth::{action, needed, require_anywhere, require_change_over, require_over};
     pub use crate::ssr::policy_form::{form_of, item_row, raw_of, run_row};
     pub use crate::ssr::redirect_to;
     pub use portolan_access::Role;
@@ -51,7 +51,7 @@ mod ssr {
     pub async fn visible_policy(state: &AppState, id: i64) -> Result<portolan_store::PolicyRecord, crate::error::AppError> {
         let record = state.store.policy(id).await?;
         match role_over(state, &record) {
-            Some(r) if r >= Role::Maintainer => Ok(record),
+            Some(r) if r >= needed("get_policy") => Ok(record),
             _ => Err(crate::error::AppError::NotFound(format!("no policy {id}"))),
         }
     }
@@ -61,7 +61,7 @@ mod ssr {
     pub async fn visible_run(state: &AppState, id: i64) -> Result<portolan_store::RunRecord, crate::error::AppError> {
         let run = state.store.run(id).await?;
         match role_over_scope(state, &run.registry, &run.scope) {
-            Some(r) if r >= Role::Maintainer => Ok(run),
+            Some(r) if r >= needed("get_run") => Ok(run),
             _ => Err(crate::error::AppError::NotFound(format!("no run {id}"))),
         }
     }
@@ -72,11 +72,11 @@ mod ssr {
 pub async fn get_policies() -> Result<PoliciesPage, AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
-    let caller = require_anywhere(&state, Role::Maintainer)?;
+    let caller = require_anywhere(&state, needed("get_policies"))?;
     let mut policies = Vec::new();
     for record in state.store.policies().await? {
         let over = role_over(&state, &record);
-        if over.is_none_or(|r| r < Role::Maintainer) {
+        if over.is_none_or(|r| r < needed("get_policies")) {
             continue;
         }
         let (raw, problem) = match policy_of(&state, &record) {
@@ -98,8 +98,8 @@ pub async fn get_policies() -> Result<PoliciesPage, AppError> {
             updated_by: record.updated_by.clone(),
             last_run,
             problem,
-            can_edit: over.is_some_and(|r| r >= Role::Admin),
-            can_run: over.is_some_and(|r| r >= Role::Maintainer),
+            can_edit: over.is_some_and(|r| r >= needed("save_policy")),
+            can_run: over.is_some_and(|r| r >= needed("run_policy")),
         });
     }
     let recent_runs = state
@@ -107,13 +107,13 @@ pub async fn get_policies() -> Result<PoliciesPage, AppError> {
         .runs(None, None, 20)
         .await?
         .iter()
-        .filter(|r| role_over_scope(&state, &r.registry, &r.scope).is_some_and(|role| role >= Role::Maintainer))
+        .filter(|r| role_over_scope(&state, &r.registry, &r.scope).is_some_and(|role| role >= needed("get_policies")))
         .map(run_row)
         .collect();
     Ok(PoliciesPage {
         policies,
         recent_runs,
-        can_create: caller.role >= Role::Admin,
+        can_create: caller.role >= needed("save_policy"),
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
     })
 }
@@ -127,19 +127,19 @@ pub async fn get_policy(id: Option<i64>) -> Result<PolicyPage, AppError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     match id {
         None => {
-            require_anywhere(&state, Role::Admin)?;
+            require_anywhere(&state, needed("save_policy"))?;
             let form =
                 PolicyForm { registry: state.registries.first().map(|r| r.info.name.clone()).unwrap_or_default(), ..Default::default() };
             Ok(PolicyPage { form, registries, runs: Vec::new(), can_edit: true, can_run: false, next_run: None, now })
         }
         Some(id) => {
-            require_anywhere(&state, Role::Maintainer)?;
+            require_anywhere(&state, needed("get_policy"))?;
             let record = visible_policy(&state, id).await?;
             let runs = state.store.runs(Some(id), None, 50).await?.iter().map(run_row).collect();
             let form = form_of(&record);
             let next_run = next_fire(Some(form.schedule.as_str()).filter(|s| !s.is_empty()));
             let over = role_over(&state, &record);
-            let (can_edit, can_run) = (over.is_some_and(|r| r >= Role::Admin), over.is_some_and(|r| r >= Role::Maintainer));
+            let (can_edit, can_run) = (over.is_some_and(|r| r >= needed("save_policy")), over.is_some_and(|r| r >= needed("run_policy")));
             Ok(PolicyPage { form, registries, runs, can_edit, can_run, next_run, now })
         }
     }
@@ -151,12 +151,12 @@ pub async fn get_policy(id: Option<i64>) -> Result<PolicyPage, AppError> {
 pub async fn preview_policy(form: PolicyForm) -> Result<WhatIf, AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
-    require_anywhere(&state, Role::Maintainer)?;
+    require_anywhere(&state, needed("preview_policy"))?;
     let policy = match validated(&state, &form) {
         Ok(p) => p,
         Err(errors) => return Ok(WhatIf { errors, ..Default::default() }),
     };
-    require_over(&state, Role::Maintainer, policy.registry(), &policy.raw().repositories)?;
+    require_over(&state, needed("preview_policy"), policy.registry(), &policy.raw().repositories)?;
     let saved = match form.id {
         // The saved version's plan shows its repositories too: it must be the caller's to see.
         Some(id) => match visible_policy(&state, id).await {
@@ -181,14 +181,15 @@ pub async fn save_policy(form: PolicyForm) -> Result<i64, AppError> {
             errors.iter().map(|(at, m)| if at.is_empty() { m.clone() } else { format!("{at}: {m}") }).collect::<Vec<_>>().join("; "),
         )
     })?;
-    let caller = require_change_over(&state, Role::Admin, policy.registry(), &policy.raw().repositories, "policy-save").await?;
+    let caller =
+        require_change_over(&state, needed("save_policy"), policy.registry(), &policy.raw().repositories, action("save_policy")).await?;
     let body = serde_json::to_string(policy.raw()).map_err(|e| AppError::Internal(e.to_string()))?;
     let by = caller.actor().label();
     let (record, action, before) = match form.id {
         None => (state.store.policy_create(policy.name(), policy.registry(), &body, Some(&by)).await?, "policy-create", None),
         Some(id) => {
             let old = visible_policy(&state, id).await?;
-            require_change_over(&state, Role::Admin, &old.registry, &scope_of(&old), "policy-save").await?;
+            require_change_over(&state, needed("save_policy"), &old.registry, &scope_of(&old), action("save_policy")).await?;
             let record = state.store.policy_update(id, form.version, policy.name(), policy.registry(), &body, Some(&by)).await?;
             (record, "policy-update", Some(old))
         }
@@ -221,9 +222,10 @@ pub async fn save_policy(form: PolicyForm) -> Result<i64, AppError> {
 pub async fn delete_policy(id: i64) -> Result<(), AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
-    require_anywhere(&state, Role::Admin)?;
+    require_anywhere(&state, needed("delete_policy"))?;
     let record = visible_policy(&state, id).await?;
-    let caller = require_change_over(&state, Role::Admin, &record.registry, &scope_of(&record), "policy-delete").await?;
+    let caller =
+        require_change_over(&state, needed("delete_policy"), &record.registry, &scope_of(&record), action("delete_policy")).await?;
     state.store.policy_delete(id).await?;
     let entry = portolan_store::NewAudit::new(caller.actor(), "policy-delete", portolan_store::Outcome::Done)
         .at(&record.registry, None)
@@ -241,9 +243,9 @@ pub async fn delete_policy(id: i64) -> Result<(), AppError> {
 pub async fn run_policy(id: i64, dry_run: bool) -> Result<i64, AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
-    require_anywhere(&state, Role::Maintainer)?;
+    require_anywhere(&state, needed("run_policy"))?;
     let record = visible_policy(&state, id).await?;
-    let caller = require_change_over(&state, Role::Maintainer, &record.registry, &scope_of(&record), "policy-run").await?;
+    let caller = require_change_over(&state, needed("run_policy"), &record.registry, &scope_of(&record), action("run_policy")).await?;
     let policy = policy_of(&state, &record)?;
     let req = RunRequest {
         record,
@@ -263,9 +265,9 @@ pub async fn run_policy(id: i64, dry_run: bool) -> Result<i64, AppError> {
 pub async fn stop_run(id: i64) -> Result<(), AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
-    require_anywhere(&state, Role::Maintainer)?;
+    require_anywhere(&state, needed("stop_run"))?;
     let run = visible_run(&state, id).await?;
-    require_change_over(&state, Role::Maintainer, &run.registry, &run.scope, "policy-run-stop").await?;
+    require_change_over(&state, needed("stop_run"), &run.registry, &run.scope, action("stop_run")).await?;
     state.store.run_request_stop(id).await?;
     redirect_to(&format!("/admin/runs/{id}"));
     Ok(())
@@ -276,7 +278,7 @@ pub async fn stop_run(id: i64) -> Result<(), AppError> {
 pub async fn get_run(id: i64, from: i64) -> Result<RunView, AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
-    let caller = require_anywhere(&state, Role::Maintainer)?;
+    let caller = require_anywhere(&state, needed("get_run"))?;
     let run = visible_run(&state, id).await?;
     // Items of repositories the caller does not maintain are left out (their positions stay).
     let batch = state.store.run_items(id, from.max(0), 501).await?;
@@ -285,7 +287,7 @@ pub async fn get_run(id: i64, from: i64) -> Result<RunView, AppError> {
         .into_iter()
         .take(500)
         .filter(|item| {
-            state.access.role_for(caller.identity.as_ref(), &run.registry, Some(&item.repository)).is_some_and(|r| r >= Role::Maintainer)
+            state.access.role_for(caller.identity.as_ref(), &run.registry, Some(&item.repository)).is_some_and(|r| r >= needed("get_run"))
         })
         .map(item_row)
         .collect();

@@ -15,7 +15,7 @@ pub const MAX_SEARCH_HITS: usize = 50;
 #[server]
 pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<RepoPage, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::auth::require(&state, portolan_access::Role::Viewer, &registry, None)?;
+    crate::ssr::auth::require(&state, crate::ssr::auth::needed("list_repositories"), &registry, None)?;
     let reg = state.registry(&registry)?;
     let who = crate::ssr::auth::current_user();
     portolan_service::catalog::list(&state, reg, who.as_ref(), query)
@@ -28,13 +28,14 @@ pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<Rep
 #[server]
 pub async fn repository_summaries(registry: String, repositories: Vec<String>, budget_ms: u32) -> Result<Vec<RepoRow>, AppError> {
     let state = crate::ssr::state()?;
-    crate::ssr::auth::require(&state, portolan_access::Role::Viewer, &registry, None)?;
+    let needed = crate::ssr::auth::needed("repository_summaries");
+    crate::ssr::auth::require(&state, needed, &registry, None)?;
     if repositories.len() > crate::model::MAX_REPO_PER_PAGE {
         return Err(AppError::BadRequest(format!("at most {} repositories at once", crate::model::MAX_REPO_PER_PAGE)));
     }
     for r in &repositories {
         portolan_oci::RepoName::parse(r).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-        crate::ssr::auth::require(&state, portolan_access::Role::Viewer, &registry, Some(r))?;
+        crate::ssr::auth::require(&state, needed, &registry, Some(r))?;
     }
     let reg = state.registry(&registry)?.clone();
     let budget = if budget_ms == 0 { std::time::Duration::from_secs(30) } else { std::time::Duration::from_millis(budget_ms.into()) };
@@ -79,7 +80,7 @@ pub async fn where_used(digest: String) -> Result<WhereUsedView, AppError> {
 /// used, for its page.
 #[server]
 pub async fn also_used_by(registry: String, repository: String, reference: String) -> Result<AlsoUsed, AppError> {
-    let (state, reg, repo) = crate::api::browse::lookup(&registry, &repository)?;
+    let (state, reg, repo) = crate::api::browse::lookup("also_used_by", &registry, &repository)?;
     let digest = match crate::api::browse::reference_of(&reference)? {
         portolan_oci::Reference::Digest(d) => d.to_string(),
         tag @ portolan_oci::Reference::Tag(_) => {

@@ -40,6 +40,21 @@ pub fn actor_of(who: Option<&Identity>) -> Actor {
     }
 }
 
+/// The role the entry point `name` needs, from the one table of needs
+/// ([`crate::api::needs`]).
+pub fn needed(name: &str) -> Role {
+    match crate::api::needs::level(name) {
+        crate::api::needs::Level::Viewer => Role::Viewer,
+        crate::api::needs::Level::Maintainer => Role::Maintainer,
+        crate::api::needs::Level::Admin => Role::Admin,
+    }
+}
+
+/// The audit action under which refusals of the entry point `name` (a change) are recorded.
+pub fn action(name: &str) -> &'static str {
+    crate::api::needs::entry(name).and_then(|e| e.change).unwrap_or("change")
+}
+
 /// Checks that the current user has at least `needed` on `registry` (and `repository`).
 pub fn require(state: &AppState, needed: Role, registry: &str, repository: Option<&str>) -> Result<Caller, AppError> {
     require_for(state, current_user(), needed, registry, repository)

@@ -85,7 +85,8 @@ pub async fn badge(state: &AppState, who: Option<portolan_access::Identity>, reg
     let Ok(repo) = RepoName::parse(repo) else {
         return (400, Badge::new("repository", "invalid", GREY));
     };
-    if let Err(e) = crate::ssr::auth::require_for(state, who, portolan_access::Role::Viewer, registry, Some(repo.as_str())) {
+    let needed = crate::ssr::auth::needed("/badge/{registry}/{*path}");
+    if let Err(e) = crate::ssr::auth::require_for(state, who, needed, registry, Some(repo.as_str())) {
         return (e.status_code().as_u16(), Badge::new("badge", "private", GREY));
     }
     (200, badge_of(reg, &repo, name, tag).await)

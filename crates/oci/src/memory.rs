@@ -35,12 +35,19 @@ struct Repo {
     blobs: HashMap<String, Bytes>,
 }
 
+/// A tag list handed out, and the fingerprint of its repository then.
+type Listed = (Arc<Vec<String>>, u64);
+
 /// A registry in memory. Cheap to clone; clones share content.
 #[derive(Clone)]
 pub struct MemoryRegistry {
     repos: Arc<Mutex<BTreeMap<String, Repo>>>,
     refuse: Arc<Mutex<Option<Error>>>,
     config: Arc<ClientConfig>,
+    /// The tag list last handed out per repository, with a fingerprint of the repository then
+    /// (its tags and manifests): the list is "still cached" while nothing in it changed, as a
+    /// client's cache would say (see [`RegistryVerbs::still_cached`]).
+    listed: Arc<Mutex<HashMap<String, Listed>>>,
 }
 
 impl Default for MemoryRegistry {
@@ -57,7 +64,12 @@ impl std::fmt::Debug for MemoryRegistry {
 
 impl MemoryRegistry {
     pub fn new() -> Self {
-        Self { repos: Arc::default(), refuse: Arc::default(), config: Arc::new(ClientConfig::new("http://memory.invalid")) }
+        Self {
+            repos: Arc::default(),
+            refuse: Arc::default(),
+            config: Arc::new(ClientConfig::new("http://memory.invalid")),
+            listed: Arc::default(),
+        }
     }
 
     /// Deletes tags as a client configured with `mode` would: [`TagDeleteMode::Never`] by the
@@ -182,6 +194,17 @@ impl MemoryRegistry {
         }
     }
 
+    /// What a repository holds now, as one number (tags, where they point, and manifests).
+    fn fingerprint(r: &Repo) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        r.tags.hash(&mut h);
+        let mut manifests: Vec<&String> = r.manifests.keys().collect();
+        manifests.sort();
+        manifests.hash(&mut h);
+        h.finish()
+    }
+
     fn not_found(what: String) -> Error {
         Error::new(ErrorKind::NotFound, format!("{what}: not found (HTTP 404)")).with_status(404)
     }
@@ -217,7 +240,24 @@ impl RegistryVerbs for MemoryRegistry {
         self.check()?;
         let repos = self.repos.lock().unwrap_or_else(|e| e.into_inner());
         let r = repos.get(repo.as_str()).ok_or_else(|| Self::not_found(format!("the tags of {repo}")))?;
-        Ok(Arc::new(r.tags.keys().cloned().collect()))
+        let now = Self::fingerprint(r);
+        let mut listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        match listed.get(repo.as_str()) {
+            Some((list, at)) if *at == now => Ok(list.clone()),
+            _ => {
+                let list = Arc::new(r.tags.keys().cloned().collect());
+                listed.insert(repo.to_string(), (Arc::clone(&list), now));
+                Ok(list)
+            }
+        }
+    }
+
+    async fn still_cached(&self, repo: &RepoName, list: &Arc<Vec<String>>, resolved: &[(String, String)]) -> bool {
+        let repos = self.repos.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(r) = repos.get(repo.as_str()) else { return false };
+        let listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        listed.get(repo.as_str()).is_some_and(|(kept, at)| Arc::ptr_eq(kept, list) && *at == Self::fingerprint(r))
+            && resolved.iter().all(|(tag, digest)| r.tags.get(tag) == Some(digest))
     }
 
     async fn resolve(&self, repo: &RepoName, reference: &Reference) -> Result<Resolved> {

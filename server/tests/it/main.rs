@@ -18,6 +18,7 @@ mod load;
 mod registries;
 mod replicas;
 mod retention;
+mod roles;
 mod router;
 mod search;
 mod signin;
