@@ -44,7 +44,7 @@ pub use runs::{NewRun, RunCounts, RunItem, RunRecord, RunState, Trigger};
 pub use search::{
     CrawlState, IndexCoverage, IndexRef, IndexedManifest, IndexedReferrer, RefRole, RepoSummaryRecord, Usage, UseStep, WhereUsed,
 };
-pub use trash::{ManifestRole, NewTrash, TrashEntry, TrashKind, TrashManifest, TrashState};
+pub use trash::{ManifestRole, NewTrash, RestoreClaim, TrashEntry, TrashKind, TrashManifest, TrashState};
 
 /// Where the store lives. Its `Debug` form is [`Location::redacted`]'s.
 #[derive(Clone, PartialEq, Eq)]
