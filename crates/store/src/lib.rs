@@ -12,7 +12,8 @@
 //! - [`ids`]: ids and times.
 //! - [`seen`]: when each digest was first seen.
 //! - [`users`]: who signed in.
-//! - [`sessions`]: the session records of tower-sessions ([`sessions::Sessions`]).
+//! - [`sessions`]: the session records of tower-sessions ([`sessions::Sessions`]), kept under
+//!   the hash of their id.
 //! - [`audit`]: the append-only audit log.
 //! - [`trash`]: what deletes removed, byte for byte, for restoring.
 //! - [`policies`], [`runs`], [`leases`]: retention policies, their runs and items, and the

@@ -14,11 +14,15 @@ use time::macros::datetime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{ExpiredDeletion, SessionStore};
 
-async fn suite(store: &Store) {
+/// Every test of the store's API; `url` opens the same database directly, to look at what is
+/// stored.
+async fn suite(store: &Store, url: &str) {
     store.ready().await.expect("ready");
     first_seen(store).await;
     users(store).await;
-    sessions(&store.sessions(), store).await;
+    let raw = sqlx::AnyPool::connect(url).await.expect("the database, directly");
+    sessions(&store.sessions(), store, &raw).await;
+    raw.close().await;
     audit(store).await;
     trash(store).await;
     trash_states(store).await;
@@ -57,7 +61,7 @@ async fn users(store: &Store) {
     assert_eq!(users[0].groups, vec!["/devs".to_owned()]);
 }
 
-async fn sessions(sessions: &Sessions, store: &Store) {
+async fn sessions(sessions: &Sessions, store: &Store, raw: &sqlx::AnyPool) {
     let mut record = Record {
         id: Id::default(),
         data: [("user".to_owned(), serde_json::json!({"name": "alice"}))].into(),
@@ -65,13 +69,53 @@ async fn sessions(sessions: &Sessions, store: &Store) {
     };
     sessions.create(&mut record).await.unwrap();
     let loaded = sessions.load(&record.id).await.unwrap().expect("the session");
-    assert_eq!(loaded.data, record.data);
+    assert_eq!(loaded, record, "the same record back: id, data and expiry to the nanosecond");
     record.data.insert("k".into(), serde_json::json!(1));
     sessions.save(&record).await.unwrap();
     assert_eq!(sessions.load(&record.id).await.unwrap().unwrap().data.len(), 2);
-    // Deleted: dead.
+
+    // The database holds the id's hash, never the id: not as the key, not in the data, in
+    // neither of the forms an id takes (the cookie's text, the number serde writes).
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, data FROM sessions").fetch_all(raw).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let (key, data) = &rows[0];
+    let (text, number) = (record.id.to_string(), record.id.0.to_string());
+    assert_eq!(*key, portolan_store::sessions::key(&record.id));
+    assert_eq!(key.len(), 64, "a SHA-256 in hex: {key}");
+    assert!(!key.contains(&text) && !key.contains(&number), "{key}");
+    assert!(!data.contains(&text) && !data.contains(&number), "{data}");
+    assert!(data.contains("alice"), "the data itself is kept: {data}");
+    // A record stored under its id in clear, as before, is not found: its person signs in again.
+    let old = Id::default();
+    let old_record = Record { id: old, data: Default::default(), expiry_date: record.expiry_date };
+    sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)")
+        .bind(old.to_string())
+        .bind(serde_json::to_string(&old_record).unwrap())
+        .bind(portolan_store::millis(record.expiry_date))
+        .execute(raw)
+        .await
+        .unwrap();
+    assert!(sessions.load(&old).await.unwrap().is_none());
+    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(old.to_string()).execute(raw).await.unwrap();
+
+    // A new session whose id is taken gets another, and leaves the existing one alone.
+    let mut twin = Record {
+        id: record.id,
+        data: [("user".to_owned(), serde_json::json!({"name": "mallory"}))].into(),
+        expiry_date: record.expiry_date,
+    };
+    sessions.create(&mut twin).await.unwrap();
+    assert_ne!(twin.id, record.id);
+    assert_eq!(sessions.load(&record.id).await.unwrap().unwrap().data, record.data);
+    assert_eq!(sessions.load(&twin.id).await.unwrap().unwrap().data, twin.data);
+
+    // Deleted: dead, and a save does not bring it back.
     sessions.delete(&record.id).await.unwrap();
     assert!(sessions.load(&record.id).await.unwrap().is_none());
+    sessions.save(&record).await.unwrap();
+    assert!(sessions.load(&record.id).await.unwrap().is_none());
+    assert!(sessions.load(&twin.id).await.unwrap().is_some(), "only that one");
+    sessions.delete(&twin.id).await.unwrap();
     // Expired: not loaded, and cleaned up.
     let mut old =
         Record { id: Id::default(), data: Default::default(), expiry_date: OffsetDateTime::now_utc() - time::Duration::seconds(1) };
@@ -613,7 +657,7 @@ async fn sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let store = Store::open(&StoreConfig::new(Location::Sqlite(data.clone()))).await.unwrap();
-    suite(&store).await;
+    suite(&store, &format!("sqlite://{}", data.join(portolan_store::DB_FILE).display())).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -628,9 +672,9 @@ async fn sqlite() {
 async fn postgres() {
     let pg = portolan_testkit::postgres::Postgres::start().await.unwrap();
     let url = pg.new_database("store_suite").unwrap();
-    let store = Store::open(&StoreConfig::new(Location::Postgres(url))).await.unwrap();
+    let store = Store::open(&StoreConfig::new(Location::Postgres(url.clone()))).await.unwrap();
     assert_eq!(store.engine(), portolan_store::Engine::Postgres);
-    suite(&store).await;
+    suite(&store, &url).await;
 }
 
 #[tokio::test]
