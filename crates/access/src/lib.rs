@@ -5,10 +5,12 @@
 //! # Layout
 //! - [`role`]: [`Role`], `viewer < maintainer < admin`.
 //! - [`identity`]: [`Identity`], a signed-in person as their provider described them.
+//! - [`provider`]: [`Provider`], a configured sign-in provider as grants see it.
 //! - [`raw`]: [`RawGrant`], a `[[grants]]` table as written in the config.
 //! - [`subject`]: [`Subject`], whom a grant names, and [`Reason`], how someone matched.
 //! - [`grant`]: [`Grant`], validated, with its globs compiled.
-//! - [`validate`]: [`validate_grants`], every mistake at once as [`GrantError`]s.
+//! - [`validate`]: [`validate_grants`], every mistake at once as [`GrantError`]s, and
+//!   [`grant_warnings`], what valid grants may still get wrong.
 //! - [`policy`]: [`Access`], the policy and [`Access::role_for`] / [`Access::role_over`] /
 //!   [`Access::highest_role`].
 //! - [`explain`]: [`Access::explain`] and [`Explanation`], the reasons behind a role.
@@ -26,7 +28,8 @@
 //!   globs of the highest role of a grant surely covering each: see [`Access::role_over`].
 //! - Emails and domains match only verified emails ([`Identity::email_verified`]), ignoring
 //!   case; domains match exactly (no subdomains). Groups are case-sensitive, with a leading
-//!   `/` ignored. See [`subject`].
+//!   `/` ignored, and name their provider (`keycloak:/platform/admins`) unless there is only
+//!   one, not GitHub. See [`subject`] and [`validate`].
 //! - With no sign-in configured ([`Access::open`]), everyone is viewer everywhere, nobody more.
 
 pub mod denied;
@@ -34,6 +37,7 @@ pub mod explain;
 pub mod grant;
 pub mod identity;
 pub mod policy;
+pub mod provider;
 pub mod raw;
 pub mod role;
 pub mod subject;
@@ -44,7 +48,8 @@ pub use explain::{Explanation, GrantMatch};
 pub use grant::Grant;
 pub use identity::Identity;
 pub use policy::Access;
+pub use provider::{Provider, ProviderKind};
 pub use raw::RawGrant;
 pub use role::{ParseRoleError, Role};
 pub use subject::{Reason, Subject};
-pub use validate::{GrantError, validate_grants};
+pub use validate::{GrantError, grant_warnings, validate_grants};

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// users = ["keycloak:1b2c"]            # provider:subject
 /// emails = ["alice@example.com"]       # verified emails, any case
 /// domains = ["example.com"]            # verified emails in exactly this domain
-/// groups = ["keycloak:/platform/admins", "ops"]   # provider:group, or a group from any provider
+/// groups = ["keycloak:/platform/admins"]  # provider:group ("ops" alone: only with one provider, not GitHub)
 /// signed_in = true                     # anyone signed in, with any provider
 /// ```
 ///

@@ -9,7 +9,9 @@
 //! - groups: equal, case-sensitively (Entra ID ids and GitHub slugs are as given), with a
 //!   leading `/` ignored on both sides because Keycloak sends full paths (`/platform/admins`)
 //!   and people often write them without; `provider:name` matches only that provider's groups,
-//!   a bare `name` any provider's;
+//!   a bare `name` any provider's — which is why validation accepts a bare name only with a
+//!   single sign-in provider that is not GitHub (where anyone can create an org and team by any
+//!   free name);
 //! - signed in: anyone with an identity.
 
 use std::fmt;
@@ -27,8 +29,9 @@ pub enum Subject {
     Email(String),
     /// `domains = […]`, stored lowercase.
     Domain(String),
-    /// `groups = […]`: `provider` is set when the entry began with a known provider id and `:`;
-    /// `name` is as written (a leading `/` is ignored when comparing).
+    /// `groups = […]`: `provider` is set when the entry began with a known provider id and `:`
+    /// (always, unless a single provider other than GitHub is configured); `name` is as written
+    /// (a leading `/` is ignored when comparing).
     Group { provider: Option<String>, name: String },
     /// `signed_in = true`.
     SignedIn,

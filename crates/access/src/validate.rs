@@ -4,7 +4,7 @@
 use globset::{Glob, GlobBuilder, GlobSetBuilder};
 
 use crate::subject::without_leading_slash;
-use crate::{Grant, RawGrant, Role, Subject};
+use crate::{Grant, Provider, ProviderKind, RawGrant, Role, Subject};
 
 /// One mistake in the grants, and where.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -18,27 +18,62 @@ pub struct GrantError {
 /// Checks and compiles the grants of the config.
 ///
 /// `known_registries` are the configured registry names: a registry pattern matching none of
-/// them is an error, since it is surely a typo. `known_providers` are the configured sign-in
-/// provider ids: `users` entries must start with one, and a `groups` entry starting with one and
-/// `:` is that provider's group (anything else is a group name from any provider, since group
-/// names may contain `:`).
-pub fn validate_grants(raw: &[RawGrant], known_registries: &[&str], known_providers: &[&str]) -> Result<Vec<Grant>, Vec<GrantError>> {
+/// them is an error, since it is surely a typo. `providers` are the configured sign-in
+/// providers: `users` entries must start with one's id, and a `groups` entry starting with one's
+/// id and `:` is that provider's group. A group naming no provider matches any provider's group
+/// of that name, so it is accepted only where that cannot widen it: with one sign-in provider,
+/// not GitHub (on GitHub anyone can create an org and team by any free name). Otherwise it is an
+/// error asking for `<provider>:<group>`. A GitHub group must be an org or `org/team`.
+pub fn validate_grants(raw: &[RawGrant], known_registries: &[&str], providers: &[Provider]) -> Result<Vec<Grant>, Vec<GrantError>> {
     let mut errors = Vec::new();
     let grants: Vec<Grant> = raw
         .iter()
         .enumerate()
-        .filter_map(|(index, raw)| validate_one(raw, &format!("grants[{index}]"), known_registries, known_providers, &mut errors))
+        .filter_map(|(index, raw)| validate_one(raw, &format!("grants[{index}]"), known_registries, providers, &mut errors))
         .collect();
     if errors.is_empty() { Ok(grants) } else { Err(errors) }
+}
+
+/// What validated grants may still get wrong, for a warning at start: a GitHub group while
+/// that provider's `allowed_orgs` is empty, so anyone with a GitHub account signs in — safe only
+/// if the org it names exists and belongs to the admin, since GitHub gives a free org name to
+/// whoever asks first (a typo, or an org renamed or deleted since). Nothing here can check who
+/// owns an org; the warning says what to make sure of. `grants` in config order.
+pub fn grant_warnings(grants: &[Grant], providers: &[Provider]) -> Vec<GrantError> {
+    let open_github: Vec<&str> = providers
+        .iter()
+        .filter(|p| matches!(&p.kind, ProviderKind::Github { allowed_orgs } if allowed_orgs.is_empty()))
+        .map(|p| p.id.as_str())
+        .collect();
+    let mut warnings = Vec::new();
+    for (index, grant) in grants.iter().enumerate() {
+        for subject in grant.subjects() {
+            let Subject::Group { provider: Some(provider), name } = subject else { continue };
+            if !open_github.contains(&provider.as_str()) {
+                continue;
+            }
+            let org = without_leading_slash(name).split('/').next().unwrap_or_default();
+            warnings.push(GrantError {
+                at: format!("grants[{index}]"),
+                message: format!(
+                    "names the GitHub group \"{provider}:{name}\" while anyone with a GitHub account may sign in with {provider} \
+                     (its allowed_orgs is empty): make sure the org \"{org}\" exists and is yours, since GitHub gives a free org \
+                     name to whoever takes it first; allowed_orgs also keeps everyone else from signing in"
+                ),
+            });
+        }
+    }
+    warnings
 }
 
 fn validate_one(
     raw: &RawGrant,
     at: &str,
     known_registries: &[&str],
-    known_providers: &[&str],
+    providers: &[Provider],
     errors: &mut Vec<GrantError>,
 ) -> Option<Grant> {
+    let known_providers: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
     let errors_before = errors.len();
     let mut report = |at: String, message: String| errors.push(GrantError { at, message });
 
@@ -84,10 +119,10 @@ fn validate_one(
             }
         }
     };
-    each("users", &raw.users, &|entry| parse_user(entry, known_providers));
+    each("users", &raw.users, &|entry| parse_user(entry, &known_providers));
     each("emails", &raw.emails, &parse_email);
     each("domains", &raw.domains, &parse_domain);
-    each("groups", &raw.groups, &|entry| parse_group(entry, known_providers));
+    each("groups", &raw.groups, &|entry| parse_group(entry, providers));
     if raw.signed_in {
         subjects.push(Subject::SignedIn);
     }
@@ -157,15 +192,56 @@ fn parse_domain(entry: &str) -> Result<Subject, String> {
     Ok(Subject::Domain(entry.to_lowercase()))
 }
 
-fn parse_group(entry: &str, known_providers: &[&str]) -> Result<Subject, String> {
-    let (provider, name) = match entry.split_once(':') {
-        Some((provider, name)) if known_providers.contains(&provider.trim()) => (Some(provider.trim().to_owned()), name.trim()),
-        _ => (None, entry),
-    };
+fn parse_group(entry: &str, providers: &[Provider]) -> Result<Subject, String> {
+    let named = entry.split_once(':').and_then(|(id, name)| providers.iter().find(|p| p.id == id.trim()).map(|p| (p, name.trim())));
+    let Some((provider, name)) = named else { return bare_group(entry, providers) };
     if without_leading_slash(name).is_empty() {
         return Err(format!("\"{entry}\" has no group name"));
     }
-    Ok(Subject::Group { provider, name: name.to_owned() })
+    if provider.is_github() && !is_github_group(without_leading_slash(name)) {
+        return Err(format!(
+            "\"{entry}\" matches no GitHub group: GitHub's groups are an org (\"{id}:acme\") or an org and a team slug (\"{id}:acme/ops\")",
+            id = provider.id
+        ));
+    }
+    Ok(Subject::Group { provider: Some(provider.id.clone()), name: name.to_owned() })
+}
+
+/// A group naming no provider: any provider's group of that name would match it. Fine with a
+/// single provider whose groups only its administrators make; refused otherwise, since another
+/// provider's group of the same name — or a GitHub org and team anyone can create under that
+/// name — would get the grant too.
+fn bare_group(entry: &str, providers: &[Provider]) -> Result<Subject, String> {
+    if without_leading_slash(entry).is_empty() {
+        return Err(format!("\"{entry}\" has no group name"));
+    }
+    let github = providers.iter().find(|p| p.is_github());
+    if providers.len() <= 1 && github.is_none() {
+        return Ok(Subject::Group { provider: None, name: entry.to_owned() });
+    }
+    let ids: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
+    let why = match github {
+        Some(github) => format!(
+            "a group of that name from any provider would match, and with {id} (GitHub) sign-in anyone can create a GitHub \
+             org and team by a free name to get one",
+            id = github.id
+        ),
+        None => format!("a group of that name from any of {} would match", ids.join(", ")),
+    };
+    let typo = entry
+        .split_once(':')
+        .filter(|(prefix, _)| !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+        .map(|(prefix, _)| format!(" (\"{prefix}\" is not a configured provider: {})", ids.join(", ")))
+        .unwrap_or_default();
+    let example = providers.iter().find(|p| !p.is_github()).or(github).map(|p| p.id.as_str()).unwrap_or_default();
+    let github_note = github.map(|g| format!("; a GitHub group names an org you own, e.g. \"{}:acme/ops\"", g.id)).unwrap_or_default();
+    Err(format!("\"{entry}\" names no provider{typo}: {why}; write it \"<provider>:<group>\", e.g. \"{example}:{entry}\"{github_note}"))
+}
+
+/// GitHub sends orgs (`acme`) and teams (`acme/ops`): one or two non-empty parts.
+fn is_github_group(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    parts.len() <= 2 && parts.iter().all(|part| !part.is_empty() && !part.contains(char::is_whitespace))
 }
 
 fn providers_list(known_providers: &[&str]) -> String {

@@ -2,10 +2,15 @@
 //! - previewing a deletion ([`preview`]) and applying exactly what was previewed ([`apply`]):
 //!   every unit is re-checked against the registry as it is now, saved byte for byte in the
 //!   trash, then deleted, and each step goes to the audit log ([`Deleter`]);
-//! - restoring ([`Deleter::restore`]): every blob is checked first, manifests are put back in
-//!   dependency order (children, index, referrers), then the tags — never over a tag that was
-//!   pushed again since; purging ([`purge`]); listing what someone may act on ([`list`]);
-//! - settling deletes a stopped replica left half-recorded ([`settle_trash`]).
+//! - restoring ([`Deleter::restore`]): the entry is claimed first (one restore at a time, no
+//!   purge meanwhile), every blob is checked, manifests are put back in dependency order
+//!   (children, index, referrers), then the tags — never over a tag that was pushed again since;
+//!   purging ([`purge`]); listing what someone may act on ([`list`]);
+//! - settling deletes a stopped replica left half-recorded, and giving back the entries of
+//!   restores that stopped ([`settle_trash`]).
+//!
+//! Every change of an entry's state is conditional on the state it is expected in (the store's
+//! `trash` module has the table): a delete ending after its entry was purged leaves it purged.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -14,12 +19,14 @@ use portolan_inventory::Inventory;
 use portolan_inventory::read::{extend, read_inventory};
 use portolan_oci::{ErrorKind, Manifest, Reference, RegistryVerbs, RepoName, Tag};
 use portolan_retention::{Deletion, Plan, Selection, plan_selection};
-use portolan_store::{Actor, ManifestRole, NewAudit, NewTrash, Outcome, Store, TrashEntry, TrashKind, TrashManifest, TrashState};
+use portolan_store::{
+    Actor, ManifestRole, NewAudit, NewTrash, Outcome, RestoreClaim, Store, StoreError, TrashEntry, TrashKind, TrashManifest, TrashState,
+};
 use serde::{Deserialize, Serialize};
 
 use portolan_access::{Identity, Role};
 use portolan_model::{DeletePreview, DeleteSelection, DeleteUnit, ItemOutcome, ManifestLine, TrashPage, TrashRow};
-use portolan_store::{RunState, TrashState as State};
+use portolan_store::RunState;
 use time::OffsetDateTime;
 
 use crate::{Error, Registry, Result, Services};
@@ -256,7 +263,9 @@ pub async fn restore(
     deleter.restore(entry).await
 }
 
-/// Purges trash entry `entry`'s content for good, on behalf of `actor`, and audits it.
+/// Purges trash entry `entry`'s content for good, on behalf of `actor`, and audits it. Refused
+/// ([`Error::Conflict`]) while a delete or a restore of it is under way, and when it was purged
+/// already (a double click purges once).
 pub async fn purge(services: &Services, entry: &TrashEntry, actor: Actor, request_id: Option<String>) -> Result<()> {
     services.store.trash_purge(entry.id, Some(&actor.label()), "purged by hand").await?;
     let audit = NewAudit::new(actor, "purge", Outcome::Done)
@@ -303,7 +312,7 @@ pub async fn list(services: &Services, who: Option<&Identity>, before: Option<i6
                 manifests: e.manifests.len(),
                 tags: e.tags,
                 can_restore: e.state.restorable(),
-                can_purge: role.is_some_and(|r| r >= Role::Admin) && e.state != State::Purged,
+                can_purge: role.is_some_and(|r| r >= Role::Admin) && e.state.purgeable(),
             });
             if rows.len() >= TRASH_PAGE {
                 break;
@@ -525,10 +534,7 @@ impl Deleter<'_> {
             Err(e) if e.kind() == ErrorKind::Conflict => (Outcome::Skipped, Some(e.message().to_owned()), TrashState::Failed),
             Err(e) => (Outcome::Failed, Some(e.message().to_owned()), TrashState::Failed),
         };
-        let by = self.actor.label();
-        if let Err(e) = self.store.trash_set_state(id, state, Some(&by), reason.as_deref()).await {
-            tracing::error!(error = %e, id, "recording a trash entry's state");
-        }
+        self.end_delete(id, state, reason.as_deref()).await;
         self.record(repo, &mut items, item("delete-tag", Some(tag), digest, outcome, reason), Some(id)).await;
         (items, Some(id))
     }
@@ -727,19 +733,61 @@ impl Deleter<'_> {
         }
         let state = if root_deleted { TrashState::Deleted } else { TrashState::Failed };
         let reason = (!failures.is_empty()).then(|| failures.join("; "));
-        if let Err(e) = self.store.trash_set_state(id, state, Some(&self.actor.label()), reason.as_deref()).await {
-            tracing::error!(error = %e, id, "recording a trash entry's state");
-        }
+        self.end_delete(id, state, reason.as_deref()).await;
         (items, Some(id))
     }
 
-    /// Restores a trash entry. Refused (nothing written) when a blob is gone — the registry's
-    /// garbage collection ran — with the list of what is missing.
+    /// Records how a delete ended on its trash entry. An entry that moved on meanwhile (settled as
+    /// interrupted, then restored or purged) keeps its state: the steps are in the audit log.
+    async fn end_delete(&self, id: i64, state: TrashState, reason: Option<&str>) {
+        match self.store.trash_set_state(id, state, Some(&self.actor.label()), reason).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(why)) => {
+                tracing::warn!(id, state = state.as_str(), %why, "a delete ended after its trash entry moved on; the entry keeps its state")
+            }
+            Err(e) => tracing::error!(error = %e, id, "recording a trash entry's state"),
+        }
+    }
+
+    /// Restores a trash entry. The entry is claimed first, so a second restore (another replica,
+    /// a double click) or a purge cannot run meanwhile ([`Error::Conflict`]); the claim is renewed
+    /// after each write. Refused (nothing written) when a blob is gone — the registry's garbage
+    /// collection ran — with the list of what is missing. Everything put back: the entry is
+    /// `restored`; otherwise it goes back to the state it was claimed from, restorable again.
     pub async fn restore(&self, entry: &TrashEntry) -> Result<(Vec<ItemOutcome>, Vec<String>)> {
         let repo = RepoName::parse(&entry.repository).map_err(|e| Error::Invalid(e.message().to_owned()))?;
         if !entry.state.restorable() {
             return Err(Error::Conflict(format!("trash entry {} is {} and cannot be restored", entry.id, entry.state.as_str())));
         }
+        let by = self.actor.label();
+        let claim = self.store.trash_restore_claim(entry.id, Some(&by)).await?;
+        // The entry's content cannot have changed since it was read: only a purge changes it, and
+        // a purged entry cannot be claimed.
+        let outcome = self.restore_claimed(&repo, entry, &claim).await;
+        let failure = match &outcome {
+            Err(e) => Some(format!("the restore failed: {e}")),
+            Ok((_, missing)) if !missing.is_empty() => Some(format!("not restored: {} blob(s) or manifest(s) are gone", missing.len())),
+            Ok((items, _)) => {
+                let failed: Vec<String> = items
+                    .iter()
+                    .filter(|i| i.outcome == Outcome::Failed.as_str())
+                    .map(|i| format!("{} {}: {}", i.action, i.tag.as_deref().unwrap_or(&i.digest), i.reason.as_deref().unwrap_or("failed")))
+                    .collect();
+                (!failed.is_empty()).then(|| format!("the restore did not put everything back: {}", failed.join("; ")))
+            }
+        };
+        let ended = match &failure {
+            None => self.store.trash_restore_finish(&claim, Some(&by)).await,
+            Some(reason) => self.store.trash_restore_release(&claim, Some(&by), reason).await,
+        };
+        if let Err(e) = ended {
+            tracing::error!(error = %e, id = entry.id, "recording the end of a restore");
+        }
+        outcome
+    }
+
+    /// The restore itself, with `claim` held.
+    async fn restore_claimed(&self, repo: &RepoName, entry: &TrashEntry, claim: &RestoreClaim) -> Result<(Vec<ItemOutcome>, Vec<String>)> {
         let client = &self.registry.client;
         let in_entry: HashSet<&str> = entry.manifests.iter().map(|m| m.digest.as_str()).collect();
         let mut blobs: BTreeMap<String, ()> = BTreeMap::new();
@@ -800,7 +848,7 @@ impl Deleter<'_> {
                     missing.join(", ")
                 )),
             );
-            self.audit(&repo, &it, Some(entry.id)).await;
+            self.audit(repo, &it, Some(entry.id)).await;
             return Ok((vec![it], missing));
         }
         // Each manifest after those it needs (registries refuse an index whose manifests they
@@ -825,23 +873,23 @@ impl Deleter<'_> {
                 Ok(d) => d,
                 Err(e) => return Err(Error::Internal(e.message().to_owned())),
             };
-            let put = client.put_manifest(&repo, &Reference::Digest(digest), &m.media_type, bytes::Bytes::from(m.content.clone())).await;
+            let put = client.put_manifest(repo, &Reference::Digest(digest), &m.media_type, bytes::Bytes::from(m.content.clone())).await;
             let it = match put {
                 Ok(d) if d == m.digest => item("restore-manifest", None, &m.digest, Outcome::Done, None),
                 Ok(d) => item("restore-manifest", None, &m.digest, Outcome::Failed, Some(format!("the registry stored it as {d}"))),
                 Err(e) => item("restore-manifest", None, &m.digest, Outcome::Failed, Some(e.message().to_owned())),
             };
             let failed = it.outcome != Outcome::Done.as_str();
-            self.record(&repo, &mut items, it, Some(entry.id)).await;
-            if failed {
+            self.record(repo, &mut items, it, Some(entry.id)).await;
+            if failed || !self.still_holds(repo, &mut items, entry, claim).await {
                 return Ok((items, Vec::new()));
             }
         }
-        client.invalidate_repo(&repo).await;
+        client.invalidate_repo(repo).await;
         for (tag, digest) in &entry.tags {
             let Some(m) = entry.manifests.iter().find(|m| &m.digest == digest) else { continue };
             let Ok(t) = Tag::parse(tag) else { continue };
-            let it = match client.resolve(&repo, &Reference::Tag(t.clone())).await {
+            let it = match client.resolve(repo, &Reference::Tag(t.clone())).await {
                 Ok(now) if &now.digest == digest => item("restore-tag", Some(tag), digest, Outcome::Done, Some("already there".into())),
                 Ok(now) => item(
                     "restore-tag",
@@ -851,23 +899,50 @@ impl Deleter<'_> {
                     Some(format!("the tag points at {} now (pushed again since): left alone", portolan_model::short_digest(&now.digest))),
                 ),
                 Err(e) if e.kind() == ErrorKind::NotFound => {
-                    match client.put_manifest(&repo, &Reference::Tag(t), &m.media_type, bytes::Bytes::from(m.content.clone())).await {
+                    match client.put_manifest(repo, &Reference::Tag(t), &m.media_type, bytes::Bytes::from(m.content.clone())).await {
                         Ok(_) => item("restore-tag", Some(tag), digest, Outcome::Done, None),
                         Err(e) => item("restore-tag", Some(tag), digest, Outcome::Failed, Some(e.message().to_owned())),
                     }
                 }
                 Err(e) => item("restore-tag", Some(tag), digest, Outcome::Failed, Some(e.message().to_owned())),
             };
-            self.record(&repo, &mut items, it, Some(entry.id)).await;
+            self.record(repo, &mut items, it, Some(entry.id)).await;
+            if !self.still_holds(repo, &mut items, entry, claim).await {
+                break;
+            }
         }
-        let failed = items.iter().any(|i| i.outcome == Outcome::Failed.as_str());
-        if !failed && let Err(e) = self.store.trash_set_state(entry.id, TrashState::Restored, Some(&self.actor.label()), None).await {
-            tracing::error!(error = %e, id = entry.id, "recording a restore");
-        }
-        client.invalidate_repo(&repo).await;
+        client.invalidate_repo(repo).await;
         Ok((items, Vec::new()))
     }
+
+    /// Renews the restore's claim after a write; false (with a failed item saying why) when the
+    /// claim was given up meanwhile — the restore made no progress for
+    /// [`RESTORE_CLAIM_TIMEOUT`] — and the restore must stop. A store that cannot be reached
+    /// does not stop it: the claim is checked again at the next write.
+    async fn still_holds(&self, repo: &RepoName, items: &mut Vec<ItemOutcome>, entry: &TrashEntry, claim: &RestoreClaim) -> bool {
+        match self.store.trash_restore_renew(claim).await {
+            Ok(true) => true,
+            Ok(false) => {
+                let reason = format!(
+                    "stopped: this restore made no progress for {} minutes and its hold on trash entry {} was given up; restore again",
+                    RESTORE_CLAIM_TIMEOUT.whole_minutes(),
+                    entry.id
+                );
+                self.record(repo, items, item("restore", None, "", Outcome::Failed, Some(reason)), Some(entry.id)).await;
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, id = entry.id, "renewing a restore's claim");
+                true
+            }
+        }
+    }
 }
+
+/// How long a restore's claim on its trash entry lasts without progress (it is renewed after
+/// every manifest and tag put back): past this, [`settle_trash`] takes the restore for dead and
+/// gives the entry back. Far above the time one registry request may take, retries included.
+pub const RESTORE_CLAIM_TIMEOUT: time::Duration = time::Duration::minutes(10);
 
 /// Settles the trash entries left `saved` since before `stale`: a delete was under way when its
 /// process died (between saving the manifests and recording how the delete ended), so neither
@@ -879,8 +954,14 @@ impl Deleter<'_> {
 ///   does was not (`failed`).
 ///
 /// Each is audited (`delete-manifest` / `delete-tag`, by Portolan). Entries of a run still
-/// going on are left alone, as are those the registry cannot be asked about now (next tick).
+/// going on are left alone, as are those the registry cannot be asked about now (next tick),
+/// and those whose delete records its own end meanwhile (its answer stands).
+///
+/// Also gives back the entries of restores that stopped (no progress for
+/// [`RESTORE_CLAIM_TIMEOUT`]): each goes back to the state it was claimed from, restorable
+/// again, and a `restore` entry in the audit log says so.
 pub async fn settle_trash(services: &Services, stale: OffsetDateTime) {
+    release_abandoned_restores(services).await;
     let entries = match services.store.trash_unsettled(stale, 100).await {
         Ok(e) => e,
         Err(e) => {
@@ -903,9 +984,16 @@ pub async fn settle_trash(services: &Services, stale: OffsetDateTime) {
         };
         match settle(services, &entry).await {
             Ok(Some((to, action, reason))) => {
-                if let Err(e) = services.store.trash_set_state(entry.id, to, Some(&Actor::system().label()), Some(&reason)).await {
-                    tracing::warn!(error = %e, id = entry.id, "settling a trash entry");
-                    continue;
+                match services.store.trash_settle(entry.id, to, Some(&Actor::system().label()), &reason).await {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict(why)) => {
+                        tracing::debug!(id = entry.id, %why, "a delete recorded its own end while it was being settled");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, id = entry.id, "settling a trash entry");
+                        continue;
+                    }
                 }
                 let outcome = if to == TrashState::Deleted { Outcome::Done } else { Outcome::Failed };
                 let root = entry.manifests.iter().find(|m| m.role == portolan_store::ManifestRole::Root).map(|m| m.digest.clone());
@@ -924,6 +1012,35 @@ pub async fn settle_trash(services: &Services, stale: OffsetDateTime) {
             }
             Ok(None) => {}
             Err(e) => tracing::debug!(error = %e, id = entry.id, "an unsettled trash entry could not be checked; next time"),
+        }
+    }
+}
+
+/// Gives back the entries of restores that made no progress for [`RESTORE_CLAIM_TIMEOUT`], and
+/// audits each.
+async fn release_abandoned_restores(services: &Services) {
+    let before = OffsetDateTime::now_utc() - RESTORE_CLAIM_TIMEOUT;
+    let reason = format!(
+        "a restore stopped (no progress for {} minutes: its replica stopped or hung); some manifests may be back in the registry: restore again",
+        RESTORE_CLAIM_TIMEOUT.whole_minutes()
+    );
+    let released = match services.store.trash_restore_abandoned(before, Some(&Actor::system().label()), &reason).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "giving back the trash entries of stopped restores");
+            return;
+        }
+    };
+    for id in released {
+        tracing::warn!(id, "a stopped restore's trash entry was given back");
+        let Ok(entry) = services.store.trash_entry(id).await else { continue };
+        let audit = NewAudit::new(Actor::system(), "restore", Outcome::Failed)
+            .at(&entry.registry, Some(&entry.repository))
+            .tags((!entry.tags.is_empty()).then(|| entry.tags.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")))
+            .reason(reason.clone())
+            .detail(serde_json::json!({"trash": id, "settled": true}));
+        if let Err(e) = services.store.audit(audit).await {
+            tracing::error!(error = %e, id, "the audit log could not record a stopped restore");
         }
     }
 }

@@ -12,7 +12,8 @@
 //! - [`ids`]: ids and times.
 //! - [`seen`]: when each digest was first seen.
 //! - [`users`]: who signed in.
-//! - [`sessions`]: the session records of tower-sessions ([`sessions::Sessions`]).
+//! - [`sessions`]: the session records of tower-sessions ([`sessions::Sessions`]), kept under
+//!   the hash of their id.
 //! - [`audit`]: the append-only audit log.
 //! - [`trash`]: what deletes removed, byte for byte, for restoring.
 //! - [`policies`], [`runs`], [`leases`]: retention policies, their runs and items, and the
@@ -44,7 +45,7 @@ pub use runs::{NewRun, RunCounts, RunItem, RunRecord, RunState, Trigger};
 pub use search::{
     CrawlState, IndexCoverage, IndexRef, IndexedManifest, IndexedReferrer, RefRole, RepoSummaryRecord, Usage, UseStep, WhereUsed,
 };
-pub use trash::{ManifestRole, NewTrash, TrashEntry, TrashKind, TrashManifest, TrashState};
+pub use trash::{ManifestRole, NewTrash, RestoreClaim, TrashEntry, TrashKind, TrashManifest, TrashState};
 
 /// Where the store lives. Its `Debug` form is [`Location::redacted`]'s.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,6 +1,25 @@
 //! The trash: before anything is deleted, the manifests that go (the artifact, its index
 //! children, its referrers) are saved here byte for byte with their tags — one entry per
 //! delete — so they can be put back until the registry's garbage collection removes the blobs.
+//!
+//! # States
+//!
+//! Every change of state is one conditional update (`… WHERE id = $1 AND state IN (…)`), so two
+//! replicas, or two clicks, racing for the same entry cannot both win; the loser gets
+//! [`StoreError::Conflict`] and the entry keeps the winner's state. The moves allowed
+//! ([`TrashState::may_become`]):
+//!
+//! | from | to | by |
+//! |---|---|---|
+//! | `saved` | `deleted`, `failed` | the delete's end ([`Store::trash_set_state`]), or settling an interrupted one ([`Store::trash_settle`]) |
+//! | `deleted`, `failed` | `deleted`, `failed` | the delete's own end, over what settling guessed while it was still going on |
+//! | `deleted`, `failed` | `restoring` | a restore claims the entry ([`Store::trash_restore_claim`]) |
+//! | `restoring` | `restored` | the claim's holder, everything put back ([`Store::trash_restore_finish`]) |
+//! | `restoring` | the state it was claimed from | the holder, when the restore failed ([`Store::trash_restore_release`]), or anyone once the claim is abandoned ([`Store::trash_restore_abandoned`]) |
+//! | `deleted`, `failed`, `restored` | `purged` | a purge, by hand or by age ([`Store::trash_purge`]) |
+//!
+//! So a purge never lands on an entry whose delete or restore is under way (`saved`,
+//! `restoring`), a purged entry stays purged whatever ends later, and a restore runs once.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -34,8 +53,11 @@ pub enum TrashState {
     Saved,
     /// Deleted from the registry; restorable.
     Deleted,
-    /// The delete failed before removing anything.
+    /// The delete failed before removing anything (or, for an artifact, before removing its
+    /// root: some referrers may be gone); restorable too.
     Failed,
+    /// A restore is under way (it holds the entry: no second restore, no purge meanwhile).
+    Restoring,
     /// Put back.
     Restored,
     /// Its content was purged (by hand or after the retention window): no longer restorable.
@@ -48,6 +70,7 @@ impl TrashState {
             TrashState::Saved => "saved",
             TrashState::Deleted => "deleted",
             TrashState::Failed => "failed",
+            TrashState::Restoring => "restoring",
             TrashState::Restored => "restored",
             TrashState::Purged => "purged",
         }
@@ -58,14 +81,34 @@ impl TrashState {
             "saved" => TrashState::Saved,
             "deleted" => TrashState::Deleted,
             "failed" => TrashState::Failed,
+            "restoring" => TrashState::Restoring,
             "restored" => TrashState::Restored,
             _ => TrashState::Purged,
         }
     }
 
-    /// Whether the entry can be restored now.
+    /// Whether the entry can be restored now: its delete has ended (not while it is under way,
+    /// nor before an interrupted one is settled) and nothing else holds or ended it.
     pub fn restorable(self) -> bool {
-        matches!(self, TrashState::Deleted | TrashState::Saved)
+        matches!(self, TrashState::Deleted | TrashState::Failed)
+    }
+
+    /// Whether the entry's content can be purged now: not while a delete or a restore of it is
+    /// under way, and not twice.
+    pub fn purgeable(self) -> bool {
+        matches!(self, TrashState::Deleted | TrashState::Failed | TrashState::Restored)
+    }
+
+    /// Whether an entry may go from `self` to `to`: the table of the module's documentation.
+    pub fn may_become(self, to: TrashState) -> bool {
+        use TrashState::*;
+        match (self, to) {
+            (Saved | Deleted | Failed, Deleted | Failed) => true,
+            (Deleted | Failed, Restoring) => true,
+            (Restoring, Restored | Deleted | Failed) => true,
+            (from, Purged) => from.purgeable(),
+            _ => false,
+        }
     }
 }
 
@@ -152,6 +195,15 @@ pub struct TrashEntry {
     pub tags: Vec<(String, String)>,
 }
 
+/// A restore's hold on a trash entry, from [`Store::trash_restore_claim`]: only its holder
+/// renews, finishes or releases it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestoreClaim {
+    /// The entry held.
+    pub id: i64,
+    token: i64,
+}
+
 /// Which entries to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrashFilter {
@@ -159,7 +211,7 @@ pub struct TrashFilter {
     pub repository: Option<String>,
     /// Entries older than this id (paging, newest first).
     pub before: Option<i64>,
-    /// Restorable ones only.
+    /// Restorable ones only ([`TrashState::restorable`]).
     pub restorable: bool,
 }
 
@@ -216,20 +268,177 @@ impl Store {
         Ok(id)
     }
 
-    /// Moves an entry to `state` (by whom, why).
+    /// Records how a delete ended: `saved` → `deleted` or `failed` (by whom, why). Also over
+    /// `deleted` or `failed`, which settling an interrupted delete ([`Store::trash_settle`]) may
+    /// have guessed while this one was still going on: the delete's own outcome is the better
+    /// answer. An entry that moved on since (being restored, restored, purged) keeps its state:
+    /// [`StoreError::Conflict`].
     pub async fn trash_set_state(&self, id: i64, state: TrashState, by: Option<&str>, reason: Option<&str>) -> Result<()> {
-        let done = sqlx::query("UPDATE trash SET state = $1, state_at = $2, state_by = $3, state_reason = $4 WHERE id = $5")
-            .bind(state.as_str())
+        self.trash_move(id, &[TrashState::Saved, TrashState::Deleted, TrashState::Failed], state, by, reason).await
+    }
+
+    /// Settles an interrupted delete: `saved` → `deleted` or `failed`, only if the delete has
+    /// not recorded its own end meanwhile (else [`StoreError::Conflict`], and its answer stays).
+    pub async fn trash_settle(&self, id: i64, state: TrashState, by: Option<&str>, reason: &str) -> Result<()> {
+        self.trash_move(id, &[TrashState::Saved], state, by, Some(reason)).await
+    }
+
+    /// Moves entry `id` from one of `from` to `to` in one conditional update.
+    async fn trash_move(&self, id: i64, from: &[TrashState], to: TrashState, by: Option<&str>, reason: Option<&str>) -> Result<()> {
+        if let Some(wrong) = from.iter().find(|f| !f.may_become(to)) {
+            return Err(StoreError::Internal(format!("a trash entry may not go from {} to {}", wrong.as_str(), to.as_str())));
+        }
+        let sql = format!(
+            "UPDATE trash SET state = $1, state_at = $2, state_by = $3, state_reason = $4 WHERE id = $5 AND state IN ({})",
+            crate::placeholders(6, from.len())
+        );
+        let mut query = sqlx::query(&sql).bind(to.as_str()).bind(millis(OffsetDateTime::now_utc())).bind(by).bind(reason).bind(id);
+        for f in from {
+            query = query.bind(f.as_str());
+        }
+        if query.execute(self.pool()).await?.rows_affected() == 0 {
+            return Err(self.trash_refusal(id, to).await);
+        }
+        Ok(())
+    }
+
+    /// Why entry `id` could not become `to`: it does not exist, or its state now does not allow
+    /// it (read after the refused update, for the message only).
+    async fn trash_refusal(&self, id: i64, to: TrashState) -> StoreError {
+        let state: Option<String> =
+            match sqlx::query_scalar("SELECT state FROM trash WHERE id = $1").bind(id).fetch_optional(self.pool()).await {
+                Ok(state) => state,
+                Err(e) => return e.into(),
+            };
+        let Some(state) = state else { return StoreError::NotFound(format!("no trash entry {id}")) };
+        let now = match TrashState::parse(&state) {
+            TrashState::Saved => "is still being deleted (or its interrupted delete is not settled yet)".to_owned(),
+            TrashState::Restoring => "is being restored right now".to_owned(),
+            TrashState::Restored => "was restored already".to_owned(),
+            TrashState::Purged => "was purged already".to_owned(),
+            other => format!("is {}", other.as_str()),
+        };
+        let wanted = match to {
+            TrashState::Restoring => "restored".to_owned(),
+            TrashState::Purged => "purged".to_owned(),
+            other => format!("marked {}", other.as_str()),
+        };
+        StoreError::Conflict(format!("trash entry {id} {now}: it cannot be {wanted}"))
+    }
+
+    /// Claims entry `id` for a restore: `deleted` or `failed` → `restoring`, in one conditional
+    /// update, so two restores racing (two replicas, a double click) cannot both run, and no
+    /// purge can happen while it runs. [`StoreError::Conflict`] when the entry is not restorable
+    /// (any more). The holder renews the claim as it goes ([`Store::trash_restore_renew`]), then
+    /// finishes ([`Store::trash_restore_finish`]) or releases it ([`Store::trash_restore_release`]).
+    pub async fn trash_restore_claim(&self, id: i64, by: Option<&str>) -> Result<RestoreClaim> {
+        let token = new_id();
+        // `claimed_from = state` reads the row as it was before this update, on both engines.
+        let done = sqlx::query(
+            "UPDATE trash SET state = $1, claimed_from = state, claim = $2, state_at = $3, state_by = $4, state_reason = NULL \
+             WHERE id = $5 AND state IN ($6, $7)",
+        )
+        .bind(TrashState::Restoring.as_str())
+        .bind(token)
+        .bind(millis(OffsetDateTime::now_utc()))
+        .bind(by)
+        .bind(id)
+        .bind(TrashState::Deleted.as_str())
+        .bind(TrashState::Failed.as_str())
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(self.trash_refusal(id, TrashState::Restoring).await);
+        }
+        Ok(RestoreClaim { id, token })
+    }
+
+    /// Shows the claim's holder is still at work (its time moves on, see
+    /// [`Store::trash_restore_abandoned`]); false when the claim is no longer its own: the
+    /// holder must stop.
+    pub async fn trash_restore_renew(&self, claim: &RestoreClaim) -> Result<bool> {
+        let done = sqlx::query("UPDATE trash SET state_at = $1 WHERE id = $2 AND state = $3 AND claim = $4")
+            .bind(millis(OffsetDateTime::now_utc()))
+            .bind(claim.id)
+            .bind(TrashState::Restoring.as_str())
+            .bind(claim.token)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends a restore that put everything back: `restoring` → `restored`, if `claim` still
+    /// holds the entry (else [`StoreError::Conflict`]).
+    pub async fn trash_restore_finish(&self, claim: &RestoreClaim, by: Option<&str>) -> Result<()> {
+        self.trash_restore_end(claim, "$1", TrashState::Restored.as_str(), by, None).await
+    }
+
+    /// Ends a restore that failed or was refused: the entry goes back to the state it was
+    /// claimed from, restorable again, with `reason`; if `claim` still holds it (else
+    /// [`StoreError::Conflict`]).
+    pub async fn trash_restore_release(&self, claim: &RestoreClaim, by: Option<&str>, reason: &str) -> Result<()> {
+        self.trash_restore_end(claim, "COALESCE(claimed_from, $1)", TrashState::Deleted.as_str(), by, Some(reason)).await
+    }
+
+    /// Sets `state` to the SQL expression `to` (where `$1` is `value`) and drops the claim.
+    async fn trash_restore_end(&self, claim: &RestoreClaim, to: &str, value: &str, by: Option<&str>, reason: Option<&str>) -> Result<()> {
+        let sql = format!(
+            "UPDATE trash SET state = {to}, claim = NULL, claimed_from = NULL, state_at = $2, state_by = $3, state_reason = $4 \
+             WHERE id = $5 AND state = $6 AND claim = $7"
+        );
+        let done = sqlx::query(&sql)
+            .bind(value)
+            .bind(millis(OffsetDateTime::now_utc()))
+            .bind(by)
+            .bind(reason)
+            .bind(claim.id)
+            .bind(TrashState::Restoring.as_str())
+            .bind(claim.token)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            let now = match self.trash_refusal(claim.id, TrashState::Restored).await {
+                StoreError::Conflict(_) => "this restore no longer holds it (it was given up as abandoned)".to_owned(),
+                other => return Err(other),
+            };
+            return Err(StoreError::Conflict(format!("trash entry {}: {now}", claim.id)));
+        }
+        Ok(())
+    }
+
+    /// Releases the restore claims not renewed since before `before`, their holder having died
+    /// or hung: each entry goes back to the state it was claimed from, restorable again, with
+    /// `reason`. Returns the entries released. A holder that comes back finds its claim gone
+    /// ([`Store::trash_restore_renew`] answers false) and stops.
+    pub async fn trash_restore_abandoned(&self, before: OffsetDateTime, by: Option<&str>, reason: &str) -> Result<Vec<i64>> {
+        let stale: Vec<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT id, claim FROM trash WHERE state = $1 AND state_at < $2 ORDER BY id LIMIT 1000")
+                .bind(TrashState::Restoring.as_str())
+                .bind(millis(before))
+                .fetch_all(self.pool())
+                .await?;
+        let mut released = Vec::new();
+        for (id, token) in stale {
+            // Only if still that claim, still not renewed: its holder may have moved on meanwhile.
+            let done = sqlx::query(
+                "UPDATE trash SET state = COALESCE(claimed_from, $1), claim = NULL, claimed_from = NULL, state_at = $2, \
+                 state_by = $3, state_reason = $4 WHERE id = $5 AND state = $6 AND claim = $7 AND state_at < $8",
+            )
+            .bind(TrashState::Deleted.as_str())
             .bind(millis(OffsetDateTime::now_utc()))
             .bind(by)
             .bind(reason)
             .bind(id)
+            .bind(TrashState::Restoring.as_str())
+            .bind(token.unwrap_or_default())
+            .bind(millis(before))
             .execute(self.pool())
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no trash entry {id}")));
+            if done.rows_affected() == 1 {
+                released.push(id);
+            }
         }
-        Ok(())
+        Ok(released)
     }
 
     /// Entries, newest first, without their content.
@@ -246,7 +455,8 @@ impl Store {
         }
         if filter.restorable {
             texts.push(TrashState::Deleted.as_str().into());
-            clauses.push(format!("state = ${}", texts.len()));
+            texts.push(TrashState::Failed.as_str().into());
+            clauses.push(format!("state IN (${}, ${})", texts.len() - 1, texts.len()));
         }
         let before_at = texts.len() + 1;
         let limit_at = texts.len() + 2;
@@ -291,21 +501,31 @@ impl Store {
         Ok(entry)
     }
 
-    /// Removes an entry's content for good (it stays listed as purged).
+    /// Removes an entry's content for good (it stays listed as purged): `deleted`, `failed` or
+    /// `restored` → `purged`. [`StoreError::Conflict`] while a delete or a restore of it is
+    /// under way (`saved`, `restoring`), and when it was purged already: nothing is removed.
     pub async fn trash_purge(&self, id: i64, by: Option<&str>, reason: &str) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM trash_manifests WHERE trash_id = $1").bind(id).execute(&mut *tx).await?;
-        let done = sqlx::query("UPDATE trash SET state = $1, state_at = $2, state_by = $3, state_reason = $4 WHERE id = $5")
-            .bind(TrashState::Purged.as_str())
-            .bind(millis(OffsetDateTime::now_utc()))
-            .bind(by)
-            .bind(reason)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        // The state first: a write from the start, so SQLite takes its write lock at once rather
+        // than upgrading a read (which can fail busy), and the content goes only if it applied.
+        let done = sqlx::query(
+            "UPDATE trash SET state = $1, state_at = $2, state_by = $3, state_reason = $4 WHERE id = $5 AND state IN ($6, $7, $8)",
+        )
+        .bind(TrashState::Purged.as_str())
+        .bind(millis(OffsetDateTime::now_utc()))
+        .bind(by)
+        .bind(reason)
+        .bind(id)
+        .bind(TrashState::Deleted.as_str())
+        .bind(TrashState::Failed.as_str())
+        .bind(TrashState::Restored.as_str())
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no trash entry {id}")));
+            tx.rollback().await?;
+            return Err(self.trash_refusal(id, TrashState::Purged).await);
         }
+        sqlx::query("DELETE FROM trash_manifests WHERE trash_id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -323,12 +543,15 @@ impl Store {
         rows.iter().map(row_to_entry).collect()
     }
 
-    /// The ids of entries older than `before` whose content is still kept (for purging after N
-    /// days).
+    /// The ids of entries older than `before` whose content is kept and may be purged (for
+    /// purging after N days). Not those whose delete or restore is under way: a delete still
+    /// `saved` is settled first (then purged on a later pass), a restore ends or is abandoned.
     pub async fn trash_expired(&self, before: OffsetDateTime) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM trash WHERE at < $1 AND state <> $2 ORDER BY id")
+        Ok(sqlx::query_scalar("SELECT id FROM trash WHERE at < $1 AND state IN ($2, $3, $4) ORDER BY id")
             .bind(millis(before))
-            .bind(TrashState::Purged.as_str())
+            .bind(TrashState::Deleted.as_str())
+            .bind(TrashState::Failed.as_str())
+            .bind(TrashState::Restored.as_str())
             .fetch_all(self.pool())
             .await?)
     }

@@ -7,7 +7,7 @@ use portolan_store::sessions::Sessions;
 use portolan_store::trash::TrashFilter;
 use portolan_store::{
     Actor, AuditFilter, CrawlState, IndexRef, IndexedManifest, Location, ManifestRole, NewAudit, NewTrash, Outcome, RefRole,
-    RepoSummaryRecord, Store, StoreConfig, TrashKind, TrashManifest, TrashState,
+    RepoSummaryRecord, Store, StoreConfig, StoreError, TrashKind, TrashManifest, TrashState,
 };
 use portolan_testkit::runner::run;
 use time::OffsetDateTime;
@@ -15,13 +15,19 @@ use time::macros::datetime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{ExpiredDeletion, SessionStore};
 
-async fn suite(store: &Store) {
+/// Every test of the store's API; `url` opens the same database directly, to look at what is
+/// stored.
+async fn suite(store: &Store, url: &str) {
     store.ready().await.expect("ready");
     first_seen(store).await;
     users(store).await;
-    sessions(&store.sessions(), store).await;
+    let raw = sqlx::AnyPool::connect(url).await.expect("the database, directly");
+    sessions(&store.sessions(), store, &raw).await;
+    raw.close().await;
     audit(store).await;
     trash(store).await;
+    trash_states(store).await;
+    trash_races(store).await;
     policies_runs_and_leases(store).await;
     search_index(store).await;
     // Migrating again is a no-op.
@@ -56,7 +62,7 @@ async fn users(store: &Store) {
     assert_eq!(users[0].groups, vec!["/devs".to_owned()]);
 }
 
-async fn sessions(sessions: &Sessions, store: &Store) {
+async fn sessions(sessions: &Sessions, store: &Store, raw: &sqlx::AnyPool) {
     let mut record = Record {
         id: Id::default(),
         data: [("user".to_owned(), serde_json::json!({"name": "alice"}))].into(),
@@ -64,13 +70,53 @@ async fn sessions(sessions: &Sessions, store: &Store) {
     };
     sessions.create(&mut record).await.unwrap();
     let loaded = sessions.load(&record.id).await.unwrap().expect("the session");
-    assert_eq!(loaded.data, record.data);
+    assert_eq!(loaded, record, "the same record back: id, data and expiry to the nanosecond");
     record.data.insert("k".into(), serde_json::json!(1));
     sessions.save(&record).await.unwrap();
     assert_eq!(sessions.load(&record.id).await.unwrap().unwrap().data.len(), 2);
-    // Deleted: dead.
+
+    // The database holds the id's hash, never the id: not as the key, not in the data, in
+    // neither of the forms an id takes (the cookie's text, the number serde writes).
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, data FROM sessions").fetch_all(raw).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let (key, data) = &rows[0];
+    let (text, number) = (record.id.to_string(), record.id.0.to_string());
+    assert_eq!(*key, portolan_store::sessions::key(&record.id));
+    assert_eq!(key.len(), 64, "a SHA-256 in hex: {key}");
+    assert!(!key.contains(&text) && !key.contains(&number), "{key}");
+    assert!(!data.contains(&text) && !data.contains(&number), "{data}");
+    assert!(data.contains("alice"), "the data itself is kept: {data}");
+    // A record stored under its id in clear, as before, is not found: its person signs in again.
+    let old = Id::default();
+    let old_record = Record { id: old, data: Default::default(), expiry_date: record.expiry_date };
+    sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)")
+        .bind(old.to_string())
+        .bind(serde_json::to_string(&old_record).unwrap())
+        .bind(portolan_store::millis(record.expiry_date))
+        .execute(raw)
+        .await
+        .unwrap();
+    assert!(sessions.load(&old).await.unwrap().is_none());
+    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(old.to_string()).execute(raw).await.unwrap();
+
+    // A new session whose id is taken gets another, and leaves the existing one alone.
+    let mut twin = Record {
+        id: record.id,
+        data: [("user".to_owned(), serde_json::json!({"name": "mallory"}))].into(),
+        expiry_date: record.expiry_date,
+    };
+    sessions.create(&mut twin).await.unwrap();
+    assert_ne!(twin.id, record.id);
+    assert_eq!(sessions.load(&record.id).await.unwrap().unwrap().data, record.data);
+    assert_eq!(sessions.load(&twin.id).await.unwrap().unwrap().data, twin.data);
+
+    // Deleted: dead, and a save does not bring it back.
     sessions.delete(&record.id).await.unwrap();
     assert!(sessions.load(&record.id).await.unwrap().is_none());
+    sessions.save(&record).await.unwrap();
+    assert!(sessions.load(&record.id).await.unwrap().is_none());
+    assert!(sessions.load(&twin.id).await.unwrap().is_some(), "only that one");
+    sessions.delete(&twin.id).await.unwrap();
     // Expired: not loaded, and cleaned up.
     let mut old =
         Record { id: Id::default(), data: Default::default(), expiry_date: OffsetDateTime::now_utc() - time::Duration::seconds(1) };
@@ -168,6 +214,217 @@ async fn trash(store: &Store) {
     assert_eq!(entry.state, TrashState::Purged);
     assert!(entry.manifests.is_empty());
     assert!(store.trash_entry(12345).await.is_err());
+}
+
+/// A trash entry of one manifest, saved (its delete under way).
+async fn saved_entry(store: &Store) -> i64 {
+    let t = NewTrash {
+        actor: Actor::user("kc", "u1", Some("Alice")),
+        registry: "reg".into(),
+        repository: "team/states".into(),
+        kind: TrashKind::Tag,
+        summary: "team/states:1.0".into(),
+        manifests: vec![TrashManifest {
+            digest: "sha256:aa".into(),
+            media_type: "m".into(),
+            role: ManifestRole::Root,
+            subject: None,
+            content: b"{}".to_vec(),
+        }],
+        tags: vec![("1.0".into(), "sha256:aa".into())],
+        request_id: None,
+        run_id: None,
+    };
+    store.trash_put(&t).await.unwrap()
+}
+
+/// A trash entry whose delete ended with `state`.
+async fn entry_in(store: &Store, state: TrashState) -> i64 {
+    let id = saved_entry(store).await;
+    store.trash_set_state(id, state, Some("Alice"), None).await.unwrap();
+    id
+}
+
+fn conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, what: &str) -> String {
+    match result {
+        Err(StoreError::Conflict(message)) => message,
+        other => panic!("{what}: expected a conflict, got {other:?}"),
+    }
+}
+
+/// The moves of a trash entry, one at a time: each is allowed only from the states the module's
+/// table names, and a refused one changes nothing.
+async fn trash_states(store: &Store) {
+    let state = |id: i64| async move { store.trash_entry(id).await.unwrap() };
+
+    // While its delete is under way, an entry can be neither restored nor purged.
+    let id = saved_entry(store).await;
+    assert!(!TrashState::Saved.restorable() && !TrashState::Saved.purgeable());
+    let refused = conflict(store.trash_restore_claim(id, Some("Bob")).await, "restoring a saved entry");
+    assert_eq!(
+        refused,
+        format!("trash entry {id} is still being deleted (or its interrupted delete is not settled yet): it cannot be restored")
+    );
+    conflict(store.trash_purge(id, Some("Bob"), "by hand").await, "purging a saved entry");
+    let e = state(id).await;
+    assert_eq!((e.state, e.manifests.len()), (TrashState::Saved, 1), "nothing changed");
+    // Settling guesses while the delete still runs; the delete's own end is the better answer
+    // and replaces the guess; settling never replaces the delete's answer.
+    store.trash_settle(id, TrashState::Failed, None, "settled: every saved manifest is still there").await.unwrap();
+    store.trash_set_state(id, TrashState::Deleted, Some("Alice"), Some("done")).await.unwrap();
+    conflict(store.trash_settle(id, TrashState::Failed, None, "a late guess").await, "settling a delete that ended");
+    let e = state(id).await;
+    assert_eq!((e.state, e.state_by.as_deref(), e.state_reason.as_deref()), (TrashState::Deleted, Some("Alice"), Some("done")));
+    // Moves outside the table are refused before anything is written.
+    assert!(matches!(store.trash_set_state(id, TrashState::Restored, None, None).await, Err(StoreError::Internal(_))));
+    assert!(matches!(store.trash_set_state(id, TrashState::Purged, None, None).await, Err(StoreError::Internal(_))));
+    assert_eq!(state(id).await.state, TrashState::Deleted);
+    assert!(matches!(store.trash_set_state(987_654, TrashState::Deleted, None, None).await, Err(StoreError::NotFound(_))));
+
+    // A purge during a delete in progress: refused while the entry is saved (above). Once
+    // settling has answered, the entry may be purged — and the delete, ending after that, does
+    // not bring it back: it stays purged, the delete's outcome is in the audit log only.
+    let id = saved_entry(store).await;
+    store.trash_settle(id, TrashState::Deleted, None, "settled: the tag is gone").await.unwrap();
+    store.trash_purge(id, Some("Carol"), "purged by hand").await.unwrap();
+    let refused = conflict(store.trash_set_state(id, TrashState::Failed, Some("Alice"), None).await, "a delete ending after a purge");
+    assert_eq!(refused, format!("trash entry {id} was purged already: it cannot be marked failed"));
+    let e = state(id).await;
+    assert_eq!((e.state, e.state_by.as_deref(), e.manifests.len()), (TrashState::Purged, Some("Carol"), 0));
+    // A second purge is refused and changes nothing.
+    let refused = conflict(store.trash_purge(id, Some("Dan"), "purged by hand").await, "a second purge");
+    assert_eq!(refused, format!("trash entry {id} was purged already: it cannot be purged"));
+    assert_eq!(state(id).await.state_by.as_deref(), Some("Carol"));
+    assert!(matches!(store.trash_purge(987_654, None, "x").await, Err(StoreError::NotFound(_))));
+
+    // A restore holds the entry: no second restore, no purge, until it ends.
+    let id = entry_in(store, TrashState::Failed).await;
+    let listed = store.trash_entries(&TrashFilter { restorable: true, ..Default::default() }, 1000).await.unwrap();
+    assert!(listed.iter().any(|e| e.id == id), "a failed delete is restorable");
+    let claim = store.trash_restore_claim(id, Some("Bob")).await.unwrap();
+    assert_eq!(state(id).await.state, TrashState::Restoring);
+    assert!(!TrashState::Restoring.restorable() && !TrashState::Restoring.purgeable());
+    let refused = conflict(store.trash_restore_claim(id, Some("Eve")).await, "a second restore");
+    assert_eq!(refused, format!("trash entry {id} is being restored right now: it cannot be restored"));
+    conflict(store.trash_purge(id, Some("Carol"), "purged by hand").await, "a purge under a restore");
+    assert_eq!(state(id).await.manifests.len(), 1, "the content stays while it is being restored");
+    assert!(store.trash_restore_renew(&claim).await.unwrap());
+    // A failed restore gives the entry back as it was claimed: failed, restorable again.
+    store.trash_restore_release(&claim, Some("Bob"), "a manifest could not be put back").await.unwrap();
+    let e = state(id).await;
+    assert_eq!((e.state, e.state_reason.as_deref()), (TrashState::Failed, Some("a manifest could not be put back")));
+    assert!(!store.trash_restore_renew(&claim).await.unwrap(), "a released claim is not renewed");
+    conflict(store.trash_restore_finish(&claim, Some("Bob")).await, "finishing a released claim");
+    assert_eq!(state(id).await.state, TrashState::Failed);
+    // Claimed again, and finished: restored, for good; its content may then be purged.
+    let claim = store.trash_restore_claim(id, Some("Bob")).await.unwrap();
+    store.trash_restore_finish(&claim, Some("Bob")).await.unwrap();
+    assert_eq!(state(id).await.state, TrashState::Restored);
+    conflict(store.trash_restore_claim(id, Some("Bob")).await, "restoring a restored entry");
+    conflict(store.trash_restore_release(&claim, Some("Bob"), "late").await, "releasing a finished claim");
+    store.trash_purge(id, None, "older than 30 days").await.unwrap();
+    assert_eq!(state(id).await.state, TrashState::Purged);
+
+    // An abandoned restore (its replica died) does not hold the entry forever: a claim not
+    // renewed since the cut is given back to the state it was claimed from; one renewed since
+    // is left alone.
+    let abandoned = entry_in(store, TrashState::Deleted).await;
+    let renewed = entry_in(store, TrashState::Deleted).await;
+    let old = store.trash_restore_claim(abandoned, Some("Bob")).await.unwrap();
+    let busy = store.trash_restore_claim(renewed, Some("Bob")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let cut = OffsetDateTime::now_utc();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(store.trash_restore_renew(&busy).await.unwrap());
+    let released = store.trash_restore_abandoned(cut, None, "the restore was interrupted").await.unwrap();
+    assert_eq!(released, vec![abandoned]);
+    let e = state(abandoned).await;
+    assert_eq!((e.state, e.state_reason.as_deref()), (TrashState::Deleted, Some("the restore was interrupted")));
+    assert_eq!(state(renewed).await.state, TrashState::Restoring);
+    // The old holder, back, learns it lost the entry and cannot end someone else's claim.
+    let new = store.trash_restore_claim(abandoned, Some("Eve")).await.unwrap();
+    assert!(!store.trash_restore_renew(&old).await.unwrap());
+    conflict(store.trash_restore_finish(&old, Some("Bob")).await, "the old holder finishing");
+    conflict(store.trash_restore_release(&old, Some("Bob"), "late").await, "the old holder releasing");
+    assert_eq!(state(abandoned).await.state, TrashState::Restoring, "the new claim stands");
+    store.trash_restore_finish(&new, Some("Eve")).await.unwrap();
+    store.trash_restore_finish(&busy, Some("Bob")).await.unwrap();
+    assert_eq!(state(abandoned).await.state_by.as_deref(), Some("Eve"));
+    // Entries whose delete or restore is under way are not purged for their age.
+    let under_way = saved_entry(store).await;
+    let restoring = entry_in(store, TrashState::Deleted).await;
+    store.trash_restore_claim(restoring, None).await.unwrap();
+    let expired = store.trash_expired(OffsetDateTime::now_utc() + time::Duration::seconds(1)).await.unwrap();
+    assert!(expired.contains(&renewed) && !expired.contains(&under_way) && !expired.contains(&restoring), "{expired:?}");
+}
+
+/// The same moves raced: several replicas, or a double click, at once. Exactly one wins each
+/// race; the others are refused and change nothing.
+async fn trash_races(store: &Store) {
+    use tokio::task::JoinSet;
+    const RACERS: usize = 6;
+    for round in 0..8 {
+        // Restore against restore: one claim.
+        let id = entry_in(store, TrashState::Deleted).await;
+        let mut claims = JoinSet::new();
+        for n in 0..RACERS {
+            let store = store.clone();
+            claims.spawn(async move { store.trash_restore_claim(id, Some(&format!("replica-{n}"))).await });
+        }
+        let results = claims.join_all().await;
+        let won: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(won.len(), 1, "round {round}: {results:?}");
+        assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(StoreError::Conflict(_)))), "{results:?}");
+        store.trash_restore_finish(won[0], None).await.unwrap();
+
+        // Restore against purge: one of them, never both.
+        let id = entry_in(store, TrashState::Failed).await;
+        let (claim, purge) = tokio::join!(
+            {
+                let store = store.clone();
+                tokio::spawn(async move { store.trash_restore_claim(id, Some("Bob")).await })
+            },
+            {
+                let store = store.clone();
+                tokio::spawn(async move { store.trash_purge(id, Some("Carol"), "purged by hand").await })
+            }
+        );
+        let (claim, purge) = (claim.unwrap(), purge.unwrap());
+        let entry = store.trash_entry(id).await.unwrap();
+        match (claim, purge) {
+            (Ok(claim), Err(StoreError::Conflict(_))) => {
+                assert_eq!((entry.state, entry.manifests.len()), (TrashState::Restoring, 1), "never purged while restoring");
+                store.trash_restore_finish(&claim, Some("Bob")).await.unwrap();
+                assert_eq!(store.trash_entry(id).await.unwrap().state, TrashState::Restored);
+            }
+            (Err(StoreError::Conflict(_)), Ok(())) => {
+                assert_eq!((entry.state, entry.manifests.len()), (TrashState::Purged, 0), "never restored after a purge");
+            }
+            other => panic!("round {round}: restore and purge: {other:?}"),
+        }
+
+        // Purge against purge (a double click): one purge.
+        let id = entry_in(store, TrashState::Deleted).await;
+        let mut purges = JoinSet::new();
+        for n in 0..RACERS {
+            let store = store.clone();
+            purges.spawn(async move { store.trash_purge(id, Some(&format!("click-{n}")), "purged by hand").await });
+        }
+        let results = purges.join_all().await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "round {round}: {results:?}");
+        assert!(results.iter().all(|r| matches!(r, Ok(()) | Err(StoreError::Conflict(_)))), "{results:?}");
+
+        // A delete's end against settling: the delete's answer stands, whichever comes first.
+        let id = saved_entry(store).await;
+        let (ended, settled) = tokio::join!(
+            store.trash_set_state(id, TrashState::Deleted, Some("Alice"), Some("done")),
+            store.trash_settle(id, TrashState::Failed, None, "a guess")
+        );
+        ended.unwrap();
+        assert!(matches!(settled, Ok(()) | Err(StoreError::Conflict(_))), "{settled:?}");
+        let e = store.trash_entry(id).await.unwrap();
+        assert_eq!((e.state, e.state_by.as_deref()), (TrashState::Deleted, Some("Alice")), "round {round}");
+    }
 }
 
 async fn policies_runs_and_leases(store: &Store) {
@@ -404,7 +661,7 @@ fn sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let store = Store::open(&StoreConfig::new(Location::Sqlite(data.clone()))).await.unwrap();
-        suite(&store).await;
+        suite(&store, &format!("sqlite://{}", data.join(portolan_store::DB_FILE).display())).await;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -421,9 +678,9 @@ fn postgres() {
     run(async {
         let pg = portolan_testkit::postgres::Postgres::start().await.unwrap();
         let url = pg.new_database("store_suite").unwrap();
-        let store = Store::open(&StoreConfig::new(Location::Postgres(url))).await.unwrap();
+        let store = Store::open(&StoreConfig::new(Location::Postgres(url.clone()))).await.unwrap();
         assert_eq!(store.engine(), portolan_store::Engine::Postgres);
-        suite(&store).await;
+        suite(&store, &url).await;
     })
 }
 

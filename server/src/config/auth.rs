@@ -119,13 +119,25 @@ impl AuthConfig {
         !self.providers.is_empty() || self.proxy.is_some()
     }
 
-    /// Provider ids for grants (`proxy` when the proxy is configured).
-    pub fn provider_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.providers.iter().map(|p| p.id.clone()).collect();
+    /// The providers as grants see them: their ids, and where their groups come from (the
+    /// proxy, id `proxy`, when it is configured).
+    pub fn access_providers(&self) -> Vec<portolan_access::Provider> {
+        use portolan_access::{Provider, ProviderKind as Groups};
+        let mut providers: Vec<Provider> = self
+            .providers
+            .iter()
+            .map(|p| Provider {
+                id: p.id.clone(),
+                kind: match &p.kind {
+                    ProviderKind::Oidc { .. } => Groups::Oidc,
+                    ProviderKind::Github { allowed_orgs, .. } => Groups::Github { allowed_orgs: allowed_orgs.clone() },
+                },
+            })
+            .collect();
         if self.proxy.is_some() {
-            ids.push(PROXY_PROVIDER.to_owned());
+            providers.push(Provider { id: PROXY_PROVIDER.to_owned(), kind: Groups::Proxy });
         }
-        ids
+        providers
     }
 }
 

@@ -241,10 +241,8 @@ impl Config {
         let auth = auth::validate(file.auth, env, &origin, &mut errors);
         let access = if auth.enabled() {
             let names: Vec<&str> = registries.iter().map(|r| r.name.as_str()).collect();
-            let providers = auth.provider_ids();
-            let provider_refs: Vec<&str> = providers.iter().map(String::as_str).collect();
             let anonymous = registries.iter().map(|r| (r.name.clone(), r.anonymous_read.unwrap_or(false))).collect();
-            match portolan_access::validate_grants(&file.grants, &names, &provider_refs) {
+            match portolan_access::validate_grants(&file.grants, &names, &auth.access_providers()) {
                 Ok(grants) => Access::new(grants, anonymous),
                 Err(problems) => {
                     errors.extend(problems.into_iter().map(|p| format!("{origin}: {p}")));
@@ -320,6 +318,7 @@ impl Config {
         if !self.auth.enabled() {
             w.push("no sign-in is configured: Portolan is an open read-only browser (nothing can be deleted)".into());
         }
+        w.extend(portolan_access::grant_warnings(self.access.grants(), &self.auth.access_providers()).iter().map(ToString::to_string));
         if self.auth.enabled() && self.public_url.is_none() {
             w.push(
                 "sign-in is configured but public_url is not: redirect URLs follow each request's Host, and the session cookie is not marked Secure (set public_url = \"https://…\" when Portolan is reached over https)"
@@ -499,5 +498,47 @@ mod tests {
         let e =
             Config::load_with(cli(&["--config", &write(&dir, "[[grants]]\nrole = \"admin\"\nsigned_in = true\n")]), &|_| None).unwrap_err();
         assert!(e.to_string().contains("no sign-in is configured"), "{e}");
+    }
+
+    /// A group naming no provider is refused at start wherever it could match someone else's
+    /// group: with several providers, or with GitHub (anyone can create an org and team by a
+    /// free name); every such grant is named at once, with how to write it.
+    #[test]
+    fn groups_name_their_provider_where_it_matters() {
+        let dir = tempfile::tempdir().unwrap();
+        const KEYCLOAK: &str = "[[auth.providers]]\nid = \"kc\"\nkind = \"oidc\"\nissuer = \"https://sso.example.com/realms/a\"\nclient_id = \"p\"\nclient_secret = \"s\"\n";
+        const GITHUB: &str = "[[auth.providers]]\nid = \"gh\"\nkind = \"github\"\nclient_id = \"Iv1.a\"\nclient_secret = \"s\"\n";
+        const PROXY: &str = "[auth.proxy]\ntrusted = [\"127.0.0.1\"]\n";
+        const GRANTS: &str = "[[grants]]\nrole = \"admin\"\ngroups = [\"/platform/admins\"]\n\
+                              [[grants]]\nrole = \"viewer\"\ngroups = [\"kc:/platform/devs\", \"registry-admins\"]\n\
+                              [[registries]]\nname = \"a\"\nurl = \"https://r.example\"\n";
+        let load = |text: String| Config::load_with(cli(&["--config", &write(&dir, &text)]), &|_| None);
+
+        // One OpenID provider: its groups only, bare names are fine.
+        assert!(load(format!("{KEYCLOAK}{GRANTS}")).is_ok());
+        // The proxy alone: the same.
+        assert!(load(format!("{PROXY}{}", GRANTS.replace("kc:", ""))).is_ok());
+        // Keycloak and the proxy, Keycloak and GitHub, GitHub alone: refused, each grant named.
+        for (providers, example) in [(format!("{KEYCLOAK}{PROXY}"), "kc"), (format!("{KEYCLOAK}{GITHUB}"), "kc"), (GITHUB.to_owned(), "gh")]
+        {
+            let grants = if example == "gh" { GRANTS.replace("kc:/platform/devs", "gh:acme/devs") } else { GRANTS.to_owned() };
+            let e = load(format!("{providers}{grants}")).unwrap_err();
+            let lines: Vec<&str> = e.0.iter().map(String::as_str).collect();
+            assert_eq!(lines.len(), 2, "{e}");
+            assert!(lines[0].contains("portolan.toml: grants[0].groups[0]: \"/platform/admins\" names no provider"), "{e}");
+            assert!(lines[0].contains(&format!("write it \"<provider>:<group>\", e.g. \"{example}:/platform/admins\"")), "{e}");
+            assert!(lines[1].contains("grants[1].groups[1]: \"registry-admins\" names no provider"), "{e}");
+            assert_eq!(lines[0].contains("anyone can create a GitHub org and team"), providers.contains("kind = \"github\""), "{e}");
+        }
+        // A GitHub group while anyone may sign in with GitHub: valid, and a warning at start.
+        let text = format!(
+            "{KEYCLOAK}{GITHUB}[[grants]]\nrole = \"admin\"\ngroups = [\"kc:/platform/admins\", \"gh:acme/ops\"]\n[[registries]]\nname = \"a\"\nurl = \"https://r.example\"\n"
+        );
+        let c = load(text.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let warnings = c.warnings();
+        assert!(warnings.iter().any(|w| w.starts_with("grants[0]: names the GitHub group \"gh:acme/ops\"")), "{warnings:?}");
+        let c = load(text.replace("client_id = \"Iv1.a\"", "client_id = \"Iv1.a\"\nallowed_orgs = [\"acme\"]"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.warnings().iter().any(|w| w.contains("GitHub group")), "{:?}", c.warnings());
     }
 }

@@ -20,7 +20,7 @@ groups = ["keycloak:/platform/devs"]
 role = "admin"
 registry = "hub"
 repositories = ["team/api"]
-groups = ["/platform/admins"]
+groups = ["keycloak:/platform/admins"]
 
 [[grants]]
 role = "maintainer"

@@ -22,7 +22,7 @@ fn two_grants_and_anonymous_read() {
         role = "maintainer"
         registry = "hub"
         repositories = ["team/*"]
-        groups = ["keycloak:/platform/admins", "ops"]
+        groups = ["keycloak:/platform/admins", "keycloak:ops"]
         "#,
         &[("hub", true)],
     );

@@ -10,11 +10,15 @@ mod validate;
 
 use std::collections::BTreeMap;
 
-use portolan_access::{Access, Grant, Identity, RawGrant, Role, validate_grants};
+use portolan_access::{Access, Grant, Identity, Provider, RawGrant, Role, validate_grants};
 use serde::Deserialize;
 
 pub const REGISTRIES: &[&str] = &["hub", "ghcr", "internal"];
-pub const PROVIDERS: &[&str] = &["keycloak", "github", "proxy"];
+/// The sign-in providers of most tables: several, GitHub among them, so every group names its
+/// provider.
+pub fn providers() -> Vec<Provider> {
+    vec![Provider::oidc("keycloak"), Provider::github("github", &["acme"]), Provider::proxy()]
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,13 +32,19 @@ pub fn raw(config: &str) -> Vec<RawGrant> {
 }
 
 pub fn grants(config: &str) -> Vec<Grant> {
-    validate_grants(&raw(config), REGISTRIES, PROVIDERS).unwrap_or_else(|errors| panic!("invalid test grants: {errors:#?}"))
+    validate_grants(&raw(config), REGISTRIES, &providers()).unwrap_or_else(|errors| panic!("invalid test grants: {errors:#?}"))
 }
 
 /// A policy with sign-in configured, the given grants, and anonymous read where listed.
 pub fn access(config: &str, anonymous_read: &[(&str, bool)]) -> Access {
     let anonymous_read: BTreeMap<String, bool> = anonymous_read.iter().map(|(name, on)| (name.to_string(), *on)).collect();
     Access::new(grants(config), anonymous_read)
+}
+
+/// A policy with the given grants and sign-in providers, no anonymous read.
+pub fn access_with(config: &str, providers: &[Provider]) -> Access {
+    let grants = validate_grants(&raw(config), REGISTRIES, providers).unwrap_or_else(|errors| panic!("invalid test grants: {errors:#?}"));
+    Access::new(grants, BTreeMap::new())
 }
 
 pub fn person(provider: &str, subject: &str) -> Identity {

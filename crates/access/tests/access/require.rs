@@ -10,7 +10,7 @@ const CONFIG: &str = r#"
 role = "maintainer"
 registry = "hub"
 repositories = ["team/*"]
-groups = ["devs"]
+groups = ["keycloak:devs"]
 
 [[grants]]
 role = "viewer"

@@ -1,12 +1,12 @@
 //! Whom a grant names: users, emails, domains, groups, anyone signed in.
 
-use portolan_access::Identity;
 use portolan_access::Role::{Maintainer, Viewer};
+use portolan_access::{Identity, Provider};
 
-use crate::{access, case, check, in_groups, person, with_email};
+use crate::{access, access_with, case, check, in_groups, person, with_email};
 
 #[test]
-fn groups_with_and_without_provider() {
+fn groups_name_their_provider() {
     let access = access(
         r#"
         [[grants]]
@@ -15,12 +15,12 @@ fn groups_with_and_without_provider() {
 
         [[grants]]
         role = "viewer"
-        groups = ["ops"]
+        groups = ["keycloak:ops", "proxy:ops"]
 
         [[grants]]
         role = "maintainer"
         registry = "ghcr"
-        groups = ["github:acme/ops", "a:b"]
+        groups = ["github:acme/ops", "proxy:a:b"]
         "#,
         &[],
     );
@@ -29,19 +29,49 @@ fn groups_with_and_without_provider() {
         &[
             case("keycloak path as written", Some(in_groups("keycloak", &["/platform/admins"])), "hub", None, Some(Maintainer)),
             case("leading / is insignificant", Some(in_groups("keycloak", &["platform/admins"])), "hub", None, Some(Maintainer)),
-            case("prefixed group, other provider", Some(in_groups("github", &["/platform/admins"])), "hub", None, None),
+            case("same path from GitHub (org platform, team admins)", Some(in_groups("github", &["platform/admins"])), "hub", None, None),
+            case("same path from the proxy", Some(in_groups("proxy", &["/platform/admins"])), "hub", None, None),
             case("group names are case-sensitive", Some(in_groups("keycloak", &["/Platform/Admins"])), "hub", None, None),
             case("subgroup is another group", Some(in_groups("keycloak", &["/platform/admins/sub"])), "hub", None, None),
-            case("bare group from keycloak", Some(in_groups("keycloak", &["ops"])), "hub", None, Some(Viewer)),
-            case("bare group from github", Some(in_groups("github", &["ops"])), "hub", None, Some(Viewer)),
-            case("bare group, keycloak path", Some(in_groups("keycloak", &["/ops"])), "hub", None, Some(Viewer)),
+            case("ops from keycloak", Some(in_groups("keycloak", &["ops"])), "hub", None, Some(Viewer)),
+            case("ops from the proxy", Some(in_groups("proxy", &["ops"])), "hub", None, Some(Viewer)),
+            case("ops, keycloak path", Some(in_groups("keycloak", &["/ops"])), "hub", None, Some(Viewer)),
+            case("an org called ops on GitHub", Some(in_groups("github", &["ops"])), "hub", None, None),
             case("github team slug", Some(in_groups("github", &["acme/ops"])), "ghcr", None, Some(Maintainer)),
             case("github team slug from keycloak", Some(in_groups("keycloak", &["acme/ops"])), "ghcr", None, None),
-            case("colon in a bare group name", Some(in_groups("proxy", &["a:b"])), "ghcr", None, Some(Maintainer)),
+            case("colon in a group name", Some(in_groups("proxy", &["a:b"])), "ghcr", None, Some(Maintainer)),
             case("no groups", Some(in_groups("keycloak", &[])), "hub", None, None),
             case("one of several groups", Some(in_groups("keycloak", &["x", "/platform/admins", "y"])), "hub", None, Some(Maintainer)),
         ],
     );
+}
+
+/// With one sign-in provider, and not GitHub, a group may leave its provider out: only that
+/// provider's administrators make groups.
+#[test]
+fn groups_without_provider_with_a_single_one() {
+    let grants = r#"
+        [[grants]]
+        role = "maintainer"
+        groups = ["/platform/admins"]
+
+        [[grants]]
+        role = "viewer"
+        groups = ["ops", "a:b"]
+        "#;
+    let keycloak = access_with(grants, &[Provider::oidc("keycloak")]);
+    check(
+        &keycloak,
+        &[
+            case("keycloak path as written", Some(in_groups("keycloak", &["/platform/admins"])), "hub", None, Some(Maintainer)),
+            case("written without the slash", Some(in_groups("keycloak", &["platform/admins"])), "hub", None, Some(Maintainer)),
+            case("bare group", Some(in_groups("keycloak", &["ops"])), "hub", None, Some(Viewer)),
+            case("colon in a bare group name", Some(in_groups("keycloak", &["a:b"])), "hub", None, Some(Viewer)),
+            case("another group", Some(in_groups("keycloak", &["dev"])), "hub", None, None),
+        ],
+    );
+    let proxy = access_with(grants, &[Provider::proxy()]);
+    check(&proxy, &[case("the proxy's group", Some(in_groups("proxy", &["ops"])), "hub", Some("any"), Some(Viewer))]);
 }
 
 #[test]
