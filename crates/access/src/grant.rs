@@ -80,6 +80,6 @@ impl Grant {
 }
 
 /// Whether a glob matches only itself (no wildcard, class, alternative or escape).
-fn is_literal(pattern: &str) -> bool {
+pub(crate) fn is_literal(pattern: &str) -> bool {
     !pattern.contains(['*', '?', '[', ']', '{', '}', '\\'])
 }

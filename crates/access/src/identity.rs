@@ -25,12 +25,24 @@ pub struct Identity {
     /// `org/team` slugs, Entra ID object ids…
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The scope of the API token the person acts through (none: acting themselves). Every
+    /// decision takes the lower of what the person may do and what the token allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<crate::Cap>,
 }
 
 impl Identity {
     /// A person known only by provider and subject; fill in the rest as the provider tells it.
     pub fn new(provider: impl Into<String>, subject: impl Into<String>) -> Self {
-        Identity { provider: provider.into(), subject: subject.into(), name: None, email: None, email_verified: false, groups: Vec::new() }
+        Identity {
+            provider: provider.into(),
+            subject: subject.into(),
+            name: None,
+            email: None,
+            email_verified: false,
+            groups: Vec::new(),
+            cap: None,
+        }
     }
 
     /// What to call the person in a header: their name, else their email, else their subject.

@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`role`]: [`Role`], `viewer < maintainer < admin`.
 //! - [`identity`]: [`Identity`], a signed-in person as their provider described them.
+//! - [`cap`]: [`Cap`], an API token's scope, capping what its owner's identity may do.
 //! - [`provider`]: [`Provider`], a configured sign-in provider as grants see it.
 //! - [`raw`]: [`RawGrant`], a `[[grants]]` table as written in the config.
 //! - [`subject`]: [`Subject`], whom a grant names, and [`Reason`], how someone matched.
@@ -32,6 +33,7 @@
 //!   one, not GitHub. See [`subject`] and [`validate`].
 //! - With no sign-in configured ([`Access::open`]), everyone is viewer everywhere, nobody more.
 
+pub mod cap;
 pub mod denied;
 pub mod explain;
 pub mod grant;
@@ -43,6 +45,7 @@ pub mod role;
 pub mod subject;
 pub mod validate;
 
+pub use cap::{Cap, RawCap};
 pub use denied::Denied;
 pub use explain::{Explanation, GrantMatch};
 pub use grant::Grant;

@@ -58,7 +58,8 @@ impl Access {
             self.grants.iter().filter(|grant| grant.covers(registry, repository) && grant.names(who)).map(Grant::role).max()
         });
         // `Option`'s order puts `None` below any role, so `max` combines "no access" correctly.
-        granted.max(self.anonymous_read(registry).then_some(Role::Viewer))
+        let role = granted.max(self.anonymous_read(registry).then_some(Role::Viewer));
+        capped(who, role, |cap| cap.allows(registry, repository))
     }
 
     /// The role `who` has over every repository of `registry` that the globs `patterns` can
@@ -80,7 +81,7 @@ impl Access {
                 let granted = who.and_then(|who| {
                     self.grants.iter().filter(|g| g.covers_pattern(registry, pattern) && g.names(who)).map(Grant::role).max()
                 });
-                granted.max(anonymous)
+                capped(who, granted.max(anonymous), |cap| cap.allows_pattern(registry, pattern))
             })
             .min()
             .flatten()
@@ -92,6 +93,16 @@ impl Access {
             return Some(Role::Viewer);
         }
         let granted = who.and_then(|who| self.grants.iter().filter(|grant| grant.names(who)).map(Grant::role).max());
-        granted.max(self.anonymous_read.values().any(|&on| on).then_some(Role::Viewer))
+        let role = granted.max(self.anonymous_read.values().any(|&on| on).then_some(Role::Viewer));
+        capped(who, role, |cap| Some(cap.raw().role))
+    }
+}
+
+/// `role`, no higher than what `who`'s token allows (`allows` asks the cap), when they act
+/// through one.
+fn capped(who: Option<&Identity>, role: Option<Role>, allows: impl Fn(&crate::Cap) -> Option<Role>) -> Option<Role> {
+    match who.and_then(|w| w.cap.as_ref()) {
+        Some(cap) => role.min(allows(cap)),
+        None => role,
     }
 }

@@ -147,7 +147,7 @@ fn validate_one(
 }
 
 /// `/` separates path segments: `team/*` is `team/api` but not `team/a/b`; `**` crosses them.
-fn compile(pattern: &str) -> Result<Glob, String> {
+pub(crate) fn compile(pattern: &str) -> Result<Glob, String> {
     if pattern.trim().is_empty() {
         return Err("is empty; write \"*\" or \"**\" to mean all".to_owned());
     }

@@ -50,23 +50,38 @@ pub struct Actor {
     /// The provider's stable id of the person; the policy name for a schedule.
     pub subject: Option<String>,
     pub name: Option<String>,
+    /// The API token the person acted through, if any (its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<i64>,
 }
 
 impl Actor {
     pub fn user(provider: &str, subject: &str, name: Option<&str>) -> Self {
-        Self { kind: ActorKind::User, provider: Some(provider.into()), subject: Some(subject.into()), name: name.map(Into::into) }
+        Self {
+            kind: ActorKind::User,
+            provider: Some(provider.into()),
+            subject: Some(subject.into()),
+            name: name.map(Into::into),
+            token: None,
+        }
     }
 
     pub fn anonymous() -> Self {
-        Self { kind: ActorKind::Anonymous, provider: None, subject: None, name: None }
+        Self { kind: ActorKind::Anonymous, provider: None, subject: None, name: None, token: None }
     }
 
     pub fn schedule(policy: &str) -> Self {
-        Self { kind: ActorKind::Schedule, provider: None, subject: Some(policy.into()), name: Some(format!("schedule of {policy}")) }
+        Self {
+            kind: ActorKind::Schedule,
+            provider: None,
+            subject: Some(policy.into()),
+            name: Some(format!("schedule of {policy}")),
+            token: None,
+        }
     }
 
     pub fn system() -> Self {
-        Self { kind: ActorKind::System, provider: None, subject: None, name: Some("Portolan".into()) }
+        Self { kind: ActorKind::System, provider: None, subject: None, name: Some("Portolan".into()), token: None }
     }
 
     /// For people: the display name, else provider:subject, else the kind.
@@ -232,11 +247,12 @@ impl Store {
             outcome = entry.outcome.as_str(),
             reason = entry.reason.as_deref().unwrap_or(""),
             request_id = entry.request_id.as_deref().unwrap_or(""),
+            token = entry.actor.token.unwrap_or(0),
             "audit"
         );
         sqlx::query(
-            "INSERT INTO audit (id, at, actor_kind, actor_provider, actor_subject, actor_name, action, registry, repository, digests, tags, outcome, reason, request_id, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            "INSERT INTO audit (id, at, actor_kind, actor_provider, actor_subject, actor_name, action, registry, repository, digests, tags, outcome, reason, request_id, detail, actor_token) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(id)
         .bind(millis(at))
@@ -253,6 +269,7 @@ impl Store {
         .bind(entry.reason.as_deref())
         .bind(entry.request_id.as_deref())
         .bind(entry.detail.as_ref().map(|d| d.to_string()))
+        .bind(entry.actor.token)
         .execute(self.pool())
         .await?;
         Ok(AuditEntry { id, at: crate::from_millis(millis(at)), entry })
@@ -308,7 +325,7 @@ impl Store {
         let limit_at = binds.len();
         let where_ = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let sql = format!(
-            "SELECT id, at, actor_kind, actor_provider, actor_subject, actor_name, action, registry, repository, digests, tags, outcome, reason, request_id, detail \
+            "SELECT id, at, actor_kind, actor_provider, actor_subject, actor_name, action, registry, repository, digests, tags, outcome, reason, request_id, detail, actor_token \
              FROM audit {where_} ORDER BY id DESC LIMIT ${limit_at}"
         );
         let mut q = sqlx::query(&sql);
@@ -361,7 +378,7 @@ fn row_to_entry(row: &sqlx::any::AnyRow) -> Result<AuditEntry> {
         id,
         at: from_millis(at),
         entry: NewAudit {
-            actor: Actor { kind: ActorKind::parse(&kind), provider, subject, name },
+            actor: Actor { kind: ActorKind::parse(&kind), provider, subject, name, token: row.try_get(15)? },
             action,
             registry,
             repository,

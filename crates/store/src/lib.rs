@@ -14,6 +14,7 @@
 //! - [`users`]: who signed in.
 //! - [`sessions`]: the session records of tower-sessions ([`sessions::Sessions`]), kept under
 //!   the hash of their id.
+//! - [`tokens`]: API tokens (hashes of their secrets, scopes, uses).
 //! - [`audit`]: the append-only audit log.
 //! - [`trash`]: what deletes removed, byte for byte, for restoring.
 //! - [`policies`], [`runs`], [`leases`]: retention policies, their runs and items, and the
@@ -29,6 +30,7 @@ pub mod runs;
 pub mod search;
 pub mod seen;
 pub mod sessions;
+pub mod tokens;
 pub mod trash;
 pub mod users;
 
@@ -45,6 +47,7 @@ pub use runs::{NewRun, RunCounts, RunItem, RunRecord, RunState, Trigger};
 pub use search::{
     CrawlState, IndexCoverage, IndexRef, IndexedManifest, IndexedReferrer, RefRole, RepoSummaryRecord, Usage, UseStep, WhereUsed,
 };
+pub use tokens::{NewToken, TokenRecord};
 pub use trash::{ManifestRole, NewTrash, RestoreClaim, TrashEntry, TrashKind, TrashManifest, TrashState};
 
 /// Where the store lives. Its `Debug` form is [`Location::redacted`]'s.

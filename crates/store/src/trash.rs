@@ -575,6 +575,7 @@ fn row_to_entry(row: &sqlx::any::AnyRow) -> Result<TrashEntry> {
             provider: row.try_get(3)?,
             subject: row.try_get(4)?,
             name: row.try_get(5)?,
+            token: None,
         },
         registry: row.try_get(6)?,
         repository: row.try_get(7)?,

@@ -117,6 +117,7 @@ impl GithubProvider {
             email_verified: email.is_some(),
             email,
             groups,
+            cap: None,
         })
     }
 

@@ -604,6 +604,7 @@ fn from_proxy(proxy: &ProxyConfig, peer: Option<IpAddr>, headers: &HeaderMap) ->
         groups: header(&proxy.groups_header)
             .map(|g| g.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).take(1000).collect())
             .unwrap_or_default(),
+        cap: None,
     })
 }
 

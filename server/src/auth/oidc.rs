@@ -166,6 +166,7 @@ impl OidcProvider {
             email_verified: email.is_some() && (email_verified == Some(true) || self.trust_unverified_email),
             email,
             groups: groups.unwrap_or_default(),
+            cap: None,
         };
         Ok((identity, Some(id_token.to_string())))
     }

@@ -1,5 +1,6 @@
 //! The access policy, table by table: each case is who asks, where, and the role expected.
 
+mod caps;
 mod combine;
 mod explain;
 mod globs;
