@@ -104,6 +104,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("search") view=routes::search::SearchPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("digest"), ParamSegment("digest")) view=routes::search::DigestPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("trash")) view=routes::admin::TrashPageView ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("admin"), StaticSegment("tokens")) view=routes::tokens::AllTokensPageView ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=routes::tokens::TokensPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=routes::admin::AuditPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("policies")) view=routes::retention::PoliciesPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("policies"), ParamSegment("id")) view=routes::retention::PolicyPageView ssr=SsrMode::Async />

@@ -19,6 +19,7 @@ pub mod crawler;
 pub mod files;
 pub mod limit;
 pub mod page_cache;
+pub mod rest;
 pub mod scheduler;
 pub mod security;
 #[cfg(feature = "testing")]
@@ -91,7 +92,12 @@ pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, config: &
 
 /// The services (what Portolan does, for pages, the scheduler and the crawl alike).
 pub fn services(registries: Vec<Registry>, config: &Config, store: portolan_store::Store) -> Services {
-    let settings = Settings { trash_days: config.trash_days, audit_days: config.audit_days, retention_lease: config.retention_lease };
+    let settings = Settings {
+        trash_days: config.trash_days,
+        audit_days: config.audit_days,
+        token_max_days: config.token_max_days,
+        retention_lease: config.retention_lease,
+    };
     Services::new(registries, store, Arc::new(config.access.clone()), settings, &replica_name(), search_state(config), BACKGROUND_READS)
 }
 
@@ -172,6 +178,9 @@ pub fn app(state: AppState, parts: Parts) -> Router {
         .with_expiry(Expiry::OnInactivity(idle));
     let mut router = Router::new();
     for (path, method) in routes_of_the_server() {
+        router = router.route(path, method);
+    }
+    for (path, _, method) in rest::routes() {
         router = router.route(path, method);
     }
     router

@@ -29,6 +29,15 @@ impl RateLimit {
         self.take_at(client, Instant::now())
     }
 
+    /// Whether `client` is out of tokens now (how long until one is back), taking none.
+    pub fn blocked(&self, client: Option<IpAddr>) -> Option<Duration> {
+        let key = client.map(key_of).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, at) = buckets.get(&key)?;
+        let tokens = (*tokens + Instant::now().saturating_duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
+        (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / self.per_second))
+    }
+
     fn take_at(&self, client: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
         let key = client.map(key_of).unwrap_or(IpAddr::from([0, 0, 0, 0]));
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());

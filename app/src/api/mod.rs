@@ -8,6 +8,7 @@
 //! - [`admin`]: deleting, the trash, the audit log (maintainer, admin).
 //! - [`retention`]: policies, what-if previews, runs (maintainer, admin).
 //! - [`search`]: repository lists, the search box, where a digest is used (viewer).
+//! - [`tokens`]: API tokens (one's own; everyone's for an admin of everything).
 //! - [`needs`]: the table of what each server function and route needs of its caller.
 
 pub mod admin;
@@ -16,9 +17,11 @@ pub mod needs;
 pub mod retention;
 pub mod search;
 pub mod session;
+pub mod tokens;
 
 pub use admin::*;
 pub use browse::*;
 pub use retention::*;
 pub use search::*;
 pub use session::*;
+pub use tokens::*;

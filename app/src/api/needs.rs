@@ -31,6 +31,12 @@ pub enum Need {
     Named { see: Option<Level>, act: Level },
     /// This role somewhere; the answer lists only what the caller may see.
     Somewhere(Level),
+    /// This role over every repository of every registry (an admin of everything: everyone's
+    /// API tokens).
+    Everywhere(Level),
+    /// Signed in, on what is the caller's own (an API token by id); an admin of everything may
+    /// act on anyone's. To others it does not exist: 404.
+    Own,
 }
 
 /// One entry point: a server function (by name) or a route (by its path pattern).
@@ -52,7 +58,7 @@ const fn change(name: &'static str, need: Need, action: &'static str) -> EntryPo
 }
 
 use Level::{Admin, Maintainer, Viewer};
-use Need::{Anyone, Named, On, OnRegistry, OverScope, SignedIn, Somewhere};
+use Need::{Anyone, Everywhere, Named, On, OnRegistry, OverScope, Own, SignedIn, Somewhere};
 
 /// Every server function.
 pub const SERVER_FUNCTIONS: &[EntryPoint] = &[
@@ -85,6 +91,10 @@ pub const SERVER_FUNCTIONS: &[EntryPoint] = &[
     change("run_policy", Named { see: Some(Maintainer), act: Maintainer }, "policy-run"),
     change("stop_run", Named { see: Some(Maintainer), act: Maintainer }, "policy-run-stop"),
     read("get_run", Named { see: Some(Maintainer), act: Maintainer }),
+    read("list_tokens", SignedIn),
+    read("list_all_tokens", Everywhere(Admin)),
+    change("create_token", SignedIn, "token-create"),
+    change("revoke_token", Own, "token-revoke"),
 ];
 
 /// The routes besides pages and server functions that check a role themselves.
@@ -104,8 +114,8 @@ pub fn entry(name: &str) -> Option<&'static EntryPoint> {
 /// the table needs the highest role: it fails closed (and the role-matrix test fails).
 pub fn level(name: &str) -> Level {
     match entry(name).map(|e| e.need) {
-        Some(On(l) | OnRegistry(l) | OverScope(l) | Somewhere(l) | Named { act: l, .. }) => l,
-        Some(Anyone | SignedIn) => Viewer,
+        Some(On(l) | OnRegistry(l) | OverScope(l) | Somewhere(l) | Everywhere(l) | Named { act: l, .. }) => l,
+        Some(Anyone | SignedIn | Own) => Viewer,
         None => Admin,
     }
 }
@@ -121,8 +131,8 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(names.len(), before, "an entry point is listed twice");
-        for e in SERVER_FUNCTIONS.iter().filter(|e| e.change.is_some()) {
-            assert!(level(e.name) >= Maintainer, "{} changes something: viewers may not", e.name);
+        for e in SERVER_FUNCTIONS.iter().filter(|e| e.change.is_some() && !matches!(e.need, SignedIn | Own)) {
+            assert!(level(e.name) >= Maintainer, "{} changes something in registries: viewers may not", e.name);
         }
         assert_eq!(level("not-listed"), Admin, "unknown entry points fail closed");
     }

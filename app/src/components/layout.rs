@@ -82,6 +82,7 @@ fn session_view(s: SessionView, path: String) -> AnyView {
             view! {
                 {admin_links}
                 {audit_link}
+                <a href="/settings/tokens" class="text-sky-700 hover:underline dark:text-sky-400">"Tokens"</a>
                 <span data-testid="user" data-role=s.role.clone().unwrap_or_default()>
                     <span class="font-medium">{name}</span>
                     <span class="ml-1 rounded-sm bg-sky-100 px-1.5 py-0.5 text-xs text-sky-900 dark:bg-sky-900 dark:text-sky-100" title="your role where this page is">{role}</span>

@@ -153,7 +153,7 @@ fn audit_view(page: AuditPage) -> impl IntoView {
                         view! {
                             <tr data-action=r.action.clone() data-outcome=r.outcome.clone() data-request=r.request_id.clone().unwrap_or_default()>
                                 <td class="px-3 py-2 whitespace-nowrap"><time datetime=when.clone() title=when.clone()>{when.replace('T', " ").trim_end_matches('Z').to_owned()}</time></td>
-                                <td class="px-3 py-2" title=who_title>{r.actor.clone()}</td>
+                                <td class="px-3 py-2" title=who_title>{r.actor.clone()}{r.token.map(|t| view! { <span class="ml-1 rounded-sm bg-slate-100 px-1 text-xs dark:bg-slate-800" data-token=t>{format!("token {t}")}</span> })}</td>
                                 <td class="px-3 py-2 font-mono text-xs">{r.action.clone()}</td>
                                 <td class="px-3 py-2 font-mono text-xs">{place}</td>
                                 <td class="px-3 py-2 font-mono text-xs">{what}</td>

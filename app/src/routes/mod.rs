@@ -13,3 +13,4 @@ pub mod retention;
 pub mod search;
 pub mod sign_in;
 pub mod target;
+pub mod tokens;

@@ -25,6 +25,7 @@ fn row(e: AuditEntry) -> AuditRow {
         outcome: e.entry.outcome.as_str().into(),
         reason: e.entry.reason,
         request_id: e.entry.request_id,
+        token: e.entry.actor.token,
     }
 }
 
@@ -115,8 +116,9 @@ fn csv_field(s: &str) -> String {
 
 /// The rows as CSV, with a header line.
 pub fn csv(rows: &[AuditRow]) -> String {
-    let mut out =
-        String::from("id,time,actor_kind,actor,provider,subject,action,registry,repository,tags,digests,outcome,reason,request_id\r\n");
+    let mut out = String::from(
+        "id,time,actor_kind,actor,provider,subject,action,registry,repository,tags,digests,outcome,reason,request_id,token\r\n",
+    );
     for r in rows {
         let fields = [
             r.id.to_string(),
@@ -133,6 +135,7 @@ pub fn csv(rows: &[AuditRow]) -> String {
             r.outcome.clone(),
             r.reason.clone().unwrap_or_default(),
             r.request_id.clone().unwrap_or_default(),
+            r.token.map(|t| t.to_string()).unwrap_or_default(),
         ];
         out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
         out.push_str("\r\n");

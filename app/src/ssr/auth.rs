@@ -35,9 +35,17 @@ impl Caller {
 /// An identity as the audit log records it.
 pub fn actor_of(who: Option<&Identity>) -> Actor {
     match who {
-        Some(i) => Actor::user(&i.provider, &i.subject, Some(i.display_name())),
+        Some(i) => Actor { token: i.cap.as_ref().map(|c| c.token()), ..Actor::user(&i.provider, &i.subject, Some(i.display_name())) },
         None => Actor::anonymous(),
     }
+}
+
+/// Whether `who` is an admin of every repository of every registry (and acts as themselves or
+/// through a token that allows it).
+pub fn admin_everywhere(state: &AppState, who: Option<&Identity>) -> bool {
+    let everything = ["**".to_owned()];
+    !state.registries.is_empty()
+        && state.registries.iter().all(|r| state.access.role_over(who, &r.info.name, &everything).is_some_and(|role| role >= Role::Admin))
 }
 
 /// The role the entry point `name` needs, from the one table of needs

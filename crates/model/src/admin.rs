@@ -11,6 +11,7 @@ pub const GC_NOTE: &str =
 /// Whether the caller may delete where a page is, and if not why — controls are then shown
 /// disabled with the reason. Never the decision: the server functions check again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeleteAbility {
     /// Not a maintainer here: no controls.
     #[default]
@@ -22,6 +23,7 @@ pub enum DeleteAbility {
 
 /// What to delete, as picked on a page: tags, artifacts by digest.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct DeleteSelection {
     pub tags: Vec<String>,
@@ -32,6 +34,7 @@ pub struct DeleteSelection {
 
 /// A manifest a deletion touches, as the preview lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManifestLine {
     pub digest: String,
     /// None: the registry does not have it (any more).
@@ -42,6 +45,7 @@ pub struct ManifestLine {
 
 /// One unit of a deletion: what one step removes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteUnit {
     /// `untag` (the tag alone; its manifest stays for other tags) or `delete` (the manifest by
     /// digest, with the tags on it, the index children nothing else uses, and referrers).
@@ -59,6 +63,7 @@ pub struct DeleteUnit {
 
 /// The preview of a deletion: everything it would remove, before anything is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletePreview {
     pub registry: RegistryInfo,
     pub repository: String,
@@ -77,6 +82,7 @@ pub struct DeletePreview {
 
 /// How one item of a deletion (or a restore) ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ItemOutcome {
     /// `delete-tag`, `delete-manifest`, `restore-manifest`, `restore-tag`…
     pub action: String,
@@ -89,6 +95,7 @@ pub struct ItemOutcome {
 
 /// What a deletion did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteResult {
     pub registry: RegistryInfo,
     pub repository: String,
@@ -100,6 +107,7 @@ pub struct DeleteResult {
 
 /// A trash entry as the trash page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrashRow {
     pub id: i64,
     /// Seconds since the epoch.
@@ -124,6 +132,7 @@ pub struct TrashRow {
 
 /// One page of the trash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrashPage {
     pub rows: Vec<TrashRow>,
     /// Pass as `before` for the next page.
@@ -134,6 +143,7 @@ pub struct TrashPage {
 
 /// What a restore did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RestoreResult {
     pub id: i64,
     pub registry: String,
@@ -145,6 +155,7 @@ pub struct RestoreResult {
 
 /// Which audit entries to list (all optional).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct AuditQuery {
     pub action: String,
@@ -181,6 +192,7 @@ impl AuditQuery {
 
 /// An audit entry as the audit page shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRow {
     pub id: i64,
     pub at: i64,
@@ -196,14 +208,76 @@ pub struct AuditRow {
     pub outcome: String,
     pub reason: Option<String>,
     pub request_id: Option<String>,
+    /// The API token the person acted through, if any.
+    #[serde(default)]
+    pub token: Option<i64>,
 }
 
 /// One page of the audit log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub query: AuditQuery,
     pub rows: Vec<AuditRow>,
     pub next: Option<i64>,
     pub audit_days: u32,
     pub now: i64,
+}
+
+/// An API token as lists show it (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    /// The secret's first characters (`ptl_abcd`), to recognise it.
+    pub hint: String,
+    /// Whose it is.
+    pub owner: String,
+    pub registry: String,
+    pub repositories: Vec<String>,
+    /// `viewer`, `maintainer` or `admin` (never more than the owner has, at each use).
+    pub role: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub last_used_from: Option<String>,
+    /// `active`, `expired` or `revoked`.
+    pub state: String,
+}
+
+/// The tokens page: one's own tokens (or everyone's, for an admin of everything).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokensPage {
+    pub rows: Vec<TokenRow>,
+    /// Everyone's tokens (the admin view), not one's own.
+    pub all: bool,
+    /// The longest a token may last (`token_max_days`).
+    pub max_days: u32,
+    pub registries: Vec<RegistryInfo>,
+    pub now: i64,
+}
+
+/// A token to make, as the form sends it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenForm {
+    pub name: String,
+    /// A registry name, or a pattern (`*` for every registry).
+    pub registry: String,
+    /// Repository globs, one a line or comma separated (`**` for every repository).
+    pub repositories: String,
+    /// `viewer`, `maintainer` or `admin`.
+    pub role: String,
+    /// Days until it expires.
+    pub days: u32,
+}
+
+/// A token just made: its secret, shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub secret: String,
+    pub row: TokenRow,
 }

@@ -8,6 +8,7 @@ use super::{ArtifactKind, DateSource, RegistryInfo};
 /// as links, every text from the registry escaped — shown as is (it is sent as one string, so
 /// the browser bundle needs no code to build it); `truncated` when it was cut for size.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JsonDoc {
     pub html: String,
     pub truncated: bool,
@@ -15,6 +16,7 @@ pub struct JsonDoc {
 
 /// A descriptor, as tables show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DescriptorView {
     pub media_type: String,
     pub digest: String,
@@ -27,6 +29,7 @@ pub struct DescriptorView {
 
 /// One platform of an index, with the buildx attestations that describe it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlatformEntry {
     /// `linux/arm64/v8`, or `unknown` when the index does not say.
     pub platform: String,
@@ -41,6 +44,7 @@ pub struct PlatformEntry {
 
 /// One step of an image's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryEntry {
     pub created: Option<String>,
     pub created_by: String,
@@ -50,6 +54,7 @@ pub struct HistoryEntry {
 
 /// An image configuration, read leniently.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfigView {
     pub digest: String,
     pub media_type: String,
@@ -71,6 +76,7 @@ pub struct ConfigView {
 
 /// What is inside, by kind of manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ArtifactBody {
     Index {
         platforms: Vec<PlatformEntry>,
@@ -89,6 +95,7 @@ pub enum ArtifactBody {
 
 /// A panel for artifacts Portolan understands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Panel {
     Helm {
         name: String,
@@ -129,6 +136,7 @@ pub enum Panel {
 
 /// A referrer, as the artifact page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReferrerEntry {
     pub digest: String,
     pub kind: ArtifactKind,
@@ -141,6 +149,7 @@ pub struct ReferrerEntry {
 
 /// An artifact (manifest or index) as its page shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArtifactView {
     pub registry: RegistryInfo,
     pub repository: String,
@@ -179,6 +188,7 @@ pub struct ArtifactView {
 
 /// A blob's page: its bytes, previewed when they are text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobView {
     pub registry: RegistryInfo,
     pub repository: String,
@@ -189,6 +199,7 @@ pub struct BlobView {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum BlobPreview {
     Json(JsonDoc),
     Text {
@@ -203,6 +214,7 @@ pub enum BlobPreview {
 
 /// The referrer graph of an artifact, drawn on the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GraphView {
     pub registry: RegistryInfo,
     pub repository: String,
@@ -224,6 +236,7 @@ pub struct GraphView {
 
 /// How two artifacts differ.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiffView {
     pub registry: RegistryInfo,
     pub repository: String,
@@ -241,6 +254,7 @@ pub struct DiffView {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiffSide {
     pub reference: String,
     pub digest: String,
@@ -251,6 +265,7 @@ pub struct DiffSide {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Change {
     Added,
     Removed,
@@ -259,6 +274,7 @@ pub enum Change {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LayerChange {
     pub digest: String,
     pub size: u64,

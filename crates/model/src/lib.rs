@@ -23,6 +23,7 @@ pub use search::*;
 
 /// A configured registry, as pages show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistryInfo {
     /// The URL segment (`/r/{name}`).
     pub name: String,
@@ -33,6 +34,7 @@ pub struct RegistryInfo {
 
 /// A way to sign in, as the sign-in page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderInfo {
     /// The URL segment: `/auth/login/{id}`.
     pub id: String,
@@ -43,6 +45,7 @@ pub struct ProviderInfo {
 
 /// How people sign in here.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInOptions {
     pub providers: Vec<ProviderInfo>,
     /// A trusted reverse proxy signs people in (no sign-in page of Portolan's own).
@@ -51,6 +54,7 @@ pub struct SignInOptions {
 
 /// Who is signed in, and their role where the page is (for the header; never for deciding).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionView {
     pub name: Option<String>,
     pub provider: Option<String>,
@@ -65,6 +69,7 @@ pub struct SessionView {
 
 /// How the tag list is ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TagSort {
     /// Semantic versions first, newest first; other tags after, by name.
     #[default]
@@ -102,6 +107,7 @@ impl TagSort {
 
 /// What the tag list shows: filter, order, page. Carried in the URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TagQuery {
     pub filter: String,
     pub sort: TagSort,
@@ -186,6 +192,7 @@ pub fn encode_component(s: &str) -> String {
 
 /// One page of a repository's tags.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TagPage {
     pub registry: RegistryInfo,
     pub repository: String,
@@ -219,6 +226,7 @@ pub use portolan_types::{ArtifactKind, DateSource};
 
 /// The details of one tag, as the tag table shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TagDetail {
     pub tag: String,
     pub digest: String,
@@ -240,6 +248,7 @@ pub struct TagDetail {
 
 /// A tag's details, or why they could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TagRow {
     Ok(TagDetail),
     Failed {

@@ -7,6 +7,7 @@ use super::{DateSource, RegistryInfo};
 /// A policy as the editor's form holds it: text fields, lists one item per line. The server
 /// turns it into a raw policy and validates it (every mistake at once, with where).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct PolicyForm {
     /// None: a new policy.
@@ -61,6 +62,7 @@ impl Default for PolicyForm {
 
 /// A run, as lists show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRow {
     pub id: i64,
     pub policy_id: i64,
@@ -88,6 +90,7 @@ pub struct RunRow {
 
 /// One item of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunItemRow {
     pub position: i64,
     pub repository: String,
@@ -101,6 +104,7 @@ pub struct RunItemRow {
 
 /// A run with a page of its items.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunView {
     pub run: RunRow,
     pub items: Vec<RunItemRow>,
@@ -112,6 +116,7 @@ pub struct RunView {
 
 /// A policy in the list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyRow {
     pub id: i64,
     pub name: String,
@@ -133,6 +138,7 @@ pub struct PolicyRow {
 
 /// The policies page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PoliciesPage {
     pub policies: Vec<PolicyRow>,
     pub recent_runs: Vec<RunRow>,
@@ -143,6 +149,7 @@ pub struct PoliciesPage {
 
 /// One policy's page: its form (for the editor), its runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PolicyPage {
     pub form: PolicyForm,
     pub registries: Vec<RegistryInfo>,
@@ -155,6 +162,7 @@ pub struct PolicyPage {
 
 /// A tag in a what-if preview.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhatIfTag {
     pub repository: String,
     pub tag: String,
@@ -169,6 +177,7 @@ pub struct WhatIfTag {
 
 /// What a policy would do now, computed from the cached repositories, before it is saved.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhatIf {
     /// Mistakes in the form (where, what): nothing else is computed while there are any.
     pub errors: Vec<(String, String)>,

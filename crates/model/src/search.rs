@@ -7,6 +7,7 @@ use super::{DateSource, RegistryInfo, encode_component};
 
 /// How the repository list is ordered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RepoSort {
     /// A→Z.
     #[default]
@@ -44,6 +45,7 @@ pub const MAX_REPO_PER_PAGE: usize = 500;
 
 /// What the repository list shows: filter, order, page. Carried in the URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepoQuery {
     pub filter: String,
     pub sort: RepoSort,
@@ -97,6 +99,7 @@ impl RepoQuery {
 
 /// A repository's columns in the list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepoSummary {
     pub name: String,
     /// Tags (referrer tags left out).
@@ -110,6 +113,7 @@ pub struct RepoSummary {
 
 /// A repository's row: its columns, why they could not be read, or not read yet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RepoRow {
     Ok(RepoSummary),
     Failed {
@@ -133,6 +137,7 @@ impl RepoRow {
 
 /// Where a registry's list of repositories comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Listing {
     /// Its catalog (`/v2/_catalog`), whole.
     Catalog,
@@ -145,6 +150,7 @@ pub enum Listing {
 
 /// One page of a registry's repositories.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepoPage {
     pub registry: RegistryInfo,
     pub query: RepoQuery,
@@ -174,6 +180,7 @@ pub const SUMMARY_BUDGET_MS: u32 = 400;
 
 /// What a search query was taken for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SearchKind {
     #[default]
     Empty,
@@ -187,6 +194,7 @@ pub enum SearchKind {
 
 /// One result, a link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     pub label: String,
     pub href: String,
@@ -195,6 +203,7 @@ pub struct SearchHit {
 
 /// The results in one registry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchGroup {
     pub registry: RegistryInfo,
     pub hits: Vec<SearchHit>,
@@ -207,6 +216,7 @@ pub struct SearchGroup {
 
 /// The answer to the search box.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchResults {
     pub query: String,
     pub kind: SearchKind,
@@ -226,6 +236,7 @@ impl SearchResults {
 
 /// One step from a manifest down to the digest asked about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UseStep {
     /// What the next item is to the manifest above it: `layer`, `config`, `platform manifest`.
     pub role: String,
@@ -237,6 +248,7 @@ pub struct UseStep {
 
 /// One place a digest is used: a manifest (tagged, or untagged) that is it or leads to it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UseRow {
     pub tags: Vec<(String, String)>,
     pub manifest: String,
@@ -248,6 +260,7 @@ pub struct UseRow {
 
 /// The places in one repository.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsedRepository {
     pub name: String,
     pub href: String,
@@ -256,6 +269,7 @@ pub struct UsedRepository {
 
 /// The places in one registry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsedRegistry {
     pub registry: RegistryInfo,
     pub repositories: Vec<UsedRepository>,
@@ -263,6 +277,7 @@ pub struct UsedRegistry {
 
 /// A manifest that refers to the digest (a signature, an SBOM, an attestation…).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsedReferrer {
     pub registry: RegistryInfo,
     pub repository: String,
@@ -274,6 +289,7 @@ pub struct UsedReferrer {
 
 /// What the index holds for one registry, and how fresh it is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CoverageRow {
     pub registry: RegistryInfo,
     /// The crawl is on for it.
@@ -296,6 +312,7 @@ pub struct CoverageRow {
 
 /// Where a digest is used, in every registry the caller may see.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WhereUsedView {
     pub digest: String,
     pub registries: Vec<UsedRegistry>,
@@ -315,6 +332,7 @@ impl WhereUsedView {
 /// Other places an artifact or blob is used (for its page): the repository it was opened in
 /// left out.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlsoUsed {
     pub digest: String,
     pub registries: Vec<UsedRegistry>,

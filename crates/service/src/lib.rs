@@ -16,6 +16,7 @@
 //!   where-used index; [`tags`]: tag lists sorted, filtered, paged, and their rows read.
 //! - [`artifact`], [`panels`], [`diff`], [`json`]: one reader of an artifact for its page (config,
 //!   platforms, Helm charts, SBOMs, signatures, raw JSON with links), and comparisons.
+//! - [`tokens`]: API tokens — made within their maker's role, checked at every use.
 //! - [`seen`]: first-seen dates. [`error`]: the one error type of this layer.
 
 pub mod artifact;
@@ -28,6 +29,7 @@ pub mod runs;
 pub mod search;
 pub mod seen;
 pub mod tags;
+pub mod tokens;
 pub mod trash;
 pub mod whatif;
 
@@ -60,6 +62,8 @@ pub struct Settings {
     pub trash_days: u32,
     /// Days audit entries are kept.
     pub audit_days: u32,
+    /// The longest an API token may last, in days.
+    pub token_max_days: u32,
     /// How long a retention run's lease lasts without renewal (renewed every quarter of it): a
     /// replica that dies mid-run loses its claim after this, and its run is marked interrupted
     /// once its heartbeat is older than this plus one renewal.
@@ -68,7 +72,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { trash_days: 30, audit_days: 365, retention_lease: runs::LEASE_TTL }
+        Self { trash_days: 30, audit_days: 365, token_max_days: 90, retention_lease: runs::LEASE_TTL }
     }
 }
 

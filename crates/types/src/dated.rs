@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 /// Where a date came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum DateSource {
     /// The image config's `created`.
@@ -45,8 +46,11 @@ impl DateSource {
 
 /// A date and where it came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dated {
+    /// Seconds since the Unix epoch.
     #[serde(with = "time::serde::timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub at: OffsetDateTime,
     pub source: DateSource,
 }

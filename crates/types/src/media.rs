@@ -49,6 +49,7 @@ pub fn base(media_type: &str) -> &str {
 /// What an artifact is, for people: decided by `artifactType`, then the config media type,
 /// then the layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ArtifactKind {
     /// A multi-platform image (index or manifest list).

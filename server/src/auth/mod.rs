@@ -61,6 +61,9 @@ const PENDING_COOKIE: &str = "portolan_signin";
 /// Requests to the sign-in routes one address may make at once, then a minute.
 const AUTH_BURST: u32 = 60;
 const AUTH_PER_MINUTE: u32 = 60;
+/// Refused API tokens one address may send at once, then a minute.
+const TOKEN_FAILURES_BURST: u32 = 10;
+const TOKEN_FAILURES_PER_MINUTE: u32 = 10;
 /// Longest refusal reason kept in the audit log.
 const REASON_MAX: usize = 500;
 
@@ -95,6 +98,10 @@ pub struct Auth {
     claimed: Mutex<HashMap<String, i64>>,
     /// Requests to the sign-in routes, per client address.
     limit: crate::limit::RateLimit,
+    /// Refused API tokens, per client address.
+    token_failures: crate::limit::RateLimit,
+    /// When each API token's use was last recorded.
+    token_uses: portolan_service::tokens::Uses,
 }
 
 impl Auth {
@@ -131,6 +138,8 @@ impl Auth {
             secure_cookies,
             claimed: Mutex::new(HashMap::new()),
             limit: crate::limit::RateLimit::new(AUTH_BURST, AUTH_PER_MINUTE),
+            token_failures: crate::limit::RateLimit::new(TOKEN_FAILURES_BURST, TOKEN_FAILURES_PER_MINUTE),
+            token_uses: Default::default(),
         })
     }
 
@@ -527,6 +536,22 @@ pub async fn identify(State(auth): State<Arc<Auth>>, session: Session, mut reque
     if let Some(proxy) = &auth.proxy {
         who = from_proxy(proxy, peer, request.headers());
     }
+    if let Some(credential) = bearer(request.headers()) {
+        let both = who.is_some() || has_session_cookie(request.headers());
+        let client = request.extensions().get::<crate::security::ClientAddr>().and_then(|c| c.0);
+        return match from_token(&auth, &credential, both, client).await {
+            Ok(identity) => {
+                request.extensions_mut().insert(CurrentUser(Some(identity)));
+                request.extensions_mut().insert(ViaToken);
+                let mut response = next.run(request).await;
+                if !response.headers().contains_key(header::CACHE_CONTROL) {
+                    response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+                }
+                response
+            }
+            Err(problem) => problem.into_response(),
+        };
+    }
     if who.is_none() {
         match session.get::<SessionUser>(USER_KEY).await {
             Ok(Some(user)) => {
@@ -556,6 +581,68 @@ pub async fn identify(State(auth): State<Arc<Auth>>, session: Session, mut reque
         response.headers_mut().insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
     }
     response
+}
+
+/// Marks a request made with an API token (in its extensions): cross-site checks, which are
+/// about cookies a browser sends by itself, do not apply to it.
+#[derive(Clone, Copy, Debug)]
+pub struct ViaToken;
+
+/// The credential of an `Authorization: Bearer …` header, if any.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| credential.trim().to_owned())
+}
+
+/// Whether the request carries Portolan's session cookie.
+fn has_session_cookie(headers: &HeaderMap) -> bool {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).any(|c| {
+        let name = c.trim().split('=').next().unwrap_or_default();
+        name == crate::session_cookie_name(false) || name == crate::session_cookie_name(true)
+    })
+}
+
+/// The identity an API token stands for (its owner, capped by its scope), or the problem to
+/// answer: a token beside a session cookie or proxy identity is refused rather than guessed;
+/// refused tokens are rate limited per address.
+async fn from_token(auth: &Auth, credential: &str, both: bool, client: Option<IpAddr>) -> Result<Identity, crate::rest::problem::Problem> {
+    use crate::rest::problem::Problem;
+    if both {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "ambiguous-credentials",
+            "Two ways of saying who you are",
+            "The request carries an API token and a session cookie (or a proxy's identity): send one of them.",
+        ));
+    }
+    if let Some(wait) = auth.token_failures.blocked(client) {
+        return Err(Problem::rate_limited(wait.as_secs()));
+    }
+    let refused = |reason: String| {
+        let _ = auth.token_failures.take(client);
+        tracing::info!(client = ?client, %reason, "an API token was refused");
+        Problem::token(reason)
+    };
+    if !portolan_service::tokens::is_token(credential) {
+        return Err(refused("not a Portolan API token (they start with ptl_)".into()));
+    }
+    let from = client.map(|c| c.to_string());
+    match portolan_service::tokens::authenticate(&auth.store, &auth.token_uses, credential, from.as_deref(), OffsetDateTime::now_utc())
+        .await
+    {
+        Ok(identity) => Ok(identity),
+        Err(portolan_service::tokens::Refused::Store(e)) => {
+            tracing::warn!(error = %e, "reading an API token");
+            Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "Portolan's database is unavailable",
+                "Try again in a moment.",
+            ))
+        }
+        Err(e) => Err(refused(e.to_string())),
+    }
 }
 
 /// The session key holding when a signed-in session was last used (seconds since the epoch).
@@ -613,7 +700,8 @@ fn from_proxy(proxy: &ProxyConfig, peer: Option<IpAddr>, headers: &HeaderMap) ->
 /// same-site subdomains and old browsers.)
 pub async fn same_origin_changes(request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    if !(method.is_safe()) {
+    // A token is sent by a script on purpose, never by a browser on its own.
+    if !method.is_safe() && request.extensions().get::<ViaToken>().is_none() {
         let headers = request.headers();
         let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
         let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());

@@ -84,6 +84,7 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub trash_days: Option<u32>,
     pub audit_days: Option<u32>,
+    pub token_max_days: Option<u32>,
     pub retention_lease_secs: Option<u64>,
     #[serde(default)]
     pub auth: auth::AuthFile,
@@ -125,6 +126,8 @@ pub struct Config {
     pub trash_days: u32,
     /// Days audit entries are kept.
     pub audit_days: u32,
+    /// The longest an API token may last, in days.
+    pub token_max_days: u32,
     /// How long a retention run's lease lasts without renewal (see `retention_lease_secs`).
     pub retention_lease: Duration,
     pub leptos_config: PathBuf,
@@ -273,6 +276,7 @@ impl Config {
         };
         let trash_days = days(file.trash_days, 30, "trash_days", &mut errors);
         let audit_days = days(file.audit_days, 365, "audit_days", &mut errors);
+        let token_max_days = days(file.token_max_days, 90, "token_max_days", &mut errors);
         let retention_lease = match file.retention_lease_secs {
             None => Duration::from_secs(60),
             Some(n @ 1..=3600) => Duration::from_secs(n),
@@ -296,6 +300,7 @@ impl Config {
                 access,
                 trash_days,
                 audit_days,
+                token_max_days,
                 retention_lease,
                 leptos_config: cli.leptos_config,
             })

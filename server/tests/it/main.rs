@@ -23,3 +23,4 @@ mod router;
 mod search;
 mod signin;
 mod support;
+mod tokens;

@@ -90,7 +90,12 @@ struct World {
     portolan: TestApp,
     registries: BTreeMap<&'static str, MemoryRegistry>,
     places: Vec<Place>,
+    /// An API token of vera's (the viewer, through the proxy).
+    veras_token: i64,
 }
+
+/// Whose token the world holds.
+const TOKEN_OWNER: (&str, &str) = ("proxy", "vera");
 
 async fn world(toml: &str) -> World {
     let registries: BTreeMap<&'static str, MemoryRegistry> = [("mem", MemoryRegistry::new()), ("pub", MemoryRegistry::new())].into();
@@ -169,7 +174,16 @@ async fn world(toml: &str) -> World {
         store.run_finish(run.id, portolan_store::RunState::Done, &Default::default(), None).await.unwrap();
         places.push(Place { registry, repo, image, layer, trash, policy, run: run.id });
     }
-    World { portolan, registries, places }
+    let owner = identity(Who::Viewer, TOKEN_OWNER.0).unwrap();
+    let asked = portolan_service::tokens::TokenRequest {
+        name: "vera's".into(),
+        registry: "mem".into(),
+        repositories: vec!["**".into()],
+        role: Role::Viewer,
+        days: 7,
+    };
+    let (_, token) = portolan_service::tokens::create(&portolan.state, &owner, asked, 90).await.unwrap();
+    World { portolan, registries, places, veras_token: token.id }
 }
 
 /// A caller's identity as a proxy or a session gives it.
@@ -217,6 +231,20 @@ fn expected(access: &Access, need: Need, who: Option<&Identity>, place: &Place) 
             refused(access.role_over(who, place.registry, &scope), role(l))
         }
         Need::Somewhere(l) => refused(access.highest_role(who), role(l)),
+        Need::Everywhere(l) => {
+            let all = ["**".to_owned()];
+            refused(["mem", "pub"].into_iter().map(|r| access.role_over(who, r, &all)).min().flatten(), role(l))
+        }
+        Need::Own => match who {
+            None => 401,
+            Some(w) if (w.provider.as_str(), w.subject.as_str()) == TOKEN_OWNER => 200,
+            Some(_)
+                if ["mem", "pub"].into_iter().all(|r| access.role_over(who, r, &["**".to_owned()]).is_some_and(|h| h >= Role::Admin)) =>
+            {
+                200
+            }
+            Some(_) => 404,
+        },
         Need::Named { see, act } => {
             let act = role(act);
             if who.is_none() {
@@ -298,6 +326,17 @@ async fn body(w: &World, name: &str, place: &Place) -> String {
         "run_policy" => qs(&RunPolicy { id: place.policy.id, dry_run: true }),
         "stop_run" => qs(&StopRun { id: place.run }),
         "get_run" => qs(&GetRun { id: place.run, from: 0 }),
+        "list_tokens" | "list_all_tokens" => String::new(),
+        "create_token" => qs(&CreateToken {
+            form: portolan_app::model::TokenForm {
+                name: "ci".into(),
+                registry: "mem".into(),
+                repositories: "team/app".into(),
+                role: "viewer".into(),
+                days: 7,
+            },
+        }),
+        "revoke_token" => qs(&RevokeToken { id: w.veras_token }),
         other => panic!("the server function {other} has no body in this test: add one"),
     }
 }
@@ -324,6 +363,8 @@ enum Via {
     Proxy,
     /// A session cookie, as a sign-in through the OpenID provider leaves it.
     Session,
+    /// An API token of the caller's (allowing all they may do), for the REST API.
+    Token,
 }
 
 /// `name` called by `who` (through `via`) with `body`.
@@ -331,6 +372,11 @@ async fn call_fn(w: &World, name: &str, who: Who, via: Via, body: String, extra:
     let mut call = w.portolan.request("POST", server_fn(name)).body(Some(body));
     match via {
         Via::Proxy => call = call.who(who),
+        Via::Token => {
+            if let Some((token, _)) = token_for(w, who).await {
+                call = call.header("authorization", &format!("Bearer {token}"));
+            }
+        }
         Via::Session => {
             if let Some(cookie) = session_of(w, who).await {
                 call = call.header("cookie", &cookie);
@@ -384,7 +430,7 @@ fn every_server_function_answers_what_its_need_says_for_every_caller_and_place()
                         };
                         let place = w.places.iter().find(|p| p.repo == place.repo).unwrap();
                         let provider = match via {
-                            Via::Proxy => "proxy",
+                            Via::Proxy | Via::Token => "proxy",
                             Via::Session => "sso",
                         };
                         let want = expected(&access, entry.need, identity(who, provider).as_ref(), place);
@@ -480,7 +526,7 @@ fn the_read_only_mode_reads_everything_and_changes_nothing() {
             let a = call_fn(&w, entry.name, Who::Admin, Via::Proxy, body, &[]).await;
             let want = match entry.need {
                 Need::Anyone | Need::On(Level::Viewer) | Need::OnRegistry(Level::Viewer) => 200,
-                Need::SignedIn => 401,
+                Need::SignedIn | Need::Own => 401,
                 _ => 403,
             };
             assert_eq!(a.status.as_u16(), want, "{} in the read-only mode: {}", entry.name, &a.body[..a.body.len().min(300)]);
@@ -528,6 +574,8 @@ fn pages_anywhere(place: &Place) -> Vec<(String, &'static str)> {
         ("/admin/policies/new".into(), "save_policy"),
         ("/admin/audit.csv".into(), "/admin/audit.csv"),
         ("/admin/audit.json".into(), "/admin/audit.json"),
+        ("/settings/tokens".into(), "list_tokens"),
+        ("/admin/tokens".into(), "list_all_tokens"),
     ]
 }
 
@@ -562,6 +610,8 @@ fn route_of(uri: &str) -> &'static str {
         p if p.starts_with("/admin/runs/") => "/admin/runs/{id}",
         "/admin/audit.csv" => "/admin/audit.csv",
         "/admin/audit.json" => "/admin/audit.json",
+        "/settings/tokens" => "/settings/tokens",
+        "/admin/tokens" => "/admin/tokens",
         p if p.starts_with("/badge/") => "/badge/{registry}/{*path}",
         p if p.starts_with("/api/v1/referrers/") => "/api/v1/referrers/{registry}/{*path}",
         p if p.starts_with("/r/") && p[3..].contains('/') => "/r/{registry}/{*path}",
@@ -713,4 +763,157 @@ fn user_in(html: &str) -> Option<(String, String)> {
     let role = rest.split("data-role=\"").nth(1)?.split('"').next()?.to_owned();
     let name = rest.split(r#"class="font-medium">"#).nth(1)?.split('<').next()?.to_owned();
     Some((role, name))
+}
+
+/// A REST request about a place: method, address, JSON body, and the server function whose
+/// need it has (its handler runs that function).
+fn rest_samples(w: &World, place: &Place) -> Vec<(&'static str, String, Option<serde_json::Value>, &'static str)> {
+    let (reg, repo) = (place.registry, place.repo);
+    vec![
+        ("GET", "/api/v1/registries".into(), None, "list_registries"),
+        ("GET", format!("/api/v1/repositories/{reg}?q=app"), None, "list_repositories"),
+        ("GET", format!("/api/v1/tags/{reg}/{repo}?sort=name"), None, "list_tags"),
+        ("GET", format!("/api/v1/artifacts/{reg}/{repo}:1.0"), None, "get_artifact"),
+        ("GET", format!("/api/v1/artifacts/{reg}/{repo}@{}", place.image), None, "get_artifact"),
+        ("GET", format!("/api/v1/diff/{reg}/{repo}?from=1.0&to=latest"), None, "get_diff"),
+        ("GET", "/api/v1/search?q=app".into(), None, "search"),
+        ("GET", format!("/api/v1/where-used/{}", place.image), None, "where_used"),
+        ("POST", format!("/api/v1/delete-previews/{reg}/{repo}"), Some(serde_json::json!({"tags": ["1.0"]})), "preview_delete"),
+        ("POST", format!("/api/v1/deletions/{reg}/{repo}"), Some(serde_json::json!({"confirmation": "PREVIEW"})), "apply_delete"),
+        ("GET", "/api/v1/trash".into(), None, "trash_list"),
+        ("POST", format!("/api/v1/trash/{}/restore", place.trash), None, "trash_restore"),
+        ("GET", "/api/v1/policies".into(), None, "get_policies"),
+        ("POST", format!("/api/v1/policies/{}/runs", place.policy.id), Some(serde_json::json!({"dry_run": true})), "run_policy"),
+        ("GET", format!("/api/v1/runs/{}", place.run), None, "get_run"),
+        ("GET", "/api/v1/audit?action=delete*".into(), None, "audit_list"),
+        ("GET", "/api/v1/openapi.json".into(), None, "list_registries"),
+    ]
+    .into_iter()
+    .filter(|_| !w.places.is_empty())
+    .collect()
+}
+
+/// An API token for `who` (through the proxy's identity): the widest scope their roles allow
+/// making — everything at their highest role, else a registry, else their team — and the
+/// identity a request with it acts as (the owner, capped by the token).
+async fn token_for(w: &World, who: Who) -> Option<(String, Identity)> {
+    let owner = identity(who, "proxy")?;
+    let scopes: [(&str, &[&str]); 3] = [("*", &["**"]), ("mem", &["**"]), ("mem", &["team/**"])];
+    for (registry, repositories) in scopes {
+        for role in [Role::Admin, Role::Maintainer, Role::Viewer] {
+            let asked = portolan_service::tokens::TokenRequest {
+                name: "all".into(),
+                registry: registry.into(),
+                repositories: repositories.iter().map(|r| (*r).into()).collect(),
+                role,
+                days: 1,
+            };
+            if let Ok((secret, record)) = portolan_service::tokens::create(&w.portolan.state, &owner, asked, 90).await {
+                let cap = portolan_access::Cap::new(portolan_access::RawCap {
+                    token: record.id,
+                    registry: record.registry,
+                    repositories: record.repositories,
+                    role,
+                })
+                .unwrap();
+                return Some((secret, Identity { cap: Some(cap), ..owner }));
+            }
+        }
+    }
+    None
+}
+
+/// Every REST endpoint, for every caller, at every place, through an API token and through a
+/// session: the status of the server function it runs (problem details on refusal).
+#[test]
+fn every_rest_endpoint_answers_what_its_need_says_through_tokens_and_sessions() {
+    run(async {
+        let reads = world(CONFIG).await;
+        let access = reads.portolan.state.access.clone();
+        let samples = rest_samples(&reads, &reads.places[0]);
+        for (pattern, method, _) in portolan_server::rest::routes() {
+            let sampled = samples.iter().any(|(m, uri, ..)| *m == method && matches_route(pattern, uri.split('?').next().unwrap()));
+            assert!(sampled, "the REST route {method} {pattern} has no sample in this test");
+        }
+        for (i, sample) in samples.iter().enumerate() {
+            let (_, _, _, function) = sample;
+            let entry = the_entry(function);
+            let places: Vec<Place> = if placed(entry.need) { reads.places.clone() } else { vec![reads.places[0].clone()] };
+            for place in &places {
+                for who in CALLERS {
+                    for via in [Via::Token, Via::Session] {
+                        let fresh;
+                        let w = if entry.change.is_some() {
+                            fresh = world(CONFIG).await;
+                            &fresh
+                        } else {
+                            &reads
+                        };
+                        let place = w.places.iter().find(|p| p.repo == place.repo).unwrap();
+                        let (method, uri, body, _) = rest_samples(w, place).swap_remove(i);
+                        // Who the request acts as: the token's owner capped by it, or the session's person.
+                        let (credential, acting) = match via {
+                            Via::Token => match token_for(w, who).await {
+                                Some((t, acting)) => (Some(("authorization", format!("Bearer {t}"))), Some(acting)),
+                                None => (None, None),
+                            },
+                            _ => (session_of(w, who).await.map(|c| ("cookie", c)), identity(who, "sso")),
+                        };
+                        let mut body = body;
+                        if function == &"apply_delete" {
+                            let preview = qs(&portolan_app::api::PreviewDelete {
+                                registry: place.registry.into(),
+                                repository: place.repo.into(),
+                                selection: DeleteSelection { tags: vec!["1.0".into()], ..Default::default() },
+                            });
+                            let a = w.portolan.server_fn("preview_delete", Who::Admin, preview).await;
+                            let confirmation = serde_json::from_str::<portolan_app::model::DeletePreview>(&a.body).unwrap().confirmation;
+                            body = Some(serde_json::json!({ "confirmation": confirmation }));
+                        }
+                        let mut call = w.portolan.request(method, &uri).header("accept", "application/json");
+                        if let Some((k, v)) = &credential {
+                            call = call.header(k, v);
+                        }
+                        if let Some(b) = &body {
+                            call = call.body(Some(b.to_string())).header("content-type", "application/json");
+                        }
+                        let a = call.send().await;
+                        let mut want = expected(&access, entry.need, acting.as_ref(), place);
+                        if want == 200 && *function == "run_policy" {
+                            want = 202;
+                        }
+                        assert_eq!(
+                            a.status.as_u16(),
+                            want,
+                            "{method} {uri} ({function}) as {who:?} via {via:?}: {}",
+                            &a.body[..a.body.len().min(300)]
+                        );
+                        if want >= 400 {
+                            assert_eq!(a.header("content-type"), Some("application/problem+json"), "{method} {uri}");
+                            let problem: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+                            assert_eq!(problem["status"], want, "{}", a.body);
+                            assert!(problem["type"].as_str().is_some_and(|t| t.starts_with("urn:portolan:problem:")), "{}", a.body);
+                        } else {
+                            serde_json::from_str::<serde_json::Value>(&a.body).unwrap_or_else(|e| panic!("{method} {uri}: not JSON ({e})"));
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Whether `path` is served by the route `pattern` (`{x}` one segment, `{*x}` the rest).
+fn matches_route(pattern: &str, path: &str) -> bool {
+    let mut s = path.split('/');
+    for part in pattern.split('/') {
+        if part.starts_with("{*") {
+            return s.next().is_some();
+        }
+        match s.next() {
+            Some(seg) if part.starts_with('{') || part == seg => {}
+            _ => return false,
+        }
+    }
+    s.next().is_none()
 }
