@@ -774,15 +774,17 @@ impl Deleter<'_> {
             .map(|(d, manifest)| {
                 let (client, repo) = (client.clone(), repo.clone());
                 async move {
+                    // Asked of the registry, not of caches: what was read before its garbage
+                    // collection may be cached still.
                     let present = if manifest {
                         match portolan_oci::name::parse_digest(&d) {
-                            Ok(p) => client.resolve(&repo, &Reference::Digest(p)).await.map(|_| ()),
-                            Err(e) => Err(e),
+                            Ok(p) => client.resolve_now(&repo, &Reference::Digest(p)).await.is_ok_and(|r| r.is_some()),
+                            Err(_) => false,
                         }
                     } else {
-                        client.blob_size(&repo, &d).await.map(|_| ())
+                        client.blob_size(&repo, &d).await.is_ok()
                     };
-                    (d, present.is_ok())
+                    (d, present)
                 }
             })
             .collect();

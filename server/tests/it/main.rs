@@ -5,6 +5,8 @@
 //! - [`signin`]: sign-in end to end against a real OpenID provider and a GitHub replay;
 //! - [`registries`]: registries set up the awkward ways real ones are;
 //! - [`retention`]: retention runs against real registries under faults;
+//! - [`restore`]: restoring from the trash after the registry's garbage collection, and over
+//!   tags pushed again since;
 //! - [`search`]: finding things — big catalogs, none, the crawl, where a digest is used;
 //! - [`replicas`], [`load`]: two `portolan` processes on one Postgres;
 //! - [`leptos_config`]: build and site settings agree.
@@ -17,6 +19,7 @@ mod leptos_config;
 mod load;
 mod registries;
 mod replicas;
+mod restore;
 mod retention;
 mod router;
 mod search;
