@@ -3,6 +3,7 @@
 //! - [`router`]: every route and server function at every role, cross-site changes, the Host
 //!   check, headers, metrics — registries in memory;
 //! - [`signin`]: sign-in end to end against a real OpenID provider and a GitHub replay;
+//! - [`oidc`]: ID tokens with an `at_hash`, and the provider's key rotation;
 //! - [`registries`]: registries set up the awkward ways real ones are;
 //! - [`retention`]: retention runs against real registries under faults;
 //! - [`restore`]: restoring from the trash after the registry's garbage collection, and over
@@ -17,6 +18,7 @@
 
 mod leptos_config;
 mod load;
+mod oidc;
 mod registries;
 mod replicas;
 mod restore;
