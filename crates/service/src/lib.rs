@@ -16,6 +16,8 @@
 //!   where-used index; [`tags`]: tag lists sorted, filtered, paged, and their rows read.
 //! - [`artifact`], [`panels`], [`diff`], [`json`]: one reader of an artifact for its page (config,
 //!   platforms, Helm charts, SBOMs, signatures, raw JSON with links), and comparisons.
+//! - [`upkeep`]: what is forgotten on schedule — ended sessions, trash past `trash_days`, audit
+//!   entries past `audit_days`.
 //! - [`seen`]: first-seen dates. [`error`]: the one error type of this layer.
 
 pub mod artifact;
@@ -29,6 +31,7 @@ pub mod search;
 pub mod seen;
 pub mod tags;
 pub mod trash;
+pub mod upkeep;
 pub mod whatif;
 
 use std::sync::Arc;

@@ -4,7 +4,8 @@
 //!   trash, then deleted, and each step goes to the audit log ([`Deleter`]);
 //! - restoring ([`Deleter::restore`]): every blob is checked first, manifests are put back in
 //!   dependency order (children, index, referrers), then the tags — never over a tag that was
-//!   pushed again since; purging ([`purge`]); listing what someone may act on ([`list`]);
+//!   pushed again since; purging ([`purge`], by hand or past the retention); listing what
+//!   someone may act on ([`list`]);
 //! - settling deletes a stopped replica left half-recorded ([`settle_trash`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -258,12 +259,18 @@ pub async fn restore(
 
 /// Purges trash entry `entry`'s content for good, on behalf of `actor`, and audits it.
 pub async fn purge(services: &Services, entry: &TrashEntry, actor: Actor, request_id: Option<String>) -> Result<()> {
-    services.store.trash_purge(entry.id, Some(&actor.label()), "purged by hand").await?;
+    purge_as(services, entry, actor, request_id, "purged by hand").await
+}
+
+/// [`purge`], saying why (`why` is kept with the entry and in the audit entry): by hand, or
+/// past the trash's retention ([`crate::upkeep`]).
+pub async fn purge_as(services: &Services, entry: &TrashEntry, actor: Actor, request_id: Option<String>, why: &str) -> Result<()> {
+    services.store.trash_purge(entry.id, Some(&actor.label()), why).await?;
     let audit = NewAudit::new(actor, "purge", Outcome::Done)
         .at(&entry.registry, Some(&entry.repository))
         .digests(entry.manifests.iter().map(|m| m.digest.clone()))
         .tags(entry.tags.iter().map(|(t, _)| t.clone()))
-        .reason(format!("trash entry {}: {}", entry.id, entry.summary))
+        .reason(format!("trash entry {}: {} ({why})", entry.id, entry.summary))
         .request(request_id.as_deref());
     services.store.audit(audit).await?;
     Ok(())

@@ -8,6 +8,8 @@
 //! - [`retention`]: retention runs against real registries under faults;
 //! - [`restore`]: restoring from the trash after the registry's garbage collection, and over
 //!   tags pushed again since;
+//! - [`schedule`]: the scheduler's tick — missed fires, fires that find their policy running;
+//! - [`upkeep`]: old trash purged, old audit entries forgotten;
 //! - [`search`]: finding things — big catalogs, none, the crawl, where a digest is used;
 //! - [`replicas`], [`load`]: two `portolan` processes on one Postgres;
 //! - [`leptos_config`]: build and site settings agree.
@@ -24,6 +26,8 @@ mod replicas;
 mod restore;
 mod retention;
 mod router;
+mod schedule;
 mod search;
 mod signin;
 mod support;
+mod upkeep;

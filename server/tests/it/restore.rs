@@ -16,10 +16,16 @@ use portolan_testkit::pusher::{PushAuth, Pushed, Pusher};
 use crate::support::{TestApp, Who, qs, run};
 
 /// Portolan on the registry at `url`: maintainers and admins through the trusted proxy.
-async fn portolan(url: &str) -> TestApp {
+pub(crate) async fn portolan(url: &str) -> TestApp {
+    portolan_with(url, "").await
+}
+
+/// [`portolan`] with more top-level settings (`top`, TOML lines).
+pub(crate) async fn portolan_with(url: &str, top: &str) -> TestApp {
     TestApp::new(&format!(
         r#"
 public_url = "http://portolan.test"
+{top}
 [auth.proxy]
 trusted = ["127.0.0.1"]
 [[grants]]
@@ -37,7 +43,7 @@ url = "{url}"
 }
 
 /// A real distribution, and a seeder pushing into it with plain HTTP.
-async fn registry() -> (Distribution, Seeder) {
+pub(crate) async fn registry() -> (Distribution, Seeder) {
     let d = Distribution::start(DistributionAuth::Anonymous).await.expect("docker-registry starts");
     let seeder = Seeder::new(Pusher::new(&d.url, PushAuth::None), true);
     (d, seeder)
@@ -45,7 +51,7 @@ async fn registry() -> (Distribution, Seeder) {
 
 /// Deletes the artifact `digest` of `repo` as the maintainer max, the way the delete page does
 /// (preview, then apply exactly what was previewed); returns its trash entry, content included.
-async fn delete_artifact(w: &TestApp, repo: &str, digest: &str) -> TrashEntry {
+pub(crate) async fn delete_artifact(w: &TestApp, repo: &str, digest: &str) -> TrashEntry {
     let selection = portolan_app::model::DeleteSelection { digests: vec![digest.to_owned()], ..Default::default() };
     let preview = qs(&portolan_app::api::PreviewDelete { registry: "reg".into(), repository: repo.into(), selection });
     let a = w.server_fn("preview_delete", Who::Maintainer, preview).await;
