@@ -1,8 +1,10 @@
 //! Restoring from the trash against a real CNCF distribution (Debian's `docker-registry`):
 //! an artifact deleted through Portolan, then distribution's own garbage collection run for
 //! real (the registry stopped, `docker-registry garbage-collect <config.yml>`, started again),
-//! is refused — nothing written, the missing blobs named, the refusal audited; and a restore
-//! never overwrites a tag that was pushed again since the delete.
+//! is refused — nothing written, the missing blobs named, the refusal audited; so is the restore
+//! of an index one of whose platform manifests (kept at the delete for another index) was
+//! deleted at the registry since; and a restore never overwrites a tag that was pushed again
+//! since the delete.
 //!
 //! Deletes and restores go through the server functions (`preview_delete`, `apply_delete`,
 //! `trash_restore`) as a maintainer; what the registry holds is read with plain HTTP requests,
@@ -223,6 +225,55 @@ fn a_restore_puts_the_artifact_back_but_never_over_a_tag_pushed_again_since() {
         assert!(reason.contains(&portolan_app::model::short_digest(&new.digest)), "names where latest points now: {reason}");
         assert!(audited.iter().all(|a| a.entry.actor.subject.as_deref() == Some("max")));
         assert_eq!(w.store.trash_entry(entry.id).await.unwrap().state, TrashState::Restored);
+        w.store.close().await;
+    })
+}
+
+#[test]
+fn a_restore_of_an_index_whose_shared_platform_manifest_was_deleted_since_is_refused() {
+    run(async {
+        const REPO: &str = "shared/app";
+        let (d, seeder) = registry().await;
+        // Two multi-platform images sharing their amd64 manifest (and its attestation).
+        let shared = ImageSpec::new("the amd64 build both use");
+        let (first, first_images) = seeder
+            .multi_platform(REPO, &["first"], &[shared.clone(), ImageSpec::new("first on arm64").platform("arm64", None)])
+            .await
+            .unwrap();
+        let (second, second_images) =
+            seeder.multi_platform(REPO, &["second"], &[shared, ImageSpec::new("second on arm64").platform("arm64", None)]).await.unwrap();
+        assert_eq!(first_images[0].digest, second_images[0].digest, "the shared manifest");
+        let shared = first_images[0].digest.clone();
+        let first_only = first_images[1].digest.clone();
+        let w = portolan(&d.url).await;
+
+        // The first goes through Portolan: the shared manifest stays, the second uses it.
+        let entry = delete_artifact(&w, REPO, &first.digest).await;
+        assert!(entry.manifests.iter().any(|m| m.digest == first_only), "its own platform manifest is in the trash");
+        assert!(entry.manifests.iter().all(|m| m.digest != shared), "the shared one is not");
+        assert_eq!(manifest_at(&d.url, REPO, &shared).await.as_deref(), Some(shared.as_str()));
+        assert_eq!(manifest_at(&d.url, REPO, &first_only).await, None);
+
+        // Someone deletes the second, with the shared manifest, at the registry itself.
+        let bytes = seeder.pusher.get_manifest(REPO, &second.digest).await.unwrap().unwrap();
+        let index: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        seeder.pusher.delete_manifest(REPO, &second.digest).await.unwrap();
+        for child in index["manifests"].as_array().unwrap() {
+            seeder.pusher.delete_manifest(REPO, child["digest"].as_str().unwrap()).await.unwrap();
+        }
+        assert_eq!(manifest_at(&d.url, REPO, &shared).await, None);
+
+        // The restore is refused naming the shared manifest, and puts nothing back.
+        let audited = restore(&w, entry.id).await;
+        assert_eq!(audited.len(), 1, "one refusal, no restore step: {audited:#?}");
+        let refusal = &audited[0].entry;
+        assert_eq!((refusal.action.as_str(), refusal.outcome), ("restore", Outcome::Refused), "{refusal:?}");
+        let reason = refusal.reason.as_deref().unwrap_or_default();
+        assert!(reason.contains(&shared), "{reason}");
+        assert_eq!(manifest_at(&d.url, REPO, &first_only).await, None, "nothing written");
+        assert_eq!(manifest_at(&d.url, REPO, &first.digest).await, None);
+        assert_eq!(tags(&d.url, REPO).await, Vec::<String>::new());
+        assert_eq!(w.store.trash_entry(entry.id).await.unwrap().state, TrashState::Deleted);
         w.store.close().await;
     })
 }
