@@ -71,7 +71,7 @@ async fn run(config: Config, check: bool) -> Result<(), StartError> {
     tracing::info!("Portolan listening on http://{addr} ({} registries, store: {})", registries.len(), store.engine().label());
     let state = state(leptos_options, registries, &config, store.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let upkeep = tokio::spawn(upkeep(store.clone(), config.trash_days, config.audit_days, stop_rx.clone()));
+    let upkeep = tokio::spawn(upkeep(state.services.clone(), stop_rx.clone()));
     let scheduler = tokio::spawn(portolan_server::scheduler::run(state.services.clone(), stop_rx.clone()));
     let crawler = tokio::spawn(portolan_server::crawler::run(state.services.clone(), stop_rx));
     let served = axum::serve(listener, app(state.clone(), parts).into_make_service_with_connect_info::<SocketAddr>())
@@ -94,31 +94,16 @@ async fn run(config: Config, check: bool) -> Result<(), StartError> {
     served
 }
 
-/// Periodic upkeep: expired sessions, trash past its retention, audit past its window.
-async fn upkeep(store: portolan_store::Store, trash_days: u32, audit_days: u32, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Upkeep every ten minutes ([`portolan_service::upkeep::pass`]: ended sessions, trash past
+/// `trash_days`, audit entries past `audit_days`); this is only the loop.
+async fn upkeep(services: portolan_service::Services, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        let now = time::OffsetDateTime::now_utc();
-        if let Err(e) = store.delete_expired_sessions(now).await {
-            tracing::warn!(error = %e, "deleting expired sessions");
-        }
-        match store.trash_expired(now - time::Duration::days(trash_days.into())).await {
-            Ok(ids) => {
-                for id in ids {
-                    if let Err(e) = store.trash_purge(id, None, &format!("older than {trash_days} days")).await {
-                        tracing::warn!(error = %e, id, "purging old trash");
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "listing old trash"),
-        }
-        if let Err(e) = store.audit_prune(now - time::Duration::days(audit_days.into())).await {
-            tracing::warn!(error = %e, "pruning the audit log");
-        }
+        portolan_service::upkeep::pass(&services, time::OffsetDateTime::now_utc()).await;
     }
 }
 

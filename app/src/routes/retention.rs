@@ -19,7 +19,7 @@ fn state_badge(state: &str) -> impl IntoView + use<> {
     let class = match state {
         "done" => "bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100",
         "running" => "bg-sky-100 text-sky-900 dark:bg-sky-900 dark:text-sky-100",
-        "stopped" => "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
+        "stopped" | "skipped" => "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
         _ => "bg-rose-100 text-rose-900 dark:bg-rose-900 dark:text-rose-100",
     };
     view! { <span class=format!("rounded-sm px-1.5 py-0.5 text-xs {class}") data-state=state.to_owned()>{state.to_owned()}</span> }

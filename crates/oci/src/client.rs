@@ -671,12 +671,12 @@ impl Client {
         Ok(body.bytes)
     }
 
-    /// A blob's size, from a HEAD (None when the registry does not say).
+    /// A blob's size, from a HEAD (None when the registry does not say). Always asked of the
+    /// registry, never of the content cache: a restore checks with it that the blobs it needs
+    /// are still there, and a blob read before the registry's garbage collection stays in the
+    /// cache after the registry removed it.
     pub async fn blob_size(&self, repo: &RepoName, digest: &str) -> Result<Option<u64>> {
         crate::name::parse_digest(digest)?;
-        if let Some(bytes) = self.inner.content.get(&content_key(repo, digest)).await {
-            return Ok(Some(bytes.len() as u64));
-        }
         let request = Request::new(
             Method::HEAD,
             self.url(&format!("{repo}/blobs/{digest}")),

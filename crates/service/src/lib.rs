@@ -17,6 +17,8 @@
 //! - [`artifact`], [`panels`], [`diff`], [`json`]: one reader of an artifact for its page (config,
 //!   platforms, Helm charts, SBOMs, signatures, raw JSON with links), and comparisons.
 //! - [`tokens`]: API tokens — made within their maker's role, checked at every use.
+//! - [`upkeep`]: what is forgotten on schedule — ended sessions, trash past `trash_days`, audit
+//!   entries past `audit_days`.
 //! - [`seen`]: first-seen dates. [`error`]: the one error type of this layer.
 
 pub mod artifact;
@@ -31,6 +33,7 @@ pub mod seen;
 pub mod tags;
 pub mod tokens;
 pub mod trash;
+pub mod upkeep;
 pub mod whatif;
 
 use std::sync::Arc;

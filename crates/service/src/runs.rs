@@ -529,7 +529,7 @@ pub async fn tick(state: &Services) {
                     scope: scope_of(&record),
                 };
                 if let Ok(Some(run)) = state.store.run_start(&skipped).await {
-                    let _ = state.store.run_finish(run.id, RunState::Failed, &RunCounts::default(), Some(&format!("skipped: {why}"))).await;
+                    let _ = state.store.run_finish(run.id, RunState::Skipped, &RunCounts::default(), Some(&why)).await;
                 }
             }
             Err(e) => tracing::warn!(policy = %record.name, error = %e, "a scheduled run could not start"),

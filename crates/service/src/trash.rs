@@ -5,7 +5,8 @@
 //! - restoring ([`Deleter::restore`]): the entry is claimed first (one restore at a time, no
 //!   purge meanwhile), every blob is checked, manifests are put back in dependency order
 //!   (children, index, referrers), then the tags — never over a tag that was pushed again since;
-//!   purging ([`purge`]); listing what someone may act on ([`list`]);
+//!   purging ([`purge`], by hand or past the retention); listing what someone may act on
+//!   ([`list`]);
 //! - settling deletes a stopped replica left half-recorded, and giving back the entries of
 //!   restores that stopped ([`settle_trash`]).
 //!
@@ -267,12 +268,18 @@ pub async fn restore(
 /// ([`Error::Conflict`]) while a delete or a restore of it is under way, and when it was purged
 /// already (a double click purges once).
 pub async fn purge(services: &Services, entry: &TrashEntry, actor: Actor, request_id: Option<String>) -> Result<()> {
-    services.store.trash_purge(entry.id, Some(&actor.label()), "purged by hand").await?;
+    purge_as(services, entry, actor, request_id, "purged by hand").await
+}
+
+/// [`purge`], saying why (`why` is kept with the entry and in the audit entry): by hand, or
+/// past the trash's retention ([`crate::upkeep`]).
+pub async fn purge_as(services: &Services, entry: &TrashEntry, actor: Actor, request_id: Option<String>, why: &str) -> Result<()> {
+    services.store.trash_purge(entry.id, Some(&actor.label()), why).await?;
     let audit = NewAudit::new(actor, "purge", Outcome::Done)
         .at(&entry.registry, Some(&entry.repository))
         .digests(entry.manifests.iter().map(|m| m.digest.clone()))
         .tags(entry.tags.iter().map(|(t, _)| t.clone()))
-        .reason(format!("trash entry {}: {}", entry.id, entry.summary))
+        .reason(format!("trash entry {}: {} ({why})", entry.id, entry.summary))
         .request(request_id.as_deref());
     services.store.audit(audit).await?;
     Ok(())
@@ -822,15 +829,17 @@ impl Deleter<'_> {
             .map(|(d, manifest)| {
                 let (client, repo) = (client.clone(), repo.clone());
                 async move {
+                    // Asked of the registry, not of caches: what was read before its garbage
+                    // collection may be cached still.
                     let present = if manifest {
                         match portolan_oci::name::parse_digest(&d) {
-                            Ok(p) => client.resolve(&repo, &Reference::Digest(p)).await.map(|_| ()),
-                            Err(e) => Err(e),
+                            Ok(p) => client.resolve_now(&repo, &Reference::Digest(p)).await.is_ok_and(|r| r.is_some()),
+                            Err(_) => false,
                         }
                     } else {
-                        client.blob_size(&repo, &d).await.map(|_| ())
+                        client.blob_size(&repo, &d).await.is_ok()
                     };
-                    (d, present.is_ok())
+                    (d, present)
                 }
             })
             .collect();

@@ -44,6 +44,8 @@ pub enum RunState {
     Stopped,
     /// Its replica stopped (crashed, killed) mid-run; whatever it did is in the trash and the audit.
     Interrupted,
+    /// A schedule fire that found its policy still running: recorded, nothing done.
+    Skipped,
 }
 
 impl RunState {
@@ -54,6 +56,7 @@ impl RunState {
             RunState::Failed => "failed",
             RunState::Stopped => "stopped",
             RunState::Interrupted => "interrupted",
+            RunState::Skipped => "skipped",
         }
     }
 
@@ -63,6 +66,7 @@ impl RunState {
             "done" => RunState::Done,
             "failed" => RunState::Failed,
             "stopped" => RunState::Stopped,
+            "skipped" => RunState::Skipped,
             _ => RunState::Interrupted,
         }
     }

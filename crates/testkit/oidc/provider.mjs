@@ -23,15 +23,27 @@
 // otherwise it asks, with a "Sign out" button.
 //
 // Test controls:
-//   POST /__test/tamper {"mode": "nonce"|"issuer"|"signature"|"expired"|"audience"|null}
-//        alters the id_token of the NEXT successful token response (re-signed with the real key,
-//        except "signature", which breaks the signature), so that exactly one check fails.
+//   POST /__test/tamper {"mode": "nonce"|"issuer"|"signature"|"expired"|"audience"|"at-hash"|
+//                                "correct-at-hash"|"unknown-key"|null}
+//        alters the id_token of the NEXT successful token response (re-signed with the signing
+//        key, except "signature", which breaks the signature, and "unknown-key", which signs it
+//        with a fresh key no JWKS lists), so that exactly one check fails. "at-hash" adds an
+//        at_hash that is not the access token's; "correct-at-hash" adds the access token's (as
+//        Keycloak sends one), which must pass.
 //   GET  /__test/tamper     the pending mode.
+//   POST /__test/rotate {"keep_old": false}
+//        key rotation: a new signing key (RSA 2048, a kid of its own) signs every ID token from
+//        now on, and the JWKS publishes it — alone, or after the keys published so far with
+//        "keep_old". Answers {"kid": "…"}.
+//   POST /__test/delay-token {"ms": 1500}
+//        holds the NEXT token request that long before answering it (sign-ins overlapping).
+//   GET  /__test/reads      how often the discovery document and the JWKS were read:
+//                           {"discovery": n, "jwks": n}.
 //   GET  /__test/sessions   the provider's signed-in sessions: [{uid, account_id, login_ts, clients}].
 //
 // Stops on SIGTERM/SIGINT, and when its standard input (a pipe) closes.
 
-import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fstatSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -71,6 +83,20 @@ const issuer = config.issuer || `http://127.0.0.1:${port}`;
 
 const privateKey = createPrivateKey(config.signing_key.pem);
 const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid: config.signing_key.kid, alg: 'RS256', use: 'sig' };
+
+// The key ID tokens are signed with: the configured one until a rotation (/__test/rotate).
+const publicJwk = (key, kid) => ({ ...createPublicKey(key).export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' });
+let signing = { key: privateKey, kid: config.signing_key.kid };
+// The JWKS served once keys were rotated (null: the provider's own, with the configured key).
+let published = null;
+const reads = { discovery: 0, jwks: 0 };
+// Milliseconds the next token request is held (0: none).
+let delayNextToken = 0;
+
+function freshKey(prefix) {
+  const { privateKey: key } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { key, kid: `${prefix}-${randomBytes(6).toString('hex')}` };
+}
 
 const usersByLogin = new Map(config.users.map((u) => [u.login, u]));
 const usersBySub = new Map(config.users.map((u) => [u.claims.sub, u]));
@@ -178,11 +204,16 @@ provider.on('session.saved', (session) => {
 provider.on('session.destroyed', (session) => sessions.delete(session.uid));
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 
-const TAMPER_MODES = new Set(['nonce', 'issuer', 'signature', 'expired', 'audience']);
+const TAMPER_MODES = new Set(['nonce', 'issuer', 'signature', 'expired', 'audience', 'at-hash', 'correct-at-hash', 'unknown-key']);
 let tamper = null;
 
-async function tampered(idToken, mode) {
+// at_hash for RS256: the left half of the SHA-256 of the access token, base64url.
+const atHash = (token) => createHash('sha256').update(token, 'ascii').digest().subarray(0, 16).toString('base64url');
+
+// The token endpoint's id_token, altered by `mode` (null: only re-signed with the current key).
+async function tampered(idToken, mode, accessToken) {
   if (mode === 'signature') {
+    if (signing.key !== privateKey) idToken = await tampered(idToken, null, accessToken);
     const [h, p, s] = idToken.split('.');
     const sig = Buffer.from(s, 'base64url');
     for (let i = 0; i < 8 && i < sig.length; i++) sig[i] ^= 0xff;
@@ -191,7 +222,10 @@ async function tampered(idToken, mode) {
   const header = jose.decodeProtectedHeader(idToken);
   const claims = jose.decodeJwt(idToken);
   const now = Math.floor(Date.now() / 1000);
+  let key = signing;
   switch (mode) {
+    case null:
+      break;
     case 'nonce':
       claims.nonce = `tampered-${randomBytes(8).toString('hex')}`;
       break;
@@ -206,10 +240,19 @@ async function tampered(idToken, mode) {
     case 'audience':
       claims.aud = 'another-client';
       break;
+    case 'at-hash':
+      claims.at_hash = atHash(`${accessToken}-not-this-one`);
+      break;
+    case 'correct-at-hash':
+      claims.at_hash = atHash(accessToken);
+      break;
+    case 'unknown-key':
+      key = freshKey('unknown');
+      break;
     default:
       throw new Error(`unknown tamper mode ${mode}`);
   }
-  return new jose.SignJWT(claims).setProtectedHeader(header).sign(privateKey);
+  return new jose.SignJWT(claims).setProtectedHeader({ ...header, kid: key.kid }).sign(key.key);
 }
 
 async function readBody(req) {
@@ -252,15 +295,52 @@ provider.use(async (ctx, next) => {
     ctx.body = { sessions: [...sessions.values()] };
     return;
   }
+  if (ctx.path === '/__test/rotate' && ctx.method === 'POST') {
+    const body = JSON.parse((await readBody(ctx.req)) || '{}');
+    const before = published ?? [publicJwk(privateKey, config.signing_key.kid)];
+    signing = freshKey('rotated');
+    const added = publicJwk(signing.key, signing.kid);
+    published = body.keep_old ? [...before, added] : [added];
+    console.log(`signing key rotated to ${signing.kid}; the JWKS lists ${published.map((k) => k.kid).join(', ')}`);
+    ctx.body = { kid: signing.kid };
+    return;
+  }
+  if (ctx.path === '/__test/delay-token' && ctx.method === 'POST') {
+    const body = JSON.parse((await readBody(ctx.req)) || '{}');
+    delayNextToken = Number(body.ms) || 0;
+    ctx.body = { ms: delayNextToken };
+    return;
+  }
+  if (ctx.path === '/token' && ctx.method === 'POST' && delayNextToken > 0) {
+    const ms = delayNextToken;
+    delayNextToken = 0;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+  if (ctx.path === '/__test/reads' && ctx.method === 'GET') {
+    ctx.body = reads;
+    return;
+  }
+  if (ctx.path === '/.well-known/openid-configuration' && ctx.method === 'GET') {
+    reads.discovery += 1;
+  }
+  if (ctx.path === '/jwks' && ctx.method === 'GET') {
+    reads.jwks += 1;
+    if (published) {
+      ctx.type = 'application/jwk-set+json; charset=utf-8';
+      ctx.body = { keys: published };
+      return;
+    }
+  }
 
   const interaction = ctx.path.match(/^\/interaction\/([^/]+)$/);
   if (!interaction) {
     await next();
-    if (tamper && ctx.method === 'POST' && ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.body?.id_token) {
+    const rotated = signing.key !== privateKey;
+    if ((tamper || rotated) && ctx.method === 'POST' && ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.body?.id_token) {
       const mode = tamper;
       tamper = null;
-      ctx.body = { ...ctx.body, id_token: await tampered(ctx.body.id_token, mode) };
-      console.log(`tampered id_token: ${mode}`);
+      ctx.body = { ...ctx.body, id_token: await tampered(ctx.body.id_token, mode, ctx.body.access_token) };
+      if (mode) console.log(`tampered id_token: ${mode}`);
     }
     return;
   }

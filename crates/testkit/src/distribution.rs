@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 
 use crate::process::{ChildGuard, start_on_free_port, wait_http};
 use crate::tls::ServerCert;
@@ -24,7 +24,8 @@ pub enum DistributionAuth<'a> {
 pub struct Distribution {
     pub url: String,
     guard: ChildGuard,
-    _dir: tempfile::TempDir,
+    /// Its configuration (`config.yml`), logs and storage (`storage/`).
+    dir: tempfile::TempDir,
 }
 
 impl Distribution {
@@ -71,12 +72,43 @@ impl Distribution {
         let rest = format!("{tls_yaml}{auth_yaml}");
         let scheme = if tls.is_some() { "https" } else { "http" };
         let (url, guard) = start_on_free_port("docker-registry", |addr| serve(dir.path(), &storage, addr, &rest, scheme)).await?;
-        Ok(Self { url, guard, _dir: dir })
+        Ok(Self { url, guard, dir })
     }
 
     /// Stops the registry now; its storage goes when it is dropped.
     pub fn kill(&mut self) {
         self.guard.kill();
+    }
+
+    /// The directory the registry stores everything in (`storage.filesystem.rootdirectory`).
+    pub fn storage(&self) -> PathBuf {
+        self.dir.path().join("storage")
+    }
+
+    /// Runs distribution's own garbage collection, as its documentation says to: the registry
+    /// is stopped, `docker-registry garbage-collect <config.yml>` runs on its configuration (so
+    /// on its storage), and the registry starts again on the same configuration — the same
+    /// address and storage, with empty caches. Blobs no manifest of any repository references
+    /// any more are removed. Returns what the collection printed (the blobs it removed are the
+    /// lines with "blob eligible for deletion").
+    pub async fn garbage_collect(&mut self) -> Result<String> {
+        self.guard.kill();
+        let config = self.dir.path().join("config.yml");
+        let collected = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            tokio::process::Command::new("docker-registry").arg("garbage-collect").arg(&config).kill_on_drop(true).output(),
+        )
+        .await
+        .context("docker-registry garbage-collect took over 120 s")?
+        .context("running docker-registry garbage-collect")?;
+        let output = format!("{}{}", String::from_utf8_lossy(&collected.stdout), String::from_utf8_lossy(&collected.stderr));
+        if !collected.status.success() {
+            bail!("docker-registry garbage-collect exited with {}:\n{output}", collected.status);
+        }
+        // Same configuration, so the same port: it was ours a moment ago, and ports for children
+        // come from outside the kernel's ephemeral range (see crate::process).
+        self.guard = spawn_serve(&config, &self.dir.path().join("registry-after-gc.log"), &self.url).await?;
+        Ok(output)
     }
 
     /// `host:port`, as a registry name in references.
@@ -94,13 +126,19 @@ pub(crate) async fn serve(dir: &Path, storage: &Path, addr: SocketAddr, rest: &s
     );
     let config_path = dir.join("config.yml");
     std::fs::write(&config_path, config)?;
-    let log: PathBuf = dir.join("registry.log");
-    let mut cmd = Command::new("docker-registry");
-    cmd.arg("serve").arg(&config_path);
-    let mut guard = ChildGuard::spawn("docker-registry", cmd, &log)?;
     let url = format!("{scheme}://{addr}");
-    wait_http(&format!("{url}/v2/"), &mut guard, &log).await?;
+    let guard = spawn_serve(&config_path, &dir.join("registry.log"), &url).await?;
     Ok((url, guard))
+}
+
+/// Starts `docker-registry serve <config>` (which listens where `url` says), its output in
+/// `log`; ready once `/v2/` answers.
+async fn spawn_serve(config: &Path, log: &Path, url: &str) -> Result<ChildGuard> {
+    let mut cmd = Command::new("docker-registry");
+    cmd.arg("serve").arg(config);
+    let mut guard = ChildGuard::spawn("docker-registry", cmd, log)?;
+    wait_http(&format!("{url}/v2/"), &mut guard, log).await?;
+    Ok(guard)
 }
 
 /// ferro-oci-server (crates.io): OCI 1.1 with the referrers API, no auth.

@@ -13,6 +13,9 @@
 //! claims are only in userinfo; [`OidcConfig::scope_claims_in_id_token`] puts them in the ID token.
 //!
 //! For refusal tests, [`OidcProvider::set_tamper`] alters the ID token of the next token response.
+//! For key rotation, [`OidcProvider::rotate_signing_key`] signs ID tokens with a new key from then
+//! on and publishes it in the JWKS; [`OidcProvider::reads`] counts reads of the discovery
+//! document and the JWKS; [`OidcProvider::delay_next_token_response`] makes sign-ins overlap.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -196,6 +199,13 @@ pub enum Tamper {
     Expired,
     /// `aud` set to `another-client`.
     Audience,
+    /// An `at_hash` that is not the access token's (oidc-provider sends none from the token
+    /// endpoint; this adds a wrong one).
+    AtHash,
+    /// The access token's own `at_hash` added, as Keycloak sends one: nothing fails.
+    CorrectAtHash,
+    /// Signed with a fresh key, under a `kid` of its own, that no JWKS of the provider lists.
+    UnknownKey,
 }
 
 impl Tamper {
@@ -206,8 +216,18 @@ impl Tamper {
             Tamper::Signature => "signature",
             Tamper::Expired => "expired",
             Tamper::Audience => "audience",
+            Tamper::AtHash => "at-hash",
+            Tamper::CorrectAtHash => "correct-at-hash",
+            Tamper::UnknownKey => "unknown-key",
         }
     }
+}
+
+/// How often the provider's discovery document and JWKS were read (by anyone).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct ProviderReads {
+    pub discovery: u64,
+    pub jwks: u64,
 }
 
 /// A signed-in session at the provider (from its test control endpoint).
@@ -394,7 +414,8 @@ impl OidcProvider {
     }
 
     /// A JWT signed (RS256, with the provider's `kid`) by the provider's key, with these claims
-    /// exactly: for tokens the provider would never issue.
+    /// exactly: for tokens the provider would never issue. Always the key the provider started
+    /// with, also after [`OidcProvider::rotate_signing_key`].
     pub fn mint(&self, claims: &serde_json::Value) -> Result<String> {
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(self.key_pem.as_bytes())?;
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
@@ -415,6 +436,32 @@ impl OidcProvider {
             bail!("setting tamper mode {mode:?}: {} {}", resp.status(), resp.text().await.unwrap_or_default());
         }
         Ok(())
+    }
+
+    /// Key rotation: from now on the provider signs ID tokens with a new key (RSA 2048, a `kid`
+    /// of its own), and its JWKS publishes that key — alone, or with `keep_old` after the keys
+    /// published so far. Returns the new key's `kid`.
+    pub async fn rotate_signing_key(&self, keep_old: bool) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Rotated {
+            kid: String,
+        }
+        let body = serde_json::json!({ "keep_old": keep_old });
+        let resp = self.http.post(format!("{}/__test/rotate", self.issuer)).json(&body).send().await?.error_for_status()?;
+        Ok(resp.json::<Rotated>().await?.kid)
+    }
+
+    /// Holds the next token request `delay` before answering it (for sign-ins that overlap).
+    pub async fn delay_next_token_response(&self, delay: Duration) -> Result<()> {
+        let body = serde_json::json!({ "ms": delay.as_millis() as u64 });
+        self.http.post(format!("{}/__test/delay-token", self.issuer)).json(&body).send().await?.error_for_status()?;
+        Ok(())
+    }
+
+    /// How often the discovery document and the JWKS were read so far.
+    pub async fn reads(&self) -> Result<ProviderReads> {
+        let resp = self.http.get(format!("{}/__test/reads", self.issuer)).send().await?.error_for_status()?;
+        Ok(resp.json().await?)
     }
 
     /// The signed-in sessions the provider holds.

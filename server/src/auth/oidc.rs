@@ -1,7 +1,9 @@
 //! Generic OpenID Connect sign-in with `openidconnect`: discovery (cached a few minutes, so a
 //! provider's key rotation is picked up and a provider down at start does not stop Portolan),
 //! authorization code flow with PKCE S256, state and nonce; the ID token's signature, issuer,
-//! audience, expiry and nonce checked by the library; claims from the ID token or, when it
+//! audience, expiry and nonce checked by the library, its `at_hash` here (with the key that
+//! verified it); an ID token signed by a key the cached discovery does not know makes one fresh
+//! read of it for that sign-in; claims from the ID token or, when it
 //! lacks them (oidc-provider's default, Keycloak without mappers), from userinfo.
 
 use std::sync::Mutex;
@@ -96,7 +98,7 @@ impl OidcProvider {
     /// (kept server-side, as the hint for ending the provider session at sign-out).
     pub async fn finish(&self, pending: &Pending, code: &str, redirect: &str) -> Result<(Identity, Option<String>), Failure> {
         let md = self.metadata(false).await?;
-        let client = self.client(md, redirect)?;
+        let client = self.client(md.clone(), redirect)?;
         let nonce = pending.nonce.clone().ok_or_else(|| Failure::refused("the sign-in lost its nonce"))?;
         let token = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -106,19 +108,24 @@ impl OidcProvider {
             .await
             .map_err(|e| Failure::refused(format!("the provider refused the code ({})", error_chain(&e))))?;
         let id_token = token.id_token().ok_or_else(|| Failure::refused("the provider sent no ID token"))?;
-        let verifier = client.id_token_verifier();
-        let claims = match id_token.claims(&verifier, &Nonce::new(nonce.clone())) {
-            Ok(c) => c.clone(),
+        let checked = id_token.claims(&client.id_token_verifier(), &Nonce::new(nonce.clone())).cloned();
+        let (claims, client) = match checked {
+            Ok(c) => (c, client),
             // A key the cached discovery does not know: the provider may have rotated its keys.
-            Err(ClaimsVerificationError::SignatureVerification(_)) if self.keys_changed().await => {
-                let client = self.client(self.metadata(false).await?, redirect)?;
-                id_token
-                    .claims(&client.id_token_verifier(), &Nonce::new(nonce))
-                    .map_err(|e| Failure::refused(id_token_problem(&e)))?
-                    .clone()
+            // Discovery and keys are read again, once for this sign-in (each request bounded by
+            // the HTTP client's timeout), and the token checked with them if they changed since
+            // the ones it failed with — also when another sign-in read them meanwhile.
+            Err(e @ ClaimsVerificationError::SignatureVerification(_)) => {
+                let Some(fresh) = self.keys_changed(&md).await else { return Err(Failure::refused(id_token_problem(&e))) };
+                let client = self.client(fresh, redirect)?;
+                let claims =
+                    id_token.claims(&client.id_token_verifier(), &Nonce::new(nonce)).map_err(|e| Failure::refused(id_token_problem(&e)))?;
+                (claims.clone(), client)
             }
             Err(e) => return Err(Failure::refused(id_token_problem(&e))),
         };
+        // The at_hash is checked with the key of the discovery the token was verified with.
+        let verifier = client.id_token_verifier();
         if let Some(expected) = claims.access_token_hash() {
             let alg = id_token.signing_alg().map_err(|e| Failure::refused(format!("the ID token's algorithm: {e}")))?;
             let key = id_token.signing_key(&verifier).map_err(|e| Failure::refused(format!("the ID token's key: {e}")))?;
@@ -171,12 +178,11 @@ impl OidcProvider {
         Ok((identity, Some(id_token.to_string())))
     }
 
-    async fn keys_changed(&self) -> bool {
-        let before = self.discovered.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|(_, md)| key_ids(md));
-        match self.metadata(true).await {
-            Ok(md) => before.is_none_or(|b| b != key_ids(&md)),
-            Err(_) => false,
-        }
+    /// Discovery read again (one read, cached for the next sign-ins): the fresh metadata when
+    /// its keys differ from those of `used`, else None (also when it cannot be read).
+    async fn keys_changed(&self, used: &ProviderMetadataWithLogout) -> Option<ProviderMetadataWithLogout> {
+        let fresh = self.metadata(true).await.ok()?;
+        (key_ids(&fresh) != key_ids(used)).then_some(fresh)
     }
 
     async fn userinfo(&self, url: &str, access_token: &str) -> Result<Value, Failure> {

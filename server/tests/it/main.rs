@@ -3,8 +3,13 @@
 //! - [`router`]: every route and server function at every role, cross-site changes, the Host
 //!   check, headers, metrics — registries in memory;
 //! - [`signin`]: sign-in end to end against a real OpenID provider and a GitHub replay;
+//! - [`oidc`]: ID tokens with an `at_hash`, and the provider's key rotation;
 //! - [`registries`]: registries set up the awkward ways real ones are;
 //! - [`retention`]: retention runs against real registries under faults;
+//! - [`restore`]: restoring from the trash after the registry's garbage collection, and over
+//!   tags pushed again since;
+//! - [`schedule`]: the scheduler's tick — missed fires, fires that find their policy running;
+//! - [`upkeep`]: old trash purged, old audit entries forgotten;
 //! - [`search`]: finding things — big catalogs, none, the crawl, where a digest is used;
 //! - [`replicas`], [`load`]: two `portolan` processes on one Postgres;
 //! - [`leptos_config`]: build and site settings agree.
@@ -15,12 +20,16 @@
 
 mod leptos_config;
 mod load;
+mod oidc;
 mod registries;
 mod replicas;
+mod restore;
 mod retention;
 mod roles;
 mod router;
+mod schedule;
 mod search;
 mod signin;
 mod support;
 mod tokens;
+mod upkeep;

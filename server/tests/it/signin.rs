@@ -34,13 +34,13 @@ const SESSION_COOKIE: &str = "portolan_session";
 const SIGNIN_COOKIE: &str = "portolan_signin";
 
 /// The OpenID provider's id in Portolan's configuration (its URL segment and grant prefix).
-const SSO: &str = "sso";
+pub(crate) const SSO: &str = "sso";
 
 /// Portolan served on a loopback port, with its store.
-struct Portolan {
+pub(crate) struct Portolan {
     /// `http://127.0.0.1:<port>`, also the configured `public_url`.
-    base: String,
-    store: Store,
+    pub(crate) base: String,
+    pub(crate) store: Store,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -58,14 +58,14 @@ impl Drop for Portolan {
 impl Portolan {
     /// Reserves the port first: the OpenID provider must know the redirect URI before Portolan
     /// (which must know the provider's issuer) is configured.
-    async fn bind() -> (tokio::net::TcpListener, String) {
+    pub(crate) async fn bind() -> (tokio::net::TcpListener, String) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let base = format!("http://{}", listener.local_addr().unwrap());
         (listener, base)
     }
 
     /// Serves the real router on `listener`, configured by `toml` (after `public_url`).
-    async fn serve(listener: tokio::net::TcpListener, base: &str, toml: &str) -> Self {
+    pub(crate) async fn serve(listener: tokio::net::TcpListener, base: &str, toml: &str) -> Self {
         let portolan = with_mem(&format!("public_url = \"{base}\"\n{toml}"), listener.local_addr().unwrap()).await;
         let (store, app, dir) = (portolan.store, portolan.app, portolan.dir);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -84,7 +84,7 @@ impl Portolan {
     }
 
     /// Stops serving (in-flight requests finish), then closes the store.
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -98,7 +98,7 @@ impl Portolan {
     }
 
     /// The audit entries of one request (its `x-request-id`).
-    async fn audit_of(&self, response_request_id: &str) -> Vec<AuditEntry> {
+    pub(crate) async fn audit_of(&self, response_request_id: &str) -> Vec<AuditEntry> {
         let filter = AuditFilter { request: Some(response_request_id.to_owned()), ..Default::default() };
         self.store.audit_entries(&filter, 10).await.unwrap()
     }
@@ -117,13 +117,13 @@ async fn with_mem(toml: &str, listen: SocketAddr) -> TestApp {
 }
 
 /// A browser: keeps cookies (its jar can be read), does not follow redirects, times out.
-struct Browser {
-    client: reqwest::Client,
+pub(crate) struct Browser {
+    pub(crate) client: reqwest::Client,
     jar: Arc<reqwest::cookie::Jar>,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
             .cookie_provider(jar.clone())
@@ -135,7 +135,7 @@ impl Browser {
     }
 
     /// The value of Portolan's session cookie in the jar, if any.
-    fn session(&self, p: &Portolan) -> Option<String> {
+    pub(crate) fn session(&self, p: &Portolan) -> Option<String> {
         let cookies = self.jar.cookies(&Url::parse(&p.base).unwrap())?;
         cookie_value(cookies.to_str().ok()?, SESSION_COOKIE)
     }
@@ -207,7 +207,7 @@ async fn who_with(p: &Portolan, client: &reqwest::Client, cookie: Option<&str>, 
     response.json().await.unwrap()
 }
 
-async fn who(p: &Portolan, b: &Browser, registry: Option<&str>) -> SessionView {
+pub(crate) async fn who(p: &Portolan, b: &Browser, registry: Option<&str>) -> SessionView {
     who_with(p, &b.client, None, registry).await
 }
 
@@ -218,7 +218,7 @@ fn anonymous(view: &SessionView, context: &str) {
 }
 
 /// The payload of a JWT (not verified: the tests look at what Portolan sent on).
-fn jwt_claims(token: &str) -> Value {
+pub(crate) fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
@@ -229,7 +229,7 @@ fn jwt_claims(token: &str) -> Value {
 /// Portolan's configuration with the OpenID provider `sso` and its grants: admins by the group
 /// `/platform/admins` of that provider, viewers of `mem` by the group `dev` (any provider's,
 /// written without Keycloak's leading slash), viewers of `mem` by verified email (carol's is not).
-fn oidc_toml(op: &OidcProvider, auth_extra: &str) -> String {
+pub(crate) fn oidc_toml(op: &OidcProvider, auth_extra: &str) -> String {
     format!(
         r#"
 [auth]
@@ -268,7 +268,7 @@ url = "http://mem.invalid"
 }
 
 /// The OpenID provider, knowing Portolan's redirect and post-logout URIs.
-async fn start_op(base: &str, claims_in_id_token: bool) -> OidcProvider {
+pub(crate) async fn start_op(base: &str, claims_in_id_token: bool) -> OidcProvider {
     let config = OidcConfig::default()
         .scope_claims_in_id_token(claims_in_id_token)
         .redirect_uri(&format!("{base}/auth/callback/{SSO}"))
@@ -279,7 +279,7 @@ async fn start_op(base: &str, claims_in_id_token: bool) -> OidcProvider {
 /// A sign-in up to the callback: starts it at Portolan (checking the redirect and the sign-in
 /// cookie it sets, and that it sets no session cookie), signs in at the provider; returns the
 /// start's sign-in `Set-Cookie` and the callback URL, not visited yet.
-async fn to_callback(p: &Portolan, op: &OidcProvider, b: &Browser, login: &str, next: &str) -> (String, String) {
+pub(crate) async fn to_callback(p: &Portolan, op: &OidcProvider, b: &Browser, login: &str, next: &str) -> (String, String) {
     let start = b.client.get(p.url(&format!("/auth/login/{SSO}?next={next}"))).send().await.unwrap();
     assert_eq!(start.status(), 303, "{:?}", start.text().await);
     assert_eq!(session_set_cookie(&start), None, "a sign-in start leaves the session alone");
@@ -311,7 +311,7 @@ async fn to_callback(p: &Portolan, op: &OidcProvider, b: &Browser, login: &str, 
 }
 
 /// A whole successful sign-in: the callback's `Set-Cookie`.
-async fn sign_in(p: &Portolan, op: &OidcProvider, b: &Browser, login: &str) -> String {
+pub(crate) async fn sign_in(p: &Portolan, op: &OidcProvider, b: &Browser, login: &str) -> String {
     let (_, callback) = to_callback(p, op, b, login, "/").await;
     let done = b.client.get(&callback).send().await.unwrap();
     assert_eq!(done.status(), 303, "{login}: {:?}", done.text().await);
@@ -334,7 +334,7 @@ async fn assert_refused_unaudited(p: &Portolan, b: &Browser, response: reqwest::
 
 /// Checks a refused callback: the refusal page with 401, an audit entry `sign-in` refused for
 /// the provider with a reason containing `reason`, and nobody signed in in this browser.
-async fn assert_refused(p: &Portolan, b: &Browser, response: reqwest::Response, provider: &str, reason: &str) {
+pub(crate) async fn assert_refused(p: &Portolan, b: &Browser, response: reqwest::Response, provider: &str, reason: &str) {
     let status = response.status();
     let rid = request_id(&response);
     let body = response.text().await.unwrap();

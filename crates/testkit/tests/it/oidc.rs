@@ -1,6 +1,6 @@
 //! The OpenID provider of the test kit, driven as a relying party would: discovery, the
 //! authorization code flow with PKCE S256 through the HTML login form, the token exchange, ID
-//! token validation, userinfo, tampered ID tokens, and RP-initiated logout.
+//! token validation, userinfo, tampered ID tokens, key rotation, and RP-initiated logout.
 //!
 //! Needs Node and end2end/node_modules (scripts/tools.sh node).
 
@@ -110,6 +110,11 @@ async fn validate(discovery: &Value, token: &str) -> Result<Value, jsonwebtoken:
     validation.set_issuer(&[discovery["issuer"].as_str().unwrap()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     Ok(jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk)?, &validation)?.claims)
+}
+
+/// The `at_hash` of an access token for RS256: the left half of its SHA-256, base64url.
+fn at_hash(access_token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(access_token.as_bytes())[..16])
 }
 
 fn unverified_claims(token: &str) -> Value {
@@ -256,13 +261,27 @@ fn tampered_id_tokens_fail_exactly_one_check() -> Result<()> {
         let client = browser_client()?;
         let alice = OidcUser::alice();
 
-        for mode in [Tamper::Nonce, Tamper::Issuer, Tamper::Signature, Tamper::Expired, Tamper::Audience] {
+        let modes = [
+            Tamper::Nonce,
+            Tamper::Issuer,
+            Tamper::Signature,
+            Tamper::Expired,
+            Tamper::Audience,
+            Tamper::AtHash,
+            Tamper::CorrectAtHash,
+            Tamper::UnknownKey,
+        ];
+        for mode in modes {
             provider.set_tamper(Some(mode)).await?;
             let (request, tokens) = sign_in(&provider, &discovery, &client, &alice, "openid").await;
             let token = tokens["id_token"].as_str().unwrap();
             let claims = unverified_claims(token);
             assert_eq!(claims["sub"], alice.sub, "{mode:?}");
-            let result = validate(&discovery, token).await;
+            let access_token = tokens["access_token"].as_str().unwrap();
+            let result = match mode {
+                Tamper::UnknownKey => Err(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into()),
+                _ => validate(&discovery, token).await,
+            };
             match mode {
                 Tamper::Nonce => {
                     let valid = result.expect("only the nonce differs");
@@ -288,6 +307,23 @@ fn tampered_id_tokens_fail_exactly_one_check() -> Result<()> {
                     assert_eq!(result.unwrap_err().kind(), &ErrorKind::InvalidAudience);
                     assert_eq!(claims["aud"], "another-client");
                 }
+                Tamper::AtHash => {
+                    let valid = result.expect("only the at_hash is wrong");
+                    assert!(valid["at_hash"].is_string(), "{valid}");
+                    assert_ne!(valid["at_hash"], at_hash(access_token));
+                    assert_eq!(valid["nonce"], request.nonce.as_str());
+                }
+                Tamper::CorrectAtHash => {
+                    let valid = result.expect("a valid token");
+                    assert_eq!(valid["at_hash"], at_hash(access_token));
+                }
+                Tamper::UnknownKey => {
+                    let kid = jsonwebtoken::decode_header(token)?.kid.expect("a kid");
+                    assert_ne!(kid, provider.signing_key_id());
+                    let jwks: jsonwebtoken::jwk::JwkSet = http().get(discovery["jwks_uri"].as_str().unwrap()).send().await?.json().await?;
+                    assert!(jwks.find(&kid).is_none(), "{kid} is in no JWKS");
+                    assert_eq!(claims["nonce"], request.nonce.as_str());
+                }
             }
             // Only the next response is altered.
             let (request, tokens) = sign_in(&provider, &discovery, &client, &alice, "openid").await;
@@ -300,6 +336,53 @@ fn tampered_id_tokens_fail_exactly_one_check() -> Result<()> {
         provider.set_tamper(None).await?;
         let (request, tokens) = sign_in(&provider, &discovery, &client, &alice, "openid").await;
         assert_eq!(validate(&discovery, tokens["id_token"].as_str().unwrap()).await?["nonce"], request.nonce.as_str());
+        Ok(())
+    })
+}
+
+#[test]
+fn rotated_keys_sign_the_tokens_and_are_published_and_reads_are_counted() -> Result<()> {
+    run(async {
+        let provider = start(OidcConfig::default()).await;
+        let before = provider.reads().await?;
+        let discovery = discovery(&provider).await;
+        let client = browser_client()?;
+        let alice = OidcUser::alice();
+        let kids = |jwks: &jsonwebtoken::jwk::JwkSet| jwks.keys.iter().filter_map(|k| k.common.key_id.clone()).collect::<Vec<_>>();
+        let jwks = || async {
+            let set: jsonwebtoken::jwk::JwkSet = http().get(discovery["jwks_uri"].as_str().unwrap()).send().await?.json().await?;
+            anyhow::Ok(set)
+        };
+        assert_eq!(kids(&jwks().await?), vec![provider.signing_key_id().to_owned()]);
+        let read = provider.reads().await?;
+        assert_eq!((read.discovery, read.jwks), (before.discovery + 1, before.jwks + 1), "{before:?} → {read:?}");
+
+        // Rotated, the old key dropped: tokens carry the new kid, the JWKS lists it alone.
+        let first = provider.rotate_signing_key(false).await?;
+        assert_eq!(kids(&jwks().await?), vec![first.clone()]);
+        let (_, tokens) = sign_in(&provider, &discovery, &client, &alice, "openid").await;
+        let token = tokens["id_token"].as_str().unwrap();
+        assert_eq!(jsonwebtoken::decode_header(token)?.kid.as_deref(), Some(first.as_str()));
+        assert_eq!(validate(&discovery, token).await?["sub"], alice.sub);
+
+        // Rotated again, keeping the published keys: both are listed, the newest signs.
+        let second = provider.rotate_signing_key(true).await?;
+        assert_eq!(kids(&jwks().await?), vec![first.clone(), second.clone()]);
+        let (_, tokens) = sign_in(&provider, &discovery, &client, &alice, "openid").await;
+        let token = tokens["id_token"].as_str().unwrap();
+        assert_eq!(jsonwebtoken::decode_header(token)?.kid.as_deref(), Some(second.as_str()));
+        assert_eq!(validate(&discovery, token).await?["sub"], alice.sub);
+        let after = provider.reads().await?;
+        assert_eq!((after.discovery, after.jwks), (read.discovery, read.jwks + 4), "{read:?} → {after:?}");
+
+        // A token response held back, once.
+        provider.delay_next_token_response(Duration::from_millis(800)).await?;
+        let started = std::time::Instant::now();
+        sign_in(&provider, &discovery, &client, &alice, "openid").await;
+        assert!(started.elapsed() >= Duration::from_millis(800), "{:?}", started.elapsed());
+        let started = std::time::Instant::now();
+        sign_in(&provider, &discovery, &client, &alice, "openid").await;
+        assert!(started.elapsed() < Duration::from_millis(800), "{:?}", started.elapsed());
         Ok(())
     })
 }
