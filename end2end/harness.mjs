@@ -65,13 +65,25 @@ async function waitForHttp(url, timeoutMs, child, name) {
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
-/** What to search for, for one secret: the value, or each long line of a PEM key. */
-function needlesOf({ what, value }) {
+/**
+ * What to search for, for one secret: each long line of a PEM key; else the value as it is,
+ * URL-encoded, in base64 and base64url, and — for a secret sent with a user name — the HTTP
+ * Basic form, base64 of `user:value` (also with both URL-encoded, as OAuth's client_secret_basic
+ * sends them).
+ */
+export function needlesOf({ what, value, user }) {
   if (!value) return [];
   if (value.includes('-----BEGIN')) {
     return value.split('\n').map((l) => l.trim()).filter((l) => l.length >= 32 && !l.startsWith('-----')).map((n) => ({ what, needle: n }));
   }
-  return [{ what, needle: value }];
+  const forms = [[value, ''], [encodeURIComponent(value), ' (URL-encoded)'], [Buffer.from(value).toString('base64').replace(/=+$/, ''), ' (base64)'],
+    [Buffer.from(value).toString('base64url'), ' (base64url)']];
+  if (user) {
+    forms.push([Buffer.from(`${user}:${value}`).toString('base64'), ' (in a Basic header)']);
+    forms.push([Buffer.from(`${encodeURIComponent(user)}:${encodeURIComponent(value)}`).toString('base64'), ' (in a Basic header, URL-encoded)']);
+  }
+  const seen = new Set();
+  return forms.filter(([n]) => n.length >= 6 && !seen.has(n) && seen.add(n)).map(([needle, how]) => ({ what: what + how, needle }));
 }
 
 /** Records where configured secrets showed up. */
@@ -84,7 +96,9 @@ export class SecretWatch {
   }
 
   setSecrets(secrets) {
+    if (!Array.isArray(secrets) || secrets.length === 0) throw new Error('the secret watch was given no secrets: a scan for nothing proves nothing');
     this.needles = secrets.flatMap(needlesOf).map(({ what, needle }) => ({ what, needle: Buffer.from(needle) }));
+    if (this.needles.length === 0) throw new Error('the configured secrets gave nothing to search for');
   }
 
   /** Searches `data` (a string or bytes) seen at `where`. */
@@ -233,8 +247,10 @@ export async function newPage(browser, options = {}, { expectedStatuses = [] } =
 /** The test each file ends with: no configured secret in any response or in Portolan's log. */
 export async function noSecretsTest(stack, assert) {
   const hits = await stack.secretHits();
+  assert.ok(stack.secrets.length > 0, 'there were secrets to look for');
+  // Each file loads dozens of pages, each with its scripts, styles and server calls.
+  assert.ok(stack.scanned() >= 20, `responses were searched (${stack.scanned()})`);
   assert.deepEqual(hits, [], `secrets showed up:\n${hits.join('\n')}`);
-  assert.ok(stack.scanned() > 0, 'responses were searched');
 }
 
 /** Waits until the page has hydrated (the app marks <html data-hydrated="true"> once it runs in the browser). */

@@ -37,17 +37,31 @@ const before_ = new Map();
 
 const rowTags = (page) => page.locator('[data-testid=tags] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
 
-test('the secret watch finds a secret where there is one', () => {
-  const watch = new SecretWatch();
-  watch.setSecrets(stack.secrets);
+test('the secret watch finds a secret where there is one, also encoded, and refuses to watch for nothing', () => {
   assert.ok(stack.secrets.some((s) => s.value === 'portolan-oidc-secret'), 'the client secret is among the watched secrets');
-  for (const { value } of stack.secrets) {
-    const sample = value.includes('-----BEGIN') ? value.split('\n')[2] : value;
-    watch.scan('a sample', `before ${sample} after`);
+  assert.ok(stack.secrets.filter((s) => s.user).length >= 2, 'registry passwords and the client secret come with their user');
+  const found = (text) => {
+    const watch = new SecretWatch();
+    watch.setSecrets(stack.secrets);
+    watch.scan('a sample', text);
+    return watch.hits;
+  };
+  for (const { what, value, user } of stack.secrets) {
+    if (value.includes('-----BEGIN')) {
+      assert.equal(found(`before ${value.split('\n')[2]} after`).length, 1, what);
+      continue;
+    }
+    assert.ok(found(`before ${value} after`).length >= 1, what);
+    assert.ok(found(`?q=${encodeURIComponent(value)}&x`).length >= 1, `${what}, URL-encoded`);
+    assert.ok(found(`"${Buffer.from(value).toString('base64')}"`).length >= 1, `${what}, in base64`);
+    if (user) {
+      const basic = `Authorization: Basic ${Buffer.from(`${user}:${value}`).toString('base64')}`;
+      assert.ok(found(basic).some((h) => h.includes('Basic header')), `${what}, in a Basic header`);
+    }
   }
-  assert.equal(watch.hits.length, stack.secrets.length, watch.hits.join('\n'));
-  watch.scan('clean text', 'nothing to see');
-  assert.equal(watch.hits.length, stack.secrets.length);
+  assert.deepEqual(found('nothing to see here, not even portolan'), []);
+  assert.throws(() => new SecretWatch().setSecrets([]), /no secrets/);
+  assert.throws(() => new SecretWatch().setSecrets([{ what: 'nothing', value: '' }]), /nothing to search for/);
 });
 
 test("signs in through the provider's form: the header shows the name and the role", async () => {

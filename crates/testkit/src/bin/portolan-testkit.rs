@@ -74,6 +74,12 @@ fn secret(what: impl Into<String>, value: impl Into<String>) -> serde_json::Valu
     json!({"what": what.into(), "value": value.into()})
 }
 
+/// A secret sent with a user name, as HTTP Basic authentication sends it (`user:value` in
+/// base64): the end-to-end scan also looks for that form.
+fn basic_secret(what: impl Into<String>, user: &str, value: impl Into<String>) -> serde_json::Value {
+    json!({"what": what.into(), "value": value.into(), "user": user})
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -110,10 +116,10 @@ async fn main() -> Result<()> {
         ));
         if let Some((u, p)) = &r.admin {
             toml.push_str(&format!("username = \"{u}\"\npassword = \"{p}\"\n"));
-            secrets.push(secret(format!("the password of {u} on {name}"), p.clone()));
+            secrets.push(basic_secret(format!("the password of {u} on {name}"), u, p.clone()));
         }
         if let Some(token) = &r.token {
-            secrets.push(secret(format!("the password of {} on {name}", READER.0), READER.1));
+            secrets.push(basic_secret(format!("the password of {} on {name}", READER.0), READER.0, READER.1));
             secrets.push(secret(format!("the signing key of {name}'s token server"), token.key_pem.clone()));
         }
         listed.push(json!({
@@ -212,7 +218,7 @@ async fn main() -> Result<()> {
             ));
         }
         toml.push_str("\n[[grants]]\nrole = \"viewer\"\nsigned_in = true\n");
-        secrets.push(secret("the OpenID client secret", secret_value));
+        secrets.push(basic_secret("the OpenID client secret", provider.client_id(), secret_value));
         secrets.push(secret("the OpenID provider's signing key", provider.signing_key_pem()));
         let roles = [("alice", "admin"), ("bob", "maintainer"), ("carol", "viewer")];
         let users: Vec<serde_json::Value> = provider
