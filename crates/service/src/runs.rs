@@ -396,6 +396,7 @@ impl Work<'_> {
             request_id: self.req.request_id.clone(),
             run_id: Some(self.run.id),
             known_tags: KnownTags::of(&inventory),
+            store_down: Default::default(),
         };
         for unit in plan.deletions.iter().chain(plan.deferred.iter()) {
             if self.budget_left <= 0 {

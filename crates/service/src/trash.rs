@@ -50,6 +50,9 @@ pub struct Deleter<'a> {
     pub run_id: Option<i64>,
     /// The repository's tags as the plan saw them ([`KnownTags::of`]); empty for restores.
     pub known_tags: KnownTags,
+    /// Set when the trash could not save a unit because the store is unreachable: the units
+    /// after it are not attempted (see [`Deleter::apply_confirmation`]).
+    pub store_down: std::sync::atomic::AtomicBool,
 }
 
 /// How old the tag list may be when a manifest is deleted.
@@ -238,6 +241,7 @@ pub async fn apply(
         request_id: request_id.clone(),
         run_id: None,
         known_tags: Default::default(),
+        store_down: Default::default(),
     };
     match deleter.apply_confirmation(repo, confirmation).await {
         Ok(done) => Ok(done),
@@ -260,7 +264,15 @@ pub async fn restore(
     request_id: Option<String>,
 ) -> Result<(Vec<ItemOutcome>, Vec<String>)> {
     let registry = services.registry(&entry.registry)?;
-    let deleter = Deleter { registry, store: &services.store, actor, request_id, run_id: None, known_tags: Default::default() };
+    let deleter = Deleter {
+        registry,
+        store: &services.store,
+        actor,
+        request_id,
+        run_id: None,
+        known_tags: Default::default(),
+        store_down: Default::default(),
+    };
     deleter.restore(entry).await
 }
 
@@ -405,6 +417,13 @@ impl Deleter<'_> {
         }
     }
 
+    /// Notes a store error that means the store is unreachable (see [`Deleter::store_down`]).
+    fn note_store_error(&self, e: &portolan_store::StoreError) {
+        if matches!(e, portolan_store::StoreError::Unavailable(_)) {
+            self.store_down.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     async fn record(&self, repo: &RepoName, items: &mut Vec<ItemOutcome>, it: ItemOutcome, trash: Option<i64>) {
         self.audit(repo, &it, trash).await;
         items.push(it);
@@ -424,9 +443,25 @@ impl Deleter<'_> {
             let fresh_tags = now.map(|u| unit_tags(u, &inventory)).unwrap_or_default();
             match now {
                 Some(u) if same_effect(u, &confirmed.unit) && fresh_tags == confirmed.tags => {
+                    if self.store_down.load(std::sync::atomic::Ordering::Relaxed) {
+                        // The store went away during this request: what is left is not tried
+                        // (nothing can be deleted without its trash entry), and says so.
+                        let action = if matches!(confirmed.unit, Deletion::Untag { .. }) { "delete-tag" } else { "delete-manifest" };
+                        let tag = confirmed.tags.first().map(|(t, _)| t.as_str());
+                        let reason = "not tried: Portolan's database became unreachable; nothing of it was deleted: preview again";
+                        items.push(item(action, tag, confirmed.unit.digest(), Outcome::Skipped, Some(reason.into())));
+                        continue;
+                    }
                     let (mut done, id) = self.apply_unit(repo, &confirmed.unit, &confirmed.tags).await;
                     items.append(&mut done);
                     trash.extend(id);
+                    // Nothing done yet and the store unreachable: the whole request is
+                    // unavailable (503), not a list of failures.
+                    if self.store_down.load(std::sync::atomic::Ordering::Relaxed) && trash.is_empty() {
+                        return Err(Error::Store(portolan_store::StoreError::Unavailable(
+                            "the trash could not save what was to be deleted; nothing was deleted".into(),
+                        )));
+                    }
                 }
                 _ => {
                     let now_text = now.map(Deletion::describe).unwrap_or_else(|| "it no longer applies".into());
@@ -522,6 +557,7 @@ impl Deleter<'_> {
         let id = match self.store.trash_put(&entry).await {
             Ok(id) => id,
             Err(e) => {
+                self.note_store_error(&e);
                 let it =
                     item("delete-tag", Some(tag), digest, Outcome::Failed, Some(format!("not deleted: the trash could not save it ({e})")));
                 self.record(repo, &mut items, it, None).await;
@@ -684,6 +720,7 @@ impl Deleter<'_> {
         let id = match self.store.trash_put(&entry).await {
             Ok(id) => id,
             Err(e) => {
+                self.note_store_error(&e);
                 let reason = format!("not deleted: the trash could not save it ({e})");
                 self.record(repo, &mut items, item("delete-manifest", None, root, Outcome::Failed, Some(reason)), None).await;
                 return (items, None);

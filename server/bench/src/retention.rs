@@ -253,6 +253,7 @@ pub async fn run(o: Options) -> Result<()> {
         request_id: None,
         run_id: None,
         known_tags: portolan_service::trash::KnownTags::of(&inventory),
+        store_down: Default::default(),
     };
     let (mut ours_apply, mut floor_apply) = (Vec::new(), Vec::new());
     for (round, batch) in deletions.chunks(o.deletions).take(o.rounds).enumerate() {

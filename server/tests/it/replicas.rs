@@ -2,7 +2,8 @@
 //! provider and a real registry: a session started on one works on the other, a delete on one
 //! shows in the other's trash and audit log, a schedule fires once across both, a replica
 //! killed mid-run is taken over after its lease, and Postgres stopped and started again under
-//! load gives 503s, then recovery, and nothing lost.
+//! load gives 503s — also to writes, which change nothing, in the registry or the store — then
+//! recovery, with every write made just before the outage there.
 
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,9 @@ database_url = "{db}"
 database_timeout_secs = 2
 retention_lease_secs = 6
 
+[auth.proxy]
+trusted = ["127.0.0.1"]
+
 [[auth.providers]]
 id = "sso"
 kind = "oidc"
@@ -66,7 +70,7 @@ scopes = ["openid", "profile", "email", "groups"]
 
 [[grants]]
 role = "admin"
-groups = ["sso:/platform/admins"]
+groups = ["sso:/platform/admins", "proxy:ops"]
 
 [[registries]]
 name = "reg"
@@ -167,6 +171,55 @@ anonymous_read = true
         fires.dedup();
         assert_eq!(fires.len(), runs.len(), "one run per fire, whichever replica took it: {runs:?}");
 
+        // Writes just before the outage, through the proxy's identity (which needs no session,
+        // so writes during the outage reach the store rather than stop at reading a session):
+        // a policy saved, a tag deleted, and a delete previewed, to be confirmed during it.
+        let ops = {
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("x-forwarded-user", "ops".parse().unwrap());
+            headers.insert("x-forwarded-groups", "ops".parse().unwrap());
+            reqwest::Client::builder().default_headers(headers).timeout(Duration::from_secs(20)).build().unwrap()
+        };
+        let form = |name: &str| portolan_app::model::PolicyForm {
+            name: name.into(),
+            registry: "reg".into(),
+            repositories: "library/*".into(),
+            most_recent_count: "100".into(),
+            ..Default::default()
+        };
+        let (status, body) =
+            call(&ops, &a.url, &public, "save_policy", qs(&portolan_app::api::SavePolicy { form: form("just-before") })).await;
+        assert_eq!(status, 200, "{body}");
+        let just_before: i64 = serde_json::from_str(&body).unwrap();
+        let preview_of = |tag: &str| portolan_app::api::PreviewDelete {
+            registry: "reg".into(),
+            repository: "library/hello".into(),
+            selection: portolan_app::model::DeleteSelection { tags: vec![tag.into()], ..Default::default() },
+        };
+        let confirm = |confirmation: String| portolan_app::api::ApplyDelete {
+            registry: "reg".into(),
+            repository: "library/hello".into(),
+            confirmation,
+        };
+        let (status, body) = call(&ops, &a.url, &public, "preview_delete", qs(&preview_of("2.0.0-rc.1"))).await;
+        assert_eq!(status, 200, "{body}");
+        let preview: portolan_app::model::DeletePreview = serde_json::from_str(&body).unwrap();
+        let (status, body) = call(&ops, &a.url, &public, "apply_delete", qs(&confirm(preview.confirmation))).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = call(&ops, &b.url, &public, "preview_delete", qs(&preview_of("docker-v2"))).await;
+        assert_eq!(status, 200, "{body}");
+        let during: portolan_app::model::DeletePreview = serde_json::from_str(&body).unwrap();
+        let tags_of = |repository: &'static str| {
+            let url = format!("{}/v2/{repository}/tags/list", registry.url);
+            async move {
+                let http = portolan_testkit::runner::http_client();
+                let list: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+                list["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            }
+        };
+        let tags_before = tags_of("library/hello").await;
+        assert!(tags_before.contains(&"docker-v2".to_string()) && !tags_before.contains(&"2.0.0-rc.1".to_string()), "{tags_before:?}");
+
         // Postgres stopped under load: clear 503s, no crash; started again: recovery, nothing lost.
         let load = {
             let urls = [a.url.clone(), b.url.clone()];
@@ -192,6 +245,15 @@ anonymous_read = true
         let page = browser.get(format!("{}/admin/audit", b.url)).send().await.unwrap();
         assert_eq!(page.status().as_u16(), 503, "a page that needs the database says it is unavailable");
         assert!(page.text().await.unwrap().contains("database"), "and says why");
+        // Writes meanwhile are refused as unavailable, and change nothing: the confirmed delete
+        // deletes nothing from the registry (its trash entry could not be saved first), the
+        // policy is not saved.
+        let (status, body) = call(&ops, &a.url, &public, "apply_delete", qs(&confirm(during.confirmation.clone()))).await;
+        assert_eq!(status, 503, "a delete while the database is away: {body}");
+        assert!(body.contains("database"), "says why: {body}");
+        let (status, body) = call(&ops, &b.url, &public, "save_policy", qs(&portolan_app::api::SavePolicy { form: form("during") })).await;
+        assert_eq!(status, 503, "a policy saved while the database is away: {body}");
+        assert_eq!(tags_of("library/hello").await, tags_before, "the registry is as it was");
         pg.restart().await.unwrap();
         let statuses = load.await.unwrap();
         assert!(statuses.contains(&503), "readiness failed while the database was away");
@@ -210,6 +272,21 @@ anonymous_read = true
             call(&browser, &a.url, &public, "audit_list", qs(&portolan_app::api::AuditList { query: Default::default() })).await;
         let audit: portolan_app::model::AuditPage = serde_json::from_str(&body).unwrap();
         assert!(audit.rows.iter().any(|r| r.action == "delete-manifest"), "nothing lost: {body}");
+        // Every write made just before the outage is there, on both replicas; none made during it.
+        for base in [&a.url, &b.url] {
+            let (status, body) = call(&ops, base, &public, "get_policy", qs(&portolan_app::api::GetPolicy { id: Some(just_before) })).await;
+            assert_eq!(status, 200, "the policy saved just before: {body}");
+            let (_, body) = call(&ops, base, &public, "get_policies", qs(&portolan_app::api::GetPolicies {})).await;
+            assert!(body.contains("just-before") && !body.contains("\"during\""), "{body}");
+            let (_, body) = call(&ops, base, &public, "trash_list", qs(&portolan_app::api::TrashList { before: None })).await;
+            let trash: portolan_app::model::TrashPage = serde_json::from_str(&body).unwrap();
+            assert!(trash.rows.iter().any(|r| r.summary.contains("2.0.0-rc.1") && r.state == "deleted"), "the delete just before: {body}");
+            assert!(!trash.rows.iter().any(|r| r.summary.contains("docker-v2")), "nothing of the delete during: {body}");
+        }
+        // The delete refused during the outage can be confirmed now, and does exactly that.
+        let (status, body) = call(&ops, &a.url, &public, "apply_delete", qs(&confirm(during.confirmation))).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(!tags_of("library/hello").await.contains(&"docker-v2".to_string()));
 
         // A replica killed (SIGKILL) mid-run: while its lease holds, the policy cannot run again;
         // once the lease is out, the other replica marks the run interrupted and runs the policy.

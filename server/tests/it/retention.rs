@@ -630,6 +630,7 @@ fn a_tag_pushed_again_between_plan_and_apply_is_skipped_not_deleted() {
             request_id: None,
             run_id: None,
             known_tags: service::trash::KnownTags::of(&inventory),
+            store_down: Default::default(),
         };
         let tags = service::trash::unit_tags(&deletion, &inventory);
         let (outcome, _) = deleter.apply_unit(&repo, &deletion, &tags).await;

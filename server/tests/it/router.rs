@@ -498,6 +498,7 @@ fn a_tag_pushed_onto_a_digest_after_its_plan_stops_the_delete() {
             request_id: None,
             run_id: None,
             known_tags: KnownTags::of(&inventory),
+            store_down: Default::default(),
         };
         // After the plan, the same image is pushed under a new name.
         let config = serde_json::json!({"created": "2025-01-01T00:00:00Z", "os": "linux", "architecture": "amd64"});
@@ -551,6 +552,7 @@ fn a_kept_tag_moved_onto_a_digest_after_its_plan_stops_the_delete() {
             request_id: None,
             run_id: None,
             known_tags: KnownTags::of(&inventory),
+            store_down: Default::default(),
         };
         // After the plan, latest (kept: it pointed at the current image) is rolled back onto it.
         assert_eq!(w.mem.tag_digest("team/app", "latest").as_deref(), Some(w.image.as_str()));
