@@ -21,17 +21,46 @@ const TARGET = process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target');
 const BIN = process.env.PORTOLAN_E2E_PROFILE === 'release' ? join(TARGET, 'release') : join(TARGET, 'debug');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-function freePort() {
-  return new Promise((res, rej) => {
+// Ports for servers started as other processes come from below the kernel's ephemeral range,
+// where outgoing connections take theirs: a port found by listening on port 0 and letting go can
+// be taken by one before the server binds it. Random, checked free, never handed out twice here;
+// a start that fails on a taken port anyway is tried again on another (see startStack). The
+// test kit does the same for what it starts (crates/testkit/src/process.rs).
+const START_ATTEMPTS = 4;
+const handedOut = new Set();
+
+function portRange() {
+  let ephemeralStart = 32768;
+  try {
+    ephemeralStart = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch { /* not Linux: the usual default */ }
+  return ephemeralStart > 21_000 ? [20_000, ephemeralStart] : [1_024, Math.max(ephemeralStart, 2_048)];
+}
+
+function canListen(port) {
+  return new Promise((res) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
   });
 }
+
+async function unusedPort() {
+  const [low, high] = portRange();
+  for (let i = 0; i < 1000; i++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free loopback port in ${low}..${high} after 1,000 tries`);
+}
+
+/** Whether a start failed because a port was taken (as Portolan, Go and Node say it). */
+const portTaken = (e) => /address already in use|EADDRINUSE/i.test(String(e?.message ?? e));
 
 function waitForLine(child, line, name, timeoutMs) {
   return new Promise((res, rej) => {
@@ -50,12 +79,12 @@ function waitForLine(child, line, name, timeoutMs) {
   });
 }
 
-async function waitForHttp(url, timeoutMs, child, name) {
+async function waitForHttp(url, timeoutMs, child, name, log = () => '') {
   const deadline = Date.now() + timeoutMs;
   let exited = null;
   child.on('exit', (code) => { exited = code; });
   while (Date.now() < deadline) {
-    if (exited !== null) throw new Error(`${name} exited with ${exited}`);
+    if (exited !== null) throw new Error(`${name} exited with ${exited}:\n${log().split('\n').slice(-15).join('\n')}`);
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (r.ok) return;
@@ -153,7 +182,20 @@ globalThis.fetch = async (input, init) => {
  * --with-oidc): `stack.oidc` has its URL, client and users; `bearer: true` adds `token-bearer`,
  * the token registry with a static bearer token.
  */
-export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], manyTags = 260, slowMs = 0, oidc = false, bearer = false } = {}) {
+export async function startStack(options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(options);
+    } catch (e) {
+      // Portolan's port was taken before it bound it: everything again, on another port (the
+      // provider, if any, was told to send people back to that one).
+      if (attempt < START_ATTEMPTS && portTaken(e)) continue;
+      throw e;
+    }
+  }
+}
+
+async function startStackOnce({ kinds = ['anonymous', 'ferro', 'token'], manyTags = 260, slowMs = 0, oidc = false, bearer = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'portolan-e2e-'));
   const children = [];
   const watch = new SecretWatch();
@@ -175,7 +217,7 @@ export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], many
       if (!existsSync(join(BIN, bin))) throw new Error(`${join(BIN, bin)} is missing: run scripts/test (it builds it)`);
     }
     // Portolan's port is chosen first: the provider must know where to send people back.
-    const port = await freePort();
+    const port = await unusedPort();
     const baseUrl = `http://127.0.0.1:${port}`;
     const testkit = spawn(join(BIN, 'portolan-testkit'), [
       '--kinds', kinds.join(','), '--many-tags', String(manyTags), '--with-unreachable', '--with-anonymous-copies', '--with-rate-limited-copy', '--stop-on-stdin-eof',
@@ -201,7 +243,7 @@ export async function startStack({ kinds = ['anonymous', 'ferro', 'token'], many
     let serverLog = '';
     server.stdout.on('data', (d) => { serverLog += d; });
     server.stderr.on('data', (d) => { serverLog += d; });
-    await waitForHttp(`${baseUrl}/healthz`, 30_000, server, 'portolan');
+    await waitForHttp(`${baseUrl}/healthz`, 30_000, server, 'portolan', () => serverLog);
 
     // playwright gives every launch a fresh, empty profile directory of its own.
     browser = await chromium.launch({

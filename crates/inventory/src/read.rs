@@ -384,79 +384,85 @@ async fn reach(
 
 #[cfg(test)]
 mod tests {
+    use portolan_testkit::runner::run;
+
     use super::*;
     use portolan_oci::memory::MemoryRegistry;
 
-    #[tokio::test]
-    async fn reads_a_repository_whole() {
-        let reg = MemoryRegistry::new();
-        let config = serde_json::json!({"created": "2025-03-01T00:00:00Z", "os": "linux", "architecture": "amd64"});
-        let amd = reg.put_image("a", &[], &config, b"amd", None);
-        let arm = reg.put_image("a", &[], &serde_json::json!({"os": "linux", "architecture": "arm64"}), b"arm", None);
-        let index = reg.put_index("a", &["1.0", "latest"], &[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
-        let sig = reg.put_artifact(
-            "a",
-            &[],
-            "application/vnd.oci.empty.v1+json",
-            &serde_json::json!({}),
-            b"sig",
-            Some("application/vnd.dev.cosign.artifact.sig.v1+json"),
-            Some((&index, 1)),
-        );
-        let old = reg.put_image("a", &["0.9"], &serde_json::json!({"created": "1970-01-01T00:00:00Z"}), b"old", None);
-        let repo = RepoName::parse("a").unwrap();
-        let inv = read_inventory(&reg, "mem", &repo, 4).await.unwrap();
-        assert_eq!(inv.tags.len(), 3);
-        assert_eq!(inv.manifests.len(), 5, "{:?}", inv.manifests.keys());
-        assert_eq!(inv.manifests[&index].children, vec![amd.clone(), arm.clone()]);
-        assert_eq!(inv.manifests[&index].kind, ArtifactKind::Index);
-        // The index has no date of its own: its newest child's.
-        assert_eq!(inv.manifests[&amd].created.unwrap().source, DateSource::Config);
-        assert_eq!(inv.referrers[&index], vec![sig.clone()]);
-        assert_eq!(inv.manifests[&sig].subject.as_deref(), Some(index.as_str()));
-        // The epoch is no date.
-        assert!(inv.manifests[&old].created.is_none());
-        let read = read_tag(&reg, &repo, "latest").await.unwrap();
-        assert_eq!(read.tag.digest, index);
-        assert_eq!(read.artifact.manifest.created.unwrap().at.unix_timestamp(), 1_740_787_200);
-        assert_eq!(read.artifact.manifest.platforms, vec!["linux/amd64".to_owned(), "linux/arm64".to_owned()]);
-        assert_eq!(read.referrers, vec![sig]);
+    #[test]
+    fn reads_a_repository_whole() {
+        run(async {
+            let reg = MemoryRegistry::new();
+            let config = serde_json::json!({"created": "2025-03-01T00:00:00Z", "os": "linux", "architecture": "amd64"});
+            let amd = reg.put_image("a", &[], &config, b"amd", None);
+            let arm = reg.put_image("a", &[], &serde_json::json!({"os": "linux", "architecture": "arm64"}), b"arm", None);
+            let index = reg.put_index("a", &["1.0", "latest"], &[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
+            let sig = reg.put_artifact(
+                "a",
+                &[],
+                "application/vnd.oci.empty.v1+json",
+                &serde_json::json!({}),
+                b"sig",
+                Some("application/vnd.dev.cosign.artifact.sig.v1+json"),
+                Some((&index, 1)),
+            );
+            let old = reg.put_image("a", &["0.9"], &serde_json::json!({"created": "1970-01-01T00:00:00Z"}), b"old", None);
+            let repo = RepoName::parse("a").unwrap();
+            let inv = read_inventory(&reg, "mem", &repo, 4).await.unwrap();
+            assert_eq!(inv.tags.len(), 3);
+            assert_eq!(inv.manifests.len(), 5, "{:?}", inv.manifests.keys());
+            assert_eq!(inv.manifests[&index].children, vec![amd.clone(), arm.clone()]);
+            assert_eq!(inv.manifests[&index].kind, ArtifactKind::Index);
+            // The index has no date of its own: its newest child's.
+            assert_eq!(inv.manifests[&amd].created.unwrap().source, DateSource::Config);
+            assert_eq!(inv.referrers[&index], vec![sig.clone()]);
+            assert_eq!(inv.manifests[&sig].subject.as_deref(), Some(index.as_str()));
+            // The epoch is no date.
+            assert!(inv.manifests[&old].created.is_none());
+            let read = read_tag(&reg, &repo, "latest").await.unwrap();
+            assert_eq!(read.tag.digest, index);
+            assert_eq!(read.artifact.manifest.created.unwrap().at.unix_timestamp(), 1_740_787_200);
+            assert_eq!(read.artifact.manifest.platforms, vec!["linux/amd64".to_owned(), "linux/arm64".to_owned()]);
+            assert_eq!(read.referrers, vec![sig]);
+        })
     }
 
-    #[tokio::test]
-    async fn a_repository_reaching_too_much_is_refused_as_soon_as_it_does() {
-        let reg = MemoryRegistry::new();
-        // Indexes listing children that do not exist (each read answers 404): only the lists
-        // cost memory, which is what a hostile registry would use.
-        let fake = |i: usize, j: usize| portolan_oci::manifest::sha256_digest(format!("{i}/{j}").as_bytes());
-        let mut indexes = Vec::new();
-        for i in 0..6 {
-            let children: Vec<String> = (0..10).map(|j| fake(i, j)).collect();
-            let pairs: Vec<(&str, &str)> = children.iter().map(|c| (c.as_str(), "linux/amd64")).collect();
-            indexes.push(reg.put_index("a", &[&format!("t{i}")], &pairs));
-        }
-        let repo = RepoName::parse("a").unwrap();
-        let whole = read_inventory(&reg, "mem", &repo, 1).await.unwrap();
-        assert_eq!(whole.manifests.len(), 6 + 60);
-        for (limits, what) in [
-            (Limits { manifests: MAX_MANIFESTS, references: 25 }, "blobs, index children and referrers"),
-            (Limits { manifests: 30, references: MAX_REFERENCES }, "manifests"),
-        ] {
-            let mut inventory = Inventory {
-                registry: "mem".into(),
-                repository: "a".into(),
-                taken_at: OffsetDateTime::now_utc(),
-                tags: Vec::new(),
-                manifests: BTreeMap::new(),
-                referrers: BTreeMap::new(),
-                unreadable: Vec::new(),
-            };
-            let pending = indexes.clone();
-            let queued: HashSet<String> = pending.iter().cloned().collect();
-            let e = reach(&reg, &repo, &mut inventory, pending, queued, 1, limits).await.unwrap_err();
-            assert_eq!(e.kind(), portolan_oci::ErrorKind::TooLarge);
-            assert!(e.message().contains(what), "{}", e.message());
-            assert!(inventory.manifests.len() < whole.manifests.len(), "stopped before reading everything");
-        }
+    #[test]
+    fn a_repository_reaching_too_much_is_refused_as_soon_as_it_does() {
+        run(async {
+            let reg = MemoryRegistry::new();
+            // Indexes listing children that do not exist (each read answers 404): only the lists
+            // cost memory, which is what a hostile registry would use.
+            let fake = |i: usize, j: usize| portolan_oci::manifest::sha256_digest(format!("{i}/{j}").as_bytes());
+            let mut indexes = Vec::new();
+            for i in 0..6 {
+                let children: Vec<String> = (0..10).map(|j| fake(i, j)).collect();
+                let pairs: Vec<(&str, &str)> = children.iter().map(|c| (c.as_str(), "linux/amd64")).collect();
+                indexes.push(reg.put_index("a", &[&format!("t{i}")], &pairs));
+            }
+            let repo = RepoName::parse("a").unwrap();
+            let whole = read_inventory(&reg, "mem", &repo, 1).await.unwrap();
+            assert_eq!(whole.manifests.len(), 6 + 60);
+            for (limits, what) in [
+                (Limits { manifests: MAX_MANIFESTS, references: 25 }, "blobs, index children and referrers"),
+                (Limits { manifests: 30, references: MAX_REFERENCES }, "manifests"),
+            ] {
+                let mut inventory = Inventory {
+                    registry: "mem".into(),
+                    repository: "a".into(),
+                    taken_at: OffsetDateTime::now_utc(),
+                    tags: Vec::new(),
+                    manifests: BTreeMap::new(),
+                    referrers: BTreeMap::new(),
+                    unreadable: Vec::new(),
+                };
+                let pending = indexes.clone();
+                let queued: HashSet<String> = pending.iter().cloned().collect();
+                let e = reach(&reg, &repo, &mut inventory, pending, queued, 1, limits).await.unwrap_err();
+                assert_eq!(e.kind(), portolan_oci::ErrorKind::TooLarge);
+                assert!(e.message().contains(what), "{}", e.message());
+                assert!(inventory.manifests.len() < whole.manifests.len(), "stopped before reading everything");
+            }
+        })
     }
 }

@@ -800,6 +800,8 @@ mod tests {
     use axum::extract::{Path, Query};
     use axum::response::IntoResponse;
 
+    use portolan_testkit::runner::run;
+
     use super::*;
 
     /// A registry whose listings never end, one way or another (see each test).
@@ -873,46 +875,52 @@ mod tests {
         assert_eq!(page(&["c"], None).next_cursor(&mut seen), None);
     }
 
-    #[tokio::test]
-    async fn endless_tiny_pages_stop_at_the_page_cap() {
-        let requests = Arc::new(AtomicUsize::new(0));
-        let url = endless(requests.clone()).await;
-        let c = client(&url, Limits { list_pages: 50, ..Limits::default() });
-        let e = c.tags(&RepoName::parse("tiny").unwrap()).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
-        assert!(e.message().contains("past 50 pages"), "{e}");
-        assert_eq!(requests.load(Ordering::SeqCst), 50);
+    #[test]
+    fn endless_tiny_pages_stop_at_the_page_cap() {
+        run(async {
+            let requests = Arc::new(AtomicUsize::new(0));
+            let url = endless(requests.clone()).await;
+            let c = client(&url, Limits { list_pages: 50, ..Limits::default() });
+            let e = c.tags(&RepoName::parse("tiny").unwrap()).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+            assert!(e.message().contains("past 50 pages"), "{e}");
+            assert_eq!(requests.load(Ordering::SeqCst), 50);
+        })
     }
 
-    #[tokio::test]
-    async fn tag_lists_are_capped_in_bytes_across_pages() {
-        let requests = Arc::new(AtomicUsize::new(0));
-        let url = endless(requests.clone()).await;
-        let c = client(&url, Limits { tag_list_bytes: 25_000, ..Limits::default() });
-        let e = c.tags(&RepoName::parse("wide").unwrap()).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
-        assert!(e.message().contains("larger than 24.4 KiB in all"), "{e}");
-        assert_eq!(requests.load(Ordering::SeqCst), 3);
-        // The same with a tag cap: an error, not a truncated list.
-        let c = client(&url, Limits { max_tags: 250, ..Limits::default() });
-        let e = c.tags(&RepoName::parse("wide").unwrap()).await.unwrap_err();
-        assert!(e.message().contains("more than 250 tags"), "{e}");
+    #[test]
+    fn tag_lists_are_capped_in_bytes_across_pages() {
+        run(async {
+            let requests = Arc::new(AtomicUsize::new(0));
+            let url = endless(requests.clone()).await;
+            let c = client(&url, Limits { tag_list_bytes: 25_000, ..Limits::default() });
+            let e = c.tags(&RepoName::parse("wide").unwrap()).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+            assert!(e.message().contains("larger than 24.4 KiB in all"), "{e}");
+            assert_eq!(requests.load(Ordering::SeqCst), 3);
+            // The same with a tag cap: an error, not a truncated list.
+            let c = client(&url, Limits { max_tags: 250, ..Limits::default() });
+            let e = c.tags(&RepoName::parse("wide").unwrap()).await.unwrap_err();
+            assert!(e.message().contains("more than 250 tags"), "{e}");
+        })
     }
 
-    #[tokio::test]
-    async fn referrers_are_capped_in_number_bytes_and_pages() {
-        let url = endless(Arc::default()).await;
-        let subject = format!("sha256:{}", "c".repeat(64));
-        let c = client(&url, Limits { max_referrers: 7, referrers_bytes: 15_000, referrer_pages: 5, ..Limits::default() });
-        let e = c.referrers(&RepoName::parse("count").unwrap(), &subject, None).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
-        assert!(e.message().contains("more than 7 referrers"), "{e}");
-        let e = c.referrers(&RepoName::parse("bytes").unwrap(), &subject, None).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
-        assert!(e.message().contains("in all"), "{e}");
-        let e = c.referrers(&RepoName::parse("pages").unwrap(), &subject, None).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
-        assert!(e.message().contains("past 5 pages"), "{e}");
+    #[test]
+    fn referrers_are_capped_in_number_bytes_and_pages() {
+        run(async {
+            let url = endless(Arc::default()).await;
+            let subject = format!("sha256:{}", "c".repeat(64));
+            let c = client(&url, Limits { max_referrers: 7, referrers_bytes: 15_000, referrer_pages: 5, ..Limits::default() });
+            let e = c.referrers(&RepoName::parse("count").unwrap(), &subject, None).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+            assert!(e.message().contains("more than 7 referrers"), "{e}");
+            let e = c.referrers(&RepoName::parse("bytes").unwrap(), &subject, None).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+            assert!(e.message().contains("in all"), "{e}");
+            let e = c.referrers(&RepoName::parse("pages").unwrap(), &subject, None).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+            assert!(e.message().contains("past 5 pages"), "{e}");
+        })
     }
 
     #[test]

@@ -69,70 +69,78 @@ impl<K: Hash + Eq + Clone, V: Clone + Send + Sync + 'static> Flights<K, V> {
 
 #[cfg(test)]
 mod tests {
+    use portolan_testkit::runner::run;
+
     use super::*;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[tokio::test]
-    async fn concurrent_calls_share_one_run() {
-        let flights: Arc<Flights<&str, usize>> = Arc::default();
-        let runs = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let mut handles = Vec::new();
-        for _ in 0..10 {
-            let flights = flights.clone();
-            let runs = runs.clone();
-            let mut rx = rx.clone();
-            handles.push(tokio::spawn(async move {
-                flights
-                    .run("k", || async move {
-                        runs.fetch_add(1, Ordering::SeqCst);
-                        let _ = rx.wait_for(|go| *go).await;
-                        42
-                    })
-                    .await
-            }));
-        }
-        // Let every task join the flight before it finishes.
-        while flights.running.lock().unwrap().is_empty() {
-            tokio::task::yield_now().await;
-        }
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
-        }
-        tx.send(true).unwrap();
-        for h in handles {
-            assert_eq!(h.await.unwrap(), 42);
-        }
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
-        // Finished flights are forgotten: the next call runs again.
-        assert_eq!(flights.run("k", || async { 7 }).await, 7);
+    #[test]
+    fn concurrent_calls_share_one_run() {
+        run(async {
+            let flights: Arc<Flights<&str, usize>> = Arc::default();
+            let runs = Arc::new(AtomicUsize::new(0));
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let mut handles = Vec::new();
+            for _ in 0..10 {
+                let flights = flights.clone();
+                let runs = runs.clone();
+                let mut rx = rx.clone();
+                handles.push(tokio::spawn(async move {
+                    flights
+                        .run("k", || async move {
+                            runs.fetch_add(1, Ordering::SeqCst);
+                            let _ = rx.wait_for(|go| *go).await;
+                            42
+                        })
+                        .await
+                }));
+            }
+            // Let every task join the flight before it finishes.
+            while flights.running.lock().unwrap().is_empty() {
+                tokio::task::yield_now().await;
+            }
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            tx.send(true).unwrap();
+            for h in handles {
+                assert_eq!(h.await.unwrap(), 42);
+            }
+            assert_eq!(runs.load(Ordering::SeqCst), 1);
+            // Finished flights are forgotten: the next call runs again.
+            assert_eq!(flights.run("k", || async { 7 }).await, 7);
+        })
     }
 
-    #[tokio::test]
-    async fn a_cancelled_flight_is_forgotten() {
-        let flights: Flights<&str, usize> = Flights::default();
-        {
-            let pending = flights.run("k", std::future::pending::<usize>);
-            let mut pending = std::pin::pin!(pending);
-            assert!(futures::poll!(pending.as_mut()).is_pending());
-            assert_eq!(flights.len(), 1);
-        }
-        assert_eq!(flights.len(), 0, "the dropped waiter took its flight with it");
-        assert_eq!(flights.run("k", || async { 7 }).await, 7, "the next call runs");
-        // Also through a timeout, as a cancelled HTTP request would be.
-        let slow = tokio::time::timeout(std::time::Duration::from_millis(10), flights.run("k", std::future::pending::<usize>));
-        assert!(slow.await.is_err());
-        assert_eq!(flights.len(), 0);
+    #[test]
+    fn a_cancelled_flight_is_forgotten() {
+        run(async {
+            let flights: Flights<&str, usize> = Flights::default();
+            {
+                let pending = flights.run("k", std::future::pending::<usize>);
+                let mut pending = std::pin::pin!(pending);
+                assert!(futures::poll!(pending.as_mut()).is_pending());
+                assert_eq!(flights.len(), 1);
+            }
+            assert_eq!(flights.len(), 0, "the dropped waiter took its flight with it");
+            assert_eq!(flights.run("k", || async { 7 }).await, 7, "the next call runs");
+            // Also through a timeout, as a cancelled HTTP request would be.
+            let slow = tokio::time::timeout(std::time::Duration::from_millis(10), flights.run("k", std::future::pending::<usize>));
+            assert!(slow.await.is_err());
+            assert_eq!(flights.len(), 0);
+        })
     }
 
-    #[tokio::test]
-    async fn a_panicking_flight_is_forgotten() {
-        let flights: Arc<Flights<&str, usize>> = Arc::default();
-        let f = flights.clone();
-        let crashed = tokio::spawn(async move { f.run("k", || async { panic!("boom") }).await }).await;
-        assert!(crashed.unwrap_err().is_panic());
-        assert_eq!(flights.len(), 0);
-        assert_eq!(flights.run("k", || async { 7 }).await, 7, "later callers do not inherit the panic");
+    #[test]
+    fn a_panicking_flight_is_forgotten() {
+        run(async {
+            let flights: Arc<Flights<&str, usize>> = Arc::default();
+            let f = flights.clone();
+            let crashed = tokio::spawn(async move { f.run("k", || async { panic!("boom") }).await }).await;
+            assert!(crashed.unwrap_err().is_panic());
+            assert_eq!(flights.len(), 0);
+            assert_eq!(flights.run("k", || async { 7 }).await, 7, "later callers do not inherit the panic");
+        })
     }
 }

@@ -453,68 +453,76 @@ impl RegistryVerbs for MemoryRegistry {
 
 #[cfg(test)]
 mod tests {
+    use portolan_testkit::runner::run;
+
     use super::*;
 
-    #[tokio::test]
-    async fn behaves_like_a_registry() {
-        let reg = MemoryRegistry::new();
-        let img = reg.put_image("a/b", &["1.0", "latest"], &serde_json::json!({"created": "2025-01-01T00:00:00Z"}), b"layer", None);
-        let sig = reg.put_artifact(
-            "a/b",
-            &[],
-            "application/vnd.oci.empty.v1+json",
-            &serde_json::json!({}),
-            b"sig",
-            Some("application/vnd.dev.cosign.artifact.sig.v1+json"),
-            Some((&img, 10)),
-        );
-        let repo = RepoName::parse("a/b").unwrap();
-        assert_eq!(*reg.tags(&repo).await.unwrap(), vec!["1.0".to_owned(), "latest".to_owned()]);
-        let (refs, _) = reg.referrers(&repo, &img, None).await.unwrap();
-        assert_eq!(refs.iter().map(Referrer::digest).collect::<Vec<_>>(), vec![sig.clone()]);
-        let doc = reg.manifest(&repo, &Reference::Digest(parse_digest(&img).unwrap())).await.unwrap();
-        // Re-putting the same bytes gives the same digest; deleting by digest takes every tag.
-        reg.delete_manifest(&repo, &img).await.unwrap();
-        assert!(reg.tags(&repo).await.unwrap().is_empty());
-        let back =
-            reg.put_manifest(&repo, &Reference::Digest(parse_digest(&img).unwrap()), &doc.media_type, doc.bytes.clone()).await.unwrap();
-        assert_eq!(back, img);
-        // A tag delete with a stale expectation deletes nothing.
-        reg.put_manifest(&repo, &Reference::Tag(Tag::parse("1.0").unwrap()), &doc.media_type, doc.bytes.clone()).await.unwrap();
-        let e = reg.delete_tag(&repo, &Tag::parse("1.0").unwrap(), Some("sha256:other")).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Conflict);
-        reg.refuse_with(Some(Error::new(ErrorKind::Denied, "no")));
-        assert_eq!(reg.ping().await.unwrap_err().kind(), ErrorKind::Denied);
+    #[test]
+    fn behaves_like_a_registry() {
+        run(async {
+            let reg = MemoryRegistry::new();
+            let img = reg.put_image("a/b", &["1.0", "latest"], &serde_json::json!({"created": "2025-01-01T00:00:00Z"}), b"layer", None);
+            let sig = reg.put_artifact(
+                "a/b",
+                &[],
+                "application/vnd.oci.empty.v1+json",
+                &serde_json::json!({}),
+                b"sig",
+                Some("application/vnd.dev.cosign.artifact.sig.v1+json"),
+                Some((&img, 10)),
+            );
+            let repo = RepoName::parse("a/b").unwrap();
+            assert_eq!(*reg.tags(&repo).await.unwrap(), vec!["1.0".to_owned(), "latest".to_owned()]);
+            let (refs, _) = reg.referrers(&repo, &img, None).await.unwrap();
+            assert_eq!(refs.iter().map(Referrer::digest).collect::<Vec<_>>(), vec![sig.clone()]);
+            let doc = reg.manifest(&repo, &Reference::Digest(parse_digest(&img).unwrap())).await.unwrap();
+            // Re-putting the same bytes gives the same digest; deleting by digest takes every tag.
+            reg.delete_manifest(&repo, &img).await.unwrap();
+            assert!(reg.tags(&repo).await.unwrap().is_empty());
+            let back =
+                reg.put_manifest(&repo, &Reference::Digest(parse_digest(&img).unwrap()), &doc.media_type, doc.bytes.clone()).await.unwrap();
+            assert_eq!(back, img);
+            // A tag delete with a stale expectation deletes nothing.
+            reg.put_manifest(&repo, &Reference::Tag(Tag::parse("1.0").unwrap()), &doc.media_type, doc.bytes.clone()).await.unwrap();
+            let e = reg.delete_tag(&repo, &Tag::parse("1.0").unwrap(), Some("sha256:other")).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Conflict);
+            reg.refuse_with(Some(Error::new(ErrorKind::Denied, "no")));
+            assert_eq!(reg.ping().await.unwrap_err().kind(), ErrorKind::Denied);
+        })
     }
 
-    #[tokio::test]
-    async fn deletes_tags_as_its_capabilities_say() {
-        let repo = RepoName::parse("a/b").unwrap();
-        let latest = Tag::parse("latest").unwrap();
-        for (mode, throwaway) in [(TagDeleteMode::Auto, false), (TagDeleteMode::Always, false), (TagDeleteMode::Never, true)] {
-            let reg = MemoryRegistry::new().with_tag_delete(mode);
-            let img = reg.put_image("a/b", &["1.0", "latest"], &serde_json::json!({}), b"layer", None);
-            let caps = reg.capabilities(&repo).await.unwrap();
-            match &caps.tag_delete {
-                Some(Support::Yes) => assert!(!throwaway, "{mode:?}"),
-                Some(Support::No(why)) => assert!(throwaway && why.starts_with(crate::THROWAWAY_PATH) && why.contains("never"), "{why}"),
-                other => panic!("{mode:?}: {other:?}"),
+    #[test]
+    fn deletes_tags_as_its_capabilities_say() {
+        run(async {
+            let repo = RepoName::parse("a/b").unwrap();
+            let latest = Tag::parse("latest").unwrap();
+            for (mode, throwaway) in [(TagDeleteMode::Auto, false), (TagDeleteMode::Always, false), (TagDeleteMode::Never, true)] {
+                let reg = MemoryRegistry::new().with_tag_delete(mode);
+                let img = reg.put_image("a/b", &["1.0", "latest"], &serde_json::json!({}), b"layer", None);
+                let caps = reg.capabilities(&repo).await.unwrap();
+                match &caps.tag_delete {
+                    Some(Support::Yes) => assert!(!throwaway, "{mode:?}"),
+                    Some(Support::No(why)) => {
+                        assert!(throwaway && why.starts_with(crate::THROWAWAY_PATH) && why.contains("never"), "{why}")
+                    }
+                    other => panic!("{mode:?}: {other:?}"),
+                }
+                // A stale expectation changes nothing.
+                let e = reg.delete_tag(&repo, &latest, Some("sha256:other")).await.unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::Conflict);
+                assert_eq!(reg.tag_digest("a/b", "latest").as_deref(), Some(img.as_str()));
+                let deleted = reg.delete_tag(&repo, &latest, Some(&img)).await.unwrap();
+                assert_eq!(deleted.digest, img);
+                assert_eq!(matches!(deleted.method, TagDeleteMethod::Throwaway { .. }), throwaway, "{mode:?}");
+                if let TagDeleteMethod::Throwaway { throwaway } = &deleted.method {
+                    assert!(!reg.has_manifest("a/b", throwaway), "the throwaway is gone");
+                }
+                // The tag alone: its sibling and the manifest stay.
+                assert_eq!(*reg.tags(&repo).await.unwrap(), ["1.0"]);
+                assert!(reg.has_manifest("a/b", &img));
+                let e = reg.delete_tag(&repo, &latest, None).await.unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::NotFound);
             }
-            // A stale expectation changes nothing.
-            let e = reg.delete_tag(&repo, &latest, Some("sha256:other")).await.unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Conflict);
-            assert_eq!(reg.tag_digest("a/b", "latest").as_deref(), Some(img.as_str()));
-            let deleted = reg.delete_tag(&repo, &latest, Some(&img)).await.unwrap();
-            assert_eq!(deleted.digest, img);
-            assert_eq!(matches!(deleted.method, TagDeleteMethod::Throwaway { .. }), throwaway, "{mode:?}");
-            if let TagDeleteMethod::Throwaway { throwaway } = &deleted.method {
-                assert!(!reg.has_manifest("a/b", throwaway), "the throwaway is gone");
-            }
-            // The tag alone: its sibling and the manifest stay.
-            assert_eq!(*reg.tags(&repo).await.unwrap(), ["1.0"]);
-            assert!(reg.has_manifest("a/b", &img));
-            let e = reg.delete_tag(&repo, &latest, None).await.unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::NotFound);
-        }
+        })
     }
 }

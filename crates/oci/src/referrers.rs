@@ -379,39 +379,43 @@ pub struct ReferrerGraph {
 /// With the in-memory registry (the `memory` feature, which the workspace's tests turn on).
 #[cfg(all(test, feature = "memory"))]
 mod tests {
+    use portolan_testkit::runner::run;
+
     use super::*;
     use crate::memory::MemoryRegistry;
 
-    #[tokio::test]
-    async fn a_full_graph_stops_listing_and_draws_edges_only_between_its_nodes() {
-        let reg = MemoryRegistry::new();
-        let config = serde_json::json!({"os": "linux", "architecture": "amd64"});
-        let root = reg.put_image("a", &["1.0"], &config, b"root", None);
-        let sig = |n: usize, subject: &str| {
-            reg.put_artifact(
-                "a",
-                &[],
-                "application/vnd.oci.empty.v1+json",
-                &serde_json::json!({}),
-                format!("sig {n} of {subject}").as_bytes(),
-                Some("application/vnd.dev.cosign.artifact.sig.v1+json"),
-                Some((subject, 1)),
-            )
-        };
-        let firsts: Vec<String> = (0..10).map(|n| sig(n, &root)).collect();
-        for f in &firsts {
-            sig(0, f);
-        }
-        let repo = RepoName::parse("a").unwrap();
-        let whole = walk_graph(&reg, &repo, &root, 100).await.unwrap();
-        assert_eq!((whole.nodes.len(), whole.edges.len(), whole.truncated), (20, 20, false));
-        let capped = walk_graph(&reg, &repo, &root, 4).await.unwrap();
-        assert_eq!(capped.nodes.len(), 4);
-        assert!(capped.truncated);
-        let drawn: HashSet<String> = capped.nodes.iter().map(|n| n.referrer.digest()).chain(std::iter::once(root.clone())).collect();
-        assert!(!capped.edges.is_empty());
-        for (from, to) in &capped.edges {
-            assert!(drawn.contains(from) && drawn.contains(to), "{from} → {to} leaves the graph");
-        }
+    #[test]
+    fn a_full_graph_stops_listing_and_draws_edges_only_between_its_nodes() {
+        run(async {
+            let reg = MemoryRegistry::new();
+            let config = serde_json::json!({"os": "linux", "architecture": "amd64"});
+            let root = reg.put_image("a", &["1.0"], &config, b"root", None);
+            let sig = |n: usize, subject: &str| {
+                reg.put_artifact(
+                    "a",
+                    &[],
+                    "application/vnd.oci.empty.v1+json",
+                    &serde_json::json!({}),
+                    format!("sig {n} of {subject}").as_bytes(),
+                    Some("application/vnd.dev.cosign.artifact.sig.v1+json"),
+                    Some((subject, 1)),
+                )
+            };
+            let firsts: Vec<String> = (0..10).map(|n| sig(n, &root)).collect();
+            for f in &firsts {
+                sig(0, f);
+            }
+            let repo = RepoName::parse("a").unwrap();
+            let whole = walk_graph(&reg, &repo, &root, 100).await.unwrap();
+            assert_eq!((whole.nodes.len(), whole.edges.len(), whole.truncated), (20, 20, false));
+            let capped = walk_graph(&reg, &repo, &root, 4).await.unwrap();
+            assert_eq!(capped.nodes.len(), 4);
+            assert!(capped.truncated);
+            let drawn: HashSet<String> = capped.nodes.iter().map(|n| n.referrer.digest()).chain(std::iter::once(root.clone())).collect();
+            assert!(!capped.edges.is_empty());
+            for (from, to) in &capped.edges {
+                assert!(drawn.contains(from) && drawn.contains(to), "{from} → {to} leaves the graph");
+            }
+        })
     }
 }

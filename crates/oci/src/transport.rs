@@ -627,6 +627,8 @@ fn parse_retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use portolan_testkit::runner::run;
+
     use super::*;
 
     #[test]
@@ -645,37 +647,41 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn names_resolving_to_internal_addresses_are_refused_for_a_public_registry() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, axum::Router::new().fallback(|| async { "ok" })).await;
-        });
-        // `localhost` is a name: the guarded resolver answers for it, not the redirect policy.
-        let target = format!("http://localhost:{port}/");
-        let public = Transport::new(&ClientConfig::new("https://registry.example.com")).unwrap();
-        public.guard.assume(vec![crate::guard::Reach::Public]);
-        let e = public.http.get(&target).send().await.unwrap_err();
-        assert!(find_refused(&e).is_some(), "{e:?}");
-        let error = from_reqwest(&e, "blob x");
-        assert_eq!(error.kind(), ErrorKind::BadResponse);
-        assert!(error.message().contains("resolves only to internal addresses"), "{error}");
-        // A registry on loopback may use loopback addresses, by name too.
-        let local = Transport::new(&ClientConfig::new(format!("http://127.0.0.1:{port}"))).unwrap();
-        assert_eq!(local.http.get(&target).send().await.unwrap().text().await.unwrap(), "ok");
+    #[test]
+    fn names_resolving_to_internal_addresses_are_refused_for_a_public_registry() {
+        run(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, axum::Router::new().fallback(|| async { "ok" })).await;
+            });
+            // `localhost` is a name: the guarded resolver answers for it, not the redirect policy.
+            let target = format!("http://localhost:{port}/");
+            let public = Transport::new(&ClientConfig::new("https://registry.example.com")).unwrap();
+            public.guard.assume(vec![crate::guard::Reach::Public]);
+            let e = public.http.get(&target).send().await.unwrap_err();
+            assert!(find_refused(&e).is_some(), "{e:?}");
+            let error = from_reqwest(&e, "blob x");
+            assert_eq!(error.kind(), ErrorKind::BadResponse);
+            assert!(error.message().contains("resolves only to internal addresses"), "{error}");
+            // A registry on loopback may use loopback addresses, by name too.
+            let local = Transport::new(&ClientConfig::new(format!("http://127.0.0.1:{port}"))).unwrap();
+            assert_eq!(local.http.get(&target).send().await.unwrap().text().await.unwrap(), "ok");
+        })
     }
 
-    #[tokio::test]
-    async fn a_token_realm_on_an_internal_address_is_refused_for_a_public_registry() {
-        let public = Transport::new(&ClientConfig::new("https://registry.example.com")).unwrap();
-        public.guard.assume(vec![crate::guard::Reach::Public]);
-        let e = public.fetch_token("https://169.254.169.254/token", None, &[Scope::catalog()]).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::BadResponse);
-        assert!(e.message().contains("link-local"), "{e}");
-        let e = public.fetch_token("http://auth.example.com/token", None, &[Scope::catalog()]).await.unwrap_err();
-        assert!(e.message().contains("plain http token realm"), "{e}");
-        assert_eq!(public.stats.token_requests.load(Ordering::Relaxed), 0);
+    #[test]
+    fn a_token_realm_on_an_internal_address_is_refused_for_a_public_registry() {
+        run(async {
+            let public = Transport::new(&ClientConfig::new("https://registry.example.com")).unwrap();
+            public.guard.assume(vec![crate::guard::Reach::Public]);
+            let e = public.fetch_token("https://169.254.169.254/token", None, &[Scope::catalog()]).await.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::BadResponse);
+            assert!(e.message().contains("link-local"), "{e}");
+            let e = public.fetch_token("http://auth.example.com/token", None, &[Scope::catalog()]).await.unwrap_err();
+            assert!(e.message().contains("plain http token realm"), "{e}");
+            assert_eq!(public.stats.token_requests.load(Ordering::Relaxed), 0);
+        })
     }
 
     #[test]

@@ -88,35 +88,43 @@ impl Budget {
 
 #[cfg(test)]
 mod tests {
+    use portolan_testkit::runner::{TEST_LIMIT, run, within};
+
     use super::*;
 
     #[tokio::test(start_paused = true)]
     async fn holds_the_rate() {
-        // 60 a minute: a burst of 10, then one a second.
-        let budget = Budget::per_minute(60);
-        let start = Instant::now();
-        for _ in 0..10 {
+        // With the clock paused, a hang fails at once: the runtime skips ahead to the limit.
+        within(TEST_LIMIT, async {
+            // 60 a minute: a burst of 10, then one a second.
+            let budget = Budget::per_minute(60);
+            let start = Instant::now();
+            for _ in 0..10 {
+                budget.take().await;
+            }
+            assert!(start.elapsed() < Duration::from_millis(10));
+            for _ in 0..5 {
+                budget.take().await;
+            }
+            let elapsed = start.elapsed().as_secs_f64();
+            assert!((4.9..5.2).contains(&elapsed), "{elapsed}");
+            budget.drain();
+            let t = Instant::now();
             budget.take().await;
-        }
-        assert!(start.elapsed() < Duration::from_millis(10));
-        for _ in 0..5 {
-            budget.take().await;
-        }
-        let elapsed = start.elapsed().as_secs_f64();
-        assert!((4.9..5.2).contains(&elapsed), "{elapsed}");
-        budget.drain();
-        let t = Instant::now();
-        budget.take().await;
-        assert!(t.elapsed() >= Duration::from_millis(990), "no burst after a drain");
-        assert_eq!(budget.taken(), 16);
+            assert!(t.elapsed() >= Duration::from_millis(990), "no burst after a drain");
+            assert_eq!(budget.taken(), 16);
+        })
+        .await
     }
 
-    #[tokio::test]
-    async fn unlimited_never_waits() {
-        let budget = Budget::unlimited();
-        for _ in 0..10_000 {
-            budget.take().await;
-        }
-        assert_eq!(budget.taken(), 10_000);
+    #[test]
+    fn unlimited_never_waits() {
+        run(async {
+            let budget = Budget::unlimited();
+            for _ in 0..10_000 {
+                budget.take().await;
+            }
+            assert_eq!(budget.taken(), 10_000);
+        })
     }
 }

@@ -399,6 +399,8 @@ impl Crawl<'_> {
 
 #[cfg(test)]
 mod tests {
+    use portolan_testkit::runner::run;
+
     use super::*;
     use portolan_oci::memory::MemoryRegistry;
     use portolan_store::{Location, StoreConfig};
@@ -409,69 +411,74 @@ mod tests {
         (store, dir)
     }
 
-    #[tokio::test]
-    async fn reads_only_what_changed() {
-        let (store, _dir) = store().await;
-        let reg = MemoryRegistry::new();
-        let config = serde_json::json!({"os": "linux", "architecture": "amd64"});
-        let amd = reg.put_image("app", &[], &config, b"amd", None);
-        let arm = reg.put_image("app", &[], &serde_json::json!({"os": "linux", "architecture": "arm64"}), b"arm", None);
-        let _index = reg.put_index("app", &["1.0", "latest"], &[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
-        reg.put_image("app", &["0.9"], &config, b"old", None);
-        let budget = Budget::unlimited();
-        let crawl = Crawl { registry: "mem", verbs: &reg, store: &store, budget: &budget, concurrency: 4, default_pause: DEFAULT_PAUSE };
-        let repo = RepoName::parse("app").unwrap();
-        let first = crawl.repository(&repo).await.unwrap();
-        assert_eq!((first.tags, first.changed, first.read), (3, 3, 4), "{first:?}");
-        let layer = portolan_oci::manifest::sha256_digest(b"arm");
-        let used = store.where_used(&layer, 100).await.unwrap();
-        assert_eq!(used.uses.len(), 1);
-        assert_eq!(used.uses[0].tags, vec!["1.0".to_owned(), "latest".into()]);
+    #[test]
+    fn reads_only_what_changed() {
+        run(async {
+            let (store, _dir) = store().await;
+            let reg = MemoryRegistry::new();
+            let config = serde_json::json!({"os": "linux", "architecture": "amd64"});
+            let amd = reg.put_image("app", &[], &config, b"amd", None);
+            let arm = reg.put_image("app", &[], &serde_json::json!({"os": "linux", "architecture": "arm64"}), b"arm", None);
+            let _index = reg.put_index("app", &["1.0", "latest"], &[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
+            reg.put_image("app", &["0.9"], &config, b"old", None);
+            let budget = Budget::unlimited();
+            let crawl =
+                Crawl { registry: "mem", verbs: &reg, store: &store, budget: &budget, concurrency: 4, default_pause: DEFAULT_PAUSE };
+            let repo = RepoName::parse("app").unwrap();
+            let first = crawl.repository(&repo).await.unwrap();
+            assert_eq!((first.tags, first.changed, first.read), (3, 3, 4), "{first:?}");
+            let layer = portolan_oci::manifest::sha256_digest(b"arm");
+            let used = store.where_used(&layer, 100).await.unwrap();
+            assert_eq!(used.uses.len(), 1);
+            assert_eq!(used.uses[0].tags, vec!["1.0".to_owned(), "latest".into()]);
 
-        // Nothing changed: the tag list and a HEAD per tag, no manifest read.
-        let taken = budget.taken();
-        let again = crawl.repository(&repo).await.unwrap();
-        assert_eq!((again.changed, again.read), (0, 0));
-        assert_eq!(budget.taken() - taken, 1 + 3);
+            // Nothing changed: the tag list and a HEAD per tag, no manifest read.
+            let taken = budget.taken();
+            let again = crawl.repository(&repo).await.unwrap();
+            assert_eq!((again.changed, again.read), (0, 0));
+            assert_eq!(budget.taken() - taken, 1 + 3);
 
-        // latest moves to a new image: only it is read; 0.9 goes away and is pruned.
-        let new = reg.put_image("app", &["latest"], &config, b"new", None);
-        reg.delete_manifest(&repo, &reg.tag_digest("app", "0.9").unwrap()).await.unwrap();
-        let moved = crawl.repository(&repo).await.unwrap();
-        assert_eq!((moved.changed, moved.removed, moved.read, moved.pruned), (1, 1, 1, 1), "{moved:?}");
-        assert_eq!(store.index_tags("mem", "app").await.unwrap()["latest"], new);
-        let summary = &store.repo_summaries("mem", None).await.unwrap()["app"];
-        assert_eq!((summary.tags, summary.newest.as_deref()), (2, Some("1.0")));
+            // latest moves to a new image: only it is read; 0.9 goes away and is pruned.
+            let new = reg.put_image("app", &["latest"], &config, b"new", None);
+            reg.delete_manifest(&repo, &reg.tag_digest("app", "0.9").unwrap()).await.unwrap();
+            let moved = crawl.repository(&repo).await.unwrap();
+            assert_eq!((moved.changed, moved.removed, moved.read, moved.pruned), (1, 1, 1, 1), "{moved:?}");
+            assert_eq!(store.index_tags("mem", "app").await.unwrap()["latest"], new);
+            let summary = &store.repo_summaries("mem", None).await.unwrap()["app"];
+            assert_eq!((summary.tags, summary.newest.as_deref()), (2, Some("1.0")));
+        })
     }
 
-    #[tokio::test]
-    async fn a_pass_pauses_when_the_registry_says_429() {
-        let (store, _dir) = store().await;
-        let reg = MemoryRegistry::new();
-        reg.put_image("a", &["1"], &serde_json::json!({}), b"a", None);
-        reg.put_image("b", &["1"], &serde_json::json!({}), b"b", None);
-        let budget = Budget::unlimited();
-        let pause = Duration::from_millis(300);
-        let crawl = Crawl { registry: "mem", verbs: &reg, store: &store, budget: &budget, concurrency: 2, default_pause: pause };
-        let (_tx, mut stop) = tokio::sync::watch::channel(false);
-        let (catalog, complete) = crawl.catalog().await.unwrap();
-        assert!(complete);
-        reg.refuse_with(Some(portolan_oci::Error::new(ErrorKind::RateLimited, "slow down")));
-        // The refusal is lifted while the pass is paused.
-        let lift = {
-            let reg = reg.clone();
-            async move {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                reg.refuse_with(None);
-            }
-        };
-        let started = std::time::Instant::now();
-        let (report, _) = tokio::join!(crawl.pass(&catalog, &mut stop), lift);
-        assert!(started.elapsed() >= pause, "it waited");
-        assert_eq!((report.done, report.failed, report.pauses), (2, 0, 1), "{report:?}");
-        let state = store.crawl_state("mem").await.unwrap().unwrap();
-        assert_eq!(state.state, "waiting");
-        assert!(state.pass_finished.is_some());
-        assert_eq!(store.index_coverage().await.unwrap()[0].repositories, 2);
+    #[test]
+    fn a_pass_pauses_when_the_registry_says_429() {
+        run(async {
+            let (store, _dir) = store().await;
+            let reg = MemoryRegistry::new();
+            reg.put_image("a", &["1"], &serde_json::json!({}), b"a", None);
+            reg.put_image("b", &["1"], &serde_json::json!({}), b"b", None);
+            let budget = Budget::unlimited();
+            let pause = Duration::from_millis(300);
+            let crawl = Crawl { registry: "mem", verbs: &reg, store: &store, budget: &budget, concurrency: 2, default_pause: pause };
+            let (_tx, mut stop) = tokio::sync::watch::channel(false);
+            let (catalog, complete) = crawl.catalog().await.unwrap();
+            assert!(complete);
+            reg.refuse_with(Some(portolan_oci::Error::new(ErrorKind::RateLimited, "slow down")));
+            // The refusal is lifted while the pass is paused.
+            let lift = {
+                let reg = reg.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    reg.refuse_with(None);
+                }
+            };
+            let started = std::time::Instant::now();
+            let (report, _) = tokio::join!(crawl.pass(&catalog, &mut stop), lift);
+            assert!(started.elapsed() >= pause, "it waited");
+            assert_eq!((report.done, report.failed, report.pauses), (2, 0, 1), "{report:?}");
+            let state = store.crawl_state("mem").await.unwrap().unwrap();
+            assert_eq!(state.state, "waiting");
+            assert!(state.pass_finished.is_some());
+            assert_eq!(store.index_coverage().await.unwrap()[0].repositories, 2);
+        })
     }
 }

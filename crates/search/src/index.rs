@@ -95,30 +95,34 @@ pub fn from_tag_read(read: &TagRead) -> (String, String, Vec<IndexedManifest>) {
 
 #[cfg(test)]
 mod tests {
+    use portolan_testkit::runner::run;
+
     use super::*;
     use portolan_oci::memory::MemoryRegistry;
     use portolan_oci::{Reference, RegistryVerbs, RepoName};
 
-    #[tokio::test]
-    async fn images_and_indexes() {
-        let reg = MemoryRegistry::new();
-        let amd = reg.put_image("a", &[], &serde_json::json!({"os": "linux", "architecture": "amd64"}), b"amd", None);
-        let index = reg.put_index("a", &["1.0"], &[(&amd, "linux/amd64")]);
-        let repo = RepoName::parse("a").unwrap();
-        let doc = reg.manifest(&repo, &Reference::parse(&index).unwrap()).await.unwrap();
-        let m = from_doc(&doc).unwrap();
-        assert_eq!(m.kind, "index");
-        assert_eq!(m.refs, vec![IndexRef { digest: amd.clone(), role: RefRole::Manifest, platform: Some("linux/amd64".into()) }]);
-        let doc = reg.manifest(&repo, &Reference::parse(&amd).unwrap()).await.unwrap();
-        let m = from_doc(&doc).unwrap();
-        assert_eq!(m.kind, "image");
-        assert_eq!(m.refs.len(), 2);
-        assert_eq!(m.refs[0].role, RefRole::Config);
-        assert_eq!(m.refs[1].digest, portolan_oci::manifest::sha256_digest(b"amd"));
-        let read = portolan_inventory::read::read_tag(&reg, &repo, "1.0").await.unwrap();
-        let (tag, digest, manifests) = from_tag_read(&read);
-        assert_eq!((tag.as_str(), digest.as_str(), manifests.len()), ("1.0", index.as_str(), 2));
-        assert_eq!(manifests[0].refs[0].platform.as_deref(), Some("linux/amd64"));
-        assert_eq!(manifests[1].refs[1].role, RefRole::Layer);
+    #[test]
+    fn images_and_indexes() {
+        run(async {
+            let reg = MemoryRegistry::new();
+            let amd = reg.put_image("a", &[], &serde_json::json!({"os": "linux", "architecture": "amd64"}), b"amd", None);
+            let index = reg.put_index("a", &["1.0"], &[(&amd, "linux/amd64")]);
+            let repo = RepoName::parse("a").unwrap();
+            let doc = reg.manifest(&repo, &Reference::parse(&index).unwrap()).await.unwrap();
+            let m = from_doc(&doc).unwrap();
+            assert_eq!(m.kind, "index");
+            assert_eq!(m.refs, vec![IndexRef { digest: amd.clone(), role: RefRole::Manifest, platform: Some("linux/amd64".into()) }]);
+            let doc = reg.manifest(&repo, &Reference::parse(&amd).unwrap()).await.unwrap();
+            let m = from_doc(&doc).unwrap();
+            assert_eq!(m.kind, "image");
+            assert_eq!(m.refs.len(), 2);
+            assert_eq!(m.refs[0].role, RefRole::Config);
+            assert_eq!(m.refs[1].digest, portolan_oci::manifest::sha256_digest(b"amd"));
+            let read = portolan_inventory::read::read_tag(&reg, &repo, "1.0").await.unwrap();
+            let (tag, digest, manifests) = from_tag_read(&read);
+            assert_eq!((tag.as_str(), digest.as_str(), manifests.len()), ("1.0", index.as_str(), 2));
+            assert_eq!(manifests[0].refs[0].platform.as_deref(), Some("linux/amd64"));
+            assert_eq!(manifests[1].refs[1].role, RefRole::Layer);
+        })
     }
 }

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::distribution::{Distribution, DistributionAuth, Ferro};
-use crate::fixtures::Seeder;
+use crate::fixtures::{ImageSpec, Seeder, many_tag_name};
 use crate::pusher::{PushAuth, Pusher};
 use crate::seed::{SeedReport, seed_demo};
 use crate::token::{Grant, TokenServer};
@@ -75,6 +75,7 @@ pub struct Registry {
     pub seed: SeedReport,
     pub token: Option<Arc<TokenServer>>,
     server: Server,
+    pusher: Pusher,
 }
 
 impl Registry {
@@ -101,9 +102,51 @@ impl Registry {
             Server::Distribution(d) => d.url.clone(),
             Server::Ferro(f) => f.url.clone(),
         };
-        let seeder = Seeder::new(Pusher::new(&url, auth), kind != Kind::Ferro);
-        let seed = seed_demo(&seeder, many_tags).await?;
-        Ok(Self { kind, url, admin: admin.map(|(u, p)| (u.to_owned(), p.to_owned())), seed, token, server })
+        let pusher = Pusher::new(&url, auth);
+        let seed = seed_demo(&Seeder::new(pusher.clone(), kind != Kind::Ferro), many_tags).await?;
+        Ok(Self { kind, url, admin: admin.map(|(u, p)| (u.to_owned(), p.to_owned())), seed, token, server, pusher })
+    }
+
+    /// Tags `repo` with `count` tags, [`many_tag_name`]`(0..count)`, all on one small image: for
+    /// tests of tag lists (paging, counts, many resolutions at once) where what each tag points
+    /// at does not matter — a manifest PUT per tag instead of an image of its own (four requests).
+    /// On ferro-oci-server, which rewrites its whole metadata file at each push, the tags are
+    /// written into that file instead, and it is started again: `url` changes.
+    pub async fn tags_on_one_image(&mut self, repo: &str, count: usize) -> Result<()> {
+        use futures::StreamExt;
+        if count == 0 {
+            return Ok(());
+        }
+        let seeder = Seeder::new(self.pusher.clone(), self.kind != Kind::Ferro);
+        let image = seeder.image(repo, &[&many_tag_name(0)], &ImageSpec::new("one image, many tags\n")).await?;
+        match &mut self.server {
+            Server::Distribution(_) => {
+                let bytes = self.pusher.get_manifest(repo, &image.digest).await?.context("the image just pushed")?;
+                let pushed: Vec<Result<_>> = futures::stream::iter(1..count)
+                    .map(|i| {
+                        let (pusher, bytes, media_type) = (&self.pusher, &bytes, &image.media_type);
+                        async move { pusher.manifest(repo, &many_tag_name(i), media_type, bytes).await }
+                    })
+                    .buffer_unordered(16)
+                    .collect()
+                    .await;
+                pushed.into_iter().collect::<Result<Vec<_>>>()?;
+            }
+            Server::Ferro(ferro) => {
+                ferro
+                    .edit_metadata(|meta| {
+                        let tags = meta["tags"][repo].as_object_mut().context("ferro's tags of the repository")?;
+                        for i in 1..count {
+                            tags.insert(many_tag_name(i), image.digest.clone().into());
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                self.url = ferro.url.clone();
+                self.pusher = Pusher::new(&self.url, PushAuth::None);
+            }
+        }
+        Ok(())
     }
 
     /// Stops the registry process now (its storage is removed when it is dropped), so a set of

@@ -222,6 +222,7 @@ pub async fn wait_http(url: &str, guard: &mut ChildGuard, log: &std::path::Path)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::run;
 
     #[test]
     fn unused_addresses_are_outside_the_ephemeral_range_free_and_never_the_same() {
@@ -237,61 +238,67 @@ mod tests {
 
     /// A real server (docker-registry) told to listen on a port this test holds exits saying
     /// so; the start is tried again on another port, and works there.
-    #[tokio::test]
-    async fn a_taken_port_is_detected_and_the_start_tried_again_on_another() {
-        let held = TcpListener::bind("127.0.0.1:0").unwrap();
-        let taken = held.local_addr().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let storage = dir.path().join("storage");
-        let mut offered = vec![taken];
-        let mut next = || match offered.pop() {
-            Some(a) => Ok(a),
-            None => unused_addr(),
-        };
-        let mut tried = Vec::new();
-        let (url, _guard) = start_on("docker-registry", 1, &mut next, |addrs| {
-            tried.push(addrs[0]);
-            crate::distribution::serve(dir.path(), &storage, addrs[0], "", "http")
+    #[test]
+    fn a_taken_port_is_detected_and_the_start_tried_again_on_another() {
+        run(async {
+            let held = TcpListener::bind("127.0.0.1:0").unwrap();
+            let taken = held.local_addr().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let storage = dir.path().join("storage");
+            let mut offered = vec![taken];
+            let mut next = || match offered.pop() {
+                Some(a) => Ok(a),
+                None => unused_addr(),
+            };
+            let mut tried = Vec::new();
+            let (url, _guard) = start_on("docker-registry", 1, &mut next, |addrs| {
+                tried.push(addrs[0]);
+                crate::distribution::serve(dir.path(), &storage, addrs[0], "", "http")
+            })
+            .await
+            .unwrap();
+            assert_eq!(tried.len(), 2, "{tried:?}");
+            assert_eq!(tried[0], taken);
+            assert_eq!(url, format!("http://{}", tried[1]));
+            assert!(reqwest::get(format!("{url}/v2/")).await.unwrap().status().is_success());
+            drop(held);
         })
-        .await
-        .unwrap();
-        assert_eq!(tried.len(), 2, "{tried:?}");
-        assert_eq!(tried[0], taken);
-        assert_eq!(url, format!("http://{}", tried[1]));
-        assert!(reqwest::get(format!("{url}/v2/")).await.unwrap().status().is_success());
-        drop(held);
     }
 
-    #[tokio::test]
-    async fn a_port_taken_every_time_fails_after_a_few_tries_naming_the_ports() {
-        let mut calls = 0;
-        let error = start_on_free_port("a server", |addr| {
-            calls += 1;
-            async move {
-                let status = Command::new("false").status()?;
-                let log = tempfile::NamedTempFile::new()?;
-                std::fs::write(log.path(), format!("listen tcp {addr}: bind: address already in use\n"))?;
-                Err::<(), _>(ExitedDuringStart::new("a server", status, log.path()).into())
-            }
+    #[test]
+    fn a_port_taken_every_time_fails_after_a_few_tries_naming_the_ports() {
+        run(async {
+            let mut calls = 0;
+            let error = start_on_free_port("a server", |addr| {
+                calls += 1;
+                async move {
+                    let status = Command::new("false").status()?;
+                    let log = tempfile::NamedTempFile::new()?;
+                    std::fs::write(log.path(), format!("listen tcp {addr}: bind: address already in use\n"))?;
+                    Err::<(), _>(ExitedDuringStart::new("a server", status, log.path()).into())
+                }
+            })
+            .await
+            .unwrap_err();
+            assert_eq!(calls, START_ATTEMPTS);
+            let text = format!("{error:#}");
+            assert!(text.contains("starting a server: the port was taken each time"), "{text}");
+            assert!(port_taken(&error));
         })
-        .await
-        .unwrap_err();
-        assert_eq!(calls, START_ATTEMPTS);
-        let text = format!("{error:#}");
-        assert!(text.contains("starting a server: the port was taken each time"), "{text}");
-        assert!(port_taken(&error));
     }
 
-    #[tokio::test]
-    async fn other_failures_are_not_tried_again() {
-        let mut calls = 0;
-        let error = start_on_free_port("a server", |_| {
-            calls += 1;
-            async { Err::<(), _>(anyhow::anyhow!("a bad configuration")) }
+    #[test]
+    fn other_failures_are_not_tried_again() {
+        run(async {
+            let mut calls = 0;
+            let error = start_on_free_port("a server", |_| {
+                calls += 1;
+                async { Err::<(), _>(anyhow::anyhow!("a bad configuration")) }
+            })
+            .await
+            .unwrap_err();
+            assert_eq!(calls, 1);
+            assert!(format!("{error:#}").contains("a bad configuration"));
         })
-        .await
-        .unwrap_err();
-        assert_eq!(calls, 1);
-        assert!(format!("{error:#}").contains("a bad configuration"));
     }
 }

@@ -204,45 +204,41 @@ async fn catalog(o: &Options) -> Result<Vec<String>> {
 // 2. The crawl.
 
 /// A ferro-oci-server holding the sample content in `copies` × 4 repositories. Ferro rewrites
-/// its whole metadata file at each push, so the content is pushed once through the API, then,
-/// ferro stopped, its entries (manifests, tags, referrers) are copied under other names in that
-/// file, and ferro started again on the same storage (as `server/tests/it/search.rs` does).
+/// its whole metadata file at each push, so the content is pushed once through the API, then its
+/// entries (manifests, tags, referrers) are copied under other names in that file
+/// (`Ferro::edit_metadata`, as `server/tests/it/search.rs` does).
 struct Ferro {
     url: String,
     repositories: Vec<String>,
     _server: FerroServer,
-    _dir: tempfile::TempDir,
 }
 
 impl Ferro {
     async fn start(copies: usize, many_tags: usize) -> Result<Self> {
-        let dir = tempfile::Builder::new().prefix("portolan-bench-ferro-").tempdir()?;
-        let storage = dir.path().join("storage");
-        let mut first = FerroServer::start_on(&storage, &dir.path().join("first.log"))
-            .await
-            .context("starting ferro-oci-server (scripts/tools.sh ferro installs it)")?;
-        portolan_testkit::seed::seed_demo(&Seeder::new(Pusher::new(&first.url, PushAuth::None), false), many_tags).await?;
-        first.kill();
-        let path = storage.join("metadata.json");
-        let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).context("ferro's metadata file")?)?;
-        let templates: Vec<String> = meta["manifests"].as_object().context("ferro's manifests")?.keys().cloned().collect();
-        let mut repositories = templates.clone();
-        for k in 1..copies {
-            for t in &templates {
-                let name = format!("copy-{k:03}/{t}");
-                for section in ["manifests", "tags", "referrers"] {
-                    let Some(map) = meta[section].as_object_mut() else { continue };
-                    if let Some(entry) = map.get(t).cloned() {
-                        map.insert(name.clone(), entry);
+        let mut server = FerroServer::start().await.context("starting ferro-oci-server (scripts/tools.sh ferro installs it)")?;
+        portolan_testkit::seed::seed_demo(&Seeder::new(Pusher::new(&server.url, PushAuth::None), false), many_tags).await?;
+        let mut repositories = Vec::new();
+        server
+            .edit_metadata(|meta| {
+                let templates: Vec<String> = meta["manifests"].as_object().context("ferro's manifests")?.keys().cloned().collect();
+                repositories = templates.clone();
+                for k in 1..copies {
+                    for t in &templates {
+                        let name = format!("copy-{k:03}/{t}");
+                        for section in ["manifests", "tags", "referrers"] {
+                            let Some(map) = meta[section].as_object_mut() else { continue };
+                            if let Some(entry) = map.get(t).cloned() {
+                                map.insert(name.clone(), entry);
+                            }
+                        }
+                        repositories.push(name);
                     }
                 }
-                repositories.push(name);
-            }
-        }
+                Ok(())
+            })
+            .await?;
         repositories.sort();
-        std::fs::write(&path, serde_json::to_vec(&meta)?)?;
-        let server = FerroServer::start_on(&storage, &dir.path().join("second.log")).await?;
-        Ok(Self { url: server.url.clone(), repositories, _server: server, _dir: dir })
+        Ok(Self { url: server.url.clone(), repositories, _server: server })
     }
 
     /// The registry's own request counts, by method and endpoint (its `/metrics`, itself left

@@ -15,8 +15,9 @@
 //! - [`leptos_config`]: build and site settings agree.
 //!
 //! [`support`] holds what they share. Tests of Portolan in process run one at a time
-//! (`support::run`); tests of `portolan` processes run beside them (`support::run_in_parallel`).
-//! Each has a time limit: a hang fails, naming the test.
+//! (`support::run`), and so does the load test, which takes both cores; the other tests of
+//! `portolan` processes run beside them (`support::run_in_parallel`). Each has a time limit: a
+//! hang fails, naming the test.
 
 mod leptos_config;
 mod load;

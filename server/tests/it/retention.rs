@@ -1,5 +1,5 @@
 //! Retention runs against real registries — CNCF distribution and ferro-oci-server — under
-//! faults: dry runs and capped runs over 5,000 tags, DELETEs failing until the error budget is
+//! faults: dry runs and capped runs over 400 tags, DELETEs failing until the error budget is
 //! spent, Portolan killed with SIGKILL mid-run and started again, a tag pushed again between
 //! plan and apply, a policy edited while it runs, and a second run of a running policy.
 //!
@@ -216,20 +216,23 @@ async fn retag(pusher: &Pusher, source: &str, tag: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. Dry run, then a capped run, over 5,000 tags.
+// 1. Dry run, then a capped run, over 400 tags.
 
 #[test]
-fn a_dry_run_then_a_capped_run_over_5000_tags_on_distribution() {
+fn a_dry_run_then_a_capped_run_over_400_tags_on_distribution() {
     run(dry_run_then_capped_run(Kind::Anonymous));
 }
 
 #[test]
-fn a_dry_run_then_a_capped_run_over_5000_tags_on_ferro() {
+fn a_dry_run_then_a_capped_run_over_400_tags_on_ferro() {
     run(dry_run_then_capped_run(Kind::Ferro));
 }
 
 async fn dry_run_then_capped_run(kind: Kind) {
-    const TAGS: usize = 5000;
+    // Enough that the cap defers most of the plan and each run reads hundreds of artifacts;
+    // what is asserted does not change with more (5,000 took minutes, seeding and reading
+    // alone). The planner at full size is the retention benchmark's (10,000 tags).
+    const TAGS: usize = 400;
     const KEEP: usize = 100;
     const CAP: usize = 40;
     let t0 = Instant::now();

@@ -79,41 +79,38 @@ where
 
 /// ferro-oci-server holding one small image (tag `1.0.0`) in each of `names`.
 ///
-/// Ferro keeps every repository in one metadata file that it rewrites whole at each push
-/// (measured here: 1,000 pushes take 36 s, the next 1,000 take 53 s — 10,000 would take many
-/// minutes). So one image is pushed through the API, ferro is stopped, the entry it wrote for
-/// that repository is copied for every other name in its own file, and ferro is started again
-/// on the same storage: what Portolan then talks to is ferro itself, serving 10,000 repositories.
+/// Ferro rewrites its whole metadata file at each push (10,000 pushes would take many minutes),
+/// so one image is pushed through the API, and the entry ferro wrote for that repository is
+/// copied for every other name in that file (`Ferro::edit_metadata`): what Portolan then talks
+/// to is ferro itself, serving 10,000 repositories.
 struct SeededFerro {
     url: String,
     _ferro: Ferro,
-    _dir: tempfile::TempDir,
 }
 
 impl SeededFerro {
     async fn start(names: &[String]) -> Self {
-        let dir = tempfile::Builder::new().prefix("portolan-ferro-10k-").tempdir().unwrap();
-        let storage = dir.path().join("storage");
-        let mut first = Ferro::start_on(&storage, &dir.path().join("first.log")).await.unwrap();
-        let pusher = Pusher::new(&first.url, PushAuth::None);
+        let mut ferro = Ferro::start().await.unwrap();
+        let pusher = Pusher::new(&ferro.url, PushAuth::None);
         let config =
             pusher.blob(&names[0], OCI_CONFIG, br#"{"architecture":"amd64","os":"linux","created":"2025-05-01T00:00:00Z"}"#).await.unwrap();
         let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": []});
         pusher.manifest(&names[0], "1.0.0", OCI_MANIFEST, &serde_json::to_vec(&manifest).unwrap()).await.unwrap();
-        first.kill();
-        let path = storage.join("metadata.json");
-        let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("ferro's metadata file")).unwrap();
-        for section in ["manifests", "tags"] {
-            let template = meta[section][&names[0]].clone();
-            assert!(!template.is_null(), "ferro wrote no {section} entry for {}: {meta}", names[0]);
-            let map = meta[section].as_object_mut().unwrap();
-            for n in &names[1..] {
-                map.insert(n.clone(), template.clone());
-            }
-        }
-        std::fs::write(&path, serde_json::to_vec(&meta).unwrap()).unwrap();
-        let ferro = Ferro::start_on(&storage, &dir.path().join("second.log")).await.unwrap();
-        Self { url: ferro.url.clone(), _ferro: ferro, _dir: dir }
+        ferro
+            .edit_metadata(|meta| {
+                for section in ["manifests", "tags"] {
+                    let template = meta[section][&names[0]].clone();
+                    assert!(!template.is_null(), "ferro wrote no {section} entry for {}: {meta}", names[0]);
+                    let map = meta[section].as_object_mut().unwrap();
+                    for n in &names[1..] {
+                        map.insert(n.clone(), template.clone());
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        Self { url: ferro.url.clone(), _ferro: ferro }
     }
 }
 

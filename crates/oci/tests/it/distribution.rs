@@ -31,7 +31,8 @@ fn admin() -> Credentials {
 #[test]
 fn browses_an_anonymous_distribution() {
     run(async {
-        let registry = Registry::start(Kind::Anonymous, 1200).await.unwrap();
+        let mut registry = Registry::start(Kind::Anonymous, 0).await.unwrap();
+        registry.tags_on_one_image("stress/many-tags", 1200).await.unwrap();
         let c = client(&registry, Credentials::Anonymous);
         c.ping().await.unwrap();
 
@@ -275,7 +276,8 @@ fn basic_auth() {
 #[test]
 fn token_auth_scopes_sharing_and_renewal() {
     run(async {
-        let registry = Registry::start(Kind::Token, 300).await.unwrap();
+        let mut registry = Registry::start(Kind::Token, 0).await.unwrap();
+        registry.tags_on_one_image("stress/many-tags", 300).await.unwrap();
         let token_server = registry.token.clone().unwrap();
         let c = client(&registry, admin());
         let many = repo("stress/many-tags");
@@ -328,7 +330,8 @@ fn token_auth_scopes_sharing_and_renewal() {
 fn follows_link_paging_on_a_registry_that_pages() {
     run(async {
         // ferro-oci-server pages tags and the catalog with Link headers.
-        let registry = Registry::start(Kind::Ferro, 2100).await.unwrap();
+        let mut registry = Registry::start(Kind::Ferro, 0).await.unwrap();
+        registry.tags_on_one_image("stress/many-tags", 2100).await.unwrap();
         let c = client(&registry, Credentials::Anonymous);
         let tags = c.tags(&repo("stress/many-tags")).await.unwrap();
         assert_eq!(tags.len(), 2100);
