@@ -8,6 +8,7 @@
 //! - [`admin`]: deleting, the trash, the audit log (maintainer, admin).
 //! - [`retention`]: policies, what-if previews, runs (maintainer, admin).
 //! - [`search`]: repository lists, the search box, where a digest is used (viewer).
+//! - [`storage`]: where the bytes are, per registry and repository (viewer).
 //! - [`needs`]: the table of what each server function and route needs of its caller.
 
 pub mod admin;
@@ -16,9 +17,11 @@ pub mod needs;
 pub mod retention;
 pub mod search;
 pub mod session;
+pub mod storage;
 
 pub use admin::*;
 pub use browse::*;
 pub use retention::*;
 pub use search::*;
 pub use session::*;
+pub use storage::*;

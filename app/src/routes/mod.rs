@@ -12,4 +12,5 @@ pub mod repository;
 pub mod retention;
 pub mod search;
 pub mod sign_in;
+pub mod storage;
 pub mod target;

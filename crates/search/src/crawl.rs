@@ -21,6 +21,8 @@ use crate::index::from_doc;
 pub const MAX_REPOSITORIES: usize = 100_000;
 /// Manifests read for one repository in one pass at most (the next pass goes on).
 pub const MAX_MANIFESTS_PER_REPOSITORY: usize = 10_000;
+/// Image configs read for their created date at most this large.
+const CONFIG_CAP: u64 = 1 << 20;
 /// Untagged manifests checked for one repository in one pass at most.
 pub const MAX_UNTAGGED_CHECKS: usize = 1000;
 /// Deleted artifacts checked for garbage collection in one pass at most.
@@ -283,6 +285,25 @@ impl Crawl<'_> {
         Ok(collected.len())
     }
 
+    /// An image's created date from its config (`created`), when its manifest has no
+    /// `org.opencontainers.image.created` annotation: one small read per new image, so the
+    /// storage history dates what the crawl found as the tag page would. None for anything
+    /// else, or when the config cannot be read (the index then dates it by when it was seen).
+    async fn config_created(&self, repo: &RepoName, doc: &portolan_oci::ManifestDoc) -> Option<OffsetDateTime> {
+        let Ok(portolan_oci::Manifest::Image(m)) = doc.manifest() else { return None };
+        if m.annotations().as_ref().is_some_and(|a| a.contains_key("org.opencontainers.image.created")) {
+            return None;
+        }
+        let config = m.config();
+        if config.size() > CONFIG_CAP || !config.media_type().to_string().contains("config") {
+            return None;
+        }
+        self.budget.take().await;
+        let bytes = self.verbs.blob(repo, &config.digest().to_string(), Some(CONFIG_CAP)).await.ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        portolan_inventory::read::parse_date(value.get("created")?.as_str()?)
+    }
+
     /// Reads `tops` and what they reach that the index does not hold: index entries, and
     /// referrers where the registry has the referrers API (elsewhere referrers hang from
     /// fallback tags, which are crawled as tags). Returns what was read, and the digests that
@@ -299,25 +320,32 @@ impl Crawl<'_> {
         let limited = &limited;
         while !pending.is_empty() && read.len() < MAX_MANIFESTS_PER_REPOSITORY {
             let batch: Vec<String> = std::mem::take(&mut pending);
-            let docs: Vec<(String, portolan_oci::Result<portolan_oci::ManifestDoc>)> = futures::stream::iter(batch)
-                .map(|digest| async move {
-                    let doc = match portolan_oci::name::parse_digest(&digest) {
-                        Ok(_) if limited.load(Ordering::Relaxed) => Err(rate_limited()),
-                        Ok(d) => {
-                            self.budget.take().await;
-                            let doc = self.verbs.manifest(repo, &Reference::Digest(d)).await;
-                            if doc.as_ref().is_err_and(|e| e.kind() == ErrorKind::RateLimited) {
-                                limited.store(true, Ordering::Relaxed);
+            let docs: Vec<(String, portolan_oci::Result<(portolan_oci::ManifestDoc, Option<OffsetDateTime>)>)> =
+                futures::stream::iter(batch)
+                    .map(|digest| async move {
+                        let doc = match portolan_oci::name::parse_digest(&digest) {
+                            Ok(_) if limited.load(Ordering::Relaxed) => Err(rate_limited()),
+                            Ok(d) => {
+                                self.budget.take().await;
+                                let doc = self.verbs.manifest(repo, &Reference::Digest(d)).await;
+                                if doc.as_ref().is_err_and(|e| e.kind() == ErrorKind::RateLimited) {
+                                    limited.store(true, Ordering::Relaxed);
+                                }
+                                match doc {
+                                    Ok(doc) => {
+                                        let created = self.config_created(repo, &doc).await;
+                                        Ok((doc, created))
+                                    }
+                                    Err(e) => Err(e),
+                                }
                             }
-                            doc
-                        }
-                        Err(e) => Err(e),
-                    };
-                    (digest, doc)
-                })
-                .buffer_unordered(self.concurrency.max(1))
-                .collect()
-                .await;
+                            Err(e) => Err(e),
+                        };
+                        (digest, doc)
+                    })
+                    .buffer_unordered(self.concurrency.max(1))
+                    .collect()
+                    .await;
             if let Some(e) =
                 docs.iter().find_map(|(_, r)| r.as_ref().err().filter(|e| e.kind() == ErrorKind::RateLimited && e.status().is_some()))
             {
@@ -326,11 +354,12 @@ impl Crawl<'_> {
             let mut next: Vec<String> = Vec::new();
             for (digest, doc) in docs {
                 match doc {
-                    Ok(doc) => {
-                        let Some(m) = from_doc(&doc) else {
+                    Ok((doc, created)) => {
+                        let Some(mut m) = from_doc(&doc) else {
                             unreadable.insert(digest);
                             continue;
                         };
+                        m.created = m.created.or(created);
                         next.extend(m.refs.iter().filter(|r| r.role == RefRole::Manifest).map(|r| r.digest.clone()));
                         read.push(m);
                     }

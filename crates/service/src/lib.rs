@@ -16,6 +16,9 @@
 //!   where-used index; [`tags`]: tag lists sorted, filtered, paged, and their rows read.
 //! - [`artifact`], [`panels`], [`diff`], [`json`]: one reader of an artifact for its page (config,
 //!   platforms, Helm charts, SBOMs, signatures, raw JSON with links), and comparisons.
+//! - [`storage`]: where the bytes are (a registry's and each repository's storage, from the
+//!   figures the store keeps), what a deletion or a policy would give back after garbage
+//!   collection, and how complete the index behind each figure is.
 //! - [`seen`]: first-seen dates. [`error`]: the one error type of this layer.
 
 pub mod artifact;
@@ -27,6 +30,7 @@ pub mod panels;
 pub mod runs;
 pub mod search;
 pub mod seen;
+pub mod storage;
 pub mod tags;
 pub mod trash;
 pub mod whatif;

@@ -365,6 +365,7 @@ impl Store {
         let at = millis(now);
         let mut tx = self.pool().begin().await?;
         storage::lock(&mut tx, registry, at).await?;
+        let mut changed = 0;
         for chunk in tags.chunks(CHUNK) {
             let values = (0..chunk.len()).map(|i| format!("($1, $2, ${}, ${}, $3)", 4 + i * 2, 5 + i * 2)).collect::<Vec<_>>().join(", ");
             let sql = format!(
@@ -376,7 +377,12 @@ impl Store {
             for (tag, digest) in chunk {
                 q = q.bind(tag.as_str()).bind(digest.as_str());
             }
-            q.execute(&mut *tx).await?;
+            changed += q.execute(&mut *tx).await?.rows_affected();
+        }
+        if changed == 0 {
+            // Every tag was where the index had it: nothing to work out again.
+            tx.commit().await?;
+            return Ok(());
         }
         let changes = storage::reach(&mut tx, registry, repository).await?;
         storage::apply(&mut tx, registry, changes, at).await?;
@@ -392,6 +398,7 @@ impl Store {
         let at = millis(OffsetDateTime::now_utc());
         let mut tx = self.pool().begin().await?;
         storage::lock(&mut tx, registry, at).await?;
+        let mut changed = 0;
         for chunk in tags.chunks(CHUNK) {
             let sql =
                 format!("DELETE FROM index_tags WHERE registry = $1 AND repository = $2 AND tag IN ({})", placeholders(3, chunk.len()));
@@ -399,7 +406,11 @@ impl Store {
             for t in chunk {
                 q = q.bind(t.as_str());
             }
-            q.execute(&mut *tx).await?;
+            changed += q.execute(&mut *tx).await?.rows_affected();
+        }
+        if changed == 0 {
+            tx.commit().await?;
+            return Ok(());
         }
         let changes = storage::reach(&mut tx, registry, repository).await?;
         storage::apply(&mut tx, registry, changes, at).await?;

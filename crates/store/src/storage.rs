@@ -31,6 +31,8 @@ use crate::{Result, Store, from_millis, millis, placeholders};
 
 /// Rows per statement.
 const CHUNK: usize = 100;
+/// Values per `IN` list of a lookup by key (well under both engines' parameter limits).
+const BIG_CHUNK: usize = 1000;
 
 /// A change of how many manifests of a repository name a blob (`refs`), and of how many of
 /// those a tag reaches (`live`).
@@ -440,7 +442,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, registry: &str, changes: Vec
             .bind(d.as_str())
             .fetch_all(&mut *conn)
             .await?;
-        for h in holders.into_iter().filter(|h| !repositories.contains(h)).take(0) {
+        for h in holders.into_iter().filter(|h| !repositories.contains(h)) {
             let e = deltas.entry(h).or_default();
             e.0 += unique;
             e.1 += shared;
@@ -812,7 +814,8 @@ impl Store {
     /// The counts of `digests` in a registry (those no manifest in the index names are absent).
     pub async fn storage_blob_counts(&self, registry: &str, digests: &[String]) -> Result<HashMap<String, BlobCount>> {
         let mut out = HashMap::new();
-        for chunk in digests.chunks(CHUNK) {
+        // Large chunks: a retention what-if asks about tens of thousands at each edit.
+        for chunk in digests.chunks(BIG_CHUNK) {
             let sql = format!(
                 "SELECT digest, size, refs, repositories FROM storage_blobs WHERE registry = $1 AND digest IN ({})",
                 placeholders(2, chunk.len())
@@ -910,6 +913,30 @@ impl Store {
             refs: refs.into_iter().map(|(p, c, role, size)| (p, c, RefRole::parse(&role), size.map(read))).collect(),
             tags,
         })
+    }
+
+    /// A registry's stored bytes and each repository's (only its own, shared) counted from the
+    /// index's rows by plain SQL aggregates, as a page would without the kept figures: for
+    /// benchmarks and checks (its sums are made by the engine, so untrusted sizes could
+    /// overflow them).
+    pub async fn storage_count_from_scratch(&self, registry: &str) -> Result<(u64, Vec<(String, u64, u64)>)> {
+        const PAIRS: &str = "WITH pairs AS (\
+             SELECT DISTINCT repository, child AS digest, COALESCE(size, 0) AS size FROM index_refs WHERE registry = $1 \
+             UNION SELECT repository, digest, bytes AS size FROM index_manifests WHERE registry = $1), \
+             holders AS (SELECT digest, COUNT(DISTINCT repository) AS n, MAX(size) AS size FROM pairs GROUP BY digest)";
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
+            "{PAIRS} SELECT p.repository, CAST(SUM(CASE WHEN h.n = 1 THEN p.size ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN h.n > 1 THEN p.size ELSE 0 END) AS BIGINT) \
+             FROM pairs p JOIN holders h ON h.digest = p.digest GROUP BY p.repository ORDER BY p.repository"
+        ))
+        .bind(registry)
+        .fetch_all(self.pool())
+        .await?;
+        let total: Option<i64> = sqlx::query_scalar(&format!("{PAIRS} SELECT CAST(SUM(size) AS BIGINT) FROM holders"))
+            .bind(registry)
+            .fetch_one(self.pool())
+            .await?;
+        Ok((total.map(read).unwrap_or(0), rows.into_iter().map(|(r, u, s)| (r, read(u), read(s))).collect()))
     }
 
     /// Records that a pass of a registry's crawl started at `started` went through every

@@ -996,6 +996,13 @@ async fn storage_against_a_recount(store: &Store) {
         let stored: u64 = holders.values().map(|h| h.0).sum();
         let untagged: u64 = holders.values().filter(|h| !h.2).map(|h| h.0).sum();
         assert_eq!(totals(store, r).await, (stored, untagged), "step {step}: the registry");
+        // The plain SQL count (the benchmark's baseline) agrees.
+        let (total, rows) = store.storage_count_from_scratch(r).await.unwrap();
+        assert_eq!(total, stored, "step {step}: counted by SQL");
+        for (repo, unique, shared) in rows {
+            let f = figures(store, r, &repo).await;
+            assert_eq!((f.0, f.1), (unique, shared), "step {step}: {repo} counted by SQL");
+        }
         for repo in repos {
             let mine = per_repo.get(repo).cloned().unwrap_or_default();
             let unique: u64 = mine.iter().filter(|d| holders[*d].1.len() == 1).map(|d| holders[d].0).sum();

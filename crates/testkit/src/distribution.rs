@@ -24,6 +24,9 @@ pub enum DistributionAuth<'a> {
 pub struct Distribution {
     pub url: String,
     guard: ChildGuard,
+    /// Its storage's root directory and its configuration file.
+    storage: PathBuf,
+    config: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -35,6 +38,17 @@ impl Distribution {
     /// Like [`Distribution::start`], serving HTTPS with `tls` (`http.tls` in its configuration)
     /// when given: the URL is then `https://127.0.0.1:<port>`.
     pub async fn start_with(auth: DistributionAuth<'_>, tls: Option<&ServerCert>) -> Result<Self> {
+        Self::start_configured(auth, tls, true).await
+    }
+
+    /// Anonymous, without the registry's in-memory cache of blob descriptors, so that what
+    /// garbage collection removes is gone for the running registry too (with the cache it would
+    /// still answer for collected blobs until restarted). For tests of garbage collection.
+    pub async fn start_uncached() -> Result<Self> {
+        Self::start_configured(DistributionAuth::Anonymous, None, false).await
+    }
+
+    async fn start_configured(auth: DistributionAuth<'_>, tls: Option<&ServerCert>, cache: bool) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("portolan-distribution-").tempdir()?;
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage)?;
@@ -70,8 +84,50 @@ impl Distribution {
         };
         let rest = format!("{tls_yaml}{auth_yaml}");
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let (url, guard) = start_on_free_port("docker-registry", |addr| serve(dir.path(), &storage, addr, &rest, scheme)).await?;
-        Ok(Self { url, guard, _dir: dir })
+        let (url, guard) =
+            start_on_free_port("docker-registry", |addr| serve_with(dir.path(), &storage, addr, &rest, scheme, cache)).await?;
+        Ok(Self { url, guard, config: dir.path().join("config.yml"), storage, _dir: dir })
+    }
+
+    /// The bytes of every blob the registry stores (the `data` files of its blob store: layers,
+    /// configs and manifests alike), as garbage collection frees them.
+    pub fn stored_blob_bytes(&self) -> Result<u64> {
+        fn walk(dir: &Path, total: &mut u64) -> std::io::Result<()> {
+            if !dir.exists() {
+                return Ok(());
+            }
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    walk(&entry.path(), total)?;
+                } else if kind.is_file() && entry.file_name() == "data" {
+                    *total += entry.metadata()?.len();
+                }
+            }
+            Ok(())
+        }
+        let mut total = 0;
+        walk(&self.storage.join("docker/registry/v2/blobs"), &mut total)?;
+        Ok(total)
+    }
+
+    /// Runs distribution's garbage collection over the registry's storage (`registry
+    /// garbage-collect`, `--delete-untagged` when asked) and returns what it printed. A minimal
+    /// helper for the storage tests: run it while nothing is pushed (distribution wants the
+    /// registry read-only or stopped), on a registry started with [`Distribution::start_uncached`].
+    pub fn garbage_collect_for_storage_tests(&self, delete_untagged: bool) -> Result<String> {
+        let mut cmd = Command::new("docker-registry");
+        cmd.arg("garbage-collect");
+        if delete_untagged {
+            cmd.arg("--delete-untagged");
+        }
+        let out = cmd.arg(&self.config).output()?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            anyhow::bail!("registry garbage-collect failed ({}): {text}", out.status);
+        }
+        Ok(text)
     }
 
     /// Stops the registry now; its storage goes when it is dropped.
@@ -87,9 +143,16 @@ impl Distribution {
 
 /// Starts `docker-registry serve` on `addr` with the configuration `rest` adds to (TLS, auth),
 /// its configuration and log in `dir`; ready once `/v2/` answers.
+#[cfg(test)]
 pub(crate) async fn serve(dir: &Path, storage: &Path, addr: SocketAddr, rest: &str, scheme: &str) -> Result<(String, ChildGuard)> {
+    serve_with(dir, storage, addr, rest, scheme, true).await
+}
+
+/// [`serve`], with or without the in-memory cache of blob descriptors.
+async fn serve_with(dir: &Path, storage: &Path, addr: SocketAddr, rest: &str, scheme: &str, cache: bool) -> Result<(String, ChildGuard)> {
+    let cache = if cache { "  cache:\n    blobdescriptor: inmemory\n" } else { "" };
     let config = format!(
-        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: {addr}\n  secret: portolan-testkit\n{rest}",
+        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n{cache}http:\n  addr: {addr}\n  secret: portolan-testkit\n{rest}",
         storage.display()
     );
     let config_path = dir.join("config.yml");

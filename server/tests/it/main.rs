@@ -6,6 +6,7 @@
 //! - [`registries`]: registries set up the awkward ways real ones are;
 //! - [`retention`]: retention runs against real registries under faults;
 //! - [`search`]: finding things — big catalogs, none, the crawl, where a digest is used;
+//! - [`storage`]: where the bytes are, checked against distribution and its garbage collection;
 //! - [`replicas`], [`load`]: two `portolan` processes on one Postgres;
 //! - [`leptos_config`]: build and site settings agree.
 //!
@@ -22,4 +23,5 @@ mod roles;
 mod router;
 mod search;
 mod signin;
+mod storage;
 mod support;
