@@ -210,7 +210,7 @@ mod tests {
         let svg = history_chart(&s);
         assert_eq!(svg.matches("data-period=").count(), 3);
         assert!(svg.contains(r#"data-period="2025-03" data-start="2" data-bytes="50" data-manifests="2""#));
-        assert!(svg.contains(r#"height="0" fill="#0d9488""#), "an empty month is an empty column");
+        assert!(svg.contains(r##"height="0" fill="#0d9488""##), "an empty month is an empty column");
         assert!(svg.contains("2025-01</text>") && svg.contains("2025-03</text>"));
     }
 

@@ -21,6 +21,9 @@ use crate::index::from_doc;
 pub const MAX_REPOSITORIES: usize = 100_000;
 /// Manifests read for one repository in one pass at most (the next pass goes on).
 pub const MAX_MANIFESTS_PER_REPOSITORY: usize = 10_000;
+/// A manifest as read, with its image's created date from its config.
+type ReadManifest = (portolan_oci::ManifestDoc, Option<OffsetDateTime>);
+
 /// Image configs read for their created date at most this large.
 const CONFIG_CAP: u64 = 1 << 20;
 /// Untagged manifests checked for one repository in one pass at most.
@@ -289,19 +292,38 @@ impl Crawl<'_> {
     /// `org.opencontainers.image.created` annotation: one small read per new image, so the
     /// storage history dates what the crawl found as the tag page would. None for anything
     /// else, or when the config cannot be read (the index then dates it by when it was seen).
-    async fn config_created(&self, repo: &RepoName, doc: &portolan_oci::ManifestDoc) -> Option<OffsetDateTime> {
-        let Ok(portolan_oci::Manifest::Image(m)) = doc.manifest() else { return None };
+    /// The registry's 429 is an error (the crawl pauses), and once one came (`limited`) nothing
+    /// is asked.
+    async fn config_created(
+        &self,
+        repo: &RepoName,
+        doc: &portolan_oci::ManifestDoc,
+        limited: &AtomicBool,
+    ) -> portolan_oci::Result<Option<OffsetDateTime>> {
+        let Ok(portolan_oci::Manifest::Image(m)) = doc.manifest() else { return Ok(None) };
         if m.annotations().as_ref().is_some_and(|a| a.contains_key("org.opencontainers.image.created")) {
-            return None;
+            return Ok(None);
         }
         let config = m.config();
         if config.size() > CONFIG_CAP || !config.media_type().to_string().contains("config") {
-            return None;
+            return Ok(None);
+        }
+        if limited.load(Ordering::Relaxed) {
+            return Err(rate_limited());
         }
         self.budget.take().await;
-        let bytes = self.verbs.blob(repo, &config.digest().to_string(), Some(CONFIG_CAP)).await.ok()?;
-        let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        portolan_inventory::read::parse_date(value.get("created")?.as_str()?)
+        let bytes = match self.verbs.blob(repo, config.digest().as_ref(), Some(CONFIG_CAP)).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::RateLimited => {
+                limited.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            Err(_) => return Ok(None),
+        };
+        let created = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("created")?.as_str().and_then(portolan_inventory::read::parse_date));
+        Ok(created)
     }
 
     /// Reads `tops` and what they reach that the index does not hold: index entries, and
@@ -320,32 +342,28 @@ impl Crawl<'_> {
         let limited = &limited;
         while !pending.is_empty() && read.len() < MAX_MANIFESTS_PER_REPOSITORY {
             let batch: Vec<String> = std::mem::take(&mut pending);
-            let docs: Vec<(String, portolan_oci::Result<(portolan_oci::ManifestDoc, Option<OffsetDateTime>)>)> =
-                futures::stream::iter(batch)
-                    .map(|digest| async move {
-                        let doc = match portolan_oci::name::parse_digest(&digest) {
-                            Ok(_) if limited.load(Ordering::Relaxed) => Err(rate_limited()),
-                            Ok(d) => {
-                                self.budget.take().await;
-                                let doc = self.verbs.manifest(repo, &Reference::Digest(d)).await;
-                                if doc.as_ref().is_err_and(|e| e.kind() == ErrorKind::RateLimited) {
-                                    limited.store(true, Ordering::Relaxed);
-                                }
-                                match doc {
-                                    Ok(doc) => {
-                                        let created = self.config_created(repo, &doc).await;
-                                        Ok((doc, created))
-                                    }
-                                    Err(e) => Err(e),
-                                }
+            let docs: Vec<(String, portolan_oci::Result<ReadManifest>)> = futures::stream::iter(batch)
+                .map(|digest| async move {
+                    let doc = match portolan_oci::name::parse_digest(&digest) {
+                        Ok(_) if limited.load(Ordering::Relaxed) => Err(rate_limited()),
+                        Ok(d) => {
+                            self.budget.take().await;
+                            let doc = self.verbs.manifest(repo, &Reference::Digest(d)).await;
+                            if doc.as_ref().is_err_and(|e| e.kind() == ErrorKind::RateLimited) {
+                                limited.store(true, Ordering::Relaxed);
                             }
-                            Err(e) => Err(e),
-                        };
-                        (digest, doc)
-                    })
-                    .buffer_unordered(self.concurrency.max(1))
-                    .collect()
-                    .await;
+                            match doc {
+                                Ok(doc) => self.config_created(repo, &doc, limited).await.map(|created| (doc, created)),
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Err(e) => Err(e),
+                    };
+                    (digest, doc)
+                })
+                .buffer_unordered(self.concurrency.max(1))
+                .collect()
+                .await;
             if let Some(e) =
                 docs.iter().find_map(|(_, r)| r.as_ref().err().filter(|e| e.kind() == ErrorKind::RateLimited && e.status().is_some()))
             {

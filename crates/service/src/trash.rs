@@ -760,7 +760,7 @@ impl Deleter<'_> {
             }
             let tags_here: Vec<String> = still.iter().filter(|(_, x)| x == d).map(|(t, _)| t.clone()).collect();
             let outcome = client.delete_manifest(repo, d).await;
-            if matches!(&outcome, Ok(_)) || outcome.as_ref().is_err_and(|e| e.kind() == ErrorKind::NotFound) {
+            if outcome.as_ref().map_or_else(|e| e.kind() == ErrorKind::NotFound, |_| true) {
                 gone.push(d.to_owned());
             }
             let it = match outcome {
