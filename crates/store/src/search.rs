@@ -16,6 +16,8 @@ use crate::{Result, Store, from_millis, millis, placeholders, storage};
 
 /// Rows per statement (well under both engines' parameter limits).
 const CHUNK: usize = 100;
+/// Digests per lookup of known manifests (well under both engines' parameter limits too).
+const KNOWN_CHUNK: usize = 1000;
 /// Index levels walked upwards from a digest at most (an index of indexes of images is 2).
 const MAX_DEPTH: usize = 4;
 
@@ -332,7 +334,8 @@ impl Store {
     /// Which of `digests` the index holds for `registry`/`repository`.
     pub async fn index_known(&self, registry: &str, repository: &str, digests: &[String]) -> Result<HashSet<String>> {
         let mut out = HashSet::new();
-        for chunk in digests.chunks(CHUNK) {
+        // Large chunks: what a retention what-if deletes is looked up at each edit.
+        for chunk in digests.chunks(KNOWN_CHUNK) {
             let sql = format!(
                 "SELECT digest FROM index_manifests WHERE registry = $1 AND repository = $2 AND digest IN ({})",
                 placeholders(3, chunk.len())
