@@ -180,7 +180,8 @@ globalThis.fetch = async (input, init) => {
  *
  * `oidc: true` also starts an OpenID provider and configures sign-in (see portolan-testkit's
  * --with-oidc): `stack.oidc` has its URL, client and users; `bearer: true` adds `token-bearer`,
- * the token registry with a static bearer token.
+ * the token registry with a static bearer token; `crawl: true` turns the crawl of the registries
+ * started on (unthrottled), so the where-used index and the storage figures cover them whole.
  */
 export async function startStack(options = {}) {
   for (let attempt = 1; ; attempt++) {
@@ -195,7 +196,7 @@ export async function startStack(options = {}) {
   }
 }
 
-async function startStackOnce({ kinds = ['anonymous', 'ferro', 'token'], manyTags = 260, slowMs = 0, oidc = false, bearer = false } = {}) {
+async function startStackOnce({ kinds = ['anonymous', 'ferro', 'token'], manyTags = 260, slowMs = 0, oidc = false, bearer = false, crawl = false } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'portolan-e2e-'));
   const children = [];
   const watch = new SecretWatch();
@@ -225,6 +226,7 @@ async function startStackOnce({ kinds = ['anonymous', 'ferro', 'token'], manyTag
       ...(slowMs > 0 ? ['--with-slow-copy', String(slowMs)] : []),
       ...(oidc ? ['--with-oidc', '--portolan-url', baseUrl] : []),
       ...(bearer ? ['--with-bearer-copy'] : []),
+      ...(crawl ? ['--with-crawl'] : []),
     ], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     children.push(testkit);
     await waitForLine(testkit, 'ready', 'portolan-testkit', 120_000);

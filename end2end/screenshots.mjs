@@ -1,5 +1,5 @@
-// Takes the README's screenshots: node end2end/screenshots.mjs (after scripts/test has built
-// the app). Writes docs/screenshots/*.png.
+// Takes the README's screenshots: node end2end/screenshots.mjs [browsing|admin|storage] (after
+// scripts/test has built the app). Writes docs/screenshots/*.png.
 //
 // Two stacks, one after the other: the browsing half on open, seeded registries; then the admin
 // half with sign-in (the test kit's OpenID provider; alice is admin everywhere), where a delete
@@ -124,5 +124,36 @@ async function admin() {
   }
 }
 
-await browsing();
-await admin();
+/** The storage pages, once the crawl has read the registries whole. */
+async function storage() {
+  const stack = await startStack({ kinds: ['anonymous', 'ferro'], manyTags: 120, crawl: true });
+  try {
+    const deadline = Date.now() + 180_000;
+    for (const name of ['anonymous', 'ferro']) {
+      for (;;) {
+        const r = await fetch(`${stack.baseUrl}/api/v1/storage/${name}`, { signal: AbortSignal.timeout(10_000) });
+        if (r.ok && (await r.json()).freshness?.complete) break;
+        if (Date.now() > deadline) throw new Error(`the crawl of ${name} did not finish a pass`);
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+    }
+    const shots = [
+      ['storage.png', '/r/anonymous/-/storage', {}],
+      ['storage-dark.png', '/r/ferro/-/storage', { colorScheme: 'dark' }],
+      ['storage-repository.png', '/r/ferro/library/hello/-/storage', { fullPage: true }],
+    ];
+    for (const [file, path, { fullPage = false, ...options }] of shots) {
+      const { page, context } = await newPage(stack.browser, { viewport: { width: 1280, height: 900 }, ...options });
+      await page.goto(`${stack.baseUrl}${path}`);
+      await shoot(page, file, { fullPage });
+      await context.close();
+    }
+  } finally {
+    await stack.stop();
+  }
+}
+
+const only = process.argv[2];
+if (!only || only === 'browsing') await browsing();
+if (!only || only === 'admin') await admin();
+if (!only || only === 'storage') await storage();

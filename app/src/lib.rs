@@ -3,7 +3,7 @@
 //! filter, copy buttons), so the browser downloads little.
 //!
 //! # Layout
-//! - [`routes`]: one page per file (registries, catalog, repository, artifact, search).
+//! - [`routes`]: one page per file (registries, catalog, repository, artifact, search, storage).
 //! - [`components`]: reusable pieces (layout, error view, copy button, pager…).
 //! - [`api`]: `#[server]` functions, thin adapters: check the caller's role, call one service of
 //!   `portolan-service`, answer a small [`model`] value. Every one is a public endpoint and
@@ -111,6 +111,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("policies"), ParamSegment("id")) view=routes::retention::PolicyPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("admin"), StaticSegment("runs"), ParamSegment("id")) view=routes::retention::RunPageView ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry")) view=routes::registry::RegistryPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::RegistryStorage) view=routes::storage::RegistryStoragePage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Repository) view=routes::repository::RepositoryPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Tag) view=routes::artifact::ArtifactPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Digest) view=routes::artifact::ArtifactPage ssr=SsrMode::Async />
@@ -119,6 +120,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Diff) view=routes::diff::DiffPage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Delete) view=routes::delete::DeletePage ssr=SsrMode::Async />
                     <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Deleted) view=routes::delete::DeletedPage ssr=SsrMode::Async />
+                    <Route path=(StaticSegment("r"), ParamSegment("registry"), TargetSegment::Storage) view=routes::storage::RepositoryStoragePage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

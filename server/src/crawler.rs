@@ -4,7 +4,8 @@
 //! renewed while the pass runs); the others wait for their turn. A pass lists the catalog —
 //! or, where there is none, the configured repositories, those people opened and those the
 //! index knows — forgets repositories gone from a complete catalog, reads each repository
-//! incrementally, then rests `crawl_interval_minutes`. Stopped by the server's shutdown signal.
+//! incrementally, records how complete the pass was (the storage figures say so), then rests
+//! `crawl_interval_minutes`. Stopped by the server's shutdown signal.
 
 use std::time::Duration;
 
@@ -121,7 +122,7 @@ where
 
 /// The repositories a pass reads: the whole catalog (forgetting those gone from it), else the
 /// configured ones, those people opened and those the index knows. Waits out 429s.
-async fn repositories(crawl: &Crawl<'_>, state: &Services, stop: &mut watch::Receiver<bool>) -> Result<Vec<String>, CrawlError> {
+async fn repositories(crawl: &Crawl<'_>, state: &Services, stop: &mut watch::Receiver<bool>) -> Result<(Vec<String>, bool), CrawlError> {
     let registry = crawl.registry;
     let configured = state.search.settings(registry).repositories;
     loop {
@@ -134,18 +135,18 @@ async fn repositories(crawl: &Crawl<'_>, state: &Services, stop: &mut watch::Rec
                         }
                     }
                 }
-                return Ok(portolan_service::catalog::with_configured(&names, &configured).into_owned());
+                return Ok((portolan_service::catalog::with_configured(&names, &configured).into_owned(), complete));
             }
             // No catalog (the client says so for Docker Hub's refusal of anonymous clients too).
             Err(CrawlError::Registry(e)) if e.kind() == ErrorKind::Unsupported => {
                 let (names, _) = portolan_service::catalog::listed_without_catalog(&state.store, registry, &configured).await;
-                return Ok(names);
+                return Ok((names, false));
             }
             Err(e) => match e.pause(DEFAULT_PAUSE) {
                 Some(pause) => {
                     tracing::info!(registry, seconds = pause.as_secs(), "crawl: the catalog answered 429; pausing");
                     if rest(pause, stop).await {
-                        return Ok(Vec::new());
+                        return Ok((Vec::new(), false));
                     }
                     crawl.budget.drain();
                 }
@@ -178,8 +179,17 @@ pub async fn pass(state: &Services, registry: &Registry, budget: &Budget, mut st
         updated_at: OffsetDateTime::now_utc(),
     };
     crawl.save(&mut listing).await;
+    let started = listing.pass_started.unwrap_or_else(OffsetDateTime::now_utc);
     match repositories(&crawl, state, &mut stop).await {
-        Ok(names) => crawl.pass(&names, &mut stop).await,
+        Ok((names, catalog)) => {
+            let report = crawl.pass(&names, &mut stop).await;
+            if !report.stopped
+                && let Err(e) = state.store.crawl_pass_complete(&registry.info.name, started, report.failed as u64, catalog).await
+            {
+                tracing::warn!(registry = %registry.info.name, error = %e, "crawl: recording the pass");
+            }
+            report
+        }
         Err(e) => {
             tracing::warn!(registry = %registry.info.name, error = %e, "crawl: listing the repositories");
             listing.state = "failed".into();

@@ -49,7 +49,7 @@ pub async fn preview_delete(registry: String, repository: String, selection: Del
     let repo = portolan_oci::RepoName::parse(&repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
     require_change(&state, needed("preview_delete"), &registry, Some(repo.as_str()), action("preview_delete")).await?;
     let reg = state.registry(&registry)?;
-    Ok(portolan_service::trash::preview(reg, &repo, selection).await?)
+    Ok(portolan_service::trash::preview(&state, reg, &repo, selection).await?)
 }
 
 /// Applies a confirmed preview (`confirmation`, as the preview page sent it): only units that

@@ -9,6 +9,7 @@
 //! - [`retention`]: policies, what-if previews, runs (maintainer, admin).
 //! - [`search`]: repository lists, the search box, where a digest is used (viewer).
 //! - [`tokens`]: API tokens (one's own; everyone's for an admin of everything).
+//! - [`storage`]: where the bytes are, per registry and repository (viewer).
 //! - [`needs`]: the table of what each server function and route needs of its caller.
 
 pub mod admin;
@@ -18,6 +19,7 @@ pub mod retention;
 pub mod search;
 pub mod session;
 pub mod tokens;
+pub mod storage;
 
 pub use admin::*;
 pub use browse::*;
@@ -25,3 +27,4 @@ pub use retention::*;
 pub use search::*;
 pub use session::*;
 pub use tokens::*;
+pub use storage::*;

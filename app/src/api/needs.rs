@@ -70,6 +70,8 @@ pub const SERVER_FUNCTIONS: &[EntryPoint] = &[
     read("list_repositories", OnRegistry(Viewer)),
     read("repository_summaries", On(Viewer)),
     read("also_used_by", On(Viewer)),
+    read("get_registry_storage", OnRegistry(Viewer)),
+    read("get_repository_storage", On(Viewer)),
     read("list_tags", On(Viewer)),
     read("tag_details", On(Viewer)),
     read("get_artifact", On(Viewer)),
@@ -101,6 +103,8 @@ pub const SERVER_FUNCTIONS: &[EntryPoint] = &[
 pub const ROUTES: &[EntryPoint] = &[
     read("/badge/{registry}/{*path}", On(Viewer)),
     read("/api/v1/referrers/{registry}/{*path}", On(Viewer)),
+    read("/api/v1/storage/{registry}", OnRegistry(Viewer)),
+    read("/api/v1/storage/{registry}/{*repository}", On(Viewer)),
     read("/admin/audit.csv", Somewhere(Admin)),
     read("/admin/audit.json", Somewhere(Admin)),
 ];

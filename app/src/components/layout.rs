@@ -23,8 +23,9 @@ fn place(path: &str) -> (Option<String>, Option<String>) {
         | Target::Blob(r, _)
         | Target::Diff(r)
         | Target::Delete(r)
-        | Target::Deleted(r) => Some(r).filter(|r| !r.is_empty()),
-        Target::Unknown => None,
+        | Target::Deleted(r)
+        | Target::Storage(r) => Some(r).filter(|r| !r.is_empty()),
+        Target::RegistryStorage | Target::Unknown => None,
     };
     (Some(registry.to_owned()).filter(|r| !r.is_empty()), repository)
 }

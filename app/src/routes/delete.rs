@@ -84,7 +84,7 @@ fn unit_view(u: DeleteUnit) -> impl IntoView {
             })}
             {manifest_rows("Platform manifests deleted with it", u.children)}
             {manifest_rows("Referrers deleted with it (signatures, SBOMs, attestations…)", u.referrers)}
-            {(!untag).then(|| view! { <p class="mt-2 text-sm">"Frees up to " <span class="font-medium">{human_size(u.bytes_freed)}</span> " after garbage collection"</p> })}
+            {(!untag).then(|| view! { <p class="mt-2 text-sm" data-freed=u.bytes_freed>"Its share of what garbage collection frees: " <span class="font-medium">{human_size(u.bytes_freed)}</span></p> })}
         </li>
     }
 }
@@ -95,7 +95,8 @@ fn preview_view(p: DeletePreview) -> impl IntoView {
     let n = p.units.len();
     let tags: usize = p.units.iter().map(|u| u.tags.len()).sum();
     let manifests: usize = p.units.iter().filter(|u| u.op == "delete").map(|u| 1 + u.children.len() + u.referrers.len()).sum();
-    let bytes: u64 = p.units.iter().map(|u| u.bytes_freed).fold(0, u64::saturating_add);
+    let freed = p.freed.clone();
+    let bytes = freed.bytes;
     let action = ApplyDelete::PATH;
     let blocked = p.blocked.clone();
     view! {
@@ -108,8 +109,9 @@ fn preview_view(p: DeletePreview) -> impl IntoView {
         ] />
         <h1 class="mb-2 text-2xl font-semibold">"Delete from " <span class="font-mono">{p.repository.clone()}</span></h1>
         <p class="mb-4 text-slate-700 dark:text-slate-300" data-testid="delete-summary">
-            {format!("{tags} tag{} and {manifests} manifest{} would be removed, freeing up to {} once the registry collects garbage.", if tags == 1 { "" } else { "s" }, if manifests == 1 { "" } else { "s" }, human_size(bytes))}
+            {format!("{tags} tag{} and {manifests} manifest{} would be removed, freeing {}{} once the registry collects garbage.", if tags == 1 { "" } else { "s" }, if manifests == 1 { "" } else { "s" }, if freed.complete { "" } else { "at most " }, human_size(bytes))}
         </p>
+        <p class="mb-4 text-sm text-slate-600 dark:text-slate-400" data-testid="freed-note" data-bytes=bytes data-complete=freed.complete.to_string()>{freed.note.clone()}</p>
         {blocked.clone().map(|b| view! {
             <p role="alert" class="mb-4 rounded-md border border-rose-300 bg-rose-50 p-3 text-sm text-rose-900 dark:border-rose-800 dark:bg-rose-950 dark:text-rose-200" data-testid="delete-blocked">{b}</p>
         })}

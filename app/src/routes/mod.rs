@@ -12,5 +12,6 @@ pub mod repository;
 pub mod retention;
 pub mod search;
 pub mod sign_in;
+pub mod storage;
 pub mod target;
 pub mod tokens;

@@ -59,6 +59,7 @@ fn registry_view(page: RepoPage) -> impl IntoView {
     let title = page.registry.title.clone();
     let host = page.registry.host.clone();
     let base = format!("/r/{name}");
+    let storage = format!("{base}/-/storage");
     let why = match &page.listing {
         Listing::NoCatalog { reason } => Some(format!(
             "This registry does not list its repositories ({reason}). Listed here: the repositories configured for it in Portolan and those people opened here. Open any other by name."
@@ -75,6 +76,7 @@ fn registry_view(page: RepoPage) -> impl IntoView {
             <div>
                 <h1 class="text-2xl font-semibold">{title}</h1>
                 <p class="font-mono text-sm text-slate-600 dark:text-slate-400">{host}</p>
+                <p class="mt-1 text-sm"><a href=storage class="text-sky-700 hover:underline dark:text-sky-400" data-testid="storage-link">"Storage: where the bytes are"</a></p>
             </div>
             <form method="get" action=base class="flex gap-2">
                 <label for="open-repo" class="sr-only">"Repository name"</label>

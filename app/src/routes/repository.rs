@@ -51,6 +51,7 @@ fn repository_view(page: TagPage) -> impl IntoView {
         <Meta property="og:type" content="website" />
         <Link rel="canonical" href=format!("{base}{}", query.to_query_string()) />
         <h1 class="mb-3 min-w-0 break-all font-mono text-2xl font-semibold">{repository.clone()}</h1>
+        {crate::routes::storage::repository_tabs(&registry.name, &repository, false)}
         <div class="mb-3 grid gap-2 md:grid-cols-2">
             <CopyField text=pull label="Pull" />
         </div>

@@ -326,10 +326,11 @@ fn what_if_view(w: WhatIf) -> impl IntoView {
     }
     view! {
         <p class="text-sm" data-testid="what-if-summary" data-deleted=w.tags_deleted data-kept=w.tags_kept>
-            {format!("{} tags kept, {} deleted{}, {} manifests deleted, up to {} freed after garbage collection — in {} repositories (computed in {} ms).",
+            {format!("{} tags kept, {} deleted{}, {} manifests deleted, {}{} freed after garbage collection — in {} repositories (computed in {} ms).",
                 w.tags_kept, w.tags_deleted, if w.tags_deferred > 0 { format!(" (and {} waiting for later runs)", w.tags_deferred) } else { String::new() },
-                w.manifests_deleted, human_size(w.bytes_freed), w.repositories, w.elapsed_ms)}
+                w.manifests_deleted, if w.freed.complete { "" } else { "at most " }, human_size(w.freed.bytes), w.repositories, w.elapsed_ms)}
         </p>
+        <p class="text-xs text-slate-600 dark:text-slate-400" data-testid="what-if-freed" data-bytes=w.freed.bytes>{w.freed.note.clone()}</p>
         {(!w.newly_deleted.is_empty() || !w.no_longer_deleted.is_empty()).then(|| view! {
             <div class="mt-2 rounded-md border border-amber-300 bg-amber-50 p-2 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-200" data-testid="what-if-diff">
                 <p class="font-medium">"Compared with the saved version"</p>

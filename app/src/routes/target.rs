@@ -23,6 +23,10 @@ pub enum Target {
     Delete(String),
     /// What a confirmed deletion did (`?request=…`).
     Deleted(String),
+    /// A repository's storage.
+    Storage(String),
+    /// The registry's storage (`/r/{registry}/-/storage`: no repository is named `-`).
+    RegistryStorage,
     /// A `/-/` view that does not exist.
     Unknown,
 }
@@ -30,6 +34,9 @@ pub enum Target {
 impl Target {
     pub fn parse(path: &str) -> Self {
         let path = path.trim_matches('/');
+        if path == "-/storage" {
+            return Target::RegistryStorage;
+        }
         let (main, view) = match path.split_once("/-/") {
             Some((main, view)) => (main, Some(view.trim_matches('/'))),
             None => (path, None),
@@ -56,6 +63,7 @@ impl Target {
             Some("diff") if reference().is_none() => Target::Diff(main.to_owned()),
             Some("delete") if reference().is_none() => Target::Delete(main.to_owned()),
             Some("deleted") if reference().is_none() => Target::Deleted(main.to_owned()),
+            Some("storage") if reference().is_none() => Target::Storage(main.to_owned()),
             Some(v) => match v.strip_prefix("blob/") {
                 Some(digest) if reference().is_none() => Target::Blob(main.to_owned(), digest.to_owned()),
                 _ => Target::Unknown,
@@ -76,6 +84,8 @@ pub enum TargetSegment {
     Diff,
     Delete,
     Deleted,
+    Storage,
+    RegistryStorage,
 }
 
 impl PossibleRouteMatch for TargetSegment {
@@ -107,6 +117,8 @@ impl PossibleRouteMatch for TargetSegment {
             (TargetSegment::Diff, Target::Diff(repo)) => vec![("repository".into(), repo)],
             (TargetSegment::Delete, Target::Delete(repo)) => vec![("repository".into(), repo)],
             (TargetSegment::Deleted, Target::Deleted(repo)) => vec![("repository".into(), repo)],
+            (TargetSegment::Storage, Target::Storage(repo)) => vec![("repository".into(), repo)],
+            (TargetSegment::RegistryStorage, Target::RegistryStorage) => Vec::new(),
             _ => return None,
         };
         Some(PartialPathMatch::new("", params, path))
@@ -138,6 +150,10 @@ mod tests {
         assert_eq!(Target::parse("a/b/-/nope"), Target::Unknown);
         assert_eq!(Target::parse("a/b/-/delete"), Target::Delete("a/b".into()));
         assert_eq!(Target::parse("a/b:1/-/delete"), Target::Unknown);
+        assert_eq!(Target::parse("a/b/-/storage"), Target::Storage("a/b".into()));
+        assert_eq!(Target::parse("a/b:1/-/storage"), Target::Unknown);
+        assert_eq!(Target::parse("-/storage"), Target::RegistryStorage);
+        assert_eq!(Target::parse("-/storage/"), Target::RegistryStorage);
     }
 
     #[test]
@@ -150,6 +166,8 @@ mod tests {
         assert!(TargetSegment::Digest.test("/a@sha256:00").is_some());
         assert!(TargetSegment::Repository.test("/").is_none());
         assert!(TargetSegment::Repository.test("").is_none());
+        assert!(TargetSegment::Repository.test("/-/storage").is_none(), "the registry's storage is no repository");
+        assert!(TargetSegment::RegistryStorage.test("/-/storage").is_some());
     }
 }
 
@@ -166,6 +184,8 @@ mod route_tests {
             (TargetSegment::Referrers, "/r/x/library/hello:1.1.0/-/referrers"),
             (TargetSegment::Blob, "/r/x/library/hello/-/blob/sha256:00"),
             (TargetSegment::Diff, "/r/x/library/hello/-/diff"),
+            (TargetSegment::Storage, "/r/x/library/hello/-/storage"),
+            (TargetSegment::RegistryStorage, "/r/x/-/storage"),
         ] {
             let m = (StaticSegment("r"), ParamSegment("registry"), segment).test(path);
             assert!(m.as_ref().is_some_and(|m| m.is_complete()), "{segment:?} {path}: {m:?}");

@@ -1,7 +1,7 @@
 //! Server-side state of the pages: the services (registries, store, caches: the
 //! `portolan-service` crate) plus what only pages need — Leptos' options, the public URL, how
 //! people sign in — and the view builders that turn service answers into pages (SVG graphs,
-//! badges, the policy form, audit rows). The server binary builds the state from its
+//! badges, the policy form, audit rows, storage charts). The server binary builds the state from its
 //! configuration and provides it as the router state (leptos_axum passes it to every server
 //! function as context).
 
@@ -11,6 +11,7 @@ pub mod badges;
 pub mod graph;
 pub mod policy_form;
 pub mod reuse;
+pub mod storage;
 
 use std::sync::Arc;
 

@@ -78,6 +78,10 @@ pub struct DeletePreview {
     pub gc_hint: String,
     /// The confirmation to send back: the units as shown (JSON).
     pub confirmation: String,
+    /// What garbage collection would give back after it, worked out against the whole
+    /// registry's index (each unit's `bytes_freed` is its share).
+    #[serde(default)]
+    pub freed: super::FreedAfterGc,
 }
 
 /// How one item of a deletion (or a restore) ended.

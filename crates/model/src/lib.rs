@@ -8,7 +8,8 @@
 //! - `artifact`: artifact pages, diffs, referrer graphs, panels;
 //! - `admin`: deleting, the trash, the audit log;
 //! - `retention`: policies, runs, what-if previews;
-//! - `search`: repository lists, the search box, where-used.
+//! - `search`: repository lists, the search box, where-used;
+//! - `storage`: where the bytes are, what a cleanup would give back.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,13 +17,15 @@ mod admin;
 mod artifact;
 mod retention;
 mod search;
+mod storage;
 pub use admin::*;
 pub use artifact::*;
 pub use retention::*;
 pub use search::*;
+pub use storage::*;
 
 /// A configured registry, as pages show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistryInfo {
     /// The URL segment (`/r/{name}`).

@@ -187,7 +187,12 @@ pub struct WhatIf {
     pub tags_deferred: usize,
     pub manifests_deleted: usize,
     pub units: usize,
+    /// Bytes the deleted manifests alone use in the repositories read (the planner's figure).
     pub bytes_freed: u64,
+    /// What garbage collection would give back after the deletions, worked out against the
+    /// whole registry's index.
+    #[serde(default)]
+    pub freed: super::FreedAfterGc,
     /// Deleted (and deferred) tags first, then kept ones; at most a few hundred.
     pub tags: Vec<WhatIfTag>,
     pub truncated: bool,

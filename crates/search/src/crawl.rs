@@ -21,6 +21,15 @@ use crate::index::from_doc;
 pub const MAX_REPOSITORIES: usize = 100_000;
 /// Manifests read for one repository in one pass at most (the next pass goes on).
 pub const MAX_MANIFESTS_PER_REPOSITORY: usize = 10_000;
+/// A manifest as read, with its image's created date from its config.
+type ReadManifest = (portolan_oci::ManifestDoc, Option<OffsetDateTime>);
+
+/// Image configs read for their created date at most this large.
+const CONFIG_CAP: u64 = 1 << 20;
+/// Untagged manifests checked for one repository in one pass at most.
+pub const MAX_UNTAGGED_CHECKS: usize = 1000;
+/// Deleted artifacts checked for garbage collection in one pass at most.
+pub const MAX_TRASH_CHECKS: usize = 100;
 /// Catalog page size asked for.
 const CATALOG_PAGE: usize = 1000;
 /// How long a pass pauses when the registry answers 429 without saying how long.
@@ -202,14 +211,119 @@ impl Crawl<'_> {
         let settled: Vec<(String, String)> = changed.into_iter().filter(|(_, d)| !unreadable.contains(d)).collect();
         self.store.index_set_tags(registry, name, &settled, now).await?;
         self.store.index_remove_tags(registry, name, &removed).await?;
-        if !settled.is_empty() || !removed.is_empty() {
-            out.pruned = self.store.index_prune(registry, name).await?;
-        }
+        out.pruned = self.untagged(repo).await?;
         self.store.crawl_repository_done(registry, name, tags.len() as u64, now).await?;
         let visible: Vec<&String> = tags.iter().filter(|t| portolan_oci::name::subject_of_tag(t).is_none()).collect();
         let newest = visible.iter().filter_map(|t| Some((portolan_inventory::semver_of(t)?, *t))).max().map(|(_, t)| t.as_str());
         self.store.repo_summary_tags(registry, name, visible.len() as u64, newest, now).await?;
         Ok(out)
+    }
+
+    /// Checks the manifests no tag reaches any more (at most [`MAX_UNTAGGED_CHECKS`]): those
+    /// the registry still has stay in the index as untagged — they hold their blobs until the
+    /// registry's garbage collection deletes untagged manifests — and those it no longer has
+    /// are dropped. Returns how many were dropped.
+    async fn untagged(&self, repo: &RepoName) -> Result<usize, CrawlError> {
+        let (registry, name) = (self.registry, repo.as_str());
+        let mut unreached = self.store.index_unreached(registry, name).await?;
+        unreached.truncate(MAX_UNTAGGED_CHECKS);
+        if unreached.is_empty() {
+            return Ok(0);
+        }
+        let limited = AtomicBool::new(false);
+        let limited = &limited;
+        let checked: Vec<(String, portolan_oci::Result<bool>)> = futures::stream::iter(unreached)
+            .map(|digest| async move {
+                let there = match portolan_oci::name::parse_digest(&digest) {
+                    Ok(_) if limited.load(Ordering::Relaxed) => Err(rate_limited()),
+                    Ok(d) => {
+                        self.budget.take().await;
+                        let r = self.verbs.resolve_now(repo, &Reference::Digest(d)).await.map(|r| r.is_some());
+                        if r.as_ref().is_err_and(|e| e.kind() == ErrorKind::RateLimited) {
+                            limited.store(true, Ordering::Relaxed);
+                        }
+                        r
+                    }
+                    Err(_) => Ok(false),
+                };
+                (digest, there)
+            })
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        if let Some(e) =
+            checked.iter().find_map(|(_, r)| r.as_ref().err().filter(|e| e.kind() == ErrorKind::RateLimited && e.status().is_some()))
+        {
+            return Err(e.clone().into());
+        }
+        let gone: Vec<String> = checked.into_iter().filter(|(_, r)| matches!(r, Ok(false))).map(|(d, _)| d).collect();
+        Ok(self.store.index_drop(registry, name, &gone).await?)
+    }
+
+    /// Looks whether the registry's garbage collection removed what artifacts deleted through
+    /// Portolan left behind: for each deleted trash entry of the registry not yet found
+    /// collected, the largest of its blobs (a config or layer) no manifest in the index names is
+    /// asked for; gone means collected (collection removes every unreferenced blob at once).
+    /// At most [`MAX_TRASH_CHECKS`] entries per pass; failures are left for the next pass.
+    pub async fn trash_collected(&self) -> Result<usize, CrawlError> {
+        let held = self.store.storage_trash_held(self.registry).await?;
+        let mut largest: std::collections::BTreeMap<i64, (String, String, u64)> = std::collections::BTreeMap::new();
+        for b in held.into_iter().filter(|b| !b.manifest) {
+            let e = largest.entry(b.trash_id).or_insert((b.repository.clone(), b.digest.clone(), b.size));
+            if b.size > e.2 {
+                *e = (b.repository, b.digest, b.size);
+            }
+        }
+        let mut collected = Vec::new();
+        for (id, (repository, digest, _)) in largest.into_iter().take(MAX_TRASH_CHECKS) {
+            let Ok(repo) = RepoName::parse(&repository) else { continue };
+            self.budget.take().await;
+            match self.verbs.blob_size(&repo, &digest).await {
+                Err(e) if e.kind() == ErrorKind::NotFound => collected.push(id),
+                Err(e) if e.kind() == ErrorKind::RateLimited => return Err(e.into()),
+                _ => {}
+            }
+        }
+        self.store.trash_collected(&collected, OffsetDateTime::now_utc()).await?;
+        Ok(collected.len())
+    }
+
+    /// An image's created date from its config (`created`), when its manifest has no
+    /// `org.opencontainers.image.created` annotation: one small read per new image, so the
+    /// storage history dates what the crawl found as the tag page would. None for anything
+    /// else, or when the config cannot be read (the index then dates it by when it was seen).
+    /// The registry's 429 is an error (the crawl pauses), and once one came (`limited`) nothing
+    /// is asked.
+    async fn config_created(
+        &self,
+        repo: &RepoName,
+        doc: &portolan_oci::ManifestDoc,
+        limited: &AtomicBool,
+    ) -> portolan_oci::Result<Option<OffsetDateTime>> {
+        let Ok(portolan_oci::Manifest::Image(m)) = doc.manifest() else { return Ok(None) };
+        if m.annotations().as_ref().is_some_and(|a| a.contains_key("org.opencontainers.image.created")) {
+            return Ok(None);
+        }
+        let config = m.config();
+        if config.size() > CONFIG_CAP || !config.media_type().to_string().contains("config") {
+            return Ok(None);
+        }
+        if limited.load(Ordering::Relaxed) {
+            return Err(rate_limited());
+        }
+        self.budget.take().await;
+        let bytes = match self.verbs.blob(repo, config.digest().as_ref(), Some(CONFIG_CAP)).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::RateLimited => {
+                limited.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            Err(_) => return Ok(None),
+        };
+        let created = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("created")?.as_str().and_then(portolan_inventory::read::parse_date));
+        Ok(created)
     }
 
     /// Reads `tops` and what they reach that the index does not hold: index entries, and
@@ -228,7 +342,7 @@ impl Crawl<'_> {
         let limited = &limited;
         while !pending.is_empty() && read.len() < MAX_MANIFESTS_PER_REPOSITORY {
             let batch: Vec<String> = std::mem::take(&mut pending);
-            let docs: Vec<(String, portolan_oci::Result<portolan_oci::ManifestDoc>)> = futures::stream::iter(batch)
+            let docs: Vec<(String, portolan_oci::Result<ReadManifest>)> = futures::stream::iter(batch)
                 .map(|digest| async move {
                     let doc = match portolan_oci::name::parse_digest(&digest) {
                         Ok(_) if limited.load(Ordering::Relaxed) => Err(rate_limited()),
@@ -238,7 +352,10 @@ impl Crawl<'_> {
                             if doc.as_ref().is_err_and(|e| e.kind() == ErrorKind::RateLimited) {
                                 limited.store(true, Ordering::Relaxed);
                             }
-                            doc
+                            match doc {
+                                Ok(doc) => self.config_created(repo, &doc, limited).await.map(|created| (doc, created)),
+                                Err(e) => Err(e),
+                            }
                         }
                         Err(e) => Err(e),
                     };
@@ -255,11 +372,12 @@ impl Crawl<'_> {
             let mut next: Vec<String> = Vec::new();
             for (digest, doc) in docs {
                 match doc {
-                    Ok(doc) => {
-                        let Some(m) = from_doc(&doc) else {
+                    Ok((doc, created)) => {
+                        let Some(mut m) = from_doc(&doc) else {
                             unreadable.insert(digest);
                             continue;
                         };
+                        m.created = m.created.or(created);
                         next.extend(m.refs.iter().filter(|r| r.role == RefRole::Manifest).map(|r| r.digest.clone()));
                         read.push(m);
                     }
@@ -373,6 +491,11 @@ impl Crawl<'_> {
                 self.save(&mut state).await;
                 last_save = std::time::Instant::now();
             }
+        }
+        if !report.stopped
+            && let Err(e) = self.trash_collected().await
+        {
+            tracing::debug!(registry = self.registry, error = %e, "crawl: looking for collected garbage");
         }
         state.requests = self.budget.taken() - taken_before;
         if report.stopped {

@@ -29,15 +29,30 @@ pub fn from_doc(doc: &ManifestDoc) -> Option<IndexedManifest> {
     let created = manifest.annotations().and_then(|a| a.get("org.opencontainers.image.created")).and_then(|c| parse_date(c));
     let (refs, blobs): (Vec<IndexRef>, u64) = match manifest {
         Manifest::Image(m) => {
-            let refs = std::iter::once(IndexRef { digest: m.config().digest().to_string(), role: RefRole::Config, platform: None })
-                .chain(m.layers().iter().map(|l| IndexRef { digest: l.digest().to_string(), role: RefRole::Layer, platform: None }))
-                .collect();
+            let refs = std::iter::once(IndexRef {
+                digest: m.config().digest().to_string(),
+                role: RefRole::Config,
+                platform: None,
+                size: Some(m.config().size()),
+            })
+            .chain(m.layers().iter().map(|l| IndexRef {
+                digest: l.digest().to_string(),
+                role: RefRole::Layer,
+                platform: None,
+                size: Some(l.size()),
+            }))
+            .collect();
             (refs, std::iter::once(m.config()).chain(m.layers()).map(|l| l.size()).fold(0, u64::saturating_add))
         }
         Manifest::Index(i) => (
             i.manifests()
                 .iter()
-                .map(|d| IndexRef { digest: d.digest().to_string(), role: RefRole::Manifest, platform: platform_name(d) })
+                .map(|d| IndexRef {
+                    digest: d.digest().to_string(),
+                    role: RefRole::Manifest,
+                    platform: platform_name(d),
+                    size: Some(d.size()),
+                })
                 .collect(),
             0,
         ),
@@ -48,13 +63,15 @@ pub fn from_doc(doc: &ManifestDoc) -> Option<IndexedManifest> {
         kind: kind_key(manifest.kind(&doc.media_type)).to_owned(),
         subject: manifest.subject().map(|s| s.digest().to_string()),
         size: doc.size().saturating_add(blobs),
+        bytes: doc.size(),
         created,
         refs,
     })
 }
 
-/// A manifest as the inventory reader describes it; `platforms` names an index's entries.
-fn from_info(m: &ManifestInfo, platforms: &HashMap<&str, &str>) -> IndexedManifest {
+/// A manifest as the inventory reader describes it; `children` gives an index's entries their
+/// platform and size.
+fn from_info(m: &ManifestInfo, children: &HashMap<&str, (Option<&str>, u64)>) -> IndexedManifest {
     let refs = if m.children.is_empty() {
         m.blobs
             .iter()
@@ -63,12 +80,21 @@ fn from_info(m: &ManifestInfo, platforms: &HashMap<&str, &str>) -> IndexedManife
                 digest: b.digest.clone(),
                 role: if i == 0 { RefRole::Config } else { RefRole::Layer },
                 platform: None,
+                size: Some(b.size),
             })
             .collect()
     } else {
         m.children
             .iter()
-            .map(|c| IndexRef { digest: c.clone(), role: RefRole::Manifest, platform: platforms.get(c.as_str()).map(|p| (*p).to_owned()) })
+            .map(|c| {
+                let known = children.get(c.as_str());
+                IndexRef {
+                    digest: c.clone(),
+                    role: RefRole::Manifest,
+                    platform: known.and_then(|(p, _)| p.map(str::to_owned)),
+                    size: known.map(|(_, s)| *s),
+                }
+            })
             .collect()
     };
     IndexedManifest {
@@ -77,6 +103,7 @@ fn from_info(m: &ManifestInfo, platforms: &HashMap<&str, &str>) -> IndexedManife
         kind: kind_key(m.kind).to_owned(),
         subject: m.subject.clone(),
         size: m.own_size(),
+        bytes: m.manifest_size,
         created: m.created.map(|d| d.at),
         refs,
     }
@@ -86,9 +113,13 @@ fn from_info(m: &ManifestInfo, platforms: &HashMap<&str, &str>) -> IndexedManife
 /// (the artifact and, for an index, the platform manifests that exist).
 pub fn from_tag_read(read: &TagRead) -> (String, String, Vec<IndexedManifest>) {
     let a = &read.artifact;
-    let platforms: HashMap<&str, &str> =
-        a.children.iter().filter(|c| !c.missing).filter_map(|c| Some((c.digest.as_str(), c.platforms.first()?.as_str()))).collect();
-    let mut manifests = vec![from_info(&a.manifest, &platforms)];
+    let children: HashMap<&str, (Option<&str>, u64)> = a
+        .children
+        .iter()
+        .filter(|c| !c.missing)
+        .map(|c| (c.digest.as_str(), (c.platforms.first().map(String::as_str), c.manifest_size)))
+        .collect();
+    let mut manifests = vec![from_info(&a.manifest, &children)];
     manifests.extend(a.children.iter().filter(|c| !c.missing).map(|c| from_info(c, &HashMap::new())));
     (read.tag.tag.clone(), read.tag.digest.clone(), manifests)
 }
@@ -111,7 +142,9 @@ mod tests {
             let doc = reg.manifest(&repo, &Reference::parse(&index).unwrap()).await.unwrap();
             let m = from_doc(&doc).unwrap();
             assert_eq!(m.kind, "index");
-            assert_eq!(m.refs, vec![IndexRef { digest: amd.clone(), role: RefRole::Manifest, platform: Some("linux/amd64".into()) }]);
+            assert_eq!(m.refs.len(), 1);
+            assert_eq!((m.refs[0].digest.as_str(), m.refs[0].platform.as_deref()), (amd.as_str(), Some("linux/amd64")));
+            assert!(m.refs[0].size.is_some_and(|s| s > 0), "an entry's size comes from its descriptor");
             let doc = reg.manifest(&repo, &Reference::parse(&amd).unwrap()).await.unwrap();
             let m = from_doc(&doc).unwrap();
             assert_eq!(m.kind, "image");

@@ -19,6 +19,9 @@
 //! - [`tokens`]: API tokens — made within their maker's role, checked at every use.
 //! - [`upkeep`]: what is forgotten on schedule — ended sessions, trash past `trash_days`, audit
 //!   entries past `audit_days`.
+//! - [`storage`]: where the bytes are (a registry's and each repository's storage, from the
+//!   figures the store keeps), what a deletion or a policy would give back after garbage
+//!   collection, and how complete the index behind each figure is.
 //! - [`seen`]: first-seen dates. [`error`]: the one error type of this layer.
 
 pub mod artifact;
@@ -30,6 +33,7 @@ pub mod panels;
 pub mod runs;
 pub mod search;
 pub mod seen;
+pub mod storage;
 pub mod tags;
 pub mod tokens;
 pub mod trash;

@@ -148,7 +148,7 @@ pub fn check_selection(s: &DeleteSelection) -> Result<()> {
 /// What deleting `selection` would remove: every tag, every child manifest no other tag needs,
 /// every referrer (recursively), with sizes — nothing is deleted. The answer carries the
 /// confirmation [`apply`] takes back.
-pub async fn preview(registry: &Registry, repo: &RepoName, selection: DeleteSelection) -> Result<DeletePreview> {
+pub async fn preview(services: &Services, registry: &Registry, repo: &RepoName, selection: DeleteSelection) -> Result<DeletePreview> {
     check_selection(&selection)?;
     let blocked = match registry.client.capabilities(repo).await {
         Ok(caps) => match caps.manifest_delete {
@@ -161,9 +161,39 @@ pub async fn preview(registry: &Registry, repo: &RepoName, selection: DeleteSele
     let plan = plan(&selection, &inventory);
     let units: Vec<ConfirmedUnit> =
         plan.deletions.iter().map(|u| ConfirmedUnit { unit: u.clone(), tags: unit_tags(u, &inventory) }).collect();
+    // What garbage collection frees, against the whole registry's index; each freed blob counts
+    // for the last unit naming it.
+    let removed: Vec<crate::storage::Removed> = plan
+        .deletions
+        .iter()
+        .flat_map(|u| u.manifests())
+        .map(|d| crate::storage::Removed {
+            repository: repo.to_string(),
+            digest: d.to_owned(),
+            blobs: crate::storage::inventory_blobs(&inventory, d),
+        })
+        .collect();
+    let gone: HashSet<&str> = removed.iter().map(|r| r.digest.as_str()).collect();
+    let kept = crate::storage::kept_blobs(&inventory, &gone);
+    let freed = crate::storage::freed_after_gc(services, &registry.info.name, &removed, &kept).await?;
+    let mut last_unit: HashMap<&str, usize> = HashMap::new();
+    for (i, u) in plan.deletions.iter().enumerate() {
+        for m in u.manifests() {
+            for (d, _) in removed.iter().filter(|r| r.digest == m).flat_map(|r| &r.blobs) {
+                if freed.blobs.contains_key(d) {
+                    last_unit.insert(d.as_str(), i);
+                }
+            }
+        }
+    }
+    let mut unit_bytes = vec![0u64; plan.deletions.len()];
+    for (d, i) in &last_unit {
+        unit_bytes[*i] = unit_bytes[*i].saturating_add(freed.blobs[*d]);
+    }
     let view = units
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             let (op, children, referrers) = match &c.unit {
                 Deletion::Untag { .. } => ("untag", Vec::new(), Vec::new()),
                 Deletion::DeleteManifest { children, referrers, .. } => (
@@ -179,7 +209,7 @@ pub async fn preview(registry: &Registry, repo: &RepoName, selection: DeleteSele
                 tags: c.tags.clone(),
                 children,
                 referrers,
-                bytes_freed: c.unit.bytes_freed(),
+                bytes_freed: unit_bytes[i],
                 describe: c.unit.describe(),
             }
         })
@@ -211,6 +241,7 @@ pub async fn preview(registry: &Registry, repo: &RepoName, selection: DeleteSele
         blocked,
         gc_hint: GC_HINT.into(),
         confirmation,
+        freed: freed.figure,
     })
 }
 
@@ -736,6 +767,24 @@ impl Deleter<'_> {
                 .iter()
                 .any(|(t, x)| x == d && t.strip_prefix("sha256-").is_some_and(|hex| members.contains(format!("sha256:{hex}").as_str())))
         };
+        // The blobs they take, for the storage figures: once deleted, garbage collection frees
+        // those no other manifest names.
+        let blobs: Vec<(String, u64, bool)> = docs
+            .iter()
+            .filter_map(|(_, _, doc)| doc.as_ref().ok())
+            .filter_map(portolan_search::index::from_doc)
+            .flat_map(|m| {
+                let own = m.digest.clone();
+                m.blobs().into_iter().map(move |(d, size)| {
+                    let manifest = d == own;
+                    (d, size, manifest)
+                })
+            })
+            .collect();
+        if let Err(e) = self.store.storage_trash_blobs_put(id, &self.registry.info.name, repo.as_str(), &blobs).await {
+            tracing::warn!(error = %e, id, "recording what a deleted artifact's manifests take");
+        }
+        let mut gone: Vec<String> = Vec::new();
         let mut root_deleted = false;
         let mut failures = Vec::new();
         let sequence: Vec<(&str, &str)> = referrers
@@ -755,6 +804,9 @@ impl Deleter<'_> {
             }
             let tags_here: Vec<String> = still.iter().filter(|(_, x)| x == d).map(|(t, _)| t.clone()).collect();
             let outcome = client.delete_manifest(repo, d).await;
+            if outcome.as_ref().map_or_else(|e| e.kind() == ErrorKind::NotFound, |_| true) {
+                gone.push(d.to_owned());
+            }
             let it = match outcome {
                 Ok(_) => {
                     if role == "root" {
@@ -774,6 +826,11 @@ impl Deleter<'_> {
                 }
             };
             self.record(repo, &mut items, it, Some(id)).await;
+        }
+        // The index forgets what is gone (the storage figures then count its blobs as
+        // reclaimable); the crawl would find out too, later.
+        if let Err(e) = self.store.index_drop(&self.registry.info.name, repo.as_str(), &gone).await {
+            tracing::warn!(error = %e, "forgetting deleted manifests in the index");
         }
         let state = if root_deleted { TrashState::Deleted } else { TrashState::Failed };
         let reason = (!failures.is_empty()).then(|| failures.join("; "));

@@ -108,6 +108,9 @@ pub async fn what_if(state: &Services, policy: &Policy, saved: Option<&Policy>) 
     let mut deleted_rows = Vec::new();
     let mut kept_rows = Vec::new();
     let mut total = 0;
+    // What the deletions take, and what the manifests that stay take, in every repository read.
+    let mut removed: Vec<crate::storage::Removed> = Vec::new();
+    let mut kept: std::collections::HashSet<String> = std::collections::HashSet::new();
     for name in repositories {
         let Ok(repo) = RepoName::parse(&name) else { continue };
         let inventory = match state.inventories.get(state, &registry, &repo).await {
@@ -117,7 +120,14 @@ pub async fn what_if(state: &Services, policy: &Policy, saved: Option<&Policy>) 
                 continue;
             }
         };
-        let (p, before) = plans(policy, saved, inventory, now).await?;
+        let (p, before) = plans(policy, saved, inventory.clone(), now).await?;
+        let gone: std::collections::HashSet<&str> = p.deletions.iter().flat_map(|u| u.manifests()).collect();
+        removed.extend(gone.iter().map(|d| crate::storage::Removed {
+            repository: name.clone(),
+            digest: (*d).to_owned(),
+            blobs: crate::storage::inventory_blobs(&inventory, d),
+        }));
+        kept.extend(crate::storage::kept_blobs(&inventory, &gone));
         if let Some(before) = before {
             let d = portolan_retention::diff(&before, &p);
             out.newly_deleted.extend(d.newly_deleted.into_iter().map(|t| format!("{name}:{t}")));
@@ -153,6 +163,7 @@ pub async fn what_if(state: &Services, policy: &Policy, saved: Option<&Policy>) 
             });
         }
     }
+    out.freed = crate::storage::freed_after_gc(state, &registry.info.name, &removed, &kept).await?.figure;
     out.tags = deleted_rows.into_iter().chain(kept_rows).take(WHAT_IF_TAGS).collect();
     out.truncated = total > out.tags.len();
     out.newly_deleted.truncate(WHAT_IF_TAGS);

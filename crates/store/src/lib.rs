@@ -21,6 +21,9 @@
 //!   database-wide claims that make a policy run on one replica at a time.
 //! - [`search`]: the where-used index (manifests read, what they name, their tags), the crawl's
 //!   progress, the repository list's lazily read columns, the repositories people opened.
+//! - [`storage`]: where the bytes are — figures per blob, repository and registry, kept up to
+//!   date as the where-used index changes; the blobs deleted artifacts leave to garbage
+//!   collection.
 
 pub mod audit;
 pub mod ids;
@@ -31,6 +34,7 @@ pub mod search;
 pub mod seen;
 pub mod sessions;
 pub mod tokens;
+pub mod storage;
 pub mod trash;
 pub mod users;
 
@@ -48,6 +52,7 @@ pub use search::{
     CrawlState, IndexCoverage, IndexRef, IndexedManifest, IndexedReferrer, RefRole, RepoSummaryRecord, Usage, UseStep, WhereUsed,
 };
 pub use tokens::{NewToken, TokenRecord};
+pub use storage::{BlobCount, ContentManifest, LastPass, RepoContents, RepoStorage, SharedBlob, StorageTotals, TrashBlob};
 pub use trash::{ManifestRole, NewTrash, RestoreClaim, TrashEntry, TrashKind, TrashManifest, TrashState};
 
 /// Where the store lives. Its `Debug` form is [`Location::redacted`]'s.

@@ -7,15 +7,17 @@
 //! so on — then the tags on each. Every step is an indexed lookup by digest, so the answer
 //! takes a few queries whatever the index's size.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{Result, Store, from_millis, millis, placeholders};
+use crate::{Result, Store, from_millis, millis, placeholders, storage};
 
 /// Rows per statement (well under both engines' parameter limits).
 const CHUNK: usize = 100;
+/// Digests per lookup of known manifests (well under both engines' parameter limits too).
+const KNOWN_CHUNK: usize = 1000;
 /// Index levels walked upwards from a digest at most (an index of indexes of images is 2).
 const MAX_DEPTH: usize = 4;
 
@@ -40,7 +42,7 @@ impl RefRole {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s {
             "manifest" => RefRole::Manifest,
             "config" => RefRole::Config,
@@ -56,6 +58,9 @@ pub struct IndexRef {
     pub role: RefRole,
     /// An index entry's platform (`linux/amd64`).
     pub platform: Option<String>,
+    /// Its size in bytes, as the manifest's descriptor says (None: not said).
+    #[serde(default)]
+    pub size: Option<u64>,
 }
 
 /// A manifest as the index keeps it.
@@ -69,9 +74,25 @@ pub struct IndexedManifest {
     pub subject: Option<String>,
     /// The manifest and the blobs it names, in bytes.
     pub size: u64,
+    /// The manifest's own bytes.
+    #[serde(default)]
+    pub bytes: u64,
     pub created: Option<OffsetDateTime>,
     /// What it names, in order.
     pub refs: Vec<IndexRef>,
+}
+
+impl IndexedManifest {
+    /// What it takes in a registry's storage: itself (a manifest is stored as a blob too) and
+    /// what it names (config, layers, an index's entries), each once, with its size (0 when not
+    /// said).
+    pub fn blobs(&self) -> Vec<(String, u64)> {
+        let mut seen = HashSet::new();
+        std::iter::once((self.digest.clone(), self.bytes))
+            .chain(self.refs.iter().map(|r| (r.digest.clone(), r.size.unwrap_or(0))))
+            .filter(|(d, _)| seen.insert(d.clone()))
+            .collect()
+    }
 }
 
 /// One step down from a manifest to what it names.
@@ -209,7 +230,8 @@ fn prefix_end(prefix: &str) -> Option<String> {
 
 impl Store {
     /// Adds manifests read in `registry`/`repository` to the index (those it holds already are
-    /// left as they are: a digest's content never changes). Returns how many were new.
+    /// left as they are: a digest's content never changes), and their bytes to the storage
+    /// figures. Returns how many were new.
     pub async fn index_put(&self, registry: &str, repository: &str, manifests: &[IndexedManifest], now: OffsetDateTime) -> Result<usize> {
         let mut seen = HashSet::new();
         let unique: Vec<&IndexedManifest> = manifests.iter().filter(|m| seen.insert(m.digest.as_str())).collect();
@@ -217,23 +239,40 @@ impl Store {
             return Ok(0);
         }
         let digests: Vec<String> = unique.iter().map(|m| m.digest.clone()).collect();
-        let known = self.index_known(registry, repository, &digests).await?;
-        let new: Vec<&IndexedManifest> = unique.into_iter().filter(|m| !known.contains(&m.digest)).collect();
-        if new.is_empty() {
+        if self.index_known(registry, repository, &digests).await?.len() == digests.len() {
             return Ok(0);
         }
         let at = millis(now);
         let mut tx = self.pool().begin().await?;
+        storage::lock(&mut tx, registry, at).await?;
+        // Known again, now that this is the registry's only writer.
+        let mut known = HashSet::new();
+        for chunk in digests.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT digest FROM index_manifests WHERE registry = $1 AND repository = $2 AND digest IN ({})",
+                placeholders(3, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(registry).bind(repository);
+            for d in chunk {
+                q = q.bind(d.as_str());
+            }
+            known.extend(q.fetch_all(&mut *tx).await?);
+        }
+        let new: Vec<&IndexedManifest> = unique.into_iter().filter(|m| !known.contains(&m.digest)).collect();
+        if new.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
         for chunk in new.chunks(CHUNK) {
             let values = (0..chunk.len())
                 .map(|i| {
-                    let b = 3 + i * 7;
-                    format!("($1, $2, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
+                    let b = 3 + i * 8;
+                    format!("($1, $2, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 0)", b, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "INSERT INTO index_manifests (registry, repository, digest, media_type, kind, subject, size, created, indexed_at) VALUES {values} ON CONFLICT (registry, repository, digest) DO NOTHING"
+                "INSERT INTO index_manifests (registry, repository, digest, media_type, kind, subject, size, bytes, created, indexed_at, reached) VALUES {values} ON CONFLICT (registry, repository, digest) DO NOTHING"
             );
             let mut q = sqlx::query(&sql).bind(registry).bind(repository);
             for m in chunk {
@@ -243,6 +282,7 @@ impl Store {
                     .bind(m.kind.as_str())
                     .bind(m.subject.as_deref())
                     .bind(i64::try_from(m.size).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(m.bytes).unwrap_or(i64::MAX))
                     .bind(m.created.map(millis))
                     .bind(at);
             }
@@ -253,20 +293,40 @@ impl Store {
         for chunk in refs.chunks(CHUNK) {
             let values = (0..chunk.len())
                 .map(|i| {
-                    let b = 3 + i * 5;
-                    format!("($1, $2, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4)
+                    let b = 3 + i * 6;
+                    format!("($1, $2, ${}, ${}, ${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3, b + 4, b + 5)
                 })
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "INSERT INTO index_refs (registry, repository, parent, position, child, role, platform) VALUES {values} ON CONFLICT (registry, repository, parent, position) DO NOTHING"
+                "INSERT INTO index_refs (registry, repository, parent, position, child, role, platform, size) VALUES {values} ON CONFLICT (registry, repository, parent, position) DO NOTHING"
             );
             let mut q = sqlx::query(&sql).bind(registry).bind(repository);
             for (parent, position, r) in chunk {
-                q = q.bind(*parent).bind(*position as i64).bind(r.digest.as_str()).bind(r.role.as_str()).bind(r.platform.as_deref());
+                q = q
+                    .bind(*parent)
+                    .bind(*position as i64)
+                    .bind(r.digest.as_str())
+                    .bind(r.role.as_str())
+                    .bind(r.platform.as_deref())
+                    .bind(r.size.map(|s| i64::try_from(s).unwrap_or(i64::MAX)));
             }
             q.execute(&mut *tx).await?;
         }
+        let mut changes: Vec<storage::BlobChange> = new
+            .iter()
+            .flat_map(|m| {
+                m.blobs().into_iter().map(|(digest, size)| storage::BlobChange {
+                    repository: repository.to_owned(),
+                    digest,
+                    size,
+                    refs: 1,
+                    live: 0,
+                })
+            })
+            .collect();
+        changes.extend(storage::reach(&mut tx, registry, repository).await?);
+        storage::apply(&mut tx, registry, changes, at).await?;
         tx.commit().await?;
         Ok(new.len())
     }
@@ -274,7 +334,8 @@ impl Store {
     /// Which of `digests` the index holds for `registry`/`repository`.
     pub async fn index_known(&self, registry: &str, repository: &str, digests: &[String]) -> Result<HashSet<String>> {
         let mut out = HashSet::new();
-        for chunk in digests.chunks(CHUNK) {
+        // Large chunks: what a retention what-if deletes is looked up at each edit.
+        for chunk in digests.chunks(KNOWN_CHUNK) {
             let sql = format!(
                 "SELECT digest FROM index_manifests WHERE registry = $1 AND repository = $2 AND digest IN ({})",
                 placeholders(3, chunk.len())
@@ -301,7 +362,13 @@ impl Store {
 
     /// Records where tags point; a tag that moved gets `now` as its new "since".
     pub async fn index_set_tags(&self, registry: &str, repository: &str, tags: &[(String, String)], now: OffsetDateTime) -> Result<()> {
+        if tags.is_empty() {
+            return Ok(());
+        }
         let at = millis(now);
+        let mut tx = self.pool().begin().await?;
+        storage::lock(&mut tx, registry, at).await?;
+        let mut changed = 0;
         for chunk in tags.chunks(CHUNK) {
             let values = (0..chunk.len()).map(|i| format!("($1, $2, ${}, ${}, $3)", 4 + i * 2, 5 + i * 2)).collect::<Vec<_>>().join(", ");
             let sql = format!(
@@ -313,13 +380,28 @@ impl Store {
             for (tag, digest) in chunk {
                 q = q.bind(tag.as_str()).bind(digest.as_str());
             }
-            q.execute(self.pool()).await?;
+            changed += q.execute(&mut *tx).await?.rows_affected();
         }
+        if changed == 0 {
+            // Every tag was where the index had it: nothing to work out again.
+            tx.commit().await?;
+            return Ok(());
+        }
+        let changes = storage::reach(&mut tx, registry, repository).await?;
+        storage::apply(&mut tx, registry, changes, at).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Forgets tags (gone from the repository).
     pub async fn index_remove_tags(&self, registry: &str, repository: &str, tags: &[String]) -> Result<()> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let at = millis(OffsetDateTime::now_utc());
+        let mut tx = self.pool().begin().await?;
+        storage::lock(&mut tx, registry, at).await?;
+        let mut changed = 0;
         for chunk in tags.chunks(CHUNK) {
             let sql =
                 format!("DELETE FROM index_tags WHERE registry = $1 AND repository = $2 AND tag IN ({})", placeholders(3, chunk.len()));
@@ -327,79 +409,85 @@ impl Store {
             for t in chunk {
                 q = q.bind(t.as_str());
             }
-            q.execute(self.pool()).await?;
+            changed += q.execute(&mut *tx).await?.rows_affected();
         }
+        if changed == 0 {
+            tx.commit().await?;
+            return Ok(());
+        }
+        let changes = storage::reach(&mut tx, registry, repository).await?;
+        storage::apply(&mut tx, registry, changes, at).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// The manifests of a repository no tag reaches (untagged), as the index knows them.
+    pub async fn index_unreached(&self, registry: &str, repository: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT digest FROM index_manifests WHERE registry = $1 AND repository = $2 AND reached = 0 ORDER BY digest")
+            .bind(registry)
+            .bind(repository)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Forgets manifests of a repository (deleted from the registry), with what they name and
+    /// the tags on them. Returns how many the index held.
+    pub async fn index_drop(&self, registry: &str, repository: &str, digests: &[String]) -> Result<usize> {
+        if digests.is_empty() {
+            return Ok(0);
+        }
+        let at = millis(OffsetDateTime::now_utc());
+        let mut tx = self.pool().begin().await?;
+        storage::lock(&mut tx, registry, at).await?;
+        for chunk in digests.chunks(CHUNK) {
+            let sql =
+                format!("DELETE FROM index_tags WHERE registry = $1 AND repository = $2 AND digest IN ({})", placeholders(3, chunk.len()));
+            let mut q = sqlx::query(&sql).bind(registry).bind(repository);
+            for d in chunk {
+                q = q.bind(d.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let mut changes = storage::remove(&mut tx, registry, repository, digests).await?;
+        let dropped: HashSet<&str> = changes.iter().filter(|c| c.refs < 0).map(|c| c.digest.as_str()).collect();
+        let count = digests.iter().filter(|d| dropped.contains(d.as_str())).count();
+        changes.extend(storage::reach(&mut tx, registry, repository).await?);
+        storage::apply(&mut tx, registry, changes, at).await?;
+        tx.commit().await?;
+        Ok(count)
     }
 
     /// Drops the manifests of a repository that no tag reaches any more (through index entries,
     /// or as a referrer of something reached). Returns how many went.
     pub async fn index_prune(&self, registry: &str, repository: &str) -> Result<usize> {
-        let tagged: Vec<String> = sqlx::query_scalar("SELECT DISTINCT digest FROM index_tags WHERE registry = $1 AND repository = $2")
-            .bind(registry)
-            .bind(repository)
-            .fetch_all(self.pool())
-            .await?;
-        let manifests: Vec<(String, Option<String>)> =
-            sqlx::query_as("SELECT digest, subject FROM index_manifests WHERE registry = $1 AND repository = $2")
-                .bind(registry)
-                .bind(repository)
-                .fetch_all(self.pool())
-                .await?;
-        let edges: Vec<(String, String)> =
-            sqlx::query_as("SELECT parent, child FROM index_refs WHERE registry = $1 AND repository = $2 AND role = $3")
-                .bind(registry)
-                .bind(repository)
-                .bind(RefRole::Manifest.as_str())
-                .fetch_all(self.pool())
-                .await?;
-        let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (p, c) in &edges {
-            children.entry(p.as_str()).or_default().push(c.as_str());
-        }
-        let mut referrers: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (d, s) in &manifests {
-            if let Some(s) = s {
-                referrers.entry(s.as_str()).or_default().push(d.as_str());
-            }
-        }
-        let mut reached: HashSet<&str> = HashSet::new();
-        let mut queue: VecDeque<&str> = tagged.iter().map(String::as_str).collect();
-        while let Some(d) = queue.pop_front() {
-            if !reached.insert(d) {
-                continue;
-            }
-            for next in children.get(d).into_iter().flatten().chain(referrers.get(d).into_iter().flatten()) {
-                queue.push_back(next);
-            }
-        }
-        let gone: Vec<&str> = manifests.iter().map(|(d, _)| d.as_str()).filter(|d| !reached.contains(d)).collect();
-        if gone.is_empty() {
-            return Ok(0);
-        }
+        let at = millis(OffsetDateTime::now_utc());
         let mut tx = self.pool().begin().await?;
-        for chunk in gone.chunks(CHUNK) {
-            for table in [("index_manifests", "digest"), ("index_refs", "parent")] {
-                let sql = format!(
-                    "DELETE FROM {} WHERE registry = $1 AND repository = $2 AND {} IN ({})",
-                    table.0,
-                    table.1,
-                    placeholders(3, chunk.len())
-                );
-                let mut q = sqlx::query(&sql).bind(registry).bind(repository);
-                for d in chunk {
-                    q = q.bind(*d);
-                }
-                q.execute(&mut *tx).await?;
-            }
-        }
+        storage::lock(&mut tx, registry, at).await?;
+        let mut changes = storage::reach(&mut tx, registry, repository).await?;
+        let gone: Vec<String> =
+            sqlx::query_scalar("SELECT digest FROM index_manifests WHERE registry = $1 AND repository = $2 AND reached = 0")
+                .bind(registry)
+                .bind(repository)
+                .fetch_all(&mut *tx)
+                .await?;
+        changes.extend(storage::remove(&mut tx, registry, repository, &gone).await?);
+        storage::apply(&mut tx, registry, changes, at).await?;
         tx.commit().await?;
         Ok(gone.len())
     }
 
     /// Forgets everything indexed about a repository (it left the registry's catalog).
     pub async fn index_forget(&self, registry: &str, repository: &str) -> Result<()> {
+        let at = millis(OffsetDateTime::now_utc());
         let mut tx = self.pool().begin().await?;
+        storage::lock(&mut tx, registry, at).await?;
+        let all: Vec<String> = sqlx::query_scalar("SELECT digest FROM index_manifests WHERE registry = $1 AND repository = $2")
+            .bind(registry)
+            .bind(repository)
+            .fetch_all(&mut *tx)
+            .await?;
+        let changes = storage::remove(&mut tx, registry, repository, &all).await?;
+        storage::apply(&mut tx, registry, changes, at).await?;
         for table in ["index_manifests", "index_refs", "index_tags", "crawl_repositories", "repository_summaries"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE registry = $1 AND repository = $2"))
                 .bind(registry)

@@ -30,6 +30,8 @@ async fn suite(store: &Store, url: &str) {
     trash_races(store).await;
     policies_runs_and_leases(store).await;
     search_index(store).await;
+    storage_figures(store).await;
+    storage_against_a_recount(store).await;
     // Migrating again is a no-op.
     store.migrate().await.unwrap();
 }
@@ -516,9 +518,10 @@ fn image(d: &str, config: &str, layers: &[&str], subject: Option<&str>) -> Index
         kind: if subject.is_some() { "signature" } else { "image" }.into(),
         subject: subject.map(str::to_owned),
         size: 1000,
+        bytes: 100,
         created: Some(datetime!(2025-01-01 00:00 UTC)),
-        refs: std::iter::once(IndexRef { digest: config.to_owned(), role: RefRole::Config, platform: None })
-            .chain(layers.iter().map(|l| IndexRef { digest: (*l).to_owned(), role: RefRole::Layer, platform: None }))
+        refs: std::iter::once(IndexRef { digest: config.to_owned(), role: RefRole::Config, platform: None, size: Some(10) })
+            .chain(layers.iter().map(|l| IndexRef { digest: (*l).to_owned(), role: RefRole::Layer, platform: None, size: Some(300) }))
             .collect(),
     }
 }
@@ -532,10 +535,11 @@ async fn search_index(store: &Store) {
         kind: "index".into(),
         subject: None,
         size: 500,
+        bytes: 500,
         created: None,
         refs: vec![
-            IndexRef { digest: a.clone(), role: RefRole::Manifest, platform: Some("linux/amd64".into()) },
-            IndexRef { digest: b.clone(), role: RefRole::Manifest, platform: Some("linux/arm64".into()) },
+            IndexRef { digest: a.clone(), role: RefRole::Manifest, platform: Some("linux/amd64".into()), size: Some(100) },
+            IndexRef { digest: b.clone(), role: RefRole::Manifest, platform: Some("linux/arm64".into()), size: Some(100) },
         ],
     };
     let now = OffsetDateTime::now_utc();
@@ -722,4 +726,294 @@ fn a_postgres_that_is_not_there_is_unavailable() {
         assert!(matches!(e, portolan_store::StoreError::Unavailable(_)), "{e:?}");
         assert!(!text.contains("hunter2"), "no password in messages: {text}");
     })
+}
+
+/// A manifest of the storage tests: its own bytes, and what it names with sizes.
+fn sized(d: &str, bytes: u64, refs: &[(&str, RefRole, u64)], subject: Option<&str>) -> IndexedManifest {
+    IndexedManifest {
+        digest: d.to_owned(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        kind: if refs.iter().any(|r| r.1 == RefRole::Manifest) { "index" } else { "image" }.into(),
+        subject: subject.map(str::to_owned),
+        size: refs.iter().map(|r| r.2).fold(bytes, u64::saturating_add),
+        bytes,
+        created: Some(datetime!(2025-01-01 00:00 UTC)),
+        refs: refs
+            .iter()
+            .map(|(d, role, size)| IndexRef { digest: (*d).to_owned(), role: *role, platform: None, size: Some(*size) })
+            .collect(),
+    }
+}
+
+/// (unique, shared, untagged bytes, manifests, untagged manifests) of a repository.
+async fn figures(store: &Store, registry: &str, repository: &str) -> (u64, u64, u64, u64, u64) {
+    match store.storage_repository(registry, repository).await.unwrap() {
+        Some(r) => (r.unique_bytes, r.shared_bytes, r.untagged_bytes, r.manifests, r.untagged),
+        None => (0, 0, 0, 0, 0),
+    }
+}
+
+/// (stored, untagged) bytes of a registry.
+async fn totals(store: &Store, registry: &str) -> (u64, u64) {
+    let t = store.storage_totals(registry).await.unwrap().unwrap_or_default();
+    (t.stored_bytes, t.untagged_bytes)
+}
+
+/// Storage figures kept as the index changes, on a registry with known sharing: every figure
+/// against hand-computed values.
+async fn storage_figures(store: &Store) {
+    use RefRole::{Config, Layer, Manifest};
+    let now = OffsetDateTime::now_utc();
+    let r = "st";
+    // Sizes that add up unambiguously.
+    let (base, a1, a2, a3, l1, s1) = (digest(0xb0), digest(0xa1), digest(0xa2), digest(0xa3), digest(0x11), digest(0x51));
+    let (c1, c2, c3, c4, c5) = (digest(0xc1), digest(0xc2), digest(0xc3), digest(0xc4), digest(0xc5));
+    let (m1, m2, m3, i, p1, p2, s) =
+        (digest(0x1001), digest(0x1002), digest(0x1003), digest(0x2000), digest(0x2001), digest(0x2002), digest(0x3000));
+    const BASE: u64 = 1_000_000;
+    const A1: u64 = 200_000;
+    const A2: u64 = 30_000;
+    const A3: u64 = 7_000_000;
+    const L1: u64 = 900;
+    const S1: u64 = 3;
+    const C: [u64; 5] = [40, 50, 60, 70, 80];
+    const M: [u64; 3] = [1, 2, 4];
+    let m1_doc = sized(&m1, M[0], &[(&c1, Config, C[0]), (&base, Layer, BASE), (&a1, Layer, A1)], None);
+    let m2_doc = sized(&m2, M[1], &[(&c2, Config, C[1]), (&base, Layer, BASE), (&a2, Layer, A2)], None);
+    let m3_doc = sized(&m3, M[2], &[(&c3, Config, C[2]), (&base, Layer, BASE), (&a3, Layer, A3)], None);
+    store.index_put(r, "a", std::slice::from_ref(&m1_doc), now).await.unwrap();
+    store.index_set_tags(r, "a", &[("1".into(), m1.clone())], now).await.unwrap();
+    store.index_put(r, "b", &[m2_doc.clone(), m3_doc.clone()], now).await.unwrap();
+    store.index_set_tags(r, "b", &[("1".into(), m2.clone()), ("2".into(), m3.clone())], now).await.unwrap();
+    // The base layer is in both repositories: shared; everything else is each one's own.
+    let a_own = M[0] + C[0] + A1;
+    let b_own = M[1] + C[1] + A2 + M[2] + C[2] + A3;
+    assert_eq!(figures(store, r, "a").await, (a_own, BASE, 0, 1, 0));
+    assert_eq!(figures(store, r, "b").await, (b_own, BASE, 0, 2, 0));
+    assert_eq!(totals(store, r).await, (a_own + b_own + BASE, 0), "the base layer counted once");
+    let all = store.storage_totals(r).await.unwrap().unwrap();
+    assert_eq!(all.blobs, 3 + 6 + 1);
+
+    // An index whose platform images share a layer and a config with repository a, and a
+    // signature referring to the index: all reached through the index's tag.
+    let idx = sized(&i, 50, &[(&p1, Manifest, 10), (&p2, Manifest, 20)], None);
+    let p1_doc = sized(&p1, 10, &[(&c1, Config, C[0]), (&l1, Layer, L1)], None);
+    let p2_doc = sized(&p2, 20, &[(&c4, Config, C[3]), (&l1, Layer, L1)], None);
+    let sig = sized(&s, 5, &[(&c5, Config, C[4]), (&s1, Layer, S1)], Some(&i));
+    store.index_put(r, "i", &[idx, p1_doc, p2_doc, sig], now).await.unwrap();
+    store.index_set_tags(r, "i", &[("v".into(), i.clone())], now).await.unwrap();
+    // The platform manifests count once though the index names them too; c1 became shared.
+    let i_own = 50 + 10 + 20 + L1 + C[3] + 5 + C[4] + S1;
+    assert_eq!(figures(store, r, "i").await, (i_own, C[0], 0, 4, 0));
+    assert_eq!(figures(store, r, "a").await, (a_own - C[0], BASE + C[0], 0, 1, 0), "c1 moved from only-here to shared");
+    assert_eq!(totals(store, r).await.0, a_own + b_own + BASE + i_own);
+    let contents = store.storage_contents(r, "i").await.unwrap();
+    assert!(contents.manifests.iter().all(|m| m.reached), "children and the referrer are reached through the tag");
+
+    // Untagging m3: its own blobs are held only by an untagged manifest now.
+    store.index_remove_tags(r, "b", &["2".into()]).await.unwrap();
+    let m3_own = M[2] + C[2] + A3;
+    assert_eq!(figures(store, r, "b").await, (b_own, BASE, m3_own, 2, 1));
+    assert_eq!(totals(store, r).await.1, m3_own);
+    assert_eq!(store.index_unreached(r, "b").await.unwrap(), vec![m3.clone()]);
+    // Untagging m1 and m2: the base layer is reached by nothing any more, in either repository.
+    store.index_remove_tags(r, "a", &["1".into()]).await.unwrap();
+    assert_eq!(figures(store, r, "a").await.2, a_own - C[0], "c1 is still reached through the index in i");
+    store.index_remove_tags(r, "b", &["1".into()]).await.unwrap();
+    assert_eq!(figures(store, r, "b").await, (b_own, BASE, b_own + BASE, 2, 2));
+    assert_eq!(figures(store, r, "a").await, (a_own - C[0], BASE + C[0], a_own - C[0] + BASE, 1, 1), "a follows the base layer's change");
+    assert_eq!(totals(store, r).await.1, a_own - C[0] + b_own + BASE);
+    // Tagging m1 again brings the base layer back for both.
+    store.index_set_tags(r, "a", &[("1".into(), m1.clone())], now).await.unwrap();
+    assert_eq!(figures(store, r, "a").await.2, 0);
+    assert_eq!(figures(store, r, "b").await.2, b_own);
+
+    // Registry figures for part of it: a and b (the base layer once), from both sides.
+    let shared = store.storage_shared_held(r, &["a".into(), "b".into()]).await.unwrap();
+    assert_eq!(shared.len(), 2, "the base layer and c1: {shared:?}");
+    assert_eq!((shared[&base].held_by, shared[&base].repositories), (2, 2));
+    assert_eq!((shared[&c1].held_by, shared[&c1].repositories, shared[&c1].size), (1, 2, C[0]));
+
+    // A deleted artifact: m3 saved in the trash and dropped from the index. Its own blobs are
+    // named by nothing now (the base layer still is): what garbage collection frees.
+    let trash = store
+        .trash_put(&NewTrash {
+            actor: Actor::system(),
+            registry: r.into(),
+            repository: "b".into(),
+            kind: TrashKind::Artifact,
+            summary: "b@m3".into(),
+            manifests: vec![TrashManifest {
+                digest: m3.clone(),
+                media_type: "m".into(),
+                role: ManifestRole::Root,
+                subject: None,
+                content: b"{}".to_vec(),
+            }],
+            tags: Vec::new(),
+            request_id: None,
+            run_id: None,
+        })
+        .await
+        .unwrap();
+    let blobs: Vec<(String, u64, bool)> = m3_doc.blobs().into_iter().map(|(d, s)| (d.clone(), s, d == m3)).collect();
+    store.storage_trash_blobs_put(trash, r, "b", &blobs).await.unwrap();
+    store.trash_set_state(trash, TrashState::Deleted, None, None).await.unwrap();
+    assert!(store.storage_trash_held(r).await.unwrap().is_empty(), "still in the index: nothing is freed yet");
+    assert_eq!(store.index_drop(r, "b", std::slice::from_ref(&m3)).await.unwrap(), 1);
+    let held = store.storage_trash_held(r).await.unwrap();
+    let mut freed: Vec<(String, u64, bool)> = held.iter().map(|b| (b.digest.clone(), b.size, b.manifest)).collect();
+    freed.sort();
+    let mut want = vec![(m3.clone(), M[2], true), (c3.clone(), C[2], false), (a3.clone(), A3, false)];
+    want.sort();
+    assert_eq!(freed, want);
+    assert_eq!(figures(store, r, "b").await, (M[1] + C[1] + A2, BASE, M[1] + C[1] + A2, 1, 1));
+    // Once garbage collection ran, nothing is held.
+    store.trash_collected(&[trash], now).await.unwrap();
+    assert!(store.storage_trash_held(r).await.unwrap().is_empty());
+
+    // Counts for working out what a deletion frees.
+    let counts = store.storage_blob_counts(r, &[base.clone(), a1.clone(), digest(0xdead)]).await.unwrap();
+    assert_eq!((counts[&base].refs, counts[&base].repositories, counts[&base].size), (2, 2, BASE));
+    assert_eq!(counts[&a1].refs, 1);
+    assert!(!counts.contains_key(&digest(0xdead)));
+    let largest = store.storage_repo_blobs(r, "a", false, 2).await.unwrap();
+    assert_eq!(largest.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>(), vec![base.clone(), a1.clone()]);
+    assert_eq!(store.storage_repo_blobs(r, "a", true, 10).await.unwrap().len(), 2, "the base layer and c1");
+    let holders = store.storage_holders(r, std::slice::from_ref(&base), 10).await.unwrap();
+    assert_eq!(holders[&base], vec!["a".to_owned(), "b".to_owned()]);
+
+    // Forgetting b: the base layer is a's alone again.
+    store.index_forget(r, "b").await.unwrap();
+    assert_eq!(figures(store, r, "b").await, (0, 0, 0, 0, 0));
+    assert_eq!(figures(store, r, "a").await, (a_own - C[0] + BASE, C[0], 0, 1, 0));
+    assert_eq!(totals(store, r).await, (a_own + BASE + i_own, 0));
+    // Pruning drops the untagged and their bytes.
+    store.index_remove_tags(r, "i", &["v".into()]).await.unwrap();
+    assert_eq!(figures(store, r, "i").await.4, 4);
+    assert_eq!(store.index_prune(r, "i").await.unwrap(), 4);
+    assert_eq!(figures(store, r, "i").await, (0, 0, 0, 0, 0));
+    assert_eq!(figures(store, r, "a").await, (a_own + BASE, 0, 0, 1, 0));
+    assert_eq!(totals(store, r).await, (a_own + BASE, 0));
+
+    // Hostile sizes add up without overflow.
+    let huge = sized(&digest(0x4000), u64::MAX, &[(&digest(0x4001), Layer, u64::MAX), (&digest(0x4002), Layer, u64::MAX)], None);
+    store.index_put("huge", "x", &[huge], now).await.unwrap();
+    assert_eq!(store.storage_repository("huge", "x").await.unwrap().unwrap().unique_bytes, i64::MAX as u64);
+
+    // The crawl's last complete pass.
+    assert_eq!(store.crawl_last_pass(r).await.unwrap(), None);
+    let state = CrawlState {
+        registry: r.into(),
+        state: "waiting".into(),
+        pass_started: Some(now),
+        pass_finished: Some(now),
+        repositories: 3,
+        done: 3,
+        requests: 10,
+        paused_until: None,
+        message: None,
+        updated_at: now,
+    };
+    store.crawl_state_put(&state).await.unwrap();
+    store.crawl_pass_complete(r, now - time::Duration::minutes(1), 1, true).await.unwrap();
+    let last = store.crawl_last_pass(r).await.unwrap().unwrap();
+    assert_eq!((last.failed, last.catalog), (1, true));
+    assert_eq!(last.finished.unix_timestamp(), now.unix_timestamp());
+}
+
+/// The figures kept incrementally through random changes equal the figures counted from
+/// scratch from what the index holds.
+async fn storage_against_a_recount(store: &Store) {
+    let r = "random";
+    let repos = ["r0", "r1", "r2", "r3"];
+    let now = OffsetDateTime::now_utc();
+    // A small deterministic generator.
+    let mut seed: u64 = 0x5eed;
+    let mut next = |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let blob = |n: u64| (digest(0x9000 + n as u32), 1u64 << (n % 40));
+    let manifest_digest = |n: u64| digest(0x8000 + n as u32);
+    // A digest's size is the same wherever it is named.
+    let manifest_bytes = |n: u64| 1u64 << (41 + n % 10);
+    for step in 0..80 {
+        let repo = repos[next(repos.len() as u64) as usize];
+        match next(6) {
+            0 | 1 => {
+                // A manifest naming a few blobs (or another manifest, as an index).
+                let m = next(24);
+                let mut refs: Vec<(String, RefRole, u64)> =
+                    (0..1 + next(4)).map(|_| blob(next(30))).map(|(d, s)| (d, RefRole::Layer, s)).collect();
+                if next(3) == 0 {
+                    let child = next(24);
+                    refs.push((manifest_digest(child), RefRole::Manifest, manifest_bytes(child)));
+                }
+                let refs: Vec<(&str, RefRole, u64)> = refs.iter().map(|(d, role, s)| (d.as_str(), *role, *s)).collect();
+                let subject = (next(5) == 0).then(|| manifest_digest(next(24)));
+                let doc = sized(&manifest_digest(m), manifest_bytes(m), &refs, subject.as_deref());
+                store.index_put(r, repo, &[doc], now).await.unwrap();
+            }
+            2 => {
+                let tag = format!("t{}", next(5));
+                store.index_set_tags(r, repo, &[(tag, manifest_digest(next(24)))], now).await.unwrap();
+            }
+            3 => store.index_remove_tags(r, repo, &[format!("t{}", next(5))]).await.unwrap(),
+            4 => {
+                store.index_drop(r, repo, &[manifest_digest(next(24))]).await.unwrap();
+            }
+            _ => {
+                if next(4) == 0 {
+                    store.index_forget(r, repo).await.unwrap();
+                } else {
+                    store.index_prune(r, repo).await.unwrap();
+                }
+            }
+        }
+        // Counted from scratch.
+        let mut holders: std::collections::BTreeMap<String, (u64, std::collections::BTreeSet<&str>, bool)> = Default::default();
+        let mut untagged_manifests = std::collections::BTreeMap::new();
+        let mut per_repo: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> = Default::default();
+        for repo in repos {
+            let c = store.storage_contents(r, repo).await.unwrap();
+            untagged_manifests.insert(repo, c.manifests.iter().filter(|m| !m.reached).count() as u64);
+            for m in &c.manifests {
+                let mut blobs = vec![(m.digest.clone(), m.bytes)];
+                for (p, child, _, size) in &c.refs {
+                    if *p == m.digest && !blobs.iter().any(|(d, _)| d == child) {
+                        blobs.push((child.clone(), size.unwrap_or(0)));
+                    }
+                }
+                for (d, size) in blobs {
+                    let e = holders.entry(d.clone()).or_insert((size, Default::default(), false));
+                    e.1.insert(repo);
+                    e.2 |= m.reached;
+                    per_repo.entry(repo).or_default().insert(d);
+                }
+            }
+        }
+        let stored: u64 = holders.values().map(|h| h.0).sum();
+        let untagged: u64 = holders.values().filter(|h| !h.2).map(|h| h.0).sum();
+        assert_eq!(totals(store, r).await, (stored, untagged), "step {step}: the registry");
+        // The plain SQL count (the benchmark's baseline) agrees.
+        let (total, rows) = store.storage_count_from_scratch(r).await.unwrap();
+        assert_eq!(total, stored, "step {step}: counted by SQL");
+        for (repo, unique, shared) in rows {
+            let f = figures(store, r, &repo).await;
+            assert_eq!((f.0, f.1), (unique, shared), "step {step}: {repo} counted by SQL");
+        }
+        for repo in repos {
+            let mine = per_repo.get(repo).cloned().unwrap_or_default();
+            let unique: u64 = mine.iter().filter(|d| holders[*d].1.len() == 1).map(|d| holders[d].0).sum();
+            let shared: u64 = mine.iter().filter(|d| holders[*d].1.len() > 1).map(|d| holders[d].0).sum();
+            let untagged: u64 = mine.iter().filter(|d| !holders[*d].2).map(|d| holders[d].0).sum();
+            let manifests = store.storage_contents(r, repo).await.unwrap().manifests.len() as u64;
+            assert_eq!(
+                figures(store, r, repo).await,
+                (unique, shared, untagged, manifests, untagged_manifests[repo]),
+                "step {step}: {repo}"
+            );
+        }
+    }
 }

@@ -36,6 +36,17 @@ impl Distribution {
     /// Like [`Distribution::start`], serving HTTPS with `tls` (`http.tls` in its configuration)
     /// when given: the URL is then `https://127.0.0.1:<port>`.
     pub async fn start_with(auth: DistributionAuth<'_>, tls: Option<&ServerCert>) -> Result<Self> {
+        Self::start_configured(auth, tls, true).await
+    }
+
+    /// Anonymous, without the registry's in-memory cache of blob descriptors, so that what
+    /// garbage collection removes is gone for the running registry too (with the cache it would
+    /// still answer for collected blobs until restarted). For tests of garbage collection.
+    pub async fn start_uncached() -> Result<Self> {
+        Self::start_configured(DistributionAuth::Anonymous, None, false).await
+    }
+
+    async fn start_configured(auth: DistributionAuth<'_>, tls: Option<&ServerCert>, cache: bool) -> Result<Self> {
         let dir = tempfile::Builder::new().prefix("portolan-distribution-").tempdir()?;
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage)?;
@@ -71,8 +82,33 @@ impl Distribution {
         };
         let rest = format!("{tls_yaml}{auth_yaml}");
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let (url, guard) = start_on_free_port("docker-registry", |addr| serve(dir.path(), &storage, addr, &rest, scheme)).await?;
+        let (url, guard) =
+            start_on_free_port("docker-registry", |addr| serve_with(dir.path(), &storage, addr, &rest, scheme, cache)).await?;
         Ok(Self { url, guard, dir })
+    }
+
+    /// The bytes of every blob the registry stores (the `data` files of its blob store: layers,
+    /// configs and manifests alike), as garbage collection frees them.
+    pub fn stored_blob_bytes(&self) -> Result<u64> {
+        fn walk(dir: &Path, total: &mut u64) -> std::io::Result<()> {
+            if !dir.exists() {
+                return Ok(());
+            }
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    walk(&entry.path(), total)?;
+                } else if kind.is_file() && entry.file_name() == "data" {
+                    *total += entry.metadata()?.len();
+                }
+            }
+            Ok(())
+        }
+        let mut total = 0;
+        walk(&self.storage().join("docker/registry/v2/blobs"), &mut total)?;
+        Ok(total)
+    }
     }
 
     /// Stops the registry now; its storage goes when it is dropped.
@@ -90,13 +126,19 @@ impl Distribution {
     /// on its storage), and the registry starts again on the same configuration — the same
     /// address and storage, with empty caches. Blobs no manifest of any repository references
     /// any more are removed. Returns what the collection printed (the blobs it removed are the
-    /// lines with "blob eligible for deletion").
-    pub async fn garbage_collect(&mut self) -> Result<String> {
+    /// lines with "blob eligible for deletion"). With `delete_untagged`, manifests no tag points at
+    /// are removed first (`--delete-untagged`).
+    pub async fn garbage_collect(&mut self, delete_untagged: bool) -> Result<String> {
         self.guard.kill();
         let config = self.dir.path().join("config.yml");
+        let mut collect = tokio::process::Command::new("docker-registry");
+        collect.arg("garbage-collect");
+        if delete_untagged {
+            collect.arg("--delete-untagged");
+        }
         let collected = tokio::time::timeout(
             std::time::Duration::from_secs(120),
-            tokio::process::Command::new("docker-registry").arg("garbage-collect").arg(&config).kill_on_drop(true).output(),
+            collect.arg(&config).kill_on_drop(true).output(),
         )
         .await
         .context("docker-registry garbage-collect took over 120 s")?
@@ -119,9 +161,16 @@ impl Distribution {
 
 /// Starts `docker-registry serve` on `addr` with the configuration `rest` adds to (TLS, auth),
 /// its configuration and log in `dir`; ready once `/v2/` answers.
+#[cfg(test)]
 pub(crate) async fn serve(dir: &Path, storage: &Path, addr: SocketAddr, rest: &str, scheme: &str) -> Result<(String, ChildGuard)> {
+    serve_with(dir, storage, addr, rest, scheme, true).await
+}
+
+/// [`serve`], with or without the in-memory cache of blob descriptors.
+async fn serve_with(dir: &Path, storage: &Path, addr: SocketAddr, rest: &str, scheme: &str, cache: bool) -> Result<(String, ChildGuard)> {
+    let cache = if cache { "  cache:\n    blobdescriptor: inmemory\n" } else { "" };
     let config = format!(
-        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: {addr}\n  secret: portolan-testkit\n{rest}",
+        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n{cache}http:\n  addr: {addr}\n  secret: portolan-testkit\n{rest}",
         storage.display()
     );
     let config_path = dir.join("config.yml");

@@ -5,11 +5,13 @@
 //!   portolan-bench web [--tags 5000] [--rounds 5]
 //!   portolan-bench retention [--tags 10000] [--rounds 5] [--deletions 100]
 //!   portolan-bench search [--repositories 10000] [--copies 100] [--manifests 100000] [--rounds 5]
+//!   portolan-bench storage [--repositories 10000] [--images 10] [--layers 8] [--rounds 5]
 
 mod floor;
 mod oci;
 mod retention;
 mod search;
+mod storage;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,10 @@ enum What {
     /// requests it needs, where-used lookups with 100,000 indexed manifests vs a primary-key
     /// lookup.
     Search(search::Options),
+    /// Storage: a registry's storage page over 10,000 repositories and 1,000,000 blob
+    /// references from the kept figures vs plain SQL aggregates over the same rows, on SQLite
+    /// and Postgres.
+    Storage(storage::Options),
 }
 
 #[tokio::main]
@@ -43,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         What::Web(options) => web::run(options).await,
         What::Retention(options) => retention::run(options).await,
         What::Search(options) => search::run(options).await,
+        What::Storage(options) => storage::run(options).await,
     }
 }
 

@@ -525,14 +525,15 @@ fn base_layer(r: usize) -> String {
 /// Repository `r` as the index would hold it after reading it: its manifests and tags.
 fn indexed(r: usize) -> (Vec<IndexedManifest>, Vec<(String, String)>) {
     let oci = portolan_oci::media::OCI_MANIFEST;
-    let layer = |d: String| IndexRef { digest: d, role: RefRole::Layer, platform: None };
-    let config = |d: String| IndexRef { digest: d, role: RefRole::Config, platform: None };
+    let layer = |d: String| IndexRef { digest: d, role: RefRole::Layer, platform: None, size: Some(10_000_000) };
+    let config = |d: String| IndexRef { digest: d, role: RefRole::Config, platform: None, size: Some(2_000) };
     let manifest = |d: &str, kind: &str, subject: Option<String>, refs: Vec<IndexRef>| IndexedManifest {
         digest: d.to_owned(),
         media_type: if kind == "index" { portolan_oci::media::OCI_INDEX.to_owned() } else { oci.to_owned() },
         kind: kind.to_owned(),
         subject,
         size: 30_000_000,
+        bytes: 1_000,
         created: Some(time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000 + r as i64)),
         refs,
     };
@@ -548,7 +549,8 @@ fn indexed(r: usize) -> (Vec<IndexedManifest>, Vec<(String, String)>) {
             manifests.push(manifest(d, "image", None, refs));
         }
         manifests.push(manifest(&att, "build-attestation", None, vec![config(digest("{}")), layer(at("provenance"))]));
-        let entry = |d: &str, p: &str| IndexRef { digest: d.to_owned(), role: RefRole::Manifest, platform: Some(p.to_owned()) };
+        let entry =
+            |d: &str, p: &str| IndexRef { digest: d.to_owned(), role: RefRole::Manifest, platform: Some(p.to_owned()), size: Some(1_000) };
         manifests.push(manifest(
             &index,
             "index",

@@ -11,6 +11,7 @@
 //! - [`schedule`]: the scheduler's tick — missed fires, fires that find their policy running;
 //! - [`upkeep`]: old trash purged, old audit entries forgotten;
 //! - [`search`]: finding things — big catalogs, none, the crawl, where a digest is used;
+//! - [`storage`]: where the bytes are, checked against distribution and its garbage collection;
 //! - [`replicas`], [`load`]: two `portolan` processes on one Postgres;
 //! - [`leptos_config`]: build and site settings agree.
 //!
@@ -31,6 +32,7 @@ mod router;
 mod schedule;
 mod search;
 mod signin;
+mod storage;
 mod support;
 mod tokens;
 mod upkeep;

@@ -67,6 +67,10 @@ struct Args {
     /// Stop when standard input reaches end of file (for parents that cannot send signals).
     #[arg(long)]
     stop_on_stdin_eof: bool,
+    /// Turn on the crawl of every registry started (unthrottled, a pass a minute), so the
+    /// where-used index and the storage figures cover them whole.
+    #[arg(long)]
+    with_crawl: bool,
 }
 
 /// Secrets the configuration holds (or that back it): tests check none ever shows.
@@ -102,6 +106,7 @@ async fn main() -> Result<()> {
         futures::future::try_join(futures::future::try_join_all(kinds.iter().map(|k| Registry::start(*k, args.many_tags))), oidc).await?;
     // With sign-in, every registry but `private` may be browsed without signing in.
     let anonymous_read = if oidc.is_some() { "anonymous_read = true\n" } else { "" };
+    let crawl = if args.with_crawl { "crawl = true\ncrawl_requests_per_minute = 100000\ncrawl_interval_minutes = 1\n" } else { "" };
 
     let mut head = String::from("# Written by portolan-testkit: registries that live as long as it does.\n");
     let mut toml = String::new();
@@ -110,7 +115,7 @@ async fn main() -> Result<()> {
     for r in &registries {
         let name = r.kind.name();
         toml.push_str(&format!(
-            "\n[[registries]]\nname = \"{name}\"\ntitle = \"{}\"\nurl = \"{}\"\n{anonymous_read}",
+            "\n[[registries]]\nname = \"{name}\"\ntitle = \"{}\"\nurl = \"{}\"\n{anonymous_read}{crawl}",
             r.kind.title(),
             r.url
         ));
