@@ -229,8 +229,6 @@ pub fn routes_of_the_server() -> Vec<(&'static str, axum::routing::MethodRouter<
         ("/style/portolan.css", get(stylesheet)),
         ("/badge/{registry}/{*path}", get(badge)),
         ("/api/v1/referrers/{registry}/{*path}", get(referrers_json)),
-        ("/api/v1/storage/{registry}", get(registry_storage_json)),
-        ("/api/v1/storage/{registry}/{*repository}", get(repository_storage_json)),
         ("/admin/audit.csv", get(audit_csv)),
         ("/admin/audit.json", get(audit_json)),
     ]
@@ -369,57 +367,6 @@ async fn referrers_json(
         Ok(v) => Json(v).into_response(),
         Err(e) => (e.status_code(), Json(serde_json::json!({"error": e.to_string(), "title": e.title()}))).into_response(),
     }
-}
-
-/// A JSON answer, or the error as `{"error", "title"}` with its status.
-fn json_answer<T: serde::Serialize>(result: Result<T, portolan_app::error::AppError>) -> Response {
-    match result {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => (e.status_code(), Json(serde_json::json!({"error": e.to_string(), "title": e.title()}))).into_response(),
-    }
-}
-
-/// `/api/v1/storage/{registry}` (`?sort=&reverse=&page=&per_page=`, as the page): the
-/// registry's storage as the caller may see it, for scripts.
-async fn registry_storage_json(
-    State(state): State<AppState>,
-    Extension(user): Extension<CurrentUser>,
-    Path(registry): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let result: Result<portolan_app::model::RegistryStorage, portolan_app::error::AppError> = async {
-        let who = user.0.clone();
-        portolan_app::ssr::auth::require_for(&state, user.0, needed("/api/v1/storage/{registry}"), &registry, None)?;
-        let reg = state.registry(&registry)?;
-        let query = portolan_app::model::StorageQuery::from_params(|k| q.get(k).cloned());
-        Ok(portolan_service::storage::registry_storage(&state, who.as_ref(), reg, query).await?)
-    }
-    .await;
-    json_answer(result)
-}
-
-/// `/api/v1/storage/{registry}/{repository}`: a repository's storage, for scripts.
-async fn repository_storage_json(
-    State(state): State<AppState>,
-    Extension(user): Extension<CurrentUser>,
-    Path((registry, repository)): Path<(String, String)>,
-) -> Response {
-    use portolan_app::error::AppError;
-    let result: Result<portolan_app::model::RepositoryStorage, AppError> = async {
-        let who = user.0.clone();
-        let repo = portolan_oci::RepoName::parse(repository.trim_matches('/')).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-        portolan_app::ssr::auth::require_for(
-            &state,
-            user.0,
-            needed("/api/v1/storage/{registry}/{*repository}"),
-            &registry,
-            Some(repo.as_str()),
-        )?;
-        let reg = state.registry(&registry)?;
-        Ok(portolan_service::storage::repository_storage(&state, who.as_ref(), reg, repo.as_str()).await?)
-    }
-    .await;
-    json_answer(result)
 }
 
 /// The audit log entries an admin may see, filtered as the audit page is (at most 10,000).

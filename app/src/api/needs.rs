@@ -103,8 +103,6 @@ pub const SERVER_FUNCTIONS: &[EntryPoint] = &[
 pub const ROUTES: &[EntryPoint] = &[
     read("/badge/{registry}/{*path}", On(Viewer)),
     read("/api/v1/referrers/{registry}/{*path}", On(Viewer)),
-    read("/api/v1/storage/{registry}", OnRegistry(Viewer)),
-    read("/api/v1/storage/{registry}/{*repository}", On(Viewer)),
     read("/admin/audit.csv", Somewhere(Admin)),
     read("/admin/audit.json", Somewhere(Admin)),
 ];

@@ -20,7 +20,7 @@ use leptos::reactive::computed::ScopedFuture;
 use leptos::reactive::owner::Owner;
 use portolan_app::api;
 use portolan_app::error::AppError;
-use portolan_app::model::{AuditQuery, DeleteSelection, RepoQuery, TagQuery};
+use portolan_app::model::{AuditQuery, DeleteSelection, RepoQuery, StorageQuery, TagQuery};
 use portolan_app::ssr::{AppState, RequestId};
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +131,30 @@ async fn where_used(State(state): State<AppState>, Path(digest): Path<String>, r
     let (parts, _) = request.into_parts();
     let view = as_caller(&state, parts, || api::where_used(digest)).await?;
     Ok(json(&view))
+}
+
+async fn registry_storage(
+    State(state): State<AppState>,
+    Path(registry): Path<String>,
+    Query(q): Params,
+    request: Request,
+) -> Result<Response, Problem> {
+    let query = StorageQuery::from_params(|k| q.get(k).cloned());
+    let (parts, _) = request.into_parts();
+    let mut figures = as_caller(&state, parts, || api::get_registry_storage(registry, query)).await?;
+    figures.chart = String::new(); // the page's drawing; the figures are all in `largest`
+    Ok(json(&figures))
+}
+
+async fn repository_storage(
+    State(state): State<AppState>,
+    Path((registry, repository)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, Problem> {
+    let (parts, _) = request.into_parts();
+    let mut figures = as_caller(&state, parts, || api::get_repository_storage(registry, repository)).await?;
+    figures.chart = String::new(); // the page's drawing; the figures are all in `history`
+    Ok(json(&figures))
 }
 
 /// A request's body as JSON of `T` (at most 1 MiB), or a problem saying why not.
@@ -273,6 +297,8 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("/api/v1/diff/{registry}/{*repository}", "GET", get(diff)),
         ("/api/v1/search", "GET", get(search)),
         ("/api/v1/where-used/{digest}", "GET", get(where_used)),
+        ("/api/v1/storage/{registry}", "GET", get(registry_storage)),
+        ("/api/v1/storage/{registry}/{*repository}", "GET", get(repository_storage)),
         ("/api/v1/delete-previews/{registry}/{*repository}", "POST", post(delete_preview)),
         ("/api/v1/deletions/{registry}/{*repository}", "POST", post(delete)),
         ("/api/v1/trash", "GET", get(trash)),

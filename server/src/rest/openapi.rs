@@ -104,6 +104,22 @@ fn search() {}
     responses((status = 200, body = WhereUsedView), (status = 400, body = ProblemSchema)))]
 fn where_used() {}
 
+#[utoipa::path(get, path = "/api/v1/storage/{registry}", tag = "storage",
+    params(("registry" = String, Path),
+        ("sort" = Option<String>, Query, description = "`stored` (default), `unique`, `shared`, `reclaimable`, `tags`, `manifests`, `untagged` or `name`"),
+        ("reverse" = Option<bool>, Query), ("page" = Option<usize>, Query), ("per_page" = Option<usize>, Query)),
+    responses((status = 200, description = "The registry's storage as the caller may see it: totals (each blob once), what garbage collection would free, \
+        each repository's bytes only it uses and bytes it shares, the largest repositories, and how complete and fresh the index behind the figures is"),
+        (status = 401, body = ProblemSchema), (status = 403, body = ProblemSchema), (status = 404, body = ProblemSchema)))]
+fn registry_storage() {}
+
+#[utoipa::path(get, path = "/api/v1/storage/{registry}/{repository}", tag = "storage",
+    params(("registry" = String, Path), ("repository" = String, Path, description = "The repository name, slashes and all")),
+    responses((status = 200, description = "A repository's storage: its figures, bytes added per period, its largest artifacts and layers, \
+        the layers it shares with the repositories using them"),
+        (status = 400, body = ProblemSchema), (status = 401, body = ProblemSchema), (status = 403, body = ProblemSchema), (status = 404, body = ProblemSchema)))]
+fn repository_storage() {}
+
 #[utoipa::path(post, path = "/api/v1/delete-previews/{registry}/{repository}", tag = "delete",
     params(("registry" = String, Path), ("repository" = String, Path)), request_body = DeleteSelection,
     responses((status = 200, body = DeletePreview, description = "Everything that would go, and the confirmation to send back; nothing is deleted"),
@@ -168,7 +184,7 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Portolan", description = "Browse and manage any OCI registry: the REST API for automation."),
-    paths(registries, repositories, tags, artifacts, referrers, diff, search, where_used, delete_previews, deletions, trash, trash_restore,
+    paths(registries, repositories, tags, artifacts, referrers, diff, search, where_used, registry_storage, repository_storage, delete_previews, deletions, trash, trash_restore,
         policies, policy_runs, runs, audit, openapi_json),
     components(schemas(ProblemSchema, OutcomeSchema, Started, ConfirmationSchema, RunAskedSchema)),
     security(("token" = [])),
