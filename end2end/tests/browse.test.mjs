@@ -21,7 +21,7 @@ test('navigates registry → repository → tags → artifact, after hydration',
     const links = page.locator('[data-testid=repositories] a[href^="/r/anonymous/"]');
     await links.first().waitFor();
     const repos = await links.evaluateAll((as) => as.map((a) => a.getAttribute('href')).filter((h) => !/[:@]/.test(h)).map((h) => h.slice('/r/anonymous/'.length)));
-    assert.deepEqual(repos, ['charts/portolan-demo', 'library/hello', 'stress/many-tags', 'team/platform/api']);
+    assert.deepEqual(repos, ['acme/app', 'charts/portolan-demo', 'library/hello', 'stress/many-tags', 'team/platform/api']);
 
     await page.getByRole('link', { name: 'library/hello' }).click();
     await page.waitForURL(/\/r\/anonymous\/library\/hello$/);

@@ -11,6 +11,7 @@ pub mod badges;
 pub mod graph;
 pub mod policy_form;
 pub mod reuse;
+pub mod verify;
 
 use std::sync::Arc;
 

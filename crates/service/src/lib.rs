@@ -16,6 +16,8 @@
 //!   where-used index; [`tags`]: tag lists sorted, filtered, paged, and their rows read.
 //! - [`artifact`], [`panels`], [`diff`], [`json`]: one reader of an artifact for its page (config,
 //!   platforms, Helm charts, SBOMs, signatures, raw JSON with links), and comparisons.
+//! - [`verify`]: signature verification under the trust policies — signatures collected from
+//!   referrers and cosign tags, verified off the runtime, outcomes kept by digest.
 //! - [`seen`]: first-seen dates. [`error`]: the one error type of this layer.
 
 pub mod artifact;
@@ -29,6 +31,7 @@ pub mod search;
 pub mod seen;
 pub mod tags;
 pub mod trash;
+pub mod verify;
 pub mod whatif;
 
 use std::sync::Arc;
@@ -95,6 +98,8 @@ pub struct Services {
     pub replica: Arc<str>,
     /// Repository lists, the search box, the where-used index.
     pub search: Arc<search::SearchState>,
+    /// The trust policies and the verification outcomes kept by digest.
+    pub verifier: Arc<verify::Verifier>,
 }
 
 impl Services {
@@ -119,7 +124,14 @@ impl Services {
             runs: Arc::default(),
             replica: replica.into(),
             search: Arc::new(search),
+            verifier: Arc::default(),
         }
+    }
+
+    /// The same services, verifying signatures under `policies`.
+    pub fn with_trust_policies(mut self, policies: portolan_verify::TrustPolicies) -> Self {
+        self.verifier = Arc::new(verify::Verifier::new(policies));
+        self
     }
 
     /// The registry named `name`.

@@ -110,13 +110,20 @@ pub async fn what_if(state: &Services, policy: &Policy, saved: Option<&Policy>) 
     let mut total = 0;
     for name in repositories {
         let Ok(repo) = RepoName::parse(&name) else { continue };
-        let inventory = match state.inventories.get(state, &registry, &repo).await {
+        let mut inventory = match state.inventories.get(state, &registry, &repo).await {
             Ok(i) => i,
             Err(e) => {
                 out.notes.push(format!("{name}: could not be read ({e})"));
                 continue;
             }
         };
+        // Keeping verified artifacts needs their signatures verified (outcomes are kept by
+        // digest, so a preview after an edit verifies nothing again).
+        if policy.raw().keep.verified || saved.is_some_and(|s| s.raw().keep.verified) {
+            let mut annotated = (*inventory).clone();
+            state.verifier.annotate(&registry, &repo, &mut annotated).await;
+            inventory = std::sync::Arc::new(annotated);
+        }
         let (p, before) = plans(policy, saved, inventory, now).await?;
         if let Some(before) = before {
             let d = portolan_retention::diff(&before, &p);

@@ -7,6 +7,8 @@
 //! - [`retention`]: retention runs against real registries under faults;
 //! - [`search`]: finding things — big catalogs, none, the crawl, where a digest is used;
 //! - [`replicas`], [`load`]: two `portolan` processes on one Postgres;
+//! - [`verify`]: signature verification against real registries (cosign keys and keyless,
+//!   notation; `.sig` tags, the referrers API and the fallback tag);
 //! - [`leptos_config`]: build and site settings agree.
 //!
 //! [`support`] holds what they share. Tests of Portolan in process run one at a time
@@ -23,3 +25,4 @@ mod router;
 mod search;
 mod signin;
 mod support;
+mod verify;

@@ -28,7 +28,7 @@ use tower::ServiceExt;
 
 /// The service layer the tests drive directly.
 pub mod service {
-    pub use portolan_service::{Error, runs, trash};
+    pub use portolan_service::{Error, runs, trash, whatif};
 }
 
 // ---------------------------------------------------------------------------------------------
