@@ -200,7 +200,7 @@ test('error pages: unreachable registry, missing repository, malformed names, un
     // repositories by name.
     const response = await page.goto(`${stack.baseUrl}/r/token-anonymous`);
     assert.equal(response.status(), 200);
-    assert.match(await page.getByTestId('no-catalog').innerText(), /asks for credentials to list them/);
+    assert.match(await page.getByTestId('no-catalog').innerText(), /asks for credentials to list/);
     assert.equal(await page.getByLabel('Repository name').count(), 1);
     assert.deepEqual(errors(), [], 'no console errors');
   } finally {
