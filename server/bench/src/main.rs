@@ -5,11 +5,13 @@
 //!   portolan-bench web [--tags 5000] [--rounds 5]
 //!   portolan-bench retention [--tags 10000] [--rounds 5] [--deletions 100]
 //!   portolan-bench search [--repositories 10000] [--copies 100] [--manifests 100000] [--rounds 5]
+//!   portolan-bench verify [--tags 1000] [--rounds 5] [--signatures 2000]
 
 mod floor;
 mod oci;
 mod retention;
 mod search;
+mod verify;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,9 @@ enum What {
     /// requests it needs, where-used lookups with 100,000 indexed manifests vs a primary-key
     /// lookup.
     Search(search::Options),
+    /// Signature verification: every tag's signatures of a 1,000-tag repository, cold, vs the
+    /// requests fetching them; the CPU cost per signature, by format.
+    Verify(verify::Options),
 }
 
 #[tokio::main]
@@ -43,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         What::Web(options) => web::run(options).await,
         What::Retention(options) => retention::run(options).await,
         What::Search(options) => search::run(options).await,
+        What::Verify(options) => verify::run(options).await,
     }
 }
 
