@@ -338,7 +338,7 @@ test('a static bearer token (a password without a username) reads a token-auth r
   try {
     await page.goto(`${stack.baseUrl}/r/token-bearer`);
     const repos = await page.locator('[data-testid=repositories] a[href^="/r/token-bearer/"]').allInnerTexts();
-    assert.deepEqual(repos.map((r) => r.trim()), ['charts/portolan-demo', 'library/hello', 'team/platform/api']);
+    assert.deepEqual(repos.map((r) => r.trim()), ['acme/app', 'charts/portolan-demo', 'library/hello', 'team/platform/api']);
     await page.goto(`${stack.baseUrl}/r/token-bearer/${REPO}:1.1.0`);
     await hydrated(page);
     assert.match(await page.getByTestId('summary').innerText(), /image/);

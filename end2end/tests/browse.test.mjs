@@ -21,7 +21,7 @@ test('navigates registry → repository → tags → artifact, after hydration',
     const links = page.locator('[data-testid=repositories] a[href^="/r/anonymous/"]');
     await links.first().waitFor();
     const repos = await links.evaluateAll((as) => as.map((a) => a.getAttribute('href')).filter((h) => !/[:@]/.test(h)).map((h) => h.slice('/r/anonymous/'.length)));
-    assert.deepEqual(repos, ['charts/portolan-demo', 'library/hello', 'stress/many-tags', 'team/platform/api']);
+    assert.deepEqual(repos, ['acme/app', 'charts/portolan-demo', 'library/hello', 'stress/many-tags', 'team/platform/api']);
 
     await page.getByRole('link', { name: 'library/hello' }).click();
     await page.waitForURL(/\/r\/anonymous\/library\/hello$/);
@@ -200,7 +200,7 @@ test('error pages: unreachable registry, missing repository, malformed names, un
     // repositories by name.
     const response = await page.goto(`${stack.baseUrl}/r/token-anonymous`);
     assert.equal(response.status(), 200);
-    assert.match(await page.getByTestId('no-catalog').innerText(), /asks for credentials to list them/);
+    assert.match(await page.getByTestId('no-catalog').innerText(), /asks for credentials to list/);
     assert.equal(await page.getByLabel('Repository name').count(), 1);
     assert.deepEqual(errors(), [], 'no console errors');
   } finally {

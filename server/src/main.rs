@@ -53,10 +53,11 @@ async fn run(config: Config, check: bool) -> Result<(), StartError> {
     }
     if check {
         println!(
-            "configuration OK: {} registries, {} sign-in providers{}, store: {}, listening on {addr}",
+            "configuration OK: {} registries, {} sign-in providers{}, {} trust policies, store: {}, listening on {addr}",
             config.registries.len(),
             config.auth.providers.len(),
             if config.auth.proxy.is_some() { " and a trusted proxy" } else { "" },
+            config.trust.all().len(),
             config.store.location.redacted(),
         );
         return Ok(());

@@ -208,6 +208,7 @@ pub fn route_label(path: &str) -> &'static str {
         "/metrics" => "/metrics",
         "/sign-in" => "/sign-in",
         p if p.starts_with("/api/v1/referrers/") => "/api/v1/referrers",
+        p if p.starts_with("/api/v1/verify/") => "/api/v1/verify",
         p if p.starts_with("/api/") => "/api/{server-function}",
         p if p.starts_with("/auth/") => "/auth",
         p if p.starts_with("/badge/") => "/badge",

@@ -79,17 +79,9 @@ pub async fn tag_details(registry: String, repository: String, tags: Vec<String>
     if tags.iter().any(|t| portolan_oci::Tag::parse(t).is_err()) {
         return Err(AppError::BadRequest("a tag is not valid (up to 128 letters, digits, _ . -)".into()));
     }
-    t::rows_within(
-        &reg,
-        &state.store,
-        &state.background,
-        &repo,
-        tags,
-        budget.map(|b| b.min(std::time::Duration::from_secs(30))),
-        t::DETAIL_CONCURRENCY,
-    )
-    .await
-    .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
+    t::rows_within(&state.services, &reg, &repo, tags, budget.map(|b| b.min(std::time::Duration::from_secs(30))), t::DETAIL_CONCURRENCY)
+        .await
+        .map_err(|e| logged(&format!("tags of {registry}/{repository}"), e.into()))
 }
 
 /// One artifact by tag or digest, with everything its page shows.
@@ -105,7 +97,9 @@ pub async fn get_artifact(registry: String, repository: String, reference: Strin
         .map_err(|e| logged(&format!("manifest {registry}/{repository} {reference}"), e.into()))?;
     let tag = matches!(parsed, portolan_oci::Reference::Tag(_)).then_some(reference);
     portolan_service::search::record_doc(&state.store, &registry, &repository, tag.as_deref(), &doc);
-    let mut view = portolan_service::artifact::artifact_view(&state.store, &reg, &repo, tag, doc, crate::ssr::public_url(&state)).await;
+    let mut view =
+        portolan_service::artifact::artifact_view(&state.store, &state.verifier, &reg, &repo, tag, doc, crate::ssr::public_url(&state))
+            .await;
     view.delete = crate::ssr::auth::delete_ability(&state, &reg, &repo).await;
     Ok(view)
 }
@@ -162,7 +156,7 @@ pub async fn get_graph(
     artifact_type: Option<String>,
 ) -> Result<crate::model::GraphView, AppError> {
     use crate::ssr::logged;
-    let (_, reg, repo) = lookup("get_graph", &registry, &repository)?;
+    let (state, reg, repo) = lookup("get_graph", &registry, &repository)?;
     let parsed = reference_of(&reference)?;
     let context = format!("referrers of {registry}/{repository} {reference}");
     let doc = reg.client.manifest(&repo, &parsed).await.map_err(|e| logged(&context, e.into()))?;
@@ -171,7 +165,12 @@ pub async fn get_graph(
         Err(_) => (portolan_oci::ArtifactKind::Other, None),
     };
     let filter = artifact_type.filter(|t| !t.is_empty());
-    crate::ssr::graph::graph_view(&reg, &repo, &reference, &doc.digest, kind, artifact, filter)
+    // Each signature of the artifact says whether it verified (where policies apply).
+    let verification = state.verifier.verify_covered(&reg, &repo, &doc.digest).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "verifying signatures for the graph");
+        None
+    });
+    crate::ssr::graph::graph_view(&reg, &repo, &reference, &doc.digest, kind, artifact, filter, verification.as_deref())
         .await
         .map_err(|e| logged(&context, e.into()))
 }

@@ -244,7 +244,15 @@ mod tests {
 
     #[test]
     fn a_filter_form_keeps_the_rest_of_the_view_but_the_page() {
-        let q = TagQuery { filter: "v1".into(), sort: TagSort::Name, reverse: true, page: 3, per_page: 100, show_referrer_tags: true };
+        let q = TagQuery {
+            filter: "v1".into(),
+            sort: TagSort::Name,
+            reverse: true,
+            page: 3,
+            per_page: 100,
+            show_referrer_tags: true,
+            ..TagQuery::default()
+        };
         let kept = kept_fields(&q);
         let kept: Vec<(&str, &str)> = kept.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(kept, [("sort", "name"), ("reverse", "1"), ("per_page", "100"), ("all", "1")]);

@@ -16,8 +16,8 @@ use crate::components::page::page_view;
 use crate::components::table::{cols, framed};
 use crate::components::usage::also_used_view;
 use crate::model::{
-    AlsoUsed, ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Panel, PlatformEntry, ReferrerEntry, format_utc,
-    human_size, relative_seconds, relative_time, short_digest,
+    AlsoUsed, ArtifactBody, ArtifactView, ConfigView, DateSource, DescriptorView, Outcome, Panel, PlatformEntry, ReferrerEntry,
+    Verification, format_utc, human_size, relative_seconds, relative_time, short_digest,
 };
 
 #[component]
@@ -170,7 +170,11 @@ fn artifact_view(a: ArtifactView, also: Option<AlsoUsed>) -> impl IntoView {
         {a.tag.clone().map(|t| {
             let badge_base = format!("/badge/{}/{}:{t}", a.registry.name, a.repository);
             let target = format!("{base}:{t}");
-            badges(&a.public_url, vec![("size", format!("{badge_base}/size.svg"), target.clone()), ("signature", format!("{badge_base}/signed.svg"), target)])
+            let mut list = vec![("size", format!("{badge_base}/size.svg"), target.clone()), ("signature", format!("{badge_base}/signed.svg"), target.clone())];
+            if a.verification.is_some() {
+                list.push(("verified", format!("{badge_base}/verified.svg"), target));
+            }
+            badges(&a.public_url, list)
         })}
         <form method="get" action=diff_action class="mb-4 flex flex-wrap items-center gap-2 text-sm">
             <input type="hidden" name="from" value=this_ref />
@@ -187,10 +191,11 @@ fn artifact_view(a: ArtifactView, also: Option<AlsoUsed>) -> impl IntoView {
                 " (" {s.media_type} ")"
             </p>
         })}
+        {a.verification.clone().map(|v| section("Signatures", "signatures", verification_view(v, &base, now).into_any()))}
         {a.panel.clone().map(panel_view)}
         {body_view(a.body.clone())}
         {(!a.annotations.is_empty()).then(|| section("Annotations", "annotations", pairs_table(a.annotations.clone(), "annotations").into_any()))}
-        {section("Referrers", "referrers", referrers_view(a.referrers.clone(), a.referrers_problem.clone(), now).into_any())}
+        {section("Referrers", "referrers", referrers_view(a.referrers.clone(), a.referrers_problem.clone(), a.verification.clone(), now).into_any())}
         {also.map(|also| also_used_view(also, "artifact"))}
         {section("Manifest JSON", "manifest-json", json_view(a.manifest_json.clone(), "manifest-json").into_any())}
     }
@@ -324,23 +329,88 @@ fn config_view(c: ConfigView) -> impl IntoView {
     }
 }
 
-fn referrers_view(referrers: Vec<ReferrerEntry>, problem: Option<String>, now: i64) -> impl IntoView {
+/// The colours of an outcome: verified green, not verified red, unsigned grey.
+fn outcome_class(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Verified => "rounded-sm bg-emerald-100 px-1.5 py-0.5 text-xs text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100",
+        Outcome::NotVerified => "rounded-sm bg-rose-100 px-1.5 py-0.5 text-xs text-rose-900 dark:bg-rose-900 dark:text-rose-100",
+        Outcome::Unsigned => "rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs text-slate-700 dark:bg-slate-800 dark:text-slate-300",
+    }
+}
+
+/// Every signature of the artifact with what verifying it concluded, under the summary.
+fn verification_view(v: Verification, base: &str, now: i64) -> impl IntoView {
+    let summary = v.summary();
+    let outcome = v.outcome;
+    let rows = v
+        .signatures
+        .clone()
+        .into_iter()
+        .map(|s| {
+            let state = if s.verified { Outcome::Verified } else { Outcome::NotVerified };
+            let said = if s.verified {
+                format!("verified by policy {}", s.policy.clone().unwrap_or_default())
+            } else {
+                s.message.clone().unwrap_or_default()
+            };
+            let href = format!("{base}@{}", s.digest);
+            view! {
+                <tr data-signature=s.digest.clone() data-outcome=state.key() data-reason=s.reason.map(|r| r.key()).unwrap_or_default()>
+                    <td class="px-3 py-1.5 text-xs">{s.format.clone()}</td>
+                    <td class="px-3 py-1.5 font-mono text-xs"><a href=href class="text-sky-700 hover:underline dark:text-sky-400" title=s.digest.clone()>{short_digest(&s.digest)}</a>{(s.layer > 0).then(|| format!(" #{}", s.layer + 1))}</td>
+                    <td class="px-3 py-1.5 text-xs break-anywhere">{s.signer.clone()}</td>
+                    <td class="px-3 py-1.5 text-xs whitespace-nowrap">{s.signed_at.map(|t| relative_seconds(t, now))}</td>
+                    <td class="px-3 py-1.5 text-xs">
+                        <span class=outcome_class(state)>{s.label()}</span>
+                        " " <span class="break-anywhere text-slate-600 dark:text-slate-400" data-testid="signature-reason">{said}</span>
+                        {s.warnings.iter().map(|w| view! { <span class="block text-amber-800 dark:text-amber-300">{w.clone()}</span> }).collect_view()}
+                    </td>
+                    <td class="px-3 py-1.5 text-xs text-slate-600 dark:text-slate-400">{s.source.clone()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <p class="mb-2 text-sm" data-testid="verification" data-outcome=outcome.key()>
+            <span class=outcome_class(outcome)>{outcome.label()}</span> " " {summary}
+        </p>
+        {(v.not_checked > 0).then(|| view! { <p class="mb-2 text-xs text-amber-800 dark:text-amber-300">{format!("{} more signatures were not checked: Portolan verifies at most a fixed number per artifact.", v.not_checked)}</p> })}
+        {(!v.signatures.is_empty()).then(|| framed(Some("signatures"), cols(&["Format", "Signature", "Signer", "Signed", "Outcome", "Found through"]), rows, None))}
+    }
+}
+
+fn referrers_view(referrers: Vec<ReferrerEntry>, problem: Option<String>, verification: Option<Verification>, now: i64) -> impl IntoView {
     if let Some(p) = problem {
         return view! { <p class="text-sm text-amber-800 dark:text-amber-300">"Referrers could not be listed: " {p}</p> }.into_any();
     }
     if referrers.is_empty() {
         return view! { <p class="text-sm text-slate-600 dark:text-slate-400">"Nothing refers to this artifact (no signature, SBOM or attestation)."</p> }.into_any();
     }
+    let mut headings = vec!["Kind", "Artifact type", "Digest", "Created", "Found through"];
+    if verification.is_some() {
+        headings.push("Verification");
+    }
     view! {
-        {framed(Some("referrers"), cols(&["Kind", "Artifact type", "Digest", "Created", "Found through"]),
-                    referrers.into_iter().map(|r| view! {
-                        <tr data-referrer=r.digest.clone()>
-                            <td class="px-3 py-1.5"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=r.kind.key()>{r.kind.label()}</span></td>
-                            <td class="px-3 py-1.5 font-mono text-xs break-anywhere">{r.artifact_type}</td>
-                            <td class="px-3 py-1.5 font-mono text-xs"><a href=r.href class="text-sky-700 hover:underline dark:text-sky-400">{short_digest(&r.digest)}</a></td>
-                            <td class="px-3 py-1.5 text-xs whitespace-nowrap">{r.created.map(|c| relative_time(&c, now))}</td>
-                            <td class="px-3 py-1.5 text-xs text-slate-600 dark:text-slate-400">{r.source}</td>
-                        </tr>
+        {framed(Some("referrers"), cols(&headings),
+                    referrers.into_iter().map(|r| {
+                        let checked = verification.as_ref().map(|v| {
+                            let cell = v.of_signature(&r.digest).map(|s| {
+                                let state = if s.verified { Outcome::Verified } else { Outcome::NotVerified };
+                                let title = s.message.clone().unwrap_or_else(|| format!("verified by policy {}", s.policy.clone().unwrap_or_default()));
+                                view! { <span class=outcome_class(state) title=title data-outcome=state.key()>{s.label()}</span> }
+                            });
+                            view! { <td class="px-3 py-1.5 text-xs">{cell}</td> }
+                        });
+                        view! {
+                            <tr data-referrer=r.digest.clone()>
+                                <td class="px-3 py-1.5"><span class="rounded-sm bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800" data-kind=r.kind.key()>{r.kind.label()}</span></td>
+                                <td class="px-3 py-1.5 font-mono text-xs break-anywhere">{r.artifact_type}</td>
+                                <td class="px-3 py-1.5 font-mono text-xs"><a href=r.href class="text-sky-700 hover:underline dark:text-sky-400">{short_digest(&r.digest)}</a></td>
+                                <td class="px-3 py-1.5 text-xs whitespace-nowrap">{r.created.map(|c| relative_time(&c, now))}</td>
+                                <td class="px-3 py-1.5 text-xs text-slate-600 dark:text-slate-400">{r.source}</td>
+                                {checked}
+                            </tr>
+                        }
                     }).collect_view(), None)}
     }
     .into_any()

@@ -17,7 +17,10 @@ use crate::components::live_list::{complete_pending, filter_as_you_type, filter_
 use crate::components::page::page_view;
 use crate::components::pager::pager;
 use crate::components::table::{Col, framed};
-use crate::model::{DateSource, DeleteAbility, TagPage, TagQuery, TagRow, TagSort, format_utc, human_size, relative_seconds, short_digest};
+use crate::model::{
+    DateSource, DeleteAbility, Outcome, TagPage, TagQuery, TagRow, TagSort, VerifiedFilter, format_utc, human_size, relative_seconds,
+    short_digest,
+};
 
 #[component]
 pub fn RepositoryPage() -> impl IntoView {
@@ -92,7 +95,7 @@ pub fn TagBrowser(page: TagPage) -> impl IntoView {
 /// The table of one page of tags, rows the server left pending taken from `completed`.
 fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
     let pages = page.pages();
-    let TagPage { registry, repository, total, matching, hidden_referrer_tags, query, rows, notice, now, delete, .. } = page;
+    let TagPage { registry, repository, total, matching, hidden_referrer_tags, query, rows, notice, now, delete, verifying, .. } = page;
     let selectable = delete == DeleteAbility::Allowed;
     let base = format!("/r/{}/{}", registry.name, repository);
     let toggle = TagQuery { show_referrer_tags: !query.show_referrer_tags, page: 1, ..query.clone() };
@@ -119,6 +122,7 @@ fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
                 </a>
             </div>
         </div>
+        {verifying.then(|| verified_filter(&base, &query))}
         <form method="get" action=format!("{base}/-/delete") id="tag-selection">
         {match delete.clone() {
             DeleteAbility::Allowed => view! {
@@ -135,12 +139,12 @@ fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
             }.into_any(),
             DeleteAbility::Hidden => ().into_any(),
         }}
-        {framed(Some("tags"), selectable.then_some(Col::Narrow("Select")).into_iter().chain([Col::text("Tag"), Col::text("Digest"), Col::text("Kind"), Col::text("Platforms"), Col::num("Size"), Col::text("Created"), Col::num("Referrers")]).collect(),
+        {framed(Some("tags"), selectable.then_some(Col::Narrow("Select")).into_iter().chain([Col::text("Tag"), Col::text("Digest"), Col::text("Kind"), Col::text("Platforms"), Col::num("Size"), Col::text("Created"), Col::num("Referrers")]).chain(verifying.then_some(Col::text("Signature"))).collect(),
                     rows.iter().map(|row| {
                         let tag = row.tag().to_owned();
                         let href = format!("{base}:{tag}");
                         let name = tag.clone();
-                        let cells = detail_cells(Some(row.clone()), &rows, now);
+                        let cells = detail_cells(Some(row.clone()), &rows, now, verifying);
                         let check = selectable.then(|| {
                             let label = format!("select {tag}");
                             view! { <td class="px-3 py-2"><input type="checkbox" name="tag" value=tag.clone() aria-label=label class="h-4 w-4" /></td> }
@@ -162,8 +166,42 @@ fn tag_table(page: TagPage, completed: Vec<TagRow>) -> impl IntoView {
     }
 }
 
+/// "Signature: all · verified only · not verified" (where trust policies apply).
+fn verified_filter(base: &str, query: &TagQuery) -> impl IntoView + use<> {
+    let links = [VerifiedFilter::All, VerifiedFilter::Verified, VerifiedFilter::NotVerified].map(|f| {
+        let href = format!("{base}{}", TagQuery { verified: f, page: 1, ..query.clone() }.to_query_string());
+        let current = query.verified == f;
+        let class = if current {
+            "rounded-md bg-slate-200 px-2 py-1 font-medium dark:bg-slate-700"
+        } else {
+            "rounded-md px-2 py-1 text-slate-700 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800"
+        };
+        view! { <a href=href class=class aria-current=current.then_some("true") data-verified-filter=f.key()>{f.label()}</a> }
+    });
+    view! {
+        <div class="mb-3 flex flex-wrap items-center gap-1 text-sm" role="group" aria-label="Filter by signature">
+            <span class="mr-1 text-slate-500">"Signature:"</span>
+            {links.into_iter().collect_view()}
+        </div>
+    }
+}
+
+/// The signature cell of a row: the outcome, the reason in its title.
+fn verification_cell(v: Option<crate::model::VerifyBrief>) -> impl IntoView {
+    let cell = v.map(|v| {
+        let class = match v.outcome {
+            Outcome::Verified => "rounded-sm bg-emerald-100 px-1 text-xs text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100",
+            Outcome::NotVerified => "rounded-sm bg-rose-100 px-1 text-xs text-rose-900 dark:bg-rose-900 dark:text-rose-100",
+            Outcome::Unsigned => "text-xs text-slate-500",
+        };
+        view! { <span class=class title=v.summary.clone() data-outcome=v.outcome.key()>{v.label()}</span> }
+    });
+    view! { <td class="px-3 py-2 whitespace-nowrap" data-testid="verification">{cell}</td> }
+}
+
 /// The detail cells of one row; `page` is the page's rows, to mark tags sharing a digest.
-fn detail_cells(row: Option<TagRow>, page: &[TagRow], now: i64) -> AnyView {
+fn detail_cells(row: Option<TagRow>, page: &[TagRow], now: i64, verifying: bool) -> AnyView {
+    let span = if verifying { "7" } else { "6" };
     match row {
         Some(TagRow::Ok(d)) => {
             let siblings: Vec<String> = page
@@ -200,13 +238,14 @@ fn detail_cells(row: Option<TagRow>, page: &[TagRow], now: i64) -> AnyView {
                 <td class="px-3 py-2 text-right tabular-nums">{d.size.map(human_size)}</td>
                 <td class="px-3 py-2 whitespace-nowrap">{created}</td>
                 <td class="px-3 py-2 text-right tabular-nums">{(d.referrers > 0).then_some(d.referrers)}</td>
+                {verifying.then(|| verification_cell(d.verification.clone()))}
             }
             .into_any()
         }
         Some(TagRow::Failed { message, .. }) => {
-            view! { <td colspan="6" class="px-3 py-2 text-xs text-rose-700 dark:text-rose-400">{message}</td> }.into_any()
+            view! { <td colspan=span class="px-3 py-2 text-xs text-rose-700 dark:text-rose-400">{message}</td> }.into_any()
         }
-        Some(TagRow::Pending { .. }) | None => view! { <td colspan="6" class="px-3 py-2 text-slate-400">"…"</td> }.into_any(),
+        Some(TagRow::Pending { .. }) | None => view! { <td colspan=span class="px-3 py-2 text-slate-400">"…"</td> }.into_any(),
     }
 }
 

@@ -279,6 +279,12 @@ pub fn PolicyEditor(page: PolicyPage) -> impl IntoView {
                     {text("newer_than_days", "Newer than (days)", |f| f.newer_than_days.clone(), |f, v| f.newer_than_days = v, "by the image's date: config created, else the annotation, else first seen")}
                     {area("tag_patterns", "Tags matching", |f| f.tag_patterns.clone(), |f, v| f.tag_patterns = v, "globs, one per line, e.g. release-*")}
                     {text("versions", "Versions matching", |f| f.versions.clone(), |f, v| f.versions = v, "a semver requirement, e.g. >=2.0.0, <3")}
+                    <label class="block text-sm">
+                        <span class="font-medium">"Signed artifacts"</span>
+                        <select name="form[keep_signatures]" class=INPUT data-field="keep_signatures" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.keep_signatures = v); recompute(); }>
+                            {[("", "no such rule"), ("verified", "keep those verified by a trust policy"), ("signed", "keep every signed one, verified or not")].into_iter().map(|(v, l)| view! { <option value=v selected=initial.keep_signatures == v>{l}</option> }).collect_view()}
+                        </select>
+                    </label>
                 </fieldset>
                 {area("protected", "Protected (always kept)", |f| f.protected.clone(), |f, v| f.protected = v, "tag globs, one per line, e.g. latest, v*")}
                 <div class="grid grid-cols-2 gap-2">

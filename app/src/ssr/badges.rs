@@ -1,6 +1,7 @@
 //! SVG badges at stable URLs, for READMEs: `/badge/{registry}/{repository}/latest.svg` (the
 //! newest semantic-version tag), `…/tags.svg` (how many), `…:{tag}/size.svg` (compressed size)
-//! and `…:{tag}/signed.svg` (whether a signature refers to it).
+//! `…:{tag}/signed.svg` (whether a signature refers to it) and `…:{tag}/verified.svg` (whether
+//! a signature verifies under the trust policies).
 
 use portolan_oci::{ArtifactKind, Reference, RepoName};
 
@@ -21,6 +22,7 @@ const GREEN: &str = "#2e7d32";
 const BLUE: &str = "#0369a1";
 const GREY: &str = "#6b7280";
 const RED: &str = "#b91c1c";
+const AMBER: &str = "#b45309";
 
 impl Badge {
     fn new(label: &str, value: impl Into<String>, color: &'static str) -> Self {
@@ -89,10 +91,10 @@ pub async fn badge(state: &AppState, who: Option<portolan_access::Identity>, reg
     if let Err(e) = crate::ssr::auth::require_for(state, who, needed, registry, Some(repo.as_str())) {
         return (e.status_code().as_u16(), Badge::new("badge", "private", GREY));
     }
-    (200, badge_of(reg, &repo, name, tag).await)
+    (200, badge_of(state, reg, &repo, name, tag).await)
 }
 
-async fn badge_of(reg: &crate::ssr::Registry, repo: &RepoName, name: &str, tag: Option<&str>) -> Badge {
+async fn badge_of(state: &AppState, reg: &crate::ssr::Registry, repo: &RepoName, name: &str, tag: Option<&str>) -> Badge {
     let repo = repo.clone();
     let client = &reg.client;
     match (name, tag) {
@@ -136,6 +138,26 @@ async fn badge_of(reg: &crate::ssr::Registry, repo: &RepoName, name: &str, tag: 
                 Ok((list, _)) if list.iter().any(|r| r.kind() == ArtifactKind::Signature) => Badge::new("signature", "signed", GREEN),
                 Ok(_) => Badge::new("signature", "unsigned", RED),
                 Err(e) => Badge::new("signature", e.kind().label(), GREY),
+            }
+        }
+        ("verified.svg", Some(tag)) => {
+            let Ok(reference) = Reference::parse(tag) else {
+                return Badge::new("signature", "invalid tag", GREY);
+            };
+            if !state.verifier.covers(&reg.info.name, repo.as_str()) {
+                return Badge::new("signature", "no trust policy", GREY);
+            }
+            let digest = match client.resolve(&repo, &reference).await {
+                Ok(r) => r.digest,
+                Err(e) => return Badge::new("signature", e.kind().label(), GREY),
+            };
+            match state.verifier.verify(reg, &repo, &digest).await {
+                Ok(v) => match v.outcome {
+                    crate::model::Outcome::Verified => Badge::new("signature", "verified", GREEN),
+                    crate::model::Outcome::Unsigned => Badge::new("signature", "unsigned", RED),
+                    crate::model::Outcome::NotVerified => Badge::new("signature", v.brief().label(), AMBER),
+                },
+                Err(e) => Badge::new("signature", e.to_string().chars().take(40).collect::<String>(), GREY),
             }
         }
         _ => Badge::new("badge", "unknown", GREY),

@@ -75,9 +75,13 @@ struct Node {
     depth: usize,
     x: i32,
     y: i32,
+    /// A signature of the artifact: whether it verified, and what that says.
+    verified: Option<(bool, String)>,
 }
 
-/// The graph of `digest`'s referrers, filtered to `artifact_type` (and what leads to it).
+/// The graph of `digest`'s referrers, filtered to `artifact_type` (and what leads to it); with
+/// `verification`, each signature of the artifact says whether it verified, and why not.
+#[allow(clippy::too_many_arguments)]
 pub async fn graph_view(
     registry: &Registry,
     repo: &RepoName,
@@ -86,6 +90,7 @@ pub async fn graph_view(
     root_kind: portolan_oci::ArtifactKind,
     root_type: Option<String>,
     filter: Option<String>,
+    verification: Option<&crate::model::Verification>,
 ) -> portolan_oci::Result<GraphView> {
     let base = format!("/r/{}/{}", registry.info.name, repo);
     let graph = registry.client.referrer_graph(repo, digest, MAX_NODES).await?;
@@ -118,14 +123,24 @@ pub async fn graph_view(
         source: "this artifact".into(),
         href: format!("{base}@{digest}"),
     };
-    let mut nodes = vec![Node { entry: root, depth: 0, x: 0, y: 0 }];
+    let mut nodes = vec![Node { entry: root, depth: 0, x: 0, y: 0, verified: None }];
     let mut slot: HashMap<String, usize> = HashMap::from([(digest.to_owned(), 0)]);
     for (i, n) in graph.nodes.iter().enumerate() {
         if !keep[i] {
             continue;
         }
         slot.insert(n.referrer.digest(), nodes.len());
-        nodes.push(Node { entry: referrer_entry(&base, &n.referrer), depth: n.depth, x: 0, y: 0 });
+        let verified = verification.filter(|_| n.subject == digest).and_then(|v| v.of_signature(&n.referrer.digest())).map(|s| {
+            (
+                s.verified,
+                if s.verified {
+                    format!("verified by policy {}", s.policy.clone().unwrap_or_default())
+                } else {
+                    format!("not verified: {}", s.message.clone().unwrap_or_default())
+                },
+            )
+        });
+        nodes.push(Node { entry: referrer_entry(&base, &n.referrer), depth: n.depth, x: 0, y: 0, verified });
     }
     let mut parents = vec![None; nodes.len()];
     for n in graph.nodes.iter() {
@@ -197,20 +212,36 @@ fn graph_svg(nodes: &[Node], edges: &[(usize, usize)], width: i32, height: i32) 
     }
     for (i, n) in nodes.iter().enumerate() {
         let title = format!(
-            "{}\n{}\n{}{}",
+            "{}\n{}\n{}{}{}",
             n.entry.kind.label(),
             n.entry.digest,
             n.entry.artifact_type.clone().unwrap_or_default(),
-            n.entry.created.clone().map(|c| format!("\ncreated {c}")).unwrap_or_default()
+            n.entry.created.clone().map(|c| format!("\ncreated {c}")).unwrap_or_default(),
+            n.verified.as_ref().map(|(_, says)| format!("\n{says}")).unwrap_or_default()
         );
         let line2 = n.entry.artifact_type.as_deref().map(short_type).unwrap_or_else(|| n.entry.source.clone());
         let date = n.entry.created.as_deref().map(|c| format!(" · {}", c.chars().take(10).collect::<String>())).unwrap_or_default();
         let line3 = format!("{}{date}", short_digest(&n.entry.digest));
-        let (stroke, width) = if i == 0 { ("#0369a1", "2.5") } else { ("#64748b", "1") };
-        let suffix = if i == 0 { " (this artifact)" } else { "" };
+        let (stroke, width) = match (i, &n.verified) {
+            (0, _) => ("#0369a1", "2.5"),
+            (_, Some((true, _))) => ("#15803d", "2.5"),
+            (_, Some((false, _))) => ("#b91c1c", "2.5"),
+            _ => ("#64748b", "1"),
+        };
+        let suffix = match (i, &n.verified) {
+            (0, _) => " (this artifact)",
+            (_, Some((true, _))) => " · verified",
+            (_, Some((false, _))) => " · not verified",
+            _ => "",
+        };
+        let outcome = match &n.verified {
+            Some((true, _)) => r#" data-outcome="verified""#,
+            Some((false, _)) => r#" data-outcome="not-verified""#,
+            None => "",
+        };
         let _ = write!(
             out,
-            r##"<a href="{href}" data-node="{digest}" data-kind="{kind}"><title>{title}</title><rect x="{x}" y="{y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="8" fill="{fill}" stroke="{stroke}" stroke-width="{width}"/><text x="{tx}" y="{y1}" font-size="13" font-weight="600" fill="#0f172a">{label}{suffix}</text><text x="{tx}" y="{y2}" font-size="11" fill="#334155" font-family="ui-monospace, monospace">{line2}</text><text x="{tx}" y="{y3}" font-size="11" fill="#475569" font-family="ui-monospace, monospace">{line3}</text></a>"##,
+            r##"<a href="{href}" data-node="{digest}" data-kind="{kind}"{outcome}><title>{title}</title><rect x="{x}" y="{y}" width="{NODE_WIDTH}" height="{NODE_HEIGHT}" rx="8" fill="{fill}" stroke="{stroke}" stroke-width="{width}"/><text x="{tx}" y="{y1}" font-size="13" font-weight="600" fill="#0f172a">{label}{suffix}</text><text x="{tx}" y="{y2}" font-size="11" fill="#334155" font-family="ui-monospace, monospace">{line2}</text><text x="{tx}" y="{y3}" font-size="11" fill="#475569" font-family="ui-monospace, monospace">{line3}</text></a>"##,
             href = escape(&n.entry.href),
             digest = escape(&n.entry.digest),
             kind = n.entry.kind.key(),
@@ -301,6 +332,7 @@ mod tests {
                 href: "/r/a/b@sha256:1".into(),
             },
             depth: 0,
+            verified: None,
             x: 0,
             y: 0,
         };

@@ -12,6 +12,7 @@ pub mod graph;
 pub mod policy_form;
 pub mod reuse;
 pub mod storage;
+pub mod verify;
 
 use std::sync::Arc;
 

@@ -38,6 +38,15 @@ pub fn raw_of(form: &PolicyForm) -> Result<RawPolicy, Vec<(String, String)>> {
             RankBy::Version
         }
     };
+    let (verified, signed) = match form.keep_signatures.as_str() {
+        "" => (false, false),
+        "verified" => (true, false),
+        "signed" => (false, true),
+        other => {
+            errors.push(("keep.verified".into(), format!("{other:?} is not one of verified, signed")));
+            (false, false)
+        }
+    };
     let orphans = match form.orphans.as_str() {
         "" | "report" => OrphanMode::Report,
         "delete" => OrphanMode::Delete,
@@ -58,6 +67,8 @@ pub fn raw_of(form: &PolicyForm) -> Result<RawPolicy, Vec<(String, String)>> {
             newer_than_days: days,
             tag_patterns: lines(&form.tag_patterns),
             versions: Some(form.versions.trim().to_owned()).filter(|v| !v.is_empty()),
+            verified,
+            signed,
         },
         protected: lines(&form.protected),
         orphans,
@@ -86,6 +97,14 @@ pub fn form_of(record: &PolicyRecord) -> PolicyForm {
         newer_than_days: raw.keep.newer_than_days.map(|d| d.to_string()).unwrap_or_default(),
         tag_patterns: raw.keep.tag_patterns.join("\n"),
         versions: raw.keep.versions.clone().unwrap_or_default(),
+        keep_signatures: if raw.keep.signed {
+            "signed"
+        } else if raw.keep.verified {
+            "verified"
+        } else {
+            ""
+        }
+        .into(),
         protected: raw.protected.join("\n"),
         orphans: if raw.orphans == OrphanMode::Delete { "delete" } else { "report" }.into(),
         max_deletions: raw.max_deletions.to_string(),

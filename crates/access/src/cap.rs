@@ -57,10 +57,10 @@ impl Cap {
         if raw.repositories.is_empty() {
             return Err("a token names at least one repository pattern (\"**\" for all)".into());
         }
-        let registry_glob = crate::validate::compile(&raw.registry)?.compile_matcher();
+        let registry_glob = crate::validate::compile_pattern(&raw.registry)?.compile_matcher();
         let mut set = GlobSetBuilder::new();
         for pattern in &raw.repositories {
-            set.add(crate::validate::compile(pattern)?);
+            set.add(crate::validate::compile_pattern(pattern)?);
         }
         let repository_globs = set.build().map_err(|e| e.to_string())?;
         Ok(Self { raw, registry_glob, repository_globs })

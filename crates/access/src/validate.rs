@@ -80,7 +80,7 @@ fn validate_one(
     let role = raw.role.parse::<Role>().map_err(|e| report(format!("{at}.role"), e.to_string())).ok();
 
     let registry_glob =
-        compile(&raw.registry).map_err(|message| report(format!("{at}.registry"), message)).ok().map(|glob| glob.compile_matcher());
+        compile_pattern(&raw.registry).map_err(|message| report(format!("{at}.registry"), message)).ok().map(|glob| glob.compile_matcher());
     if let Some(glob) = &registry_glob
         && !known_registries.iter().any(|name| glob.is_match(name))
     {
@@ -100,7 +100,7 @@ fn validate_one(
     }
     let mut repository_globs = GlobSetBuilder::new();
     for (index, pattern) in raw.repositories.iter().enumerate() {
-        match compile(pattern) {
+        match compile_pattern(pattern) {
             Ok(glob) => {
                 repository_globs.add(glob);
             }
@@ -146,8 +146,9 @@ fn validate_one(
     })
 }
 
-/// `/` separates path segments: `team/*` is `team/api` but not `team/a/b`; `**` crosses them.
-pub(crate) fn compile(pattern: &str) -> Result<Glob, String> {
+/// A grant pattern, compiled: `/` separates path segments (`team/*` is `team/api` but not
+/// `team/a/b`; `**` crosses them). Trust policies use the same rules.
+pub fn compile_pattern(pattern: &str) -> Result<Glob, String> {
     if pattern.trim().is_empty() {
         return Err("is empty; write \"*\" or \"**\" to mean all".to_owned());
     }

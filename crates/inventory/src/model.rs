@@ -89,6 +89,18 @@ pub struct Inventory {
     pub referrers: BTreeMap<String, Vec<String>>,
     /// Tags whose manifest could not be read (a planner keeps them: nothing unknown is deleted).
     pub unreadable: Vec<Unreadable>,
+    /// Signature verification of tagged manifests, by digest, where it was asked for (a policy
+    /// keeping verified artifacts): filled by the service, which verifies; empty otherwise.
+    #[serde(default)]
+    pub verified: BTreeMap<String, Verdict>,
+}
+
+/// What signature verification concluded about one manifest, as the planner uses it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub verified: bool,
+    /// "verified by policy ci (key release)", "not verified: unknown key", "unsigned".
+    pub says: String,
 }
 
 impl Inventory {

@@ -254,6 +254,7 @@ pub async fn read_inventory(
         manifests: BTreeMap::new(),
         referrers: BTreeMap::new(),
         unreadable: Vec::new(),
+        verified: Default::default(),
     };
     let mut pending: Vec<String> = Vec::new();
     let mut queued: HashSet<String> = HashSet::new();
@@ -455,6 +456,7 @@ mod tests {
                     manifests: BTreeMap::new(),
                     referrers: BTreeMap::new(),
                     unreadable: Vec::new(),
+                    verified: Default::default(),
                 };
                 let pending = indexes.clone();
                 let queued: HashSet<String> = pending.iter().cloned().collect();

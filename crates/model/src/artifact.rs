@@ -176,6 +176,8 @@ pub struct ArtifactView {
     pub referrers: Vec<ReferrerEntry>,
     /// Why referrers could not be listed (the page still shows).
     pub referrers_problem: Option<String>,
+    /// Its signatures under the trust policies (None: no policy covers the repository).
+    pub verification: Option<super::Verification>,
     pub manifest_json: JsonDoc,
     /// Why the manifest could not be read as OCI (it is still shown raw).
     pub problem: Option<String>,

@@ -10,6 +10,7 @@
 //! - `retention`: policies, runs, what-if previews;
 //! - `search`: repository lists, the search box, where-used;
 //! - `storage`: where the bytes are, what a cleanup would give back.
+//! - `verify`: signature verification outcomes.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,11 +19,13 @@ mod artifact;
 mod retention;
 mod search;
 mod storage;
+mod verify;
 pub use admin::*;
 pub use artifact::*;
 pub use retention::*;
 pub use search::*;
 pub use storage::*;
+pub use verify::*;
 
 /// A configured registry, as pages show it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +124,8 @@ pub struct TagQuery {
     pub per_page: usize,
     /// Also list referrer tags (`sha256-…`, `….sig/.att/.sbom`).
     pub show_referrer_tags: bool,
+    /// Only tags whose artifact is verified, or is not (where trust policies apply).
+    pub verified: VerifiedFilter,
 }
 
 impl Default for TagQuery {
@@ -132,6 +137,7 @@ impl Default for TagQuery {
             page: 1,
             per_page: DEFAULT_PER_PAGE,
             show_referrer_tags: false,
+            verified: VerifiedFilter::All,
         }
     }
 }
@@ -162,6 +168,9 @@ impl TagQuery {
         if self.show_referrer_tags {
             parts.push("all=1".to_owned());
         }
+        if self.verified != VerifiedFilter::All {
+            parts.push(format!("verified={}", self.verified.key()));
+        }
         if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
     }
 
@@ -175,6 +184,7 @@ impl TagQuery {
             page: number("page").unwrap_or(1).max(1),
             per_page: number("per_page").unwrap_or(DEFAULT_PER_PAGE).clamp(1, MAX_PER_PAGE),
             show_referrer_tags: get("all").is_some_and(|v| v == "1" || v == "true"),
+            verified: get("verified").map(|v| VerifiedFilter::from_key(&v)).unwrap_or_default(),
         }
     }
 }
@@ -217,6 +227,9 @@ pub struct TagPage {
     pub now: i64,
     /// Whether the caller may delete tags here.
     pub delete: DeleteAbility,
+    /// Trust policies cover this repository: rows carry their verification, and the list can
+    /// be filtered by it.
+    pub verifying: bool,
 }
 
 impl TagPage {
@@ -247,6 +260,8 @@ pub struct TagDetail {
     pub referrers: usize,
     /// Platform manifests of an index that the registry answers 404 for (a broken image).
     pub missing_children: usize,
+    /// Its signatures under the trust policies (None: no policy covers the repository).
+    pub verification: Option<VerifyBrief>,
 }
 
 /// A tag's details, or why they could not be read.
@@ -392,8 +407,15 @@ mod tests {
 
     #[test]
     fn tag_query_round_trips_through_the_url() {
-        let q =
-            TagQuery { filter: "v1 &x".into(), sort: TagSort::Created, reverse: true, page: 3, per_page: 100, show_referrer_tags: true };
+        let q = TagQuery {
+            filter: "v1 &x".into(),
+            sort: TagSort::Created,
+            reverse: true,
+            page: 3,
+            per_page: 100,
+            show_referrer_tags: true,
+            ..TagQuery::default()
+        };
         let s = q.to_query_string();
         assert_eq!(s, "?q=v1%20%26x&sort=created&reverse=1&page=3&per_page=100&all=1");
         let params: Vec<(&str, &str)> =

@@ -28,6 +28,9 @@ pub struct PolicyForm {
     pub tag_patterns: String,
     /// A semver requirement (`>=2.0.0, <3`) kept.
     pub versions: String,
+    /// Signed artifacts kept: `` (no such rule), `verified` (those verified under the trust
+    /// policies) or `signed` (any signature, verified or not).
+    pub keep_signatures: String,
     /// Tag globs always kept, one per line.
     pub protected: String,
     /// `report` or `delete`.
@@ -51,6 +54,7 @@ impl Default for PolicyForm {
             newer_than_days: String::new(),
             tag_patterns: String::new(),
             versions: String::new(),
+            keep_signatures: String::new(),
             protected: "latest".into(),
             orphans: "report".into(),
             max_deletions: "100".into(),

@@ -78,5 +78,6 @@ pub fn simulate_apply(inventory: &Inventory, plan: &Plan) -> Inventory {
         manifests,
         referrers,
         unreadable,
+        verified: inventory.verified.clone(),
     }
 }

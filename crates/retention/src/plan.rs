@@ -817,6 +817,15 @@ impl<'a> Planner<'a> {
         {
             return Decision::Keep(KeepReason::Version { requirement: keep.versions.clone().unwrap_or_default().trim().to_string() });
         }
+        let verdict = self.inv.verified.get(&tag.digest);
+        if keep.verified
+            && let Some(v) = verdict.filter(|v| v.verified)
+        {
+            return Decision::Keep(KeepReason::Verified { says: v.says.clone() });
+        }
+        if keep.signed && self.signed(&tag.digest) {
+            return Decision::Keep(KeepReason::Signed);
+        }
         if let (Some(rule), Some(rank)) = (keep.most_recent, rank)
             && rank <= rule.count
         {
@@ -837,6 +846,15 @@ impl<'a> Planner<'a> {
         let mut tried = Vec::new();
         if !policy.tag_patterns.is_empty() {
             tried.push("matches none of the keep patterns".to_string());
+        }
+        if keep.verified {
+            tried.push(match verdict {
+                Some(v) => v.says.clone(),
+                None => "not verified (no trust policy covers it)".to_string(),
+            });
+        }
+        if keep.signed {
+            tried.push("unsigned".to_string());
         }
         if let Some(req) = &keep.versions {
             let req = req.trim();
@@ -864,6 +882,14 @@ impl<'a> Planner<'a> {
             tried.push(format!("{what} {ago} day{} ago, older than {days} days", if ago == 1 { "" } else { "s" }));
         }
         Decision::Delete(DeleteReason::NoRuleKeeps { tried })
+    }
+
+    /// Whether a signature refers to `digest`.
+    fn signed(&self, digest: &str) -> bool {
+        self.inv
+            .referrers
+            .get(digest)
+            .is_some_and(|referrers| referrers.iter().any(|r| self.inv.manifests.get(r).is_some_and(|m| m.kind == ArtifactKind::Signature)))
     }
 
     fn cutoff(&self, days: u32) -> Option<OffsetDateTime> {

@@ -90,12 +90,27 @@ pub struct RawKeep {
     /// Keep tags whose version matches this semver requirement (`>=2.0.0, <3`).
     #[serde(default)]
     pub versions: Option<String>,
+    /// Keep tags whose artifact has a signature that verifies under the trust policies.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub verified: bool,
+    /// Keep tags whose artifact is signed at all, verified or not (protected by its signature).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub signed: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl RawKeep {
     /// Whether no keep rule is set.
     pub fn is_empty(&self) -> bool {
-        self.most_recent.is_none() && self.newer_than_days.is_none() && self.tag_patterns.is_empty() && self.versions.is_none()
+        self.most_recent.is_none()
+            && self.newer_than_days.is_none()
+            && self.tag_patterns.is_empty()
+            && self.versions.is_none()
+            && !self.verified
+            && !self.signed
     }
 }
 

@@ -83,6 +83,10 @@ pub enum KeepReason {
     NotSelected,
     /// A referrer of a deleted artifact, kept because the deletion asked to keep referrers.
     ReferrerKept { subject: String },
+    /// Its artifact is verified under the trust policies (`says`: by which policy and signer).
+    Verified { says: String },
+    /// Its artifact is signed (the policy keeps signed artifacts, verified or not).
+    Signed,
 }
 
 impl KeepReason {
@@ -109,6 +113,8 @@ impl KeepReason {
             KeepReason::Untracked => "kept: no tag, index or subject in this repository leads to it, so no rule decides about it".into(),
             KeepReason::NotSelected => "kept: not selected".into(),
             KeepReason::ReferrerKept { subject } => format!("kept: a referrer of {}, kept on request", short(subject)),
+            KeepReason::Verified { says } => format!("kept: its signature is {says}"),
+            KeepReason::Signed => "kept: it is signed, and signed artifacts are kept".into(),
         }
     }
 }

@@ -150,9 +150,11 @@ pub fn referrer_entry(base: &str, r: &Referrer) -> ReferrerEntry {
 }
 
 /// Builds the whole page for a fetched manifest. An artifact that carries no date gets the
-/// date Portolan first saw it (from `store`), as in the tag list.
+/// date Portolan first saw it (from `store`), as in the tag list. Where a trust policy covers
+/// the repository, its signatures are verified (`verifier`) while the rest is read.
 pub async fn artifact_view(
     store: &portolan_store::Store,
+    verifier: &crate::verify::Verifier,
     registry: &Registry,
     repo: &RepoName,
     tag: Option<String>,
@@ -166,7 +168,18 @@ pub async fn artifact_view(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     // The inventory's reading of it (through the client's caches, which the rest of the page
     // reads from too): its date as the tag list and the planner see it.
-    let (read, referrers) = futures::join!(read_artifact(client.as_ref(), repo, &doc.digest), client.referrers(repo, &doc.digest, None));
+    let (read, referrers, verification) = futures::join!(
+        read_artifact(client.as_ref(), repo, &doc.digest),
+        client.referrers(repo, &doc.digest, None),
+        verifier.verify_covered(registry, repo, &doc.digest)
+    );
+    let verification = match verification {
+        Ok(v) => v.map(|v| (*v).clone()),
+        Err(e) => {
+            tracing::warn!(error = %e, "verifying signatures");
+            None
+        }
+    };
     let (referrers, referrers_problem) = match referrers {
         Ok((list, _)) => (list.iter().map(|r| referrer_entry(&base, r)).collect(), None),
         Err(e) => (Vec::new(), Some(e.message().to_owned())),
@@ -202,6 +215,7 @@ pub async fn artifact_view(
                 panel: None,
                 referrers,
                 referrers_problem,
+                verification,
                 manifest_json,
                 problem: Some(e.message().to_owned()),
                 now,
@@ -317,6 +331,7 @@ pub async fn artifact_view(
         panel,
         referrers,
         referrers_problem,
+        verification,
         manifest_json,
         problem: None,
         now,

@@ -22,6 +22,8 @@
 //! - [`storage`]: where the bytes are (a registry's and each repository's storage, from the
 //!   figures the store keeps), what a deletion or a policy would give back after garbage
 //!   collection, and how complete the index behind each figure is.
+//! - [`verify`]: signature verification under the trust policies — signatures collected from
+//!   referrers and cosign tags, verified off the runtime, outcomes kept by digest.
 //! - [`seen`]: first-seen dates. [`error`]: the one error type of this layer.
 
 pub mod artifact;
@@ -38,6 +40,7 @@ pub mod tags;
 pub mod tokens;
 pub mod trash;
 pub mod upkeep;
+pub mod verify;
 pub mod whatif;
 
 use std::sync::Arc;
@@ -106,6 +109,8 @@ pub struct Services {
     pub replica: Arc<str>,
     /// Repository lists, the search box, the where-used index.
     pub search: Arc<search::SearchState>,
+    /// The trust policies and the verification outcomes kept by digest.
+    pub verifier: Arc<verify::Verifier>,
 }
 
 impl Services {
@@ -130,7 +135,14 @@ impl Services {
             runs: Arc::default(),
             replica: replica.into(),
             search: Arc::new(search),
+            verifier: Arc::default(),
         }
+    }
+
+    /// The same services, verifying signatures under `policies`.
+    pub fn with_trust_policies(mut self, policies: portolan_verify::TrustPolicies) -> Self {
+        self.verifier = Arc::new(verify::Verifier::new(policies));
+        self
     }
 
     /// The registry named `name`.

@@ -370,6 +370,9 @@ impl Work<'_> {
         let digests: Vec<String> = inventory.manifests.keys().cloned().collect();
         let seen = self.state.store.first_seen(&registry.info.name, repo.as_str(), &digests, OffsetDateTime::now_utc()).await?;
         inventory.apply_first_seen(&seen);
+        if self.policy.raw().keep.verified {
+            self.state.verifier.annotate(registry, repo, &mut inventory).await;
+        }
         let plan = plan(self.policy, &inventory, OffsetDateTime::now_utc());
         self.counts.tags_kept += plan.tags.iter().filter(|t| t.decision.is_keep()).count() as i64;
         self.counts.planned += plan.deletions.len() as i64;

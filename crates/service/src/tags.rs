@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use portolan_inventory::read::{TagRead, read_tag};
-use portolan_model::{DateSource, TagDetail, TagPage, TagQuery, TagRow, TagSort};
+use portolan_model::{DateSource, TagDetail, TagPage, TagQuery, TagRow, TagSort, VerifiedFilter};
 use portolan_oci::RepoName;
 use tokio::sync::Semaphore;
 
@@ -67,6 +67,10 @@ pub async fn list(services: &Services, registry: &Registry, repo: &RepoName, que
         "This repository has no tags: the registry still lists it, but every tag is gone. Artifacts deleted through Portolan can be restored from the trash until the registry's garbage collection removes their blobs.".to_owned()
     });
     let mut query = query;
+    let verifying = services.verifier.covers(name, repo.as_str());
+    if !verifying {
+        query.verified = VerifiedFilter::All;
+    }
     if query.sort == TagSort::Created && matching.len() > DATE_SORT_LIMIT {
         notice = Some(format!(
             "Sorting by date reads every tag's config, and {} tags match: more than the {DATE_SORT_LIMIT} Portolan sorts by date. Filter the list first (e.g. a version prefix); shown by version meanwhile.",
@@ -74,23 +78,40 @@ pub async fn list(services: &Services, registry: &Registry, repo: &RepoName, que
         ));
         query.sort = TagSort::Version;
     }
-    if query.sort == TagSort::Created {
-        // Dates come from each tag's config: read them all, through the caches, for a while.
+    if query.verified != VerifiedFilter::All && matching.len() > DATE_SORT_LIMIT {
+        notice = Some(format!(
+            "Filtering by signature verifies every tag's signatures, and {} tags match: more than the {DATE_SORT_LIMIT} Portolan filters this way. Filter by name first (e.g. a version prefix); shown unfiltered meanwhile.",
+            matching.len()
+        ));
+        query.verified = VerifiedFilter::All;
+    }
+    if query.sort == TagSort::Created || query.verified != VerifiedFilter::All {
+        // Dates come from each tag's config, verification from its signatures: read them all,
+        // through the caches, for a while.
         let tags = matching.iter().map(|t| (*t).to_owned()).collect();
-        let rows =
-            rows_within(registry, &services.store, &services.background, repo, tags, Some(CREATED_SORT_BUDGET), DETAIL_CONCURRENCY).await?;
+        let rows = rows_within(services, registry, repo, tags, Some(CREATED_SORT_BUDGET), DETAIL_CONCURRENCY).await?;
         let pending = rows.iter().filter(|r| matches!(r, TagRow::Pending { .. })).count();
-        if pending > 0 {
+        if pending > 0 && query.sort == TagSort::Created {
             notice = Some(format!(
                 "Dates of {pending} tags are still being read; they are listed last for now. Reload in a moment for the full order."
             ));
+        } else if pending > 0 {
+            notice =
+                Some(format!("The signatures of {pending} tags are still being verified; they are left out for now. Reload in a moment."));
         }
+        let mut kept = HashSet::new();
         for row in rows {
-            if let TagRow::Ok(d) = row
-                && let Some(c) = d.created
-            {
-                created.insert(d.tag, c);
+            if let TagRow::Ok(d) = row {
+                if d.verification.as_ref().is_some_and(|v| query.verified.keeps(v.outcome)) {
+                    kept.insert(d.tag.clone());
+                }
+                if let Some(c) = d.created {
+                    created.insert(d.tag, c);
+                }
             }
+        }
+        if query.verified != VerifiedFilter::All {
+            matching.retain(|t| kept.contains(*t));
         }
     }
     if !presorted {
@@ -100,7 +121,7 @@ pub async fn list(services: &Services, registry: &Registry, repo: &RepoName, que
     }
     let shown = page(&matching, &query);
     let budget = std::time::Duration::from_millis(portolan_model::DETAILS_BUDGET_MS.into());
-    let rows = rows_within(registry, &services.store, &services.background, repo, shown, Some(budget), DETAIL_CONCURRENCY).await?;
+    let rows = rows_within(services, registry, repo, shown, Some(budget), DETAIL_CONCURRENCY).await?;
     // A page of rows read whole, in an order that needs no dates, can be sent again while
     // what it was read from is still cached.
     let resolved: Option<Vec<(String, String)>> = rows
@@ -110,12 +131,9 @@ pub async fn list(services: &Services, registry: &Registry, repo: &RepoName, que
             _ => None,
         })
         .collect();
-    let built_from = resolved.filter(|_| query.sort != TagSort::Created).map(|resolved| BuiltFrom {
-        registry: name.clone(),
-        repository: repo.clone(),
-        tags: all,
-        resolved,
-    });
+    let built_from = resolved
+        .filter(|_| query.sort != TagSort::Created && query.verified == VerifiedFilter::All)
+        .map(|resolved| BuiltFrom { registry: name.clone(), repository: repo.clone(), tags: all, resolved });
     let page = TagPage {
         registry: registry.info.clone(),
         repository: repo.to_string(),
@@ -128,6 +146,7 @@ pub async fn list(services: &Services, registry: &Registry, repo: &RepoName, que
         notice,
         now: time::OffsetDateTime::now_utc().unix_timestamp(),
         delete: Default::default(),
+        verifying,
     };
     Ok((page, built_from))
 }
@@ -295,6 +314,7 @@ pub fn detail_of(read: &TagRead) -> TagDetail {
         created_source: m.created.map(|d| d.source),
         referrers: read.referrers.len(),
         missing_children: read.artifact.children.iter().filter(|c| c.missing).count(),
+        verification: None,
     }
 }
 
@@ -392,11 +412,11 @@ impl Background {
 /// Reads the details of `tags`, `concurrency` at a time, waiting at most `budget` (None: to the
 /// end); rows not read in time are [`TagRow::Pending`] and are finished by a background
 /// warm-up (see [`Background`]). Rows come back in the order of `tags`. Undated artifacts get
-/// the date Portolan first saw them, said as such.
+/// the date Portolan first saw them, said as such. Where a trust policy covers the repository,
+/// each row carries its artifact's verification (read with the row, within the same budget).
 pub async fn rows_within(
+    services: &Services,
     registry: &Registry,
-    store: &portolan_store::Store,
-    background: &Arc<Background>,
     repo: &RepoName,
     tags: Vec<String>,
     budget: Option<std::time::Duration>,
@@ -407,6 +427,8 @@ pub async fn rows_within(
     registry.client.tags(repo).await?;
     let done: Arc<Mutex<HashMap<String, TagRow>>> = Arc::default();
     let read: Arc<Mutex<Vec<TagRead>>> = Arc::default();
+    let (store, background, verifier) = (&services.store, &services.background, &*services.verifier);
+    let verifying = verifier.covers(&registry.info.name, repo.as_str());
     let work = {
         let reads: Vec<_> = tags
             .iter()
@@ -416,7 +438,18 @@ pub async fn rows_within(
                 async move {
                     let row = match read_tag(registry.client.as_ref(), &repo, &tag).await {
                         Ok(r) => {
-                            let row = TagRow::Ok(detail_of(&r));
+                            let mut detail = detail_of(&r);
+                            if verifying {
+                                detail.verification = Some(match verifier.verify(&registry, &repo, &detail.digest).await {
+                                    Ok(v) => v.brief(),
+                                    Err(e) => portolan_model::VerifyBrief {
+                                        outcome: portolan_model::Outcome::NotVerified,
+                                        reason: Some(portolan_model::ReasonKind::Unreadable),
+                                        summary: format!("not verified: the signatures cannot be read ({e})"),
+                                    },
+                                });
+                            }
+                            let row = TagRow::Ok(detail);
                             read.lock().unwrap_or_else(|e| e.into_inner()).push(r);
                             row
                         }

@@ -113,13 +113,20 @@ pub async fn what_if(state: &Services, policy: &Policy, saved: Option<&Policy>) 
     let mut kept: std::collections::HashSet<String> = std::collections::HashSet::new();
     for name in repositories {
         let Ok(repo) = RepoName::parse(&name) else { continue };
-        let inventory = match state.inventories.get(state, &registry, &repo).await {
+        let mut inventory = match state.inventories.get(state, &registry, &repo).await {
             Ok(i) => i,
             Err(e) => {
                 out.notes.push(format!("{name}: could not be read ({e})"));
                 continue;
             }
         };
+        // Keeping verified artifacts needs their signatures verified (outcomes are kept by
+        // digest, so a preview after an edit verifies nothing again).
+        if policy.raw().keep.verified || saved.is_some_and(|s| s.raw().keep.verified) {
+            let mut annotated = (*inventory).clone();
+            state.verifier.annotate(&registry, &repo, &mut annotated).await;
+            inventory = std::sync::Arc::new(annotated);
+        }
         let (p, before) = plans(policy, saved, inventory.clone(), now).await?;
         let gone: std::collections::HashSet<&str> = p.deletions.iter().flat_map(|u| u.manifests()).collect();
         removed.extend(gone.iter().map(|d| crate::storage::Removed {

@@ -359,6 +359,102 @@ impl Seeder {
         self.pusher.json_manifest(repo, &[&tag], &manifest).await
     }
 
+    /// A cosign signature made with `key` as `cosign sign --key` makes it: the simple-signing
+    /// payload naming `signed` (normally the subject's own digest; another one makes a copied
+    /// signature), its signature in the layer's annotation. `legacy`: under the
+    /// `sha256-<hex>.sig` tag, a layer added to what is there (cosign's default); else an OCI
+    /// 1.1 referrer (`--registry-referrers-mode=oci-1-1`).
+    pub async fn cosign_key_signature(
+        &self,
+        repo: &str,
+        subject: &Pushed,
+        key: &crate::sign::SigningKey,
+        reference: &str,
+        signed: &str,
+        legacy: bool,
+    ) -> Result<Pushed> {
+        let payload = crate::sign::simple_signing_payload(reference, signed);
+        let signature = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key.sign(&payload)?);
+        self.simple_signing(repo, subject, &payload, json!({"dev.cosignproject.cosign/signature": signature}), legacy).await
+    }
+
+    /// A keyless cosign 2 signature (from [`crate::keyless`]), under the `.sig` tag.
+    pub async fn cosign_keyless_legacy(&self, repo: &str, subject: &Pushed, signature: &crate::keyless::Legacy) -> Result<Pushed> {
+        let payload = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &signature.payload)?;
+        let annotations = json!({
+            "dev.cosignproject.cosign/signature": signature.signature,
+            "dev.sigstore.cosign/certificate": signature.certificate,
+            "dev.sigstore.cosign/chain": signature.chain,
+            "dev.sigstore.cosign/bundle": signature.rekor_bundle,
+        });
+        self.simple_signing(repo, subject, &payload, annotations, true).await
+    }
+
+    /// A simple-signing layer with `annotations`: added to the `.sig` tag's manifest
+    /// (`legacy`), or in a referrer of its own.
+    pub async fn simple_signing(&self, repo: &str, subject: &Pushed, payload: &[u8], annotations: Value, legacy: bool) -> Result<Pushed> {
+        if !legacy {
+            return self
+                .referrer(
+                    repo,
+                    subject,
+                    COSIGN_SIG_ARTIFACT,
+                    &[(COSIGN_SIMPLESIGNING, payload.to_vec(), annotations)],
+                    json!({"org.opencontainers.image.created": "2026-01-15T10:00:00Z"}),
+                )
+                .await;
+        }
+        let layer = self.pusher.blob(repo, COSIGN_SIMPLESIGNING, payload).await?;
+        let mut layer_d = layer.descriptor();
+        layer_d["annotations"] = annotations;
+        let tag = format!("{}.sig", subject.fallback_tag());
+        let mut layers = match self.pusher.get_manifest(repo, &tag).await? {
+            Some(bytes) => serde_json::from_slice::<Value>(&bytes)?["layers"].as_array().cloned().unwrap_or_default(),
+            None => Vec::new(),
+        };
+        layers.push(layer_d);
+        let config = self
+            .pusher
+            .blob(repo, OCI_CONFIG, br#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":[]}}"#)
+            .await?;
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": layers});
+        self.pusher.json_manifest(repo, &[&tag], &manifest).await
+    }
+
+    /// A sigstore bundle (cosign v3's image signature) attached by `subject`, as cosign v3
+    /// attaches it.
+    pub async fn sigstore_bundle(&self, repo: &str, subject: &Pushed, bundle: &Value) -> Result<Pushed> {
+        self.referrer(
+            repo,
+            subject,
+            SIGSTORE_BUNDLE,
+            &[(SIGSTORE_BUNDLE, serde_json::to_vec(bundle)?, Value::Null)],
+            json!({
+                "dev.sigstore.bundle.content": "dsse-envelope",
+                "dev.sigstore.bundle.predicateType": "https://sigstore.dev/cosign/sign/v1",
+                "org.opencontainers.image.created": "2026-01-15T10:00:00Z",
+            }),
+        )
+        .await
+    }
+
+    /// A Notary Project signature (a JWS envelope from [`crate::sign::NotationSigner`]) attached
+    /// by `subject`, as `notation sign` attaches it.
+    pub async fn notation_jws(&self, repo: &str, subject: &Pushed, signer: &crate::sign::NotationSigner) -> Result<Pushed> {
+        let envelope = signer.jws(&subject.descriptor(), None)?;
+        self.referrer(
+            repo,
+            subject,
+            NOTARY_SIGNATURE,
+            &[("application/jose+json", envelope, Value::Null)],
+            json!({
+                "io.cncf.notary.x509chain.thumbprint#S256": serde_json::to_string(&signer.thumbprints())?,
+                "org.opencontainers.image.created": "2026-01-15T10:00:00Z",
+            }),
+        )
+        .await
+    }
+
     /// A Helm chart as `helm push` stores it.
     pub async fn helm_chart(&self, repo: &str, name: &str, version: &str, app_version: &str) -> Result<Pushed> {
         let chart_yaml = format!(

@@ -20,6 +20,8 @@
 //! - [`oidc`]: a real OpenID Connect provider (npm `oidc-provider` run by Node) with test users,
 //!   a login form, RP-initiated logout and ID-token tampering for refusal tests.
 //! - [`github`]: a replay of GitHub's OAuth app endpoints and REST API (user, emails, orgs, teams).
+//! - [`sign`]: cosign key pairs and simple-signing payloads, a Notary Project CA and JWS
+//!   envelopes; [`keyless`]: keyless sigstore bundles from sigstore's own mock Fulcio and Rekor.
 //!
 //! The `portolan-testkit` binary starts a set of them for end-to-end tests and the demo.
 
@@ -28,12 +30,14 @@ pub mod faulty;
 pub mod fixtures;
 pub mod github;
 pub mod harness;
+pub mod keyless;
 pub mod oidc;
 pub mod postgres;
 pub mod process;
 pub mod pusher;
 pub mod runner;
 pub mod seed;
+pub mod sign;
 pub mod slow;
 pub mod tls;
 pub mod token;

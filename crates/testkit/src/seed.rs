@@ -14,6 +14,61 @@ pub struct SeedReport {
     pub many_tags: usize,
 }
 
+/// The signers of the demo's `acme/app` (one set per process: every registry seeded by one
+/// test kit gets signatures by the same keys): the CI's cosign key, a key nobody trusts, and
+/// a Notary Project CA with the release certificate.
+pub struct DemoSigners {
+    pub ci_key: crate::sign::SigningKey,
+    pub stranger_key: crate::sign::SigningKey,
+    pub notation_ca: crate::sign::NotationCa,
+    pub notation_signer: crate::sign::NotationSigner,
+}
+
+/// The repository the demo's signed images are in, and the trust policy covering it.
+pub const SIGNED_REPO: &str = "acme/app";
+
+/// The demo's signers (made on first use).
+pub fn demo_signers() -> &'static DemoSigners {
+    static SIGNERS: std::sync::OnceLock<DemoSigners> = std::sync::OnceLock::new();
+    SIGNERS.get_or_init(|| {
+        let ca = crate::sign::NotationCa::new("Acme signing CA").expect("a Notary Project CA");
+        DemoSigners {
+            ci_key: crate::sign::SigningKey::generate(crate::sign::KeyKind::EcdsaP256).expect("a P-256 key"),
+            stranger_key: crate::sign::SigningKey::generate(crate::sign::KeyKind::EcdsaP256).expect("a P-256 key"),
+            notation_signer: ca.current_signer("Acme", "release").expect("a signing certificate"),
+            notation_ca: ca,
+        }
+    })
+}
+
+impl DemoSigners {
+    /// The `[[trust_policies]]` of the demo's configuration: the CI key and the Notary Project
+    /// release identity, on `acme/**` of every registry.
+    pub fn trust_policy_toml(&self) -> String {
+        format!(
+            r#"
+[[trust_policies]]
+name = "acme-ci"
+repositories = ["acme/**"]
+trusted_root = "none"
+
+[[trust_policies.cosign_keys]]
+name = "acme release key"
+public_key = """
+{}"""
+
+[trust_policies.notation]
+verification = "strict"
+trust_store = """
+{}"""
+trusted_identities = ["x509.subject: C=US, O=Acme, CN=release"]
+"#,
+            self.ci_key.public_pem(),
+            self.notation_ca.pem()
+        )
+    }
+}
+
 impl SeedReport {
     pub fn digest(&self, name: &str) -> &str {
         self.digests.get(name).map(String::as_str).unwrap_or_else(|| panic!("the seed has no {name}"))
@@ -29,6 +84,10 @@ pub const HOSTILE_ANNOTATION: &str = r#"<script>window.__pwned=1</script><img sr
 ///   and hostile and very long annotations; on 1.0.0 a legacy cosign `.sig` tag;
 /// - `team/platform/api`: a linux/amd64 + linux/arm64 index with buildx attestations, signed;
 /// - `charts/portolan-demo`: Helm charts 0.1.0 and 0.2.0;
+/// - `acme/app` ([`SIGNED_REPO`]): 1.0.0 signed with the CI key (a `.sig` tag), 1.1.0 signed
+///   with it as an OCI 1.1 referrer, 1.2.0 signed with a key nobody trusts, 1.3.0 unsigned,
+///   1.4.0 carrying 1.0.0's signature copied onto it, 2.0.0 signed by the Notary Project
+///   release certificate ([`demo_signers`]);
 /// - `stress/many-tags`: `many_tags` tags (none when 0).
 pub async fn seed_demo(seeder: &Seeder, many_tags: usize) -> Result<SeedReport> {
     let mut report = SeedReport { many_tags, ..Default::default() };
@@ -87,6 +146,35 @@ pub async fn seed_demo(seeder: &Seeder, many_tags: usize) -> Result<SeedReport> 
     let repo = "charts/portolan-demo";
     put("chart:0.1.0", &seeder.helm_chart(repo, "portolan-demo", "0.1.0", "1.0.0").await?.digest);
     put("chart:0.2.0", &seeder.helm_chart(repo, "portolan-demo", "0.2.0", "1.1.0").await?.digest);
+
+    let repo = SIGNED_REPO;
+    let signers = demo_signers();
+    let host = seeder.pusher.base().split("://").nth(1).unwrap_or_default().to_owned();
+    let reference = |tag: &str| format!("{host}/{repo}:{tag}");
+    let app = |v: &str, day: u32| {
+        ImageSpec::new(&format!("acme app {v}\n"))
+            .created(&format!("2026-01-{day:02}T09:00:00Z"))
+            .label("org.opencontainers.image.version", v)
+    };
+    let signed = seeder.image(repo, &["1.0.0"], &app("1.0.0", 5)).await?;
+    seeder.cosign_key_signature(repo, &signed, &signers.ci_key, &reference("1.0.0"), &signed.digest, true).await?;
+    put("acme:1.0.0", &signed.digest);
+    let referred = seeder.image(repo, &["1.1.0"], &app("1.1.0", 6)).await?;
+    let sig = seeder.cosign_key_signature(repo, &referred, &signers.ci_key, &reference("1.1.0"), &referred.digest, false).await?;
+    put("acme:1.1.0", &referred.digest);
+    put("acme:1.1.0/signature", &sig.digest);
+    let stranger = seeder.image(repo, &["1.2.0"], &app("1.2.0", 7)).await?;
+    seeder.cosign_key_signature(repo, &stranger, &signers.stranger_key, &reference("1.2.0"), &stranger.digest, true).await?;
+    put("acme:1.2.0", &stranger.digest);
+    let unsigned = seeder.image(repo, &["1.3.0", "latest"], &app("1.3.0", 8)).await?;
+    put("acme:1.3.0", &unsigned.digest);
+    let copied = seeder.image(repo, &["1.4.0"], &app("1.4.0", 9)).await?;
+    seeder.cosign_key_signature(repo, &copied, &signers.ci_key, &reference("1.0.0"), &signed.digest, true).await?;
+    put("acme:1.4.0", &copied.digest);
+    let notarised = seeder.image(repo, &["2.0.0"], &app("2.0.0", 10)).await?;
+    let sig = seeder.notation_jws(repo, &notarised, &signers.notation_signer).await?;
+    put("acme:2.0.0", &notarised.digest);
+    put("acme:2.0.0/signature", &sig.digest);
 
     if many_tags > 0 {
         seeder.many_tags("stress/many-tags", many_tags, 8).await?;

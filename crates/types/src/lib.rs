@@ -8,10 +8,13 @@
 //! - [`names`]: the repository-name grammar and the names the configuration gives.
 //! - [`media`]: media types, the manifest `Accept` header, and [`ArtifactKind`] classification.
 //! - [`dated`]: [`DateSource`] and [`Dated`]: a date and where it came from.
+//! - [`verify`]: what signature verification concludes ([`verify::Outcome`]) and why a
+//!   signature is not verified ([`verify::ReasonKind`]).
 
 pub mod dated;
 pub mod media;
 pub mod names;
+pub mod verify;
 
 pub use dated::{DateSource, Dated};
 pub use media::ArtifactKind;

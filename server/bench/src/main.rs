@@ -6,12 +6,14 @@
 //!   portolan-bench retention [--tags 10000] [--rounds 5] [--deletions 100]
 //!   portolan-bench search [--repositories 10000] [--copies 100] [--manifests 100000] [--rounds 5]
 //!   portolan-bench storage [--repositories 10000] [--images 10] [--layers 8] [--rounds 5]
+//!   portolan-bench verify [--tags 1000] [--rounds 5] [--signatures 2000]
 
 mod floor;
 mod oci;
 mod retention;
 mod search;
 mod storage;
+mod verify;
 mod web;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +42,9 @@ enum What {
     /// references from the kept figures vs plain SQL aggregates over the same rows, on SQLite
     /// and Postgres.
     Storage(storage::Options),
+    /// Signature verification: every tag's signatures of a 1,000-tag repository, cold, vs the
+    /// requests fetching them; the CPU cost per signature, by format.
+    Verify(verify::Options),
 }
 
 #[tokio::main]
@@ -50,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
         What::Retention(options) => retention::run(options).await,
         What::Search(options) => search::run(options).await,
         What::Storage(options) => storage::run(options).await,
+        What::Verify(options) => verify::run(options).await,
     }
 }
 

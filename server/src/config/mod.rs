@@ -9,10 +9,12 @@
 //! - [`registries`]: the registry tables.
 //! - [`auth`]: `[auth]`, its providers and the trusted proxy.
 //! - [`secret`]: [`Secret`] and where secrets come from.
+//! - [`trust`]: `[[trust_policies]]`, read into `portolan-verify`'s validated policies.
 
 pub mod auth;
 pub mod registries;
 pub mod secret;
+pub mod trust;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -92,6 +94,8 @@ pub struct FileConfig {
     pub grants: Vec<RawGrant>,
     #[serde(default)]
     pub registries: Vec<RegistryFile>,
+    #[serde(default)]
+    pub trust_policies: Vec<portolan_verify::RawTrustPolicy>,
 }
 
 /// How log lines look.
@@ -130,6 +134,8 @@ pub struct Config {
     pub token_max_days: u32,
     /// How long a retention run's lease lasts without renewal (see `retention_lease_secs`).
     pub retention_lease: Duration,
+    /// Which signatures are trusted, where.
+    pub trust: portolan_verify::TrustPolicies,
     pub leptos_config: PathBuf,
 }
 
@@ -285,6 +291,8 @@ impl Config {
                 Duration::from_secs(60)
             }
         };
+        let names: Vec<&str> = registries.iter().map(|r| r.name.as_str()).collect();
+        let trust = trust::validate(&file.trust_policies, &names, env, &origin, &mut errors);
         if errors.is_empty() {
             Ok(Self {
                 listen,
@@ -302,6 +310,7 @@ impl Config {
                 audit_days,
                 token_max_days,
                 retention_lease,
+                trust,
                 leptos_config: cli.leptos_config,
             })
         } else {
@@ -503,6 +512,55 @@ mod tests {
         let e =
             Config::load_with(cli(&["--config", &write(&dir, "[[grants]]\nrole = \"admin\"\nsigned_in = true\n")]), &|_| None).unwrap_err();
         assert!(e.to_string().contains("no sign-in is configured"), "{e}");
+    }
+
+    /// Trust policies are read with the rest: keys from a file or the environment, and every
+    /// mistake in them reported at once, with everything else wrong in the file.
+    #[test]
+    fn trust_policies_are_read_and_their_mistakes_reported_with_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = portolan_testkit::sign::SigningKey::generate(portolan_testkit::sign::KeyKind::EcdsaP256).unwrap();
+        let key_file = dir.path().join("cosign.pub");
+        std::fs::write(&key_file, key.public_pem()).unwrap();
+        let good = format!(
+            "[[registries]]\nname = \"internal\"\nurl = \"https://r.example\"\n\
+             [[trust_policies]]\nname = \"ci\"\nregistry = \"internal\"\nrepositories = [\"team/**\"]\ntrusted_root = \"none\"\n\
+             [[trust_policies.cosign_keys]]\nname = \"release\"\npublic_key_file = \"{}\"\n\
+             [[trust_policies.cosign_keys]]\npublic_key_env = \"CI_KEY\"\n\
+             [[trust_policies]]\nname = \"github\"\n[[trust_policies.keyless]]\nissuer = \"https://token.actions.githubusercontent.com\"\nidentity_regex = \"https://github\\\\.com/acme/.*\"\n",
+            key_file.display()
+        );
+        let pem = key.public_pem().to_owned();
+        let c = Config::load_with(cli(&["--config", &write(&dir, &good)]), &move |k| (k == "CI_KEY").then(|| pem.clone())).unwrap();
+        assert_eq!(c.trust.all().len(), 2);
+        assert_eq!(c.trust.covering("internal", "team/app").len(), 2);
+        assert_eq!(c.trust.covering("internal", "other").len(), 1, "the github policy covers everything");
+        assert_eq!(c.trust.all()[0].keys.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["release", "key 2"]);
+
+        let bad = "listen = \"nowhere\"\n[[registries]]\nname = \"internal\"\nurl = \"https://r.example\"\n\
+                   [[trust_policies]]\nname = \"ci\"\nregistry = \"elsewhere\"\ntrusted_root = \"none\"\n\
+                   [[trust_policies.cosign_keys]]\npublic_key_file = \"/nonexistent/cosign.pub\"\n\
+                   [[trust_policies.cosign_keys]]\npublic_key = \"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\"\n";
+        let e = Config::load_with(cli(&["--config", &write(&dir, bad)]), &|_| None).unwrap_err();
+        let lines: Vec<&str> = e.0.iter().map(String::as_str).collect();
+        assert_eq!(lines.len(), 4, "{e}");
+        assert!(lines[0].contains("listen = \"nowhere\""), "{e}");
+        assert!(
+            lines[1].contains("portolan.toml: trust_policies[0].registry: \"elsewhere\" matches none of the configured registries"),
+            "{e}"
+        );
+        assert!(lines[2].contains("trust_policies[0].cosign_keys[0]: cannot read /nonexistent/cosign.pub"), "{e}");
+        assert!(lines[3].contains("trust_policies[0].cosign_keys[1]: unknown algorithm"), "{e}");
+        // An unknown key in a policy is a mistake too (tables are read strictly).
+        let e = Config::load_with(
+            cli(&[
+                "--config",
+                &write(&dir, "[[registries]]\nname = \"a\"\nurl = \"http://x\"\n[[trust_policies]]\nname = \"p\"\ncosign_key = []\n"),
+            ]),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("cosign_key"), "{e}");
     }
 
     /// A group naming no provider is refused at start wherever it could match someone else's

@@ -13,6 +13,8 @@
 //! - [`search`]: finding things — big catalogs, none, the crawl, where a digest is used;
 //! - [`storage`]: where the bytes are, checked against distribution and its garbage collection;
 //! - [`replicas`], [`load`]: two `portolan` processes on one Postgres;
+//! - [`verify`]: signature verification against real registries (cosign keys and keyless,
+//!   notation; `.sig` tags, the referrers API and the fallback tag);
 //! - [`leptos_config`]: build and site settings agree.
 //!
 //! [`support`] holds what they share. Tests of Portolan in process run one at a time
@@ -36,3 +38,4 @@ mod storage;
 mod support;
 mod tokens;
 mod upkeep;
+mod verify;

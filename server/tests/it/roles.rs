@@ -561,6 +561,8 @@ fn pages(place: &Place) -> Vec<(String, &'static str)> {
         (format!("{base}/-/storage"), "get_repository_storage"),
         (format!("/badge/{}/{}/tags.svg", place.registry, place.repo), "/badge/{registry}/{*path}"),
         (format!("/api/v1/referrers/{}/{}@{}", place.registry, place.repo, place.image), "/api/v1/referrers/{registry}/{*path}"),
+        (format!("/api/v1/verify/{}/{}:1.0", place.registry, place.repo), "/api/v1/verify/{registry}/{*path}"),
+        (format!("/badge/{}/{}:1.0/verified.svg", place.registry, place.repo), "/badge/{registry}/{*path}"),
     ]
 }
 
@@ -619,6 +621,7 @@ fn route_of(uri: &str) -> &'static str {
         "/admin/tokens" => "/admin/tokens",
         p if p.starts_with("/badge/") => "/badge/{registry}/{*path}",
         p if p.starts_with("/api/v1/referrers/") => "/api/v1/referrers/{registry}/{*path}",
+        p if p.starts_with("/api/v1/verify/") => "/api/v1/verify/{registry}/{*path}",
         p if p.starts_with("/r/") && p[3..].contains('/') => "/r/{registry}/{*path}",
         p if p.starts_with("/r/") => "/r/{registry}",
         other => panic!("no route for {other}"),

@@ -48,7 +48,7 @@ fn browses_an_anonymous_distribution() {
                 None => break,
             }
         }
-        assert_eq!(names, ["charts/portolan-demo", "library/hello", "stress/many-tags", "team/platform/api"]);
+        assert_eq!(names, ["acme/app", "charts/portolan-demo", "library/hello", "stress/many-tags", "team/platform/api"]);
 
         // 1200 tags: distribution ignores n and answers them all; each appears once.
         let tags = c.tags(&repo("stress/many-tags")).await.unwrap();

@@ -37,6 +37,7 @@ impl Inv {
                 manifests: BTreeMap::new(),
                 referrers: BTreeMap::new(),
                 unreadable: Vec::new(),
+                verified: Default::default(),
             },
         }
     }
@@ -111,6 +112,12 @@ impl Inv {
 
     pub fn referrer_tag(mut self, tag: &str, digest: &str, subject: &str) -> Self {
         self.inv.tags.push(TagInfo { tag: tag.into(), digest: digest.into(), version: None, referrer_of: Some(subject.into()) });
+        self
+    }
+
+    /// What verifying `digest`'s signatures concluded (the service fills this in).
+    pub fn verdict(mut self, digest: &str, verified: bool, says: &str) -> Self {
+        self.inv.verified.insert(digest.into(), portolan_inventory::Verdict { verified, says: says.into() });
         self
     }
 

@@ -88,6 +88,56 @@ fn each_keep_reason() {
     assert_eq!(plan.summary.manifests_deleted, 2);
 }
 
+/// "Keep verified artifacts" keeps what verified, says why the others were not kept (their
+/// reason, or that they are unsigned), and takes their signatures along; "keep signed" keeps
+/// anything a signature refers to, verified or not.
+#[test]
+fn verified_and_signed_artifacts_are_kept_with_the_reason() {
+    let inv = Inv::new()
+        .image("sha256:ci", Some(100), &[])
+        .image("sha256:stranger", Some(100), &[])
+        .image("sha256:unsigned", Some(100), &[])
+        .image("sha256:unknown", Some(100), &[])
+        .referrer("sha256:ci-sig", ArtifactKind::Signature, "sha256:ci", &[])
+        .referrer("sha256:stranger-sig", ArtifactKind::Signature, "sha256:stranger", &[])
+        .referrer("sha256:unknown-sbom", ArtifactKind::Sbom, "sha256:unknown", &[])
+        .tag("1.0.0", "sha256:ci")
+        .tag("1.1.0", "sha256:stranger")
+        .tag("1.2.0", "sha256:unsigned")
+        .tag("1.3.0", "sha256:unknown")
+        .verdict("sha256:ci", true, "verified by policy ci (release)")
+        .verdict("sha256:stranger", false, "not verified: made with a key policy ci does not trust")
+        .verdict("sha256:unsigned", false, "unsigned")
+        .build();
+    let verified = plan(&policy(|r| r.keep.verified = true), &inv, NOW);
+    assert_eq!(tag(&verified, "1.0.0"), &keep(KeepReason::Verified { says: "verified by policy ci (release)".into() }));
+    assert_eq!(tag(&verified, "1.0.0").describe(), "kept: its signature is verified by policy ci (release)");
+    assert_eq!(manifest(&verified, "sha256:ci-sig"), &keep(KeepReason::ReferrerOf { subject: "sha256:ci".into() }));
+    let Decision::Delete(DeleteReason::NoRuleKeeps { tried }) = tag(&verified, "1.1.0") else { panic!("1.1.0 is deleted") };
+    assert_eq!(tried, &vec!["not verified: made with a key policy ci does not trust".to_string()]);
+    let Decision::Delete(DeleteReason::NoRuleKeeps { tried }) = tag(&verified, "1.2.0") else { panic!("1.2.0 is deleted") };
+    assert_eq!(tried, &vec!["unsigned".to_string()]);
+    // Nothing said about it: no policy covered it.
+    let Decision::Delete(DeleteReason::NoRuleKeeps { tried }) = tag(&verified, "1.3.0") else { panic!("1.3.0 is deleted") };
+    assert_eq!(tried, &vec!["not verified (no trust policy covers it)".to_string()]);
+    assert!(deleted_manifests(&verified).contains(&"sha256:stranger-sig"), "a deleted artifact takes its signature");
+
+    let signed = plan(&policy(|r| r.keep.signed = true), &inv, NOW);
+    assert_eq!(tag(&signed, "1.0.0"), &keep(KeepReason::Signed));
+    assert_eq!(tag(&signed, "1.1.0"), &keep(KeepReason::Signed));
+    assert!(matches!(tag(&signed, "1.2.0"), Decision::Delete(_)));
+    assert!(matches!(tag(&signed, "1.3.0"), Decision::Delete(_)), "an SBOM is not a signature");
+    // Either rule alone makes a policy (it keeps something).
+    assert!(portolan_retention::validate(crate::builder::raw(), &["hub"]).is_err());
+    let mut raw = crate::builder::raw();
+    raw.keep.verified = true;
+    assert!(portolan_retention::validate(raw.clone(), &["hub"]).is_ok());
+    // Stored policies without the rules read and write as before.
+    let json = serde_json::to_value(&raw).unwrap();
+    assert_eq!(json["keep"]["verified"], true);
+    assert!(json["keep"].get("signed").is_none(), "{json}");
+}
+
 #[test]
 fn describes_in_plain_words() {
     assert_eq!(KeepReason::Protected { pattern: "latest".into() }.describe(), "kept: protected by pattern \"latest\"");

@@ -23,6 +23,7 @@ fn reports_every_mistake_at_once_with_where() {
             newer_than_days: Some(0),
             tag_patterns: vec!["v*".into(), "{a,b".into(), "".into()],
             versions: Some(">=two".into()),
+            ..Default::default()
         },
         protected: vec!["latest".into(), "ops/*".into()],
         orphans: OrphanMode::Report,

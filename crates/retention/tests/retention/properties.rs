@@ -100,6 +100,7 @@ fn build(manifests: &[ManifestSpec], tags: &[TagSpec]) -> Inventory {
         manifests: BTreeMap::new(),
         referrers: BTreeMap::new(),
         unreadable: Vec::new(),
+        verified: Default::default(),
     };
     let mut referrer_tags = Vec::new();
     for (i, s) in manifests.iter().enumerate() {

@@ -240,6 +240,8 @@ async fn main() -> Result<()> {
             "clientSecret": secret_value, "portolanUrl": url, "users": users,
         });
     }
+    // The demo's signed images (`acme/app`) are judged by a trust policy naming its signers.
+    toml.push_str(&portolan_testkit::seed::demo_signers().trust_policy_toml());
     let toml = format!("{head}{toml}");
     if let Some(path) = &args.portolan_config {
         std::fs::write(path, &toml).with_context(|| format!("writing {}", path.display()))?;

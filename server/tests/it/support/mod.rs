@@ -28,7 +28,7 @@ use tower::ServiceExt;
 
 /// The service layer the tests drive directly.
 pub mod service {
-    pub use portolan_service::{Error, runs, trash, upkeep};
+    pub use portolan_service::{Error, runs, trash, upkeep, whatif};
 }
 
 // ---------------------------------------------------------------------------------------------
