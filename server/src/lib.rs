@@ -230,7 +230,6 @@ pub fn routes_of_the_server() -> Vec<(&'static str, axum::routing::MethodRouter<
         ("/style/portolan.css", get(stylesheet)),
         ("/badge/{registry}/{*path}", get(badge)),
         ("/api/v1/referrers/{registry}/{*path}", get(referrers_json)),
-        ("/api/v1/verify/{registry}/{*path}", get(verify_json)),
         ("/admin/audit.csv", get(audit_csv)),
         ("/admin/audit.json", get(audit_json)),
     ]
@@ -367,47 +366,6 @@ async fn referrers_json(
     .await;
     match result {
         Ok(v) => Json(v).into_response(),
-        Err(e) => (e.status_code(), Json(serde_json::json!({"error": e.to_string(), "title": e.title()}))).into_response(),
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct VerifyQuery {
-    /// `verified`: answer 412 unless the artifact is verified (for deploy gates: `curl --fail`).
-    require: Option<String>,
-}
-
-/// `/api/v1/verify/{registry}/{repository}:{tag}` (or `@{digest}`), `?require=verified`: the
-/// artifact's signature verification as JSON — the outcome, and every signature's result and
-/// reason.
-async fn verify_json(
-    State(state): State<AppState>,
-    Extension(user): Extension<CurrentUser>,
-    Path((registry, path)): Path<(String, String)>,
-    Query(q): Query<VerifyQuery>,
-) -> Response {
-    use portolan_app::error::AppError;
-    let result: Result<(bool, serde_json::Value), AppError> = async {
-        let path = path.trim_matches('/');
-        let (repo, reference) = match path.split_once('@') {
-            Some((r, _)) => (r, &path[r.len() + 1..]),
-            None => {
-                path.rsplit_once(':').ok_or_else(|| AppError::BadRequest("name a tag (repo:tag) or a digest (repo@sha256:…)".into()))?
-            }
-        };
-        let repo = portolan_oci::RepoName::parse(repo).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-        portolan_app::ssr::auth::require_for(&state, user.0, needed("/api/v1/verify/{registry}/{*path}"), &registry, Some(repo.as_str()))?;
-        match q.require.as_deref() {
-            None | Some("verified") => {}
-            Some(_) => return Err(AppError::BadRequest("require takes one value: verified".into())),
-        }
-        let reg = state.registry(&registry)?;
-        portolan_app::ssr::verify::verify_json(&state, reg, &repo, reference).await
-    }
-    .await;
-    match result {
-        Ok((verified, v)) if verified || q.require.is_none() => Json(v).into_response(),
-        Ok((_, v)) => (StatusCode::PRECONDITION_FAILED, Json(v)).into_response(),
         Err(e) => (e.status_code(), Json(serde_json::json!({"error": e.to_string(), "title": e.title()}))).into_response(),
     }
 }

@@ -103,7 +103,7 @@ pub const SERVER_FUNCTIONS: &[EntryPoint] = &[
 pub const ROUTES: &[EntryPoint] = &[
     read("/badge/{registry}/{*path}", On(Viewer)),
     read("/api/v1/referrers/{registry}/{*path}", On(Viewer)),
-    read("/api/v1/verify/{registry}/{*path}", On(Viewer)),
+    read("/api/v1/verify/{registry}/{*reference}", On(Viewer)),
     read("/admin/audit.csv", Somewhere(Admin)),
     read("/admin/audit.json", Somewhere(Admin)),
 ];

@@ -21,6 +21,7 @@ use leptos::reactive::owner::Owner;
 use portolan_app::api;
 use portolan_app::error::AppError;
 use portolan_app::model::{AuditQuery, DeleteSelection, RepoQuery, StorageQuery, TagQuery};
+use portolan_app::ssr::auth::needed;
 use portolan_app::ssr::{AppState, RequestId};
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +132,33 @@ async fn where_used(State(state): State<AppState>, Path(digest): Path<String>, r
     let (parts, _) = request.into_parts();
     let view = as_caller(&state, parts, || api::where_used(digest)).await?;
     Ok(json(&view))
+}
+
+/// An artifact's signature verification: the outcome and every signature's result and reason;
+/// with `?require=verified`, 412 unless verified (for deploy gates: `curl --fail`).
+async fn verify(
+    State(state): State<AppState>,
+    Path((registry, path)): Path<(String, String)>,
+    Query(q): Params,
+    request: Request,
+) -> Result<Response, Problem> {
+    let (repository, reference) = split_reference(path.trim_matches('/'))?;
+    let require = match q.get("require").map(String::as_str) {
+        None => false,
+        Some("verified") => true,
+        Some(_) => return Err(AppError::BadRequest("require takes one value: verified".into()).into()),
+    };
+    let (parts, _) = request.into_parts();
+    let st = state.clone();
+    let (verified, answer) = as_caller(&state, parts, || async move {
+        let repo = portolan_oci::RepoName::parse(&repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
+        portolan_app::ssr::auth::require(&st, needed("/api/v1/verify/{registry}/{*path}"), &registry, Some(repo.as_str()))?;
+        let reg = st.registry(&registry)?;
+        portolan_app::ssr::verify::verify_json(&st, reg, &repo, &reference).await
+    })
+    .await?;
+    let status = if require && !verified { StatusCode::PRECONDITION_FAILED } else { StatusCode::OK };
+    Ok((status, Json(answer)).into_response())
 }
 
 async fn registry_storage(
@@ -297,6 +325,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("/api/v1/diff/{registry}/{*repository}", "GET", get(diff)),
         ("/api/v1/search", "GET", get(search)),
         ("/api/v1/where-used/{digest}", "GET", get(where_used)),
+        ("/api/v1/verify/{registry}/{*reference}", "GET", get(verify)),
         ("/api/v1/storage/{registry}", "GET", get(registry_storage)),
         ("/api/v1/storage/{registry}/{*repository}", "GET", get(repository_storage)),
         ("/api/v1/delete-previews/{registry}/{*repository}", "POST", post(delete_preview)),

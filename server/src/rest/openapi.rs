@@ -104,6 +104,15 @@ fn search() {}
     responses((status = 200, body = WhereUsedView), (status = 400, body = ProblemSchema)))]
 fn where_used() {}
 
+#[utoipa::path(get, path = "/api/v1/verify/{registry}/{reference}", tag = "verify",
+    params(("registry" = String, Path), ("reference" = String, Path, description = "`repository:tag` or `repository@digest`"),
+        ("require" = Option<String>, Query, description = "`verified`: answer 412 unless the artifact is verified (a deploy gate)")),
+    responses((status = 200, description = "The outcome (`verified`, `not-verified`, `unsigned`), the policy and signer that verified it, \
+        and every signature with its format, result and reason"),
+        (status = 400, body = ProblemSchema), (status = 401, body = ProblemSchema), (status = 403, body = ProblemSchema), (status = 404, body = ProblemSchema),
+        (status = 412, description = "`require=verified` and the artifact is not verified: the same answer as 200")))]
+fn verify() {}
+
 #[utoipa::path(get, path = "/api/v1/storage/{registry}", tag = "storage",
     params(("registry" = String, Path),
         ("sort" = Option<String>, Query, description = "`stored` (default), `unique`, `shared`, `reclaimable`, `tags`, `manifests`, `untagged` or `name`"),
@@ -184,7 +193,7 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Portolan", description = "Browse and manage any OCI registry: the REST API for automation."),
-    paths(registries, repositories, tags, artifacts, referrers, diff, search, where_used, registry_storage, repository_storage, delete_previews, deletions, trash, trash_restore,
+    paths(registries, repositories, tags, artifacts, referrers, diff, search, where_used, verify, registry_storage, repository_storage, delete_previews, deletions, trash, trash_restore,
         policies, policy_runs, runs, audit, openapi_json),
     components(schemas(ProblemSchema, OutcomeSchema, Started, ConfirmationSchema, RunAskedSchema)),
     security(("token" = [])),

@@ -561,7 +561,6 @@ fn pages(place: &Place) -> Vec<(String, &'static str)> {
         (format!("{base}/-/storage"), "get_repository_storage"),
         (format!("/badge/{}/{}/tags.svg", place.registry, place.repo), "/badge/{registry}/{*path}"),
         (format!("/api/v1/referrers/{}/{}@{}", place.registry, place.repo, place.image), "/api/v1/referrers/{registry}/{*path}"),
-        (format!("/api/v1/verify/{}/{}:1.0", place.registry, place.repo), "/api/v1/verify/{registry}/{*path}"),
         (format!("/badge/{}/{}:1.0/verified.svg", place.registry, place.repo), "/badge/{registry}/{*path}"),
     ]
 }
@@ -621,7 +620,6 @@ fn route_of(uri: &str) -> &'static str {
         "/admin/tokens" => "/admin/tokens",
         p if p.starts_with("/badge/") => "/badge/{registry}/{*path}",
         p if p.starts_with("/api/v1/referrers/") => "/api/v1/referrers/{registry}/{*path}",
-        p if p.starts_with("/api/v1/verify/") => "/api/v1/verify/{registry}/{*path}",
         p if p.starts_with("/r/") && p[3..].contains('/') => "/r/{registry}/{*path}",
         p if p.starts_with("/r/") => "/r/{registry}",
         other => panic!("no route for {other}"),
@@ -786,6 +784,7 @@ fn rest_samples(w: &World, place: &Place) -> Vec<(&'static str, String, Option<s
         ("GET", format!("/api/v1/diff/{reg}/{repo}?from=1.0&to=latest"), None, "get_diff"),
         ("GET", "/api/v1/search?q=app".into(), None, "search"),
         ("GET", format!("/api/v1/where-used/{}", place.image), None, "where_used"),
+        ("GET", format!("/api/v1/verify/{reg}/{repo}:1.0"), None, "/api/v1/verify/{registry}/{*reference}"),
         ("GET", format!("/api/v1/storage/{reg}?sort=name"), None, "get_registry_storage"),
         ("GET", format!("/api/v1/storage/{reg}/{repo}"), None, "get_repository_storage"),
         ("POST", format!("/api/v1/delete-previews/{reg}/{repo}"), Some(serde_json::json!({"tags": ["1.0"]})), "preview_delete"),
