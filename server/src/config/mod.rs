@@ -30,12 +30,19 @@ pub use secret::Secret;
 
 const ABOUT: &str = "Portolan: browse and manage the artifacts of OCI registries.";
 
+/// What `portolan --version` prints after the name: the version and the git revision the binary
+/// was built from (`unknown` for a build outside git).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("PORTOLAN_REVISION"), ")");
+
+/// The git revision the binary was built from, or `unknown`.
+pub const REVISION: &str = env!("PORTOLAN_REVISION");
+
 /// The reference of every setting: `--help` prints it and the README repeats it.
 pub const REFERENCE: &str = include_str!("reference.txt");
 
 /// Command-line flags (each also settable through its environment variable).
 #[derive(Debug, Parser)]
-#[command(name = "portolan", version, about = ABOUT, long_about = REFERENCE)]
+#[command(name = "portolan", version = VERSION, about = ABOUT, long_about = REFERENCE)]
 pub struct Cli {
     /// Configuration file (TOML). Default: portolan.toml in the working directory, if present.
     #[arg(short, long, env = "PORTOLAN_CONFIG", value_name = "FILE")]
@@ -46,9 +53,13 @@ pub struct Cli {
     /// Directory of the embedded SQLite store. Default: the file's `data_dir`, else ./data.
     #[arg(long, env = "PORTOLAN_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The Leptos site settings file.
-    #[arg(long, env = "PORTOLAN_LEPTOS_CONFIG", value_name = "FILE", default_value = "Leptos.toml")]
-    pub leptos_config: PathBuf,
+    /// The Leptos site settings file. Default: the Leptos.toml built into the binary.
+    #[arg(long, env = "PORTOLAN_LEPTOS_CONFIG", value_name = "FILE")]
+    pub leptos_config: Option<PathBuf>,
+    /// Serve the site (WebAssembly, JavaScript) from this directory instead of the copy built
+    /// into the binary (development: cargo leptos watch sets LEPTOS_SITE_ROOT).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", value_name = "DIR")]
+    pub site_root: Option<PathBuf>,
     /// The URL Portolan is reached at. Default: the file's `public_url`.
     #[arg(long, env = "PORTOLAN_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
@@ -127,7 +138,10 @@ pub struct Config {
     pub audit_days: u32,
     /// How long a retention run's lease lasts without renewal (see `retention_lease_secs`).
     pub retention_lease: Duration,
-    pub leptos_config: PathBuf,
+    /// None: the Leptos.toml built in.
+    pub leptos_config: Option<PathBuf>,
+    /// None: the site built into the binary.
+    pub site_root: Option<PathBuf>,
 }
 
 /// Everything wrong with a configuration, one line each.
@@ -298,6 +312,7 @@ impl Config {
                 audit_days,
                 retention_lease,
                 leptos_config: cli.leptos_config,
+                site_root: cli.site_root,
             })
         } else {
             Err(ConfigError(errors))
@@ -540,5 +555,19 @@ mod tests {
         let c = load(text.replace("client_id = \"Iv1.a\"", "client_id = \"Iv1.a\"\nallowed_orgs = [\"acme\"]"))
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.warnings().iter().any(|w| w.contains("GitHub group")), "{:?}", c.warnings());
+    }
+
+    #[test]
+    fn a_sign_in_note_is_trimmed_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |note: &str| {
+            let text = format!("[auth]\nsign_in_note = {note:?}\n[auth.proxy]\ntrusted = [\"127.0.0.1\"]\n");
+            Config::load_with(cli(&["--config", &write(&dir, &text)]), &|_| None)
+        };
+        assert_eq!(load("  Ask #platform.\n").unwrap().auth.sign_in_note.as_deref(), Some("Ask #platform."));
+        assert_eq!(load("   ").unwrap().auth.sign_in_note, None);
+        assert!(load(&"x".repeat(auth::SIGN_IN_NOTE_MAX)).is_ok());
+        let e = load(&"x".repeat(auth::SIGN_IN_NOTE_MAX + 1)).unwrap_err();
+        assert!(e.to_string().contains("auth.sign_in_note is longer than 2000 characters"), "{e}");
     }
 }

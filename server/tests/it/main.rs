@@ -7,12 +7,17 @@
 //! - [`retention`]: retention runs against real registries under faults;
 //! - [`search`]: finding things — big catalogs, none, the crawl, where a digest is used;
 //! - [`replicas`], [`load`]: two `portolan` processes on one Postgres;
-//! - [`leptos_config`]: build and site settings agree.
+//! - [`leptos_config`]: build and site settings agree;
+//! - [`site`]: the site built into the binary, the binary run from another directory,
+//!   `--version`;
+//! - [`image`]: the OCI image, unpacked and run as its user (only when asked: it needs the
+//!   image built by `scripts/image`; see `scripts/test --image`).
 //!
 //! [`support`] holds what they share. Tests of Portolan in process run one at a time
 //! (`support::run`); tests of `portolan` processes run beside them (`support::run_in_parallel`).
 //! Each has a time limit: a hang fails, naming the test.
 
+mod image;
 mod leptos_config;
 mod load;
 mod registries;
@@ -22,4 +27,5 @@ mod roles;
 mod router;
 mod search;
 mod signin;
+mod site;
 mod support;
