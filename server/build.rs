@@ -4,7 +4,10 @@
 //!   (the environment variable of that name wins, for builds from a source archive; a build
 //!   outside git, or without git installed, says `unknown`). Rebuilt when HEAD moves.
 //! - the site (`target/site`, written by cargo-leptos before it builds the server) is embedded by
-//!   `src/main.rs`; the binary is rebuilt when a file there is added, removed or changed.
+//!   `src/main.rs` with `include_bytes!`, so the binary alone is rebuilt when one of its files
+//!   changes. While the site is not whole yet (no WebAssembly or JavaScript: a build before the
+//!   first `cargo leptos build`, or alongside it), its directory is watched too, so the binary
+//!   is built again once the site is there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,10 +22,14 @@ fn main() {
     };
     println!("cargo:rustc-env=PORTOLAN_REVISION={revision}");
 
-    // The site directory must exist for Cargo to watch it (a missing path would rebuild the
-    // server on every build); an empty one embeds nothing, and the binary then says so at start.
+    // Watching the directory reruns this script, which rebuilds the whole package: only while
+    // the site is not whole. It must exist to be watched (a missing path would rebuild the
+    // server on every build).
+    println!("cargo:rerun-if-env-changed=LEPTOS_OUTPUT_NAME");
+    let name = std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "portolan".to_owned());
     let site = manifest.join("../target/site");
-    if std::fs::create_dir_all(&site).is_ok() {
+    let whole = ["js", "wasm"].iter().all(|ext| site.join(format!("pkg/{name}.{ext}")).is_file());
+    if !whole && std::fs::create_dir_all(&site).is_ok() {
         println!("cargo:rerun-if-changed={}", site.display());
     }
 }

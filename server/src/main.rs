@@ -13,9 +13,12 @@ use portolan_server::files::{Embedded, Site};
 use portolan_server::{Parts, StartError, app, leptos_options, registries, state};
 use tracing_subscriber::EnvFilter;
 
-/// The site as `cargo leptos build` left it (`build.rs` rebuilds the binary when it changes).
+/// The site as `cargo leptos build` left it, but the TypeScript declarations (`build.rs` says
+/// when to build the binary again).
 #[derive(rust_embed::RustEmbed)]
 #[folder = "../target/site"]
+#[exclude = "*.d.ts"]
+#[exclude = "*.d.ts.*"]
 #[allow_missing = true]
 struct SiteFiles;
 

@@ -163,7 +163,7 @@ fn the_image_runs_as_its_user_and_shows_its_own_tag_with_its_sbom() {
 
         // The entrypoint, as the image's user, with the image's environment (its own address
         // instead of 0.0.0.0:3000, so nothing else on this machine is in the way).
-        let version = std::process::Command::new("chroot")
+        let version = std::process::Command::new(chroot())
             .arg(format!("--userspec={USER}:{USER}"))
             .arg(root.path())
             .arg("/usr/local/bin/portolan")
@@ -178,7 +178,7 @@ fn the_image_runs_as_its_user_and_shows_its_own_tag_with_its_sbom() {
         let (url, mut guard) = portolan_testkit::process::start_on_free_port("portolan in the image", |addr| {
             let (root, log, env, registry) = (root.path().to_owned(), log.clone(), env.clone(), registry.url.clone());
             async move {
-                let mut cmd = std::process::Command::new("chroot");
+                let mut cmd = std::process::Command::new(chroot());
                 cmd.arg(format!("--userspec={USER}:{USER}"))
                     .arg(&root)
                     .arg("/usr/local/bin/portolan")
@@ -221,6 +221,11 @@ fn the_image_runs_as_its_user_and_shows_its_own_tag_with_its_sbom() {
         let db = std::fs::metadata(root.path().join("data/portolan.db")).expect("the store in /data");
         assert_eq!((db.uid(), db.mode() & 0o777), (USER, 0o600), "written by the image's user, readable by it only");
     })
+}
+
+/// coreutils' chroot, by its path: the image's environment has no PATH to find it by.
+fn chroot() -> PathBuf {
+    ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].iter().map(PathBuf::from).find(|p| p.exists()).expect("chroot (coreutils)")
 }
 
 /// This process's user id (`id -u`).
