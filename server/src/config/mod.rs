@@ -570,4 +570,20 @@ mod tests {
         let e = load(&"x".repeat(auth::SIGN_IN_NOTE_MAX + 1)).unwrap_err();
         assert!(e.to_string().contains("auth.sign_in_note is longer than 2000 characters"), "{e}");
     }
+
+    #[test]
+    fn the_site_root_and_the_site_settings() {
+        let config = Config::load_with(cli(&["--site-root", "/srv/site", "--listen", "127.0.0.1:4001"]), &|_| None).unwrap();
+        assert_eq!(config.site_root.as_deref(), Some(Path::new("/srv/site")));
+        let options = crate::leptos_options(&config).unwrap();
+        assert_eq!((options.site_root.as_ref(), options.site_pkg_dir.as_ref()), ("/srv/site", "pkg"));
+        assert_eq!(options.site_addr, "127.0.0.1:4001".parse().unwrap());
+        // Without flags: the Leptos.toml built in, whatever the working directory holds.
+        let config = Config::load_with(cli(&[]), &|_| None).unwrap();
+        assert_eq!((config.site_root.as_ref(), config.leptos_config.as_ref()), (None, None));
+        assert_eq!(crate::leptos_options(&config).unwrap().output_name.as_ref(), "portolan");
+        let config = Config::load_with(cli(&["--leptos-config", "/nonexistent/Leptos.toml"]), &|_| None).unwrap();
+        let e = crate::leptos_options(&config).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/Leptos.toml"), "{e}");
+    }
 }

@@ -133,6 +133,7 @@ fn the_image_runs_as_its_user_and_shows_its_own_tag_with_its_sbom() {
         eprintln!("the image: {} KiB compressed, {} KiB unpacked", compressed / 1024, unpacked / 1024);
         assert!(compressed < 32 << 20 && unpacked < 80 << 20, "small: {compressed} bytes compressed, {unpacked} unpacked");
         assert!(!root.path().join("bin/sh").exists() && !root.path().join("usr/bin").exists(), "no shell, no tools");
+        assert!(!root.path().join("etc/ssl").exists(), "no CA bundle: the trust roots are in the binary");
         let passwd = std::fs::read_to_string(root.path().join("etc/passwd")).unwrap();
         assert!(passwd.lines().any(|l| l.starts_with(&format!("portolan:x:{USER}:{USER}:"))), "{passwd}");
         let data = std::fs::metadata(root.path().join("data")).unwrap();
