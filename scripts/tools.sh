@@ -2,7 +2,7 @@
 # Installs, idempotently, every tool the demo, the tests and the benchmarks need.
 # Each step checks first and does nothing when the right version is already there.
 #
-#   scripts/tools.sh            everything
+#   scripts/tools.sh            every default step (cyclonedx, for scripts/image, only when named)
 #   scripts/tools.sh <step>...  only the named steps (see `steps` below)
 #
 # Sourced by scripts/demo, scripts/test and scripts/bench; safe to run on its own.
@@ -11,7 +11,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION="0.3.11"
 FERRO_OCI_VERSION="1.0.0"
-APT_PACKAGES=(docker-registry chromium skopeo postgresql)
+CYCLONEDX_VERSION="0.5.9"
+APT_PACKAGES=(docker-registry chromium skopeo postgresql buildah jq)
 
 log() { printf '\033[1;34m[tools]\033[0m %s\n' "$*" >&2; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -38,8 +39,9 @@ crate_source() {
 }
 
 # Debian packages: docker-registry (CNCF distribution, the registry of the demo and the tests),
-# chromium (end-to-end tests), skopeo (benchmarks), postgresql (the shared store's tests).
-# APT_ONLY="docker-registry" narrows it.
+# chromium (end-to-end tests), skopeo (benchmarks; pushing the image), postgresql (the shared
+# store's tests), buildah and jq (building the image: scripts/image). APT_ONLY="docker-registry"
+# narrows it.
 step_apt() {
   local missing=() wanted
   read -r -a wanted <<< "${APT_ONLY:-${APT_PACKAGES[*]}}"
@@ -105,6 +107,17 @@ step_ferro() {
   cargo install -q --locked ferro-oci-server --version "$FERRO_OCI_VERSION"
 }
 
+# cargo-cyclonedx: the image's SBOM of its Rust dependencies (scripts/image only; not in the
+# default steps).
+step_cyclonedx() {
+  if have cargo-cyclonedx && cargo install --list | grep -q "^cargo-cyclonedx v$CYCLONEDX_VERSION:"; then
+    return
+  fi
+  log "cargo-cyclonedx $CYCLONEDX_VERSION: building"
+  tool_build_env
+  cargo install -q --locked cargo-cyclonedx --version "$CYCLONEDX_VERSION"
+}
+
 # Node tools (playwright-core drives Chromium; npm's binaryen gives a wasm-opt that
 # keeps hydration working, unlike Debian's binaryen 108).
 step_node() {
@@ -114,6 +127,7 @@ step_node() {
   fi
 }
 
+# The steps run by default (cyclonedx only when asked: scripts/image asks).
 steps() { printf '%s\n' apt wasm_target node cargo_leptos wasm_bindgen ferro; }
 
 main() {

@@ -53,6 +53,27 @@ pub struct StartError(pub String);
 /// The stylesheet's URL, versioned by its content hash so browsers may cache it forever.
 pub static STYLESHEET: LazyLock<String> = LazyLock::new(|| format!("/style/portolan.css?v={}", portolan_style::HASH));
 
+/// Leptos.toml as built in: the site settings of a binary started from any directory.
+pub const LEPTOS_TOML: &str = include_str!("../../Leptos.toml");
+
+/// The site settings: `--leptos-config`'s file, else the Leptos.toml built in (either
+/// overridden by `LEPTOS_<KEY>` environment variables), then `--listen` and `--site-root`.
+pub fn leptos_options(config: &Config) -> Result<LeptosOptions, StartError> {
+    let mut options = match &config.leptos_config {
+        Some(path) => {
+            leptos_config::get_config_from_file(path).map_err(|e| StartError(format!("reading {}: {e}", path.display())))?.leptos_options
+        }
+        None => leptos_config::get_config_from_str(LEPTOS_TOML).map_err(|e| StartError(format!("the built-in Leptos.toml: {e}")))?,
+    };
+    if let Some(listen) = config.listen {
+        options.site_addr = listen;
+    }
+    if let Some(root) = &config.site_root {
+        options.site_root = root.display().to_string().into();
+    }
+    Ok(options)
+}
+
 /// Builds the registries' clients from the configuration.
 pub fn registries(config: &Config) -> Result<Vec<Registry>, StartError> {
     config
@@ -81,6 +102,7 @@ pub fn state(leptos_options: LeptosOptions, registries: Vec<Registry>, config: &
             .map(|p| ProviderInfo { id: p.id.clone(), title: p.title.clone(), kind: p.kind.label().to_owned() })
             .collect(),
         proxy: config.auth.proxy.is_some(),
+        note: config.auth.sign_in_note.clone(),
     };
     AppState {
         leptos_options,
@@ -136,6 +158,8 @@ pub struct Parts {
     pub secure_cookies: bool,
     /// A session ends after this long unused.
     pub idle_timeout: std::time::Duration,
+    /// Where the site's static files come from (built in, or the site root).
+    pub site: files::Site,
 }
 
 impl Parts {
@@ -151,6 +175,7 @@ impl Parts {
             ),
             secure_cookies: config.secure_cookies(),
             idle_timeout: config.auth.idle_timeout,
+            site: files::Site::Directory,
         })
     }
 }
@@ -165,6 +190,7 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
 /// JSON API, health.
 pub fn app(state: AppState, parts: Parts) -> Router {
     _install_metrics();
+    let state = parts.site.prepare(state);
     // A tag, a digest and a repository are different pages of the same server route.
     let mut routes = generate_route_list(App);
     routes.sort_by(|a, b| a.path().cmp(b.path()));
@@ -187,7 +213,7 @@ pub fn app(state: AppState, parts: Parts) -> Router {
     router
         .merge(auth::routes(parts.auth.clone()))
         .leptos_routes(&state, routes, move || shell(options.clone(), &STYLESHEET))
-        .fallback_service(files::site(&state))
+        .fallback_service(files::site(&state, &parts.site))
         .layer(axum::middleware::from_fn(server_fn_status))
         .layer(axum::middleware::from_fn(auth::same_origin_changes))
         .layer(axum::middleware::from_fn_with_state((state.clone(), page_cache::PageCache::default()), page_cache::serve))

@@ -1,13 +1,37 @@
 //! `portolan`: reads the configuration, opens the store, serves until SIGINT or SIGTERM, then
-//! finishes the requests in flight.
+//! finishes the requests in flight. The site (WebAssembly, JavaScript and their compressed
+//! copies, as `cargo leptos build` wrote them in `target/site` before building this binary) is
+//! built in.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 use portolan_server::config::{Cli, Config, LogFormat};
-use portolan_server::{Parts, StartError, app, registries, state};
+use portolan_server::files::{Embedded, Site};
+use portolan_server::{Parts, StartError, app, leptos_options, registries, state};
 use tracing_subscriber::EnvFilter;
+
+/// The site as `cargo leptos build` left it, but the TypeScript declarations (`build.rs` says
+/// when to build the binary again).
+#[derive(rust_embed::RustEmbed)]
+#[folder = "../target/site"]
+#[exclude = "*.d.ts"]
+#[exclude = "*.d.ts.*"]
+#[allow_missing = true]
+struct SiteFiles;
+
+/// The built-in site, or None when the binary was built without a whole one (before
+/// `cargo leptos build` wrote the WebAssembly and its JavaScript).
+fn built_in_site(options: &leptos::config::LeptosOptions) -> Option<Arc<Embedded>> {
+    let files = SiteFiles::iter().filter_map(|path| {
+        let file = SiteFiles::get(&path)?;
+        Some((path.into_owned(), file.data, file.metadata.sha256_hash()))
+    });
+    let site = Embedded::new(&options.site_pkg_dir, files);
+    site.is_complete(&options.output_name).then(|| Arc::new(site))
+}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -41,12 +65,7 @@ fn init_logs(json: bool) {
 }
 
 async fn run(config: Config, check: bool) -> Result<(), StartError> {
-    let path = config.leptos_config.display().to_string();
-    let mut leptos_options =
-        leptos_config::get_configuration(Some(&path)).map_err(|e| StartError(format!("reading {path}: {e}")))?.leptos_options;
-    if let Some(listen) = config.listen {
-        leptos_options.site_addr = listen;
-    }
+    let leptos_options = leptos_options(&config)?;
     let addr = leptos_options.site_addr;
     for w in config.warnings() {
         tracing::warn!("{w}");
@@ -64,7 +83,24 @@ async fn run(config: Config, check: bool) -> Result<(), StartError> {
     }
     let registries = registries(&config)?;
     let store = portolan_store::Store::open(&config.store).await.map_err(|e| StartError(format!("opening the store: {e}")))?;
-    let parts = Parts::new(&config, addr, store.clone())?;
+    let mut parts = Parts::new(&config, addr, store.clone())?;
+    parts.site = match (&config.site_root, built_in_site(&leptos_options)) {
+        (None, Some(site)) => {
+            tracing::info!(hash = %site.hash(), "serving the site built into the binary");
+            Site::Embedded(site)
+        }
+        (Some(root), _) => {
+            tracing::info!("serving the site from {}", root.display());
+            Site::Directory
+        }
+        (None, None) => {
+            tracing::warn!(
+                "this binary carries no whole site (it was built before `cargo leptos build` wrote target/site): serving the site from {}",
+                leptos_options.site_root
+            );
+            Site::Directory
+        }
+    };
     if parts.guard.hosts.is_none() {
         tracing::warn!("listening on all interfaces without public_url or allowed_hosts: any Host header is accepted");
     }

@@ -22,7 +22,7 @@ pub fn SignInPage() -> impl IntoView {
 }
 
 fn sign_in_view((options, next): (SignInOptions, String)) -> impl IntoView {
-    let SignInOptions { providers, proxy } = options;
+    let SignInOptions { providers, proxy, note } = options;
     let body = if !providers.is_empty() {
         view! {
             <ul class="mt-4 grid gap-3" data-testid="providers">
@@ -57,6 +57,13 @@ fn sign_in_view((options, next): (SignInOptions, String)) -> impl IntoView {
             <h1 class="text-2xl font-semibold">"Sign in"</h1>
             <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">"What you may see and change depends on the roles your account is given."</p>
             {body}
+            {note.map(|note| {
+                view! {
+                    <p data-testid="sign-in-note" class="mt-5 whitespace-pre-line break-words border-t border-slate-200 pt-4 text-sm text-slate-700 dark:border-slate-800 dark:text-slate-300">
+                        {note}
+                    </p>
+                }
+            })}
         </section>
     }
 }

@@ -56,6 +56,8 @@ pub struct SignInOptions {
     pub providers: Vec<ProviderInfo>,
     /// A trusted reverse proxy signs people in (no sign-in page of Portolan's own).
     pub proxy: bool,
+    /// The administrator's note for the sign-in page (`[auth] sign_in_note`), shown as text.
+    pub note: Option<String>,
 }
 
 /// Who is signed in, and their role where the page is (for the header; never for deciding).

@@ -116,6 +116,25 @@ impl OidcUser {
         }
     }
 
+    /// The demo's user for `role` (`admin`, `maintainer` or `viewer`): that login, a random
+    /// password of 16 letters and digits, `<role>@demo.example` (verified), groups
+    /// `/portolan/<role>s`.
+    pub fn demo(role: &str) -> Self {
+        const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let password = (0..16).map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char).collect();
+        let mut title = role.to_owned();
+        title[..1].make_ascii_uppercase();
+        Self {
+            login: role.to_owned(),
+            password,
+            sub: format!("demo-{role}"),
+            name: Some(format!("{title} (demo)")),
+            email: Some(format!("{role}@demo.example")),
+            email_verified: true,
+            groups: Some(vec![format!("/portolan/{role}s")]),
+        }
+    }
+
     /// The claims the provider holds for this user (released per scope).
     pub fn claims(&self) -> serde_json::Value {
         let mut claims = serde_json::json!({

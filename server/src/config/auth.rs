@@ -15,6 +15,7 @@ use super::secret::{self, Secret};
 pub struct AuthFile {
     pub idle_timeout_minutes: Option<u64>,
     pub session_hours: Option<u64>,
+    pub sign_in_note: Option<String>,
     #[serde(default)]
     pub providers: Vec<ProviderFile>,
     pub proxy: Option<ProxyFile>,
@@ -111,7 +112,12 @@ pub struct AuthConfig {
     pub idle_timeout: Duration,
     /// …and this long after sign-in at the latest.
     pub session_max: Duration,
+    /// Text shown on the sign-in page (as text, never markup), e.g. who to ask for access.
+    pub sign_in_note: Option<String>,
 }
+
+/// The longest `sign_in_note`, in characters.
+pub const SIGN_IN_NOTE_MAX: usize = 2000;
 
 impl AuthConfig {
     /// Whether anyone can sign in at all (else Portolan is an open read-only browser).
@@ -300,11 +306,16 @@ pub fn validate(file: AuthFile, env: &dyn Fn(&str) -> Option<String>, origin: &s
     };
     let idle = minutes(file.idle_timeout_minutes, 12 * 60, "idle_timeout_minutes", errors);
     let hours = minutes(file.session_hours, 7 * 24, "session_hours", errors);
+    let sign_in_note = file.sign_in_note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if sign_in_note.as_ref().is_some_and(|n| n.chars().count() > SIGN_IN_NOTE_MAX) {
+        errors.push(format!("{origin}: auth.sign_in_note is longer than {SIGN_IN_NOTE_MAX} characters"));
+    }
     AuthConfig {
         providers,
         proxy,
         idle_timeout: Duration::from_secs(idle.min(525_600) * 60),
         session_max: Duration::from_secs(hours.min(8_760) * 3600),
+        sign_in_note,
     }
 }
 

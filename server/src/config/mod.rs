@@ -32,12 +32,19 @@ pub use secret::Secret;
 
 const ABOUT: &str = "Portolan: browse and manage the artifacts of OCI registries.";
 
+/// What `portolan --version` prints after the name: the version and the git revision the binary
+/// was built from (`unknown` for a build outside git).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("PORTOLAN_REVISION"), ")");
+
+/// The git revision the binary was built from, or `unknown`.
+pub const REVISION: &str = env!("PORTOLAN_REVISION");
+
 /// The reference of every setting: `--help` prints it and the README repeats it.
 pub const REFERENCE: &str = include_str!("reference.txt");
 
 /// Command-line flags (each also settable through its environment variable).
 #[derive(Debug, Parser)]
-#[command(name = "portolan", version, about = ABOUT, long_about = REFERENCE)]
+#[command(name = "portolan", version = VERSION, about = ABOUT, long_about = REFERENCE)]
 pub struct Cli {
     /// Configuration file (TOML). Default: portolan.toml in the working directory, if present.
     #[arg(short, long, env = "PORTOLAN_CONFIG", value_name = "FILE")]
@@ -48,9 +55,13 @@ pub struct Cli {
     /// Directory of the embedded SQLite store. Default: the file's `data_dir`, else ./data.
     #[arg(long, env = "PORTOLAN_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// The Leptos site settings file.
-    #[arg(long, env = "PORTOLAN_LEPTOS_CONFIG", value_name = "FILE", default_value = "Leptos.toml")]
-    pub leptos_config: PathBuf,
+    /// The Leptos site settings file. Default: the Leptos.toml built into the binary.
+    #[arg(long, env = "PORTOLAN_LEPTOS_CONFIG", value_name = "FILE")]
+    pub leptos_config: Option<PathBuf>,
+    /// Serve the site (WebAssembly, JavaScript) from this directory instead of the copy built
+    /// into the binary (development: cargo leptos watch sets LEPTOS_SITE_ROOT).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", value_name = "DIR")]
+    pub site_root: Option<PathBuf>,
     /// The URL Portolan is reached at. Default: the file's `public_url`.
     #[arg(long, env = "PORTOLAN_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
@@ -136,7 +147,10 @@ pub struct Config {
     pub retention_lease: Duration,
     /// Which signatures are trusted, where.
     pub trust: portolan_verify::TrustPolicies,
-    pub leptos_config: PathBuf,
+    /// None: the Leptos.toml built in.
+    pub leptos_config: Option<PathBuf>,
+    /// None: the site built into the binary.
+    pub site_root: Option<PathBuf>,
 }
 
 /// Everything wrong with a configuration, one line each.
@@ -312,6 +326,7 @@ impl Config {
                 retention_lease,
                 trust,
                 leptos_config: cli.leptos_config,
+                site_root: cli.site_root,
             })
         } else {
             Err(ConfigError(errors))
@@ -603,5 +618,35 @@ mod tests {
         let c = load(text.replace("client_id = \"Iv1.a\"", "client_id = \"Iv1.a\"\nallowed_orgs = [\"acme\"]"))
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.warnings().iter().any(|w| w.contains("GitHub group")), "{:?}", c.warnings());
+    }
+
+    #[test]
+    fn a_sign_in_note_is_trimmed_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |note: &str| {
+            let text = format!("[auth]\nsign_in_note = {note:?}\n[auth.proxy]\ntrusted = [\"127.0.0.1\"]\n");
+            Config::load_with(cli(&["--config", &write(&dir, &text)]), &|_| None)
+        };
+        assert_eq!(load("  Ask #platform.\n").unwrap().auth.sign_in_note.as_deref(), Some("Ask #platform."));
+        assert_eq!(load("   ").unwrap().auth.sign_in_note, None);
+        assert!(load(&"x".repeat(auth::SIGN_IN_NOTE_MAX)).is_ok());
+        let e = load(&"x".repeat(auth::SIGN_IN_NOTE_MAX + 1)).unwrap_err();
+        assert!(e.to_string().contains("auth.sign_in_note is longer than 2000 characters"), "{e}");
+    }
+
+    #[test]
+    fn the_site_root_and_the_site_settings() {
+        let config = Config::load_with(cli(&["--site-root", "/srv/site", "--listen", "127.0.0.1:4001"]), &|_| None).unwrap();
+        assert_eq!(config.site_root.as_deref(), Some(Path::new("/srv/site")));
+        let options = crate::leptos_options(&config).unwrap();
+        assert_eq!((options.site_root.as_ref(), options.site_pkg_dir.as_ref()), ("/srv/site", "pkg"));
+        assert_eq!(options.site_addr, "127.0.0.1:4001".parse().unwrap());
+        // Without flags: the Leptos.toml built in, whatever the working directory holds.
+        let config = Config::load_with(cli(&[]), &|_| None).unwrap();
+        assert_eq!((config.site_root.as_ref(), config.leptos_config.as_ref()), (None, None));
+        assert_eq!(crate::leptos_options(&config).unwrap().output_name.as_ref(), "portolan");
+        let config = Config::load_with(cli(&["--leptos-config", "/nonexistent/Leptos.toml"]), &|_| None).unwrap();
+        let e = crate::leptos_options(&config).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/Leptos.toml"), "{e}");
     }
 }

@@ -15,13 +15,18 @@
 //! - [`replicas`], [`load`]: two `portolan` processes on one Postgres;
 //! - [`verify`]: signature verification against real registries (cosign keys and keyless,
 //!   notation; `.sig` tags, the referrers API and the fallback tag);
-//! - [`leptos_config`]: build and site settings agree.
+//! - [`leptos_config`]: build and site settings agree;
+//! - [`site`]: the site built into the binary, the binary run from another directory,
+//!   `--version`;
+//! - [`image`]: the OCI image, unpacked and run as its user (only when asked: it needs the
+//!   image built by `scripts/image`; see `scripts/test --image`).
 //!
 //! [`support`] holds what they share. Tests of Portolan in process run one at a time
 //! (`support::run`), and so does the load test, which takes both cores; the other tests of
 //! `portolan` processes run beside them (`support::run_in_parallel`). Each has a time limit: a
 //! hang fails, naming the test.
 
+mod image;
 mod leptos_config;
 mod load;
 mod oidc;
@@ -35,6 +40,7 @@ mod schedule;
 mod search;
 mod signin;
 mod storage;
+mod site;
 mod support;
 mod tokens;
 mod upkeep;

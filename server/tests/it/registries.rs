@@ -512,6 +512,11 @@ fn static_files_go_out_compressed_precompressed_copies_as_they_are() {
         assert_eq!((encoding.as_deref(), &body[..]), (Some("gzip"), &b"gzip copy"[..]));
         let (encoding, body) = get("/pkg/portolan.wasm", "").await;
         assert_eq!((encoding, body.len()), (None, wasm.len()), "no compression asked for, none given");
+        // Each says the answer depends on Accept-Encoding (shared caches keep them apart).
+        for accept in ["br", "gzip", ""] {
+            let a = portolan.app.request("GET", "/pkg/portolan.wasm").header("accept-encoding", accept).send().await;
+            assert_eq!(a.header("vary"), Some("accept-encoding"), "Accept-Encoding: {accept}");
+        }
         // A file without copies, and the stylesheet: compressed as they are sent.
         for path in ["/pkg/portolan.js", "/style/portolan.css"] {
             let (encoding, body) = get(path, "br, gzip").await;

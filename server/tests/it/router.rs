@@ -636,3 +636,22 @@ fn the_stylesheet_is_immutable_only_under_its_own_hash() {
         assert_eq!(cache(&a).as_deref(), Some("private, no-cache"));
     })
 }
+
+#[test]
+fn the_sign_in_note_is_shown_as_text() {
+    run(async {
+        let registries = "[[registries]]\nname = \"r\"\nurl = \"http://r.invalid\"\n";
+        let note = "Ask <b>#platform</b> for access.\nadmin / s3cret & more";
+        let portolan =
+            TestApp::new(&format!("[auth]\nsign_in_note = {note:?}\n[auth.proxy]\ntrusted = [\"127.0.0.1\"]\n{registries}")).await;
+        let page = portolan.get("/sign-in").await;
+        assert_eq!(page.status, 200);
+        let at = page.body.find("data-testid=\"sign-in-note\"").unwrap_or_else(|| panic!("the note is on the page: {}", page.body));
+        let shown = &page.body[at..];
+        assert!(shown.contains("Ask &lt;b"), "markup shown as text: {shown}");
+        assert!(shown.contains("for access.\nadmin / s3cret &amp; more"), "its lines kept: {shown}");
+        assert!(!page.body.contains("<b>#platform"), "never markup");
+        let without = TestApp::new(&format!("[auth.proxy]\ntrusted = [\"127.0.0.1\"]\n{registries}")).await;
+        assert!(!without.get("/sign-in").await.body.contains("sign-in-note"));
+    })
+}

@@ -9,19 +9,24 @@
 //! the configuration gets sign-in: `public_url`, the provider, grants (group `/platform/admins`:
 //! admin; `/dev`: maintainer on the token and ferro registries; anyone signed in: viewer),
 //! `anonymous_read = true` on every registry but `private` (the first registry again, for
-//! signed-in people only).
+//! signed-in people only). With `--demo-users` as well, the provider's users are instead
+//! `admin`, `maintainer` and `viewer` (random passwords, in the JSON file), each with that role
+//! on every registry.
 
 use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use portolan_testkit::oidc::{OidcConfig, OidcProvider};
+use portolan_testkit::oidc::{OidcConfig, OidcProvider, OidcUser};
 use portolan_testkit::{Kind, READER, Registry};
 use serde_json::json;
 
 /// The provider's id in the generated configuration (URL segment and grant prefix).
 const PROVIDER_ID: &str = "sso";
+
+/// The demo's users, named after the role each has (`--demo-users`).
+const DEMO_ROLES: [&str; 3] = ["admin", "maintainer", "viewer"];
 
 #[derive(Parser)]
 #[command(about = "Starts seeded test registries for Portolan", version)]
@@ -64,6 +69,10 @@ struct Args {
     /// the provider's redirect URIs).
     #[arg(long)]
     portolan_url: Option<String>,
+    /// With --with-oidc: the users are admin, maintainer and viewer, each with that role on
+    /// every registry (for the demo), instead of alice, bob and carol.
+    #[arg(long, requires = "with_oidc")]
+    demo_users: bool,
     /// Stop when standard input reaches end of file (for parents that cannot send signals).
     #[arg(long)]
     stop_on_stdin_eof: bool,
@@ -92,13 +101,15 @@ async fn main() -> Result<()> {
     let portolan_url = args.portolan_url.as_deref().map(|u| u.trim_end_matches('/').to_owned());
     let oidc = async {
         match (&portolan_url, args.with_oidc) {
-            (Some(url), true) => OidcProvider::start(
-                OidcConfig::default()
+            (Some(url), true) => {
+                let mut config = OidcConfig::default()
                     .redirect_uri(&format!("{url}/auth/callback/{PROVIDER_ID}"))
-                    .post_logout_redirect_uri(&format!("{url}/")),
-            )
-            .await
-            .map(Some),
+                    .post_logout_redirect_uri(&format!("{url}/"));
+                if args.demo_users {
+                    config.users = DEMO_ROLES.iter().map(|role| OidcUser::demo(role)).collect();
+                }
+                OidcProvider::start(config).await.map(Some)
+            }
             _ => Ok(None),
         }
     };
@@ -215,17 +226,24 @@ async fn main() -> Result<()> {
             provider.issuer(),
             provider.client_id(),
         ));
-        toml.push_str(&format!("\n[[grants]]\nrole = \"admin\"\ngroups = [\"{PROVIDER_ID}:/platform/admins\"]\n"));
-        for r in registries.iter().filter(|r| matches!(r.kind, Kind::Token | Kind::Ferro)) {
-            toml.push_str(&format!(
-                "\n[[grants]]\nrole = \"maintainer\"\nregistry = \"{}\"\ngroups = [\"{PROVIDER_ID}:/dev\"]\n",
-                r.kind.name()
-            ));
+        if args.demo_users {
+            for role in ["admin", "maintainer"] {
+                toml.push_str(&format!("\n[[grants]]\nrole = \"{role}\"\ngroups = [\"{PROVIDER_ID}:/portolan/{role}s\"]\n"));
+            }
+        } else {
+            toml.push_str(&format!("\n[[grants]]\nrole = \"admin\"\ngroups = [\"{PROVIDER_ID}:/platform/admins\"]\n"));
+            for r in registries.iter().filter(|r| matches!(r.kind, Kind::Token | Kind::Ferro)) {
+                toml.push_str(&format!(
+                    "\n[[grants]]\nrole = \"maintainer\"\nregistry = \"{}\"\ngroups = [\"{PROVIDER_ID}:/dev\"]\n",
+                    r.kind.name()
+                ));
+            }
         }
         toml.push_str("\n[[grants]]\nrole = \"viewer\"\nsigned_in = true\n");
         secrets.push(basic_secret("the OpenID client secret", provider.client_id(), secret_value));
         secrets.push(secret("the OpenID provider's signing key", provider.signing_key_pem()));
-        let roles = [("alice", "admin"), ("bob", "maintainer"), ("carol", "viewer")];
+        let roles =
+            if args.demo_users { DEMO_ROLES.map(|r| (r, r)) } else { [("alice", "admin"), ("bob", "maintainer"), ("carol", "viewer")] };
         let users: Vec<serde_json::Value> = provider
             .users()
             .iter()

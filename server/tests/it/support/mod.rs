@@ -100,6 +100,7 @@ pub struct Build {
     toml: String,
     registries: Option<Vec<Registry>>,
     site_root: Option<PathBuf>,
+    site: portolan_server::files::Site,
     listen: SocketAddr,
 }
 
@@ -113,6 +114,12 @@ impl Build {
     /// Static files from here instead of Leptos.toml's site root.
     pub fn site_root(mut self, root: &Path) -> Self {
         self.site_root = Some(root.to_owned());
+        self
+    }
+
+    /// Static files from here (e.g. a site built in) instead of the site root.
+    pub fn site(mut self, site: portolan_server::files::Site) -> Self {
+        self.site = site;
         self
     }
 
@@ -139,7 +146,8 @@ impl Build {
         };
         let store = Store::open(&config.store).await.unwrap();
         let state = portolan_server::state(leptos, registries, &config, store.clone());
-        let parts = portolan_server::Parts::new(&config, self.listen, store.clone()).unwrap();
+        let mut parts = portolan_server::Parts::new(&config, self.listen, store.clone()).unwrap();
+        parts.site = self.site;
         let app = {
             let _one = one_router_at_a_time();
             portolan_server::app(state.clone(), parts)
@@ -171,7 +179,13 @@ impl TestApp {
 
     /// Portolan configured by `toml`, built as [`Build`] says.
     pub fn build(toml: &str) -> Build {
-        Build { toml: toml.to_owned(), registries: None, site_root: None, listen: SocketAddr::from(([127, 0, 0, 1], 3000)) }
+        Build {
+            toml: toml.to_owned(),
+            registries: None,
+            site_root: None,
+            site: portolan_server::files::Site::Directory,
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+        }
     }
 
     /// A request to the router in process, to add to before [`Call::send`].
