@@ -6,7 +6,7 @@
 // the navigation's start (the page's `performance.timeOrigin`):
 //
 //   {"url", "rows", "complete_rows", "first_byte", "dom_content_loaded", "load", "hydrated",
-//    "complete", "html_complete_rows", "error"?}
+//    "complete", "html_complete_rows", "responses", "error"?}
 //
 // A page is complete when its tag table (`table[data-testid="tags"]`) has at least one row
 // (`tbody tr[data-tag]`), exactly `rows` of them when `rows` is given, and every row has its
@@ -15,7 +15,10 @@
 // page, by a MutationObserver installed before the document exists, so it is the moment the
 // DOM first holds every row — not when a poll from outside happens to look.
 // `html_complete_rows` is how many rows were complete when the document finished parsing;
-// `hydrated` is when the page's islands ran (`<html data-hydrated="true">`).
+// `hydrated` is when the page's islands ran (`<html data-hydrated="true">`). `responses` lists
+// every response the page received — `{"path", "method", "status", "encoding"}`, the path with
+// its query, the encoding its Content-Encoding or null — so the benchmark can copy the files a
+// page needs and check that two servers answered the browser alike.
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -56,6 +59,13 @@ async function measure(browser, { url, rows }) {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
+    // allHeaders(): the headers as received (headers() can be the provisional ones).
+    const responses = [];
+    page.on('response', (r) => {
+      const u = new URL(r.url());
+      const seen = { path: u.pathname + u.search, method: r.request().method(), status: r.status() };
+      responses.push(r.allHeaders().then((h) => ({ ...seen, encoding: h['content-encoding'] ?? null }), () => ({ ...seen, encoding: null })));
+    });
     await page.addInitScript(watchRows, rows ?? null);
     const response = await page.goto(url, { waitUntil: 'commit', timeout: TIMEOUT_MS });
     if (!response || !response.ok()) throw new Error(`${url}: ${response ? response.status() : 'no response'}`);
@@ -83,7 +93,7 @@ async function measure(browser, { url, rows }) {
         html_complete_rows: s.htmlCompleteRows,
       };
     });
-    return { url, ...t, ...(error ? { error } : {}) };
+    return { url, ...t, responses: await Promise.all(responses), ...(error ? { error } : {}) };
   } finally {
     await context.close();
   }

@@ -18,11 +18,14 @@ use crate::median;
 
 #[derive(clap::Args)]
 pub struct Options {
+    /// Small sizes and few rounds: to see that everything runs, not to measure.
+    #[arg(long)]
+    quick: bool,
     /// Tags in the benchmark repository.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, default_value_if("quick", "true", "300"))]
     tags: usize,
     /// Rounds per measurement (medians are compared).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, default_value_if("quick", "true", "2"))]
     rounds: usize,
     /// Requests in flight when resolving.
     #[arg(long, default_value_t = 16)]

@@ -11,7 +11,9 @@
 //! - apply: deletions per second through Portolan's deletion path (re-check, trash, delete,
 //!   audit) vs the same deletes by digest from a bare HTTP loop on a second, identical copy.
 //!
-//! Each measurement alternates the two sides for several rounds and compares medians.
+//! Each measurement alternates the two sides for several rounds (three by default) and compares
+//! medians; each figure is printed with its range over the rounds, and each ratio with the range
+//! of the rounds' own ratios (each round's two sides measured one right after the other).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,21 +27,24 @@ use portolan_service::runs::{RunRequest, policy_of, start};
 use portolan_store::{Actor, RunState, Trigger};
 use portolan_testkit::{Kind, Registry};
 
-use crate::median;
+use crate::Spread;
 
 #[derive(clap::Args)]
 pub struct Options {
+    /// Small sizes and one round: to see that everything runs, not to measure.
+    #[arg(long)]
+    quick: bool,
     /// Tags in the benchmark repository.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, default_value_if("quick", "true", "400"))]
     tags: usize,
-    /// Rounds per measurement (medians are compared).
-    #[arg(long, default_value_t = 5)]
+    /// Rounds per measurement (medians are compared; the spread is printed too).
+    #[arg(long, default_value_t = 3, default_value_if("quick", "true", "1"))]
     rounds: usize,
     /// Requests in flight when reading (Portolan's default for a registry).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Deletions per round and side in the apply measurement.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, default_value_if("quick", "true", "20"))]
     deletions: usize,
 }
 
@@ -172,7 +177,7 @@ pub async fn run(o: Options) -> Result<()> {
 
     // 1. The dry run: read + plan vs the floor; the whole dry run; peak RSS of each.
     let (mut ours, mut floor, mut whole) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut peak_plan, mut peak_run) = (0u64, 0u64);
+    let (mut peak_plan, mut peak_run) = (Vec::new(), Vec::new());
     for round in 0..o.rounds {
         let measure_ours = async {
             let p = portolan(&a.url, o.concurrency).await?;
@@ -196,20 +201,20 @@ pub async fn run(o: Options) -> Result<()> {
         if round % 2 == 0 {
             let (t, peak) = measure_ours.await?;
             ours.push(t);
-            peak_plan = peak_plan.max(peak);
+            peak_plan.push(peak as f64);
             floor.push(measure_floor.await?);
         } else {
             floor.push(measure_floor.await?);
             let (t, peak) = measure_ours.await?;
             ours.push(t);
-            peak_plan = peak_plan.max(peak);
+            peak_plan.push(peak as f64);
         }
         let p = portolan(&a.url, o.concurrency).await?;
         reset_peak()?;
         let t = Instant::now();
         let planned = p.dry_run().await?;
         whole.push(t.elapsed().as_secs_f64());
-        peak_run = peak_run.max(peak_rss()?);
+        peak_run.push(peak_rss()? as f64);
         if planned as usize != units {
             bail!("the dry run planned {planned} units, {units} expected");
         }
@@ -287,40 +292,69 @@ pub async fn run(o: Options) -> Result<()> {
         }
     }
 
-    let (ours, floor, whole) = (median(ours), median(floor), median(whole));
-    let (planner, preview) = (median(planner), median(preview));
+    // Each round's own ratios: its two sides were measured one right after the other.
+    let per_round = |xs: &[f64], ys: &[f64]| Spread::of(&xs.iter().zip(ys).map(|(x, y)| x / y).collect::<Vec<_>>());
+    let (read_ratio, whole_ratio) = (per_round(&ours, &floor), per_round(&whole, &floor));
     let n = o.deletions as f64;
-    let (ours_rate, floor_rate) = (n / median(ours_apply), n / median(floor_apply));
+    let (ours_rates, floor_rates): (Vec<f64>, Vec<f64>) =
+        (ours_apply.iter().map(|t| n / t).collect(), floor_apply.iter().map(|t| n / t).collect());
+    let apply_ratio = per_round(&floor_rates, &ours_rates);
+    let (ours, floor, whole) = (Spread::of(&ours), Spread::of(&floor), Spread::of(&whole));
+    let (planner, preview) = (Spread::of(&planner), Spread::of(&preview));
+    let (ours_rate, floor_rate) = (Spread::of(&ours_rates), Spread::of(&floor_rates));
+    let (peak_plan, peak_run) = (Spread::of(&peak_plan), Spread::of(&peak_run));
     println!(
-        "portolan-bench retention: {} tags ({units} units to delete), concurrency {}, {} rounds, medians",
+        "portolan-bench retention: {} tags ({units} units to delete), concurrency {}, {} rounds; medians (min–max over the rounds)",
         o.tags, o.concurrency, o.rounds
     );
-    println!("{:<58} {:>10} {:>10} {:>8}", "measurement", "ours", "other", "ratio");
-    println!("{:<58} {:>9.3}s {:>9.3}s {:>8.2}", "dry run, read + plan / bare HTTP loop (same requests)", ours, floor, ours / floor);
-    println!("{:<58} {:>9.3}s {:>9.3}s {:>8.2}", "dry run, whole run (items recorded) / bare HTTP loop", whole, floor, whole / floor);
-    println!("{:<58} {:>8.1}ms {:>8.1}ms {:>8.3}", "what-if after an edit, planner alone / 100 ms", planner * 1e3, 100.0, planner / 0.1);
+    println!("{:<58} {:>24} {:>24} {:>20}", "measurement", "ours", "other", "ratio");
     println!(
-        "{:<58} {:>8.1}ms {:>8.1}ms {:>8.3}",
-        "what-if after an edit, preview (2 plans + diff) / 100 ms",
-        preview * 1e3,
-        100.0,
-        preview / 0.1
+        "{:<58} {:>24} {:>24} {:>20}",
+        "dry run, read + plan / bare HTTP loop (same requests), s",
+        ours.show(1.0, 2),
+        floor.show(1.0, 2),
+        read_ratio.show(1.0, 2)
     );
     println!(
-        "{:<58} {:>8.1}/s {:>8.1}/s {:>8.2}",
-        "apply, deletions per second: deletion path / bare DELETEs",
-        ours_rate,
-        floor_rate,
-        floor_rate / ours_rate
+        "{:<58} {:>24} {:>24} {:>20}",
+        "dry run, whole run (items recorded) / bare HTTP loop, s",
+        whole.show(1.0, 2),
+        floor.show(1.0, 2),
+        whole_ratio.show(1.0, 2)
     );
     println!(
-        "peak RSS of this process: read + plan {:.1} MB, whole dry run {:.1} MB (target ≤ 150 MB: {})",
-        mb(peak_plan),
-        mb(peak_run),
-        if peak_plan.max(peak_run) <= 150_000_000 { "met" } else { "NOT met" }
+        "{:<58} {:>24} {:>24} {:>20}",
+        format!("what-if after an edit, planner alone / 100 ms, ms ({} runs)", o.rounds.max(5) * 4),
+        planner.show(1e3, 1),
+        "100",
+        format!("{:.2}", planner.median / 0.1)
     );
-    println!("target: read + plan ratio ≤ 1.5 — {}", if ours / floor <= 1.5 { "met" } else { "NOT met" });
-    println!("target: what-if preview ≤ 100 ms — {}", if preview <= 0.1 { "met" } else { "NOT met" });
+    println!(
+        "{:<58} {:>24} {:>24} {:>20}",
+        format!("what-if, preview (2 plans + diff) / 100 ms, ms ({} runs)", o.rounds.max(5) * 4),
+        preview.show(1e3, 1),
+        "100",
+        format!("{:.2}", preview.median / 0.1)
+    );
+    println!(
+        "{:<58} {:>24} {:>24} {:>20}",
+        format!("apply, deletions/s: deletion path / bare DELETEs ({} each)", o.deletions),
+        ours_rate.show(1.0, 1),
+        floor_rate.show(1.0, 1),
+        apply_ratio.show(1.0, 2)
+    );
+    println!(
+        "peak RSS of this process, MB: read + plan {}, whole dry run {} (target ≤ 150 MB: {})",
+        peak_plan.show(1e-6, 1),
+        peak_run.show(1e-6, 1),
+        if peak_plan.max.max(peak_run.max) <= 150_000_000.0 { "met" } else { "NOT met" }
+    );
+    println!(
+        "(the apply ratio is bare DELETEs per second over the deletion path's, so above 1 means the deletion path is slower)"
+    );
+    println!("target: read + plan ratio ≤ 1.5 — {}", if read_ratio.median <= 1.5 { "met" } else { "NOT met" });
+    println!("target: what-if preview ≤ 100 ms — {}", if preview.median <= 0.1 { "met" } else { "NOT met" });
+    println!("(run took {:.0} s)", started.elapsed().as_secs_f64());
     drop((a, b));
     Ok(())
 }

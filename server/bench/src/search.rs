@@ -43,14 +43,17 @@ pub enum Part {
 
 #[derive(clap::Args)]
 pub struct Options {
+    /// Small sizes and one round: to see that everything runs, not to measure.
+    #[arg(long)]
+    quick: bool,
     /// Repositories in the catalog the filter runs over.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, default_value_if("quick", "true", "1000"))]
     repositories: usize,
     /// Rounds per measurement (medians are compared).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, default_value_if("quick", "true", "1"))]
     rounds: usize,
     /// Copies of the sample content crawled (4 repositories each).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, default_value_if("quick", "true", "5"))]
     copies: usize,
     /// Tags of `stress/many-tags` in the sample content (in every copy).
     #[arg(long, default_value_t = 20)]
@@ -59,10 +62,10 @@ pub struct Options {
     #[arg(long, default_value_t = portolan_server::crawler::CONCURRENCY)]
     concurrency: usize,
     /// Manifests in the where-used index.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 100_000, default_value_if("quick", "true", "2000"))]
     manifests: usize,
     /// Lookups per digest and side (medians are compared).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, default_value_if("quick", "true", "5"))]
     lookups: usize,
     /// Leave Postgres out (by default it is measured when installed).
     #[arg(long)]

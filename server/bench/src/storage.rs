@@ -24,8 +24,11 @@ use crate::median;
 
 #[derive(clap::Args)]
 pub struct Options {
+    /// Small sizes and one round: to see that everything runs, not to measure.
+    #[arg(long)]
+    quick: bool,
     /// Repositories in the registry.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, default_value_if("quick", "true", "200"))]
     repositories: usize,
     /// Images per repository.
     #[arg(long, default_value_t = 10)]
@@ -37,7 +40,7 @@ pub struct Options {
     #[arg(long, default_value_t = 50)]
     sharing: usize,
     /// Rounds per measurement (medians are compared).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, default_value_if("quick", "true", "1"))]
     rounds: usize,
     /// Leave Postgres out (by default it is measured when installed).
     #[arg(long)]

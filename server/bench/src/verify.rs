@@ -28,17 +28,20 @@ use crate::median;
 
 #[derive(clap::Args)]
 pub struct Options {
+    /// Small sizes and one round: to see that everything runs, not to measure.
+    #[arg(long)]
+    quick: bool,
     /// Signed tags in the benchmark repository.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, default_value_if("quick", "true", "20"))]
     tags: usize,
     /// Rounds per measurement (medians are compared).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, default_value_if("quick", "true", "1"))]
     rounds: usize,
     /// Requests in flight.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Signatures verified per format for the CPU cost.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, default_value_if("quick", "true", "20"))]
     signatures: usize,
 }
 

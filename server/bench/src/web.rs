@@ -4,10 +4,14 @@
 //!   to first byte and to the last byte, and how many of its 50 rows came with their details;
 //! - the same page cold in headless Chromium, until it is complete: every row of the tag table
 //!   with its details, including the rows the browser reads after load (end2end/bench-page.mjs
-//!   says when, from the DOM) — vs the floor, the registry requests that page needs (the whole
-//!   tag list, then each of the 50 tags' manifest and config at Portolan's concurrency, 16) made
-//!   by a bare HTTP loop. Chromium is launched once; its launch is reported on its own and is
-//!   not part of any page's time;
+//!   says when, from the DOM) — vs the registry floor, the registry requests that page needs
+//!   (the whole tag list, then each of the 50 tags' manifest and config at Portolan's
+//!   concurrency, 16) made by a bare HTTP loop; and vs the static copy plus that floor: the same
+//!   Chromium loading the same page as static files — the HTML Portolan serves for it once its
+//!   rows are read and every file the browser fetched for it from Portolan (stylesheet,
+//!   JavaScript, WebAssembly, icon), each with the encodings Portolan offers, served by
+//!   tower-http's `ServeDir` in this process — until the same condition. Chromium is launched
+//!   once; its launch is reported on its own and is not part of any page's time;
 //! - the same page again, warm, vs cold;
 //! - what a browser downloads to run the page: the WebAssembly, the JavaScript and the
 //!   stylesheet the page links, as the running server sends them to `Accept-Encoding: br, gzip`
@@ -16,14 +20,22 @@
 //!   repository (pages, sorts, by date too — over 1,250 tags, every one's date read — and
 //!   artifact pages), idle again;
 //! - requests per second of the cached tag page at 64 connections, the load generator in this
-//!   process, vs the floor: the same axum + tokio stack with the same compression layer serving
-//!   the same bytes as a fixed page;
-//! - the same with the store on Postgres vs SQLite;
+//!   process, vs the floor: axum + tokio serving, with no compression layer, exactly the bytes
+//!   Portolan sends (its kept page as fetched with the load generator's `Accept-Encoding`, with
+//!   its `Content-Encoding`) — neither side compresses per request, and both must answer the
+//!   same number of bytes (up to the per-response nonce) or the run fails;
+//! - the store on Postgres vs SQLite, on paths that read the store on every request: the tag
+//!   page signed in (the session is read from the store, then the kept page sent) and the audit
+//!   log as JSON (the session, then the audit query), each as alice, signed in through the test
+//!   kit's OpenID provider;
 //! - the resident memory of each of two replicas on one Postgres.
 //!
 //! Needs a release build (`cargo leptos build --release --precompress`), Node with
-//! end2end/node_modules (playwright-core) and Chromium, and Postgres: scripts/bench web has them.
+//! end2end/node_modules (playwright-core, oidc-provider) and Chromium, and Postgres: scripts/bench
+//! web has them. `--quick`: small sizes and one round, to see that it all runs (CI).
 
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -32,6 +44,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
+use portolan_testkit::oidc::{OidcConfig, OidcProvider};
 use portolan_testkit::postgres::Postgres;
 use portolan_testkit::{Kind, Registry};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -40,23 +53,26 @@ use crate::median;
 
 #[derive(clap::Args)]
 pub struct Options {
+    /// Small sizes and one round: to see that everything runs, not to measure.
+    #[arg(long)]
+    quick: bool,
     /// Tags in the benchmark repository.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, default_value_if("quick", "true", "300"))]
     tags: usize,
     /// Rounds of the page measurements (a fresh server for each cold load).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, default_value_if("quick", "true", "1"))]
     rounds: usize,
     /// Rounds of each requests-per-second comparison (both sides each round, alternating).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, default_value_if("quick", "true", "1"))]
     load_rounds: usize,
     /// Seconds of load per side per round.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 3.0, default_value_if("quick", "true", "0.5"))]
     load_secs: f64,
     /// Connections of the load generator.
     #[arg(long, default_value_t = 64)]
     connections: usize,
     /// The Portolan binary.
-    #[arg(long, default_value = "target/release/portolan")]
+    #[arg(long, env = "PORTOLAN_BENCH_SERVER", default_value = "target/release/portolan")]
     server: PathBuf,
     /// The script that loads a page in Chromium and says when it is complete.
     #[arg(long, default_value = "end2end/bench-page.mjs")]
@@ -92,42 +108,50 @@ impl Server {
     }
 }
 
+/// The configuration of a Portolan on `registry`; `extra` goes first (e.g. `database_url`, an
+/// `[auth.proxy]`…, anything before the first table or a table of its own).
+fn config(registry: &str, extra: &str) -> String {
+    format!("{extra}\n[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\n")
+}
+
 /// Starts Portolan on `registry`; `extra` is added to its configuration (e.g. `database_url`).
 async fn start_server(binary: &Path, registry: &str, extra: &str) -> Result<Server> {
+    let config = config(registry, extra);
+    portolan_testkit::process::start_on_free_port("portolan", |addr| spawn(binary, addr, &config)).await
+}
+
+/// Starts Portolan listening on `addr` with `config`, in a temporary directory of its own (its
+/// configuration, data and log), and waits until it is ready. A start that fails says why (a
+/// port taken: the caller tries another).
+async fn spawn(binary: &Path, addr: SocketAddr, config: &str) -> Result<Server> {
     let dir = tempfile::tempdir()?;
-    let config = dir.path().join("portolan.toml");
-    std::fs::write(&config, format!("{extra}\n[[registries]]\nname = \"bench\"\nurl = \"{registry}\"\n"))?;
-    // Its log goes to a file: a start that fails says why (a port taken: tried on another).
+    let config_path = dir.path().join("portolan.toml");
+    std::fs::write(&config_path, config)?;
+    let data = dir.path().join("data");
     let log = dir.path().join("portolan.log");
-    let (child, url) = portolan_testkit::process::start_on_free_port("portolan", |addr| {
-        let (config, data, log) = (&config, dir.path().join("data"), &log);
-        async move {
-            let out = std::fs::File::create(log)?;
-            let mut child = Command::new(binary)
-                .args(["--config", &config.display().to_string(), "--listen", &addr.to_string(), "--data-dir", &data.display().to_string()])
-                .env("PORTOLAN_LOG", "warn")
-                .stdout(Stdio::from(out.try_clone()?))
-                .stderr(Stdio::from(out))
-                .spawn()
-                .with_context(|| format!("starting {} (build it: cargo leptos build --release)", binary.display()))?;
-            let url = format!("http://{addr}");
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-            for _ in 0..400 {
-                if let Some(status) = child.try_wait()? {
-                    return Err(portolan_testkit::process::ExitedDuringStart::new("portolan", status, log).into());
-                }
-                if http.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-                    return Ok((child, url));
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("Portolan did not start: {}", std::fs::read_to_string(log).unwrap_or_default())
+    let out = std::fs::File::create(&log)?;
+    let child = Command::new(binary)
+        .args(["--config", &config_path.display().to_string(), "--listen", &addr.to_string(), "--data-dir", &data.display().to_string()])
+        .env("PORTOLAN_LOG", "warn")
+        .stdout(Stdio::from(out.try_clone()?))
+        .stderr(Stdio::from(out))
+        .spawn()
+        .with_context(|| format!("starting {} (build it: cargo leptos build --release)", binary.display()))?;
+    // From here the child is killed when this returns early.
+    let mut server = Server { child, url: format!("http://{addr}"), _dir: dir };
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    for _ in 0..400 {
+        if let Some(status) = server.child.try_wait()? {
+            return Err(portolan_testkit::process::ExitedDuringStart::new("portolan", status, &log).into());
         }
-    })
-    .await?;
-    Ok(Server { child, url, _dir: dir })
+        if http.get(format!("{}/readyz", server.url)).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(server);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    bail!("Portolan did not start: {}", std::fs::read_to_string(&log).unwrap_or_default())
 }
 
 /// (time to first byte, time to last byte, rows with details) of one page load.
@@ -208,6 +232,19 @@ struct BrowserLoad {
     hydrated: Option<f64>,
     complete: f64,
     html_complete_rows: usize,
+    /// Every response the page received, in order.
+    responses: Vec<Fetched>,
+}
+
+/// One response a page received in the browser.
+#[derive(Clone, Debug, serde::Deserialize)]
+struct Fetched {
+    /// Path and query.
+    path: String,
+    method: String,
+    status: u16,
+    /// Its Content-Encoding, if any.
+    encoding: Option<String>,
 }
 
 impl Browser {
@@ -244,6 +281,7 @@ impl Browser {
             hydrated: ms("hydrated").ok(),
             complete: ms("complete")?,
             html_complete_rows: v["html_complete_rows"].as_u64().unwrap_or(0) as usize,
+            responses: serde_json::from_value(v["responses"].clone()).with_context(|| format!("the responses in {line}"))?,
         })
     }
 
@@ -314,70 +352,105 @@ async fn browse(http: &reqwest::Client, base: &str, tags: &[String]) -> Result<u
     Ok(loaded)
 }
 
+/// What the load generator sends as `Accept-Encoding` (a browser's choice), to both sides of
+/// every comparison; the page the floor serves is fetched with it too.
+const ACCEPT_ENCODING: &str = "br, gzip";
+
+/// One side of a requests-per-second comparison: a URL, and the Cookie header to send (a
+/// signed-in session), if any.
+#[derive(Clone)]
+struct Target {
+    url: String,
+    cookie: Option<String>,
+}
+
+impl Target {
+    fn anonymous(url: &str) -> Self {
+        Self { url: url.to_owned(), cookie: None }
+    }
+
+    fn request(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
+        let request = http.get(&self.url).header("accept-encoding", ACCEPT_ENCODING);
+        match &self.cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        }
+    }
+}
+
 /// What a load run saw.
 struct LoadRun {
     per_second: f64,
     errors: u64,
+    /// The fewest and most body bytes of an answer (on the wire, not decoded).
+    bytes: (usize, usize),
+    /// The Content-Encodings answers came with ("identity" for none).
+    encodings: BTreeSet<String>,
 }
 
-/// `connections` clients requesting `url` over and over for `secs` seconds, each waiting for the
-/// whole body; as a browser asks (`Accept-Encoding: br, gzip`), bodies not decoded.
-async fn hammer(url: &str, connections: usize, secs: f64) -> Result<LoadRun> {
+/// `connections` clients requesting `target` over and over for `secs` seconds, each waiting for
+/// the whole body; as a browser asks (`Accept-Encoding: br, gzip`), bodies not decoded.
+async fn hammer(target: &Target, connections: usize, secs: f64) -> Result<LoadRun> {
     let http = reqwest::Client::builder().no_gzip().pool_max_idle_per_host(connections).build()?;
     let (ok, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(secs);
     let workers: Vec<_> = (0..connections)
         .map(|_| {
-            let (http, url, ok, errors) = (http.clone(), url.to_owned(), ok.clone(), errors.clone());
+            let (http, target, ok, errors) = (http.clone(), target.clone(), ok.clone(), errors.clone());
             tokio::spawn(async move {
+                let (mut bytes, mut encodings) = ((usize::MAX, 0), BTreeSet::new());
                 while Instant::now() < until {
-                    let r = http.get(&url).header("accept-encoding", "br, gzip").send().await;
-                    let fine = match r {
-                        Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| !b.is_empty()),
+                    let fine = match target.request(&http).send().await {
+                        Ok(r) if r.status().is_success() => {
+                            let encoding = r.headers().get("content-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity").to_owned();
+                            match r.bytes().await {
+                                Ok(body) if !body.is_empty() => {
+                                    bytes = (bytes.0.min(body.len()), bytes.1.max(body.len()));
+                                    encodings.insert(encoding);
+                                    true
+                                }
+                                _ => false,
+                            }
+                        }
                         _ => false,
                     };
                     let counter = if fine { &ok } else { &errors };
                     counter.fetch_add(1, Ordering::Relaxed);
                 }
+                (bytes, encodings)
             })
         })
         .collect();
+    let (mut bytes, mut encodings) = ((usize::MAX, 0), BTreeSet::new());
     for w in workers {
-        w.await?;
+        let (b, e) = w.await?;
+        bytes = (bytes.0.min(b.0), bytes.1.max(b.1));
+        encodings.extend(e);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    Ok(LoadRun { per_second: ok.load(Ordering::Relaxed) as f64 / elapsed, errors: errors.load(Ordering::Relaxed) })
+    Ok(LoadRun { per_second: ok.load(Ordering::Relaxed) as f64 / elapsed, errors: errors.load(Ordering::Relaxed), bytes, encodings })
 }
 
-/// The floor of requests per second: axum + tokio with the same compression layer, serving
-/// `page` (Portolan's page, as bytes) as a fixed HTML page, on a runtime of its own with as many
-/// workers as Portolan's. Stops when dropped.
-struct FloorServer {
-    url: String,
+/// A server of this process on a runtime of its own (as many workers as Portolan's), serving
+/// `app` on a loopback port. Stops when dropped.
+struct LocalServer {
+    /// `http://127.0.0.1:port`.
+    base: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl FloorServer {
-    fn start(page: axum::body::Bytes) -> Result<Self> {
+impl LocalServer {
+    fn start(app: axum::Router) -> Result<Self> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
-        let url = format!("http://{}/page", listener.local_addr()?);
+        let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("the listener");
-                let app = axum::Router::new()
-                    .route(
-                        "/page",
-                        axum::routing::get(move || {
-                            let page = page.clone();
-                            async move { ([(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], page) }
-                        }),
-                    )
-                    .layer(tower_http::compression::CompressionLayer::new());
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
                         let _ = stopped.await;
@@ -385,11 +458,11 @@ impl FloorServer {
                     .await;
             });
         });
-        Ok(Self { url, stop: Some(stop), thread: Some(thread) })
+        Ok(Self { base, stop: Some(stop), thread: Some(thread) })
     }
 }
 
-impl Drop for FloorServer {
+impl Drop for LocalServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -400,26 +473,102 @@ impl Drop for FloorServer {
     }
 }
 
+/// A page as Portolan sent it: the body on the wire and its Content-Encoding.
+struct Captured {
+    body: axum::body::Bytes,
+    /// None: not encoded.
+    encoding: Option<String>,
+    /// How many bytes two answers of this page may differ by: each carries its own nonce
+    /// (Content-Security-Policy), in a stored deflate block of its own where the page is kept
+    /// compressed (5 bytes of block header each).
+    nonce_slack: usize,
+}
+
+/// Fetches `target` as the load generator asks for it, and works out the nonce's share of it.
+async fn capture(target: &Target) -> Result<Captured> {
+    let http = reqwest::Client::builder().no_gzip().build()?;
+    let r = target.request(&http).send().await?.error_for_status()?;
+    let encoding = r.headers().get("content-encoding").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let policy = r.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let body = r.bytes().await?;
+    let plain = match encoding.as_deref() {
+        None => body.to_vec(),
+        Some("gzip") => {
+            let mut plain = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain).context("decoding the page")?;
+            plain
+        }
+        Some(other) => bail!("{}: answered in {other}, which this benchmark cannot decode", target.url),
+    };
+    let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_default();
+    let nonce_slack = if nonce.is_empty() { 0 } else { plain.windows(nonce.len()).filter(|w| *w == nonce.as_bytes()).count() * (nonce.len() + 5) };
+    Ok(Captured { body, encoding, nonce_slack })
+}
+
+/// The floor of requests per second: axum + tokio with no compression layer, answering every
+/// request with `page`'s bytes as they are, with its Content-Encoding.
+fn floor_server(page: &Captured) -> Result<(LocalServer, String)> {
+    use axum::http::{HeaderValue, header};
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    if let Some(encoding) = &page.encoding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_str(encoding)?);
+    }
+    let body = page.body.clone();
+    let app = axum::Router::new().route(
+        "/page",
+        axum::routing::get(move || {
+            let (headers, body) = (headers.clone(), body.clone());
+            async move { (headers, body) }
+        }),
+    );
+    let server = LocalServer::start(app)?;
+    let url = format!("{}/page", server.base);
+    Ok((server, url))
+}
+
+/// Both sides of a requests-per-second comparison, over every round.
+struct Side {
+    per_second: Vec<f64>,
+    errors: u64,
+    bytes: (usize, usize),
+    encodings: BTreeSet<String>,
+}
+
+impl Side {
+    fn new() -> Self {
+        Self { per_second: Vec::new(), errors: 0, bytes: (usize::MAX, 0), encodings: BTreeSet::new() }
+    }
+
+    fn add(&mut self, run: LoadRun) {
+        self.per_second.push(run.per_second);
+        self.errors += run.errors;
+        self.bytes = (self.bytes.0.min(run.bytes.0), self.bytes.1.max(run.bytes.1));
+        self.encodings.extend(run.encodings);
+    }
+
+    fn median(&self) -> f64 {
+        median(self.per_second.clone())
+    }
+}
+
 /// Requests per second of `a` and `b`, alternating which goes first each round, after a warm-up
-/// of each; medians, and the most errors either saw.
-async fn compare_load(a: &str, b: &str, o: &Options) -> Result<(f64, f64, u64, u64)> {
-    hammer(a, o.connections, 1.0).await?;
-    hammer(b, o.connections, 1.0).await?;
-    let (mut ra, mut rb, mut ea, mut eb) = (Vec::new(), Vec::new(), 0, 0);
+/// of each.
+async fn compare_load(a: &Target, b: &Target, o: &Options) -> Result<(Side, Side)> {
+    hammer(a, o.connections, 1.0f64.min(o.load_secs)).await?;
+    hammer(b, o.connections, 1.0f64.min(o.load_secs)).await?;
+    let (mut sa, mut sb) = (Side::new(), Side::new());
     for round in 0..o.load_rounds {
-        let order = if round % 2 == 0 { [a, b] } else { [b, a] };
-        for url in order {
-            let run = hammer(url, o.connections, o.load_secs).await?;
-            if url == a {
-                ra.push(run.per_second);
-                ea += run.errors;
+        let a_first = round % 2 == 0;
+        for is_a in [a_first, !a_first] {
+            if is_a {
+                sa.add(hammer(a, o.connections, o.load_secs).await?);
             } else {
-                rb.push(run.per_second);
-                eb += run.errors;
+                sb.add(hammer(b, o.connections, o.load_secs).await?);
             }
         }
     }
-    Ok((median(ra), median(rb), ea, eb))
+    Ok((sa, sb))
 }
 
 /// The scripts and styles a page links (`/pkg/…`, stylesheets), in order of appearance.
@@ -461,6 +610,152 @@ async fn wire_sizes(base: &str, assets: &[String]) -> Result<Vec<(String, u64, S
     Ok(sizes)
 }
 
+/// The file names of the static copy: the page's HTML is `page.html`, served at the page's
+/// path; every other file at its own path (query left out), as `ServeDir` looks for it.
+fn copy_file(dir: &Path, page_path: &str, path: &str) -> PathBuf {
+    if path == page_path { dir.join("page.html") } else { dir.join(path.split('?').next().unwrap_or(path).trim_start_matches('/')) }
+}
+
+/// Copies the page at `page_path` and the files at `paths` from Portolan at `base` into `dir`:
+/// each as Portolan answers `Accept-Encoding: identity`, and also as it answers `gzip` and
+/// `br` when it has those encodings (`x.gz`, `x.br` beside `x`, where `ServeDir` looks for
+/// them). Returns what was copied, for the report.
+async fn copy_page(base: &str, page_path: &str, paths: &[String], dir: &Path) -> Result<Vec<String>> {
+    let http = reqwest::Client::builder().no_gzip().build()?;
+    let mut copied = Vec::new();
+    for path in std::iter::once(page_path).chain(paths.iter().map(String::as_str)) {
+        let file = copy_file(dir, page_path, path);
+        std::fs::create_dir_all(file.parent().context("a file in the copy")?)?;
+        let mut variants = Vec::new();
+        for (asked, suffix) in [("identity", ""), ("gzip", ".gz"), ("br", ".br")] {
+            let r = http.get(format!("{base}{path}")).header("accept-encoding", asked).send().await?.error_for_status()?;
+            let encoding = r.headers().get("content-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity").to_owned();
+            let body = r.bytes().await?;
+            if encoding == asked {
+                let mut name = file.clone().into_os_string();
+                name.push(suffix);
+                std::fs::write(&name, &body)?;
+                variants.push(format!("{asked} {:.1} KB", kb(body.len() as u64)));
+            } else if asked == "identity" {
+                bail!("{path}: answered {encoding} to Accept-Encoding: identity");
+            }
+        }
+        copied.push(format!("{path} ({})", variants.join(", ")));
+    }
+    Ok(copied)
+}
+
+/// A plain static file server for the copy: tower-http's `ServeFile` for the page and
+/// `ServeDir` for the rest, both sending a file's `.br` or `.gz` when the browser takes it, in
+/// the order Portolan's own `ServeDir` prefers them. No Portolan code: no router, no
+/// middleware, no page cache.
+fn static_site(dir: &Path, page_path: &str) -> axum::Router {
+    use tower_http::services::{ServeDir, ServeFile};
+    axum::Router::new()
+        .route_service(page_path, ServeFile::new(dir.join("page.html")).precompressed_gzip().precompressed_br())
+        .fallback_service(ServeDir::new(dir).precompressed_gzip().precompressed_br())
+}
+
+/// Checks that the static copy answered the browser as Portolan did: every file both loaded
+/// (GET), with a success and the same Content-Encoding. Returns how many were compared.
+fn same_answers(portolan: &[Fetched], copy: &[Fetched], page_path: &str) -> Result<usize> {
+    let gets = |r: &&Fetched| r.method == "GET";
+    let mut compared = 0;
+    let mut page = false;
+    for p in portolan.iter().filter(gets).filter(|r| (200..300).contains(&r.status)) {
+        let Some(c) = copy.iter().filter(gets).find(|c| c.path == p.path) else { continue };
+        if !(200..300).contains(&c.status) || c.encoding != p.encoding {
+            bail!(
+                "{}: Portolan answered {} ({}), the static copy {} ({})",
+                p.path,
+                p.status,
+                p.encoding.as_deref().unwrap_or("identity"),
+                c.status,
+                c.encoding.as_deref().unwrap_or("identity")
+            );
+        }
+        page |= p.path == page_path;
+        compared += 1;
+    }
+    if !page {
+        bail!("the page itself was not loaded from both Portolan and the static copy");
+    }
+    Ok(compared)
+}
+
+/// The provider section and grant of a Portolan people sign in to through `provider` (as
+/// `sso`); alice (group `/platform/admins`) is an admin.
+fn sign_in_config(provider: &OidcProvider) -> Result<String> {
+    Ok(format!(
+        r#"
+[[auth.providers]]
+id = "sso"
+kind = "oidc"
+issuer = "{issuer}"
+client_id = "{client_id}"
+client_secret = "{client_secret}"
+scopes = ["openid", "profile", "email", "groups"]
+
+[[grants]]
+role = "admin"
+groups = ["sso:/platform/admins"]
+"#,
+        issuer = provider.issuer(),
+        client_id = provider.client_id(),
+        client_secret = provider.client_secret().context("the provider's client secret")?,
+    ))
+}
+
+/// Portolan on SQLite and on Postgres (`database_url`), both with sign-in through one OpenID
+/// provider of the test kit (told both addresses before anything starts).
+async fn start_signed_in(binary: &Path, registry: &str, database_url: &str) -> Result<(OidcProvider, Server, Server)> {
+    portolan_testkit::process::start_on_free_ports("Portolan on SQLite and on Postgres, and their OpenID provider", 2, |addrs| async move {
+        let mut oidc = OidcConfig::default();
+        for addr in &addrs {
+            oidc = oidc.redirect_uri(&format!("http://{addr}/auth/callback/sso"));
+        }
+        let provider = OidcProvider::start(oidc).await?;
+        let auth = sign_in_config(&provider)?;
+        let sqlite = spawn(binary, addrs[0], &config(registry, &auth)).await?;
+        let postgres = spawn(binary, addrs[1], &config(registry, &format!("database_url = \"{database_url}\"\n{auth}"))).await?;
+        Ok((provider, sqlite, postgres))
+    })
+    .await
+}
+
+/// Signs in to Portolan at `base` as alice, through the provider's login form as a browser
+/// would; returns the Cookie header her browser then sends to Portolan (its session cookie).
+async fn sign_in(provider: &OidcProvider, base: &str) -> Result<String> {
+    use reqwest::cookie::CookieStore;
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()?;
+    let r = browser.get(format!("{base}/auth/login/sso?next=/")).send().await?;
+    if r.status() != reqwest::StatusCode::SEE_OTHER {
+        bail!("{base}/auth/login/sso answered {}", r.status());
+    }
+    let to_provider = r.headers().get("location").and_then(|v| v.to_str().ok()).context("the sign-in's redirect")?.to_owned();
+    let callback = provider.sign_in(&browser, &to_provider, "alice", "alice-pass").await?;
+    let r = browser.get(&callback).send().await?;
+    if r.status() != reqwest::StatusCode::SEE_OTHER {
+        bail!("the sign-in's callback answered {}: {}", r.status(), r.text().await.unwrap_or_default());
+    }
+    // The provider shares the host (another port) and so the jar: keep Portolan's session only.
+    let name = portolan_server::session_cookie_name(false);
+    let cookies = jar.cookies(&reqwest::Url::parse(base)?).context("no cookies after signing in")?;
+    let session = cookies
+        .to_str()?
+        .split(';')
+        .map(str::trim)
+        .find(|c| c.split('=').next() == Some(name))
+        .with_context(|| format!("no {name} cookie after signing in"))?
+        .to_owned();
+    Ok(session)
+}
+
 fn kb(bytes: u64) -> f64 {
     bytes as f64 / 1000.0
 }
@@ -487,14 +782,44 @@ pub async fn run(o: Options) -> Result<()> {
         (None, None) => a.cmp(b),
     });
     let page_path = format!("/r/bench/{REPO}");
-
-    // 1. The first page, cold: raw HTTP, and complete in Chromium; the floor alternating.
-    eprintln!("first page: {} rounds (a fresh Portolan for each cold load)…", o.rounds);
+    let rows = PAGE.min(tags.len());
     let mut browser = Browser::start(&o.node, &o.page_script).await?;
+
+    // 0. The static copy of the page: the HTML Portolan serves once the page's rows are read,
+    //    and every file Chromium fetched for it (a first load, which also warms Chromium up).
+    eprintln!("the static copy of the page…");
+    let copy_dir = tempfile::tempdir()?;
+    let copied = {
+        let server = start_server(&o.server, &registry.url, "").await?;
+        let page = format!("{}{page_path}", server.url);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while load(&http, &page).await?.2 < rows {
+            if Instant::now() > deadline {
+                bail!("{page} was not complete within two minutes");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let seen = browser.load(&page, rows).await?;
+        let mut paths: Vec<String> = seen
+            .responses
+            .iter()
+            .filter(|r| r.method == "GET" && (200..300).contains(&r.status) && r.path != page_path && !r.path.starts_with("/api/"))
+            .map(|r| r.path.clone())
+            .collect();
+        paths.dedup();
+        copy_page(&server.url, &page_path, &paths, copy_dir.path()).await?
+    };
+    let static_server = LocalServer::start(static_site(copy_dir.path(), &page_path))?;
+    let static_page = format!("{}{page_path}", static_server.base);
+
+    // 1. The first page, cold: raw HTTP, and complete in Chromium; the floor and the static
+    //    copy alternating.
+    eprintln!("first page: {} rounds (a fresh Portolan for each cold load)…", o.rounds);
     floor(&http, &registry.url, &tags).await?; // the registry's own first touch, for neither side
     let (mut cold_first, mut cold_total, mut warm_first, mut floors, mut html_rows) = (vec![], vec![], vec![], vec![], vec![]);
     let (mut browser_first, mut browser_parsed, mut browser_hydrated, mut browser_complete, mut browser_html_rows) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let (mut static_first, mut static_complete, mut compared) = (vec![], vec![], 0);
     for round in 0..o.rounds {
         if round % 2 == 1 {
             floors.push(floor(&http, &registry.url, &tags).await?);
@@ -507,20 +832,32 @@ pub async fn run(o: Options) -> Result<()> {
         html_rows.push(rows as f64);
         warm_first.push(load(&http, &page).await?.0);
         drop(server);
-        let server = start_server(&o.server, &registry.url, "").await?;
-        let seen = browser.load(&format!("{}{page_path}", server.url), PAGE).await?;
+        let (mut ours, mut copy) = (None, None);
+        let portolan_first = round % 2 == 0;
+        for is_portolan in [portolan_first, !portolan_first] {
+            if is_portolan {
+                let server = start_server(&o.server, &registry.url, "").await?;
+                ours = Some(browser.load(&format!("{}{page_path}", server.url), rows).await?);
+            } else {
+                copy = Some(browser.load(&static_page, rows).await?);
+            }
+        }
+        let (seen, copy) = (ours.context("Portolan's load")?, copy.context("the static copy's load")?);
+        compared = same_answers(&seen.responses, &copy.responses, &page_path)?;
         browser_first.push(seen.first_byte);
         browser_parsed.push(seen.parsed);
         browser_hydrated.extend(seen.hydrated);
         browser_complete.push(seen.complete);
         browser_html_rows.push(seen.html_complete_rows as f64);
-        drop(server);
+        static_first.push(copy.first_byte);
+        static_complete.push(copy.complete);
         if round % 2 == 0 {
             floors.push(floor(&http, &registry.url, &tags).await?);
         }
     }
     let launched = browser.launched;
     browser.stop().await;
+    drop(static_server);
 
     // 2. What the browser downloads, and 3. memory, on one server.
     eprintln!("bundle and memory…");
@@ -535,24 +872,55 @@ pub async fn run(o: Options) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let rss_idle = rss_mb(server.pid())?;
 
-    // 4. Requests per second of the cached page vs a fixed page on the same stack.
+    // 4. Requests per second of the cached page vs axum serving the bytes Portolan sends.
     eprintln!("requests per second: {} rounds of {} s per side, {} connections…", o.load_rounds, o.load_secs, o.connections);
-    let page = format!("{}{page_path}", server.url);
-    let captured = http.get(&page).send().await?.error_for_status()?.bytes().await?;
-    let floor_server = FloorServer::start(captured.clone())?;
-    let (ours_rps, floor_rps, ours_errors, floor_errors) = compare_load(&page, &floor_server.url, &o).await?;
+    let ours = Target::anonymous(&format!("{}{page_path}", server.url));
+    let captured = capture(&ours).await?;
+    let (floor_server, floor_url) = floor_server(&captured)?;
+    let (ours_load, floor_load) = compare_load(&ours, &Target::anonymous(&floor_url), &o).await?;
     drop(floor_server);
+    drop(server);
+    let encoding = captured.encoding.clone().unwrap_or_else(|| "identity".to_owned());
+    let expected = BTreeSet::from([encoding.clone()]);
+    if ours_load.encodings != expected || floor_load.encodings != expected {
+        bail!("answers were encoded {:?} by Portolan and {:?} by the floor, {encoding} expected", ours_load.encodings, floor_load.encodings);
+    }
+    let size = captured.body.len();
+    let within = |(least, most): (usize, usize)| least.abs_diff(size) <= captured.nonce_slack && most.abs_diff(size) <= captured.nonce_slack;
+    if !within(ours_load.bytes) || floor_load.bytes != (size, size) {
+        bail!(
+            "Portolan answered {:?} bytes, the floor {:?}: not the same page ({size} bytes, {} of them the nonce's)",
+            ours_load.bytes,
+            floor_load.bytes,
+            captured.nonce_slack
+        );
+    }
 
-    // 5. The same page with the store on Postgres vs SQLite.
-    eprintln!("Postgres vs SQLite…");
+    // 5. The store on Postgres vs SQLite, on paths that read it on every request: signed in.
+    eprintln!("Postgres vs SQLite, signed in…");
     let pg = Postgres::start().await?;
     let db = pg.new_database("bench")?;
-    let on_pg = start_server(&o.server, &registry.url, &format!("database_url = \"{db}\"")).await?;
-    let pg_page = format!("{}{page_path}", on_pg.url);
-    http.get(&pg_page).send().await?.error_for_status()?.bytes().await?;
-    let (pg_rps, sqlite_rps, pg_errors, sqlite_errors) = compare_load(&pg_page, &page, &o).await?;
-    drop(on_pg);
-    drop(server);
+    let (provider, on_sqlite, on_pg) = start_signed_in(&o.server, &registry.url, &db).await?;
+    let (sqlite_cookie, pg_cookie) = (sign_in(&provider, &on_sqlite.url).await?, sign_in(&provider, &on_pg.url).await?);
+    for (server, cookie) in [(&on_pg, &pg_cookie), (&on_sqlite, &sqlite_cookie)] {
+        // Signed in indeed: the audit log answers admins only.
+        let audit = Target { url: format!("{}/admin/audit.json", server.url), cookie: Some(cookie.clone()) };
+        let status = audit.request(&http).send().await?.status();
+        if !status.is_success() {
+            bail!("{} answered {status} to alice's session: not signed in", audit.url);
+        }
+    }
+    let mut store_rows = Vec::new();
+    for (what, path) in [
+        ("tag page signed in (session read, then the kept page)", page_path.as_str()),
+        ("/admin/audit.json signed in (session read, audit query)", "/admin/audit.json"),
+    ] {
+        let on = |server: &Server, cookie: &str| Target { url: format!("{}{path}", server.url), cookie: Some(cookie.to_owned()) };
+        let (pg_side, sqlite_side) = (on(&on_pg, &pg_cookie), on(&on_sqlite, &sqlite_cookie));
+        let (p, s) = compare_load(&pg_side, &sqlite_side, &o).await?;
+        store_rows.push((what, p, s));
+    }
+    drop((on_pg, on_sqlite, provider));
 
     // 6. Two replicas on one Postgres: memory of each, started, then after the same browsing.
     eprintln!("two replicas on one Postgres…");
@@ -572,16 +940,35 @@ pub async fn run(o: Options) -> Result<()> {
     let fl = median(floors);
     let (cf, ct, wf) = (median(cold_first), median(cold_total), median(warm_first));
     let (bf, bc) = (median(browser_first), median(browser_complete));
-    println!("portolan-bench web: first page ({PAGE} tags) of a {}-tag repository, {} rounds, medians", o.tags, o.rounds);
-    println!("{:<60} {:>10} {:>10} {:>8}", "measurement", "ours", "other", "ratio");
-    println!("{:<60} {:>9.3}s {:>9.3}s {:>8.2}", "cold, HTTP: time to first byte / registry floor", cf, fl, cf / fl);
-    println!("{:<60} {:>9.3}s {:>9.3}s {:>8.2}", "cold, HTTP: last byte / registry floor", ct, fl, ct / fl);
-    println!("{:<60} {:>9.3}s {:>9.3}s {:>8.2}", "cold, Chromium: first byte / registry floor", bf, fl, bf / fl);
-    println!("{:<60} {:>9.3}s {:>9.3}s {:>8.2}", "cold, Chromium: page complete / registry floor", bc, fl, bc / fl);
-    println!("{:<60} {:>9.3}s {:>9.3}s {:>8.3}", "warm / cold (time to first byte)", wf, cf, wf / cf);
-    println!("target: complete page ≤ 1.2 × the registry floor — {}", met(bc / fl <= 1.2));
+    let (sf, sc) = (median(static_first), median(static_complete));
+    println!("portolan-bench web: first page ({rows} tags) of a {}-tag repository, {} rounds, medians", o.tags, o.rounds);
+    println!("{:<64} {:>10} {:>10} {:>8}", "measurement", "ours", "other", "ratio");
+    println!("{:<64} {:>9.3}s {:>9.3}s {:>8.2}", "cold, HTTP: time to first byte / registry floor", cf, fl, cf / fl);
+    println!("{:<64} {:>9.3}s {:>9.3}s {:>8.2}", "cold, HTTP: last byte / registry floor", ct, fl, ct / fl);
+    println!("{:<64} {:>9.3}s {:>9.3}s {:>8.2}", "cold, Chromium: first byte / registry floor", bf, fl, bf / fl);
+    println!("{:<64} {:>9.3}s {:>9.3}s {:>8.2}", "cold, Chromium: page complete / registry floor (old target)", bc, fl, bc / fl);
     println!(
-        "rows complete in the cold page's HTML: {} of {PAGE} (raw HTTP response), {} of {PAGE} (in Chromium, when parsed); the rest are read by the browser after load",
+        "{:<64} {:>9.3}s {:>9.3}s {:>8.2}",
+        "cold, Chromium: page complete / (static copy + registry floor)",
+        bc,
+        sc + fl,
+        bc / (sc + fl)
+    );
+    println!("{:<64} {:>9.3}s {:>9.3}s {:>8.3}", "warm / cold (time to first byte)", wf, cf, wf / cf);
+    println!(
+        "target: complete page ≤ 1.2 × (the static copy complete in the same Chromium + the registry floor) — {}",
+        met(bc / (sc + fl) <= 1.2)
+    );
+    println!("(old target: complete page ≤ 1.2 × the registry floor — {})", met(bc / fl <= 1.2));
+    println!(
+        "static copy in Chromium: first byte {sf:.3}s, complete {sc:.3}s — the same HTML and files, from tower-http's ServeDir in this process; {compared} answers compared with Portolan's, same encodings"
+    );
+    println!("static copy ({}):", copy_dir.path().display());
+    for c in &copied {
+        println!("  {c}");
+    }
+    println!(
+        "rows complete in the cold page's HTML: {} of {rows} (raw HTTP response), {} of {rows} (in Chromium, when parsed); the rest are read by the browser after load",
         median(html_rows),
         median(browser_html_rows)
     );
@@ -608,20 +995,31 @@ pub async fn run(o: Options) -> Result<()> {
     println!("  idle again 5 s later {rss_idle:.1} MB (target ≤ {IDLE_RSS_TARGET_MB} MB — {})", met(rss_idle <= IDLE_RSS_TARGET_MB));
     println!();
     println!(
-        "requests per second, cached tag page ({:.1} KB), {} connections, load generator included:",
-        kb(captured.len() as u64),
-        o.connections
+        "requests per second, {} connections, {} rounds of {} s per side, load generator included (Accept-Encoding: {ACCEPT_ENCODING}):",
+        o.connections, o.load_rounds, o.load_secs
     );
-    println!("{:<60} {:>10} {:>10} {:>8}", "measurement", "ours", "other", "ratio");
+    println!("{:<64} {:>10} {:>10} {:>8}", "measurement", "ours", "other", "ratio");
+    let (ours_rps, floor_rps) = (ours_load.median(), floor_load.median());
     println!(
-        "{:<60} {:>10.0} {:>10.0} {:>8.2}",
-        "Portolan / axum serving the same bytes (same compression)",
+        "{:<64} {:>10.0} {:>10.0} {:>8.2}",
+        "cached tag page: Portolan / axum sending the same bytes",
         ours_rps,
         floor_rps,
         ours_rps / floor_rps
     );
-    println!("{:<60} {:>10.0} {:>10.0} {:>8.2}", "store on Postgres / on SQLite", pg_rps, sqlite_rps, pg_rps / sqlite_rps);
-    println!("errors: Portolan {ours_errors}, floor {floor_errors}, on Postgres {pg_errors}, on SQLite {sqlite_errors} (must be 0)");
+    for (what, p, s) in &store_rows {
+        println!("{:<64} {:>10.0} {:>10.0} {:>8.2}", format!("store on Postgres / SQLite: {what}"), p.median(), s.median(), p.median() / s.median());
+    }
+    println!(
+        "the cached tag page: {:.1} KB {encoding} from both (Portolan {}–{} bytes, the floor {} — the nonce's share {} bytes); no compression per request on either side",
+        kb(size as u64),
+        ours_load.bytes.0,
+        ours_load.bytes.1,
+        floor_load.bytes.0,
+        captured.nonce_slack
+    );
+    let store_errors: u64 = store_rows.iter().map(|(_, p, s)| p.errors + s.errors).sum();
+    println!("errors: Portolan {}, floor {}, Postgres and SQLite {store_errors} (must be 0)", ours_load.errors, floor_load.errors);
     println!("target: ≥ 0.5 × the floor — {}; ≥ 2,000 requests/s — {}", met(ours_rps / floor_rps >= 0.5), met(ours_rps >= 2000.0));
     println!();
     println!("two replicas on one Postgres, resident memory each:");
@@ -633,7 +1031,7 @@ pub async fn run(o: Options) -> Result<()> {
         );
     }
     println!("(run took {:.0} s)", started.elapsed().as_secs_f64());
-    if ours_errors + floor_errors + pg_errors + sqlite_errors > 0 {
+    if ours_load.errors + floor_load.errors + store_errors > 0 {
         bail!("requests failed under load");
     }
     Ok(())
