@@ -18,13 +18,13 @@ pub mod needs;
 pub mod retention;
 pub mod search;
 pub mod session;
-pub mod tokens;
 pub mod storage;
+pub mod tokens;
 
 pub use admin::*;
 pub use browse::*;
 pub use retention::*;
 pub use search::*;
 pub use session::*;
-pub use tokens::*;
 pub use storage::*;
+pub use tokens::*;

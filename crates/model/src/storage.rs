@@ -11,6 +11,7 @@ pub const UNLISTABLE: &str =
 
 /// How complete and how fresh the index behind storage figures is.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Freshness {
     /// The index covers every repository of the registry (the crawl's last pass read the whole
     /// catalog, none failed): the figures are the registry's, as of `last_pass`.
@@ -38,6 +39,7 @@ pub struct Freshness {
 
 /// What a deletion or a policy would give back once the registry's garbage collection runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FreedAfterGc {
     /// Bytes of the blobs (layers, configs, the manifests themselves) that no manifest staying
     /// in the registry names, as far as the index knows — each counted once.
@@ -53,6 +55,7 @@ pub struct FreedAfterGc {
 
 /// The order of a registry's storage table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StorageSort {
     /// Bytes the repository names (its own and shared), largest first.
     #[default]
@@ -119,6 +122,7 @@ pub const STORAGE_CHART_BARS: usize = 15;
 
 /// What the storage table shows: order and page. Carried in the URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StorageQuery {
     pub sort: StorageSort,
     /// The other way round (smallest first; Z→A for names).
@@ -168,6 +172,7 @@ impl StorageQuery {
 
 /// One repository's storage.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StorageRow {
     pub repository: String,
     /// Bytes only this repository names.
@@ -207,6 +212,7 @@ impl StorageRow {
 
 /// A registry's storage, for the caller: only the repositories they may see.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistryStorage {
     pub registry: RegistryInfo,
     /// The caller sees only part of the registry: the totals are of what they see.
@@ -240,6 +246,7 @@ impl RegistryStorage {
 
 /// Bytes added in one period, by the created date of the manifests that first named them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryBar {
     /// `2025-03` (a month) or `2025-W09` (a week).
     pub label: String,
@@ -253,6 +260,7 @@ pub struct HistoryBar {
 /// An artifact of a repository and the bytes it takes (its manifest, config and layers, and an
 /// index's platform manifests with theirs — each blob once).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ArtifactBytes {
     pub digest: String,
     pub kind: ArtifactKind,
@@ -265,6 +273,7 @@ pub struct ArtifactBytes {
 
 /// A blob (layer or config) of a repository.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LayerBytes {
     pub digest: String,
     /// `layer` or `config`.
@@ -278,6 +287,7 @@ pub struct LayerBytes {
 
 /// One repository's storage page.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RepositoryStorage {
     pub registry: RegistryInfo,
     pub repository: String,

@@ -6,6 +6,7 @@ pub use portolan_types::verify::{Outcome, ReasonKind};
 
 /// One signature of an artifact and what verifying it concluded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignatureResult {
     /// The signature manifest's digest.
     pub digest: String,
@@ -39,6 +40,7 @@ impl SignatureResult {
 
 /// An artifact's signatures under the trust policies covering its repository.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Verification {
     /// The artifact's digest.
     pub digest: String,
@@ -86,6 +88,7 @@ impl Verification {
 
 /// What a tag row says of its artifact's signatures.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyBrief {
     pub outcome: Outcome,
     pub reason: Option<ReasonKind>,
@@ -105,6 +108,7 @@ impl VerifyBrief {
 
 /// Which tags the tag list shows, by their signatures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum VerifiedFilter {
     #[default]
     All,

@@ -33,8 +33,8 @@ pub mod runs;
 pub mod search;
 pub mod seen;
 pub mod sessions;
-pub mod tokens;
 pub mod storage;
+pub mod tokens;
 pub mod trash;
 pub mod users;
 
@@ -51,8 +51,8 @@ pub use runs::{NewRun, RunCounts, RunItem, RunRecord, RunState, Trigger};
 pub use search::{
     CrawlState, IndexCoverage, IndexRef, IndexedManifest, IndexedReferrer, RefRole, RepoSummaryRecord, Usage, UseStep, WhereUsed,
 };
-pub use tokens::{NewToken, TokenRecord};
 pub use storage::{BlobCount, ContentManifest, LastPass, RepoContents, RepoStorage, SharedBlob, StorageTotals, TrashBlob};
+pub use tokens::{NewToken, TokenRecord};
 pub use trash::{ManifestRole, NewTrash, RestoreClaim, TrashEntry, TrashKind, TrashManifest, TrashState};
 
 /// Where the store lives. Its `Debug` form is [`Location::redacted`]'s.

@@ -109,7 +109,6 @@ impl Distribution {
         walk(&self.storage().join("docker/registry/v2/blobs"), &mut total)?;
         Ok(total)
     }
-    }
 
     /// Stops the registry now; its storage goes when it is dropped.
     pub fn kill(&mut self) {
@@ -136,13 +135,10 @@ impl Distribution {
         if delete_untagged {
             collect.arg("--delete-untagged");
         }
-        let collected = tokio::time::timeout(
-            std::time::Duration::from_secs(120),
-            collect.arg(&config).kill_on_drop(true).output(),
-        )
-        .await
-        .context("docker-registry garbage-collect took over 120 s")?
-        .context("running docker-registry garbage-collect")?;
+        let collected = tokio::time::timeout(std::time::Duration::from_secs(120), collect.arg(&config).kill_on_drop(true).output())
+            .await
+            .context("docker-registry garbage-collect took over 120 s")?
+            .context("running docker-registry garbage-collect")?;
         let output = format!("{}{}", String::from_utf8_lossy(&collected.stdout), String::from_utf8_lossy(&collected.stderr));
         if !collected.status.success() {
             bail!("docker-registry garbage-collect exited with {}:\n{output}", collected.status);

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// What Portolan concludes about an artifact's signatures under the trust policies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// At least one signature verifies under a trust policy that covers the artifact.
@@ -42,6 +43,7 @@ impl Outcome {
 
 /// Why a signature is not verified, as a name scripts can match (the message says the rest).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ReasonKind {
     /// No trust policy covers this repository.

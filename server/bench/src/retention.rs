@@ -158,10 +158,6 @@ fn reset_peak() -> Result<()> {
     std::fs::write(Path::new("/proc/self/clear_refs"), "5").context("resetting the peak RSS (/proc/self/clear_refs)")
 }
 
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / 1_000_000.0
-}
-
 pub async fn run(o: Options) -> Result<()> {
     eprintln!("seeding {} tags into two local CNCF distributions (the second for the apply floor)…", o.tags);
     let started = Instant::now();
@@ -349,9 +345,7 @@ pub async fn run(o: Options) -> Result<()> {
         peak_run.show(1e-6, 1),
         if peak_plan.max.max(peak_run.max) <= 150_000_000.0 { "met" } else { "NOT met" }
     );
-    println!(
-        "(the apply ratio is bare DELETEs per second over the deletion path's, so above 1 means the deletion path is slower)"
-    );
+    println!("(the apply ratio is bare DELETEs per second over the deletion path's, so above 1 means the deletion path is slower)");
     println!("target: read + plan ratio ≤ 1.5 — {}", if read_ratio.median <= 1.5 { "met" } else { "NOT met" });
     println!("target: what-if preview ≤ 100 ms — {}", if preview.median <= 0.1 { "met" } else { "NOT met" });
     println!("(run took {:.0} s)", started.elapsed().as_secs_f64());

@@ -403,7 +403,8 @@ async fn hammer(target: &Target, connections: usize, secs: f64) -> Result<LoadRu
                 while Instant::now() < until {
                     let fine = match target.request(&http).send().await {
                         Ok(r) if r.status().is_success() => {
-                            let encoding = r.headers().get("content-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity").to_owned();
+                            let encoding =
+                                r.headers().get("content-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity").to_owned();
                             match r.bytes().await {
                                 Ok(body) if !body.is_empty() => {
                                     bytes = (bytes.0.min(body.len()), bytes.1.max(body.len()));
@@ -501,7 +502,8 @@ async fn capture(target: &Target) -> Result<Captured> {
         Some(other) => bail!("{}: answered in {other}, which this benchmark cannot decode", target.url),
     };
     let nonce = policy.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).unwrap_or_default();
-    let nonce_slack = if nonce.is_empty() { 0 } else { plain.windows(nonce.len()).filter(|w| *w == nonce.as_bytes()).count() * (nonce.len() + 5) };
+    let nonce_slack =
+        if nonce.is_empty() { 0 } else { plain.windows(nonce.len()).filter(|w| *w == nonce.as_bytes()).count() * (nonce.len() + 5) };
     Ok(Captured { body, encoding, nonce_slack })
 }
 
@@ -883,10 +885,15 @@ pub async fn run(o: Options) -> Result<()> {
     let encoding = captured.encoding.clone().unwrap_or_else(|| "identity".to_owned());
     let expected = BTreeSet::from([encoding.clone()]);
     if ours_load.encodings != expected || floor_load.encodings != expected {
-        bail!("answers were encoded {:?} by Portolan and {:?} by the floor, {encoding} expected", ours_load.encodings, floor_load.encodings);
+        bail!(
+            "answers were encoded {:?} by Portolan and {:?} by the floor, {encoding} expected",
+            ours_load.encodings,
+            floor_load.encodings
+        );
     }
     let size = captured.body.len();
-    let within = |(least, most): (usize, usize)| least.abs_diff(size) <= captured.nonce_slack && most.abs_diff(size) <= captured.nonce_slack;
+    let within =
+        |(least, most): (usize, usize)| least.abs_diff(size) <= captured.nonce_slack && most.abs_diff(size) <= captured.nonce_slack;
     if !within(ours_load.bytes) || floor_load.bytes != (size, size) {
         bail!(
             "Portolan answered {:?} bytes, the floor {:?}: not the same page ({size} bytes, {} of them the nonce's)",
@@ -1008,7 +1015,13 @@ pub async fn run(o: Options) -> Result<()> {
         ours_rps / floor_rps
     );
     for (what, p, s) in &store_rows {
-        println!("{:<64} {:>10.0} {:>10.0} {:>8.2}", format!("store on Postgres / SQLite: {what}"), p.median(), s.median(), p.median() / s.median());
+        println!(
+            "{:<64} {:>10.0} {:>10.0} {:>8.2}",
+            format!("store on Postgres / SQLite: {what}"),
+            p.median(),
+            s.median(),
+            p.median() / s.median()
+        );
     }
     println!(
         "the cached tag page: {:.1} KB {encoding} from both (Portolan {}–{} bytes, the floor {} — the nonce's share {} bytes); no compression per request on either side",

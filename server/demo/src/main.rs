@@ -37,6 +37,7 @@ fn policy(registry: &str) -> RawPolicy {
             newer_than_days: Some(30),
             tag_patterns: vec!["latest".to_owned()],
             versions: None,
+            ..RawKeep::default()
         },
         protected: vec!["nightly-*".to_owned()],
         max_deletions: 500,
