@@ -7,7 +7,7 @@ import { startStack, newPage, hydrated, noSecretsTest } from '../harness.mjs';
 
 let stack;
 before(async () => {
-  stack = await startStack({ kinds: ['anonymous'], manyTags: 30, crawl: true });
+  stack = await startStack({ kinds: ['anonymous', 'token'], manyTags: 30, crawl: true });
   // The crawl starts a few seconds after Portolan: wait for a whole pass.
   const deadline = Date.now() + 120_000;
   for (;;) {

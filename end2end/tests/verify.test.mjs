@@ -10,7 +10,7 @@ import { startStack, newPage, hydrated, noSecretsTest } from '../harness.mjs';
 let stack;
 let seed;
 before(async () => {
-  stack = await startStack({ kinds: ['anonymous', 'ferro'], manyTags: 0 });
+  stack = await startStack({ kinds: ['anonymous', 'ferro', 'token'], manyTags: 0 });
   seed = Object.fromEntries(stack.registries.filter((r) => r.seed).map((r) => [r.name, r.seed.digests]));
 }, { timeout: 180_000 });
 after(async () => { await stack?.stop(); });

@@ -263,7 +263,7 @@ fn basic_auth() {
         let hello = repo("library/hello");
         let c = client(&registry, admin());
         assert_eq!(c.manifest(&hello, &tag("1.0.0")).await.unwrap().digest, registry.seed.digest("hello:1.0.0"));
-        assert_eq!(c.catalog_page(100, None).await.unwrap().repositories.len(), 3);
+        assert_eq!(c.catalog_page(100, None).await.unwrap().repositories.len(), 4);
 
         let anonymous = client(&registry, Credentials::Anonymous);
         assert_eq!(anonymous.tags(&hello).await.unwrap_err().kind(), ErrorKind::Unauthorized);
@@ -295,7 +295,7 @@ fn token_auth_scopes_sharing_and_renewal() {
         assert_eq!(c2.stats().token_requests.load(std::sync::atomic::Ordering::Relaxed), 1);
 
         // The catalog needs its own scope.
-        assert_eq!(c.catalog_page(10, None).await.unwrap().repositories.len(), 4);
+        assert_eq!(c.catalog_page(10, None).await.unwrap().repositories.len(), 5);
 
         // A token the registry refuses (expired early) is renewed once, transparently.
         token_server.expire_next_token();
@@ -340,7 +340,7 @@ fn follows_link_paging_on_a_registry_that_pages() {
         let page = c.catalog_page(2, None).await.unwrap();
         assert_eq!(page.repositories.len(), 2);
         let rest = c.catalog_page(1000, page.next.as_deref()).await.unwrap();
-        assert_eq!(rest.repositories.len(), 2);
+        assert_eq!(rest.repositories.len(), 3);
         assert!(rest.next.is_none());
     })
 }
