@@ -187,3 +187,11 @@ pub async fn get_diff(registry: String, repository: String, from: String, to: St
         .await
         .map_err(|e| logged(&format!("diff of {registry}/{repository}"), e.into()))
 }
+
+/// An artifact's signature verification, for scripts and deploy gates: whether it is verified,
+/// and the outcome with every signature's result and reason (`/api/v1/verify/…` answers it).
+#[server]
+pub async fn get_verification(registry: String, repository: String, reference: String) -> Result<(bool, serde_json::Value), AppError> {
+    let (state, reg, repo) = lookup("get_verification", &registry, &repository)?;
+    crate::ssr::verify::verify_json(&state, &reg, &repo, &reference).await
+}

@@ -72,6 +72,7 @@ pub const SERVER_FUNCTIONS: &[EntryPoint] = &[
     read("also_used_by", On(Viewer)),
     read("get_registry_storage", OnRegistry(Viewer)),
     read("get_repository_storage", On(Viewer)),
+    read("get_verification", On(Viewer)),
     read("list_tags", On(Viewer)),
     read("tag_details", On(Viewer)),
     read("get_artifact", On(Viewer)),
@@ -103,7 +104,6 @@ pub const SERVER_FUNCTIONS: &[EntryPoint] = &[
 pub const ROUTES: &[EntryPoint] = &[
     read("/badge/{registry}/{*path}", On(Viewer)),
     read("/api/v1/referrers/{registry}/{*path}", On(Viewer)),
-    read("/api/v1/verify/{registry}/{*reference}", On(Viewer)),
     read("/admin/audit.csv", Somewhere(Admin)),
     read("/admin/audit.json", Somewhere(Admin)),
 ];

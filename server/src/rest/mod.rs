@@ -21,7 +21,6 @@ use leptos::reactive::owner::Owner;
 use portolan_app::api;
 use portolan_app::error::AppError;
 use portolan_app::model::{AuditQuery, DeleteSelection, RepoQuery, StorageQuery, TagQuery};
-use portolan_app::ssr::auth::needed;
 use portolan_app::ssr::{AppState, RequestId};
 use serde::{Deserialize, Serialize};
 
@@ -149,14 +148,7 @@ async fn verify(
         Some(_) => return Err(AppError::BadRequest("require takes one value: verified".into()).into()),
     };
     let (parts, _) = request.into_parts();
-    let st = state.clone();
-    let (verified, answer) = as_caller(&state, parts, || async move {
-        let repo = portolan_oci::RepoName::parse(&repository).map_err(|e| AppError::BadRequest(e.message().to_owned()))?;
-        portolan_app::ssr::auth::require(&st, needed("/api/v1/verify/{registry}/{*path}"), &registry, Some(repo.as_str()))?;
-        let reg = st.registry(&registry)?;
-        portolan_app::ssr::verify::verify_json(&st, reg, &repo, &reference).await
-    })
-    .await?;
+    let (verified, answer) = as_caller(&state, parts, || api::get_verification(registry, repository, reference)).await?;
     let status = if require && !verified { StatusCode::PRECONDITION_FAILED } else { StatusCode::OK };
     Ok((status, Json(answer)).into_response())
 }
