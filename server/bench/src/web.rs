@@ -618,29 +618,38 @@ fn copy_file(dir: &Path, page_path: &str, path: &str) -> PathBuf {
     if path == page_path { dir.join("page.html") } else { dir.join(path.split('?').next().unwrap_or(path).trim_start_matches('/')) }
 }
 
-/// Copies the page at `page_path` and the files at `paths` from Portolan at `base` into `dir`:
-/// each as Portolan answers `Accept-Encoding: identity`, and also as it answers `gzip` and
-/// `br` when it has those encodings (`x.gz`, `x.br` beside `x`, where `ServeDir` looks for
-/// them). Returns what was copied, for the report.
-async fn copy_page(base: &str, page_path: &str, paths: &[String], dir: &Path) -> Result<Vec<String>> {
+/// Copies the page at `page_path` and the other `files` from Portolan at `base` into `dir`:
+/// each as Portolan answers `Accept-Encoding: identity`, and also in the encoding Portolan sent
+/// it to the browser, if any (`x.gz` or `x.br` beside `x`, where `ServeDir` looks for them), so
+/// the copy sends the browser the same bytes. Returns what was copied, for the report.
+async fn copy_page(base: &str, page_path: &str, files: &[(String, Option<String>)], dir: &Path) -> Result<Vec<String>> {
     let http = reqwest::Client::builder().no_gzip().build()?;
+    if !files.iter().any(|(path, _)| path == page_path) {
+        bail!("the browser did not load {page_path} itself");
+    }
     let mut copied = Vec::new();
-    for path in std::iter::once(page_path).chain(paths.iter().map(String::as_str)) {
+    for (path, sent) in files {
         let file = copy_file(dir, page_path, path);
         std::fs::create_dir_all(file.parent().context("a file in the copy")?)?;
         let mut variants = Vec::new();
-        for (asked, suffix) in [("identity", ""), ("gzip", ".gz"), ("br", ".br")] {
+        let mut wanted = vec![("identity", "")];
+        match sent.as_deref() {
+            None | Some("identity") => {}
+            Some("gzip") => wanted.push(("gzip", ".gz")),
+            Some("br") => wanted.push(("br", ".br")),
+            Some(other) => bail!("{path}: Portolan sent it as {other}, which the copy cannot serve"),
+        }
+        for (asked, suffix) in wanted {
             let r = http.get(format!("{base}{path}")).header("accept-encoding", asked).send().await?.error_for_status()?;
             let encoding = r.headers().get("content-encoding").and_then(|v| v.to_str().ok()).unwrap_or("identity").to_owned();
-            let body = r.bytes().await?;
-            if encoding == asked {
-                let mut name = file.clone().into_os_string();
-                name.push(suffix);
-                std::fs::write(&name, &body)?;
-                variants.push(format!("{asked} {:.1} KB", kb(body.len() as u64)));
-            } else if asked == "identity" {
-                bail!("{path}: answered {encoding} to Accept-Encoding: identity");
+            if encoding != asked {
+                bail!("{path}: answered {encoding} to Accept-Encoding: {asked}");
             }
+            let body = r.bytes().await?;
+            let mut name = file.clone().into_os_string();
+            name.push(suffix);
+            std::fs::write(&name, &body)?;
+            variants.push(format!("{asked} {:.1} KB", kb(body.len() as u64)));
         }
         copied.push(format!("{path} ({})", variants.join(", ")));
     }
@@ -658,13 +667,20 @@ fn static_site(dir: &Path, page_path: &str) -> axum::Router {
         .fallback_service(ServeDir::new(dir).precompressed_gzip().precompressed_br())
 }
 
+/// The favicon: Chromium fetches it on its own, after the page, with headers of its own (its
+/// encoding differed between loads of the same server), so it is neither copied nor compared —
+/// it is not part of a page being complete.
+fn is_favicon(path: &str) -> bool {
+    path == "/favicon.svg"
+}
+
 /// Checks that the static copy answered the browser as Portolan did: every file both loaded
 /// (GET), with a success and the same Content-Encoding. Returns how many were compared.
 fn same_answers(portolan: &[Fetched], copy: &[Fetched], page_path: &str) -> Result<usize> {
     let gets = |r: &&Fetched| r.method == "GET";
     let mut compared = 0;
     let mut page = false;
-    for p in portolan.iter().filter(gets).filter(|r| (200..300).contains(&r.status)) {
+    for p in portolan.iter().filter(gets).filter(|r| (200..300).contains(&r.status) && !is_favicon(&r.path)) {
         let Some(c) = copy.iter().filter(gets).find(|c| c.path == p.path) else { continue };
         if !(200..300).contains(&c.status) || c.encoding != p.encoding {
             bail!(
@@ -802,14 +818,17 @@ pub async fn run(o: Options) -> Result<()> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let seen = browser.load(&page, rows).await?;
-        let mut paths: Vec<String> = seen
+        // Every file the browser fetched, with the encoding Portolan sent it in: the copy holds
+        // that variant (and the plain file), so it answers the browser with the same bytes.
+        let mut files: Vec<(String, Option<String>)> = seen
             .responses
             .iter()
-            .filter(|r| r.method == "GET" && (200..300).contains(&r.status) && r.path != page_path && !r.path.starts_with("/api/"))
-            .map(|r| r.path.clone())
+            .filter(|r| r.method == "GET" && (200..300).contains(&r.status) && !r.path.starts_with("/api/"))
+            .filter(|r| !is_favicon(&r.path))
+            .map(|r| (r.path.clone(), r.encoding.clone()))
             .collect();
-        paths.dedup();
-        copy_page(&server.url, &page_path, &paths, copy_dir.path()).await?
+        files.dedup();
+        copy_page(&server.url, &page_path, &files, copy_dir.path()).await?
     };
     let static_server = LocalServer::start(static_site(copy_dir.path(), &page_path))?;
     let static_page = format!("{}{page_path}", static_server.base);
@@ -828,10 +847,10 @@ pub async fn run(o: Options) -> Result<()> {
         }
         let server = start_server(&o.server, &registry.url, "").await?;
         let page = format!("{}{page_path}", server.url);
-        let (first, total, rows) = load(&http, &page).await?;
+        let (first, total, complete_in_html) = load(&http, &page).await?;
         cold_first.push(first);
         cold_total.push(total);
-        html_rows.push(rows as f64);
+        html_rows.push(complete_in_html as f64);
         warm_first.push(load(&http, &page).await?.0);
         drop(server);
         let (mut ours, mut copy) = (None, None);
