@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::api::codec::JsonStr;
 use crate::error::AppError;
 use crate::model::{AlsoUsed, RepoPage, RepoQuery, RepoRow, SearchResults, WhereUsedView};
 
@@ -12,7 +13,7 @@ pub const MAX_SEARCH_HITS: usize = 50;
 /// One page of a registry's repositories — filtered, ordered, with their columns read within
 /// [`crate::model::SUMMARY_BUDGET_MS`] (the others come back pending) — among those the caller
 /// may see.
-#[server]
+#[server(output = JsonStr)]
 pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<RepoPage, AppError> {
     let state = crate::ssr::state()?;
     crate::ssr::auth::require(&state, crate::ssr::auth::needed("list_repositories"), &registry, None)?;
@@ -25,7 +26,7 @@ pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<Rep
 
 /// The columns of `repositories` of `registry` (tag count, newest version, last push), in the
 /// same order; those not read within `budget_ms` (0: no limit, at most 30 s) come back pending.
-#[server]
+#[server(output = JsonStr)]
 pub async fn repository_summaries(registry: String, repositories: Vec<String>, budget_ms: u32) -> Result<Vec<RepoRow>, AppError> {
     let state = crate::ssr::state()?;
     let needed = crate::ssr::auth::needed("repository_summaries");
@@ -53,7 +54,7 @@ pub async fn repository_summaries(registry: String, repositories: Vec<String>, b
 /// The search box: repository names in every registry the caller may see (a substring, or a
 /// glob with `*`), `repository:tag`, or a digest (whole, or its start) — at most `limit` hits
 /// per registry.
-#[server]
+#[server(output = JsonStr)]
 pub async fn search(query: String, limit: usize) -> Result<SearchResults, AppError> {
     let state = crate::ssr::state()?;
     if query.chars().count() > portolan_search::MAX_FILTER {
