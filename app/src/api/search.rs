@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::codec::JsonStr;
 use crate::error::AppError;
-use crate::model::{AlsoUsed, RepoPage, RepoQuery, RepoRow, SearchResults, WhereUsedView};
+use crate::model::{AlsoUsed, BoxResults, RepoPage, RepoQuery, RepoRow, SearchResults, WhereUsedView};
 
 /// Search results per registry, at most.
 pub const MAX_SEARCH_HITS: usize = 50;
@@ -51,10 +51,10 @@ pub async fn repository_summaries(registry: String, repositories: Vec<String>, b
     .map_err(AppError::from)
 }
 
-/// The search box: repository names in every registry the caller may see (a substring, or a
-/// glob with `*`), `repository:tag`, or a digest (whole, or its start) — at most `limit` hits
-/// per registry.
-#[server(output = JsonStr)]
+/// A search (the search page's, the REST API's): repository names in every registry the caller
+/// may see (a substring, or a glob with `*`), `repository:tag`, or a digest (whole, or its
+/// start) — at most `limit` hits per registry.
+#[server]
 pub async fn search(query: String, limit: usize) -> Result<SearchResults, AppError> {
     let state = crate::ssr::state()?;
     if query.chars().count() > portolan_search::MAX_FILTER {
@@ -62,6 +62,12 @@ pub async fn search(query: String, limit: usize) -> Result<SearchResults, AppErr
     }
     let who = crate::ssr::auth::current_user();
     Ok(portolan_service::search::search(&state, who.as_ref(), &query, limit.clamp(1, MAX_SEARCH_HITS)).await?)
+}
+
+/// The search box as you type: [`search`], cut to what its drop-down shows.
+#[server(output = JsonStr)]
+pub async fn box_search(query: String, limit: usize) -> Result<BoxResults, AppError> {
+    search(query, limit).await.map(BoxResults::from)
 }
 
 /// Where a digest (a manifest or a blob) is used: every place the caller may see whose artifact
