@@ -3,10 +3,11 @@
 
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use server_fn_error::{FromServerFnError, JsonEncoding, ServerFnErrorErr};
+use server_fn_error::{FromServerFnError, ServerFnErrorErr};
+
+use crate::api::codec::JsonStrEncoding;
 
 mod server_fn_error {
-    pub use leptos::server_fn::codec::JsonEncoding;
     pub use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 }
 
@@ -122,7 +123,8 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    /// JSON, read in the browser by the same reader as the answers (see [`crate::api::codec`]).
+    type Encoder = JsonStrEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {

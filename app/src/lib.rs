@@ -67,19 +67,6 @@ pub fn shell(options: LeptosOptions, stylesheet: &'static str) -> impl IntoView 
     }
 }
 
-/// Marks `<html data-hydrated="true">` once the page's islands run in the browser (tests and
-/// scripts wait for it).
-#[island]
-pub fn HydrationMarker() -> impl IntoView {
-    // Effects run only in the browser.
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
-            let _ = root.set_attribute("data-hydrated", "true");
-        }
-    });
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -87,7 +74,6 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta property="og:site_name" content="Portolan" />
         <Router>
-            <HydrationMarker />
             <Header />
             <main class="mx-auto w-full max-w-7xl px-4 py-6 sm:px-6">
                 <Routes fallback=|| {

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::api::codec::JsonStr;
 use crate::error::AppError;
 use crate::model::{RegistryInfo, TagPage, TagQuery, TagRow};
 
@@ -47,7 +48,7 @@ pub async fn list_registries() -> Result<Vec<RegistryInfo>, AppError> {
 
 /// One page of a repository's tags, filtered and sorted as `query` says, with the details read
 /// within [`crate::model::DETAILS_BUDGET_MS`] (the others come back pending).
-#[server]
+#[server(output = JsonStr)]
 pub async fn list_tags(registry: String, repository: String, query: TagQuery) -> Result<TagPage, AppError> {
     use crate::ssr::logged;
     let (state, reg, repo) = lookup("list_tags", &registry, &repository)?;
@@ -67,7 +68,7 @@ pub async fn list_tags(registry: String, repository: String, query: TagQuery) ->
 
 /// The details of `tags` (digest, kind, platforms, size, date, referrers), in the same order;
 /// those not read within `budget_ms` (0: no limit) come back pending.
-#[server]
+#[server(output = JsonStr)]
 pub async fn tag_details(registry: String, repository: String, tags: Vec<String>, budget_ms: u32) -> Result<Vec<TagRow>, AppError> {
     use crate::ssr::logged;
     use portolan_service::tags as t;

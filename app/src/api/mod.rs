@@ -11,9 +11,12 @@
 //! - [`tokens`]: API tokens (one's own; everyone's for an admin of everything).
 //! - [`storage`]: where the bytes are, per registry and repository (viewer).
 //! - [`needs`]: the table of what each server function and route needs of its caller.
+//! - [`codec`]: the JSON encoding of the answers the islands read (one JSON reader in the
+//!   browser).
 
 pub mod admin;
 pub mod browse;
+pub mod codec;
 pub mod needs;
 pub mod retention;
 pub mod search;

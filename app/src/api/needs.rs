@@ -66,6 +66,7 @@ pub const SERVER_FUNCTIONS: &[EntryPoint] = &[
     read("get_sign_in_options", Anyone),
     read("session_info", Anyone),
     read("search", Anyone),
+    read("box_search", Anyone),
     read("where_used", Anyone),
     read("list_repositories", OnRegistry(Viewer)),
     read("repository_summaries", On(Viewer)),

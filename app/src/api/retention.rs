@@ -8,6 +8,7 @@
 
 use leptos::prelude::*;
 
+use crate::api::codec::JsonStr;
 use crate::error::AppError;
 use crate::model::{PoliciesPage, PolicyForm, PolicyPage, RunView, WhatIf};
 
@@ -147,7 +148,7 @@ pub async fn get_policy(id: Option<i64>) -> Result<PolicyPage, AppError> {
 
 /// What the policy in `form` would do now — and how that differs from its saved version —
 /// from cached repositories; nothing is saved or deleted. Mistakes come back in `errors`.
-#[server]
+#[server(output = JsonStr)]
 pub async fn preview_policy(form: PolicyForm) -> Result<WhatIf, AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;
@@ -274,7 +275,7 @@ pub async fn stop_run(id: i64) -> Result<(), AppError> {
 }
 
 /// A run and its items from `from` on (maintainers of its registry).
-#[server]
+#[server(output = JsonStr)]
 pub async fn get_run(id: i64, from: i64) -> Result<RunView, AppError> {
     use self::ssr::*;
     let state = crate::ssr::state()?;

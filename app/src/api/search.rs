@@ -3,8 +3,9 @@
 
 use leptos::prelude::*;
 
+use crate::api::codec::JsonStr;
 use crate::error::AppError;
-use crate::model::{AlsoUsed, RepoPage, RepoQuery, RepoRow, SearchResults, WhereUsedView};
+use crate::model::{AlsoUsed, BoxResults, RepoPage, RepoQuery, RepoRow, SearchResults, WhereUsedView};
 
 /// Search results per registry, at most.
 pub const MAX_SEARCH_HITS: usize = 50;
@@ -12,7 +13,7 @@ pub const MAX_SEARCH_HITS: usize = 50;
 /// One page of a registry's repositories — filtered, ordered, with their columns read within
 /// [`crate::model::SUMMARY_BUDGET_MS`] (the others come back pending) — among those the caller
 /// may see.
-#[server]
+#[server(output = JsonStr)]
 pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<RepoPage, AppError> {
     let state = crate::ssr::state()?;
     crate::ssr::auth::require(&state, crate::ssr::auth::needed("list_repositories"), &registry, None)?;
@@ -25,7 +26,7 @@ pub async fn list_repositories(registry: String, query: RepoQuery) -> Result<Rep
 
 /// The columns of `repositories` of `registry` (tag count, newest version, last push), in the
 /// same order; those not read within `budget_ms` (0: no limit, at most 30 s) come back pending.
-#[server]
+#[server(output = JsonStr)]
 pub async fn repository_summaries(registry: String, repositories: Vec<String>, budget_ms: u32) -> Result<Vec<RepoRow>, AppError> {
     let state = crate::ssr::state()?;
     let needed = crate::ssr::auth::needed("repository_summaries");
@@ -50,9 +51,9 @@ pub async fn repository_summaries(registry: String, repositories: Vec<String>, b
     .map_err(AppError::from)
 }
 
-/// The search box: repository names in every registry the caller may see (a substring, or a
-/// glob with `*`), `repository:tag`, or a digest (whole, or its start) — at most `limit` hits
-/// per registry.
+/// A search (the search page's, the REST API's): repository names in every registry the caller
+/// may see (a substring, or a glob with `*`), `repository:tag`, or a digest (whole, or its
+/// start) — at most `limit` hits per registry.
 #[server]
 pub async fn search(query: String, limit: usize) -> Result<SearchResults, AppError> {
     let state = crate::ssr::state()?;
@@ -61,6 +62,12 @@ pub async fn search(query: String, limit: usize) -> Result<SearchResults, AppErr
     }
     let who = crate::ssr::auth::current_user();
     Ok(portolan_service::search::search(&state, who.as_ref(), &query, limit.clamp(1, MAX_SEARCH_HITS)).await?)
+}
+
+/// The search box as you type: [`search`], cut to what its drop-down shows.
+#[server(output = JsonStr)]
+pub async fn box_search(query: String, limit: usize) -> Result<BoxResults, AppError> {
+    search(query, limit).await.map(BoxResults::from)
 }
 
 /// Where a digest (a manifest or a blob) is used: every place the caller may see whose artifact

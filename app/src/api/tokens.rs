@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use crate::api::codec::JsonStr;
 use crate::error::AppError;
 use crate::model::{NewToken, TokenForm, TokensPage};
 
@@ -31,7 +32,7 @@ pub async fn list_all_tokens() -> Result<TokensPage, AppError> {
 
 /// Makes a token for the caller: its secret, shown this once. Never more than the caller may
 /// do over its scope.
-#[server]
+#[server(output = JsonStr)]
 pub async fn create_token(form: TokenForm) -> Result<NewToken, AppError> {
     let state = crate::ssr::state()?;
     let who = signed_in(&state)?;

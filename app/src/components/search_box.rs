@@ -4,17 +4,17 @@
 
 use leptos::prelude::*;
 
-use crate::api::search;
+use crate::api::box_search;
 use crate::components::latest::Latest;
 use crate::components::usage::digest_href;
-use crate::model::{SearchKind, SearchResults, encode_component, short_digest};
+use crate::model::{BoxResults, SearchKind, encode_component, short_digest};
 
 /// Hits per registry in the drop-down.
 const BOX_HITS: usize = 5;
 
 #[island]
 pub fn SearchBox(#[prop(into)] initial: String) -> impl IntoView {
-    let results = RwSignal::new(None::<SearchResults>);
+    let results = RwSignal::new(None::<BoxResults>);
     let open = RwSignal::new(false);
     let input = NodeRef::<leptos::html::Input>::new();
     // `/` focuses the box, unless one is typing somewhere else (effects run only in the browser).
@@ -49,7 +49,7 @@ pub fn SearchBox(#[prop(into)] initial: String) -> impl IntoView {
             return;
         }
         latest.ask(
-            move || search(q, BOX_HITS),
+            move || box_search(q, BOX_HITS),
             move |answer| {
                 if let Ok(r) = answer {
                     results.set(Some(r));
@@ -103,9 +103,9 @@ pub fn SearchBox(#[prop(into)] initial: String) -> impl IntoView {
     }
 }
 
-fn dropdown(r: SearchResults) -> impl IntoView {
+fn dropdown(r: BoxResults) -> impl IntoView {
     let all = format!("/search?q={}", encode_component(&r.query));
-    let empty = r.hits() == 0 && r.used.as_ref().is_none_or(|u| u.places() == 0);
+    let empty = r.is_empty();
     let item = "block truncate px-3 py-1 font-mono text-sm hover:bg-sky-50 focus:bg-sky-50 focus:outline-hidden dark:hover:bg-slate-800 dark:focus:bg-slate-800";
     let body = match r.kind {
         SearchKind::Digest => {
@@ -113,7 +113,7 @@ fn dropdown(r: SearchResults) -> impl IntoView {
             if let Some(u) = &r.used
                 && links.is_empty()
             {
-                links.push((format!("{} — {} places", short_digest(&u.digest), u.places()), digest_href(&u.digest)));
+                links.push((format!("{} — {} places", short_digest(&u.digest), u.places), digest_href(&u.digest)));
             }
             links
                 .into_iter()
@@ -124,10 +124,9 @@ fn dropdown(r: SearchResults) -> impl IntoView {
         _ => r
             .groups
             .into_iter()
-            .filter(|g| !g.hits.is_empty())
             .map(|g| {
                 view! {
-                    <p class="px-3 pt-2 text-xs font-semibold uppercase tracking-wide text-slate-500">{g.registry.title}</p>
+                    <p class="px-3 pt-2 text-xs font-semibold uppercase tracking-wide text-slate-500">{g.title}</p>
                     {g.hits.into_iter().map(|h| view! { <a href=h.href class=item data-testid="box-hit">{h.label}</a> }).collect_view()}
                 }
             })

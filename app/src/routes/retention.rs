@@ -12,7 +12,8 @@ use crate::api::{DeletePolicy, RunPolicy, SavePolicy, StopRun, get_policies, get
 use crate::components::latest::Latest;
 use crate::components::page::page_view;
 use crate::model::{
-    DateSource, PoliciesPage, PolicyForm, PolicyPage, RunRow, RunView, WhatIf, format_utc, human_size, relative_seconds, short_digest,
+    DateSource, PoliciesPage, PolicyForm, PolicyPage, RegistryInfo, RunRow, RunView, WhatIf, format_utc, human_size, relative_seconds,
+    short_digest,
 };
 
 fn state_badge(state: &str) -> impl IntoView + use<> {
@@ -175,7 +176,7 @@ fn policy_view(page: PolicyPage) -> impl IntoView {
             <div class="flex gap-2">{(page.can_run && id.is_some()).then(|| run_forms(id.unwrap_or_default()))}</div>
         </div>
         {page.next_run.map(|t| view! { <p class="mb-2 text-sm text-slate-600 dark:text-slate-400">{format!("Next scheduled run: {}", format_utc(t))}</p> })}
-        <PolicyEditor page=page.clone() />
+        <PolicyEditor initial=page.form.clone() registries=page.registries.clone() editable=page.can_edit />
         {id.map(|id| view! {
             <h2 class="mb-2 mt-8 text-lg font-semibold">"Runs"</h2>
             {history_chart(&runs)}
@@ -194,10 +195,12 @@ const INPUT: &str = "w-full rounded-md border border-slate-300 bg-white px-2 py-
 
 /// The editor: a plain form (it saves without JavaScript) whose what-if preview — counts,
 /// bytes, every tag with its reason, the difference from the saved version — is recomputed
-/// from the cached repositories a moment after each edit.
+/// from the cached repositories a moment after each edit. An island's props are written into
+/// the page for the browser to read: it takes the form, the registries and whether the caller
+/// may save, not the policy's runs (the page shows those).
 #[island]
-pub fn PolicyEditor(page: PolicyPage) -> impl IntoView {
-    let form = RwSignal::new(page.form.clone());
+pub fn PolicyEditor(initial: PolicyForm, registries: Vec<RegistryInfo>, editable: bool) -> impl IntoView {
+    let form = RwSignal::new(initial.clone());
     let preview = RwSignal::new(None::<WhatIf>);
     let problem = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -250,8 +253,6 @@ pub fn PolicyEditor(page: PolicyPage) -> impl IntoView {
             </label>
         }
     };
-    let initial = page.form.clone();
-    let editable = page.can_edit;
     view! {
         <div class="grid gap-6 lg:grid-cols-2">
             <form method="post" action=SavePolicy::PATH class="space-y-3" data-testid="policy-form">
@@ -261,7 +262,7 @@ pub fn PolicyEditor(page: PolicyPage) -> impl IntoView {
                 <label class="block text-sm">
                     <span class="font-medium">"Registry"</span>
                     <select name="form[registry]" class=INPUT data-field="registry" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.registry = v); recompute(); }>
-                        {page.registries.iter().map(|r| view! { <option value=r.name.clone() selected=r.name == initial.registry>{r.title.clone()}</option> }).collect_view()}
+                        {registries.iter().map(|r| view! { <option value=r.name.clone() selected=r.name == initial.registry>{r.title.clone()}</option> }).collect_view()}
                     </select>
                 </label>
                 {area("repositories", "Repositories", |f| f.repositories.clone(), |f, v| f.repositories = v, "globs, one per line: team/* (one level), team/** (all below), ** (everything)")}
@@ -390,7 +391,7 @@ fn run_view(v: RunView) -> impl IntoView {
         <Title text=format!("Run of {} · Portolan", r.policy_name) />
         <p class="mb-2 text-sm"><a href=format!("/admin/policies/{}", r.policy_id) class="text-sky-700 hover:underline dark:text-sky-400">{format!("← {}", r.policy_name)}</a></p>
         <h1 class="mb-2 text-2xl font-semibold">{format!("Run of {}{}", r.policy_name, if r.dry_run { " (dry run)" } else { "" })}</h1>
-        <RunProgress view=v.clone() />
+        <RunProgress run=v.run.clone() can_stop=v.can_stop />
         <table class="mt-4 w-full text-left text-sm" data-testid="run-items">
             <thead class="text-xs uppercase tracking-wide text-slate-500"><tr><th class="py-1 pr-3">"Repository"</th><th class="py-1 pr-3">"Step"</th><th class="py-1 pr-3">"Tag"</th><th class="py-1 pr-3">"Digest"</th><th class="py-1 pr-3">"Outcome"</th><th class="py-1">"Why"</th></tr></thead>
             <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
@@ -411,13 +412,14 @@ fn run_view(v: RunView) -> impl IntoView {
 }
 
 /// The run's state and counters; while it runs, a progress bar that refreshes itself and a
-/// stop button.
+/// stop button. It takes the run and whether the caller may stop it, not the run's items (the
+/// page lists those; an island's props are written into the page too).
 #[island]
-pub fn RunProgress(view: RunView) -> impl IntoView {
-    let id = view.run.id;
-    let current = RwSignal::new(view);
+pub fn RunProgress(run: RunRow, can_stop: bool) -> impl IntoView {
+    let id = run.id;
+    let current = RwSignal::new((run, can_stop));
     Effect::new(move |_| {
-        if current.with_untracked(|v| v.run.state != "running") {
+        if current.with_untracked(|(run, _)| run.state != "running") {
             return;
         }
         leptos::task::spawn_local(async move {
@@ -426,10 +428,7 @@ pub fn RunProgress(view: RunView) -> impl IntoView {
                 match get_run(id, i64::MAX).await {
                     Ok(v) => {
                         let running = v.run.state == "running";
-                        current.update(|c| {
-                            c.run = v.run;
-                            c.can_stop = v.can_stop;
-                        });
+                        current.set((v.run, v.can_stop));
                         if !running {
                             break;
                         }
@@ -440,8 +439,7 @@ pub fn RunProgress(view: RunView) -> impl IntoView {
         });
     });
     move || {
-        let v = current.get();
-        let r = v.run;
+        let (r, can_stop) = current.get();
         let handled = r.done + r.skipped + r.failed;
         let percent = if r.planned > 0 {
             (handled * 100 / r.planned).min(100)
@@ -461,7 +459,7 @@ pub fn RunProgress(view: RunView) -> impl IntoView {
                         r.repositories, r.planned, r.done, r.skipped, r.failed, r.tags_deleted, r.tags_kept, human_size(r.bytes_freed.max(0) as u64))}
                 </p>
                 {r.message.clone().map(|m| view! { <p class="mt-1 text-sm text-amber-800 dark:text-amber-300">{m}</p> })}
-                {v.can_stop.then(|| view! {
+                {can_stop.then(|| view! {
                     <form method="post" action=StopRun::PATH class="mt-2">
                         <input type="hidden" name="id" value=r.id />
                         <button type="submit" data-testid="stop-run" class="rounded-md border border-rose-300 px-3 py-1 text-sm text-rose-800 hover:bg-rose-50 dark:border-rose-800 dark:text-rose-300">"Stop"</button>

@@ -234,6 +234,69 @@ impl SearchResults {
     }
 }
 
+/// What the search box's drop-down shows of [`SearchResults`], and nothing else. The box is an
+/// island on every page: the fewer types it reads, the less the browser downloads.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BoxResults {
+    pub query: String,
+    pub kind: SearchKind,
+    /// The registries with hits: their title, and their hits.
+    pub groups: Vec<BoxGroup>,
+    /// For the start of a digest: the digests the index knows that start so.
+    pub digests: Vec<String>,
+    /// For a whole digest: it, and how many places use it.
+    pub used: Option<BoxUsed>,
+}
+
+/// A registry's hits in the search box.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BoxGroup {
+    pub title: String,
+    pub hits: Vec<BoxHit>,
+}
+
+/// One hit in the search box, a link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BoxHit {
+    pub label: String,
+    pub href: String,
+}
+
+/// A whole digest in the search box: where it is used, counted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BoxUsed {
+    pub digest: String,
+    pub places: usize,
+}
+
+impl BoxResults {
+    /// Nothing to show: no hit, no digest, no place (as [`SearchResults::hits`] and
+    /// [`WhereUsedView::places`] count them).
+    pub fn is_empty(&self) -> bool {
+        self.groups.iter().all(|g| g.hits.is_empty()) && self.digests.is_empty() && self.used.as_ref().is_none_or(|u| u.places == 0)
+    }
+}
+
+impl From<SearchResults> for BoxResults {
+    fn from(r: SearchResults) -> Self {
+        let groups = r
+            .groups
+            .into_iter()
+            .filter(|g| !g.hits.is_empty())
+            .map(|g| BoxGroup {
+                title: g.registry.title,
+                hits: g.hits.into_iter().map(|h| BoxHit { label: h.label, href: h.href }).collect(),
+            })
+            .collect();
+        let used = r.used.map(|u| BoxUsed { places: u.places(), digest: u.digest });
+        BoxResults { query: r.query, kind: r.kind, groups, digests: r.digests, used }
+    }
+}
+
 /// One step from a manifest down to the digest asked about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -366,6 +429,39 @@ mod tests {
         let bad = [("page", "0"), ("per_page", "100000"), ("sort", "<b>")];
         let q = RepoQuery::from_params(|k| bad.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()));
         assert_eq!((q.page, q.per_page, q.sort), (1, MAX_REPO_PER_PAGE, RepoSort::Name));
+    }
+
+    #[test]
+    fn the_search_box_keeps_what_its_drop_down_shows() {
+        let registry = RegistryInfo { name: "hub".into(), title: "Docker Hub".into(), host: "docker.io".into() };
+        let hit = SearchHit { label: "library/hello".into(), href: "/r/hub/library/hello".into(), detail: Some("3 tags".into()) };
+        let group = |hits: Vec<SearchHit>| SearchGroup { registry: registry.clone(), hits, more: 0, more_href: None, note: None };
+        let r = SearchResults {
+            query: "hello".into(),
+            kind: SearchKind::Names,
+            groups: vec![group(vec![]), group(vec![hit])],
+            ..Default::default()
+        };
+        let b = BoxResults::from(r);
+        assert_eq!((b.query.as_str(), b.kind, b.groups.len(), b.is_empty()), ("hello", SearchKind::Names, 1, false));
+        assert_eq!(b.groups[0].title, "Docker Hub");
+        assert_eq!(b.groups[0].hits, vec![BoxHit { label: "library/hello".into(), href: "/r/hub/library/hello".into() }]);
+
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let row = UseRow { tags: vec![], manifest: digest.clone(), manifest_href: String::new(), kind: None, path: vec![] };
+        let repository = UsedRepository { name: "library/hello".into(), href: String::new(), uses: vec![row.clone(), row] };
+        let used = WhereUsedView {
+            digest: digest.clone(),
+            registries: vec![UsedRegistry { registry, repositories: vec![repository] }],
+            referrers: vec![],
+            truncated: false,
+            coverage: vec![],
+            now: 0,
+        };
+        let b = BoxResults::from(SearchResults { kind: SearchKind::Digest, used: Some(used), ..Default::default() });
+        assert_eq!(b.used, Some(BoxUsed { digest, places: 2 }));
+        assert!(!b.is_empty());
+        assert!(BoxResults::from(SearchResults::default()).is_empty());
     }
 
     #[test]

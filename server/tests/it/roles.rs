@@ -296,6 +296,7 @@ async fn body(w: &World, name: &str, place: &Place) -> String {
         "list_registries" | "get_sign_in_options" | "get_policies" => String::new(),
         "session_info" => qs(&SessionInfo { registry: Some(registry), repository: Some(repository) }),
         "search" => qs(&Search { query: "app".into(), limit: 5 }),
+        "box_search" => qs(&BoxSearch { query: "app".into(), limit: 5 }),
         "where_used" => qs(&WhereUsed { digest: place.image.clone() }),
         "list_repositories" => qs(&ListRepositories { registry, query: Default::default() }),
         "repository_summaries" => qs(&RepositorySummaries { registry, repositories: vec![repository], budget_ms: 0 }),

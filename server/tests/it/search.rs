@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portolan_app::model::{RepoPage, RepoQuery, RepoRow, SearchKind, SearchResults, WhereUsedView};
+use portolan_app::model::{BoxResults, RepoPage, RepoQuery, RepoRow, SearchKind, SearchResults, WhereUsedView};
 use portolan_search::Budget;
 use portolan_testkit::distribution::{Distribution, DistributionAuth, Ferro};
 use portolan_testkit::fixtures::{ImageSpec, OCI_CONFIG, OCI_MANIFEST, Seeder};
@@ -176,13 +176,16 @@ fn ten_thousand_repositories_filtered_paged_and_searched() {
         assert_eq!(a.status, 200);
         assert!(a.body.contains("The last push is known for"), "{}", &a.body[..a.body.len().min(3000)]);
 
-        // The search box, across registries.
+        // Searching, across registries; the search box gets the same, cut to what it shows.
         let form = qs(&portolan_app::api::Search { query: "service-04242".into(), limit: 5 });
         let r: SearchResults = portolan.call("search", form, Who::Anonymous).await.unwrap();
         assert_eq!(r.kind, SearchKind::Names);
         assert_eq!(r.groups.len(), 1);
         assert_eq!(r.groups[0].hits[0].label, big_name(4242));
         assert_eq!(r.groups[0].hits[0].href, format!("/r/big/{}", big_name(4242)));
+        let form = qs(&portolan_app::api::BoxSearch { query: "service-04242".into(), limit: 5 });
+        let b: BoxResults = portolan.call("box_search", form, Who::Anonymous).await.unwrap();
+        assert_eq!(b, BoxResults::from(r));
         let form = qs(&portolan_app::api::Search { query: "team-1*".into(), limit: 5 });
         let r: SearchResults = portolan.call("search", form, Who::Anonymous).await.unwrap();
         assert_eq!((r.groups[0].hits.len(), r.groups[0].more), (5, 2495));
@@ -557,6 +560,9 @@ fn where_a_digest_is_used_across_registries_for_each_caller() {
             let r: SearchResults = portolan.call("search", form, everyone).await.unwrap();
             assert_eq!(r.kind, SearchKind::Digest);
             assert_eq!(r.used.as_ref().map(|u| u.places()), Some(2), "{q}: {r:?}");
+            let form = qs(&portolan_app::api::BoxSearch { query: q.clone(), limit: 5 });
+            let b: BoxResults = portolan.call("box_search", form, everyone).await.unwrap();
+            assert_eq!(b, BoxResults::from(r), "{q}");
         }
         let results = portolan.get_as(&format!("/search?q={}", &hex[..12]), everyone).await;
         assert!(results.body.contains("Used in 2 places"), "{}", results.body);
