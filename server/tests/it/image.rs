@@ -6,9 +6,9 @@
 //! artifact page of Portolan's own image with its SBOM, and the site built into the release
 //! binary with its brotli copies.
 //!
-//! Only when asked (`scripts/test --image`): it needs the release build, buildah and root. By
-//! hand: `scripts/image`, then
-//! `cargo test -p portolan-server --test it image:: -- --ignored`.
+//! Ignored by a plain `cargo test`: it needs the image, so the release build, buildah and root.
+//! `scripts/test` runs it last, after `scripts/image` (`--no-image` skips both). By hand:
+//! `scripts/image`, then `cargo test -p portolan-server --test it image:: -- --ignored`.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -76,7 +76,7 @@ fn size_of_tree(path: &Path) -> u64 {
 }
 
 #[test]
-#[ignore = "needs the image built by scripts/image, and root: scripts/test --image"]
+#[ignore = "needs the image built by scripts/image, and root: scripts/test runs it after building the image"]
 fn the_image_runs_as_its_user_and_shows_its_own_tag_with_its_sbom() {
     run_in_parallel_within(Duration::from_secs(600), async {
         assert_eq!(uid(), 0, "unpacking the image with its owners and chroot need root");
