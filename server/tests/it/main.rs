@@ -18,8 +18,8 @@
 //! - [`leptos_config`]: build and site settings agree;
 //! - [`site`]: the site built into the binary, the binary run from another directory,
 //!   `--version`;
-//! - [`image`]: the OCI image, unpacked and run as its user (only when asked: it needs the
-//!   image built by `scripts/image`; run by `scripts/test` after building it).
+//! - [`image`]: the OCI image, unpacked and run as its user (ignored by a plain cargo
+//!   test: it needs the image `scripts/image` builds; `scripts/test` runs it after building it).
 //!
 //! [`support`] holds what they share. Tests of Portolan in process run one at a time
 //! (`support::run`), and so does the load test, which takes both cores; the other tests of
