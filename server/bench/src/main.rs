@@ -5,7 +5,7 @@
 //!   portolan-bench web [--tags 5000] [--rounds 5]
 //!   portolan-bench retention [--tags 10000] [--rounds 3] [--deletions 100]
 //!   portolan-bench search [--repositories 10000] [--copies 100] [--manifests 100000] [--rounds 5]
-//!   portolan-bench storage [--repositories 10000] [--images 10] [--layers 8] [--rounds 5]
+//!   portolan-bench storage [--repositories 10000] [--images 10] [--layers 9] [--rounds 5]
 //!   portolan-bench verify [--tags 1000] [--rounds 5] [--signatures 2000]
 //!   portolan-bench all [--quick]
 //!

@@ -33,8 +33,9 @@ pub struct Options {
     /// Images per repository.
     #[arg(long, default_value_t = 10)]
     images: usize,
-    /// Layers per image (with its config and itself: the blob references of one image).
-    #[arg(long, default_value_t = 8)]
+    /// Blobs per image besides its config (its layers): with the config, the blob references of
+    /// one image (9 + 1: 10 images in 10,000 repositories make 1,000,000).
+    #[arg(long, default_value_t = 9)]
     layers: usize,
     /// Repositories sharing a base layer.
     #[arg(long, default_value_t = 50)]
