@@ -712,29 +712,30 @@ impl Store {
 
     /// The blobs that `repositories` name and that other repositories name too, each once, with
     /// how many of `repositories` name it: what makes a total over some repositories differ from
-    /// the sum of theirs.
+    /// the sum of theirs. Read from the registry's shared blobs (few, and indexed as such) rather
+    /// than from every blob of every repository asked about.
     pub async fn storage_shared_held(&self, registry: &str, repositories: &[String]) -> Result<HashMap<String, SharedBlob>> {
+        let asked: std::collections::HashSet<&str> = repositories.iter().map(String::as_str).collect();
+        let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT r.repository, b.digest, b.size, b.repositories, b.live FROM storage_blobs b \
+             JOIN storage_blob_repos r ON r.registry = b.registry AND r.digest = b.digest \
+             WHERE b.registry = $1 AND b.repositories > 1",
+        )
+        .bind(registry)
+        .fetch_all(self.pool())
+        .await?;
         let mut out: HashMap<String, SharedBlob> = HashMap::new();
-        for chunk in repositories.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT r.digest, b.size, b.repositories, b.live FROM storage_blob_repos r \
-                 JOIN storage_blobs b ON b.registry = r.registry AND b.digest = r.digest \
-                 WHERE r.registry = $1 AND b.repositories > 1 AND r.repository IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query_as::<_, (String, i64, i64, i64)>(&sql).bind(registry);
-            for r in chunk {
-                q = q.bind(r.as_str());
+        for (repository, d, size, repositories, live) in rows {
+            if !asked.contains(repository.as_str()) {
+                continue;
             }
-            for (d, size, repositories, live) in q.fetch_all(self.pool()).await? {
-                let e = out.entry(d).or_insert(SharedBlob {
-                    size: read(size),
-                    repositories: read(repositories),
-                    held_by: 0,
-                    untagged: live <= 0,
-                });
-                e.held_by += 1;
-            }
+            let e = out.entry(d).or_insert(SharedBlob {
+                size: read(size),
+                repositories: read(repositories),
+                held_by: 0,
+                untagged: live <= 0,
+            });
+            e.held_by += 1;
         }
         Ok(out)
     }
