@@ -716,26 +716,39 @@ impl Store {
     /// than from every blob of every repository asked about.
     pub async fn storage_shared_held(&self, registry: &str, repositories: &[String]) -> Result<HashMap<String, SharedBlob>> {
         let asked: std::collections::HashSet<&str> = repositories.iter().map(String::as_str).collect();
-        let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT r.repository, b.digest, b.size, b.repositories, b.live FROM storage_blobs b \
-             JOIN storage_blob_repos r ON r.registry = b.registry AND r.digest = b.digest \
-             WHERE b.registry = $1 AND b.repositories > 1",
+        // Two steps, so that both engines take the same path whatever their statistics: the
+        // shared blobs (a partial index), then who names each of them (an index by digest).
+        let shared: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT digest, size, repositories, live FROM storage_blobs WHERE registry = $1 AND repositories > 1",
         )
         .bind(registry)
         .fetch_all(self.pool())
         .await?;
         let mut out: HashMap<String, SharedBlob> = HashMap::new();
-        for (repository, d, size, repositories, live) in rows {
-            if !asked.contains(repository.as_str()) {
-                continue;
+        for chunk in shared.chunks(BIG_CHUNK) {
+            let sql = format!(
+                "SELECT repository, digest FROM storage_blob_repos WHERE registry = $1 AND digest IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(registry);
+            for (digest, ..) in chunk {
+                q = q.bind(digest.as_str());
             }
-            let e = out.entry(d).or_insert(SharedBlob {
-                size: read(size),
-                repositories: read(repositories),
-                held_by: 0,
-                untagged: live <= 0,
-            });
-            e.held_by += 1;
+            let holders = q.fetch_all(self.pool()).await?;
+            let blobs: HashMap<&str, &(String, i64, i64, i64)> = chunk.iter().map(|b| (b.0.as_str(), b)).collect();
+            for (repository, digest) in holders {
+                if !asked.contains(repository.as_str()) {
+                    continue;
+                }
+                let Some((_, size, repositories, live)) = blobs.get(digest.as_str()) else { continue };
+                let e = out.entry(digest).or_insert(SharedBlob {
+                    size: read(*size),
+                    repositories: read(*repositories),
+                    held_by: 0,
+                    untagged: *live <= 0,
+                });
+                e.held_by += 1;
+            }
         }
         Ok(out)
     }
