@@ -718,12 +718,11 @@ impl Store {
         let asked: std::collections::HashSet<&str> = repositories.iter().map(String::as_str).collect();
         // Two steps, so that both engines take the same path whatever their statistics: the
         // shared blobs (a partial index), then who names each of them (an index by digest).
-        let shared: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT digest, size, repositories, live FROM storage_blobs WHERE registry = $1 AND repositories > 1",
-        )
-        .bind(registry)
-        .fetch_all(self.pool())
-        .await?;
+        let shared: Vec<(String, i64, i64, i64)> =
+            sqlx::query_as("SELECT digest, size, repositories, live FROM storage_blobs WHERE registry = $1 AND repositories > 1")
+                .bind(registry)
+                .fetch_all(self.pool())
+                .await?;
         let mut out: HashMap<String, SharedBlob> = HashMap::new();
         for chunk in shared.chunks(BIG_CHUNK) {
             let sql = format!(
