@@ -6,22 +6,8 @@ use std::collections::HashMap;
 
 use portolan_inventory::ManifestInfo;
 use portolan_inventory::read::{TagRead, parse_date, platform_name};
-use portolan_oci::{ArtifactKind, Manifest, ManifestDoc};
+use portolan_oci::{Manifest, ManifestDoc};
 use portolan_store::{IndexRef, IndexedManifest, RefRole};
-
-/// The kind as the index and the pages name it (`helm-chart`, `build-attestation`…).
-pub fn kind_key(kind: ArtifactKind) -> &'static str {
-    match kind {
-        ArtifactKind::Index => "index",
-        ArtifactKind::Image => "image",
-        ArtifactKind::HelmChart => "helm-chart",
-        ArtifactKind::Sbom => "sbom",
-        ArtifactKind::Signature => "signature",
-        ArtifactKind::Attestation => "attestation",
-        ArtifactKind::BuildAttestation => "build-attestation",
-        ArtifactKind::Other => "other",
-    }
-}
 
 /// A manifest as fetched; None when it is not a manifest Portolan can read.
 pub fn from_doc(doc: &ManifestDoc) -> Option<IndexedManifest> {
@@ -60,7 +46,7 @@ pub fn from_doc(doc: &ManifestDoc) -> Option<IndexedManifest> {
     Some(IndexedManifest {
         digest: doc.digest.clone(),
         media_type: doc.media_type.clone(),
-        kind: kind_key(manifest.kind(&doc.media_type)).to_owned(),
+        kind: manifest.kind(&doc.media_type).key().to_owned(),
         subject: manifest.subject().map(|s| s.digest().to_string()),
         size: doc.size().saturating_add(blobs),
         bytes: doc.size(),
@@ -100,7 +86,7 @@ fn from_info(m: &ManifestInfo, children: &HashMap<&str, (Option<&str>, u64)>) ->
     IndexedManifest {
         digest: m.digest.clone(),
         media_type: m.media_type.clone(),
-        kind: kind_key(m.kind).to_owned(),
+        kind: m.kind.key().to_owned(),
         subject: m.subject.clone(),
         size: m.own_size(),
         bytes: m.manifest_size,

@@ -47,46 +47,35 @@ impl Store {
 
     /// Everyone who signed in, most recent first.
     pub async fn users(&self, limit: i64) -> Result<Vec<User>> {
-        let rows = sqlx::query_as::<_, (String, String, Option<String>, Option<String>, String, i64, i64)>(
-            "SELECT provider, subject, name, email, groups_json, first_login, last_login FROM users ORDER BY last_login DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(provider, subject, name, email, groups, first, last)| User {
-                provider,
-                subject,
-                name,
-                email,
-                groups: serde_json::from_str(&groups).unwrap_or_default(),
-                first_login: from_millis(first),
-                last_login: from_millis(last),
-            })
-            .collect())
+        let rows =
+            sqlx::query_as::<_, UserRow>(&format!("{USER} ORDER BY last_login DESC LIMIT $1")).bind(limit).fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(user).collect())
     }
 
     /// The person `provider:subject` as last seen at sign-in (none or one).
     pub async fn users_of(&self, provider: &str, subject: &str) -> Result<Vec<User>> {
-        let rows = sqlx::query_as::<_, (String, String, Option<String>, Option<String>, String, i64, i64)>(
-            "SELECT provider, subject, name, email, groups_json, first_login, last_login FROM users WHERE provider = $1 AND subject = $2",
-        )
-        .bind(provider)
-        .bind(subject)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(provider, subject, name, email, groups, first, last)| User {
-                provider,
-                subject,
-                name,
-                email,
-                groups: serde_json::from_str(&groups).unwrap_or_default(),
-                first_login: from_millis(first),
-                last_login: from_millis(last),
-            })
-            .collect())
+        let rows = sqlx::query_as::<_, UserRow>(&format!("{USER} WHERE provider = $1 AND subject = $2"))
+            .bind(provider)
+            .bind(subject)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(user).collect())
+    }
+}
+
+const USER: &str = "SELECT provider, subject, name, email, groups_json, first_login, last_login FROM users";
+
+/// A row of [`USER`].
+type UserRow = (String, String, Option<String>, Option<String>, String, i64, i64);
+
+fn user((provider, subject, name, email, groups, first, last): UserRow) -> User {
+    User {
+        provider,
+        subject,
+        name,
+        email,
+        groups: serde_json::from_str(&groups).unwrap_or_default(),
+        first_login: from_millis(first),
+        last_login: from_millis(last),
     }
 }

@@ -279,6 +279,18 @@ fn placed(need: Need) -> bool {
     matches!(need, Need::On(_) | Need::OnRegistry(_) | Need::OverScope(_) | Need::Named { .. })
 }
 
+/// The places an entry point is called at: every place when its need is about one, else the first.
+fn places_for(w: &World, entry: &EntryPoint) -> Vec<Place> {
+    if placed(entry.need) { w.places.clone() } else { vec![w.places[0].clone()] }
+}
+
+/// The world a call runs in, and `place` in it: a fresh one for a change (it changes the world
+/// it runs in), kept in `fresh`.
+async fn world_for<'a>(reads: &'a World, entry: &EntryPoint, place: &Place, fresh: &'a mut Option<World>) -> (&'a World, &'a Place) {
+    let w: &World = if entry.change.is_some() { fresh.insert(world(CONFIG).await) } else { reads };
+    (w, w.places.iter().find(|p| p.repo == place.repo).unwrap())
+}
+
 /// The form body calling server function `name` about `place` (`world` gives a real delete
 /// confirmation, made by an admin's preview).
 async fn body(w: &World, name: &str, place: &Place) -> String {
@@ -420,19 +432,11 @@ fn every_server_function_answers_what_its_need_says_for_every_caller_and_place()
         let access = reads.portolan.state.access.clone();
         let mut checked = 0;
         for entry in SERVER_FUNCTIONS {
-            let places: Vec<Place> = if placed(entry.need) { reads.places.clone() } else { vec![reads.places[0].clone()] };
-            for place in &places {
+            for place in places_for(&reads, entry) {
                 for who in CALLERS {
                     for via in [Via::Proxy, Via::Session] {
-                        // A fresh world for a change: it changes the one it runs in.
-                        let fresh;
-                        let w = if entry.change.is_some() {
-                            fresh = world(CONFIG).await;
-                            &fresh
-                        } else {
-                            &reads
-                        };
-                        let place = w.places.iter().find(|p| p.repo == place.repo).unwrap();
+                        let mut fresh = None;
+                        let (w, place) = world_for(&reads, entry, &place, &mut fresh).await;
                         let provider = match via {
                             Via::Proxy | Via::Token => "proxy",
                             Via::Session => "sso",
@@ -849,18 +853,11 @@ fn every_rest_endpoint_answers_what_its_need_says_through_tokens_and_sessions() 
         for (i, sample) in samples.iter().enumerate() {
             let (_, _, _, function) = sample;
             let entry = the_entry(function);
-            let places: Vec<Place> = if placed(entry.need) { reads.places.clone() } else { vec![reads.places[0].clone()] };
-            for place in &places {
+            for place in places_for(&reads, entry) {
                 for who in CALLERS {
                     for via in [Via::Token, Via::Session] {
-                        let fresh;
-                        let w = if entry.change.is_some() {
-                            fresh = world(CONFIG).await;
-                            &fresh
-                        } else {
-                            &reads
-                        };
-                        let place = w.places.iter().find(|p| p.repo == place.repo).unwrap();
+                        let mut fresh = None;
+                        let (w, place) = world_for(&reads, entry, &place, &mut fresh).await;
                         let (method, uri, body, _) = rest_samples(w, place).swap_remove(i);
                         // Who the request acts as: the token's owner capped by it, or the session's person.
                         let (credential, acting) = match via {
