@@ -60,6 +60,12 @@ step_wasm_target() {
     log "rustup: adding wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   }
+  # rustup's minimal profile has neither; scripts/test needs both.
+  local installed
+  installed=$(rustup component list --installed)
+  for c in clippy rustfmt; do
+    grep -q "^$c" <<<"$installed" || { log "rustup: adding $c"; rustup component add "$c"; }
+  done
 }
 
 step_cargo_leptos() {
