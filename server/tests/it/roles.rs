@@ -543,6 +543,20 @@ fn the_read_only_mode_reads_everything_and_changes_nothing() {
             }
             assert_eq!(fingerprint(&w).await, before, "{} changed something in the read-only mode", entry.name);
         }
+        // Pages: the header says so everywhere, and the admin pages answer 403 saying why.
+        let w = world(READ_ONLY).await;
+        let home = w.portolan.request("GET", "/").header("accept", "text/html").send().await;
+        assert_eq!(home.status, 200);
+        let header = &home.body[home.body.find("data-testid=\"session\"").expect("the header's session corner")..][..400];
+        assert!(
+            header.contains("title=\"No sign-in is configured: nothing can be changed\"") && header.contains(">read-only<"),
+            "the header says read-only: {header}"
+        );
+        for path in ["/admin/trash", "/admin/audit", "/admin/policies", "/admin/policies/new"] {
+            let a = w.portolan.request("GET", path).header("accept", "text/html").send().await;
+            assert_eq!(a.status, 403, "{path} in the read-only mode");
+            assert!(a.body.contains("Portolan is a read-only browser here"), "{path} says why: {}", &a.body[..a.body.len().min(500)]);
+        }
     })
 }
 

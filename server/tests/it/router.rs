@@ -15,7 +15,7 @@ use portolan_oci::RegistryVerbs;
 use portolan_oci::memory::MemoryRegistry;
 use portolan_store::{Actor, ManifestRole, NewTrash, TrashKind, TrashManifest, TrashState};
 
-use crate::support::{Answer, Registry, TestApp, Who, qs, run, server_fn};
+use crate::support::{Answer, Registry, TestApp, Who, qs, registry, run, server_fn};
 
 const CONFIG: &str = r#"
 public_url = "http://portolan.test"
@@ -225,6 +225,54 @@ fn a_foreign_host_is_refused_and_every_answer_carries_security_headers() {
         assert!(a.headers.get("content-security-policy").unwrap().to_str().unwrap().starts_with("default-src 'none'"));
         let a = w.portolan.request("GET", "/").header("host", "evil.example").send().await;
         assert_eq!(a.status, StatusCode::MISDIRECTED_REQUEST);
+    })
+}
+
+/// The security headers' values; HSTS only behind an https public URL; `/healthz`, `/readyz`
+/// and `/metrics` on any Host; a request id and a forwarded Host taken from trusted proxies
+/// only.
+#[test]
+fn security_headers_hsts_health_on_any_host_and_what_only_trusted_proxies_may_say() {
+    run(async {
+        let w = world().await;
+        let given = ("x-request-id", "proxy-given-id-0001");
+        let a = call(&w.portolan, "GET", "/", Who::Anonymous, None, &[given]).await;
+        assert_eq!(a.status, 200);
+        for (name, value) in [
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "same-origin"),
+            ("x-frame-options", "DENY"),
+            ("cross-origin-opener-policy", "same-origin"),
+        ] {
+            assert_eq!(a.header(name), Some(value), "{name}");
+        }
+        let csp = a.header("content-security-policy").unwrap();
+        assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("connect-src 'self'"), "{csp}");
+        assert_eq!(a.header("strict-transport-security"), None, "no HSTS behind a plain-http public URL");
+        assert!(a.header("x-request-id").is_some_and(|id| id != given.1), "no trusted proxy here: the id is Portolan's own");
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            let a = w.portolan.request("GET", path).header("host", "evil.example").send().await;
+            assert_eq!(a.status, 200, "{path} on a foreign Host");
+        }
+
+        let toml = format!(
+            "public_url = \"https://portolan.test\"\ntrusted_proxies = [\"127.0.0.1\"]\n{}",
+            registry("pub", "http://pub.invalid", "")
+        );
+        let https = TestApp::new(&toml).await;
+        let a = https.request("GET", "/").header(given.0, given.1).send().await;
+        assert_eq!(a.status, 200);
+        assert!(a.header("strict-transport-security").is_some_and(|v| v.contains("max-age=")), "HSTS behind an https public URL");
+        assert_eq!(a.header("x-request-id"), Some(given.1), "a trusted proxy's request id is kept");
+        let a = https.request("GET", "/").header("x-forwarded-host", "evil.example").send().await;
+        assert_eq!(a.status, StatusCode::MISDIRECTED_REQUEST, "a trusted proxy's X-Forwarded-Host is the Host checked");
+        let a = https
+            .request("GET", "/")
+            .header("x-forwarded-host", "evil.example")
+            .peer(SocketAddr::from(([10, 9, 8, 7], 40000)))
+            .send()
+            .await;
+        assert_eq!(a.status, 200, "X-Forwarded-Host from a peer that is not a trusted proxy is ignored");
     })
 }
 

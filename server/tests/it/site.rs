@@ -221,3 +221,45 @@ fn version_says_the_revision_built_from() {
         assert_eq!(text.trim(), format!("portolan {} (revision {revision})", env!("CARGO_PKG_VERSION")));
     })
 }
+
+/// `--check` validates, prints a summary and exits; neither it nor a configuration error next
+/// to secrets prints one.
+#[test]
+fn check_validates_and_prints_a_summary_without_a_secret() {
+    run_in_parallel(async {
+        let dir = empty_directory();
+        let path = dir.path().join("portolan.toml");
+        let secrets = ["registry-pass-5f1e", "client-secret-9a7c", "pg-pass-3b2d"];
+        let toml = format!(
+            "public_url = \"https://portolan.example\"\n\
+             database_url = \"postgres://portolan:{pg}@db.invalid:5432/portolan\"\n\
+             [[auth.providers]]\nid = \"sso\"\nkind = \"oidc\"\nissuer = \"https://sso.invalid/realms/acme\"\n\
+             client_id = \"portolan\"\nclient_secret = \"{client}\"\n\
+             [[registries]]\nname = \"private\"\nurl = \"https://registry.invalid\"\nusername = \"robot\"\npassword = \"{registry}\"\n",
+            pg = secrets[2],
+            client = secrets[1],
+            registry = secrets[0],
+        );
+        let check = |toml: String| {
+            std::fs::write(&path, toml).unwrap();
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_portolan"))
+                .args(["--config", path.to_str().unwrap(), "--check"])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+            for s in secrets {
+                assert!(!stdout.contains(s) && !stderr.contains(s), "{s} printed:\n{stdout}\n{stderr}");
+            }
+            (out.status.success(), stdout, stderr)
+        };
+        let (ok, stdout, stderr) = check(toml.clone());
+        assert!(ok, "{stderr}");
+        assert!(stdout.starts_with("configuration OK: 1 registries, 1 sign-in providers"), "{stdout}");
+        assert!(stdout.contains("db.invalid"), "the store, its password left out: {stdout}");
+        // The same registry twice: refused, saying which, still without a secret.
+        let (ok, _, stderr) = check(format!("{toml}[[registries]]\nname = \"private\"\nurl = \"https://other.invalid\"\n"));
+        assert!(!ok && stderr.contains("private"), "{stderr}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "--check created nothing (no store) beside its configuration");
+    })
+}
