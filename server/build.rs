@@ -4,7 +4,8 @@
 //!   (the environment variable of that name wins, for builds from a source archive; a build
 //!   outside git, or without git installed, says `unknown`). Rebuilt when HEAD moves.
 //! - the site (`target/site`, written by cargo-leptos before it builds the server) is embedded by
-//!   `src/main.rs` with `include_bytes!`, so the binary alone is rebuilt when one of its files
+//!   `src/main.rs` (rust-embed, debug builds too: an `include_bytes!` per file, which cargo
+//!   watches), so the binary alone is rebuilt when one of its files
 //!   changes. While the site is not whole yet (no WebAssembly or JavaScript: a build before the
 //!   first `cargo leptos build`, or alongside it), its directory is watched too, so the binary
 //!   is built again once the site is there.

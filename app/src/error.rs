@@ -205,5 +205,3 @@ impl From<portolan_search::FilterError> for AppError {
         AppError::BadRequest(e.0)
     }
 }
-
-pub type AppResult<T> = Result<T, AppError>;

@@ -18,7 +18,7 @@
 //! moment for someone else. The file's response then took that page's headers (its
 //! Content-Security-Policy with the nonce of its scripts), and the page was sent with the default
 //! `default-src 'none'`: its scripts blocked, nothing hydrated. Found by the end-to-end tests
-//! (pages and files loaded at the same time); `tests/registries.rs` holds it.
+//! (pages and files loaded at the same time); `server/tests/it/registries.rs` holds it.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -8,8 +8,14 @@
 //! - [`limit`]: rate limits per client address (the sign-in routes).
 //! - [`crawler`]: the opt-in crawl of each registry into the where-used index, one replica at
 //!   a time per registry.
+//! - [`files`]: static files — the site built into the binary or read from its root, with
+//!   their compressed copies and `ETag`s.
+//! - [`page_cache`]: pages sent again without rendering them while what they were built from
+//!   still holds, keyed by the whole identity asking.
+//! - [`rest`]: the REST API (`/api/v1/…`): handlers running the server functions as the
+//!   caller, and its OpenAPI document.
 //! - this file: the state and the router — pages and server functions (leptos_axum), the
-//!   stylesheet, static files, badges, the JSON API, health — with their layers.
+//!   stylesheet, badges, health — with their layers.
 //! - [`testing`] (feature `testing`): Portolan built in process, for tests and benchmarks.
 //! - `main.rs`: reads the configuration, opens the store, serves until interrupted.
 

@@ -1,10 +1,8 @@
-//! Portolan built in process from a configuration, for the integration tests and the
-//! benchmarks alike (feature `testing`): one way to go from TOML to a state and a router, so
-//! neither carries a copy.
+//! Portolan built in process from a configuration (feature `testing`): one way to go from TOML
+//! to a configuration, Leptos' options and a state, for the benchmarks ([`TestApp`]) and the
+//! integration tests (whose harness, `server/tests/it/support`, builds its router on
+//! [`config`] and [`leptos_options`]), so neither carries a copy.
 
-use std::sync::Mutex;
-
-use axum::Router;
 use clap::Parser;
 use leptos::config::LeptosOptions;
 use portolan_app::ssr::AppState;
@@ -58,16 +56,5 @@ impl TestApp {
         };
         let state = crate::state(leptos_options(), registries, &config, store.clone());
         Ok(Self { config, state, store, dir })
-    }
-
-    /// The router over this state, as `main` builds it (for `oneshot` calls).
-    pub fn router(&self) -> anyhow::Result<Router> {
-        // Leptos works out the route list with process-wide state: two at once (two tests
-        // building their router in parallel) leave a router that never answers. Production
-        // builds one.
-        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-        let parts = crate::Parts::new(&self.config, "127.0.0.1:3000".parse()?, self.store.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(crate::app(self.state.clone(), parts))
     }
 }

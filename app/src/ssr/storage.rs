@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use portolan_service::json::escape;
 
-use crate::model::{RegistryStorage, RepositoryStorage, encode_component, human_size};
+use crate::model::{RegistryStorage, RepositoryStorage, human_size};
 
 /// Bytes only this repository names.
 pub const UNIQUE_FILL: &str = "#0284c7";
@@ -149,11 +149,6 @@ pub fn history_chart(s: &RepositoryStorage) -> String {
     }
     out.push_str("</svg>");
     out
-}
-
-/// Where-used of a digest, for links from the tables.
-pub fn where_used_href(digest: &str) -> String {
-    format!("/digest/{}", encode_component(digest))
 }
 
 #[cfg(test)]

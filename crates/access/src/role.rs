@@ -63,13 +63,6 @@ pub struct ParseRoleError {
     given: String,
 }
 
-impl ParseRoleError {
-    /// The word as it was given.
-    pub fn given(&self) -> &str {
-        &self.given
-    }
-}
-
 impl FromStr for Role {
     type Err = ParseRoleError;
 

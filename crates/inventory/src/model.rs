@@ -110,11 +110,6 @@ impl Inventory {
         self.manifests.values().map(ManifestInfo::references).sum::<usize>() + self.referrers.values().map(Vec::len).sum::<usize>()
     }
 
-    /// The tags pointing at `digest`.
-    pub fn tags_of<'a>(&'a self, digest: &'a str) -> impl Iterator<Item = &'a TagInfo> + 'a {
-        self.tags.iter().filter(move |t| t.digest == digest)
-    }
-
     /// Records first-seen times (from the store) and gives undated manifests that date, said as
     /// such.
     pub fn apply_first_seen(&mut self, seen: &std::collections::HashMap<String, OffsetDateTime>) {

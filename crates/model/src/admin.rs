@@ -97,18 +97,6 @@ pub struct ItemOutcome {
     pub reason: Option<String>,
 }
 
-/// What a deletion did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct DeleteResult {
-    pub registry: RegistryInfo,
-    pub repository: String,
-    pub items: Vec<ItemOutcome>,
-    /// The trash entries written (restorable until garbage collection).
-    pub trash_ids: Vec<i64>,
-    pub gc_hint: String,
-}
-
 /// A trash entry as the trash page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -143,18 +131,6 @@ pub struct TrashPage {
     pub next: Option<i64>,
     pub trash_days: u32,
     pub now: i64,
-}
-
-/// What a restore did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct RestoreResult {
-    pub id: i64,
-    pub registry: String,
-    pub repository: String,
-    pub items: Vec<ItemOutcome>,
-    /// Blobs the registry no longer has (garbage-collected): the restore was refused.
-    pub missing_blobs: Vec<String>,
 }
 
 /// Which audit entries to list (all optional).

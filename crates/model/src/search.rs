@@ -228,12 +228,6 @@ pub struct SearchResults {
     pub notice: Option<String>,
 }
 
-impl SearchResults {
-    pub fn hits(&self) -> usize {
-        self.groups.iter().map(|g| g.hits.len()).sum::<usize>() + self.digests.len()
-    }
-}
-
 /// What the search box's drop-down shows of [`SearchResults`], and nothing else. The box is an
 /// island on every page: the fewer types it reads, the less the browser downloads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -28,12 +28,6 @@ pub enum Support {
     Unknown(String),
 }
 
-impl Support {
-    pub fn is_yes(&self) -> bool {
-        matches!(self, Support::Yes)
-    }
-}
-
 /// How [`Capabilities::tag_delete`]'s reason starts when tags are deleted by the throwaway path.
 pub const THROWAWAY_PATH: &str = "tags are deleted by re-pointing them to a throwaway manifest";
 

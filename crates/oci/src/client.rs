@@ -318,11 +318,6 @@ impl Client {
         self.inner.transport.config()
     }
 
-    /// The registry's base URL.
-    pub fn base_url(&self) -> &Url {
-        &self.inner.transport.base
-    }
-
     fn url(&self, path: &str) -> Url {
         self.inner.transport.url(path)
     }

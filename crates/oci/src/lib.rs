@@ -11,6 +11,7 @@
 //! - `transport`: one HTTP exchange — concurrency limit, authentication, retries, timeouts, caps.
 //! - `guard`: where requests may go — redirects, internal addresses, token realms.
 //! - `flight`: merging identical in-flight work.
+//! - `paging`: `Link` header paging (RFC 8288) of tag lists, catalogs and referrers.
 //! - [`client`]: the verbs — ping, catalog, tags, resolve, manifest, blob, put — and the caps
 //!   on listings ([`MAX_TAGS`], [`MAX_INDEX_CHILDREN`]…).
 //! - [`manifest`]: manifests as fetched (bytes, digest, lenient parse).

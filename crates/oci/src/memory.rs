@@ -187,13 +187,6 @@ impl MemoryRegistry {
         self.repos.lock().unwrap_or_else(|e| e.into_inner()).get(repo).is_some_and(|r| r.manifests.contains_key(digest))
     }
 
-    /// Removes a blob (as a registry's garbage collection would).
-    pub fn collect_blob(&self, repo: &str, digest: &str) {
-        if let Some(r) = self.repos.lock().unwrap_or_else(|e| e.into_inner()).get_mut(repo) {
-            r.blobs.remove(digest);
-        }
-    }
-
     /// What a repository holds now, as one number (tags, where they point, and manifests).
     fn fingerprint(r: &Repo) -> u64 {
         use std::hash::{Hash, Hasher};

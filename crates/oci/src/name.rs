@@ -98,13 +98,6 @@ impl Reference {
     pub fn parse(text: &str) -> Result<Self> {
         if text.contains(':') { Ok(Reference::Digest(parse_digest(text)?)) } else { Ok(Reference::Tag(Tag::parse(text)?)) }
     }
-
-    pub fn as_digest(&self) -> Option<&Digest> {
-        match self {
-            Reference::Digest(d) => Some(d),
-            Reference::Tag(_) => None,
-        }
-    }
 }
 
 impl fmt::Display for RepoName {

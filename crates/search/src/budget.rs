@@ -35,10 +35,6 @@ impl Budget {
         Self::per_minute(0)
     }
 
-    pub fn rate(&self) -> u32 {
-        self.per_minute
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -73,10 +73,6 @@ impl NameFilter {
             other => other.matches(name),
         }
     }
-
-    pub fn is_all(&self) -> bool {
-        matches!(self, NameFilter::All)
-    }
 }
 
 /// Whether `haystack` contains `needle` (already lower-case), ASCII case ignored, without

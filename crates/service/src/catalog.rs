@@ -105,11 +105,6 @@ impl Catalogs {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone(), snapshot.clone());
         Ok(snapshot)
     }
-
-    /// Forgets a registry's catalog (tests).
-    pub fn forget(&self, registry: &str) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(registry);
-    }
 }
 
 /// Reads a whole catalog, page after page.
@@ -311,11 +306,6 @@ impl Summaries {
             futures::stream::iter(reads).for_each_concurrent(SUMMARY_CONCURRENCY, |r| r).await;
             me.warming.lock().unwrap_or_else(|e| e.into_inner()).remove(&name);
         });
-    }
-
-    /// Whether a repository's columns are being read (tests).
-    pub fn is_reading(&self, registry: &str, repository: &str) -> bool {
-        self.reading.lock().unwrap_or_else(|e| e.into_inner()).contains(&(registry.to_owned(), repository.to_owned()))
     }
 }
 

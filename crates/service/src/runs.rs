@@ -21,8 +21,6 @@ use crate::{Error, Registry, Result, Services};
 /// How long a run's lease lasts without renewal, by default (`retention_lease_secs`): a replica
 /// that dies mid-run loses its claim after this, and another may run the policy.
 pub const LEASE_TTL: Duration = Duration::from_secs(60);
-/// Renewal (and the run's heartbeat) every this long, by default: a quarter of the lease.
-pub const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Items that may fail in one run before it stops.
 pub const ERROR_BUDGET: i64 = 10;
 /// How often first-seen dates are recorded for every repository in a policy's scope (the

@@ -318,14 +318,6 @@ pub fn detail_of(read: &TagRead) -> TagDetail {
     }
 }
 
-/// Reads one tag's details. Failures become a row with the reason, not a failed page.
-pub async fn tag_row(registry: &Registry, repo: &RepoName, tag: &str) -> TagRow {
-    match read_tag(registry.client.as_ref(), repo, tag).await {
-        Ok(read) => TagRow::Ok(detail_of(&read)),
-        Err(e) => TagRow::Failed { tag: tag.to_owned(), message: e.message().to_owned() },
-    }
-}
-
 /// Background work on behalf of visitors, bounded: at most `permits` tag reads at once in all,
 /// and one warm-up per repository at a time. What a visitor asked for and stopped waiting for
 /// is finished here (so a reload is fast), never more.
@@ -401,11 +393,6 @@ impl Background {
             let _done = done;
             futures::future::join_all(reads).await;
         });
-    }
-
-    /// Whether a warm-up of this repository is running (for tests).
-    pub fn is_warming(&self, registry: &str, repository: &str) -> bool {
-        self.warming.lock().unwrap_or_else(|e| e.into_inner()).contains(&(registry.to_owned(), repository.to_owned()))
     }
 }
 

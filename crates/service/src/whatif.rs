@@ -56,11 +56,6 @@ impl Inventories {
             .await
             .map_err(|e| (*e).clone())
     }
-
-    /// Forgets a repository (after a run changed it).
-    pub async fn forget(&self, registry: &str, repo: &str) {
-        self.cache.invalidate(&(registry.to_owned(), repo.to_owned())).await;
-    }
 }
 
 /// Repositories a what-if preview reads at most.

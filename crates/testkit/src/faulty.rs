@@ -85,11 +85,6 @@ impl FaultyProxy {
         self.faults.deletes_allowed.store(sent.saturating_add(n), Ordering::SeqCst);
     }
 
-    /// Every manifest DELETE goes through again.
-    pub fn allow_deletes(&self) {
-        self.faults.deletes_allowed.store(usize::MAX, Ordering::SeqCst);
-    }
-
     /// A DELETE the registry applied is answered `delay` late.
     pub fn hold_deletes(&self, delay: Duration) {
         self.faults.hold_delete_ms.store(delay.as_millis() as u64, Ordering::SeqCst);

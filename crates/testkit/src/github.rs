@@ -278,26 +278,6 @@ impl GithubServer {
         &self.inner.base
     }
 
-    pub fn config(&self) -> &GithubConfig {
-        &self.inner.config
-    }
-
-    pub fn users(&self) -> &[GithubUser] {
-        &self.inner.config.users
-    }
-
-    pub fn user(&self, login: &str) -> Option<&GithubUser> {
-        self.inner.config.users.iter().find(|u| u.login == login)
-    }
-
-    pub fn orgs(&self) -> &[GithubOrg] {
-        &self.inner.config.orgs
-    }
-
-    pub fn teams(&self) -> &[GithubTeam] {
-        &self.inner.config.teams
-    }
-
     /// Who authorizes from now on when the request has no `login` parameter.
     pub fn set_user(&self, login: &str) {
         self.inner.live().login = Some(login.to_owned());

@@ -293,7 +293,6 @@ pub struct OidcProvider {
     key_pem: String,
     key_id: String,
     http: reqwest::Client,
-    log: PathBuf,
     _guard: ChildGuard,
     _dir: tempfile::TempDir,
 }
@@ -384,7 +383,7 @@ impl OidcProvider {
         .await?;
 
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-        Ok(Self { issuer, config, key_pem, key_id, http, log, _guard: guard, _dir: dir })
+        Ok(Self { issuer, config, key_pem, key_id, http, _guard: guard, _dir: dir })
     }
 
     /// `http://127.0.0.1:<port>`, no trailing slash (as in the tokens' `iss`).
@@ -394,10 +393,6 @@ impl OidcProvider {
 
     pub fn discovery_url(&self) -> String {
         format!("{}/.well-known/openid-configuration", self.issuer)
-    }
-
-    pub fn config(&self) -> &OidcConfig {
-        &self.config
     }
 
     /// The first client.
@@ -440,11 +435,6 @@ impl OidcProvider {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some(self.key_id.clone());
         Ok(jsonwebtoken::encode(&header, claims, &key)?)
-    }
-
-    /// The provider's log (stdout and stderr of Node).
-    pub fn log_path(&self) -> &Path {
-        &self.log
     }
 
     /// Alters the ID token of the next successful token response (`None`: stop tampering).

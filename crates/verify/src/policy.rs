@@ -259,11 +259,6 @@ impl TrustPolicies {
     pub fn covering(&self, registry: &str, repository: &str) -> Vec<Arc<TrustPolicy>> {
         self.policies.iter().filter(|p| p.covers(registry, repository)).cloned().collect()
     }
-
-    /// Whether any policy applies anywhere on `registry`.
-    pub fn any_on(&self, registry: &str) -> bool {
-        self.policies.iter().any(|p| p.registry_glob.is_match(registry))
-    }
 }
 
 /// Validates `raw` against the configured registries, reading keys, roots and trust stores

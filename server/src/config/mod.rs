@@ -36,9 +36,6 @@ const ABOUT: &str = "Portolan: browse and manage the artifacts of OCI registries
 /// was built from (`unknown` for a build outside git).
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("PORTOLAN_REVISION"), ")");
 
-/// The git revision the binary was built from, or `unknown`.
-pub const REVISION: &str = env!("PORTOLAN_REVISION");
-
 /// The reference of every setting: `--help` prints it and the README repeats it.
 pub const REFERENCE: &str = include_str!("reference.txt");
 

@@ -2,7 +2,7 @@
 //! from (the file itself, an environment variable, a file of its own).
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -70,9 +70,6 @@ pub fn read(
         _ => None,
     }
 }
-
-/// The `_file` form of a secret as written (a path).
-pub type SecretFile = Option<PathBuf>;
 
 #[cfg(test)]
 mod tests {

@@ -18,10 +18,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, Request, StatusCode};
-use clap::Parser;
 use http_body_util::BodyExt;
 pub use portolan_app::ssr::{AppState, Registry};
-use portolan_server::config::{Cli, Config};
+use portolan_server::config::Config;
 use portolan_store::Store;
 use portolan_testkit::runner::{TEST_LIMIT, within};
 use tower::ServiceExt;
@@ -131,11 +130,8 @@ impl Build {
 
     pub async fn start(self) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("portolan.toml");
-        std::fs::write(&path, &self.toml).unwrap();
-        let data = dir.path().join("data");
-        let cli = Cli::parse_from(["portolan", "--config", path.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
-        let config = Config::load_with(cli, &|_| None).unwrap_or_else(|e| panic!("the test's configuration: {e}\n{}", self.toml));
+        let config = portolan_server::testing::config(&self.toml, dir.path())
+            .unwrap_or_else(|e| panic!("the test's configuration: {e}\n{}", self.toml));
         let mut leptos = leptos_options();
         if let Some(root) = &self.site_root {
             leptos.site_root = Arc::from(root.to_str().unwrap());
@@ -166,10 +162,7 @@ impl Build {
     }
 }
 
-/// Leptos' site settings, as the server reads them.
-pub fn leptos_options() -> leptos::config::LeptosOptions {
-    leptos_config::get_configuration(Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../Leptos.toml"))).unwrap().leptos_options
-}
+pub use portolan_server::testing::leptos_options;
 
 impl TestApp {
     /// Portolan configured by `toml` (a `portolan.toml`), with clients for its registries.
