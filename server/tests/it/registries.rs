@@ -526,3 +526,22 @@ fn static_files_go_out_compressed_precompressed_copies_as_they_are() {
         }
     })
 }
+
+/// A registry slower than its `timeout_secs`: the page answers 504, saying the registry did not
+/// answer in time, without waiting for it.
+#[test]
+fn a_registry_slower_than_its_timeout_is_a_504() {
+    run(async {
+        let registry_ = Distribution::start(DistributionAuth::Anonymous).await.unwrap();
+        let seeder = Seeder::new(Pusher::new(&registry_.url, PushAuth::None), true);
+        seeder.image("library/slow", &["1.0"], &ImageSpec::new("slow\n")).await.unwrap();
+        const DELAY: Duration = Duration::from_secs(6);
+        let slow = SlowProxy::start(&registry_.url, DELAY).await.unwrap();
+        let portolan = Portolan::new(&registry("slow", &slow.url, "timeout_secs = 1\nmax_retries = 0")).await;
+        let started = Instant::now();
+        let a = portolan.get("/r/slow/library/slow:1.0").await;
+        assert_eq!(a.status, 504, "{}", &a.body[..a.body.len().min(2000)]);
+        assert!(a.body.contains("The registry did not answer in time"), "{}", &a.body[..a.body.len().min(2000)]);
+        assert!(started.elapsed() < DELAY, "answered without waiting for the registry: {:?}", started.elapsed());
+    })
+}
