@@ -115,7 +115,7 @@ async fn run(config: Config, check: bool) -> Result<(), StartError> {
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| StartError(format!("serving: {e}")));
-    // Retention runs of this replica stop at their next repository and hand back their leases.
+    // Retention runs of this replica stop before their next deletion and hand back their leases.
     let left = state.runs.stop_all(Duration::from_secs(20)).await;
     if left > 0 {
         tracing::warn!(

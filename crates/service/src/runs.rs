@@ -82,9 +82,9 @@ pub struct RunRequest {
 /// Starts a run in the background; answers at once with its record. Refused (Conflict) when a
 /// run of the policy is going on anywhere in the cluster, or when another replica claimed the
 /// schedule fire.
-/// The runs this replica is working on: shutdown asks them to stop (each ends as interrupted at
-/// its next repository and hands back its lease at once, so another replica need not wait for
-/// the lease to run out), and waits for them.
+/// The runs this replica is working on: shutdown asks them to stop (each ends as interrupted
+/// before its next deletion, the one in flight finished, and hands back its lease at once, so
+/// another replica need not wait for the lease to run out), and waits for them.
 #[derive(Default)]
 pub struct LocalRuns {
     stopping: AtomicBool,

@@ -65,6 +65,11 @@ impl ChildGuard {
         self.child.id()
     }
 
+    /// How the process ended, if it has (reaped then).
+    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
+    }
+
     /// Stops the process now (dropping does it too).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

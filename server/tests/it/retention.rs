@@ -17,7 +17,7 @@ use portolan_oci::RepoName;
 use portolan_store::trash::TrashFilter;
 use portolan_store::{Actor, AuditFilter, Outcome, RunItem, RunRecord, RunState, Store, TrashKind, TrashState};
 use portolan_testkit::faulty::FaultyProxy;
-use portolan_testkit::fixtures::many_tag_name;
+use portolan_testkit::fixtures::{ImageSpec, Seeder, many_tag_name};
 use portolan_testkit::pusher::{PushAuth, Pusher};
 use portolan_testkit::{Kind, Registry};
 
@@ -463,6 +463,91 @@ impl Process {
         assert!(status.success());
         self.guard.kill(); // reaps it
     }
+}
+
+/// SIGTERM mid-run: the run ends as interrupted before its next delete, the one in flight
+/// finished and in the trash, its lease handed back at once (another process runs the policy without waiting for
+/// the lease to run out), and the process exits cleanly.
+#[test]
+fn sigterm_mid_run_ends_it_interrupted_and_hands_back_its_lease() {
+    // Portolan runs as other processes only: beside the tests of Portolan in process.
+    run_in_parallel(async {
+        // Far longer than the test: only a lease handed back lets the second run start.
+        const LEASE: u64 = 600;
+        let registry = Registry::start(Kind::Anonymous, 0).await.unwrap();
+        let seeder = Seeder::new(Pusher::new(&registry.url, PushAuth::None), true);
+        let repos = ["stop/a", "stop/b", "stop/c"];
+        for repo in repos {
+            for i in 0..4 {
+                seeder.image(repo, &[&format!("1.{i}")], &ImageSpec::new(&format!("{repo} {i}\n"))).await.unwrap();
+            }
+        }
+        let proxy = FaultyProxy::start(&registry.url).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = start_portolan(dir.path(), &proxy.url, LEASE, 1).await;
+        // Keep the highest version of each repository: three deletes in each.
+        let policy = PolicyForm { repositories: "stop/*".into(), ..form("sigterm", 1, 1000) };
+        let (status, body) = first.call("save_policy", qs(&portolan_app::api::SavePolicy { form: policy })).await;
+        assert_eq!(status, 200, "{body}");
+        let id: i64 = body.trim().parse().unwrap();
+        proxy.hold_deletes(Duration::from_millis(1500));
+        let (status, body) = first.call("run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run: false })).await;
+        assert_eq!(status, 200, "{body}");
+        let run_id: i64 = body.trim().parse().unwrap();
+        let waiting = Instant::now();
+        while proxy.applied_deletes().is_empty() {
+            assert!(waiting.elapsed() < Duration::from_secs(60), "the run never got to its first delete");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        let status = std::process::Command::new("kill").args(["-TERM", &first.guard.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let stopping = Instant::now();
+        let exit = loop {
+            if let Some(exit) = first.guard.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(stopping.elapsed() < Duration::from_secs(40), "still running 40 s after SIGTERM");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(exit.success(), "exited {exit}");
+        proxy.hold_deletes(Duration::ZERO);
+
+        // It stopped before its next delete, the one in flight finished: no other repository
+        // begun; everything it deleted is in the trash, deleted (restorable), none left
+        // unsettled; the run says it was interrupted.
+        let applied = proxy.applied_deletes();
+        let in_repos: BTreeSet<&String> = applied.iter().map(|(r, _)| r).collect();
+        assert!((1..3).contains(&applied.len()) && in_repos.len() == 1, "{applied:?}");
+        let store_config = portolan_store::StoreConfig::new(portolan_store::Location::Sqlite(dir.path().join("data")));
+        let store = Store::open(&store_config).await.unwrap();
+        let run = store.run(run_id).await.unwrap();
+        assert_eq!(run.state, RunState::Interrupted, "{:?}", run.message);
+        let trash = trash_of(&store, run_id).await;
+        assert_eq!(trash.len(), applied.len());
+        assert!(trash.iter().all(|e| e.state == TrashState::Deleted), "{:?}", trash.iter().map(|e| e.state).collect::<Vec<_>>());
+        store.close().await;
+
+        // Another process runs the policy at once (the lease was handed back) and deletes the rest.
+        let second = start_portolan(dir.path(), &proxy.url, LEASE, 2).await;
+        let (status, body) = second.call("run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run: false })).await;
+        assert_eq!(status, 200, "the policy runs at once after SIGTERM: {body}");
+        let again: i64 = body.trim().parse().unwrap();
+        let waiting = Instant::now();
+        let view = loop {
+            let view = second.run_view(again).await;
+            if view.run.state != "running" {
+                break view;
+            }
+            assert!(waiting.elapsed() < Duration::from_secs(60), "the second run never ended");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(view.run.state, "done", "{:?}", view.run.message);
+        assert_eq!(proxy.applied_deletes().len(), 9, "three repositories, three deletes each");
+        for repo in repos {
+            assert_eq!(tags_now(&registry.url, repo).await.into_keys().collect::<Vec<_>>(), vec!["1.3".to_owned()], "{repo}");
+        }
+    })
 }
 
 #[test]
