@@ -204,11 +204,17 @@ async function startStackOnce({ kinds = ['anonymous', 'ferro', 'token'], manyTag
   const stop = async () => {
     if (fetchWatch === watch) fetchWatch = null;
     if (browser) await Promise.race([browser.close().catch(() => {}), new Promise((r) => setTimeout(r, 30_000))]);
+    // Each child stops by itself on SIGTERM: Portolan ends its runs (up to 20 s), the test kit
+    // removes its registries' storage. SIGKILL only after 30 s: one killed in the middle of
+    // that (5 s was not always enough on a busy machine) left a registry's storage behind.
     for (const c of children.reverse()) {
       if (c.exitCode === null) {
+        const exited = new Promise((r) => c.once('exit', r));
         c.stdin?.end();
         c.kill('SIGTERM');
-        await new Promise((r) => { const t = setTimeout(() => { c.kill('SIGKILL'); r(); }, 5000); c.on('exit', () => { clearTimeout(t); r(); }); });
+        let timer;
+        await Promise.race([exited, new Promise((r) => { timer = setTimeout(() => { c.kill('SIGKILL'); r(); }, 30_000); })]);
+        clearTimeout(timer);
       }
     }
     rmSync(dir, { recursive: true, force: true });
