@@ -387,6 +387,73 @@ mod tests {
         path.display().to_string()
     }
 
+    /// The README's tables of settings hold: each numeric default there is what a configuration
+    /// without the setting gets, and each upper bound there (`(a–b)`, `(≤ n)`) is taken as it is,
+    /// while one more is refused naming the setting or brought down to the bound.
+    #[test]
+    fn the_readme_says_every_numeric_default_and_bound() {
+        let readme = include_str!("../../../README.md");
+        let row = |name: &str| -> Vec<String> {
+            let row =
+                readme.lines().find(|l| l.starts_with(&format!("| `{name}` |"))).unwrap_or_else(|| panic!("no README row for `{name}`"));
+            row.split('|').map(|c| c.trim().to_owned()).collect()
+        };
+        let number = |text: &str| -> u64 { text.replace(',', "").parse().unwrap_or_else(|_| panic!("a number: {text:?}")) };
+        let default_of = |name: &str| number(row(name)[2].split_whitespace().next().unwrap());
+        // The bound at the end of the meaning: `(1–1000)`, `(≤ 256)`, `(0–10,080)`.
+        let bound_of = |name: &str| -> Option<u64> {
+            let meaning = &row(name)[3];
+            let inside = meaning.rsplit_once('(')?.1.strip_suffix(')')?;
+            let upper = inside.strip_prefix("≤ ").or_else(|| inside.split_once('–').map(|(_, b)| b))?;
+            Some(number(upper))
+        };
+        let registry = "[[registries]]\nname = \"r\"\nurl = \"http://r.invalid\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| Config::load_with(cli(&["--config", &write(&dir, text)]), &|_| None);
+        // Each setting: where it goes (`top`, `auth` or `registry`) and what the configuration holds.
+        type Read = fn(&Config) -> u64;
+        let settings: [(&str, &str, Read); 17] = [
+            ("database_max_connections", "top", |c| c.store.max_connections.into()),
+            ("database_timeout_secs", "top", |c| c.store.acquire_timeout.as_secs()),
+            ("trash_days", "top", |c| c.trash_days.into()),
+            ("audit_days", "top", |c| c.audit_days.into()),
+            ("token_max_days", "top", |c| c.token_max_days.into()),
+            ("retention_lease_secs", "top", |c| c.retention_lease.as_secs()),
+            ("idle_timeout_minutes", "auth", |c| c.auth.idle_timeout.as_secs() / 60),
+            ("session_hours", "auth", |c| c.auth.session_max.as_secs() / 3600),
+            ("timeout_secs", "registry", |c| c.registries[0].client.request_timeout.as_secs()),
+            ("connect_timeout_secs", "registry", |c| c.registries[0].client.connect_timeout.as_secs()),
+            ("max_concurrency", "registry", |c| c.registries[0].client.max_concurrency as u64),
+            ("max_retries", "registry", |c| c.registries[0].client.max_retries.into()),
+            ("cache_mb", "registry", |c| c.registries[0].client.cache_bytes / (1024 * 1024)),
+            ("tag_ttl_secs", "registry", |c| c.registries[0].client.tag_ttl.as_secs()),
+            ("max_blob_mb", "registry", |c| c.registries[0].client.max_blob_bytes / (1024 * 1024)),
+            ("crawl_requests_per_minute", "registry", |c| c.registries[0].crawl_requests_per_minute.into()),
+            ("crawl_interval_minutes", "registry", |c| c.registries[0].crawl_interval.as_secs() / 60),
+        ];
+        let with = |place: &str, line: &str| match place {
+            "top" => format!("{line}\n{registry}"),
+            "auth" => format!("{registry}[auth]\n{line}\n"),
+            _ => format!("{registry}{line}\n"),
+        };
+        let defaults = load(registry).unwrap();
+        let mut bounded = 0;
+        for (name, place, read) in settings {
+            // "10 on Postgres, 4 on SQLite": this configuration's store is SQLite.
+            let default = if name == "database_max_connections" { 4 } else { default_of(name) };
+            assert_eq!(read(&defaults), default, "{name}: the README's default");
+            let Some(bound) = bound_of(name) else { continue };
+            bounded += 1;
+            let at = load(&with(place, &format!("{name} = {bound}"))).unwrap_or_else(|e| panic!("{name} = {bound}: {e}"));
+            assert_eq!(read(&at), bound, "{name} = {bound}, the README's bound");
+            match load(&with(place, &format!("{name} = {}", bound + 1))) {
+                Ok(over) => assert_eq!(read(&over), bound, "{name} = {}: brought down to the bound", bound + 1),
+                Err(e) => assert!(e.to_string().contains(name), "{name} = {}: {e}", bound + 1),
+            }
+        }
+        assert!(bounded >= 8, "bounds read from the README: {bounded}");
+    }
+
     #[test]
     fn a_full_file_with_env_credentials() {
         let dir = tempfile::tempdir().unwrap();
