@@ -263,3 +263,52 @@ fn check_validates_and_prints_a_summary_without_a_secret() {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "--check created nothing (no store) beside its configuration");
     })
 }
+
+/// The environment over the file, as `--check` reports it: `PORTOLAN_LISTEN`,
+/// `PORTOLAN_DATABASE_URL`, `PORTOLAN_PROVIDER_<ID>_CLIENT_SECRET` (never printed),
+/// `PORTOLAN_REGISTRY_<NAME>_CRAWL` (refused when not true or false) and `PORTOLAN_LOG_FORMAT`
+/// (the start's warnings as JSON lines).
+#[test]
+fn check_reads_the_environment_over_the_file() {
+    run_in_parallel(async {
+        let dir = empty_directory();
+        let path = dir.path().join("portolan.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:4100\"\n\
+             [[auth.providers]]\nid = \"sso\"\nkind = \"oidc\"\nissuer = \"https://sso.invalid/realms/acme\"\nclient_id = \"portolan\"\n\
+             [[registries]]\nname = \"local-1\"\nurl = \"http://registry.invalid\"\n",
+        )
+        .unwrap();
+        let check = |env: &[(&str, &str)]| {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portolan"));
+            cmd.args(["--config", path.to_str().unwrap(), "--check"]).current_dir(dir.path());
+            for var in ["PORTOLAN_LISTEN", "PORTOLAN_DATABASE_URL", "PORTOLAN_LOG_FORMAT", "PORTOLAN_DATA_DIR", "PORTOLAN_PUBLIC_URL"] {
+                cmd.env_remove(var);
+            }
+            cmd.envs(env.iter().copied());
+            let out = cmd.output().unwrap();
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        };
+        let secret = "client-secret-from-the-environment";
+        let (ok, text) = check(&[
+            ("PORTOLAN_LISTEN", "127.0.0.1:4200"),
+            ("PORTOLAN_DATABASE_URL", "postgres://portolan:pg-env-pass@db.invalid:5432/portolan"),
+            ("PORTOLAN_PROVIDER_SSO_CLIENT_SECRET", secret),
+            ("PORTOLAN_LOG_FORMAT", "json"),
+        ]);
+        assert!(ok, "{text}");
+        assert!(text.contains("listening on 127.0.0.1:4200") && text.contains("db.invalid"), "{text}");
+        assert!(!text.contains(secret) && !text.contains("pg-env-pass"), "a secret printed: {text}");
+        // No public_url with sign-in configured: a warning, here a JSON line.
+        let warning = text.lines().find(|l| l.contains("public_url")).unwrap_or_else(|| panic!("a warning about public_url: {text}"));
+        let line: serde_json::Value = serde_json::from_str(warning).unwrap_or_else(|e| panic!("{e}: {warning}"));
+        assert_eq!(line["level"], "WARN", "{warning}");
+        // Without the environment, the file's: its address, SQLite, warnings as text.
+        let (ok, text) = check(&[]);
+        assert!(ok && text.contains("listening on 127.0.0.1:4100") && text.contains("portolan.db"), "{text}");
+        assert!(text.lines().any(|l| l.contains("public_url") && !l.trim_start().starts_with('{')), "{text}");
+        let (ok, text) = check(&[("PORTOLAN_PROVIDER_SSO_CLIENT_SECRET", secret), ("PORTOLAN_REGISTRY_LOCAL_1_CRAWL", "maybe")]);
+        assert!(!ok && text.contains("PORTOLAN_REGISTRY_LOCAL_1_CRAWL"), "{text}");
+    })
+}
