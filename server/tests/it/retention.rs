@@ -457,6 +457,26 @@ impl Process {
         serde_json::from_str(&body).unwrap()
     }
 
+    /// A server function answering with an id (a policy's, a run's): 200 and the id.
+    async fn call_for_id(&self, name: &str, body: String) -> i64 {
+        let (status, body) = self.call(name, body).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        body.trim().parse().unwrap_or_else(|_| panic!("{name}: an id, not {body}"))
+    }
+
+    /// Run `id` once it is no longer running (polled; a failure after `limit`).
+    async fn ended(&self, id: i64, limit: Duration) -> portolan_app::model::RunView {
+        let waiting = Instant::now();
+        loop {
+            let view = self.run_view(id).await;
+            if view.run.state != "running" {
+                return view;
+            }
+            assert!(waiting.elapsed() < limit, "run {id} still running after {limit:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// SIGKILL: no destructor, no graceful shutdown, nothing flushed.
     fn kill_9(&mut self) {
         let status = std::process::Command::new("kill").args(["-9", &self.guard.id().to_string()]).status().unwrap();
@@ -487,13 +507,9 @@ fn sigterm_mid_run_ends_it_interrupted_and_hands_back_its_lease() {
         let mut first = start_portolan(dir.path(), &proxy.url, LEASE, 1).await;
         // Keep the highest version of each repository: three deletes in each.
         let policy = PolicyForm { repositories: "stop/*".into(), ..form("sigterm", 1, 1000) };
-        let (status, body) = first.call("save_policy", qs(&portolan_app::api::SavePolicy { form: policy })).await;
-        assert_eq!(status, 200, "{body}");
-        let id: i64 = body.trim().parse().unwrap();
+        let id = first.call_for_id("save_policy", qs(&portolan_app::api::SavePolicy { form: policy })).await;
         proxy.hold_deletes(Duration::from_millis(1500));
-        let (status, body) = first.call("run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run: false })).await;
-        assert_eq!(status, 200, "{body}");
-        let run_id: i64 = body.trim().parse().unwrap();
+        let run_id = first.call_for_id("run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run: false })).await;
         let waiting = Instant::now();
         while proxy.applied_deletes().is_empty() {
             assert!(waiting.elapsed() < Duration::from_secs(60), "the run never got to its first delete");
@@ -533,15 +549,7 @@ fn sigterm_mid_run_ends_it_interrupted_and_hands_back_its_lease() {
         let (status, body) = second.call("run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run: false })).await;
         assert_eq!(status, 200, "the policy runs at once after SIGTERM: {body}");
         let again: i64 = body.trim().parse().unwrap();
-        let waiting = Instant::now();
-        let view = loop {
-            let view = second.run_view(again).await;
-            if view.run.state != "running" {
-                break view;
-            }
-            assert!(waiting.elapsed() < Duration::from_secs(60), "the second run never ended");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let view = second.ended(again, Duration::from_secs(60)).await;
         assert_eq!(view.run.state, "done", "{:?}", view.run.message);
         assert_eq!(proxy.applied_deletes().len(), 9, "three repositories, three deletes each");
         for repo in repos {
@@ -563,16 +571,12 @@ fn portolan_killed_mid_run_and_restarted_leaves_nothing_unaccounted() {
         let kept = highest_versions(&before, KEEP);
         let dir = tempfile::tempdir().unwrap();
         let mut first = start_portolan(dir.path(), &proxy.url, LEASE, 1).await;
-        let (status, body) = first.call("save_policy", qs(&portolan_app::api::SavePolicy { form: form("kill", KEEP as u32, 1000) })).await;
-        assert_eq!(status, 200, "{body}");
-        let id: i64 = body.trim().parse().unwrap();
+        let id = first.call_for_id("save_policy", qs(&portolan_app::api::SavePolicy { form: form("kill", KEEP as u32, 1000) })).await;
 
         // Each DELETE the registry applied is answered 1.5 s late: killed in that window, the
         // process has deleted without recording how the delete ended.
         proxy.hold_deletes(Duration::from_millis(1500));
-        let (status, body) = first.call("run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run: false })).await;
-        assert_eq!(status, 200, "{body}");
-        let run_id: i64 = body.trim().parse().unwrap();
+        let run_id = first.call_for_id("run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run: false })).await;
         let waiting = Instant::now();
         while proxy.applied_deletes().len() < 3 {
             assert!(waiting.elapsed() < Duration::from_secs(60), "the run never got to its third delete");
@@ -602,15 +606,7 @@ fn portolan_killed_mid_run_and_restarted_leaves_nothing_unaccounted() {
         // and the unsettled delete settled, at the scheduler's first look.
         tokio::time::sleep(Duration::from_millis(LEASE * 1000 + LEASE * 250 + 500)).await;
         let second = start_portolan(dir.path(), &proxy.url, LEASE, 2).await;
-        let waiting = Instant::now();
-        let view = loop {
-            let view = second.run_view(run_id).await;
-            if view.run.state != "running" {
-                break view;
-            }
-            assert!(waiting.elapsed() < Duration::from_secs(30), "the run was never marked interrupted");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let view = second.ended(run_id, Duration::from_secs(30)).await;
         assert_eq!(view.run.state, "interrupted");
         assert!(view.run.message.as_deref().unwrap_or_default().contains("stopped mid-run"), "{:?}", view.run.message);
         let store = Store::open(&store_config).await.unwrap();
@@ -642,18 +638,8 @@ fn portolan_killed_mid_run_and_restarted_leaves_nothing_unaccounted() {
         assert!(done.iter().any(|a| a.entry.actor == Actor::system() && run_of(a) == Some(run_id)), "the settled one, by Portolan");
 
         // Running again is safe: it completes, deletes the rest of the plan, keeps what it keeps.
-        let (status, body) = second.call("run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run: false })).await;
-        assert_eq!(status, 200, "{body}");
-        let again: i64 = body.trim().parse().unwrap();
-        let waiting = Instant::now();
-        let view = loop {
-            let view = second.run_view(again).await;
-            if view.run.state != "running" {
-                break view;
-            }
-            assert!(waiting.elapsed() < Duration::from_secs(120), "the second run never ended");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let again = second.call_for_id("run_policy", qs(&portolan_app::api::RunPolicy { id, dry_run: false })).await;
+        let view = second.ended(again, Duration::from_secs(120)).await;
         assert_eq!(view.run.state, "done", "{:?}", view.run.message);
         assert_eq!((view.run.done, view.run.failed), ((TAGS - KEEP - 3) as i64, 0));
         let end = tags_now(&registry.url, REPO).await;
